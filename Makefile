@@ -1,0 +1,36 @@
+# Two commands on a fresh machine:  make demo  (main job end to end)   make test  (the test suite)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_RUNTIME := espeak-ng
+APT_TEST := espeak-ng prometheus prometheus-pushgateway
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export RAY_USAGE_STATS_ENABLED := 0
+export PROMETHEUS_DISABLE_CREATED_SERIES := True
+
+.PHONY: demo test venv apt-runtime apt-test clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+apt-runtime:
+	@command -v espeak-ng >/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(APT_RUNTIME))
+
+apt-test:
+	@dpkg -s $(APT_TEST) >/dev/null 2>&1 || ($(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_TEST))
+
+demo: venv apt-runtime
+	$(BIN)/storm demo
+
+test: venv apt-test
+	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+
+clean:
+	rm -rf storm-data storm-metrics.prom ray_results

@@ -1,0 +1,20 @@
+"""The `storm` command. Each concern registers its own sub-commands from its own module."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # entry point: never reach for a model hub
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+import typer  # noqa: E402
+
+from storm.cli import config_cmd  # noqa: E402
+
+app = typer.Typer(help="storm: early warning of market storms from news, charts and conference audio, on Ray.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+
+# One line per command module; each defines register(app).
+for module in (config_cmd,):
+    module.register(app)

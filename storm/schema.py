@@ -1,0 +1,63 @@
+"""Column contracts between the stages: raw records, aligned samples, predictions, scores.
+
+Stages exchange tables (pyarrow / pandas / Ray Datasets) with these columns.
+Modalities are always ordered as MODALITIES; masks follow that order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from storm.store.layout import MODALITIES
+
+__all__ = ["MODALITIES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "SAMPLE_KEYS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "INPUT_STATUSES", "ScanStats", "FWD_VOL"]
+
+# raw/prices/<market>.parquet
+PRICE_COLUMNS = ("date", "open", "high", "low", "close", "volume")  # date as 'YYYY-MM-DD' string
+
+# one JSON object per line in raw/news/date=D/*.jsonl; "market" and "headline" required, "date" optional
+# (the partition gives it; if present it must agree), "id"/"source"/"body" optional
+NEWS_FIELDS = ("id", "market", "date", "headline", "source")
+
+# quarantine/date=D/<stage>-<modality>.jsonl, one object a line
+QUARANTINE_FIELDS = ("source_path", "modality", "date", "market", "stage", "reason")
+
+# an aligned sample: one per (market, date)
+SAMPLE_KEYS = (
+    "market",        # str
+    "date",          # str YYYY-MM-DD
+    "text_emb",      # float32 [max_headlines, text_dim]; zeros beyond text_count
+    "text_count",    # int32 number of real headlines (0 = text missing)
+    "image",         # float32 [1, image_size, image_size], normalised chart
+    "audio_mel",     # float32 [n_mels, audio_frames], normalised log-mel
+    "modality_mask", # float32 [3] in MODALITIES order: 1 present, 0 missing
+)
+# plus labels: storm_column(h) for each horizon (float32 0/1, NaN where the future is not known yet)
+# and "fwd_log_vol" (float32, NaN where unknown)
+
+
+def storm_column(horizon: int) -> str:
+    return f"storm_{horizon}d"
+
+
+FWD_VOL = "fwd_log_vol"
+
+
+# scores/date=D/scores.parquet, one row per (market, horizon)
+SCORE_COLUMNS = (
+    "date", "market", "horizon", "score", "alert", "threshold", "model_version",
+    "weight_text", "weight_image", "weight_audio", "present_text", "present_image", "present_audio",
+)
+
+INPUT_STATUSES = ("ok", "quarantined", "missing")
+
+
+@dataclass(frozen=True)
+class ScanStats:
+    """What one scan of one date saw: handed from the scan to the metrics publisher."""
+
+    date: str
+    duration_seconds: float
+    inputs: dict[str, dict[str, int]] = field(default_factory=dict)  # modality -> status -> count
+    markets_missing: tuple[str, ...] = ()
+    finished_at: float = 0.0  # unix seconds when the scan succeeded

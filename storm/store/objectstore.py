@@ -1,0 +1,133 @@
+"""Filesystem access to the object store, local or S3-compatible, with atomic writes.
+
+Every job gets its filesystem from here, so endpoint and credentials are set
+in one place and never logged. Ray Data and pyarrow take ``store.fs`` (an
+fsspec filesystem) or ``store.arrow_fs`` as ``filesystem=``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Iterable
+from urllib.parse import urlparse
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from storm.config import StorageConfig
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """A rooted view of one filesystem: ``path("raw", "news")`` is a path ``fs`` understands."""
+
+    fs: fsspec.AbstractFileSystem
+    root: str  # path inside fs, no scheme: "/abs/dir" locally, "bucket/prefix" on S3
+    scheme: str  # "file" or "s3"
+
+    @property
+    def uri(self) -> str:
+        return self.root if self.scheme == "file" else f"{self.scheme}://{self.root}"
+
+    @property
+    def is_local(self) -> bool:
+        return self.scheme == "file"
+
+    @cached_property
+    def arrow_fs(self) -> pafs.FileSystem:
+        if self.is_local:
+            return pafs.LocalFileSystem()
+        return pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
+
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.root, *parts)
+
+    def exists(self, path: str) -> bool:
+        return self.fs.exists(path)
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.fs.open(path, "rb") as handle:
+            return handle.read()
+
+    def write_bytes(self, path: str, payload: bytes) -> None:
+        """Write so that no reader ever sees half a file.
+
+        Locally: a temporary sibling then an atomic rename. On S3 a single PUT
+        is atomic: the object appears whole or not at all.
+        """
+        if self.is_local:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+            with open(temporary, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        else:
+            self.fs.pipe_file(path, payload)
+
+    def write_text(self, path: str, text: str) -> None:
+        self.write_bytes(path, text.encode("utf-8"))
+
+    def read_text(self, path: str) -> str:
+        return self.read_bytes(path).decode("utf-8")
+
+    def write_table(self, path: str, table: pa.Table | pd.DataFrame) -> None:
+        """Parquet written atomically, deterministic bytes for the same rows."""
+        if isinstance(table, pd.DataFrame):
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        sink = io.BytesIO()
+        pq.write_table(table, sink, compression="zstd", write_statistics=False)
+        self.write_bytes(path, sink.getvalue())
+
+    def read_table(self, path: str) -> pa.Table:
+        with self.fs.open(path, "rb") as handle:
+            return pq.read_table(handle)
+
+    def list_files(self, prefix: str, suffix: str = "") -> list[str]:
+        """Every file under prefix (recursively) ending in suffix, sorted; [] if the prefix is absent."""
+        if not self.fs.exists(prefix):
+            return []
+        found = self.fs.find(prefix)
+        return sorted(_strip_scheme(p) for p in found if p.endswith(suffix) and ".tmp-" not in p)
+
+    def delete(self, paths: Iterable[str]) -> None:
+        for path in paths:
+            if self.fs.exists(path):
+                self.fs.rm(path, recursive=True)
+
+
+def _strip_scheme(path: str) -> str:
+    return path.split("://", 1)[1] if "://" in path else path
+
+
+def open_store(config: StorageConfig) -> ObjectStore:
+    """The store named by ``storage.root``: a local path, file:// or s3:// URI."""
+    parsed = urlparse(config.root)
+    if parsed.scheme in ("", "file"):
+        local = parsed.path if parsed.scheme == "file" else config.root
+        root = os.path.abspath(os.path.expanduser(local))
+        os.makedirs(root, exist_ok=True)
+        return ObjectStore(fs=fsspec.filesystem("file"), root=root, scheme="file")
+    if parsed.scheme == "s3":
+        options: dict = {}
+        if config.endpoint_url:  # otherwise botocore honours AWS_ENDPOINT_URL(_S3) itself
+            options["endpoint_url"] = config.endpoint_url
+        if config.region:
+            options["client_kwargs"] = {"region_name": config.region}
+        if config.access_key_id is not None and config.secret_access_key is not None:
+            options["key"] = config.access_key_id.get_secret_value()
+            options["secret"] = config.secret_access_key.get_secret_value()
+        fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
+        return ObjectStore(fs=fs, root=f"{parsed.netloc}{parsed.path}".rstrip("/"), scheme="s3")
+    raise ValueError(
+        f"storage.root {config.root!r}: unsupported scheme {parsed.scheme!r}; use a local path, file:// or s3://bucket/prefix"
+    )
