@@ -195,8 +195,10 @@ def load_config(
         if key.startswith(ENV_PREFIX) and ENV_NESTING in key:
             parts = key[len(ENV_PREFIX):].lower().split(ENV_NESTING)
             _set_dotted(data, parts, yaml.safe_load(raw) if raw != "" else None)
+            source += f" + ${key}"
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted.split("."), value)
+        source += f" + {dotted}={value!r}"
     return _validate(data, source=source)
 
 

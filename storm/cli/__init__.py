@@ -15,6 +15,13 @@ from storm.cli import config_cmd  # noqa: E402
 app = typer.Typer(help="storm: early warning of market storms from news, charts and conference audio, on Ray.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 
+
+
+@app.callback()
+def main() -> None:
+    """storm: early warning of market storms. Config: --config FILE, STORM_SECTION__KEY env, --set key=value."""
+
+
 # One line per command module; each defines register(app).
 for module in (config_cmd,):
     module.register(app)
