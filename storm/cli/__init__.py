@@ -11,6 +11,8 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 import typer  # noqa: E402
 
 from storm.cli import config_cmd  # noqa: E402
+from storm.cli import evaluate_cmd  # noqa: E402
+from storm.cli import metrics_cmd, submit_cmd  # noqa: E402
 
 app = typer.Typer(help="storm: early warning of market storms from news, charts and conference audio, on Ray.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -23,5 +25,5 @@ def main() -> None:
 
 
 # One line per command module; each defines register(app).
-for module in (config_cmd,):
+for module in (config_cmd, evaluate_cmd, metrics_cmd, submit_cmd,):
     module.register(app)

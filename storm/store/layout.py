@@ -11,6 +11,7 @@ Jobs ask this module for paths; nobody else builds them from strings.
     models/<run>/…                           checkpoints, calibration, model card
     reports/<run>/…                          evaluation report and plots
     scores/date=D/scores.parquet
+    scores/date=D/scan_stats.json            the scan's ScanStats, for republishing metrics
     quarantine/date=D/<stage>-<modality>.jsonl
 """
 
@@ -116,6 +117,10 @@ class Layout:
 
     def scores(self, date: str) -> str:
         return self.store.path("scores", partition(date), "scores.parquet")
+
+    def scan_stats(self, date: str) -> str:
+        """The scan's ScanStats for a date (JSON), beside its scores: `storm metrics push` republishes from both."""
+        return self.store.path("scores", partition(date), "scan_stats.json")
 
     def quarantine_dir(self) -> str:
         return self.store.path("quarantine")

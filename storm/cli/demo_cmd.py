@@ -1,0 +1,72 @@
+"""`storm demo`: the main job end to end on embedded defaults.
+
+generate a synthetic world → ingest → train (Ray Train, 2 workers) → evaluate on
+held-out dates → scan the last day → publish metrics (textfile, or a
+Pushgateway if configured). Each step is also its own command.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from storm.cli.common import ConfigOption, SetOption, build_config
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        config: Optional[Path] = ConfigOption,
+        overrides: Optional[list[str]] = SetOption,
+        root: Optional[str] = typer.Option(None, help="Object store root (default storm-data/ here)."),
+        retrain: bool = typer.Option(False, help="Train again even if the run already has a model."),
+        single_modality: bool = typer.Option(True, help="Also train the single-modality comparison models."),
+    ) -> None:
+        """Run generate → ingest → train → evaluate → scan → publish and show what came out."""
+        from storm.cli.ingest_cmd import show_ingest_report
+        from storm.cli.scan_cmd import run_scan
+        from storm.evaluation import evaluate, show_report
+        from storm.ingest import run_ingest
+        from storm.ray_runtime import ensure_ray
+        from storm.store import Layout, open_store
+        from storm.training import train
+        from storm.worlds import generate_world
+
+        settings = build_config(config, overrides, **{"storage.root": root})
+        console = Console()
+        store = open_store(settings.storage)
+        layout = Layout(store)
+        timings: dict[str, float] = {}
+
+        def step(name: str):
+            console.rule(f"[bold]{name}")
+            timings[name] = time.time()
+
+        step("generate")
+        world = generate_world(settings, store, progress=True)
+        console.print(world)
+        ensure_ray(settings.ray)
+        step("ingest")
+        report = run_ingest(settings, world.start, world.end)
+        console.print(show_ingest_report(report))
+        step("train")
+        if retrain or not store.exists(layout.model_file(settings.train.run_name, "model.json")):
+            result = train(settings)
+            console.print(result)
+        else:
+            console.print(f"reusing the trained model in {layout.model_dir(settings.train.run_name)} (--retrain to train again)")
+        step("evaluate")
+        evaluation = evaluate(settings, settings.train.run_name, single_modality=single_modality)
+        console.print(show_report(evaluation))
+        step("scan + publish")
+        code = run_scan(settings, start=None, end=None, publish=True)
+        marks = list(timings.items()) + [("end", time.time())]
+        console.rule("[bold]done")
+        for (name, began), (_, finished) in zip(marks, marks[1:]):
+            console.print(f"{name:>16}: {finished - began:7.1f} s")
+        console.print(f"object store: {store.uri}   report: {layout.report_file(settings.train.run_name, 'report.json')}")
+        raise typer.Exit(code)

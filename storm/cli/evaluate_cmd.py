@@ -1,0 +1,48 @@
+"""`storm evaluate`: a trained run on its test period against baselines; prints the table, writes the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from storm.cli.common import ConfigOption, SetOption, build_config
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("evaluate")
+    def evaluate_command(
+        config: Optional[Path] = ConfigOption,
+        overrides: Optional[list[str]] = SetOption,
+        root: Optional[str] = typer.Option(None, help="Object store root (storage.root)."),
+        run: Optional[str] = typer.Option(None, help="Model run to evaluate (default: train.run_name)."),
+        skip_single_modality: bool = typer.Option(
+            False, "--skip-single-modality", help="Do not train/score one model per modality (faster)."),
+    ) -> None:
+        """Score the run's test dates: fused model, single-modality models, trailing vol, GARCH, oracle."""
+        from storm.evaluation import EvaluationError, evaluate
+
+        settings = build_config(config, overrides, **{"storage.root": root, "train.run_name": run})
+        console = Console()
+        try:
+            outcome = evaluate(settings, skip_single_modality=skip_single_modality,
+                               log=lambda message: console.print(f"[dim]{message}[/]"))
+        except EvaluationError as err:
+            console.print(f"[red]{err}[/]")
+            raise typer.Exit(2) from None
+        for table in outcome.tables():
+            console.print(table)
+        for note in _notes(outcome.content):
+            console.print(f"[yellow]note: {note}[/]")
+        console.print(f"report: {outcome.report_path}")
+        for path in outcome.plot_paths:
+            console.print(f"plot:   {path}")
+
+
+def _notes(report: dict) -> list[str]:
+    main = str(report["main_horizon"])
+    notes = [f"{name}: {note}" for name, figures in report["metrics"][main].items() for note in figures["notes"]]
+    notes += [f"{name}: {note}" for name, model in report["models"].items() for note in model["notes"]]
+    return notes

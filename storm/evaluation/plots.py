@@ -1,0 +1,80 @@
+"""Figures for the report, as PNG bytes: score over price with storm days shaded, and reliability.
+
+Built on ``matplotlib.figure.Figure`` (Agg canvas, no pyplot state), so plotting is
+safe in workers and tests; writing the bytes to the store is the runner's job.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.calibration import calibration_curve
+
+from storm.evaluation.metrics import score_column
+from storm.schema import storm_column
+
+MAX_MARKETS_PER_FIGURE = 4
+
+
+def score_over_price_png(
+    prices: pd.DataFrame, predictions: pd.DataFrame, horizon: int, threshold: float | None, markets: list[str]
+) -> bytes:
+    """One panel per market (at most MAX_MARKETS_PER_FIGURE): close price, storm score, storm days shaded."""
+    shown = markets[:MAX_MARKETS_PER_FIGURE]
+    figure = Figure(figsize=(10, 2.6 * max(len(shown), 1)))
+    axes = figure.subplots(max(len(shown), 1), 1, squeeze=False)[:, 0]
+    for axis, market in zip(axes, shown):
+        scored = predictions[predictions["market"] == market].sort_values("date")
+        price = prices[(prices["market"] == market) & prices["date"].isin(scored["date"])].sort_values("date")
+        days = pd.to_datetime(scored["date"])
+        axis.plot(pd.to_datetime(price["date"]), price["close"], color="black", linewidth=1.0, label="close")
+        axis.set_ylabel(f"{market} close")
+        _shade_storms(axis, days, scored[storm_column(horizon)].to_numpy(float))
+        score_axis = axis.twinx()
+        score_axis.plot(days, scored[score_column(horizon)], color="tab:red", linewidth=1.0, label="storm score")
+        if threshold is not None:
+            score_axis.axhline(threshold, color="tab:red", linestyle="--", linewidth=0.8)
+        score_axis.set_ylim(0, 1)
+        score_axis.set_ylabel(f"P(storm ≤{horizon}d)")
+    axes[0].set_title(f"storm score over price, {horizon}-day storms shaded, dashed: alert threshold")
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
+def _shade_storms(axis, days: pd.Series, labels: np.ndarray) -> None:
+    """One shaded span per run of consecutive storm days."""
+    storm = np.concatenate([[False], labels == 1, [False]])
+    starts = np.flatnonzero(~storm[:-1] & storm[1:])
+    ends = np.flatnonzero(storm[:-1] & ~storm[1:])  # exclusive
+    day_list = list(days)
+    for start, end in zip(starts, ends):
+        axis.axvspan(day_list[start], day_list[end - 1] + pd.Timedelta(days=1), color="tab:orange", alpha=0.25,
+                     linewidth=0)
+
+
+def reliability_png(curves: dict[str, tuple[np.ndarray, np.ndarray]], horizon: int, n_bins: int = 10) -> bytes:
+    """Observed storm frequency against predicted probability, one line per model ({name: (labels, probs)})."""
+    figure = Figure(figsize=(5, 5))
+    axis = figure.subplots()
+    axis.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    for name, (labels, probabilities) in curves.items():
+        known = ~np.isnan(labels) & ~np.isnan(probabilities)
+        if len(np.unique(labels[known])) < 2:
+            continue
+        observed, predicted = calibration_curve(labels[known], np.clip(probabilities[known], 0, 1), n_bins=n_bins,
+                                                strategy="quantile")
+        axis.plot(predicted, observed, marker="o", label=name)
+    axis.set_xlabel("predicted probability")
+    axis.set_ylabel("observed storm frequency")
+    axis.set_title(f"reliability, storm within {horizon} days")
+    axis.legend(loc="upper left", fontsize="small")
+    return _png(figure)
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return buffer.getvalue()

@@ -1,0 +1,47 @@
+"""Predictions tables: a predictor's outputs on sample batches, beside the keys and labels.
+
+The one shape every figure is computed from (docs/INTERFACES.md, "Predictions / evaluation"):
+market, date, score_{h}d, alert_{h}d, vol_pred, weight_<m>, present_<m>, storm_{h}d, fwd_log_vol.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from storm.schema import FWD_VOL, MODALITIES, storm_column
+
+MODEL_INPUT_KEYS = ("text_emb", "text_count", "image", "audio_mel", "modality_mask")
+
+PredictFn = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
+
+
+def batch_predictions(batch: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray], horizons: list[int]) -> pd.DataFrame:
+    """One batch's rows: keys and labels from the samples, everything else from the predictor."""
+    table = pd.DataFrame({"market": np.asarray(batch["market"]).astype(str), "date": np.asarray(batch["date"]).astype(str)})
+    for name, values in outputs.items():
+        table[name] = np.asarray(values)
+    mask = np.asarray(batch["modality_mask"])
+    for index, modality in enumerate(MODALITIES):
+        table[f"present_{modality}"] = mask[:, index] > 0.5
+    for column in [storm_column(h) for h in horizons] + [FWD_VOL]:
+        table[column] = np.asarray(batch[column], dtype=float)
+    return table
+
+
+def collect_predictions(
+    batches: Iterable[Mapping[str, np.ndarray]], variants: dict[str, PredictFn], horizons: list[int]
+) -> dict[str, pd.DataFrame]:
+    """Run every variant (model, or model with a modality masked) on each batch once: {variant: table}.
+
+    One pass over the samples serves every variant, so the test set is read once.
+    """
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in variants}
+    for batch in batches:
+        inputs = {key: np.asarray(batch[key]) for key in MODEL_INPUT_KEYS}
+        for name, predict in variants.items():
+            parts[name].append(batch_predictions(batch, predict(inputs), horizons))
+    return {name: (pd.concat(tables, ignore_index=True).sort_values(["market", "date"], ignore_index=True)
+                   if tables else pd.DataFrame()) for name, tables in parts.items()}

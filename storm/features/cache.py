@@ -1,0 +1,118 @@
+"""The per-item feature cache: features/<modality>/<spec>/date=D/features.parquet keyed by content hash.
+
+A rerun computes only items whose content hash is not in the partition of
+their date; settings that change a modality's features change its ``spec`` and
+so start a fresh cache beside the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from storm.config import FeatureConfig
+from storm.store import Layout, ObjectStore
+from storm.store.layout import date_of
+
+# Bump when the code that computes a modality's features changes meaning.
+FEATURE_VERSION = {"text": 1, "image": 1, "audio": 1}
+_SPEC_FIELDS = {
+    "text": ("text_model", "text_dim", "max_text_tokens"),
+    "image": ("image_size", "chart_days"),
+    "audio": ("n_mels", "audio_frames"),
+}
+CACHE_COLUMNS = ("content_hash", "market", "date", "feature", "shape")
+
+
+def feature_spec_id(features: FeatureConfig, modality: str) -> str:
+    """Short hash of exactly the settings that change this modality's per-item features."""
+    if modality not in _SPEC_FIELDS:
+        raise ValueError(f"unknown modality {modality!r}; expected one of {sorted(_SPEC_FIELDS)}")
+    settings = {name: getattr(features, name) for name in _SPEC_FIELDS[modality]}
+    settings["version"] = FEATURE_VERSION[modality]
+    payload = json.dumps({"modality": modality, **settings}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def features_to_table(rows: pd.DataFrame) -> pa.Table:
+    """rows: content_hash, market, date, feature (float32 ndarray of any shape) -> the cache's parquet schema."""
+    arrays = [np.asarray(f, dtype=np.float32) for f in rows["feature"]]
+    return pa.table({
+        "content_hash": pa.array(rows["content_hash"].astype(str).tolist(), pa.string()),
+        "market": pa.array(rows["market"].astype(str).tolist(), pa.string()),
+        "date": pa.array(rows["date"].astype(str).tolist(), pa.string()),
+        "feature": pa.array([a.reshape(-1) for a in arrays], pa.list_(pa.float32())),
+        "shape": pa.array([list(a.shape) for a in arrays], pa.list_(pa.int32())),
+    })
+
+
+def table_to_features(table: pa.Table) -> dict[str, np.ndarray]:
+    """content_hash -> float32 feature in its stored shape."""
+    hashes = table.column("content_hash").to_pylist()
+    shapes = table.column("shape").to_pylist()
+    lists = table.column("feature").combine_chunks()
+    values = lists.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    offsets = lists.offsets.to_numpy() - lists.offsets[0].as_py()
+    return {h: values[offsets[i]:offsets[i + 1]].reshape(s) for i, (h, s) in enumerate(zip(hashes, shapes))}
+
+
+@dataclass(frozen=True)
+class FeatureCache:
+    """One modality's cache under one feature spec."""
+
+    store: ObjectStore
+    layout: Layout
+    modality: str
+    spec: str
+
+    def partition(self, date: str) -> str:
+        return self.layout.features_partition(self.modality, self.spec, date)
+
+    def read(self, date: str) -> pa.Table | None:
+        path = self.partition(date)
+        return self.store.read_table(path) if self.store.exists(path) else None
+
+    def dates_between(self, start: str, end: str) -> list[str]:
+        """Dates with a cache partition in [start, end] (one listing, no per-day probing)."""
+        partitions = self.store.list_files(self.layout.features_dir(self.modality, self.spec), suffix="features.parquet")
+        return sorted({d for d in (date_of(p) for p in partitions) if d and start <= d <= end})
+
+    def cached_hashes(self, dates: list[str]) -> set[str]:
+        """Content hashes already computed for items dated in ``dates`` (reads only those partitions)."""
+        found: set[str] = set()
+        for date in dates:
+            path = self.partition(date)
+            if self.store.exists(path):
+                with self.store.fs.open(path, "rb") as handle:
+                    found.update(pq.read_table(handle, columns=["content_hash"]).column("content_hash").to_pylist())
+        return found
+
+    def load(self, dates: list[str]) -> dict[str, np.ndarray]:
+        """content_hash -> feature for every item cached under ``dates``."""
+        features: dict[str, np.ndarray] = {}
+        for date in sorted(set(dates)):
+            table = self.read(date)
+            if table is not None:
+                features.update(table_to_features(table))
+        return features
+
+    def add(self, rows: pd.DataFrame) -> int:
+        """Merge new rows (content_hash, market, date, feature) into their date partitions, atomically; returns rows added."""
+        added = 0
+        for date, new in rows.groupby("date", sort=True):
+            table = features_to_table(new.drop_duplicates("content_hash"))
+            existing = self.read(str(date))
+            if existing is not None:
+                known = pc.is_in(existing.column("content_hash"), value_set=table.column("content_hash"))
+                kept = existing.filter(pc.invert(known)).select(list(CACHE_COLUMNS)).cast(table.schema)
+                table = pa.concat_tables([kept, table])
+            self.store.write_table(self.partition(str(date)), table.sort_by("content_hash"))
+            added += len(new)
+        return added

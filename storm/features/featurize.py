@@ -1,0 +1,109 @@
+"""Ray plumbing that turns ingested items into cached per-item features, computing only what the cache lacks.
+
+Each modality's ingested ``ok`` dataset goes through one ``map_batches`` pass
+that keeps the item's keys and computes a feature only for content hashes not
+yet cached; the new features are merged into the cache by the driver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import ray
+
+from storm.config import FeatureConfig, IngestConfig
+from storm.features.audio import audio_features
+from storm.features.cache import FeatureCache
+from storm.features.image import chart_tensor
+from storm.features.text import embed_texts, load_text_model
+
+ITEM_KEYS = {
+    "text": ("market", "date", "content_hash", "source_path"),
+    "image": ("market", "date", "content_hash", "source_path"),
+    "audio": ("market", "date", "event", "content_hash", "source_path"),
+}
+BatchTransform = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+
+def featurize_new_items(batch: dict[str, np.ndarray], transform: BatchTransform, cached_hashes: frozenset[str],
+                        keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The batch's item keys plus ``feature``: float32 bytes for uncached items, b"" for cached ones."""
+    hashes = batch["content_hash"]
+    is_new = np.array([str(h) not in cached_hashes for h in hashes], dtype=bool)
+    features = np.full(len(hashes), b"", dtype=object)
+    if is_new.any():
+        computed = transform({name: np.asarray(column)[is_new] for name, column in batch.items()})
+        for row, feature in zip(np.flatnonzero(is_new), computed):
+            features[row] = np.ascontiguousarray(feature, dtype=np.float32).tobytes()
+    return {**{name: np.asarray(batch[name]) for name in keys}, "feature": features}
+
+
+def chart_batch_tensors(batch: dict[str, np.ndarray], image_size: int) -> np.ndarray:
+    return np.stack([chart_tensor(pixels, image_size) for pixels in batch["pixels"]])
+
+
+def audio_batch_mels(batch: dict[str, np.ndarray], sample_rate: int, n_mels: int, frames: int) -> np.ndarray:
+    return np.stack([audio_features(wave, sample_rate, n_mels, frames) for wave in batch["waveform"]])
+
+
+class HeadlineEmbedder:
+    """Ray actor: loads MiniLM once, then embeds the uncached headlines of each batch."""
+
+    def __init__(self, features: FeatureConfig, cached_hashes: frozenset[str]):
+        self.features = features
+        self.cached_hashes = cached_hashes
+        self.model = self.tokenizer = None  # loaded on the first uncached headline: a fully cached rerun never loads it
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return featurize_new_items(batch, self.embed, self.cached_hashes, ITEM_KEYS["text"])
+
+    def embed(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        if self.model is None:
+            self.model, self.tokenizer = load_text_model(self.features)
+        texts = [str(t) for t in batch["headline"]]
+        return embed_texts(self.model, self.tokenizer, texts, self.features.max_text_tokens, self.features.embed_batch_size)
+
+
+def feature_shape(features: FeatureConfig, modality: str) -> tuple[int, ...]:
+    return {
+        "text": (features.text_dim,),
+        "image": (1, features.image_size, features.image_size),
+        "audio": (features.n_mels, features.audio_frames),
+    }[modality]
+
+
+@dataclass(frozen=True)
+class ModalityFeatures:
+    """What one modality contributed: every good item's keys (``items``) and how many features were computed now."""
+
+    items: pd.DataFrame
+    computed: int
+
+
+def featurize(ok: ray.data.Dataset, modality: str, cache: FeatureCache, dates: list[str],
+              features: FeatureConfig, ingest: IngestConfig) -> ModalityFeatures:
+    """Run ``ok`` through the modality's transform, store the new features in ``cache``; one pass over the data."""
+    cached = frozenset(cache.cached_hashes(dates))
+    keys = ITEM_KEYS[modality]
+    if modality == "text":
+        rows = ok.map_batches(HeadlineEmbedder, fn_constructor_kwargs={"features": features, "cached_hashes": cached},
+                              compute=ray.data.ActorPoolStrategy(size=features.embed_actors),
+                              batch_size=features.embed_batch_size, num_cpus=1, batch_format="numpy")
+    else:
+        transform = (partial(chart_batch_tensors, image_size=features.image_size) if modality == "image" else
+                     partial(audio_batch_mels, sample_rate=ingest.audio_sample_rate, n_mels=features.n_mels,
+                             frames=features.audio_frames))
+        rows = ok.map_batches(featurize_new_items, fn_kwargs={"transform": transform, "cached_hashes": cached, "keys": keys},
+                              batch_size=16, batch_format="numpy")
+    table = rows.to_pandas()
+    if table.empty:
+        return ModalityFeatures(items=pd.DataFrame(columns=list(keys)), computed=0)
+    is_new = table["feature"].map(len) > 0
+    shape = feature_shape(features, modality)
+    new = table[is_new].assign(feature=[np.frombuffer(b, dtype=np.float32).reshape(shape) for b in table.loc[is_new, "feature"]])
+    cache.add(new)
+    return ModalityFeatures(items=table.drop(columns="feature").reset_index(drop=True), computed=int(is_new.sum()))

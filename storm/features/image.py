@@ -1,0 +1,43 @@
+"""Chart images as model tensors, and charts rendered from prices where no PNG was given."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from storm.schema import PRICE_COLUMNS
+
+
+def chart_tensor(pixels: np.ndarray, image_size: int) -> np.ndarray:
+    """uint8 [H, W] grayscale -> float32 [1, S, S] in [-1, 1]; resized (bilinear), never flipped: time runs left to right."""
+    gray = np.asarray(pixels)
+    if gray.ndim == 3:  # a colour or alpha image slipped through: keep luminance
+        gray = np.asarray(Image.fromarray(gray.astype(np.uint8)).convert("L"))
+    if gray.shape != (image_size, image_size):
+        gray = np.asarray(Image.fromarray(gray.astype(np.uint8)).resize((image_size, image_size), Image.BILINEAR))
+    scaled = gray.astype(np.float32) / 255.0
+    return ((scaled - 0.5) / 0.5)[None, :, :]
+
+
+def price_window(prices: pd.DataFrame, date: str, chart_days: int) -> pd.DataFrame:
+    """The last ``chart_days`` rows of one market's OHLCV up to and including ``date`` (sorted by date)."""
+    upto = prices[prices["date"] <= date]
+    return upto.tail(chart_days).reset_index(drop=True)[list(PRICE_COLUMNS)]
+
+
+def price_window_hash(window: pd.DataFrame, image_size: int) -> str:
+    """Content hash of a rendered chart's input: same prices and size, same picture."""
+    digest = hashlib.sha256(f"rendered:{image_size}:".encode())
+    digest.update(window["date"].astype(str).str.cat(sep=",").encode())
+    digest.update(np.ascontiguousarray(window[list(PRICE_COLUMNS[1:])].to_numpy(dtype=np.float64)).tobytes())
+    return digest.hexdigest()
+
+
+def rendered_chart_tensor(window: pd.DataFrame, image_size: int) -> np.ndarray:
+    """A chart drawn from prices by the worlds' renderer (the same one that draws raw charts), as a tensor."""
+    from storm.worlds.charts import render_chart
+
+    return chart_tensor(render_chart(window, image_size), image_size)

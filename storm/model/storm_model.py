@@ -1,0 +1,105 @@
+"""StormModel: per-modality encoders -> fusion -> multi-task heads, plain PyTorch.
+
+Batch contract (docs/INTERFACES.md "Model"): ``modality_mask`` [B, 3] float in MODALITIES order, plus each
+built encoder's ``input_keys``: text_emb [B, M, D] + text_count [B] (or, with model.fine_tune_text,
+text_input_ids + text_attention_mask [B, M, L] + text_count), image [B, 1, S, S], audio_mel [B, n_mels, T].
+Inputs of missing or disabled modalities are never read into the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import torch
+from torch import Tensor, nn
+
+from storm.config import FeatureConfig, ModelConfig
+from storm.model.heads import StormHeads
+from storm.model.modality_mask import drop_modalities, present_modalities
+from storm.model.registry import create_audio_encoder, create_fusion, create_image_encoder, create_text_encoder
+from storm.schema import MODALITIES
+
+
+@dataclass
+class ModelOutput:
+    storm_logits: Tensor      # [B, n_horizons], pre-sigmoid
+    log_vol: Tensor           # [B], forward log realised volatility
+    modality_weights: Tensor  # [B, 3], 0 on missing, sums to 1 over present (all 0 if none present)
+    modality_mask: Tensor     # [B, 3] float, the modalities actually used (after masking and dropout)
+
+
+class StormModel(nn.Module):
+    def __init__(self, encoders: Mapping[str, nn.Module], fusion: nn.Module, heads: StormHeads, modality_dropout: float = 0.0) -> None:
+        super().__init__()
+        unknown = set(encoders) - set(MODALITIES)
+        if unknown:
+            raise ValueError(f"encoders for unknown modalities {sorted(unknown)}; expected some of {MODALITIES}")
+        self.encoders = nn.ModuleDict(encoders)
+        self.fusion = fusion
+        self.heads = heads
+        self.modality_dropout = modality_dropout
+        self.frozen_encoders: set[str] = set()  # set by storm.model.transfer; kept in eval mode
+        self.register_buffer("enabled", torch.tensor([m in encoders for m in MODALITIES]), persistent=False)
+
+    def forward(self, batch: Mapping[str, Tensor]) -> ModelOutput:
+        present = present_modalities(batch["modality_mask"], self.enabled, batch.get("text_count") if "text" in self.encoders else None)
+        if self.training:
+            present = drop_modalities(present, self.modality_dropout)
+        fused, weights = self.fusion(self.encode(batch, present), present.float())
+        storm_logits, log_vol = self.heads(fused)
+        return ModelOutput(storm_logits, log_vol, weights, present.float())
+
+    def encode(self, batch: Mapping[str, Tensor], present: Tensor) -> Tensor:
+        """[B, 3, hidden]: each built encoder runs on its present samples only; the rest stay zero (and masked)."""
+        hidden = self.fusion.hidden_dim
+        columns = []
+        for index, modality in enumerate(MODALITIES):
+            if modality in self.encoders:
+                columns.append(_encode_present(self.encoders[modality], batch, present[:, index], hidden))
+            else:
+                columns.append(present.new_zeros(present.shape[0], hidden, dtype=self.fusion.nothing.dtype))
+        return torch.stack(columns, dim=1)
+
+    def train(self, mode: bool = True) -> "StormModel":
+        super().train(mode)
+        for name in self.frozen_encoders:  # frozen BatchNorm statistics must not drift either
+            self.encoders[name].eval()
+        return self
+
+
+def _encode_present(encoder: nn.Module, batch: Mapping[str, Tensor], present: Tensor, hidden: int) -> Tensor:
+    """Run ``encoder`` on the rows where its modality is present and scatter into [B, hidden].
+
+    Missing rows never reach the encoder (so neither their inputs nor BatchNorm statistics leak in).
+    With no present row the encoder still runs on row 0, multiplied by 0, so every parameter gets a
+    (zero) gradient and DDP does not stall on unused parameters.
+    """
+    rows = present.nonzero().squeeze(1)
+    if rows.numel() == 0 and not torch.is_grad_enabled():
+        return present.new_zeros(present.shape[0], hidden, dtype=torch.float32)
+    embedded = encoder({key: batch[key][rows if rows.numel() else slice(0, 1)] for key in encoder.input_keys})
+    out = embedded.new_zeros(present.shape[0], hidden)
+    if rows.numel() == 0:
+        return out + 0.0 * embedded.sum()
+    return out.index_copy(0, rows, embedded)
+
+
+def build_model(model: ModelConfig, features: FeatureConfig, horizons: list[int]) -> StormModel:
+    """The StormModel a config describes; encoders only for ``model.modalities``."""
+    common = {"hidden_dim": model.hidden_dim, "dropout": model.dropout}
+    encoders: dict[str, nn.Module] = {}
+    if "text" in model.modalities:
+        extra = {}
+        if model.fine_tune_text:
+            from storm.features.text import text_model_path
+
+            extra["transformer_dir"] = text_model_path(features.text_model)
+        encoders["text"] = create_text_encoder(model.text_encoder, text_dim=features.text_dim, **common, **extra)
+    if "image" in model.modalities:
+        encoders["image"] = create_image_encoder(model.image_encoder, **common)
+    if "audio" in model.modalities:
+        encoders["audio"] = create_audio_encoder(model.audio_encoder, n_mels=features.n_mels, **common)
+    fusion = create_fusion(model.fusion, n_modalities=len(MODALITIES), **common)
+    heads = StormHeads(model.hidden_dim, len(horizons), model.dropout)
+    return StormModel(encoders, fusion, heads, model.modality_dropout)

@@ -1,0 +1,114 @@
+"""Checkpoints and model artifacts as safetensors + JSON: no pickle anywhere.
+
+Two formats, one encoding:
+- a Ray Train checkpoint directory (one per epoch): the current weights, the best
+  weights so far, the optimizer state, and the training state (epoch, best loss,
+  early-stopping counter, history) to resume from;
+- the published model under models/<run>/: model.safetensors + model.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+CURRENT_WEIGHTS = "model.safetensors"
+BEST_WEIGHTS = "best_model.safetensors"
+OPTIMIZER_TENSORS = "optimizer.safetensors"
+TRAINING_STATE = "training_state.json"
+
+
+def weights_to_bytes(state_dict: dict[str, torch.Tensor]) -> bytes:
+    """safetensors bytes of a state dict (copied to CPU, contiguous, unshared)."""
+    return save_safetensors({key: value.detach().to("cpu").contiguous().clone() for key, value in state_dict.items()})
+
+
+def weights_from_bytes(payload: bytes) -> dict[str, torch.Tensor]:
+    return load_safetensors(payload)
+
+
+def weights_version(payload: bytes) -> str:
+    """A short content hash of the weights: the model version scores and metrics carry."""
+    return hashlib.sha256(payload).hexdigest()[:12]
+
+
+def optimizer_to_parts(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer state_dict into tensors (safetensors) and plain values (JSON)."""
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, Any] = {"param_groups": state["param_groups"], "state": {}}
+    for param_id, slots in state["state"].items():
+        plain["state"][str(param_id)] = {}
+        for name, value in slots.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{param_id}.{name}"] = value.detach().to("cpu").contiguous().clone()
+            else:
+                plain["state"][str(param_id)][name] = value
+    return tensors, plain
+
+
+def optimizer_from_parts(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {int(pid): dict(values) for pid, values in plain["state"].items()}
+    for key, value in tensors.items():
+        param_id, name = key.split(".", 1)
+        state.setdefault(int(param_id), {})[name] = value
+    return {"state": state, "param_groups": plain["param_groups"]}
+
+
+@dataclass
+class TrainingState:
+    """What a resumed attempt needs besides weights: where it was and what it had seen."""
+
+    epochs_done: int = 0
+    best_val_loss: float = float("inf")
+    best_epoch: int = -1
+    epochs_without_improvement: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["best_val_loss"] = None if self.best_val_loss == float("inf") else self.best_val_loss
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TrainingState":
+        best = data.get("best_val_loss")
+        return cls(epochs_done=int(data["epochs_done"]), best_val_loss=float("inf") if best is None else float(best),
+                   best_epoch=int(data["best_epoch"]), epochs_without_improvement=int(data["epochs_without_improvement"]),
+                   history=list(data["history"]))
+
+
+@dataclass
+class CheckpointContents:
+    weights: dict[str, torch.Tensor]
+    best_weights: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
+    state: TrainingState
+
+
+def write_checkpoint_dir(directory: str | Path, contents: CheckpointContents) -> None:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / CURRENT_WEIGHTS).write_bytes(weights_to_bytes(contents.weights))
+    (directory / BEST_WEIGHTS).write_bytes(weights_to_bytes(contents.best_weights))
+    tensors, plain = optimizer_to_parts(contents.optimizer)
+    (directory / OPTIMIZER_TENSORS).write_bytes(save_safetensors(tensors))
+    payload = {"training": contents.state.to_json(), "optimizer": plain}
+    (directory / TRAINING_STATE).write_text(json.dumps(payload, indent=1, allow_nan=False))
+
+
+def read_checkpoint_dir(directory: str | Path) -> CheckpointContents:
+    directory = Path(directory)
+    payload = json.loads((directory / TRAINING_STATE).read_text())
+    return CheckpointContents(
+        weights=weights_from_bytes((directory / CURRENT_WEIGHTS).read_bytes()),
+        best_weights=weights_from_bytes((directory / BEST_WEIGHTS).read_bytes()),
+        optimizer=optimizer_from_parts(load_safetensors((directory / OPTIMIZER_TENSORS).read_bytes()), payload["optimizer"]),
+        state=TrainingState.from_json(payload["training"]),
+    )

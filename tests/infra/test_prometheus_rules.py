@@ -1,0 +1,56 @@
+"""infra/prometheus: config and alert rules checked and unit-tested by the real promtool."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from storm.metrics import contract
+
+PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "infra" / "prometheus"
+RULES = PROMETHEUS_DIR / "rules" / "storm.rules.yml"
+RULE_TESTS = PROMETHEUS_DIR / "rules" / "storm.rules.test.yml"
+
+pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus) not installed")
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_prometheus_config_is_valid_and_finds_the_rules():
+    result = promtool("check", "config", str(PROMETHEUS_DIR / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 rule files found" in result.stdout
+
+
+def test_pushgateway_is_scraped_with_honor_labels():
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    pushgateway = next(job for job in config["scrape_configs"] if job["job_name"] == "pushgateway")
+    assert pushgateway["honor_labels"] is True
+
+
+def test_alert_rules_are_valid():
+    result = promtool("check", "rules", str(RULES))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alert_rules_pass_their_promtool_unit_tests():
+    result = promtool("test", "rules", str(RULE_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alert_rules_use_only_contract_metric_names():
+    rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
+    by_name = {rule["alert"]: rule for rule in rules}
+    assert {"StormWarning", "StormScanStale", "StormHighQuarantineRatio"} <= set(by_name)
+    assert contract.ALERT_SCORE in by_name["StormWarning"]["expr"]
+    assert contract.ALERT_THRESHOLD in by_name["StormWarning"]["expr"]
+    assert contract.SCAN_LAST_SUCCESS in by_name["StormScanStale"]["expr"]
+    assert "absent(" in by_name["StormScanStale"]["expr"]
+    assert contract.SCAN_INPUTS in by_name["StormHighQuarantineRatio"]["expr"]
+    assert all(rule["labels"]["severity"] for rule in rules)

@@ -1,0 +1,120 @@
+"""run_ingest end to end on real local Ray, local directory and moto S3: counts, quarantine, pruning, reruns."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from raw_inputs import (
+    BAD_AUDIO, BAD_CHARTS, BAD_NEWS, EXPECTED_COUNTS, MAX_FILE_BYTES, RANGE, png_bytes, write_mixed_world,
+    write_raw_file,
+)
+from storm.config import IngestConfig, StormConfig
+from storm.ingest import ingest_audio, ingest_charts, ingest_news, read_quarantine, run_ingest
+from storm.store import Layout, open_store
+
+
+def mixed_world(storage) -> tuple[StormConfig, Layout]:
+    config = StormConfig(storage=storage, ingest=IngestConfig(max_file_bytes=MAX_FILE_BYTES))
+    layout = Layout(open_store(config.storage))
+    write_mixed_world(layout)
+    return config, layout
+
+
+def quarantined_by_file(layout: Layout, modality: str) -> dict[str, str]:
+    """'<file name>@<date>' -> reason, over the quarantine files of RANGE (news: the line's reason)."""
+    found = {}
+    for date in ("2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"):
+        for record in read_quarantine(layout.store, layout, modality, date):
+            assert record["stage"] == "ingest" and record["modality"] == modality and record["date"] == date
+            key = f"{record['source_path'].rsplit('/', 1)[-1]}@{date}"
+            found[key if modality != "text" else record["reason"]] = record["reason"]
+    return found
+
+
+def test_bad_items_are_quarantined_with_reasons_and_good_items_flow_locally(ray_cluster, local_storage):
+    config, layout = mixed_world(local_storage)
+    report = run_ingest(config, *RANGE)
+
+    assert report.counts == EXPECTED_COUNTS
+    charts = quarantined_by_file(layout, "image")
+    assert set(charts) == set(BAD_CHARTS)  # 2024-01-05 files were pruned, never read
+    assert all(expected in charts[name] for name, expected in BAD_CHARTS.items())
+    audio = quarantined_by_file(layout, "audio")
+    assert set(audio) == set(BAD_AUDIO)
+    assert all(expected in audio[name] for name, expected in BAD_AUDIO.items()), audio
+    news_reasons = list(quarantined_by_file(layout, "text"))
+    assert len(news_reasons) == len(BAD_NEWS)
+    assert all(any(expected in reason for reason in news_reasons) for expected in BAD_NEWS.values())
+    assert all(reason.startswith("line ") for reason in news_reasons)
+    assert sorted(report.quarantine_files) == sorted(
+        layout.quarantine(date, "ingest", modality)
+        for date, modality in [("2024-01-02", "text"), ("2024-01-02", "image"), ("2024-01-03", "image"),
+                               ("2024-01-03", "audio")]
+    )
+
+
+def test_good_rows_carry_decoded_arrays_paths_and_content_hashes(ray_cluster, local_storage):
+    config, layout = mixed_world(local_storage)
+    charts = sorted(ingest_charts(layout.store, layout, *RANGE, config.ingest).ok.take_all(), key=lambda r: r["date"])
+    assert [(row["market"], row["date"], row["pixels"].shape) for row in charts] == [
+        ("AAA", "2024-01-02", (64, 64)), ("AAA", "2024-01-03", (60, 80))]
+    assert charts[0]["source_path"] == layout.chart("2024-01-02", "AAA")
+    assert charts[0]["content_hash"] != charts[1]["content_hash"] and len(charts[0]["content_hash"]) == 64
+    audio = {row["market"]: row for row in ingest_audio(layout.store, layout, *RANGE, config.ingest).ok.take_all()}
+    assert audio["AAA"]["event"] == "call" and audio["AAA"]["waveform"].shape == (16000,)
+    assert audio["BBB"]["waveform"].dtype == np.float32 and audio["BBB"]["waveform"].shape == (9600,)
+    news = ingest_news(layout.store, layout, *RANGE, config.ingest).ok.take_all()
+    assert sorted((row["market"], row["date"]) for row in news) == [
+        ("AAA", "2024-01-02"), ("AAA", "2024-01-03"), ("BBB", "2024-01-02")]
+    assert all(row["headline"] == "Stocks steady" for row in news)
+
+
+def test_missing_prefix_and_range_without_files_are_empty_not_errors(ray_cluster, local_storage):
+    config = StormConfig(storage=local_storage)
+    layout = Layout(open_store(config.storage))
+    report = run_ingest(config, "2024-01-02", "2024-01-04")  # nothing written at all
+    assert report.counts == {m: {"ok": 0, "quarantined": 0, "missing": 0} for m in ("text", "image", "audio")}
+    write_raw_file(layout, "image", "2024-01-02", "AAA.png", png_bytes())
+    outside = ingest_charts(layout.store, layout, "2024-02-01", "2024-02-03", config.ingest)
+    assert outside.ok.count() == 0 and outside.quarantined.count() == 0
+
+
+def test_same_files_give_same_counts_on_s3_with_s3_paths(ray_cluster, s3_storage):
+    config, layout = mixed_world(s3_storage)
+    report = run_ingest(config, *RANGE)
+    assert report.counts == EXPECTED_COUNTS
+    records = read_quarantine(layout.store, layout, "image", "2024-01-03")
+    assert records and all(r["source_path"].startswith(f"s3://{layout.store.root}/raw/charts/") for r in records)
+    assert set(quarantined_by_file(layout, "audio")) == set(BAD_AUDIO)
+
+
+def test_rerun_replaces_quarantine_files_and_removes_stale_ones(ray_cluster, local_storage):
+    config, layout = mixed_world(local_storage)
+    store = layout.store
+    outside = layout.quarantine("2024-01-05", "ingest", "image")
+    store.write_text(outside, '{"reason": "from another run"}\n')  # outside the range: must survive
+    first = run_ingest(config, *RANGE)
+    contents = {path: store.read_bytes(path) for path in first.quarantine_files}
+
+    second = run_ingest(config, *RANGE)
+    assert second.counts == first.counts
+    assert {path: store.read_bytes(path) for path in second.quarantine_files} == contents
+    assert len(store.list_files(layout.quarantine_dir(), suffix=".jsonl")) == len(contents) + 1
+
+    for name in ("BBB.png", "bad-name.png"):  # fix 2024-01-03's charts: its quarantine file must go
+        store.delete([f"{layout.raw_partition('image', '2024-01-03')}/{name}"])
+    third = run_ingest(config, *RANGE)
+    assert third.counts["image"]["quarantined"] == len(BAD_CHARTS) - 2
+    assert not store.exists(layout.quarantine("2024-01-03", "ingest", "image"))
+    assert store.exists(layout.quarantine("2024-01-02", "ingest", "image"))
+    assert json.loads(store.read_text(outside)) == {"reason": "from another run"}
+
+
+def test_start_after_end_is_a_clear_error(ray_cluster, local_storage):
+    config = StormConfig(storage=local_storage)
+    layout = Layout(open_store(config.storage))
+    with pytest.raises(ValueError, match="start must not be after end"):
+        ingest_news(layout.store, layout, "2024-01-05", "2024-01-02", config.ingest)

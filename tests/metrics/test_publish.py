@@ -1,0 +1,88 @@
+"""publish / `storm metrics push`: textfile always, pushadd to a real Pushgateway with retries, republish from storage."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
+
+from metrics_samples import SCAN_DATE, make_scores, make_stats
+from servers import free_port
+from storm.cli import app
+from storm.config import MetricsConfig, StorageConfig
+from storm.metrics import PushFailed, build_registry, publish, write_scan_stats
+from storm.metrics import contract
+from storm.store import Layout, open_store
+
+
+def pushgateway_samples(url: str) -> dict[tuple[str, tuple], float]:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples if s.name.startswith("storm_")}
+
+
+def named(samples: dict, name: str) -> dict:
+    return {labels: v for (n, labels), v in samples.items() if n == name}
+
+
+def test_without_pushgateway_publish_writes_only_the_textfile(tmp_path, scores, stats):
+    metrics = MetricsConfig(textfile=str(tmp_path / "out" / "storm.prom"))
+    result = publish(build_registry(scores, stats, {}), metrics)
+    assert result.pushed is False and result.attempts == 0
+    text = (tmp_path / "out" / "storm.prom").read_text()
+    assert 'storm_alert_score{horizon="20",market="SPX"} 0.8' in text
+
+
+def test_push_lands_in_the_job_group_of_the_pushgateway(metrics_config, pushgateway, scores, stats):
+    result = publish(build_registry(scores, stats, {}), metrics_config, date=SCAN_DATE)
+    assert result.pushed and result.attempts == 1
+    scores_pushed = named(pushgateway_samples(pushgateway.url), contract.ALERT_SCORE)
+    spx_20 = (("horizon", "20"), ("instance", ""), ("job", metrics_config.job_name), ("market", "SPX"))
+    assert scores_pushed[spx_20] == pytest.approx(0.8)
+
+
+def test_push_to_a_dead_pushgateway_retries_with_backoff_then_fails_keeping_the_textfile(tmp_path, scores, stats):
+    metrics = MetricsConfig(pushgateway_url=f"http://127.0.0.1:{free_port()}", textfile=str(tmp_path / "storm.prom"),
+                            push_retries=3, push_backoff_seconds=0.5)
+    waits: list[float] = []
+    with pytest.raises(PushFailed) as failure:
+        publish(build_registry(scores, stats, {}), metrics, date=SCAN_DATE, sleep=waits.append)
+    assert waits == [0.5, 1.0, 2.0]
+    assert f"storm metrics push --date {SCAN_DATE}" in str(failure.value)
+    assert "4 time(s)" in str(failure.value) and metrics.pushgateway_url in str(failure.value)
+    assert contract.SCAN_LAST_SUCCESS in (tmp_path / "storm.prom").read_text()
+
+
+def test_failed_push_can_be_redone_from_stored_scores_with_the_cli(tmp_path, pushgateway, metrics_config):
+    storage = StorageConfig(root=str(tmp_path / "store"))
+    store = open_store(storage)
+    layout = Layout(store)
+    date = "2024-03-18"
+    store.write_table(layout.scores(date), make_scores(date))
+    write_scan_stats(store, layout, make_stats(date, finished_at=1_710_800_000.0))
+
+    result = CliRunner().invoke(app, [
+        "metrics", "push", "--date", date, "--set", f"storage.root={storage.root}",
+        "--set", f"metrics.pushgateway_url={pushgateway.url}", "--set", f"metrics.textfile={metrics_config.textfile}",
+    ])
+    assert result.exit_code == 0, result.output
+    pushed = pushgateway_samples(pushgateway.url)
+    assert list(named(pushed, contract.SCAN_LAST_SUCCESS).values()) == [1_710_800_000.0]
+    assert list(named(pushed, contract.SCAN_AS_OF).values()) == [contract.as_of_timestamp(date)]
+
+
+def test_republish_without_stored_stats_keeps_the_last_success_already_pushed(pushgateway, metrics_config, scores, stats):
+    publish(build_registry(scores, stats, {}), metrics_config)
+    publish(build_registry(scores, None, {}), metrics_config)  # pushadd: only the metrics sent are replaced
+    pushed = pushgateway_samples(pushgateway.url)
+    assert list(named(pushed, contract.SCAN_LAST_SUCCESS).values()) == [stats.finished_at]
+
+
+def test_push_of_a_date_never_scanned_says_how_to_scan_it(tmp_path):
+    result = CliRunner().invoke(app, ["metrics", "push", "--date", "2024-01-02",
+                                      "--set", f"storage.root={tmp_path / 'store'}"])
+    assert result.exit_code == 1
+    assert "no scores for 2024-01-02" in result.output and "storm scan" in result.output

@@ -1,0 +1,114 @@
+"""StormModel end to end on tiny batches, for every fusion and several missing-modality patterns."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model_batches import HORIZONS, MASK_PATTERNS, make_batch, mixed_masks, small_configs
+from storm.model import AUDIO_ENCODERS, FUSIONS, TEXT_ENCODERS, build_model, create_fusion, create_image_encoder
+from storm.schema import MODALITIES
+
+
+def _model(**overrides):
+    torch.manual_seed(0)
+    model_cfg, features = small_configs(**overrides)
+    return build_model(model_cfg, features, HORIZONS), features
+
+
+@pytest.mark.parametrize("pattern", list(MASK_PATTERNS.values()), ids=list(MASK_PATTERNS))
+@pytest.mark.parametrize("fusion", sorted(FUSIONS))
+def test_forward_gives_finite_outputs_and_weights_only_on_present_modalities(fusion, pattern):
+    model, features = _model(fusion=fusion)
+    batch = make_batch(features, [pattern] * 3)
+    output = model.eval()(batch)
+    assert output.storm_logits.shape == (3, len(HORIZONS))
+    assert output.log_vol.shape == (3,)
+    assert output.modality_weights.shape == (3, 3)
+    for tensor in (output.storm_logits, output.log_vol, output.modality_weights):
+        assert torch.isfinite(tensor).all()
+    missing = batch["modality_mask"] == 0
+    assert (output.modality_weights[missing] == 0).all()
+    assert torch.allclose(output.modality_weights.sum(dim=1), torch.full((3,), 1.0 if any(pattern) else 0.0), atol=1e-6)
+
+
+@pytest.mark.parametrize("fusion", sorted(FUSIONS))
+def test_training_step_sends_gradients_to_every_built_encoder(fusion):
+    model, features = _model(fusion=fusion, modality_dropout=0.0)
+    output = model.train()(make_batch(features, mixed_masks()))
+    assert torch.isfinite(output.storm_logits).all()
+    (output.storm_logits.sum() + output.log_vol.sum()).backward()
+    for name, encoder in model.encoders.items():
+        grads = [p.grad for p in encoder.parameters() if p.requires_grad]
+        assert all(g is not None for g in grads), f"{name} has parameters without gradient"
+        assert sum(g.abs().sum() for g in grads) > 0, f"{name} got only zero gradients"
+
+
+def test_encoder_without_any_present_sample_still_joins_the_graph_for_ddp():
+    model, features = _model(modality_dropout=0.0)
+    output = model.train()(make_batch(features, [[1, 1, 0], [1, 1, 0]]))
+    output.storm_logits.sum().backward()
+    assert all(p.grad is not None for p in model.encoders["audio"].parameters())
+
+
+@pytest.mark.parametrize("fusion", sorted(FUSIONS))
+def test_inputs_of_missing_modalities_do_not_change_the_output(fusion):
+    model, features = _model(fusion=fusion)
+    model.eval()
+    batch = make_batch(features, mixed_masks())
+    changed = dict(batch, image=batch["image"] * (1 + batch["modality_mask"][:, 1, None, None, None] * 0) + (1 - batch["modality_mask"][:, 1, None, None, None]) * 5.0,
+                   audio_mel=batch["audio_mel"] + (1 - batch["modality_mask"][:, 2, None, None]) * 5.0)
+    assert torch.allclose(model(batch).storm_logits, model(changed).storm_logits, atol=1e-6)
+
+
+def test_modality_dropout_is_off_in_eval_and_never_empties_a_sample_in_train():
+    model, features = _model(modality_dropout=0.9)
+    batch = make_batch(features, [[1, 1, 1]] * 32)
+    assert torch.equal(model.eval()(batch).modality_mask, batch["modality_mask"])
+    torch.manual_seed(5)
+    used = model.train()(batch).modality_mask
+    assert (used.sum(dim=1) >= 1).all()
+    assert (used.sum(dim=1) < 3).any()
+
+
+@pytest.mark.parametrize("modality", MODALITIES)
+def test_single_modality_model_builds_one_encoder_and_ignores_other_inputs(modality):
+    model, features = _model(modalities=[modality])
+    model.eval()
+    assert list(model.encoders) == [modality]
+    batch = make_batch(features, [[1, 1, 1]] * 4)
+    changed = make_batch(features, [[1, 1, 1]] * 4, seed=99)
+    for key in model.encoders[modality].input_keys:
+        changed[key] = batch[key]
+    output = model(batch)
+    assert torch.equal(output.storm_logits, model(changed).storm_logits)
+    expected = torch.tensor([float(m == modality) for m in MODALITIES]).expand(4, 3)
+    assert torch.equal(output.modality_weights, expected)
+
+
+def test_single_modality_model_does_not_need_the_other_modalities_keys():
+    model, features = _model(modalities=["audio"])
+    batch = make_batch(features, [[0, 0, 1]] * 2)
+    output = model.eval()({"audio_mel": batch["audio_mel"], "modality_mask": batch["modality_mask"]})
+    assert torch.isfinite(output.storm_logits).all()
+
+
+def test_unknown_component_names_say_what_is_registered():
+    with pytest.raises(KeyError, match="concat"):
+        create_fusion("sum", hidden_dim=8)
+    with pytest.raises(KeyError, match="timm"):
+        create_image_encoder("not_a_cnn", hidden_dim=8)
+
+
+@pytest.mark.parametrize("name", ["resnet10t", "mobilenetv3_small_050", "lcnet_050"])
+def test_any_timm_cnn_name_encodes_one_channel_charts_to_hidden_dim(name):
+    encoder = create_image_encoder(name, hidden_dim=16, dropout=0.0).eval()
+    assert encoder({"image": torch.randn(2, 1, 64, 64)}).shape == (2, 16)
+
+
+def test_registries_hold_the_configured_default_names():
+    from storm.config import ModelConfig
+
+    defaults = ModelConfig()
+    assert defaults.text_encoder in TEXT_ENCODERS and defaults.audio_encoder in AUDIO_ENCODERS
+    assert {"concat", "gated", "attention"} <= set(FUSIONS)

@@ -1,0 +1,156 @@
+"""Real Prometheus and Pushgateway (Debian binaries) on free loopback ports, for end-to-end tests.
+
+Context managers, so any test folder can wrap them in fixtures:
+
+    from servers import pushgateway_server, prometheus_server
+    with pushgateway_server(tmp) as gateway, prometheus_server(tmp, gateway.address) as prom: ...
+
+Each server runs in its own process group and is stopped (by its pid) on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import yaml
+
+PUSHGATEWAY_BINARY = "/usr/bin/prometheus-pushgateway"
+PROMETHEUS_BINARY = "/usr/bin/prometheus"
+PROMTOOL_BINARY = "/usr/bin/promtool"
+STARTUP_TIMEOUT_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    process: subprocess.Popen
+    port: int
+    log: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+
+@contextlib.contextmanager
+def pushgateway_server(workdir: Path) -> Iterator[RunningServer]:
+    port = free_port()
+    command = [PUSHGATEWAY_BINARY, f"--web.listen-address=127.0.0.1:{port}"]
+    with _running(command, port, workdir / "pushgateway.log") as server:
+        yield server
+
+
+@contextlib.contextmanager
+def prometheus_server(
+    workdir: Path,
+    pushgateway_address: str,
+    rule_files: Sequence[Path] = (),
+    interval: str = "1s",
+) -> Iterator[RunningServer]:
+    """Prometheus scraping the Pushgateway (honor_labels, like infra/prometheus) every `interval`."""
+    port = free_port()
+    config = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [str(Path(p).resolve()) for p in rule_files],
+        "scrape_configs": [{
+            "job_name": "pushgateway",
+            "honor_labels": True,
+            "static_configs": [{"targets": [pushgateway_address]}],
+        }],
+    }
+    config_file = workdir / "prometheus.yml"
+    config_file.write_text(yaml.safe_dump(config))
+    command = [
+        PROMETHEUS_BINARY, f"--config.file={config_file}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    with _running(command, port, workdir / "prometheus.log") as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _running(command: list[str], port: int, log: Path) -> Iterator[RunningServer]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    server = RunningServer(process=process, port=port, log=log)
+    try:
+        _wait_ready(server)
+        yield server
+    finally:
+        _stop(process)
+
+
+def _wait_ready(server: RunningServer) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.process.args[0]} exited at start-up:\n{server.log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{server.process.args[0]} not ready on {server.url}:\n{server.log.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def prometheus_query(prometheus_url: str, promql: str) -> list[dict]:
+    """Instant query through the HTTP API; the result vector (or [] for no data)."""
+    query = urllib.parse.urlencode({"query": promql})
+    with urllib.request.urlopen(f"{prometheus_url}/api/v1/query?{query}", timeout=10) as reply:
+        payload = json.load(reply)
+    if payload["status"] != "success":
+        raise AssertionError(f"query {promql!r} failed: {payload}")
+    data = payload["data"]
+    return data["result"] if data["resultType"] in ("vector", "matrix") else [data["result"]]
+
+
+def prometheus_alerts(prometheus_url: str) -> list[dict]:
+    with urllib.request.urlopen(f"{prometheus_url}/api/v1/alerts", timeout=10) as reply:
+        return json.load(reply)["data"]["alerts"]
+
+
+def wait_until(condition, timeout: float = 60.0, interval: float = 0.5, what: str = "condition"):
+    """Poll condition() until it returns something truthy; that value, or TimeoutError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)

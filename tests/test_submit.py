@@ -1,0 +1,117 @@
+"""storm.submit: job requests built right, and one real submission to a token-protected `ray start --head`."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from servers import free_port, wait_until
+from storm import submit
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RAY_BINARY = Path(sys.executable).parent / "ray"
+
+
+def test_entrypoints_run_the_job_scripts_with_extra_args_quoted():
+    assert submit.entrypoint_for("train", ["--set", "train.epochs=2"]) == "python jobs/train.py --set train.epochs=2"
+    assert shlex.split(submit.entrypoint_for("scan", ["--date", "2024-03-15", "a b"]))[-1] == "a b"
+    with pytest.raises(ValueError, match="train"):
+        submit.entrypoint_for("evaluate")
+
+
+def test_submission_ids_carry_kind_and_time_and_never_repeat():
+    moment = datetime(2024, 3, 15, 22, 30, tzinfo=timezone.utc)
+    first, second = submit.submission_id_for("scan", moment), submit.submission_id_for("scan", moment)
+    assert first.startswith("storm-scan-20240315T223000Z-") and first != second
+
+
+def test_runtime_env_ships_the_project_without_venv_data_or_git_and_offline():
+    env = submit.runtime_env_for(PROJECT_ROOT)
+    assert env["working_dir"] == str(PROJECT_ROOT)
+    assert {".venv", "storm-data", ".git"} <= set(env["excludes"])
+    assert env["env_vars"]["HF_HUB_OFFLINE"] == "1"
+
+
+def test_auth_token_comes_from_option_then_env_then_token_file(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("from-file\n")
+    assert submit.resolve_auth_token("explicit", {"RAY_AUTH_TOKEN": "env"}) == "explicit"
+    assert submit.resolve_auth_token(None, {"RAY_AUTH_TOKEN": "env", "RAY_AUTH_TOKEN_PATH": str(token_file)}) == "env"
+    assert submit.resolve_auth_token(None, {"RAY_AUTH_TOKEN_PATH": str(token_file)}) == "from-file"
+    assert submit.resolve_auth_token(None, {"RAY_AUTH_TOKEN_PATH": str(tmp_path / "absent")}) is None
+    assert submit.auth_headers("t0k") == {"Authorization": "Bearer t0k"} and submit.auth_headers(None) == {}
+
+
+@pytest.fixture
+def token_protected_ray_head():
+    """`ray start --head --block` on loopback ports with token auth, in its own process group; killed after."""
+    token = uuid.uuid4().hex
+    dashboard_port = free_port()
+    temp_dir = tempfile.mkdtemp(prefix="rayst-", dir="/tmp")  # short: Ray's unix sockets live under it
+    ports = {"--port": free_port(), "--dashboard-port": dashboard_port, "--ray-client-server-port": free_port(),
+             "--node-manager-port": free_port(), "--object-manager-port": free_port(),
+             "--dashboard-agent-listen-port": free_port(), "--dashboard-agent-grpc-port": free_port(),
+             "--metrics-export-port": free_port(), "--runtime-env-agent-port": free_port()}
+    command = [str(RAY_BINARY), "start", "--head", "--block", "--num-cpus=1", "--node-ip-address=127.0.0.1",
+               "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--temp-dir={temp_dir}",
+               "--disable-usage-stats", *(f"{flag}={port}" for flag, port in ports.items())]
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token,
+           "PATH": f"{RAY_BINARY.parent}{os.pathsep}{os.environ['PATH']}"}  # the job's `python` is this venv's
+    log = Path(temp_dir) / "ray-start.log"
+    with open(log, "wb") as sink:
+        head = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    address = f"http://127.0.0.1:{dashboard_port}"
+    try:
+        wait_until(lambda: _jobs_api_up(address, token, head, log), timeout=180, interval=1.0, what="Ray Jobs API")
+        yield address, token
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait(timeout=30)
+
+
+def _jobs_api_up(address: str, token: str, head: subprocess.Popen, log: Path) -> bool:
+    if head.poll() is not None:
+        raise RuntimeError(f"ray start exited with {head.returncode}:\n{log.read_text()[-3000:]}")
+    from ray.job_submission import JobSubmissionClient
+
+    try:
+        JobSubmissionClient(address, headers=submit.auth_headers(token)).list_jobs()
+        return True
+    except Exception:  # not up yet: connection refused, 5xx while the dashboard starts
+        time.sleep(1.0)
+        return False
+
+
+@pytest.mark.slow
+def test_submitted_job_runs_on_a_token_protected_cluster_and_reports_succeeded(token_protected_ray_head):
+    address, token = token_protected_ray_head
+    with pytest.raises(Exception, match="(?i)auth|401|unauthori"):
+        submit.submit_job(address, "python -c pass", PROJECT_ROOT, submit.submission_id_for("scan"), token=None)
+
+    logs: list[str] = []
+    job = submit.submit_job(
+        address=address,
+        entrypoint="python -c \"import os, storm; print('storm-ok', os.environ['HF_HUB_OFFLINE'])\"",
+        project_root=PROJECT_ROOT,
+        submission_id=submit.submission_id_for("scan"),
+        token=token,
+        follow=True,
+        log_sink=logs.append,
+    )
+    assert job.status == "SUCCEEDED", "\n".join(logs)
+    assert not job.failed
+    assert "storm-ok 1" in "\n".join(logs)
