@@ -96,7 +96,7 @@ class FeatureConfig(Section):
 
 class ModelConfig(Section):
     modalities: list[Literal["text", "image", "audio"]] = Field(default_factory=lambda: ["text", "image", "audio"])
-    image_encoder: str = "resnet10t"  # any timm model name, trained from scratch
+    image_encoder: str = "mobilenetv3_small_050"  # any timm model name, trained from scratch; ~3x faster than resnet10t on CPU
     audio_encoder: str = "conv_gru"
     text_encoder: str = "attention_pool"
     fusion: Literal["concat", "gated", "attention"] = "gated"
@@ -123,6 +123,7 @@ class TrainConfig(Section):
     test_fraction: float = Field(0.25, gt=0, lt=1)
     embargo_days: int | None = None  # None: the longest label horizon
     false_alarm_rate: float = Field(0.10, gt=0, lt=1)
+    calibration: Literal["temperature", "isotonic"] = "temperature"  # logits -> probabilities, fit on validation
     init_from: str | None = None
     freeze_encoders: bool = False
     seed: int = 0

@@ -25,6 +25,8 @@ WORKING_DIR_EXCLUDES = [
 ]
 JOB_ENV_VARS = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
 DEFAULT_TOKEN_FILE = Path("~/.ray/auth_token")
+NO_AGENT_YET = "No available agent to submit job"
+AGENT_WAIT_ATTEMPTS = 30
 
 
 @dataclass(frozen=True)
@@ -89,11 +91,24 @@ def submit_job(
     from ray.job_submission import JobSubmissionClient
 
     client = JobSubmissionClient(address, headers=auth_headers(token))
-    client.submit_job(entrypoint=entrypoint, submission_id=submission_id, runtime_env=runtime_env_for(project_root))
+    _submit_when_agent_ready(client, entrypoint, submission_id, runtime_env_for(project_root))
     if not follow:
         return SubmittedJob(submission_id, address, str(client.get_job_status(submission_id).value))
     asyncio.run(_tail_logs(client, submission_id, log_sink))
     return SubmittedJob(submission_id, address, wait_for_terminal_status(client, submission_id))
+
+
+def _submit_when_agent_ready(client, entrypoint: str, submission_id: str, runtime_env: dict,
+                             attempts: int = AGENT_WAIT_ATTEMPTS, wait_seconds: float = 2.0) -> None:
+    """Submit, retrying while a freshly started cluster has no job agent yet (Ray answers 500 "try again later")."""
+    for attempt in range(1, attempts + 1):
+        try:
+            client.submit_job(entrypoint=entrypoint, submission_id=submission_id, runtime_env=runtime_env)
+            return
+        except RuntimeError as err:
+            if NO_AGENT_YET not in str(err) or attempt == attempts:
+                raise
+            time.sleep(wait_seconds)
 
 
 async def _tail_logs(client, submission_id: str, log_sink: Callable[[str], None]) -> None:

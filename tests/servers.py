@@ -54,9 +54,14 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def pushgateway_server(workdir: Path) -> Iterator[RunningServer]:
+def pushgateway_server(workdir: Path, basic_auth_users: dict[str, str] | None = None) -> Iterator[RunningServer]:
+    """basic_auth_users: username -> bcrypt hash; every request then needs basic auth."""
     port = free_port()
     command = [PUSHGATEWAY_BINARY, f"--web.listen-address=127.0.0.1:{port}"]
+    if basic_auth_users:
+        web_config = workdir / "pushgateway-web.yml"
+        web_config.write_text(yaml.safe_dump({"basic_auth_users": basic_auth_users}))
+        command.append(f"--web.config.file={web_config}")
     with _running(command, port, workdir / "pushgateway.log") as server:
         yield server
 
@@ -111,6 +116,9 @@ def _wait_ready(server: RunningServer) -> None:
             with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as reply:
                 if reply.status == 200:
                     return
+        except urllib.error.HTTPError as err:
+            if err.code == 401:  # up, and asking for the credentials it was started with
+                return
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.2)

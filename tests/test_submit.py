@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,10 +78,11 @@ def token_protected_ray_head():
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:
-            head.wait(timeout=60)
+            head.wait(timeout=15)  # ray start --block shuts its processes down on SIGTERM; slow ones get killed
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait(timeout=30)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _jobs_api_up(address: str, token: str, head: subprocess.Popen, log: Path) -> bool:
@@ -115,3 +117,15 @@ def test_submitted_job_runs_on_a_token_protected_cluster_and_reports_succeeded(t
     assert job.status == "SUCCEEDED", "\n".join(logs)
     assert not job.failed
     assert "storm-ok 1" in "\n".join(logs)
+
+
+def test_cli_submit_to_an_unreachable_cluster_fails_with_the_address(monkeypatch):
+    from typer.testing import CliRunner
+
+    from storm.cli import app
+
+    monkeypatch.chdir(PROJECT_ROOT)
+    address = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, ["submit", "scan", "--address", address, "--", "--date", "2024-03-15"])
+    assert result.exit_code == 1
+    assert f"submitting scan to {address} failed" in result.output

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         """Run generate → ingest → train → evaluate → scan → publish and show what came out."""
         from storm.cli.ingest_cmd import show_ingest_report
         from storm.cli.scan_cmd import run_scan
-        from storm.evaluation import evaluate, show_report
+        from storm.evaluation import evaluate
         from storm.ingest import run_ingest
         from storm.ray_runtime import ensure_ray
         from storm.store import Layout, open_store
@@ -60,8 +60,10 @@ def register(app: typer.Typer) -> None:
         else:
             console.print(f"reusing the trained model in {layout.model_dir(settings.train.run_name)} (--retrain to train again)")
         step("evaluate")
-        evaluation = evaluate(settings, settings.train.run_name, single_modality=single_modality)
-        console.print(show_report(evaluation))
+        evaluation = evaluate(settings, settings.train.run_name, skip_single_modality=not single_modality,
+                              log=lambda message: console.print(f"[dim]{message}[/]"))
+        for table in evaluation.tables():
+            console.print(table)
         step("scan + publish")
         code = run_scan(settings, start=None, end=None, publish=True)
         marks = list(timings.items()) + [("end", time.time())]

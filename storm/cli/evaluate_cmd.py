@@ -30,15 +30,15 @@ def register(app: typer.Typer) -> None:
             outcome = evaluate(settings, skip_single_modality=skip_single_modality,
                                log=lambda message: console.print(f"[dim]{message}[/]"))
         except EvaluationError as err:
-            console.print(f"[red]{err}[/]")
+            console.print(f"[red]{err}[/]", soft_wrap=True)  # unwrapped: paths stay copyable
             raise typer.Exit(2) from None
         for table in outcome.tables():
             console.print(table)
         for note in _notes(outcome.content):
             console.print(f"[yellow]note: {note}[/]")
-        console.print(f"report: {outcome.report_path}")
+        console.print(f"report: {outcome.report_path}", soft_wrap=True)
         for path in outcome.plot_paths:
-            console.print(f"plot:   {path}")
+            console.print(f"plot:   {path}", soft_wrap=True)
 
 
 def _notes(report: dict) -> list[str]:

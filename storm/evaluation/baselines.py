@@ -48,13 +48,13 @@ def garch_log_volatility(
     price. Days with fewer than MIN_GARCH_RETURNS returns behind them stay NaN.
     """
     returns = np.diff(np.log(close)) * GARCH_SCALE
-    model = arch_model(returns, mean="Constant", vol="GARCH", p=1, q=1, rescale=False)
     forecasts = {h: np.full(len(close), np.nan) for h in horizons}
     todo = sorted(int(p) for p in positions if p - 1 >= MIN_GARCH_RETURNS)
+    params = None
     while todo:
         first_origin = todo[0] - 1  # day p's return is returns[p - 1]
         block = [p for p in todo if p < todo[0] + refit_every]
-        variance = _garch_variance_paths(model, first_origin, max(horizons))
+        variance, params = _garch_variance_paths(returns, first_origin, block[-1] - 1, max(horizons), params)
         for h in horizons:
             mean_variance = variance[:, :h].mean(axis=1)
             for p in block:
@@ -63,13 +63,19 @@ def garch_log_volatility(
     return forecasts
 
 
-def _garch_variance_paths(model, first_origin: int, horizon: int) -> np.ndarray:
-    """[origins from first_origin on, horizon] variance forecasts with parameters fitted on returns[:first_origin]."""
+def _garch_variance_paths(returns: np.ndarray, first_origin: int, last_origin: int, horizon: int, start_params):
+    """Variance forecasts [origins first..last, horizon] from GARCH(1,1) fitted on returns[:first_origin].
+
+    The filter runs on returns[:last_origin + 1] only: later returns are not even handed to arch.
+    Returns (variance paths, fitted parameters to warm-start the next fit).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter on short windows; a poor fit is still a fair baseline
-        fitted = model.fit(last_obs=first_origin, disp="off", show_warning=False)
-        forecast = fitted.forecast(horizon=horizon, start=first_origin, reindex=False)
-    return forecast.variance.to_numpy()
+        estimation = arch_model(returns[:first_origin], mean="Constant", vol="GARCH", p=1, q=1, rescale=False)
+        fitted = estimation.fit(disp="off", show_warning=False, starting_values=start_params)
+        filtering = arch_model(returns[: last_origin + 1], mean="Constant", vol="GARCH", p=1, q=1, rescale=False)
+        forecast = filtering.fix(fitted.params).forecast(horizon=horizon, start=first_origin, reindex=False)
+    return forecast.variance.to_numpy(), fitted.params.to_numpy()
 
 
 def price_baseline_scores(

@@ -72,10 +72,12 @@ def evaluate(config: StormConfig, run: str | None = None, skip_single_modality: 
     fused = tables.pop("fused")
     masked = {name.removeprefix("masked-"): tables.pop(name) for name in list(tables) if name.startswith("masked-")}
     models = [ScoredModel(name="fused", kind="fused", predictions=fused)]
-    models += [ScoredModel(name=f"only-{m}", kind="single_modality", predictions=t) for m, t in tables.items()]
+    models += [ScoredModel(name=f"only-{m}", kind="single_modality", predictions=t,
+                           notes=_split_mismatch(store, layout, single_modality_run(run, m), split))
+               for m, t in tables.items()]
     log("scoring baselines (trailing volatility, GARCH(1,1), oracle where the truth exists)")
     prices = read_prices(store, layout, sorted(fused["market"].unique()))
-    models += _baselines(run_config, store, layout, split, fused, prices)
+    models += baseline_models(run_config, store, layout, split, fused[["market", "date"]], prices)
     report = build_report(
         run, models, horizons, main_horizon(horizons), _periods(split),
         ablation=modality_ablation(fused, masked, horizons) if masked else {},
@@ -103,20 +105,17 @@ def load_split(store: ObjectStore, layout: Layout, run: str):
 
 
 def _run_config(config: StormConfig, store: ObjectStore, layout: Layout, run: str) -> StormConfig:
-    """The config the run was trained with (features, labels, model), on the caller's storage and Ray."""
+    """The caller's config with the model-side sections the run was trained with (its model card)."""
     card_path = layout.model_file(run, "model.json")
     if not store.exists(card_path):
         raise EvaluationError(f"no trained model for run {run!r} at {card_path}; train it first: "
                               f"storm train --set train.run_name={run}")
     card = json.loads(store.read_text(card_path))
-    saved = card.get("config")
-    if not isinstance(saved, dict):
-        return config
-    saved = {**saved, "storage": config.storage.model_dump(mode="python"), "ray": config.ray.model_dump(mode="python")}
-    for key in ("access_key_id", "secret_access_key"):
-        secret = getattr(config.storage, key)
-        saved["storage"][key] = secret.get_secret_value() if secret is not None else None
-    return StormConfig.model_validate(saved)
+    saved = {section: card[section] for section in ("model", "features", "labels") if isinstance(card.get(section), dict)}
+    calibration_path = layout.model_file(run, "calibration.json")
+    if store.exists(calibration_path):  # baselines get the false-alarm rate the model was calibrated to
+        saved["train.false_alarm_rate"] = json.loads(store.read_text(calibration_path))["false_alarm_rate"]
+    return config.with_overrides(saved)
 
 
 def _single_modality_predictors(config: StormConfig, store: ObjectStore, layout: Layout, run: str, log) -> dict:
@@ -137,6 +136,15 @@ def _single_modality_predictors(config: StormConfig, store: ObjectStore, layout:
     return predictors
 
 
+def _split_mismatch(store: ObjectStore, layout: Layout, name: str, split) -> list[str]:
+    """A note when a reused single-modality run was trained on other dates than the fused run."""
+    other = load_split(store, layout, name)
+    if (other.train, other.validation, other.test) == (split.train, split.validation, split.test):
+        return []
+    return [f"run {name} was trained on a different date split; retrain it (delete {layout.model_dir(name)}) "
+            "for a like-for-like comparison"]
+
+
 def _variants(predictor, singles: dict, modalities: list[str]) -> dict:
     variants = {"fused": predictor.predict}
     if len(modalities) > 1:
@@ -155,9 +163,12 @@ def _test_batches(config: StormConfig, split):
     return dataset.iter_batches(batch_size=PREDICTIONS_BATCH_ROWS, batch_format="numpy")
 
 
-def _baselines(config: StormConfig, store: ObjectStore, layout: Layout, split, fused: pd.DataFrame,
-               prices: pd.DataFrame) -> list[ScoredModel]:
-    """Trailing vol, GARCH and (if the truth exists) the oracle, on exactly the fused model's test rows."""
+def baseline_models(config: StormConfig, store: ObjectStore, layout: Layout, split, keys: pd.DataFrame,
+                    prices: pd.DataFrame) -> list[ScoredModel]:
+    """Trailing vol, GARCH and (if the truth exists) the oracle, on exactly the model's test rows (`keys`).
+
+    The truth file is read here and nowhere else in storm: only evaluation may see it.
+    """
     from storm.labels import label_table
 
     horizons = list(config.labels.horizons)
@@ -167,7 +178,6 @@ def _baselines(config: StormConfig, store: ObjectStore, layout: Layout, split, f
                                 config.labels.volatility_window)
     if store.exists(layout.truth_fragility()):
         raw["oracle"] = oracle_scores(store.read_table(layout.truth_fragility()).to_pandas(), validation | test, horizons)
-    keys = fused[["market", "date"]]
     models = []
     for name, table in raw.items():
         scored, probabilistic, notes = score_baseline(table, labels, validation, test, horizons,

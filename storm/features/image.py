@@ -1,8 +1,9 @@
-"""Chart images as model tensors, and charts rendered from prices where no PNG was given."""
+"""Chart images as model tensors, and charts rendered from prices where no PNG was given.
+
+Rendering is pure numpy and cheap, so rendered charts are drawn at alignment time, not cached.
+"""
 
 from __future__ import annotations
-
-import hashlib
 
 import numpy as np
 import pandas as pd
@@ -26,14 +27,6 @@ def price_window(prices: pd.DataFrame, date: str, chart_days: int) -> pd.DataFra
     """The last ``chart_days`` rows of one market's OHLCV up to and including ``date`` (sorted by date)."""
     upto = prices[prices["date"] <= date]
     return upto.tail(chart_days).reset_index(drop=True)[list(PRICE_COLUMNS)]
-
-
-def price_window_hash(window: pd.DataFrame, image_size: int) -> str:
-    """Content hash of a rendered chart's input: same prices and size, same picture."""
-    digest = hashlib.sha256(f"rendered:{image_size}:".encode())
-    digest.update(window["date"].astype(str).str.cat(sep=",").encode())
-    digest.update(np.ascontiguousarray(window[list(PRICE_COLUMNS[1:])].to_numpy(dtype=np.float64)).tobytes())
-    return digest.hexdigest()
 
 
 def rendered_chart_tensor(window: pd.DataFrame, image_size: int) -> np.ndarray:

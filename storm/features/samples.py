@@ -14,21 +14,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import ray
 
-from storm.config import FeatureConfig, StorageConfig, StormConfig
+from storm.config import FeatureConfig, LabelConfig, StorageConfig, StormConfig
 from storm.features.alignment import alignment_plan, evidence_start, sample_keys, trading_calendars
 from storm.features.cache import FeatureCache, feature_spec_id
 from storm.features.featurize import ModalityFeatures, featurize
 from storm.features.image import price_window, rendered_chart_tensor
-from storm.ingest import IngestReport, ingest_audio, ingest_charts, ingest_news, read_prices
+from storm.ingest import IngestReport, read_prices
 from storm.ingest.quarantine import write_quarantine
+from storm.ingest.readers import INGESTERS
 from storm.labels import label_table
 from storm.ray_runtime import ensure_ray
-from storm.schema import FWD_VOL, MODALITIES, storm_column
+from storm.schema import FWD_VOL, MODALITIES, SAMPLE_KEYS, storm_column
 from storm.store import Layout, ObjectStore, open_store
 
 ASSEMBLY_BATCH_ROWS = 64
+KEY_COLUMNS = ("market", "date")  # strings: drop them (select tensor_columns) before iter_torch_batches
+
+
+def tensor_columns(labels: LabelConfig) -> list[str]:
+    """The numeric sample columns, model inputs then labels: what ``iter_torch_batches`` can turn into tensors."""
+    return [k for k in SAMPLE_KEYS if k not in KEY_COLUMNS] + [storm_column(h) for h in labels.horizons] + [FWD_VOL]
 
 
 @dataclass
@@ -99,27 +107,31 @@ def build_samples(config: StormConfig, start: str, end: str) -> SampleSet:
     specs = {m: feature_spec_id(features, m) for m in MODALITIES}
     windows = {"text": evidence_start(calendars, start, 0), "image": start,
                "audio": evidence_start(calendars, start, features.audio_lookback_days)}
-    ingesters = {"text": ingest_news, "image": ingest_charts, "audio": ingest_audio}
     report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
-    items: dict[str, ModalityFeatures] = {}
-    for modality in MODALITIES:
-        ingested = ingesters[modality](store, layout, windows[modality], end, config.ingest)
-        cache = FeatureCache(store, layout, modality, specs[modality])
-        items[modality] = featurize(ingested.ok, modality, cache, cache.dates_between(windows[modality], end),
-                                    features, config.ingest)
-        rejected = ingested.quarantined.take_all()
-        report.quarantine_files += write_quarantine(store, layout, modality, rejected, windows[modality], end)
-        report.counts[modality] = {"ok": len(items[modality].items), "quarantined": len(rejected), "missing": 0}
+    items = {m: _ingest_and_featurize(m, store, layout, config, specs[m], windows[m], start, end, report) for m in MODALITIES}
     plan = alignment_plan(keys, items["text"].items, items["image"].items, items["audio"].items, calendars,
                           features.max_headlines, features.audio_lookback_days)
     labels = label_table(prices, config.labels)
     label_columns = [storm_column(h) for h in config.labels.horizons] + [FWD_VOL]
     plan = plan.merge(labels[["market", "date", *label_columns]], on=["market", "date"], how="left")
     dataset = _assemble(plan, store, config, specs, prices, label_columns)
-    _count_missing(report, dataset)
+    _count_missing(report, plan)
     report.seconds = time.perf_counter() - started
     return SampleSet(dataset=dataset, report=report, markets=sorted(keys["market"].unique()),
                      dates=sorted(keys["date"].unique()), computed={m: items[m].computed for m in MODALITIES})
+
+
+def _ingest_and_featurize(modality: str, store: ObjectStore, layout: Layout, config: StormConfig, spec: str,
+                          read_from: str, start: str, end: str, report: IngestReport) -> ModalityFeatures:
+    """Ingest [read_from, end], cache new features, write quarantine; count what lies in [start, end] into report."""
+    ingested = INGESTERS[modality](store, layout, read_from, end, config.ingest)
+    cache = FeatureCache(store, layout, modality, spec)
+    items = featurize(ingested.ok, modality, cache, cache.dates_between(read_from, end), config.features, config.ingest)
+    rejected = ingested.quarantined.take_all()
+    report.quarantine_files += write_quarantine(store, layout, modality, rejected, read_from, end)
+    report.counts[modality] = {"ok": _dated_between(items.items, start, end),
+                               "quarantined": sum(start <= str(r["date"]) <= end for r in rejected)}
+    return items
 
 
 def _assemble(plan: pd.DataFrame, store: ObjectStore, config: StormConfig, specs: dict[str, str],
@@ -128,17 +140,23 @@ def _assemble(plan: pd.DataFrame, store: ObjectStore, config: StormConfig, specs
     if config.features.render_missing_charts:
         needs_chart = plan.loc[[not _given(h) for h in plan["chart_hash"]], "market"].unique()
         render_prices = prices[prices["market"].isin(needs_chart)].reset_index(drop=True)
-    blocks = max(1, -(-len(plan) // ASSEMBLY_BATCH_ROWS))
-    return ray.data.from_pandas(plan, override_num_blocks=blocks).map_batches(
+    table = pa.Table.from_pandas(plan, preserve_index=False)
+    blocks = [table.slice(offset, ASSEMBLY_BATCH_ROWS) for offset in range(0, len(plan), ASSEMBLY_BATCH_ROWS)]
+    return ray.data.from_arrow(blocks).map_batches(
         assemble_batch, batch_size=ASSEMBLY_BATCH_ROWS, batch_format="numpy",
         fn_kwargs={"storage": config.storage, "features": config.features, "specs": specs, "prices": render_prices,
                    "label_columns": label_columns},
     ).materialize()
 
 
-def _count_missing(report: IngestReport, dataset: ray.data.Dataset) -> None:
-    """missing = samples whose modality is masked (what the model goes without), per modality."""
-    batches = [batch["modality_mask"] for batch in dataset.select_columns(["modality_mask"]).iter_batches(batch_format="numpy")]
-    masks = np.concatenate(batches) if batches else np.zeros((0, len(MODALITIES)), dtype=np.float32)
-    for index, modality in enumerate(MODALITIES):
-        report.counts[modality]["missing"] = int((masks[:, index] == 0).sum())
+def _dated_between(items: pd.DataFrame, start: str, end: str) -> int:
+    return int(((items["date"] >= start) & (items["date"] <= end)).sum()) if len(items) else 0
+
+
+def _count_missing(report: IngestReport, plan: pd.DataFrame) -> None:
+    """As run_ingest counts it: (market, trading day) pairs with no good item of that modality dated that day."""
+    has_text = plan["text_dates"].map(lambda dates: len(dates) > 0)
+    has_chart = plan["chart_hash"].map(_given)
+    has_audio = [_given(d) and d == date for d, date in zip(plan["audio_date"], plan["date"])]
+    for modality, present in zip(MODALITIES, (has_text, has_chart, has_audio)):
+        report.counts[modality]["missing"] = int(len(plan) - np.sum(np.asarray(present, dtype=bool)))

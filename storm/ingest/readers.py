@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import ray
 from ray.data.datasource.partitioning import Partitioning, PathPartitionFilter
+from ray.data.expressions import col
 
 from storm.config import IngestConfig
 from storm.ingest import decode
@@ -61,9 +62,7 @@ INGESTERS: dict[str, Callable[..., ModalityIngest]] = {"text": ingest_news, "ima
 
 
 def _ingest(store: ObjectStore, layout: Layout, modality: str, start: str, end: str, decode_batch) -> ModalityIngest:
-    partition(start), partition(end)  # validates both dates
-    if start > end:
-        raise ValueError(f"date range {start}..{end} is empty: start must not be after end")
+    _check_range(start, end)
     base = layout.raw_dir(modality)
     if not _has_files_in_range(store, base, start, end):
         return _empty(modality)
@@ -77,9 +76,16 @@ def _ingest(store: ObjectStore, layout: Layout, modality: str, start: str, end: 
     # Decode once, keep it, then split: both halves read the same decoded rows.
     decoded = raw.map_batches(decode_batch, batch_format="numpy", batch_size=64).materialize()
     return ModalityIngest(
-        ok=decoded.filter(lambda row: not row["reason"]).select_columns(list(OK_COLUMNS[modality])),
-        quarantined=decoded.filter(lambda row: bool(row["reason"])).select_columns(list(QUARANTINE_FIELDS)),
+        ok=decoded.filter(expr=col("reason") == "").select_columns(list(OK_COLUMNS[modality])),
+        quarantined=decoded.filter(expr=col("reason") != "").select_columns(list(QUARANTINE_FIELDS)),
     )
+
+
+def _check_range(start: str, end: str) -> None:
+    for date in (start, end):
+        partition(date)  # raises naming the malformed date
+    if start > end:
+        raise ValueError(f"date range {start}..{end} is empty: start must not be after end")
 
 
 def _has_files_in_range(store: ObjectStore, base: str, start: str, end: str) -> bool:
@@ -142,11 +148,13 @@ def _audio_row(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: 
     return row
 
 
-def _decode_news_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str) -> dict[str, list]:
+def _decode_news_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str) -> pa.Table:
     rows = []
     for payload, path, date in zip(batch["bytes"], batch["path"], batch["date"]):
         rows.extend(_news_rows(payload, str(path), str(date), cfg, prefix))
-    return _as_columns(rows, OK_COLUMNS["text"])
+    # All-string schema even when a batch held only blank lines, so empty blocks never turn columns null.
+    return pa.table({name: pa.array(values, type=pa.string())
+                     for name, values in _as_columns(rows, OK_COLUMNS["text"]).items()})
 
 
 def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str) -> list[dict]:

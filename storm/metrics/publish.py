@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-from urllib.error import URLError
 
 from prometheus_client import CollectorRegistry, pushadd_to_gateway, write_to_textfile
 from prometheus_client.exposition import basic_auth_handler, default_handler
@@ -66,16 +65,17 @@ def push_with_retries(
     """pushadd with exponential backoff; returns the number of attempts it took."""
     handler = _handler(metrics)
     total = metrics.push_retries + 1
+    last_error: OSError | None = None
     for attempt in range(1, total + 1):
         try:
             pushadd_to_gateway(metrics.pushgateway_url, job=metrics.job_name, registry=registry,
                                timeout=PUSH_TIMEOUT_SECONDS, handler=handler)
             return attempt
-        except (URLError, OSError) as err:
-            if attempt == total:
-                raise PushFailed(_failure_message(metrics, total, err, date)) from err
-            sleep(metrics.push_backoff_seconds * 2 ** (attempt - 1))
-    raise AssertionError("unreachable")
+        except OSError as err:  # refused, timed out, or an HTTP error status (URLError is an OSError)
+            last_error = err
+            if attempt < total:
+                sleep(metrics.push_backoff_seconds * 2 ** (attempt - 1))
+    raise PushFailed(_failure_message(metrics, total, last_error, date)) from last_error
 
 
 def _handler(metrics: MetricsConfig):

@@ -108,7 +108,7 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
         model_info = {"version": version, "run": run, "fusion": config.model.fusion}
         registry = build_registry(outcome.scores[last], outcome.stats[last], model_info, thresholds)
         try:
-            outcome.published = publish_metrics(registry, config.metrics)
+            outcome.published = publish_metrics(registry, config.metrics, date=last)
         except PushFailed as err:
             outcome.publish_error = err
     return outcome

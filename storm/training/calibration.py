@@ -115,8 +115,8 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, horizons: list[int],
     temperature, isotonic = {}, {}
     for i, horizon in enumerate(horizons):
         temperature[horizon] = fit_temperature(logits[:, i], labels[:, i])
-        if method == "isotonic":
-            isotonic[horizon] = fit_isotonic(logits[:, i], labels[:, i])
+        if method == "isotonic" and len(np.unique(_known(logits[:, i], labels[:, i])[1])) == 2:
+            isotonic[horizon] = fit_isotonic(logits[:, i], labels[:, i])  # else: temperature 1.0 stands in
     draft = Calibration(method=method, horizons=list(horizons), temperature=temperature, threshold={},
                         false_alarm_rate=false_alarm_rate, isotonic=isotonic)
     probabilities = draft.probability(logits)

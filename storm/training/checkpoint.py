@@ -58,7 +58,9 @@ def optimizer_from_parts(tensors: dict[str, torch.Tensor], plain: dict[str, Any]
     for key, value in tensors.items():
         param_id, name = key.split(".", 1)
         state.setdefault(int(param_id), {})[name] = value
-    return {"state": state, "param_groups": plain["param_groups"]}
+    groups = [{key: tuple(value) if isinstance(value, list) and key != "params" else value for key, value in group.items()}
+              for group in plain["param_groups"]]  # JSON turned tuples (betas) into lists
+    return {"state": state, "param_groups": groups}
 
 
 @dataclass

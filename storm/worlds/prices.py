@@ -20,13 +20,13 @@ import numpy as np
 class PriceProcess:
     """Knobs of the synthetic process; the defaults give ~10–20% storm_20d days."""
 
-    global_reversion: float = 0.02  # OU pull per day; half-life ≈ 35 days
+    global_reversion: float = 0.05  # OU pull per day; half-life ≈ 14 days
     market_reversion: float = 0.05
     fragility_offset: float = -1.2
-    global_loading: float = 1.2
-    market_loading: float = 1.0
-    crash_hazard_max: float = 0.06  # daily crash-start probability at fragility 1
-    crash_hazard_power: float = 3.0  # steepness: hazard ∝ fragility ** power
+    global_loading: float = 1.3
+    market_loading: float = 1.2
+    crash_hazard_max: float = 0.08  # daily crash-start probability at fragility 1
+    crash_hazard_power: float = 2.5  # steepness: hazard ∝ fragility ** power
     crash_depth: tuple[float, float] = (0.12, 0.30)
     crash_days: tuple[int, int] = (3, 12)
     crash_cooldown_days: int = 15
@@ -36,6 +36,7 @@ class PriceProcess:
     garch_alpha: float = 0.08
     garch_beta: float = 0.90
     shock_degrees_of_freedom: float = 5.0
+    crash_feeds_volatility: bool = False  # True: crashes leave GARCH aftershocks (then realised vol outpredicts fragility)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _crash_returns(rng: np.random.Generator, fragility: np.ndarray, process: Pri
 
 def _garch_returns(rng: np.random.Generator, fragility: np.ndarray, crash_return: np.ndarray,
                    process: PriceProcess) -> tuple[np.ndarray, np.ndarray]:
-    """GARCH(1,1) log returns (plus crash returns, which feed back into variance) and each day's volatility."""
+    """GARCH(1,1) log returns plus crash returns, and each day's volatility (crashes feed it only if configured)."""
     n_markets, n_days = fragility.shape
     dof = process.shock_degrees_of_freedom
     shocks = rng.standard_t(dof, size=fragility.shape) * np.sqrt((dof - 2.0) / dof)
@@ -124,6 +125,6 @@ def _garch_returns(rng: np.random.Generator, fragility: np.ndarray, crash_return
     for day in range(n_days):
         volatility[:, day] = np.sqrt(variance)
         log_return[:, day] = process.daily_drift + volatility[:, day] * shocks[:, day] + crash_return[:, day]
-        surprise = log_return[:, day] - process.daily_drift
+        surprise = log_return[:, day] - process.daily_drift - (0.0 if process.crash_feeds_volatility else crash_return[:, day])
         variance = omega[:, day] + process.garch_alpha * surprise ** 2 + process.garch_beta * variance
     return log_return, volatility

@@ -7,10 +7,11 @@ import wave
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from storm.config import FeatureConfig, StormConfig
-from storm.features import assemble_sample, build_samples
+from storm.features import assemble_sample, build_samples, tensor_columns
 from storm.features.image import price_window, rendered_chart_tensor
 from storm.store import Layout, open_store
 
@@ -51,10 +52,11 @@ def write_conference(layout: Layout, date: str, market: str, event: str) -> None
     layout.store.write_bytes(layout.audio(date, market, event), sink.getvalue())
 
 
-@pytest.fixture
-def tiny_world(local_storage):
+@pytest.fixture(params=["local"])
+def tiny_world(request):
     """AAA crashes on day 20; days 5..9 are the range: AAA has news, a chart and a conference on day 3."""
-    store = open_store(local_storage)
+    storage = request.getfixturevalue(f"{request.param}_storage")
+    store = open_store(storage)
     layout = Layout(store)
     write_prices(layout, "AAA", crash_from=20)
     write_prices(layout, "BBB", crash_from=None)
@@ -62,7 +64,8 @@ def tiny_world(local_storage):
     write_news(layout, DATES[6], [("AAA", "Volatility jumps as index falls")])
     write_chart(layout, DATES[5], "AAA")
     write_conference(layout, DATES[3], "AAA", "q4call")
-    return StormConfig(storage=local_storage, features=FeatureConfig(**FEATURES)), layout
+    layout.store.write_bytes(layout.chart(DATES[6], "BBB"), b"not a png")  # quarantined, never a crash
+    return StormConfig(storage=storage, features=FeatureConfig(**FEATURES)), layout
 
 
 def rows_by_key(sample_set) -> dict[tuple[str, str], dict]:
@@ -96,12 +99,18 @@ def test_samples_mask_missing_modalities_render_absent_charts_and_carry_labels(r
     assert rows[("AAA", DATES[9])]["storm_20d"] == 1.0 and rows[("AAA", DATES[9])]["storm_5d"] == 0.0
     assert rows[("BBB", DATES[9])]["storm_20d"] == 0.0 and np.isfinite(rows[("BBB", DATES[9])]["fwd_log_vol"])
 
-    assert samples.report.counts["text"] == {"ok": 3, "quarantined": 0, "missing": 7}
-    assert samples.report.counts["audio"]["missing"] == 6
+    # report counts as run_ingest does: items dated in range, (market, day) pairs without an item that day
+    assert samples.report.counts["text"] == {"ok": 3, "quarantined": 0, "missing": 8}
+    assert samples.report.counts["image"] == {"ok": 1, "quarantined": 1, "missing": 9}
+    assert any(path.endswith("ingest-image.jsonl") for path in samples.report.quarantine_files)
+    assert rows[("BBB", DATES[6])]["modality_mask"][1] == 1.0  # the broken PNG is replaced by a chart from prices
+    assert samples.report.counts["audio"] == {"ok": 0, "quarantined": 0, "missing": 10}
 
-    batch = next(samples.dataset.iter_torch_batches(batch_size=4))
+    tensors = samples.dataset.select_columns(tensor_columns(config.labels))
+    batch = next(iter(tensors.iter_torch_batches(batch_size=4)))
     assert tuple(batch["text_emb"].shape) == (4, 4, 384) and tuple(batch["image"].shape) == (4, 1, 32, 32)
     assert tuple(batch["audio_mel"].shape) == (4, 16, 32) and tuple(batch["modality_mask"].shape) == (4, 3)
+    assert batch["storm_20d"].dtype == torch.float32 and batch["text_count"].dtype == torch.int32
 
 
 def test_rerun_computes_only_new_items(ray_cluster, tiny_world):
@@ -116,13 +125,17 @@ def test_rerun_computes_only_new_items(ray_cluster, tiny_world):
     assert rows_by_key(third)[("BBB", DATES[7])]["text_count"] == 1
 
 
+@pytest.mark.parametrize("tiny_world", ["local", "s3"], indirect=True)
 def test_a_one_day_build_sees_audio_from_its_lookback(ray_cluster, tiny_world):
     config, _ = tiny_world
     one_day = build_samples(config, DATES[7], DATES[7])
     rows = rows_by_key(one_day)
     assert sorted(rows) == [("AAA", DATES[7]), ("BBB", DATES[7])]
-    assert rows[("AAA", DATES[7])]["modality_mask"].tolist() == [0.0, 0.0, 1.0] or \
-        rows[("AAA", DATES[7])]["modality_mask"].tolist() == [0.0, 1.0, 1.0]
+    # no news that day, chart drawn from prices, the day-3 conference still within its 5-day look-back
+    assert rows[("AAA", DATES[7])]["modality_mask"].tolist() == [0.0, 1.0, 1.0]
+    assert rows[("BBB", DATES[7])]["modality_mask"].tolist() == [0.0, 1.0, 0.0]
+    assert one_day.dates == [DATES[7]]
+    assert one_day.computed == {"text": 0, "image": 0, "audio": 1}  # the look-back conference, nothing else
 
 
 def test_missing_modalities_are_zeros_with_mask_zero():

@@ -84,11 +84,13 @@ BAD_NEWS = {  # line -> what its reason must mention
 }
 # file -> what its reason must mention
 BAD_CHARTS = {"BBB.png@2024-01-02": "truncated", "BBB.png@2024-01-03": "corrupt",
-              "bad-name.png@2024-01-03": "bad market name", "CCC.png@2024-01-02": "max_file_bytes"}
+              "bad-name.png@2024-01-03": "bad market name", "CCC.png@2024-01-02": "max_file_bytes",
+              "notes.txt@2024-01-02": "expected a .png file"}
+BAD_NEWS_FILES = {"huge.jsonl@2024-01-03": "max_file_bytes"}  # rejected whole, one record
 BAD_AUDIO = {"AAA-q4.wav@2024-01-03": "truncated WAV", "BBB-short.wav@2024-01-03": "shorter than",
              "AAA-float.wav@2024-01-03": "non-PCM", "BBB-junk.wav@2024-01-03": "unreadable WAV"}
 EXPECTED_COUNTS = {
-    "text": {"ok": 3, "quarantined": len(BAD_NEWS), "missing": 3},
+    "text": {"ok": 3, "quarantined": len(BAD_NEWS) + len(BAD_NEWS_FILES), "missing": 3},
     "image": {"ok": 2, "quarantined": len(BAD_CHARTS), "missing": 4},
     "audio": {"ok": 2, "quarantined": len(BAD_AUDIO), "missing": 4},
 }
@@ -114,6 +116,9 @@ def write_mixed_world(layout: Layout) -> None:
     lines = [news_line("AAA"), b"", news_line("BBB", date="2024-01-02"), *BAD_NEWS]
     write_raw_file(layout, "text", "2024-01-02", "headlines.jsonl", b"\n".join(lines) + b"\n")
     write_raw_file(layout, "text", "2024-01-03", "wire.jsonl", news_line("AAA") + b"\n")
+    write_raw_file(layout, "text", "2024-01-03", "blank.jsonl", b"\n\n")
+    write_raw_file(layout, "text", "2024-01-03", "huge.jsonl", (news_line("BBB") + b"\n") * 1200)
+    write_raw_file(layout, "image", "2024-01-02", "notes.txt", b"chart notes")
     write_raw_file(layout, "text", "2024-01-05", "headlines.jsonl", b"{not json\n")
     write_raw_file(layout, "image", "2024-01-05", "AAA.png", b"not a png")
     write_raw_file(layout, "audio", "2024-01-05", "AAA-call.wav", b"not a wav")

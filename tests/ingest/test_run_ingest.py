@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from raw_inputs import (
-    BAD_AUDIO, BAD_CHARTS, BAD_NEWS, EXPECTED_COUNTS, MAX_FILE_BYTES, RANGE, png_bytes, write_mixed_world,
+    BAD_AUDIO, BAD_CHARTS, BAD_NEWS, BAD_NEWS_FILES, EXPECTED_COUNTS, MAX_FILE_BYTES, RANGE, png_bytes, write_mixed_world,
     write_raw_file,
 )
 from storm.config import IngestConfig, StormConfig
@@ -23,15 +23,18 @@ def mixed_world(storage) -> tuple[StormConfig, Layout]:
     return config, layout
 
 
-def quarantined_by_file(layout: Layout, modality: str) -> dict[str, str]:
-    """'<file name>@<date>' -> reason, over the quarantine files of RANGE (news: the line's reason)."""
-    found = {}
+def quarantined(layout: Layout, modality: str) -> list[tuple[str, str]]:
+    """('<file name>@<date>', reason) of every quarantine record on the world's dates."""
+    found = []
     for date in ("2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"):
         for record in read_quarantine(layout.store, layout, modality, date):
             assert record["stage"] == "ingest" and record["modality"] == modality and record["date"] == date
-            key = f"{record['source_path'].rsplit('/', 1)[-1]}@{date}"
-            found[key if modality != "text" else record["reason"]] = record["reason"]
+            found.append((f"{record['source_path'].rsplit('/', 1)[-1]}@{date}", record["reason"]))
     return found
+
+
+def quarantined_by_file(layout: Layout, modality: str) -> dict[str, str]:
+    return dict(quarantined(layout, modality))
 
 
 def test_bad_items_are_quarantined_with_reasons_and_good_items_flow_locally(ray_cluster, local_storage):
@@ -45,14 +48,17 @@ def test_bad_items_are_quarantined_with_reasons_and_good_items_flow_locally(ray_
     audio = quarantined_by_file(layout, "audio")
     assert set(audio) == set(BAD_AUDIO)
     assert all(expected in audio[name] for name, expected in BAD_AUDIO.items()), audio
-    news_reasons = list(quarantined_by_file(layout, "text"))
-    assert len(news_reasons) == len(BAD_NEWS)
-    assert all(any(expected in reason for reason in news_reasons) for expected in BAD_NEWS.values())
-    assert all(reason.startswith("line ") for reason in news_reasons)
+    news = quarantined(layout, "text")
+    line_reasons = [reason for name, reason in news if name == "headlines.jsonl@2024-01-02"]
+    assert len(line_reasons) == len(BAD_NEWS) and all(reason.startswith("line ") for reason in line_reasons)
+    assert all(any(expected in reason for reason in line_reasons) for expected in BAD_NEWS.values())
+    whole_files = {name: reason for name, reason in news if name != "headlines.jsonl@2024-01-02"}
+    assert set(whole_files) == set(BAD_NEWS_FILES)
+    assert all(expected in whole_files[name] for name, expected in BAD_NEWS_FILES.items())
     assert sorted(report.quarantine_files) == sorted(
         layout.quarantine(date, "ingest", modality)
-        for date, modality in [("2024-01-02", "text"), ("2024-01-02", "image"), ("2024-01-03", "image"),
-                               ("2024-01-03", "audio")]
+        for date, modality in [("2024-01-02", "text"), ("2024-01-03", "text"), ("2024-01-02", "image"),
+                               ("2024-01-03", "image"), ("2024-01-03", "audio")]
     )
 
 

@@ -6,6 +6,7 @@ import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from metrics_samples import SCAN_DATE, make_scores, make_stats
@@ -86,3 +87,18 @@ def test_push_of_a_date_never_scanned_says_how_to_scan_it(tmp_path):
                                       "--set", f"storage.root={tmp_path / 'store'}"])
     assert result.exit_code == 1
     assert "no scores for 2024-01-02" in result.output and "storm scan" in result.output
+
+
+S3CRET_BCRYPT = "$2b$04$tmFJ8dXFLMu1/BKU3x3to.KREyLCo4HEBiBtmSeVtnBDOqhojoLxS"  # bcrypt("s3cret"), cost 4
+
+
+def test_push_to_a_pushgateway_behind_basic_auth_uses_the_configured_credentials(tmp_path, scores, stats):
+    from servers import pushgateway_server
+
+    with pushgateway_server(tmp_path, basic_auth_users={"storm": S3CRET_BCRYPT}) as guarded:
+        wrong = MetricsConfig(pushgateway_url=guarded.url, textfile=str(tmp_path / "a.prom"), push_retries=0,
+                              pushgateway_username="storm", pushgateway_password="wrong")
+        with pytest.raises(PushFailed, match="401"):
+            publish(build_registry(scores, stats, {}), wrong)
+        right = wrong.model_copy(update={"pushgateway_password": SecretStr("s3cret")})
+        assert publish(build_registry(scores, stats, {}), right).pushed

@@ -21,7 +21,7 @@ MASK_PATTERNS = {
 
 
 def small_configs(**model_overrides) -> tuple[ModelConfig, FeatureConfig]:
-    model = ModelConfig(hidden_dim=16, **model_overrides)
+    model = ModelConfig(**{"hidden_dim": 16, **model_overrides})
     return model, FeatureConfig(**SMALL_FEATURES)
 
 

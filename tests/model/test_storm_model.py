@@ -56,8 +56,11 @@ def test_inputs_of_missing_modalities_do_not_change_the_output(fusion):
     model, features = _model(fusion=fusion)
     model.eval()
     batch = make_batch(features, mixed_masks())
-    changed = dict(batch, image=batch["image"] * (1 + batch["modality_mask"][:, 1, None, None, None] * 0) + (1 - batch["modality_mask"][:, 1, None, None, None]) * 5.0,
-                   audio_mel=batch["audio_mel"] + (1 - batch["modality_mask"][:, 2, None, None]) * 5.0)
+    missing = batch["modality_mask"] == 0
+    changed = dict(batch)
+    for column, key in enumerate(("text_emb", "image", "audio_mel")):
+        noise = torch.randn_like(batch[key]) * missing[:, column].reshape(-1, *[1] * (batch[key].dim() - 1))
+        changed[key] = batch[key] + noise
     assert torch.allclose(model(batch).storm_logits, model(changed).storm_logits, atol=1e-6)
 
 

@@ -18,7 +18,7 @@ class TimmImageEncoder(nn.Module):
 
     input_keys = ("image",)
 
-    def __init__(self, hidden_dim: int, dropout: float = 0.1, model_name: str = "resnet10t") -> None:
+    def __init__(self, hidden_dim: int, dropout: float = 0.1, model_name: str = "mobilenetv3_small_050") -> None:
         super().__init__()
         import timm
 

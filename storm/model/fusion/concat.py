@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
 import torch
+from torch import Tensor, nn
 
 from storm.model.fusion.base import Fusion
 from storm.model.registry import register_fusion

@@ -1,0 +1,76 @@
+"""`storm train`: train a run on Ray, print the per-epoch table and the calibration it ended with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from storm.cli.common import ConfigOption, SetOption, build_config
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train_command(
+        config: Optional[Path] = ConfigOption,
+        overrides: Optional[list[str]] = SetOption,
+        root: Optional[str] = typer.Option(None, help="Object store root (storage.root)."),
+        run: Optional[str] = typer.Option(None, help="Run name (train.run_name); the same name resumes the run."),
+        workers: Optional[int] = typer.Option(None, help="Training workers (train.num_workers)."),
+        epochs: Optional[int] = typer.Option(None, help="Epochs (train.epochs)."),
+        init_from: Optional[str] = typer.Option(None, "--init-from", help="Initialise encoders from this run's weights."),
+        freeze_encoders: Optional[bool] = typer.Option(None, "--freeze-encoders/--no-freeze-encoders",
+                                                       help="Freeze the encoders taken from --init-from."),
+        gpu: Optional[bool] = typer.Option(None, "--gpu/--no-gpu", help="One GPU per worker (train.use_gpu)."),
+    ) -> None:
+        """Train the fusion model data-parallel with Ray Train; publish models/<run>/ with its calibration."""
+        settings = build_config(config, overrides, **{
+            "storage.root": root, "train.run_name": run, "train.num_workers": workers, "train.epochs": epochs,
+            "train.init_from": init_from, "train.freeze_encoders": freeze_encoders, "train.use_gpu": gpu,
+        })
+        outcome = run_training(settings)
+        console = Console()
+        console.print(history_table(outcome.history, outcome.best_epoch))
+        console.print(calibration_table(outcome.calibration))
+        console.print(f"model {outcome.version} (best epoch {outcome.best_epoch}) in {outcome.seconds:.1f}s, "
+                      f"{outcome.samples_per_second:.0f} training samples/s: {outcome.model_dir}", soft_wrap=True)
+
+
+def run_training(settings):
+    from storm.training import train
+
+    try:
+        return train(settings)
+    except (ValueError, FileNotFoundError) as err:  # bad dates, no prices, unknown --init-from run: say what to do
+        typer.secho(str(err), fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+def history_table(history: list[dict], best_epoch: int) -> Table:
+    table = Table(title="epochs")
+    metric_names = [key for key in history[0] if key not in ("epoch", "attempt_start_epoch")] if history else []
+    for name in ["epoch", *metric_names]:
+        table.add_column(name, justify="right")
+    for entry in history:
+        marker = " *" if entry["epoch"] == best_epoch else ""
+        table.add_row(f"{entry['epoch']}{marker}", *(_number(entry.get(name)) for name in metric_names))
+    return table
+
+
+def calibration_table(calibration) -> Table:
+    table = Table(title=f"calibration ({calibration.method}, false-alarm rate ≤ {calibration.false_alarm_rate:g})")
+    for name in ("horizon", "temperature", "threshold", "validation false-alarm rate"):
+        table.add_column(name, justify="right")
+    for horizon in calibration.horizons:
+        table.add_row(f"{horizon}d", _number(calibration.temperature[horizon]), _number(calibration.threshold[horizon]),
+                      _number(calibration.validation_false_alarm_rate.get(horizon)))
+    return table
+
+
+def _number(value) -> str:
+    if value is None or value != value:
+        return "–"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

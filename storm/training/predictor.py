@@ -1,0 +1,85 @@
+"""A trained run, ready to score: model + calibration + thresholds, rebuilt from models/<run>/.
+
+The scan and the evaluation use this and nothing else from training. It
+rebuilds the model from the run's model card (not the caller's config), so a
+scan scores exactly what was trained. CPU by default; the GPU when present.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import numpy as np
+import torch
+
+from storm.config import FeatureConfig, ModelConfig
+from storm.model import build_model
+from storm.schema import MODALITIES
+from storm.store import Layout, ObjectStore
+from storm.training.artifacts import read_model
+from storm.training.calibration import Calibration
+from storm.training.loop import MODEL_INPUT_KEYS, predict
+
+
+class Predictor:
+    """Calibrated storm scores, alerts, predicted volatility and modality weights for sample batches."""
+
+    def __init__(self, model: torch.nn.Module, calibration: Calibration, card: dict, device: torch.device | None = None):
+        self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = model.to(self.device).eval()
+        self.calibration = calibration
+        self.card = card
+        self.autocast_dtype = torch.bfloat16 if self.device.type == "cuda" else None
+
+    @property
+    def version(self) -> str:
+        return self.card["version"]
+
+    @property
+    def horizons(self) -> list[int]:
+        return list(self.calibration.horizons)
+
+    @property
+    def thresholds(self) -> dict[int, float]:
+        return dict(self.calibration.threshold)
+
+    def predict(self, batch: Mapping[str, np.ndarray], mask_modalities: Iterable[str] = ()) -> dict[str, np.ndarray]:
+        """score_{h}d, alert_{h}d, vol_pred, weight_<modality> for each row; `mask_modalities` are treated as missing."""
+        inputs = masked_inputs(batch, mask_modalities)
+        outputs = predict(self.model, [inputs], autocast_dtype=self.autocast_dtype, device=self.device)
+        scores = self.calibration.probability(outputs["storm_logits"])
+        alerts = self.calibration.alerts(scores)
+        result: dict[str, np.ndarray] = {}
+        for index, horizon in enumerate(self.horizons):
+            result[f"score_{horizon}d"] = scores[:, index]
+            result[f"alert_{horizon}d"] = alerts[:, index]
+        result["vol_pred"] = outputs["log_vol"].astype(np.float64)
+        for index, modality in enumerate(MODALITIES):
+            result[f"weight_{modality}"] = outputs["modality_weights"][:, index].astype(np.float64)
+        return result
+
+
+def masked_inputs(batch: Mapping[str, np.ndarray], mask_modalities: Iterable[str] = ()) -> dict[str, np.ndarray]:
+    """The model's inputs from a batch, with the named modalities marked missing (for ablations)."""
+    unknown = set(mask_modalities) - set(MODALITIES)
+    if unknown:
+        raise ValueError(f"cannot mask unknown modalities {sorted(unknown)}; choose from {list(MODALITIES)}")
+    missing = [key for key in MODEL_INPUT_KEYS if key not in batch]
+    if missing:
+        raise KeyError(f"batch lacks model inputs {missing}; a sample batch has {list(MODEL_INPUT_KEYS)}")
+    inputs = {key: np.asarray(batch[key]) for key in MODEL_INPUT_KEYS}
+    mask = np.array(inputs["modality_mask"], dtype=np.float32, copy=True)
+    for modality in mask_modalities:
+        mask[:, MODALITIES.index(modality)] = 0.0
+    inputs["modality_mask"] = mask
+    return inputs
+
+
+def load_predictor(store: ObjectStore, layout: Layout, run: str, device: torch.device | None = None) -> Predictor:
+    """The run's published model (models/<run>/) as a Predictor."""
+    published = read_model(store, layout, run)
+    card = published.card
+    model = build_model(ModelConfig.model_validate(card["model"]), FeatureConfig.model_validate(card["features"]),
+                        list(card["horizons"]))
+    model.load_state_dict(published.weights)
+    return Predictor(model, published.calibration, card, device)

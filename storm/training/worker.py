@@ -1,0 +1,155 @@
+"""`train_loop_per_worker`: what each Ray Train worker runs. Trains only.
+
+Datasets arrive as shards, the model is built from config, epochs run through
+the plain-PyTorch loop (storm.training.loop). Every epoch: validation metrics
+gathered from all workers, one `ray.train.report` per rank, a checkpoint from
+rank 0. A restarted worker group resumes from `ray.train.get_checkpoint()`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import ray.train
+import ray.train.torch
+import torch
+import torch.distributed as dist
+from sklearn.metrics import roc_auc_score
+
+from storm.config import StormConfig
+from storm.model import build_model, load_encoder_weights
+from storm.training.checkpoint import CheckpointContents, TrainingState, read_checkpoint_dir, write_checkpoint_dir
+from storm.training.loop import evaluation_loss, predict, train_epoch
+from storm.training.losses import StormLoss
+
+
+@dataclass(frozen=True)
+class FailOnce:
+    """A fault drill: the first worker to reach `epoch` raises, once per marker file (for resume tests and game days)."""
+
+    marker: str
+    epoch: int
+
+    def __call__(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            return
+        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+        raise RuntimeError(f"injected failure at epoch {epoch} (fault drill, marker {self.marker})")
+
+
+def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
+    config = StormConfig.model_validate(loop_config["config"])
+    horizons, train = config.labels.horizons, config.train
+    torch.manual_seed(train.seed)
+    device = ray.train.torch.get_device()
+    autocast_dtype = torch.bfloat16 if device.type == "cuda" else None
+    model = build_model(config.model, config.features, horizons)
+    if loop_config.get("init_weights") is not None:
+        load_encoder_weights(model, loop_config["init_weights"], freeze=train.freeze_encoders)
+    model = ray.train.torch.prepare_model(model)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=train.learning_rate, weight_decay=train.weight_decay)
+    loss_fn = StormLoss(loop_config["pos_weights"], train.storm_loss_weight, train.volatility_loss_weight)
+    state, best_weights = _resume(unwrap(model), optimizer)
+    attempt_start = state.epochs_done
+    fault = loop_config.get("fault")
+    train_shard, validation_shard = ray.train.get_dataset_shard("train"), ray.train.get_dataset_shard("validation")
+    for epoch in range(state.epochs_done, train.epochs):
+        if fault is not None:
+            fault(epoch)
+        batches = train_shard.iter_torch_batches(batch_size=train.batch_size, local_shuffle_buffer_size=4 * train.batch_size,
+                                                 local_shuffle_seed=train.seed + epoch)
+        stats = train_epoch(model, batches, optimizer, loss_fn, horizons, autocast_dtype, device)
+        outputs = _gather(predict(model, validation_shard.iter_torch_batches(batch_size=train.batch_size),
+                                  horizons, autocast_dtype, device))
+        val_loss = evaluation_loss(outputs, loss_fn)
+        improved = val_loss < state.best_val_loss
+        if improved:
+            state.best_val_loss, state.best_epoch, state.epochs_without_improvement = val_loss, epoch, 0
+            best_weights = _snapshot(unwrap(model))
+        else:
+            state.epochs_without_improvement += 1
+        metrics = {
+            "epoch": epoch, "loss": _sum_over_workers(stats.loss * stats.n_samples) / max(_sum_over_workers(stats.n_samples), 1),
+            "val_loss": val_loss, f"val_auroc_{horizons[-1]}d": longest_horizon_auroc(outputs),
+            "samples_per_second": _sum_over_workers(stats.samples_per_second), "epoch_seconds": stats.seconds,
+            "attempt_start_epoch": attempt_start,
+        }
+        state.history.append({key: _finite_or_none(value) for key, value in metrics.items()})
+        state.epochs_done = epoch + 1
+        _report(metrics, CheckpointContents(unwrap(model).state_dict(), best_weights, optimizer.state_dict(), state))
+        if state.epochs_without_improvement >= train.early_stopping_patience:
+            break
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside DDP (what gets saved: no `module.` prefix)."""
+    return getattr(model, "module", model)
+
+
+def longest_horizon_auroc(outputs: dict[str, np.ndarray]) -> float:
+    labels, logits = outputs["storm_labels"][:, -1], outputs["storm_logits"][:, -1]
+    known = ~np.isnan(labels)
+    if len(np.unique(labels[known])) < 2:
+        return float("nan")
+    return float(roc_auc_score(labels[known], logits[known]))
+
+
+def _resume(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[TrainingState, dict]:
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        return TrainingState(), _snapshot(model)
+    with checkpoint.as_directory() as directory:
+        contents = read_checkpoint_dir(directory)
+    model.load_state_dict(contents.weights)
+    optimizer.load_state_dict(contents.optimizer)
+    return contents.state, contents.best_weights
+
+
+def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the weights now (state_dict() alone aliases the live tensors)."""
+    return {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
+
+
+def _report(metrics: dict[str, float], contents: CheckpointContents) -> None:
+    """Every rank reports; only rank 0 attaches the checkpoint."""
+    if ray.train.get_context().get_world_rank() != 0:
+        ray.train.report(metrics)
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        write_checkpoint_dir(directory, contents)
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def _gather(outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every worker's validation predictions, concatenated, on every worker (same metrics everywhere)."""
+    if not _distributed():
+        return outputs
+    gathered: list[dict[str, np.ndarray]] = [None] * dist.get_world_size()  # type: ignore[list-item]
+    dist.all_gather_object(gathered, outputs)
+    parts = [part for part in gathered if len(part["log_vol"])]
+    return {key: np.concatenate([part[key] for part in parts]) for key in outputs} if parts else outputs
+
+
+def _sum_over_workers(value: float) -> float:
+    if not _distributed():
+        return float(value)
+    values: list[float] = [0.0] * dist.get_world_size()
+    dist.all_gather_object(values, float(value))  # object collectives work on gloo and nccl alike
+    return float(sum(values))
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if isinstance(value, float) and not math.isfinite(value) else value

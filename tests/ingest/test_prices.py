@@ -1,0 +1,50 @@
+"""read_prices: market + OHLCV from raw/prices, with errors that name the bad file."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from raw_inputs import write_prices
+from storm.ingest import PricesError, read_prices
+from storm.schema import PRICE_COLUMNS
+from storm.store import Layout, open_store
+
+
+@pytest.fixture
+def layout(local_storage) -> Layout:
+    return Layout(open_store(local_storage))
+
+
+def test_prices_of_every_market_come_back_with_market_and_ohlcv(layout):
+    write_prices(layout, "BBB", ["2024-01-02", "2024-01-03"])
+    write_prices(layout, "AAA", ["2024-01-02"])
+    prices = read_prices(layout.store, layout)
+    assert list(prices.columns) == ["market", *PRICE_COLUMNS]
+    assert list(zip(prices["market"], prices["date"])) == [
+        ("AAA", "2024-01-02"), ("BBB", "2024-01-02"), ("BBB", "2024-01-03")]
+    assert prices["close"].dtype == "float64"
+    assert list(read_prices(layout.store, layout, markets=["BBB"])["market"].unique()) == ["BBB"]
+
+
+def test_no_prices_at_all_is_an_empty_table(layout):
+    prices = read_prices(layout.store, layout)
+    assert prices.empty and list(prices.columns) == ["market", *PRICE_COLUMNS]
+
+
+def test_corrupt_prices_parquet_is_an_error_naming_the_file(layout):
+    layout.store.write_bytes(layout.prices("AAA"), b"PAR1 this is not parquet")
+    with pytest.raises(PricesError, match=r"raw/prices/AAA\.parquet is not readable parquet"):
+        read_prices(layout.store, layout)
+
+
+def test_prices_without_close_column_is_an_error_naming_file_and_columns(layout):
+    layout.store.write_table(layout.prices("AAA"), pd.DataFrame({"date": ["2024-01-02"], "open": [1.0]}))
+    with pytest.raises(PricesError, match=r"AAA\.parquet lacks columns \['high', 'low', 'close', 'volume'\]"):
+        read_prices(layout.store, layout)
+
+
+def test_asking_for_a_market_without_prices_names_the_expected_file(layout):
+    write_prices(layout, "AAA", ["2024-01-02"])
+    with pytest.raises(PricesError, match=r"no prices for market 'ZZZ'.*raw/prices/ZZZ\.parquet"):
+        read_prices(layout.store, layout, markets=["ZZZ"])

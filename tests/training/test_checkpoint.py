@@ -1,0 +1,59 @@
+import json
+
+import torch
+
+from storm.config import FeatureConfig, ModelConfig
+from storm.model import build_model
+from storm.training.checkpoint import (
+    CheckpointContents, TrainingState, read_checkpoint_dir, weights_from_bytes, weights_to_bytes, weights_version,
+    write_checkpoint_dir,
+)
+from training_samples import HORIZONS, TINY_FEATURES, TINY_MODEL
+
+
+def tiny_model():
+    return build_model(ModelConfig(**TINY_MODEL), FeatureConfig(**TINY_FEATURES), HORIZONS)
+
+
+def stepped_optimizer(model):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    for parameter in model.parameters():
+        parameter.grad = torch.ones_like(parameter)
+    optimizer.step()
+    return optimizer
+
+
+def test_checkpoint_directory_roundtrips_weights_optimizer_and_state_without_pickle(tmp_path):
+    model = tiny_model()
+    optimizer = stepped_optimizer(model)
+    state = TrainingState(epochs_done=3, best_val_loss=0.42, best_epoch=1, epochs_without_improvement=2,
+                          history=[{"epoch": 0, "loss": 1.0, "val_auroc_20d": None}])
+    best = {key: value + 1 for key, value in model.state_dict().items() if value.is_floating_point()}
+    write_checkpoint_dir(tmp_path, CheckpointContents(model.state_dict(), best, optimizer.state_dict(), state))
+
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".safetensors", ".safetensors", ".safetensors"]
+    json.loads((tmp_path / "training_state.json").read_text())  # plain JSON
+    restored = read_checkpoint_dir(tmp_path)
+    assert restored.state == state
+    for key, value in model.state_dict().items():
+        assert torch.equal(restored.weights[key], value)
+    assert all(torch.equal(restored.best_weights[key], best[key]) for key in best)
+
+    fresh = tiny_model()
+    fresh_optimizer = torch.optim.AdamW(fresh.parameters(), lr=1e-3)
+    fresh.load_state_dict(restored.weights)
+    fresh_optimizer.load_state_dict(restored.optimizer)
+    original, loaded = optimizer.state_dict(), fresh_optimizer.state_dict()
+    assert loaded["param_groups"] == original["param_groups"]
+    for param_id, slots in original["state"].items():
+        for name, value in slots.items():
+            assert torch.equal(torch.as_tensor(loaded["state"][param_id][name]), torch.as_tensor(value))
+
+
+def test_weights_version_changes_with_weights_and_not_with_serialisation():
+    model = tiny_model()
+    payload = weights_to_bytes(model.state_dict())
+    assert weights_version(payload) == weights_version(weights_to_bytes(weights_from_bytes(payload)))
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    assert weights_version(weights_to_bytes(model.state_dict())) != weights_version(payload)
