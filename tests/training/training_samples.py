@@ -79,7 +79,7 @@ def tiny_samples(n_markets: int = 4, n_days: int = 120, features: FeatureConfig 
     features = features or FeatureConfig(**TINY_FEATURES)
     rows = planted_rows(n_markets, n_days, features, seed=seed)
     items = [{key: values[i] for key, values in rows.items()} for i in range(len(rows["date"]))]
-    return TinySamples(dataset=ray.data.from_items(items), markets=sorted(set(rows["market"])),
+    return TinySamples(dataset=ray.data.from_items(items, override_num_blocks=4), markets=sorted(set(rows["market"])),
                        dates=sorted(set(rows["date"])), rows=rows)
 
 
