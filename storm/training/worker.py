@@ -109,8 +109,12 @@ def _resume(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[T
         return TrainingState(), _snapshot(model)
     with checkpoint.as_directory() as directory:
         contents = read_checkpoint_dir(directory)
-    model.load_state_dict(contents.weights)
-    optimizer.load_state_dict(contents.optimizer)
+    try:
+        model.load_state_dict(contents.weights)
+        optimizer.load_state_dict(contents.optimizer)
+    except (RuntimeError, ValueError) as err:
+        raise RuntimeError(f"the checkpoint this run resumes from ({checkpoint.path}) was written by a different "
+                           f"model config ({err}); train under a new run name or delete that run's checkpoints") from None
     return contents.state, contents.best_weights
 
 

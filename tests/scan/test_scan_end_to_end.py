@@ -82,7 +82,8 @@ def test_market_with_no_inputs_that_day_is_reported_missing_not_silently_skipped
     if store.exists(news):
         kept = [line for line in store.read_text(news).splitlines() if f'"{gone}"' not in line]
         store.write_text(news, "\n".join(kept) + "\n")
-    no_rendering = config.with_overrides({"features.render_missing_charts": False})
+    # no chart drawn from prices, and no earlier conference carried forward: nothing is left that day
+    no_rendering = config.with_overrides({"features.render_missing_charts": False, "features.audio_lookback_days": 0})
     outcome = scan(no_rendering, start=day, end=day, publish=False)
     stats = outcome.stats[day]
     assert gone in stats.markets_missing
@@ -92,6 +93,7 @@ def test_market_with_no_inputs_that_day_is_reported_missing_not_silently_skipped
 
 def test_scan_metrics_reach_prometheus_through_the_pushgateway_and_pass_promtool(trained_world, tmp_path):
     config, world, _ = trained_world
+    (tmp_path / "gw").mkdir(), (tmp_path / "prom").mkdir()
     with pushgateway_server(tmp_path / "gw") as gateway, prometheus_server(tmp_path / "prom", gateway.address) as prom:
         outcome = scan(config.with_overrides({"metrics.pushgateway_url": gateway.url}))
         assert outcome.publish_error is None
@@ -114,6 +116,7 @@ def test_failed_push_keeps_the_scores_and_metrics_push_republishes_them(trained_
     stored = store.read_table(Layout(store).scores(world.end)).to_pandas()
     pd.testing.assert_frame_equal(stored, outcome.scores[world.end])
 
+    (tmp_path / "gw").mkdir()
     with pushgateway_server(tmp_path / "gw") as gateway:
         result = CliRunner().invoke(app, [
             "metrics", "push", "--date", world.end,

@@ -4,8 +4,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import roc_auc_score
 
+from storm.config import StorageConfig
 from storm.schema import storm_column
 from storm.store import Layout, open_store
 from storm.training import load_predictor, train
@@ -18,12 +20,18 @@ def rows_on(rows, dates):
     return {key: values[keep] for key, values in rows.items()}
 
 
-def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(ray_cluster, local_storage):
-    config = tiny_config(local_storage, epochs=4)
+@pytest.fixture(scope="module")
+def trained_tiny(ray_cluster, tmp_path_factory):
+    """One 2-worker run shared by the tests that inspect its outputs."""
+    storage = StorageConfig(root=str(tmp_path_factory.mktemp("store")))
     samples = tiny_samples()
-    result = train(config, samples)
+    result = train(tiny_config(storage, epochs=4), samples)
+    return storage, samples, result
 
-    store = open_store(local_storage)
+
+def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(trained_tiny):
+    storage, samples, result = trained_tiny
+    store = open_store(storage)
     layout = Layout(store)
     names = {path.rsplit("/", 1)[-1] for path in store.list_files(layout.model_dir("tiny"))}
     assert {"model.safetensors", "model.json", "calibration.json", "history.json", "split.json"} <= names
@@ -40,8 +48,7 @@ def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(ray_clu
     scores = predictor.predict(held_out)
     known = ~np.isnan(held_out[storm_column(20)])
     auroc = roc_auc_score(held_out[storm_column(20)][known], scores["score_20d"][known])
-    print(result.history)
-    print(f"held-out AUROC 20d {auroc:.3f}; {result.seconds:.1f}s, {result.samples_per_second:.0f} samples/s")
+    print(f"held-out AUROC 20d {auroc:.3f}; {result.seconds:.1f}s, {result.samples_per_second:.0f} samples/s; {result.history}")
     assert auroc > 0.7
     assert scores["alert_20d"].dtype == bool and np.all((scores["score_20d"] >= 0) & (scores["score_20d"] <= 1))
     weights = np.stack([scores[f"weight_{m}"] for m in ("text", "image", "audio")], axis=1)
@@ -51,13 +58,34 @@ def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(ray_clu
     assert np.all(without_text["weight_text"] == 0)
 
 
-def test_a_worker_failure_mid_training_resumes_from_the_last_checkpoint(ray_cluster, local_storage, tmp_path):
-    config = tiny_config(local_storage, run_name="drill", epochs=3, max_failures=1)
+def test_init_from_another_run_starts_from_its_encoders_and_freezing_keeps_them(trained_tiny):
+    storage, samples, base = trained_tiny
+    config = tiny_config(storage, run_name="transfer", epochs=1, init_from="tiny", freeze_encoders=True)
+    result = train(config, samples)
+    store = open_store(storage)
+    layout = Layout(store)
+    base_weights = load_predictor(store, layout, "tiny").model.state_dict()
+    new_weights = load_predictor(store, layout, "transfer").model.state_dict()
+    encoder_keys = [key for key in base_weights if key.startswith("encoders.") and base_weights[key].is_floating_point()]
+    head_keys = [key for key in base_weights if key.startswith("heads.")]
+    assert encoder_keys and all(torch.equal(base_weights[key], new_weights[key]) for key in encoder_keys)
+    assert any(not torch.equal(base_weights[key], new_weights[key]) for key in head_keys)
+    assert json.loads(store.read_text(layout.model_file("transfer", "model.json")))["init_from"] == "tiny"
+    assert result.version != base.version
+
+
+def test_a_worker_failure_mid_training_resumes_from_the_last_checkpoint_on_s3(ray_cluster, s3_storage, tmp_path):
+    """Checkpoints go to the object store (here a real S3 server), as on a cluster."""
+    config = tiny_config(s3_storage, run_name="drill", epochs=3, max_failures=1)
     result = train(config, tiny_samples(n_markets=2, n_days=100), fault=FailOnce(str(tmp_path / "failed-once"), epoch=2))
     assert (tmp_path / "failed-once").exists()
     assert [entry["epoch"] for entry in result.history] == [0, 1, 2]
     resumed = [entry["attempt_start_epoch"] for entry in result.history if entry["attempt_start_epoch"] > 0]
     assert resumed, f"no epoch ran in a resumed attempt: {result.history}"
+    store = open_store(s3_storage)
+    layout = Layout(store)
+    assert store.list_files(layout.checkpoints_dir("drill"), suffix="training_state.json")
+    assert load_predictor(store, layout, "drill").version == result.version
 
 
 def test_too_few_dates_fail_before_any_worker_starts(ray_cluster, local_storage):

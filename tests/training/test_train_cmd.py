@@ -1,0 +1,26 @@
+from typer.testing import CliRunner
+
+from storm.cli import app
+from storm.cli.train_cmd import calibration_table, history_table
+from storm.training.calibration import Calibration
+
+
+def test_train_on_a_store_without_prices_exits_2_and_says_to_generate_a_world(ray_cluster, tmp_path):
+    outcome = CliRunner().invoke(app, ["train", "--root", str(tmp_path / "empty"), "--run", "x", "--epochs", "1"])
+    assert outcome.exit_code == 2, outcome.output
+    assert "no prices" in outcome.output and "storm generate" in outcome.output
+
+
+def test_tables_mark_the_best_epoch_and_show_each_horizons_threshold():
+    from rich.console import Console
+
+    history = [{"epoch": 0, "loss": 1.0, "val_loss": 0.9, "val_auroc_20d": None, "attempt_start_epoch": 0},
+               {"epoch": 1, "loss": 0.8, "val_loss": 0.7, "val_auroc_20d": 0.81, "attempt_start_epoch": 0}]
+    calibration = Calibration(method="temperature", horizons=[5, 20], temperature={5: 1.5, 20: 2.0},
+                              threshold={5: 0.61, 20: 0.42}, false_alarm_rate=0.1)
+    console = Console(width=200, record=True)
+    console.print(history_table(history, best_epoch=1))
+    console.print(calibration_table(calibration))
+    text = console.export_text()
+    assert "1 *" in text and "0.81" in text and "val_auroc_20d" in text
+    assert "0.42" in text and "20d" in text and "0.61" in text
