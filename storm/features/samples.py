@@ -105,12 +105,12 @@ def build_samples(config: StormConfig, start: str, end: str) -> SampleSet:
                          "check the dates or generate/copy prices first")
     features = config.features
     specs = {m: feature_spec_id(features, m) for m in MODALITIES}
-    windows = {"text": evidence_start(calendars, start, 0), "image": start,
+    windows = {"text": evidence_start(calendars, start, features.news_lookback_days), "image": start,
                "audio": evidence_start(calendars, start, features.audio_lookback_days)}
     report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
     items = {m: _ingest_and_featurize(m, store, layout, config, specs[m], windows[m], start, end, report) for m in MODALITIES}
     plan = alignment_plan(keys, items["text"].items, items["image"].items, items["audio"].items, calendars,
-                          features.max_headlines, features.audio_lookback_days)
+                          features.max_headlines, features.audio_lookback_days, features.news_lookback_days)
     labels = label_table(prices, config.labels)
     label_columns = [storm_column(h) for h in config.labels.horizons] + [FWD_VOL]
     plan = plan.merge(labels[["market", "date", *label_columns]], on=["market", "date"], how="left")

@@ -65,7 +65,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     for epoch in range(state.epochs_done, train.epochs):
         if fault is not None:
             fault(epoch)
-        batches = train_shard.iter_torch_batches(batch_size=train.batch_size, local_shuffle_buffer_size=4 * train.batch_size,
+        batches = train_shard.iter_torch_batches(batch_size=train.batch_size, local_shuffle_buffer_size=train.shuffle_buffer_rows,
                                                  local_shuffle_seed=train.seed + epoch)
         stats = train_epoch(model, batches, optimizer, loss_fn, horizons, autocast_dtype, device)
         outputs = _gather(predict(model, validation_shard.iter_torch_batches(batch_size=train.batch_size),

@@ -20,13 +20,13 @@ import numpy as np
 class PriceProcess:
     """Knobs of the synthetic process; the defaults give ~10–20% storm_20d days."""
 
-    global_reversion: float = 0.05  # OU pull per day; half-life ≈ 14 days
-    market_reversion: float = 0.05
-    fragility_offset: float = -1.2
-    global_loading: float = 1.3
-    market_loading: float = 1.2
-    crash_hazard_max: float = 0.08  # daily crash-start probability at fragility 1
-    crash_hazard_power: float = 2.5  # steepness: hazard ∝ fragility ** power
+    global_reversion: float = 0.02  # OU pull per day; half-life ≈ 35 days, so today's fragility speaks for the next 20
+    market_reversion: float = 0.02
+    fragility_offset: float = -0.9
+    global_loading: float = 0.6  # shared factor: storms cluster across markets, but not all at once
+    market_loading: float = 1.6
+    crash_hazard_max: float = 0.15  # daily crash-start probability at fragility 1
+    crash_hazard_power: float = 4.0  # steepness: hazard ∝ fragility ** power
     crash_depth: tuple[float, float] = (0.12, 0.30)
     crash_days: tuple[int, int] = (3, 12)
     crash_cooldown_days: int = 15
