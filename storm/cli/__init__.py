@@ -7,7 +7,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # entry point: never reach for a model hub
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_DATA_LOG_LEVEL", "WARNING")  # per-operator progress lines drown the summaries users read
+os.environ.setdefault("RAY_DATA_LOG_LEVEL", "WARNING")
+os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")  # per-operator progress lines drown the summaries users read
 
 import typer  # noqa: E402
 

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from storm.cli.common import ConfigOption, SetOption, build_config
+from storm.schema import MODALITIES
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +30,7 @@ def register(app: typer.Typer) -> None:
         """Run generate → ingest → train → evaluate → scan → publish and show what came out."""
         from storm.cli.ingest_cmd import show_ingest_report
         from storm.cli.scan_cmd import run_scan
+        from storm.cli.train_cmd import calibration_table, history_table
         from storm.evaluation import evaluate
         from storm.ingest import run_ingest
         from storm.ray_runtime import ensure_ray
@@ -48,17 +50,27 @@ def register(app: typer.Typer) -> None:
 
         step("generate")
         world = generate_world(settings, store, progress=True)
-        console.print(world)
+        console.print(f"{world.kind} world: {len(world.markets)} markets x {world.trading_days} trading days "
+                      f"({world.start} .. {world.end}), {world.counts}, storm rate "
+                      + ", ".join(f"{h}d {rate:.1%}" for h, rate in world.storm_rate.items()))
         ensure_ray(settings.ray)
         step("ingest")
         report = run_ingest(settings, world.start, world.end)
         console.print(show_ingest_report(report))
         step("train")
-        if retrain or not store.exists(layout.model_file(settings.train.run_name, "model.json")):
+        run = settings.train.run_name
+        trained_on = layout.model_file(run, "world.json")  # the world manifest the demo model was trained on
+        current_world = store.read_bytes(layout.world_manifest())
+        if retrain or not store.exists(trained_on) or store.read_bytes(trained_on) != current_world:
+            # a model of another world (or a half-finished run) must not be reused, nor resumed by Ray Train
+            store.delete([layout.model_dir(name) for name in (run, *(f"{run}-only-{m}" for m in MODALITIES))])
             result = train(settings)
-            console.print(result)
+            console.print(history_table(result.history, result.best_epoch))
+            console.print(calibration_table(result.calibration))
+            console.print(f"trained {run} in {result.seconds:.0f} s, {result.samples_per_second:.0f} samples/s")
+            store.write_bytes(trained_on, current_world)
         else:
-            console.print(f"reusing the trained model in {layout.model_dir(settings.train.run_name)} (--retrain to train again)")
+            console.print(f"reusing the model in {layout.model_dir(run)}, trained on this same world (--retrain to train again)")
         step("evaluate")
         evaluation = evaluate(settings, settings.train.run_name, skip_single_modality=not single_modality,
                               log=lambda message: console.print(f"[dim]{message}[/]"))
