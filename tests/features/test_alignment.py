@@ -30,6 +30,17 @@ def test_only_the_most_recent_max_headlines_are_kept():
     assert len(table.loc[0, "text_hashes"]) == 2
 
 
+def test_news_look_back_carries_headlines_forward_and_keeps_the_most_recent():
+    table = headlines_by_day(news(("AAA", "2020-01-02", "thu"), ("AAA", "2020-01-03", "fri"), ("AAA", "2020-01-07", "tue")),
+                             CALENDAR, max_headlines=2, lookback_days=2)
+    by_day = {row["date"]: row["text_hashes"] for row in table.to_dict("records")}
+    assert by_day["2020-01-02"] == ["thu"]
+    assert by_day["2020-01-06"] == ["thu", "fri"]  # Monday: Thursday's and Friday's news, two trading days back
+    assert by_day["2020-01-07"] == ["fri", "tue"]  # Thursday's has aged out; the two most recent remain
+    assert "2020-01-09" in by_day and by_day["2020-01-09"] == ["tue"]
+    assert set(by_day) == {"2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07", "2020-01-08", "2020-01-09"}
+
+
 def test_conference_is_evidence_for_lookback_trading_days_and_the_latest_wins():
     table = conference_by_day(audio(("AAA", "2020-01-02", "q1", "early"), ("AAA", "2020-01-07", "q2", "late")),
                               CALENDAR, lookback_days=2)

@@ -16,7 +16,8 @@ from storm.features.image import price_window, rendered_chart_tensor
 from storm.store import Layout, open_store
 
 DATES = list(pd.bdate_range("2020-01-06", periods=30).strftime("%Y-%m-%d"))  # Monday 6 Jan 2020 onwards
-FEATURES = dict(max_headlines=4, image_size=32, chart_days=10, n_mels=16, audio_frames=32, audio_lookback_days=5)
+FEATURES = dict(max_headlines=4, image_size=32, chart_days=10, n_mels=16, audio_frames=32, audio_lookback_days=5,
+                news_lookback_days=0)  # same-day news, so a quiet day really has no text
 
 
 def write_prices(layout: Layout, market: str, crash_from: int | None) -> None:
