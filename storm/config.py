@@ -93,18 +93,20 @@ class FeatureConfig(Section):
     audio_frames: int = Field(256, ge=16)
     audio_lookback_days: int = Field(5, ge=0)  # a conference stays evidence for this many trading days
     render_missing_charts: bool = True  # no chart PNG that day: render one from raw/prices (DESIGN: prices give charts)
+    window_days: int = Field(60, ge=1)  # trading days of evidence a sample sees (fragility moves over weeks)
+    max_conferences: int = Field(4, ge=1)  # most recent conferences inside the window, each with its age
 
 
 class ModelConfig(Section):
     modalities: list[Literal["text", "image", "audio"]] = Field(default_factory=lambda: ["text", "image", "audio"])
-    image_encoder: str = "mobilenetv3_small_050"  # any timm model name, trained from scratch; ~3x faster than resnet10t on CPU
-    audio_encoder: str = "conv_gru"
-    text_encoder: str = "attention_pool"
+    image_encoder: str = "chart_price"  # last chart through a timm CNN (model.chart_backbone) + GRU over daily prices
+    chart_backbone: str = "mobilenetv3_small_050"  # any timm model name, trained from scratch; ~3x faster than resnet10t on CPU
+    audio_encoder: str = "conference_pool"
+    text_encoder: str = "daily_gru"
     fusion: Literal["concat", "gated", "attention"] = "gated"
     hidden_dim: int = Field(64, ge=8)
     dropout: float = Field(0.1, ge=0, lt=1)
     modality_dropout: float = Field(0.2, ge=0, lt=1)
-    fine_tune_text: bool = False
 
 
 class TrainConfig(Section):
@@ -116,14 +118,14 @@ class TrainConfig(Section):
     batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-2, ge=0)
-    shuffle_buffer_rows: int = Field(1024, ge=1)  # rows arrive in date order; shuffle across ~weeks, not one batch
     storm_loss_weight: float = Field(1.0, ge=0)
     volatility_loss_weight: float = Field(0.5, ge=0)
     early_stopping_patience: int = Field(3, ge=1)
     max_failures: int = Field(1, ge=0)
-    validation_fraction: float = Field(0.2, gt=0, lt=1)
-    test_fraction: float = Field(0.25, gt=0, lt=1)
-    embargo_days: int | None = None  # None: the longest label horizon
+    validation_fraction: float = Field(0.2, gt=0, lt=1)  # of each fold's training part, carved from its end
+    embargo_days: int | None = None  # None: max(longest horizon, labels.volatility_window); shorter is an error
+    folds: int = Field(3, ge=1)  # walk-forward test blocks of `storm evaluate`
+    warmup_fraction: float = Field(0.4, gt=0, lt=1)  # history only ever trained on before the first test block
     false_alarm_rate: float = Field(0.10, gt=0, lt=1)
     calibration: Literal["temperature", "isotonic"] = "temperature"  # logits -> probabilities, fit on validation
     init_from: str | None = None

@@ -11,9 +11,8 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from storm.features.windows import WINDOW_INPUT_KEYS as MODEL_INPUT_KEYS
 from storm.schema import FWD_VOL, MODALITIES, storm_column
-
-MODEL_INPUT_KEYS = ("text_emb", "text_count", "image", "audio_mel", "modality_mask")
 
 PredictFn = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
 

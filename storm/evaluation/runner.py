@@ -1,14 +1,17 @@
-"""`evaluate(config, run)`: score a trained run on its own test period against baselines, and report.
+"""`evaluate(config)`: the walk-forward protocol — K folds, each trained on its past and scored on its block.
 
-Only the test dates saved with the model (models/<run>/split.json) are scored;
-baselines get the validation period to fit their probability and threshold, as the
-model did. The hidden truth (synthetic worlds) is read here and nowhere else, for
-the oracle. Everything lands in reports/<run>/ through the layout.
+One evidence panel serves every fold and every model. Per fold: the fused model and
+one model per modality are trained on the fold's training part (reused only when the
+stored run's fingerprint — config, split dates, world — matches), scored on the fold's
+test block beside the price baselines fitted on the same past; then every figure is
+computed on the pooled test blocks and per fold. The hidden truth (synthetic worlds)
+is read here and nowhere else. Everything lands in reports/<run>/ through the layout.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,12 +23,12 @@ from storm.evaluation.baselines import oracle_scores, price_baseline_scores, sco
 from storm.evaluation.metrics import score_column
 from storm.evaluation.plots import reliability_png, score_over_price_png
 from storm.evaluation.predictions import collect_predictions
-from storm.evaluation.report import ScoredModel, build_report, render_tables
+from storm.evaluation.report import ScoredModel, build_report, render_tables, score_models
 from storm.schema import storm_column
 from storm.store import Layout, ObjectStore, open_store
 
 REPORT_NAME = "report.json"
-PREDICTIONS_BATCH_ROWS = 64
+PREDICTION_BATCH_ROWS = 256
 
 
 @dataclass
@@ -40,7 +43,11 @@ class EvaluationReport:
 
 
 class EvaluationError(ValueError):
-    """The run cannot be evaluated as asked; the message says which file is missing and what to run."""
+    """The run cannot be evaluated as asked; the message says what is missing and what to run."""
+
+
+def fold_run(run: str, fold: str, modality: str | None = None) -> str:
+    return f"{run}-{fold}" + (f"-only-{modality}" if modality else "")
 
 
 def single_modality_run(run: str, modality: str) -> str:
@@ -51,116 +58,104 @@ def main_horizon(horizons: list[int]) -> int:
     return 20 if 20 in horizons else max(horizons)
 
 
-def evaluate(config: StormConfig, run: str | None = None, skip_single_modality: bool = False,
+@dataclass
+class FoldOutcome:
+    split: object                      # DateSplit
+    models: list[ScoredModel]
+    runs: dict[str, dict]              # model name -> {"run", "version", "reused", "best_epoch", "history"}
+
+
+def evaluate(config: StormConfig, run: str | None = None, folds: int | None = None, skip_single_modality: bool = False,
              log: Callable[[str], None] = lambda message: None) -> EvaluationReport:
-    """Score `run` (default train.run_name) on its test period; write report.json and PNGs; return the report."""
+    """Walk-forward evaluation of the configured model over `folds` (default train.folds); writes report.json + PNGs."""
+    from storm.features.panel import build_panel
     from storm.ingest import read_prices
+    from storm.training.splits import walk_forward_folds
 
     run = run or config.train.run_name
     store = open_store(config.storage)
     layout = Layout(store)
-    split = load_split(store, layout, run)
-    run_config = _run_config(config, store, layout, run)
-    horizons = list(run_config.labels.horizons)
-    from storm.training import load_predictor  # after the checks above: their errors say what to run
-
-    predictor = load_predictor(store, layout, run)
-    singles = {} if skip_single_modality else _single_modality_predictors(run_config, store, layout, run, log)
-    log(f"scoring {len(split.test)} test dates ({split.test[0]} … {split.test[-1]})")
-    variants = _variants(predictor, singles, run_config.model.modalities)
-    tables = collect_predictions(_test_batches(run_config, split), variants, horizons)
-    fused = tables.pop("fused")
-    masked = {name.removeprefix("masked-"): tables.pop(name) for name in list(tables) if name.startswith("masked-")}
-    models = [ScoredModel(name="fused", kind="fused", predictions=fused)]
-    models += [ScoredModel(name=f"only-{m}", kind="single_modality", predictions=t,
-                           notes=_split_mismatch(store, layout, single_modality_run(run, m), split))
-               for m, t in tables.items()]
-    log("scoring baselines (trailing volatility, GARCH(1,1), oracle where the truth exists)")
-    prices = read_prices(store, layout, sorted(fused["market"].unique()))
-    models += baseline_models(run_config, store, layout, split, fused[["market", "date"]], prices)
-    report = build_report(
-        run, models, horizons, main_horizon(horizons), _periods(split),
-        ablation=modality_ablation(fused, masked, horizons) if masked else {},
-        weights=modality_weights(fused, main_horizon(horizons)),
-        extra={"model_version": predictor.version, "thresholds": {str(h): float(t) for h, t in predictor.thresholds.items()},
-               "markets": sorted(fused["market"].unique().tolist()), "world": _world_kind(store, layout),
-               "single_modality_runs": {m: single_modality_run(run, m) for m in singles}},
-    )
-    report_path, plot_paths = write_outputs(store, layout, run, report, models, prices, predictor.thresholds)
+    prices = read_prices(store, layout)
+    if prices.empty:
+        raise EvaluationError(f"no prices under {layout.prices_dir()}; generate a world first (storm generate)")
+    began = time.perf_counter()
+    stages: dict[str, float] = {}
+    build = build_panel(config, str(prices["date"].min()), str(prices["date"].max()))
+    stages["panel"] = time.perf_counter() - began
+    splits = walk_forward_folds(build.dates, config.train, config.labels, folds)
+    horizons = list(config.labels.horizons)
+    outcomes = []
+    for split in splits:
+        log(f"{split.name}: train {split.train[0]}…{split.train[-1]}, validation {split.validation[0]}…"
+            f"{split.validation[-1]}, test {split.test[0]}…{split.test[-1]}")
+        outcomes.append(_evaluate_fold(config, run, build, split, prices, store, layout, skip_single_modality, log, stages))
+    report = _report(config, run, outcomes, horizons, store, layout, build, stages)
+    report_path, plot_paths = write_outputs(store, layout, run, report, outcomes, prices)
     return EvaluationReport(run=run, report_path=report_path, plot_paths=plot_paths, content=report)
 
 
-def load_split(store: ObjectStore, layout: Layout, run: str):
-    """The DateSplit the run was trained with: evaluation never picks its own dates."""
-    from storm.training.splits import DateSplit
+def _evaluate_fold(config: StormConfig, run: str, build, split, prices: pd.DataFrame, store: ObjectStore, layout: Layout,
+                   skip_single_modality: bool, log, stages: dict[str, float]) -> FoldOutcome:
+    from storm.features.windows import batches_of_rows
 
-    path = layout.model_file(run, "split.json")
-    if not store.exists(path):
-        raise EvaluationError(f"no split saved for run {run!r} at {path}; train it first: "
-                              f"storm train --set train.run_name={run}")
-    split = DateSplit.from_json(json.loads(store.read_text(path)))
-    if not split.test:
-        raise EvaluationError(f"run {run!r} has an empty test period in {path}; retrain with train.test_fraction > 0")
-    return split
-
-
-def _run_config(config: StormConfig, store: ObjectStore, layout: Layout, run: str) -> StormConfig:
-    """The caller's config with the model-side sections the run was trained with (its model card)."""
-    card_path = layout.model_file(run, "model.json")
-    if not store.exists(card_path):
-        raise EvaluationError(f"no trained model for run {run!r} at {card_path}; train it first: "
-                              f"storm train --set train.run_name={run}")
-    card = json.loads(store.read_text(card_path))
-    saved = {section: card[section] for section in ("model", "features", "labels") if isinstance(card.get(section), dict)}
-    calibration_path = layout.model_file(run, "calibration.json")
-    if store.exists(calibration_path):  # baselines get the false-alarm rate the model was calibrated to
-        saved["train.false_alarm_rate"] = json.loads(store.read_text(calibration_path))["false_alarm_rate"]
-    return config.with_overrides(saved)
-
-
-def _single_modality_predictors(config: StormConfig, store: ObjectStore, layout: Layout, run: str, log) -> dict:
-    """A predictor per modality trained on it alone (same config and dates); trained here if not in the store."""
-    from storm.training import load_predictor, train
-
+    horizons = list(config.labels.horizons)
     modalities = list(config.model.modalities)
-    if len(modalities) < 2:
-        return {}
-    predictors = {}
-    for modality in modalities:
-        name = single_modality_run(run, modality)
-        if not store.exists(layout.model_file(name, "model.json")):
-            log(f"training single-modality model {name}")
-            train(config.with_overrides({"train.run_name": name, "model.modalities": [modality],
-                                         "train.init_from": None}))
-        predictors[modality] = load_predictor(store, layout, name)
-    return predictors
-
-
-def _split_mismatch(store: ObjectStore, layout: Layout, name: str, split) -> list[str]:
-    """A note when a reused single-modality run was trained on other dates than the fused run."""
-    other = load_split(store, layout, name)
-    if (other.train, other.validation, other.test) == (split.train, split.validation, split.test):
-        return []
-    return [f"run {name} was trained on a different date split; retrain it (delete {layout.model_dir(name)}) "
-            "for a like-for-like comparison"]
-
-
-def _variants(predictor, singles: dict, modalities: list[str]) -> dict:
-    variants = {"fused": predictor.predict}
+    started = time.perf_counter()
+    fused, runs = _trained(config, fold_run(run, split.name), build, split, log), {}
+    runs["fused"] = fused.summary
+    variants = {"fused": fused.predictor.predict}
     if len(modalities) > 1:
         for modality in modalities:
-            variants[f"masked-{modality}"] = (lambda inputs, m=modality: predictor.predict(inputs, mask_modalities=[m]))
-    variants.update({modality: single.predict for modality, single in singles.items()})
-    return variants
+            variants[f"masked-{modality}"] = (lambda inputs, m=modality: fused.predictor.predict(inputs, mask_modalities=[m]))
+        if not skip_single_modality:
+            for modality in modalities:
+                single_config = config.with_overrides({"model.modalities": [modality], "train.init_from": None})
+                single = _trained(single_config, fold_run(run, split.name, modality), build, split, log)
+                variants[modality] = single.predictor.predict
+                runs[modality] = single.summary
+    _add_stage(stages, "train", started)
+    started = time.perf_counter()
+    test_rows = build.panel.rows_on(split.test)
+    tables = collect_predictions(batches_of_rows(build.panel, test_rows, PREDICTION_BATCH_ROWS), variants, horizons)
+    _add_stage(stages, "predict", started)
+    fused_table = tables.pop("fused")
+    masked = {name.removeprefix("masked-"): tables.pop(name) for name in list(tables) if name.startswith("masked-")}
+    models = [ScoredModel(name="fused", kind="fused", predictions=fused_table)]
+    models += [ScoredModel(name=modality, kind="single_modality", predictions=table) for modality, table in tables.items()]
+    started = time.perf_counter()
+    models += baseline_models(config, store, layout, split, fused_table[["market", "date"]], prices)
+    _add_stage(stages, "baselines", started)
+    outcome = FoldOutcome(split=split, models=models, runs=runs)
+    outcome.masked = masked  # type: ignore[attr-defined]
+    return outcome
 
 
-def _test_batches(config: StormConfig, split):
-    from storm.features.samples import build_samples
+@dataclass
+class _Trained:
+    predictor: object
+    summary: dict
 
-    samples = build_samples(config, split.test[0], split.test[-1])
-    test_dates = set(split.test)
-    dataset = samples.dataset.filter(lambda row: row["date"] in test_dates)
-    return dataset.iter_batches(batch_size=PREDICTIONS_BATCH_ROWS, batch_format="numpy")
+
+def _trained(config: StormConfig, name: str, build, split, log) -> _Trained:
+    """The fold run `name`, reused when its stored fingerprint matches, else trained afresh."""
+    from storm.training import load_predictor, train
+    from storm.training.trainer import run_fingerprint, world_hash
+
+    store = open_store(config.storage)
+    layout = Layout(store)
+    run_config = config.with_overrides({"train.run_name": name})
+    wanted = run_fingerprint(run_config, split, world_hash(store, layout))
+    card_path = layout.model_file(name, "model.json")
+    reused = store.exists(card_path) and json.loads(store.read_text(card_path)).get("fingerprint") == wanted
+    if not reused:
+        log(f"training {name}")
+        train(run_config, panel=build, split=split, fresh=True)
+    else:
+        log(f"reusing {name} (same config, split and world)")
+    predictor = load_predictor(store, layout, name)
+    history = json.loads(store.read_text(layout.model_file(name, "history.json")))
+    return _Trained(predictor=predictor, summary={"run": name, "version": predictor.version, "reused": reused,
+                                                  "best_epoch": predictor.card.get("best_epoch"), "history": history})
 
 
 def baseline_models(config: StormConfig, store: ObjectStore, layout: Layout, split, keys: pd.DataFrame,
@@ -188,12 +183,52 @@ def baseline_models(config: StormConfig, store: ObjectStore, layout: Layout, spl
     return models
 
 
-def _periods(split) -> dict:
+def pooled_models(outcomes: list[FoldOutcome]) -> list[ScoredModel]:
+    """Each model's test predictions concatenated over the folds (a model missing in a fold is left out there)."""
+    pooled: dict[str, ScoredModel] = {}
+    for outcome in outcomes:
+        for model in outcome.models:
+            if model.name not in pooled:
+                pooled[model.name] = ScoredModel(name=model.name, kind=model.kind, predictions=model.predictions,
+                                                 probabilistic=dict(model.probabilistic), notes=list(model.notes))
+                continue
+            into = pooled[model.name]
+            into.predictions = pd.concat([into.predictions, model.predictions], ignore_index=True)
+            for horizon, ok in model.probabilistic.items():
+                into.probabilistic[horizon] = into.probabilistic.get(horizon, True) and ok
+            into.notes += [note for note in model.notes if note not in into.notes]
+    return list(pooled.values())
+
+
+def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], horizons: list[int], store: ObjectStore,
+            layout: Layout, build, stages: dict[str, float]) -> dict:
+    models = pooled_models(outcomes)
+    fused = next(m for m in models if m.kind == "fused").predictions
+    masked = {m: pd.concat([o.masked[m] for o in outcomes], ignore_index=True) for m in outcomes[0].masked}
+    horizon = main_horizon(horizons)
+    per_fold = {o.split.name: {name: {str(h): figures.as_dict() for h, figures in by_horizon.items()}
+                               for name, by_horizon in score_models(o.models, horizons).items()} for o in outcomes}
+    return build_report(
+        run, models, horizons, horizon, _periods(outcomes),
+        ablation=modality_ablation(fused, masked, horizons) if masked else {},
+        weights=modality_weights(fused, horizon),
+        extra={"folds": per_fold, "fold_runs": {o.split.name: o.runs for o in outcomes},
+               "markets": list(build.markets), "world": _world_kind(store, layout),
+               "stage_seconds": {name: round(seconds, 1) for name, seconds in stages.items()},
+               "final_model": f"{run} (storm train): the model storm scan uses; the folds above fed this evaluation"},
+    )
+
+
+def _periods(outcomes: list[FoldOutcome]) -> dict:
     def period(dates: list[str]) -> dict:
         return {"start": dates[0], "end": dates[-1], "n_dates": len(dates)} if dates else {"n_dates": 0}
 
-    return {"train": period(split.train), "validation": period(split.validation), "test": period(split.test),
-            "embargo_days": split.embargo_days}
+    return {o.split.name: {"train": period(o.split.train), "validation": period(o.split.validation),
+                           "test": period(o.split.test), "embargo_days": o.split.embargo_days} for o in outcomes}
+
+
+def _add_stage(stages: dict[str, float], name: str, started: float) -> None:
+    stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
 
 
 def _world_kind(store: ObjectStore, layout: Layout) -> str | None:
@@ -202,18 +237,18 @@ def _world_kind(store: ObjectStore, layout: Layout) -> str | None:
     return json.loads(store.read_text(layout.world_manifest())).get("kind")
 
 
-def write_outputs(store: ObjectStore, layout: Layout, run: str, report: dict, models: list[ScoredModel],
-                  prices: pd.DataFrame, thresholds: dict) -> tuple[str, list[str]]:
+def write_outputs(store: ObjectStore, layout: Layout, run: str, report: dict, outcomes: list[FoldOutcome],
+                  prices: pd.DataFrame) -> tuple[str, list[str]]:
     """PNGs then report.json (which lists them) under reports/<run>/; returns (report path, plot paths)."""
     horizon = report["main_horizon"]
+    models = pooled_models(outcomes)
     fused = next(m for m in models if m.kind == "fused").predictions
     storm_days = fused.groupby("market")[storm_column(horizon)].sum().sort_values(ascending=False, kind="stable")
     curves = {m.name: (m.predictions[storm_column(horizon)].to_numpy(float),
                        m.predictions[score_column(horizon)].to_numpy(float))
               for m in models if m.probabilistic.get(horizon, True)}
     figures = {
-        f"score_over_price_{horizon}d.png": score_over_price_png(prices, fused, horizon, thresholds.get(horizon),
-                                                                 storm_days.index.tolist()),
+        f"score_over_price_{horizon}d.png": score_over_price_png(prices, fused, horizon, None, storm_days.index.tolist()),
         f"reliability_{horizon}d.png": reliability_png(curves, horizon),
     }
     plot_paths = []

@@ -70,4 +70,4 @@ def create_image_encoder(name: str, **kwargs: Any) -> nn.Module:
             f"model.image_encoder {name!r} is neither a registered image encoder ({', '.join(sorted(IMAGE_ENCODERS))}) "
             "nor a timm model name; see timm.list_models()"
         )
-    return IMAGE_ENCODERS.create("timm", model_name=name, **kwargs)
+    return IMAGE_ENCODERS.create("timm", **{**kwargs, "model_name": name})

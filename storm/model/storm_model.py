@@ -1,8 +1,8 @@
 """StormModel: per-modality encoders -> fusion -> multi-task heads, plain PyTorch.
 
-Batch contract (docs/INTERFACES.md "Model"): ``modality_mask`` [B, 3] float in MODALITIES order, plus each
-built encoder's ``input_keys``: text_emb [B, M, D] + text_count [B] (or, with model.fine_tune_text,
-text_input_ids + text_attention_mask [B, M, L] + text_count), image [B, 1, S, S], audio_mel [B, n_mels, T].
+Batch contract (docs/INTERFACES.md "Model"): windows of past evidence from storm.features.windows —
+``modality_mask`` [B, 3] float in MODALITIES order, plus each built encoder's ``input_keys`` (text_days,
+text_day_count, price_days, day_valid, image, audio_mel, audio_age, audio_valid).
 Inputs of missing or disabled modalities are never read into the result.
 """
 
@@ -43,7 +43,7 @@ class StormModel(nn.Module):
         self.register_buffer("enabled", torch.tensor([m in encoders for m in MODALITIES]), persistent=False)
 
     def forward(self, batch: Mapping[str, Tensor]) -> ModelOutput:
-        present = present_modalities(batch["modality_mask"], self.enabled, batch.get("text_count") if "text" in self.encoders else None)
+        present = present_modalities(batch["modality_mask"], self.enabled)
         if self.training:
             present = drop_modalities(present, self.modality_dropout)
         fused, weights = self.fusion(self.encode(batch, present), present.float())
@@ -90,14 +90,9 @@ def build_model(model: ModelConfig, features: FeatureConfig, horizons: list[int]
     common = {"hidden_dim": model.hidden_dim, "dropout": model.dropout}
     encoders: dict[str, nn.Module] = {}
     if "text" in model.modalities:
-        extra = {}
-        if model.fine_tune_text:
-            from storm.features.text import text_model_path
-
-            extra["transformer_dir"] = text_model_path(features.text_model)
-        encoders["text"] = create_text_encoder(model.text_encoder, text_dim=features.text_dim, **common, **extra)
+        encoders["text"] = create_text_encoder(model.text_encoder, text_dim=features.text_dim, **common)
     if "image" in model.modalities:
-        encoders["image"] = create_image_encoder(model.image_encoder, **common)
+        encoders["image"] = create_image_encoder(model.image_encoder, model_name=model.chart_backbone, **common)
     if "audio" in model.modalities:
         encoders["audio"] = create_audio_encoder(model.audio_encoder, n_mels=features.n_mels, **common)
     fusion = create_fusion(model.fusion, n_modalities=len(MODALITIES), **common)

@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 import pandas as pd
 import ray
 
-from storm.config import StorageConfig, StormConfig
-from storm.features import build_samples
+from storm.config import StormConfig
+from storm.features.panel import EvidencePanel, build_panel
+from storm.features.windows import gather_windows
 from storm.ingest import read_prices
 from storm.ray_runtime import ensure_ray
 from storm.scan.scores import input_counts, scores_table
 from storm.schema import MODALITIES, ScanStats
 from storm.store import Layout, ObjectStore, open_store
-from storm.training import load_predictor
+from storm.training.artifacts import read_model
+from storm.training.predictor import predictor_from_published
 
 
 @dataclass
@@ -37,16 +39,17 @@ class ScanOutcome:
 
 
 class ScoringActor:
-    """One model load per actor; scores Ray Data batches (GPU when the actor was given one)."""
+    """Holds the one model version the scan loaded and the panel; scores batches of panel rows (GPU if given one)."""
 
-    def __init__(self, storage: StorageConfig, run: str):
-        store = open_store(storage)
-        self.predictor = load_predictor(store, Layout(store), run)
+    def __init__(self, panel: EvidencePanel, published):
+        self.panel = panel
+        self.predictor = predictor_from_published(published)
 
     def __call__(self, batch: dict) -> dict:
-        predicted = self.predictor.predict(batch)
-        present = batch["modality_mask"] > 0.5
-        out = {"market": batch["market"], "date": batch["date"], **predicted}
+        windows = gather_windows(self.panel, batch["row"])
+        predicted = self.predictor.predict(windows)
+        present = windows["modality_mask"] > 0.5
+        out = {"market": windows["market"], "date": windows["date"], **predicted}
         for index, modality in enumerate(MODALITIES):
             out[f"present_{modality}"] = present[:, index]
         return out
@@ -77,13 +80,14 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     if not dates:
         raise RuntimeError(f"no trading days between {start} and {end} in {layout.prices_dir()}")
     run = config.train.run_name
-    model = load_predictor(store, layout, run)  # fails early, before any Ray work, if the run is absent
-    version = model.version
-    thresholds = {int(h): float(t) for h, t in model.thresholds.items()}
+    published = read_model(store, layout, run)  # loaded once, before any Ray work; the actors get this version
+    version = published.card["version"]
+    thresholds = {int(h): float(t) for h, t in published.calibration.threshold.items()}
     horizons = sorted(thresholds)
 
-    samples = build_samples(config, dates[0], dates[-1])
-    predictions = _predict(samples.dataset, config, run)
+    model_side = {section: published.card[section] for section in ("features", "labels")}
+    build = build_panel(config.with_overrides(model_side), dates[0], dates[-1])  # reads only the window the dates need
+    predictions = _predict(build.panel, build.panel.rows_between(dates[0], dates[-1]), published, config)
     outcome = ScanOutcome(dates=dates, scores={}, stats={}, model_version=version)
     elapsed_per_date = (time.time() - began) / len(dates)
     for date in dates:
@@ -114,11 +118,12 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     return outcome
 
 
-def _predict(dataset: ray.data.Dataset, config: StormConfig, run: str) -> pd.DataFrame:
+def _predict(panel: EvidencePanel, rows, published, config: StormConfig) -> pd.DataFrame:
     use_gpu = bool(ray.cluster_resources().get("GPU", 0))
+    dataset = ray.data.from_pandas(pd.DataFrame({"row": rows}))
     scored = dataset.map_batches(
         ScoringActor,
-        fn_constructor_args=(config.storage, run),
+        fn_constructor_args=(ray.put(panel), ray.put(published)),
         compute=ray.data.ActorPoolStrategy(size=1),
         batch_size=config.train.batch_size,
         batch_format="numpy",

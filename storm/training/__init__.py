@@ -2,10 +2,10 @@
 
 from storm.training.calibration import Calibration, fit_calibration, threshold_for_false_alarm_rate
 from storm.training.predictor import Predictor, load_predictor
-from storm.training.splits import DateSplit, walk_forward_folds, walk_forward_split
+from storm.training.splits import DateSplit, final_split, walk_forward_folds
 from storm.training.trainer import TrainResult, train
 
 __all__ = [
     "Calibration", "DateSplit", "Predictor", "TrainResult", "fit_calibration", "load_predictor", "threshold_for_false_alarm_rate",
-    "train", "walk_forward_folds", "walk_forward_split",
+    "train", "walk_forward_folds", "final_split",
 ]

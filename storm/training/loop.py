@@ -1,8 +1,8 @@
 """The training loop in plain PyTorch: one epoch of training, evaluation, prediction.
 
-No Ray here: `batches` is any iterable of dicts of tensors with the model's
-input keys (SAMPLE_KEYS minus market/date) and the label columns, so the
-loop runs the same under Ray Train, in a unit test or in a notebook.
+No Ray here: `batches` is any iterable of dicts of arrays/tensors with the
+model's window inputs (storm.features.windows.WINDOW_INPUT_KEYS) and the label
+columns, so the loop runs the same under Ray Train, in a unit test or in a notebook.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typing import Iterable, Mapping
 import numpy as np
 import torch
 
+from storm.features.windows import WINDOW_INPUT_KEYS
 from storm.schema import FWD_VOL, storm_column
 from storm.training.losses import StormLoss
 
-MODEL_INPUT_KEYS = ("text_emb", "text_count", "image", "audio_mel", "modality_mask")
+MODEL_INPUT_KEYS = WINDOW_INPUT_KEYS
 
 
 def label_keys(horizons: list[int]) -> list[str]:
@@ -42,9 +43,7 @@ class EpochStats:
 
 
 def model_inputs(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    inputs = {key: torch.as_tensor(batch[key]).to(device, non_blocking=True) for key in MODEL_INPUT_KEYS}
-    inputs["text_count"] = inputs["text_count"].long()
-    return {key: value if key == "text_count" else value.float() for key, value in inputs.items()}
+    return {key: torch.as_tensor(batch[key]).to(device, non_blocking=True).float() for key in MODEL_INPUT_KEYS}
 
 
 def batch_labels(batch: Mapping[str, torch.Tensor], horizons: list[int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

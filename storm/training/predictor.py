@@ -43,12 +43,17 @@ class Predictor:
     def thresholds(self) -> dict[int, float]:
         return dict(self.calibration.threshold)
 
-    def predict(self, batch: Mapping[str, np.ndarray], mask_modalities: Iterable[str] = ()) -> dict[str, np.ndarray]:
-        """score_{h}d, alert_{h}d, vol_pred, weight_<modality> for each row; `mask_modalities` are treated as missing."""
+    def predict(self, batch: Mapping[str, np.ndarray], mask_modalities: Iterable[str] = (),
+                calibration: Calibration | None = None) -> dict[str, np.ndarray]:
+        """score_{h}d, alert_{h}d, vol_pred, weight_<modality> for each row; `mask_modalities` are treated as missing.
+
+        `calibration` replaces the run's own (e.g. one fitted on pooled walk-forward validation folds).
+        """
         inputs = masked_inputs(batch, mask_modalities)
         outputs = predict(self.model, [inputs], autocast_dtype=self.autocast_dtype, device=self.device)
-        scores = self.calibration.probability(outputs["storm_logits"])
-        alerts = self.calibration.alerts(scores)
+        calibration = calibration or self.calibration
+        scores = calibration.probability(outputs["storm_logits"])
+        alerts = calibration.alerts(scores)
         result: dict[str, np.ndarray] = {}
         for index, horizon in enumerate(self.horizons):
             result[f"score_{horizon}d"] = scores[:, index]
@@ -77,7 +82,11 @@ def masked_inputs(batch: Mapping[str, np.ndarray], mask_modalities: Iterable[str
 
 def load_predictor(store: ObjectStore, layout: Layout, run: str, device: torch.device | None = None) -> Predictor:
     """The run's published model (models/<run>/) as a Predictor."""
-    published = read_model(store, layout, run)
+    return predictor_from_published(read_model(store, layout, run), device)
+
+
+def predictor_from_published(published, device: torch.device | None = None) -> Predictor:
+    """A Predictor from one loaded model version (a scan loads it once and ships it to its actors)."""
     card = published.card
     model = build_model(ModelConfig.model_validate(card["model"]), FeatureConfig.model_validate(card["features"]),
                         list(card["horizons"]))

@@ -1,16 +1,19 @@
-"""Time-ordered splits of trading dates, with embargo gaps.
+"""Time-ordered splits of trading dates, with embargo gaps: walk-forward folds and the final split.
 
-Labels look up to the longest horizon ahead, so a sample on the last training
-day already "sees" validation days. A random split leaks; a plain time split
-leaks across its edges. Dropping `embargo` trading days at each boundary
-keeps the future of one part out of the labels of the part before it.
+Labels look up to the longest horizon ahead and the volatility target a
+volatility window ahead, so a sample on the last training day already "sees"
+the days after it. Dropping `embargo` trading days at every boundary keeps the
+future of one part out of the labels of the part before it. Inputs may look
+back across a boundary (a window of past evidence is what the scan sees too).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass
 
-from storm.config import TrainConfig
+from storm.config import LabelConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class DateSplit:
     validation: list[str]
     test: list[str]
     embargo_days: int
+    name: str = "final"  # "fold1", "fold2", …, or "final" (the model the scan uses: no test part)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -28,60 +32,71 @@ class DateSplit:
     @classmethod
     def from_json(cls, data: dict) -> "DateSplit":
         return cls(train=list(data["train"]), validation=list(data["validation"]), test=list(data["test"]),
-                   embargo_days=int(data["embargo_days"]))
+                   embargo_days=int(data["embargo_days"]), name=str(data.get("name", "final")))
+
+    def fingerprint(self) -> str:
+        """Short hash of the dates: a stored fold is reused only for exactly the same split."""
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def embargo_for(train: TrainConfig, horizons: list[int]) -> int:
-    """train.embargo_days, or by default the longest label horizon (the widest label overlap)."""
-    return train.embargo_days if train.embargo_days is not None else max(horizons)
+def required_embargo(labels: LabelConfig) -> int:
+    """The shortest safe gap: the longest label horizon or the forward-volatility window, whichever is longer."""
+    return max(max(labels.horizons), labels.volatility_window)
 
 
-def walk_forward_split(dates: list[str], train: TrainConfig, horizons: list[int]) -> DateSplit:
-    """Train, then validation, then test, in time order, with `embargo` dates dropped between parts.
+def embargo_for(train: TrainConfig, labels: LabelConfig) -> int:
+    """train.embargo_days, validated against the label horizons; None means the required minimum."""
+    needed = required_embargo(labels)
+    if train.embargo_days is None:
+        return needed
+    if train.embargo_days < needed:
+        raise ValueError(
+            f"train.embargo_days={train.embargo_days} is shorter than the labels look ahead ({needed} trading days: "
+            f"horizons {labels.horizons}, volatility window {labels.volatility_window}); training labels would see "
+            f"validation and test days. Set train.embargo_days ≥ {needed} or leave it unset")
+    return train.embargo_days
 
-    The fractions apply to the dates left after the two embargo gaps.
+
+def carve_validation(before: list[str], validation_fraction: float, embargo: int, what: str) -> tuple[list[str], list[str]]:
+    """(train, validation) from dates in time order: validation is the last fraction, after an embargo gap."""
+    usable = len(before) - embargo
+    n_validation = round(usable * validation_fraction)
+    n_train = usable - n_validation
+    if n_validation < 1 or n_train < 1:
+        raise ValueError(f"{what}: {len(before)} trading dates are too few for a validation block of "
+                         f"{validation_fraction:.0%} after an embargo of {embargo} days; use a longer history")
+    return before[:n_train], before[n_train + embargo:]
+
+
+def walk_forward_folds(dates: list[str], train: TrainConfig, labels: LabelConfig, n_folds: int | None = None) -> list[DateSplit]:
+    """Expanding-window folds: disjoint consecutive test blocks covering the history after a warm-up.
+
+    Fold k tests on block k and trains on everything up to `embargo` days before it, with its
+    validation block carved from the end of that training part (another embargo in between).
     """
     ordered = sorted(set(dates))
-    embargo = embargo_for(train, horizons)
-    usable = len(ordered) - 2 * embargo
-    n_test = round(usable * train.test_fraction)
-    n_validation = round(usable * train.validation_fraction)
-    n_train = usable - n_test - n_validation
-    if min(n_train, n_validation, n_test) < 1:
-        raise ValueError(
-            f"{len(ordered)} trading dates are too few to split into train/validation/test with "
-            f"validation_fraction={train.validation_fraction}, test_fraction={train.test_fraction} and an "
-            f"embargo of {embargo} days on each side; use a longer date range or set train.embargo_days lower"
-        )
-    validation_start = n_train + embargo
-    test_start = validation_start + n_validation + embargo
-    return DateSplit(
-        train=ordered[:n_train],
-        validation=ordered[validation_start:validation_start + n_validation],
-        test=ordered[test_start:],
-        embargo_days=embargo,
-    )
-
-
-def walk_forward_folds(dates: list[str], n_folds: int, embargo_days: int, min_train_fraction: float = 0.4) -> list[DateSplit]:
-    """Expanding-window folds for replay evaluation: each fold trains on everything before it.
-
-    The first `min_train_fraction` of the dates is only ever training; the rest is cut into
-    `n_folds` consecutive test blocks. Fold k trains on all dates up to `embargo_days` before
-    its block. Validation is empty here: callers carve it from the fold's train part.
-    """
-    ordered = sorted(set(dates))
-    first_test = int(len(ordered) * min_train_fraction)
-    block = (len(ordered) - first_test) // n_folds if n_folds > 0 else 0
-    if n_folds < 1 or block < 1 or first_test - embargo_days < 1:
-        raise ValueError(
-            f"cannot cut {len(ordered)} trading dates into {n_folds} walk-forward folds with an embargo of "
-            f"{embargo_days} days; use fewer folds or a longer date range"
-        )
+    n_folds = n_folds or train.folds
+    embargo = embargo_for(train, labels)
+    first_test = int(len(ordered) * train.warmup_fraction)
+    block = (len(ordered) - first_test) // n_folds
+    if block < 1:
+        raise ValueError(f"cannot cut {len(ordered)} trading dates into {n_folds} walk-forward test blocks after a "
+                         f"warm-up of {train.warmup_fraction:.0%}; use fewer folds (--folds) or a longer history")
     folds = []
     for fold in range(n_folds):
         test_start = first_test + fold * block
         test_end = len(ordered) if fold == n_folds - 1 else test_start + block
-        folds.append(DateSplit(train=ordered[:test_start - embargo_days], validation=[],
-                               test=ordered[test_start:test_end], embargo_days=embargo_days))
+        name = f"fold{fold + 1}"
+        fitted, validation = carve_validation(ordered[:max(test_start - embargo, 0)], train.validation_fraction, embargo,
+                                              f"walk-forward {name}")
+        folds.append(DateSplit(train=fitted, validation=validation, test=ordered[test_start:test_end],
+                               embargo_days=embargo, name=name))
     return folds
+
+
+def final_split(dates: list[str], train: TrainConfig, labels: LabelConfig) -> DateSplit:
+    """The model the scan uses: every labelled date, its last validation block kept for early stopping and calibration."""
+    ordered = sorted(set(dates))
+    embargo = embargo_for(train, labels)
+    fitted, validation = carve_validation(ordered, train.validation_fraction, embargo, "final model")
+    return DateSplit(train=fitted, validation=validation, test=[], embargo_days=embargo, name="final")

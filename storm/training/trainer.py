@@ -1,40 +1,47 @@
-"""`train`: samples -> time split -> Ray TorchTrainer -> best weights -> calibration -> models/<run>/.
+"""`train`: evidence panel -> a date split -> Ray TorchTrainer -> best weights -> calibration -> models/<run>/.
 
-The Ray plumbing stays here and thin: datasets are filtered by date and
-handed to the trainer; the worker (storm.training.worker) only trains.
-Checkpoints live under models/<run>/checkpoints (Ray's run directory), so
-running the same run again resumes it, on a local store or on S3.
+The Ray plumbing stays here and thin: the panel goes to the object store once
+and the workers get its reference plus the row indices of their split parts;
+the worker (storm.training.worker) only trains. Checkpoints live under
+models/<run>/checkpoints (Ray's run directory). A run resumes there only when
+its fingerprint (config, split, world) matches the one it started with; anything
+else is an error unless the caller asks for a fresh start.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import posixpath
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import ray.data
+import ray
 import torch
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from storm.config import StormConfig
+from storm.features.windows import batches_of_rows
 from storm.model import build_model
 from storm.ray_runtime import ensure_ray
-from storm.schema import storm_column
 from storm.store import Layout, ObjectStore, open_store
 from storm.training.artifacts import model_card, read_weights, write_model
 from storm.training.calibration import Calibration, fit_calibration
 from storm.training.checkpoint import read_checkpoint_dir, weights_to_bytes
-from storm.training.loop import numeric_keys, predict
+from storm.training.loop import predict
 from storm.training.losses import pos_weights_from_labels
-from storm.training.splits import DateSplit, walk_forward_split
+from storm.training.splits import DateSplit, final_split
 from storm.training.worker import train_loop_per_worker
 
 CHECKPOINTS_KEPT = 2
+FINGERPRINT = "fingerprint.json"
+FINGERPRINT_SECTIONS = ("model", "features", "labels", "ingest")
+FINGERPRINT_TRAIN_FIELDS = ("num_workers", "epochs", "batch_size", "learning_rate", "weight_decay", "storm_loss_weight",
+                            "volatility_loss_weight", "early_stopping_patience", "false_alarm_rate", "calibration",
+                            "init_from", "freeze_encoders", "seed")
 
 
 @dataclass(frozen=True)
@@ -48,32 +55,39 @@ class TrainResult:
     calibration: Calibration
     seconds: float
     samples_per_second: float  # mean training throughput over the epochs, all workers together
+    fingerprint: str = ""
 
 
-def train(config: StormConfig, samples=None, fault: Callable[[int], None] | None = None) -> TrainResult:
-    """Train `config.train.run_name` on `samples` (default: every sample the store's prices cover) and publish it.
+class RunConflict(ValueError):
+    """A run name already holds a run started with another config, split or world."""
 
-    `fault` is a drill hook called by each worker at the start of every epoch (see worker.FailOnce).
+
+def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault: Callable[[int], None] | None = None,
+          fresh: bool = False) -> TrainResult:
+    """Train `config.train.run_name` on `split` of `panel` (defaults: every stored price day; the final split).
+
+    `panel` is a storm.features.panel.PanelBuild. `fault` is a drill hook called by each worker at the
+    start of every epoch (see worker.FailOnce). `fresh` discards an earlier run of the same name.
     """
     started = time.perf_counter()
     ensure_ray(config.ray)
     store = open_store(config.storage)
     layout = Layout(store)
     run, horizons = config.train.run_name, config.labels.horizons
-    samples = samples if samples is not None else _samples_over_all_prices(config, store, layout)
-    split = walk_forward_split(list(samples.dates), config.train, horizons)
-    columns = ["date", *numeric_keys(horizons)]
-    samples_by_date = samples.dataset.select_columns(columns).materialize()  # read once, not once per epoch
-    datasets = {part: rows_on_dates(samples_by_date, getattr(split, part)) for part in ("train", "validation")}
-    pos_weights = pos_weights_from_labels(_storm_labels(datasets["train"], horizons))
+    build = panel if panel is not None else panel_over_all_prices(config)
+    split = split or final_split(labelled_dates(build.panel), config.train, config.labels)
+    fingerprint = run_fingerprint(config, split, world_hash(store, layout))
+    claim_run(store, layout, run, fingerprint, fresh)
+    rows = {part: build.panel.rows_on(getattr(split, part)) for part in ("train", "validation")}
+    pos_weights = pos_weights_from_labels(build.panel.labels[rows["train"]])
     init_weights = read_weights(store, layout, config.train.init_from) if config.train.init_from else None
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"config": config.model_dump(mode="json"), "pos_weights": pos_weights,
-                           "init_weights": init_weights, "fault": fault},
+                           "init_weights": init_weights, "fault": fault, "panel": ray.put(build.panel),
+                           "train_rows": rows["train"], "validation_rows": rows["validation"]},
         scaling_config=ScalingConfig(num_workers=config.train.num_workers, use_gpu=config.train.use_gpu,
                                      resources_per_worker={"CPU": config.train.cpus_per_worker}),
-        datasets=datasets,
         run_config=run_config(run, store, layout, config.train.max_failures),
     )
     result = trainer.fit()
@@ -83,57 +97,89 @@ def train(config: StormConfig, samples=None, fault: Callable[[int], None] | None
     with result.checkpoint.as_directory() as directory:
         contents = read_checkpoint_dir(directory)
     weights = weights_to_bytes(contents.best_weights)
-    calibration = calibrate(config, contents.best_weights, datasets["validation"])
+    calibration = calibrate(config, contents.best_weights, build.panel, rows["validation"])
     history = contents.state.history
     card = model_card(config, weights, split, contents.state.best_epoch,
-                      {"pos_weights": dict(zip(map(str, horizons), pos_weights)), "markets": list(getattr(samples, "markets", []))})
+                      {"pos_weights": dict(zip(map(str, horizons), pos_weights)), "markets": list(build.markets),
+                       "fingerprint": fingerprint, "split_fingerprint": split.fingerprint()})
     model_dir = write_model(store, layout, run, weights, card, calibration, history, split)
     throughputs = [entry["samples_per_second"] for entry in history if entry.get("samples_per_second")]
     return TrainResult(run=run, model_dir=model_dir, version=card["version"], split=split, history=history,
                        best_epoch=contents.state.best_epoch, calibration=calibration,
                        seconds=time.perf_counter() - started,
-                       samples_per_second=float(np.mean(throughputs)) if throughputs else 0.0)
+                       samples_per_second=float(np.mean(throughputs)) if throughputs else 0.0, fingerprint=fingerprint)
 
 
 def run_config(run: str, store: ObjectStore, layout: Layout, max_failures: int) -> RunConfig:
-    """Ray's run directory is models/<run>/checkpoints: same run name, same place, so a rerun resumes."""
+    """Ray's run directory is models/<run>/checkpoints: same run name, same place, so a matching rerun resumes."""
     storage_path, name = posixpath.split(layout.checkpoints_dir(run))
     return RunConfig(name=name, storage_path=storage_path, storage_filesystem=None if store.is_local else store.arrow_fs,
                      failure_config=FailureConfig(max_failures=max_failures),
                      checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT))
 
 
-def rows_on_dates(dataset: ray.data.Dataset, dates: list[str]) -> ray.data.Dataset:
-    """The rows whose date is in `dates`, without the date column (training batches are numeric only)."""
-    wanted = pa.array(sorted(dates), type=pa.string())
+def run_fingerprint(config: StormConfig, split: DateSplit, world: str) -> str:
+    """Hash of what determines a run's result: model-side config, training settings, the split's dates, the world."""
+    train = config.train.model_dump(mode="json")
+    payload = {section: getattr(config, section).model_dump(mode="json") for section in FINGERPRINT_SECTIONS}
+    payload["train"] = {name: train[name] for name in FINGERPRINT_TRAIN_FIELDS}
+    payload["split"] = split.fingerprint()
+    payload["world"] = world
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-    def keep(batch: pa.Table) -> pa.Table:
-        return batch.filter(pc.is_in(batch["date"].cast(pa.string()), value_set=wanted)).drop_columns(["date"])
 
-    return dataset.map_batches(keep, batch_format="pyarrow")
+def world_hash(store: ObjectStore, layout: Layout) -> str:
+    """The world manifest's hash ("" without one): a regenerated world is another world."""
+    path = layout.world_manifest()
+    return hashlib.sha256(store.read_bytes(path)).hexdigest()[:16] if store.exists(path) else ""
 
 
-def calibrate(config: StormConfig, weights: dict[str, torch.Tensor], validation: ray.data.Dataset) -> Calibration:
-    """Temperature and thresholds from the best weights' validation logits (the only days not trained on)."""
+def stored_fingerprint(store: ObjectStore, layout: Layout, run: str) -> str | None:
+    path = layout.model_file(run, FINGERPRINT)
+    return json.loads(store.read_text(path))["fingerprint"] if store.exists(path) else None
+
+
+def claim_run(store: ObjectStore, layout: Layout, run: str, fingerprint: str, fresh: bool) -> None:
+    """Start (or resume) `run` as `fingerprint`; a different earlier run under the name is an error unless `fresh`."""
+    earlier = stored_fingerprint(store, layout, run)
+    has_files = store.exists(layout.model_dir(run)) and bool(store.list_files(layout.model_dir(run)))
+    if has_files and earlier != fingerprint:
+        if not fresh:
+            raise RunConflict(
+                f"run {run!r} at {layout.model_dir(run)} was started with a different config, split or world "
+                f"(fingerprint {earlier or 'unknown'} vs {fingerprint}); resuming it would mix them. "
+                f"Use another run name, or --fresh to discard it")
+        store.delete([layout.model_dir(run)])
+    store.write_text(layout.model_file(run, FINGERPRINT), json.dumps({"fingerprint": fingerprint}))
+
+
+def calibrate(config: StormConfig, weights: dict[str, torch.Tensor], panel, validation_rows: np.ndarray) -> Calibration:
+    """Probabilities and thresholds from the best weights' validation logits (the only days not trained on)."""
     horizons = config.labels.horizons
-    model = build_model(config.model, config.features, horizons)
-    model.load_state_dict(weights)
-    outputs = predict(model, validation.iter_torch_batches(batch_size=config.train.batch_size), horizons)
+    outputs = raw_outputs(config, weights, panel, validation_rows)
     return fit_calibration(outputs["storm_logits"], outputs["storm_labels"], horizons, config.train.false_alarm_rate,
                            method=config.train.calibration)
 
 
-def _storm_labels(dataset: ray.data.Dataset, horizons: list[int]) -> np.ndarray:
-    frame = dataset.select_columns([storm_column(h) for h in horizons]).to_pandas()
-    return frame.to_numpy(dtype=np.float64)
+def raw_outputs(config: StormConfig, weights: dict[str, torch.Tensor], panel, rows: np.ndarray) -> dict[str, np.ndarray]:
+    model = build_model(config.model, config.features, config.labels.horizons)
+    model.load_state_dict(weights)
+    return predict(model, batches_of_rows(panel, rows, config.train.batch_size), config.labels.horizons)
 
 
-def _samples_over_all_prices(config: StormConfig, store: ObjectStore, layout: Layout):
+def labelled_dates(panel) -> list[str]:
+    """Dates on which some market's longest-horizon label is known."""
+    known = ~np.isnan(panel.labels[:, -1])
+    return sorted(set(panel.date[known]))
+
+
+def panel_over_all_prices(config: StormConfig):
     """Every (market, trading day) the stored prices cover: the default training set."""
-    from storm.features import build_samples
+    from storm.features.panel import build_panel
     from storm.ingest import read_prices
 
-    prices = read_prices(store, layout)
+    store = open_store(config.storage)
+    prices = read_prices(store, Layout(store))
     if prices.empty:
-        raise ValueError(f"no prices under {layout.prices_dir()}; generate a world first (`storm generate`)")
-    return build_samples(config, str(prices["date"].min()), str(prices["date"].max()))
+        raise ValueError(f"no prices under {Layout(store).prices_dir()}; generate a world first (`storm generate`)")
+    return build_panel(config, str(prices["date"].min()), str(prices["date"].max()))

@@ -1,9 +1,13 @@
 """`train_loop_per_worker`: what each Ray Train worker runs. Trains only.
 
-Datasets arrive as shards, the model is built from config, epochs run through
-the plain-PyTorch loop (storm.training.loop). Every epoch: validation metrics
-gathered from all workers, one `ray.train.report` per rank, a checkpoint from
-rank 0. A restarted worker group resumes from `ray.train.get_checkpoint()`.
+The evidence panel arrives once per worker from the object store; each epoch
+a seeded permutation of the training rows is cut into equal per-rank shares and
+windows are gathered from the panel batch by batch (storm.features.windows), so
+the same seed and worker count give the same run. The model is built from
+config, epochs run through the plain-PyTorch loop (storm.training.loop). Every
+epoch: validation metrics gathered from all workers, one `ray.train.report` per
+rank, a checkpoint from rank 0. A restarted worker group resumes from
+`ray.train.get_checkpoint()`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import torch.distributed as dist
 from sklearn.metrics import roc_auc_score
 
 from storm.config import StormConfig
+from storm.features.windows import batches_of_rows
 from storm.model import build_model, load_encoder_weights
 from storm.training.checkpoint import CheckpointContents, TrainingState, read_checkpoint_dir, write_checkpoint_dir
 from storm.training.loop import evaluation_loss, predict, train_epoch
@@ -48,7 +53,10 @@ class FailOnce:
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     config = StormConfig.model_validate(loop_config["config"])
     horizons, train = config.labels.horizons, config.train
-    torch.manual_seed(train.seed)
+    panel = ray.get(loop_config["panel"])
+    context = ray.train.get_context()
+    rank, world_size = context.get_world_rank(), context.get_world_size()
+    torch.manual_seed(train.seed * 1000 + rank)
     device = ray.train.torch.get_device()
     autocast_dtype = torch.bfloat16 if device.type == "cuda" else None
     model = build_model(config.model, config.features, horizons)
@@ -61,14 +69,14 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     state, best_weights = _resume(unwrap(model), optimizer)
     attempt_start = state.epochs_done
     fault = loop_config.get("fault")
-    train_shard, validation_shard = ray.train.get_dataset_shard("train"), ray.train.get_dataset_shard("validation")
+    validation_rows = np.asarray(loop_config["validation_rows"])[rank::world_size]
     for epoch in range(state.epochs_done, train.epochs):
         if fault is not None:
             fault(epoch)
-        batches = train_shard.iter_torch_batches(batch_size=train.batch_size, local_shuffle_buffer_size=train.shuffle_buffer_rows,
-                                                 local_shuffle_seed=train.seed + epoch)
-        stats = train_epoch(model, batches, optimizer, loss_fn, horizons, autocast_dtype, device)
-        outputs = _gather(predict(model, validation_shard.iter_torch_batches(batch_size=train.batch_size),
+        mine = epoch_share(loop_config["train_rows"], train.seed, epoch, rank, world_size)
+        stats = train_epoch(model, batches_of_rows(panel, mine, train.batch_size), optimizer, loss_fn, horizons,
+                            autocast_dtype, device)
+        outputs = _gather(predict(model, batches_of_rows(panel, validation_rows, train.batch_size),
                                   horizons, autocast_dtype, device))
         val_loss = evaluation_loss(outputs, loss_fn)
         improved = val_loss < state.best_val_loss
@@ -88,6 +96,13 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         _report(metrics, CheckpointContents(unwrap(model).state_dict(), best_weights, optimizer.state_dict(), state))
         if state.epochs_without_improvement >= train.early_stopping_patience:
             break
+
+
+def epoch_share(train_rows, seed: int, epoch: int, rank: int, world_size: int) -> np.ndarray:
+    """This rank's training rows for an epoch: a seeded shuffle cut into equal shares (DDP steps in lockstep)."""
+    order = np.random.default_rng([seed, epoch]).permutation(np.asarray(train_rows))
+    share = len(order) // world_size
+    return order[rank * share:(rank + 1) * share]
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

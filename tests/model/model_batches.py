@@ -1,4 +1,4 @@
-"""Tiny model batches: small hidden size, 64x64 charts (the default size), short mel.
+"""Tiny windowed model batches: small hidden size, 64x64 charts (the default size), short mel, short window.
 
 Imported by the tests of this folder as ``model_batches`` (pytest puts this folder on sys.path)."""
 
@@ -9,7 +9,8 @@ import torch
 from storm.config import FeatureConfig, ModelConfig
 
 HORIZONS = [5, 10, 20]
-SMALL_FEATURES = dict(n_mels=16, audio_frames=32, max_headlines=4, image_size=64)
+SMALL_FEATURES = dict(n_mels=16, audio_frames=32, max_headlines=4, image_size=64, window_days=6, max_conferences=2)
+N_PRICE_FEATURES = 7
 
 # MODALITIES order: text, image, audio
 MASK_PATTERNS = {
@@ -26,18 +27,23 @@ def small_configs(**model_overrides) -> tuple[ModelConfig, FeatureConfig]:
 
 
 def make_batch(features: FeatureConfig, masks: list[list[float]], seed: int = 0) -> dict[str, torch.Tensor]:
-    """One sample per mask row; text_count follows the text flag (0 headlines when text is missing)."""
+    """One window per mask row (storm.features.windows keys); a missing modality has no news days / no conferences."""
     generator = torch.Generator().manual_seed(seed)
-    size = len(masks)
+    size, window, slots = len(masks), features.window_days, features.max_conferences
     mask = torch.tensor(masks, dtype=torch.float32)
-    count = torch.where(mask[:, 0] > 0, torch.randint(1, features.max_headlines + 1, (size,), generator=generator), 0)
-    text_emb = torch.randn(size, features.max_headlines, features.text_dim, generator=generator)
-    text_emb = text_emb * (torch.arange(features.max_headlines)[None, :] < count[:, None])[..., None]
+    day_count = torch.randint(0, 4, (size, window), generator=generator).float() * mask[:, :1]
+    day_count[:, -1] = torch.where(mask[:, 0] > 0, torch.clamp(day_count[:, -1], min=1.0), 0.0)
+    audio_valid = (torch.rand(size, slots, generator=generator) > 0.3).float() * mask[:, 2:3]
+    audio_valid[:, 0] = mask[:, 2]
     return {
-        "text_emb": text_emb,
-        "text_count": count.to(torch.int32),
+        "text_days": torch.randn(size, window, features.text_dim, generator=generator) * (day_count > 0)[..., None],
+        "text_day_count": day_count,
+        "price_days": torch.randn(size, window, N_PRICE_FEATURES, generator=generator),
+        "day_valid": torch.ones(size, window),
         "image": torch.randn(size, 1, features.image_size, features.image_size, generator=generator),
-        "audio_mel": torch.randn(size, features.n_mels, features.audio_frames, generator=generator),
+        "audio_mel": torch.randn(size, slots, features.n_mels, features.audio_frames, generator=generator) * audio_valid[..., None, None],
+        "audio_age": torch.rand(size, slots, generator=generator) * audio_valid,
+        "audio_valid": audio_valid,
         "modality_mask": mask,
     }
 

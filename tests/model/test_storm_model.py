@@ -58,7 +58,7 @@ def test_inputs_of_missing_modalities_do_not_change_the_output(fusion):
     batch = make_batch(features, mixed_masks())
     missing = batch["modality_mask"] == 0
     changed = dict(batch)
-    for column, key in enumerate(("text_emb", "image", "audio_mel")):
+    for column, key in enumerate(("text_days", "image", "audio_mel")):
         noise = torch.randn_like(batch[key]) * missing[:, column].reshape(-1, *[1] * (batch[key].dim() - 1))
         changed[key] = batch[key] + noise
     assert torch.allclose(model(batch).storm_logits, model(changed).storm_logits, atol=1e-6)
@@ -92,7 +92,8 @@ def test_single_modality_model_builds_one_encoder_and_ignores_other_inputs(modal
 def test_single_modality_model_does_not_need_the_other_modalities_keys():
     model, features = _model(modalities=["audio"])
     batch = make_batch(features, [[0, 0, 1]] * 2)
-    output = model.eval()({"audio_mel": batch["audio_mel"], "modality_mask": batch["modality_mask"]})
+    keys = ("audio_mel", "audio_age", "audio_valid", "modality_mask")
+    output = model.eval()({key: batch[key] for key in keys})
     assert torch.isfinite(output.storm_logits).all()
 
 
@@ -107,6 +108,28 @@ def test_unknown_component_names_say_what_is_registered():
 def test_any_timm_cnn_name_encodes_one_channel_charts_to_hidden_dim(name):
     encoder = create_image_encoder(name, hidden_dim=16, dropout=0.0).eval()
     assert encoder({"image": torch.randn(2, 1, 64, 64)}).shape == (2, 16)
+
+
+def test_window_days_before_a_markets_history_do_not_change_the_output():
+    model, features = _model()
+    model.eval()
+    batch = make_batch(features, [[1, 1, 1]] * 3)
+    batch["day_valid"][:, :2] = 0.0
+    batch["text_day_count"][:, :2] = 0.0
+    changed = {key: value.clone() for key, value in batch.items()}
+    changed["price_days"][:, :2] += 5.0
+    changed["text_days"][:, :2] += 5.0
+    assert torch.allclose(model(batch).storm_logits, model(changed).storm_logits, atol=1e-5)
+
+
+def test_older_evidence_in_the_window_changes_the_score():
+    model, features = _model()
+    model.eval()
+    batch = make_batch(features, [[1, 1, 1]] * 3)
+    changed = {key: value.clone() for key, value in batch.items()}
+    changed["text_days"][:, 0] += 1.0
+    changed["text_day_count"][:, 0] = 3.0
+    assert not torch.allclose(model(batch).storm_logits, model(changed).storm_logits)
 
 
 def test_registries_hold_the_configured_default_names():

@@ -52,7 +52,7 @@ def test_encoders_that_do_not_fit_are_reported_as_skipped_with_the_reason():
     assert any(key.startswith("encoders.audio.") and "not in this model" in reason for key, reason in report.skipped.items())
     assert any("shape" in reason for reason in report.skipped.values())
     assert not any(key.startswith("encoders.audio.") for key in report.loaded)
-    loaded_backbone = [key for key in report.loaded if key.startswith("encoders.image.backbone.")]
+    loaded_backbone = [key for key in report.loaded if key.startswith("encoders.image.chart.backbone.")]
     assert loaded_backbone  # the CNN body does not depend on hidden_dim, so it transfers
 
 

@@ -1,10 +1,11 @@
 """Per-modality encoders: each maps its batch keys (``input_keys``) to a [B, hidden_dim] embedding.
 
+Every windowed modality reads the past ``features.window_days`` days (storm.features.windows).
 Importing this package registers every encoder in ``storm.model.registry``.
 """
 
-from storm.model.encoders.audio import ConvGruAudioEncoder
-from storm.model.encoders.image import TimmImageEncoder
-from storm.model.encoders.text import AttentionPoolTextEncoder, HeadlineAttentionPool
+from storm.model.encoders.audio import ConferencePoolEncoder, ConvGruMelEncoder
+from storm.model.encoders.image import ChartPriceEncoder, TimmImageEncoder
+from storm.model.encoders.text import DailyTextGruEncoder
 
-__all__ = ["AttentionPoolTextEncoder", "HeadlineAttentionPool", "TimmImageEncoder", "ConvGruAudioEncoder"]
+__all__ = ["ChartPriceEncoder", "ConferencePoolEncoder", "ConvGruMelEncoder", "DailyTextGruEncoder", "TimmImageEncoder"]

@@ -1,11 +1,18 @@
-"""Image encoder: any timm CNN on the 1-channel chart, trained from scratch, projected to hidden_dim."""
+"""Image encoder: the day's chart through a timm CNN, beside the window's daily price history through a GRU.
+
+The chart is what an analyst looks at; the price history is the same information over the
+whole window as numbers (storm.features.price_history). Both are the "chart" modality.
+"""
 
 from __future__ import annotations
 
 from typing import Mapping
 
+import torch
 from torch import Tensor, nn
 
+from storm.features.price_history import PRICE_FEATURES
+from storm.model.encoders.temporal import MaskedDayGru
 from storm.model.registry import register_image_encoder
 
 
@@ -29,3 +36,21 @@ class TimmImageEncoder(nn.Module):
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
         return self.project(self.backbone(inputs["image"].float()))
+
+
+@register_image_encoder("chart_price")
+class ChartPriceEncoder(nn.Module):
+    """[chart CNN embedding, price-history GRU embedding] -> hidden_dim."""
+
+    input_keys = ("image", "price_days", "day_valid")
+
+    def __init__(self, hidden_dim: int, dropout: float = 0.1, model_name: str = "mobilenetv3_small_050") -> None:
+        super().__init__()
+        self.chart = TimmImageEncoder(hidden_dim, dropout, model_name)
+        self.prices = MaskedDayGru(len(PRICE_FEATURES), hidden_dim, hidden_dim, dropout)
+        self.merge = nn.Sequential(nn.Linear(2 * hidden_dim, hidden_dim), nn.GELU(), nn.LayerNorm(hidden_dim))
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        chart = self.chart(inputs)
+        prices = self.prices(inputs["price_days"].float(), inputs["day_valid"])
+        return self.merge(torch.cat([chart, prices], dim=1))

@@ -1,0 +1,277 @@
+"""The evidence panel: one row of per-day evidence per (market, trading day), built from the feature cache.
+
+A sample for (market, D) is a window of the past ``features.window_days`` rows of
+its market (storm.features.windows). Windows overlap almost entirely, so the
+heavy tensors are held once per day here and windows are gathered as indices at
+batch time: nothing is duplicated or recomputed per window.
+
+Per row: the day's headlines mean-pooled (MiniLM sentence embeddings average
+well; the temporal encoder weighs the days) and their count, the day's price
+features, the day's chart (given PNG, else drawn from prices), and the indices
+of the most recent conferences inside the window (their log-mels held once).
+Labels come from the full price history, NaN where the future is unknown.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from storm.config import FeatureConfig, StormConfig
+from storm.features.alignment import effective_day_index, evidence_start, trading_calendars
+from storm.features.cache import FeatureCache, feature_spec_id
+from storm.features.featurize import ModalityFeatures, featurize
+from storm.features.image import price_window, rendered_chart_tensor
+from storm.features.price_history import PRICE_FEATURES, daily_price_features
+from storm.ingest import IngestReport, read_prices
+from storm.ingest.quarantine import write_quarantine
+from storm.ingest.readers import INGESTERS
+from storm.labels import label_table
+from storm.ray_runtime import ensure_ray
+from storm.schema import FWD_VOL, MODALITIES, storm_column
+from storm.store import Layout, ObjectStore, open_store
+
+
+@dataclass
+class EvidencePanel:
+    """Rows grouped by market (contiguous) and in date order within a market."""
+
+    market: np.ndarray              # str [N]
+    date: np.ndarray                # str [N] YYYY-MM-DD
+    market_start: np.ndarray        # int64 [N]: first row of this row's market
+    text_day: np.ndarray            # float32 [N, text_dim]: mean of the day's headline embeddings (0: no news)
+    text_count: np.ndarray          # float32 [N]: headlines that day
+    price: np.ndarray               # float32 [N, len(PRICE_FEATURES)]
+    chart: np.ndarray               # uint8 [N, S, S]: the day's chart (0 where none)
+    has_chart: np.ndarray           # bool [N]
+    conference_mel: np.ndarray      # float16 [C, n_mels, frames]: each conference once
+    conference_row: np.ndarray      # int64 [C]: the row from which the conference is evidence
+    recent_conferences: np.ndarray  # int64 [N, K]: conferences inside the row's window, most recent first; -1 none
+    labels: np.ndarray              # float32 [N, H]: storm_{h}d, NaN unknown
+    fwd_log_vol: np.ndarray         # float32 [N]
+    horizons: list[int]
+    window_days: int
+
+    def __len__(self) -> int:
+        return len(self.date)
+
+    def rows_on(self, dates) -> np.ndarray:
+        """Row indices whose date is in ``dates`` (in panel order)."""
+        return np.flatnonzero(np.isin(self.date, np.asarray(sorted(set(dates)), dtype=self.date.dtype)))
+
+    def rows_between(self, start: str, end: str) -> np.ndarray:
+        return np.flatnonzero((self.date >= start) & (self.date <= end))
+
+    def keys(self, rows: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({"market": self.market[rows], "date": self.date[rows]})
+
+    def label_frame(self, rows: np.ndarray) -> pd.DataFrame:
+        frame = self.keys(rows)
+        for index, horizon in enumerate(self.horizons):
+            frame[storm_column(horizon)] = self.labels[rows, index].astype(float)
+        frame[FWD_VOL] = self.fwd_log_vol[rows].astype(float)
+        return frame
+
+
+@dataclass
+class PanelBuild:
+    panel: EvidencePanel
+    report: IngestReport
+    markets: list[str]
+    dates: list[str]                                          # trading dates in [start, end]
+    computed: dict[str, int] = field(default_factory=dict)    # features computed this run (cache misses)
+
+
+def build_panel(config: StormConfig, start: str, end: str) -> PanelBuild:
+    """Evidence rows for every market from ``window_days - 1`` trading days before ``start`` to ``end``.
+
+    Reads only the raw partitions and cache partitions that can be evidence for [start, end].
+    """
+    began = time.perf_counter()
+    ensure_ray(config.ray)
+    store = open_store(config.storage)
+    layout = Layout(store)
+    prices = read_prices(store, layout)
+    calendars = trading_calendars(prices)
+    features = config.features
+    rows = panel_rows(calendars, start, end, features.window_days)
+    if not (rows["date"] >= start).any():
+        raise ValueError(f"no trading days between {start} and {end} in {layout.prices_dir()}; "
+                         "check the dates or generate/copy prices first")
+    read_from = evidence_start(calendars, start, features.window_days - 1)
+    report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
+    specs = {m: feature_spec_id(features, m) for m in MODALITIES}
+    items = {m: _ingest_and_featurize(m, store, layout, config, specs[m], read_from, start, end, report) for m in MODALITIES}
+    caches = {m: FeatureCache(store, layout, m, specs[m]) for m in MODALITIES}
+    rows["row_of_day"] = np.arange(len(rows))
+    text_day, text_count = _daily_text(rows, items["text"].items, caches["text"], calendars, features)
+    chart, has_chart, chart_given = _daily_charts(rows, items["image"].items, caches["image"], prices, features)
+    conference_mel, conference_row = _conferences(rows, items["audio"].items, caches["audio"], calendars, features)
+    market_start = _market_start(rows)
+    labels = label_table(prices, config.labels)
+    labelled = rows[["market", "date"]].merge(labels, on=["market", "date"], how="left")
+    panel = EvidencePanel(
+        market=rows["market"].to_numpy(str), date=rows["date"].to_numpy(str), market_start=market_start,
+        text_day=text_day, text_count=text_count, price=_daily_prices(rows, prices), chart=chart, has_chart=has_chart,
+        conference_mel=conference_mel, conference_row=conference_row,
+        recent_conferences=recent_conferences(conference_row, market_start, features.window_days, features.max_conferences),
+        labels=labelled[[storm_column(h) for h in config.labels.horizons]].to_numpy(np.float32),
+        fwd_log_vol=labelled[FWD_VOL].to_numpy(np.float32), horizons=list(config.labels.horizons),
+        window_days=features.window_days,
+    )
+    _count_missing(report, panel, chart_given, start, end)
+    report.seconds = time.perf_counter() - began
+    dates = sorted(set(panel.date[panel.date >= start]))
+    return PanelBuild(panel=panel, report=report, markets=sorted(calendars), dates=dates,
+                      computed={m: items[m].computed for m in MODALITIES})
+
+
+def panel_rows(calendars: dict[str, np.ndarray], start: str, end: str, window_days: int) -> pd.DataFrame:
+    """market, date, market_index: per market its trading days from window_days - 1 before start to end."""
+    parts = []
+    for market, dates in sorted(calendars.items()):
+        first = max(0, int(np.searchsorted(dates, start, side="left")) - (window_days - 1))
+        last = int(np.searchsorted(dates, end, side="right"))
+        if last > first:
+            parts.append(pd.DataFrame({"market": market, "date": dates[first:last], "market_index": np.arange(first, last)}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["market", "date", "market_index"])
+
+
+def recent_conferences(conference_row: np.ndarray, market_start: np.ndarray, window_days: int, limit: int) -> np.ndarray:
+    """[N, limit]: per row, the conferences of its market evidence on that row or up to window_days - 1 rows before.
+
+    Most recent first, -1 where fewer. ``conference_row`` must be sorted (conferences in row order).
+    """
+    n_rows = len(market_start)
+    recent = np.full((n_rows, limit), -1, dtype=np.int64)
+    if len(conference_row) == 0:
+        return recent
+    rows = np.arange(n_rows)
+    last = np.searchsorted(conference_row, rows, side="right") - 1  # the latest conference at or before each row
+    for slot in range(limit):
+        candidate = last - slot
+        ok = candidate >= 0
+        held = np.where(ok, conference_row[np.maximum(candidate, 0)], -1)
+        ok &= (held >= market_start) & (rows - held < window_days)
+        recent[ok, slot] = candidate[ok]
+    return recent
+
+
+def _market_start(rows: pd.DataFrame) -> np.ndarray:
+    first_of_market = rows.groupby("market", sort=False)["row_of_day"].transform("min")
+    return first_of_market.to_numpy(np.int64)
+
+
+def _row_index(rows: pd.DataFrame, items: pd.DataFrame, calendars: dict[str, np.ndarray]) -> np.ndarray:
+    """The panel row each item is evidence from (its date, or the next trading day); -1 outside the panel."""
+    if items.empty:
+        return np.zeros(0, dtype=np.int64)
+    day = effective_day_index(items, calendars).to_numpy()
+    lookup = {(m, i): r for m, i, r in zip(rows["market"], rows["market_index"], rows["row_of_day"])}
+    return np.array([lookup.get((m, int(d)), -1) for m, d in zip(items["market"], day)], dtype=np.int64)
+
+
+def _daily_text(rows: pd.DataFrame, news: pd.DataFrame, cache: FeatureCache, calendars, features: FeatureConfig):
+    text_day = np.zeros((len(rows), features.text_dim), dtype=np.float32)
+    text_count = np.zeros(len(rows), dtype=np.float32)
+    if news.empty:
+        return text_day, text_count
+    placed = news.assign(row=_row_index(rows, news, calendars))
+    placed = placed[placed["row"] >= 0].sort_values(["row", "date", "source_path", "content_hash"], kind="stable")
+    placed = placed.groupby("row", sort=False).tail(features.max_headlines)  # a flood of one day: the latest win
+    embeddings = cache.load(placed["date"].astype(str).unique().tolist())
+    known = placed[placed["content_hash"].isin(embeddings.keys())]
+    if known.empty:
+        return text_day, text_count
+    vectors = np.stack([embeddings[h] for h in known["content_hash"]]).astype(np.float32)
+    row_of_item = known["row"].to_numpy()
+    np.add.at(text_day, row_of_item, vectors)
+    np.add.at(text_count, row_of_item, 1.0)
+    text_day /= np.maximum(text_count, 1.0)[:, None]
+    return text_day, text_count
+
+
+def _daily_charts(rows: pd.DataFrame, charts: pd.DataFrame, cache: FeatureCache, prices: pd.DataFrame,
+                  features: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(chart pixels, has a chart, was given as a PNG) per row; missing PNGs drawn from prices if configured."""
+    size = features.image_size
+    chart = np.zeros((len(rows), size, size), dtype=np.uint8)
+    has_chart = np.zeros(len(rows), dtype=bool)
+    if not charts.empty:
+        latest = charts.sort_values(["market", "date", "source_path"], kind="stable").drop_duplicates(["market", "date"], keep="last")
+        placed = rows.merge(latest[["market", "date", "content_hash"]], on=["market", "date"], how="inner")
+        tensors = cache.load(placed["date"].astype(str).unique().tolist())
+        for row, content_hash in zip(placed["row_of_day"], placed["content_hash"]):
+            if content_hash in tensors:
+                chart[row] = _to_uint8(tensors[content_hash])
+                has_chart[row] = True
+    given = has_chart.copy()
+    if features.render_missing_charts:
+        for market, group in rows[~has_chart].groupby("market", sort=False):
+            history = prices[prices["market"] == market]
+            for row, date in zip(group["row_of_day"], group["date"]):
+                window = price_window(history, str(date), features.chart_days)
+                if len(window):
+                    chart[row] = _to_uint8(rendered_chart_tensor(window, size))
+                    has_chart[row] = True
+    return chart, has_chart, given
+
+
+def _to_uint8(tensor: np.ndarray) -> np.ndarray:
+    """A chart tensor in [-1, 1] ([1, S, S] or [S, S]) as uint8 pixels (lossless for 8-bit charts)."""
+    return np.clip(np.rint((np.asarray(tensor).reshape(tensor.shape[-2:]) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def _conferences(rows: pd.DataFrame, audio: pd.DataFrame, cache: FeatureCache, calendars,
+                 features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    empty = (np.zeros((0, features.n_mels, features.audio_frames), dtype=np.float16), np.zeros(0, dtype=np.int64))
+    if audio.empty:
+        return empty
+    placed = audio.assign(row=_row_index(rows, audio, calendars))
+    placed = placed[placed["row"] >= 0].sort_values(["row", "date", "event", "content_hash"], kind="stable")
+    mels = cache.load(placed["date"].astype(str).unique().tolist())
+    placed = placed[placed["content_hash"].isin(mels.keys())].drop_duplicates(["row", "content_hash"])
+    if placed.empty:
+        return empty
+    stacked = np.stack([mels[h] for h in placed["content_hash"]]).astype(np.float16)
+    return stacked, placed["row"].to_numpy(np.int64)
+
+
+def _daily_prices(rows: pd.DataFrame, prices: pd.DataFrame) -> np.ndarray:
+    """Price features of each panel row, computed on the market's full history (so a window's first days are right)."""
+    result = np.zeros((len(rows), len(PRICE_FEATURES)), dtype=np.float32)
+    for market, group in rows.groupby("market", sort=False):
+        history = prices[prices["market"] == market].sort_values("date")
+        features = daily_price_features(history)
+        result[group["row_of_day"].to_numpy()] = features[group["market_index"].to_numpy()]
+    return result
+
+
+def _ingest_and_featurize(modality: str, store: ObjectStore, layout: Layout, config: StormConfig, spec: str,
+                          read_from: str, start: str, end: str, report: IngestReport) -> ModalityFeatures:
+    """Ingest [read_from, end], cache new features, write quarantine; count what lies in [start, end] into report."""
+    ingested = INGESTERS[modality](store, layout, read_from, end, config.ingest)
+    cache = FeatureCache(store, layout, modality, spec)
+    items = featurize(ingested.ok, modality, cache, cache.dates_between(read_from, end), config.features, config.ingest)
+    rejected = ingested.quarantined.take_all()
+    report.quarantine_files += write_quarantine(store, layout, modality, rejected, read_from, end)
+    report.counts[modality] = {"ok": _dated_between(items.items, start, end),
+                               "quarantined": sum(start <= str(r["date"]) <= end for r in rejected)}
+    return items
+
+
+def _dated_between(items: pd.DataFrame, start: str, end: str) -> int:
+    return int(((items["date"] >= start) & (items["date"] <= end)).sum()) if len(items) else 0
+
+
+def _count_missing(report: IngestReport, panel: EvidencePanel, chart_given: np.ndarray, start: str, end: str) -> None:
+    """As run_ingest counts it: (market, trading day) pairs in [start, end] with no good item of that modality that day."""
+    in_range = (panel.date >= start) & (panel.date <= end)
+    conference_days = np.zeros(len(panel), dtype=bool)
+    conference_days[panel.conference_row] = True
+    present = {"text": panel.text_count > 0, "image": chart_given, "audio": conference_days}
+    for modality in MODALITIES:
+        report.counts[modality]["missing"] = int(np.sum(in_range & ~present[modality]))

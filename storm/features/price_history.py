@@ -1,0 +1,43 @@
+"""Per-day price features: what the chart shows, as numbers a temporal encoder reads day by day.
+
+Pure numpy/pandas on one market's OHLCV in date order; each day's features use
+that day's close and earlier only. Scaled to order-one values with fixed
+constants (no statistics fitted on data, so nothing leaks across a split).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+PRICE_FEATURES = ("log_return", "abs_return", "range", "volume_surprise", "drawdown_60", "log_vol_20", "log_vol_60")
+RETURN_SCALE = 50.0  # a 2% day reads as 1.0
+TYPICAL_LOG_VOL = np.log(0.18)  # annualised volatility of a calm index
+VOLUME_WINDOW = 60
+
+
+def daily_price_features(prices: pd.DataFrame) -> np.ndarray:
+    """float32 [n_days, len(PRICE_FEATURES)] for one market's rows (sorted by date); NaN-free."""
+    close = prices["close"].to_numpy(np.float64)
+    log_close = np.log(np.maximum(close, 1e-12))
+    log_return = np.diff(log_close, prepend=log_close[:1])
+    high = prices["high"].to_numpy(np.float64)
+    low = prices["low"].to_numpy(np.float64)
+    day_range = np.log(np.maximum(high, 1e-12) / np.maximum(low, 1e-12))
+    log_volume = pd.Series(np.log1p(np.maximum(prices["volume"].to_numpy(np.float64), 0.0)))
+    volume_surprise = (log_volume - log_volume.rolling(VOLUME_WINDOW, min_periods=1).mean()).to_numpy()
+    peak = pd.Series(close).rolling(60, min_periods=1).max().to_numpy()
+    drawdown = 1.0 - close / peak
+    returns = pd.Series(log_return)
+    vol_20 = returns.rolling(20, min_periods=2).std().to_numpy() * np.sqrt(252)
+    vol_60 = returns.rolling(60, min_periods=2).std().to_numpy() * np.sqrt(252)
+    features = np.stack([
+        log_return * RETURN_SCALE,
+        np.abs(log_return) * RETURN_SCALE,
+        day_range * RETURN_SCALE,
+        np.clip(volume_surprise, -3.0, 3.0),
+        drawdown * 5.0,
+        np.log(np.maximum(vol_20, 1e-4)) - TYPICAL_LOG_VOL,
+        np.log(np.maximum(vol_60, 1e-4)) - TYPICAL_LOG_VOL,
+    ], axis=1)
+    return np.nan_to_num(features, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)

@@ -1,0 +1,67 @@
+"""Windows of past evidence gathered from the panel at batch time (pure numpy).
+
+A sample for (market, D) sees the ``window_days`` panel rows of its market up to
+and including D (fewer at the start of a market's history: those days are
+masked), D's chart, and the most recent conferences inside the window with
+their age. Only indices are computed per sample; the tensors stay in the panel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from storm.features.panel import EvidencePanel
+from storm.schema import FWD_VOL, storm_column
+
+WINDOW_INPUT_KEYS = ("text_days", "text_day_count", "price_days", "day_valid", "image", "audio_mel", "audio_age",
+                     "audio_valid", "modality_mask")
+
+
+def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = True) -> dict[str, np.ndarray]:
+    """Model inputs (WINDOW_INPUT_KEYS) for the samples ending on ``rows``; plus labels and keys if asked.
+
+    text_days [B, W, D], text_day_count [B, W], price_days [B, W, F], day_valid [B, W] (oldest day first);
+    image [B, 1, S, S] in [-1, 1]; audio_mel [B, K, n_mels, T], audio_age [B, K] (days / window), audio_valid [B, K];
+    modality_mask [B, 3]: text = any headline in the window, image = D's chart, audio = any conference in the window.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    window = panel.window_days
+    days = rows[:, None] - np.arange(window - 1, -1, -1)[None, :]
+    day_valid = days >= panel.market_start[rows][:, None]
+    days = np.where(day_valid, days, rows[:, None])
+    valid = day_valid.astype(np.float32)
+    text_day_count = panel.text_count[days] * valid
+    conferences = panel.recent_conferences[rows]
+    audio_valid = conferences >= 0
+    safe = np.maximum(conferences, 0)
+    if len(panel.conference_mel):
+        audio_mel = panel.conference_mel[safe].astype(np.float32) * audio_valid[..., None, None]
+        audio_age = np.where(audio_valid, (rows[:, None] - panel.conference_row[safe]) / window, 0.0)
+    else:
+        audio_mel = np.zeros((len(rows), conferences.shape[1], *panel.conference_mel.shape[1:]), dtype=np.float32)
+        audio_age = np.zeros(conferences.shape)
+    mask = np.stack([text_day_count.sum(axis=1) > 0, panel.has_chart[rows], audio_valid.any(axis=1)], axis=1)
+    inputs = {
+        "text_days": panel.text_day[days] * valid[..., None],
+        "text_day_count": text_day_count.astype(np.float32),
+        "price_days": panel.price[days] * valid[..., None],
+        "day_valid": valid,
+        "image": (panel.chart[rows].astype(np.float32) / 127.5 - 1.0)[:, None, :, :],
+        "audio_mel": audio_mel.astype(np.float32),
+        "audio_age": audio_age.astype(np.float32),
+        "audio_valid": audio_valid.astype(np.float32),
+        "modality_mask": mask.astype(np.float32),
+    }
+    if with_labels:
+        for index, horizon in enumerate(panel.horizons):
+            inputs[storm_column(horizon)] = panel.labels[rows, index]
+        inputs[FWD_VOL] = panel.fwd_log_vol[rows]
+        inputs["market"] = panel.market[rows]
+        inputs["date"] = panel.date[rows]
+    return inputs
+
+
+def batches_of_rows(panel: EvidencePanel, rows: np.ndarray, batch_size: int, with_labels: bool = True):
+    """Gathered windows in consecutive chunks of ``rows`` (the order given)."""
+    for offset in range(0, len(rows), batch_size):
+        yield gather_windows(panel, rows[offset:offset + batch_size], with_labels)
