@@ -7,25 +7,21 @@ from storm.model import build_model
 from storm.training.loop import evaluation_loss, predict, train_epoch
 from storm.training.losses import StormLoss, pos_weights_from_labels
 from storm.schema import storm_column
-from training_samples import HORIZONS, TINY_FEATURES, TINY_MODEL, batches_of, planted_rows
-
-
-def split_rows(rows, n_train):
-    return ({k: v[:n_train] for k, v in rows.items()}, {k: v[n_train:] for k, v in rows.items()})
+from training_samples import HORIZONS, TINY_FEATURES, TINY_MODEL, batches_of, tiny_panel
 
 
 def test_a_few_epochs_learn_the_planted_signal():
     torch.manual_seed(0)
     features = FeatureConfig(**TINY_FEATURES)
-    rows = planted_rows(n_markets=1, n_days=300, features=features, seed=3)
-    train_rows, held_out = split_rows(rows, 220)
-    labels = np.stack([train_rows[storm_column(h)] for h in HORIZONS], axis=1)
-    loss_fn = StormLoss(pos_weights_from_labels(labels))
+    panel = tiny_panel(n_markets=1, n_days=300, features=features, seed=3).panel
+    train_rows, held_out = np.arange(220), np.arange(220, 300)
+    loss_fn = StormLoss(pos_weights_from_labels(panel.labels[train_rows]))
     model = build_model(ModelConfig(**TINY_MODEL), features, HORIZONS)
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3)
-    before = evaluation_loss(predict(model, batches_of(held_out, 64), HORIZONS), loss_fn)
-    losses = [train_epoch(model, batches_of(train_rows, 32), optimizer, loss_fn, HORIZONS).loss for _ in range(3)]
-    outputs = predict(model, batches_of(held_out, 64), HORIZONS)
+    before = evaluation_loss(predict(model, batches_of(panel, held_out, 64), HORIZONS), loss_fn)
+    shuffled = np.random.default_rng(0).permutation(train_rows)
+    losses = [train_epoch(model, batches_of(panel, shuffled, 32), optimizer, loss_fn, HORIZONS).loss for _ in range(3)]
+    outputs = predict(model, batches_of(panel, held_out, 64), HORIZONS)
     assert losses[-1] < losses[0]
     assert evaluation_loss(outputs, loss_fn) < before
     known = ~np.isnan(outputs["storm_labels"][:, -1])
@@ -35,26 +31,27 @@ def test_a_few_epochs_learn_the_planted_signal():
 def test_bf16_autocast_path_runs_the_model_in_bf16_and_still_updates_fp32_weights():
     """The GPU path (bf16 autocast) exercised on CPU; bf16 convolutions are slow here, so only a few rows."""
     features = FeatureConfig(**TINY_FEATURES)
-    rows = planted_rows(n_markets=1, n_days=24, features=features, unknown_tail=0)
+    panel = tiny_panel(n_markets=1, n_days=24, features=features, unknown_tail=0).panel
+    rows = np.arange(24)
     model = build_model(ModelConfig(**TINY_MODEL), features, HORIZONS)
     seen_dtypes = []
     model.heads.register_forward_hook(lambda module, args, output: seen_dtypes.append(output[0].dtype))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     before = {key: value.clone() for key, value in model.state_dict().items()}
-    stats = train_epoch(model, batches_of(rows, 12), optimizer, StormLoss([1.0, 1.0, 1.0]), HORIZONS, torch.bfloat16)
+    stats = train_epoch(model, batches_of(panel, rows, 12), optimizer, StormLoss([1.0, 1.0, 1.0]), HORIZONS, torch.bfloat16)
     assert seen_dtypes and all(dtype == torch.bfloat16 for dtype in seen_dtypes)
     assert np.isfinite(stats.loss) and stats.n_samples == 24
     assert all(value.dtype == before[key].dtype for key, value in model.state_dict().items())
     assert any(not torch.equal(value, before[key]) for key, value in model.state_dict().items())
-    outputs = predict(model, batches_of(rows, 12), HORIZONS, autocast_dtype=torch.bfloat16)
+    outputs = predict(model, batches_of(panel, rows, 12), HORIZONS, autocast_dtype=torch.bfloat16)
     assert outputs["storm_logits"].dtype == np.float32 and np.all(np.isfinite(outputs["storm_logits"]))
 
 
 def test_predict_returns_outputs_and_labels_row_aligned():
     features = FeatureConfig(**TINY_FEATURES)
-    rows = planted_rows(n_markets=2, n_days=30, features=features, unknown_tail=5)
+    panel = tiny_panel(n_markets=2, n_days=30, features=features, unknown_tail=5).panel
     model = build_model(ModelConfig(**TINY_MODEL), features, HORIZONS)
-    outputs = predict(model, batches_of(rows, 16), HORIZONS)
+    outputs = predict(model, batches_of(panel, np.arange(60), 16), HORIZONS)
     assert outputs["storm_logits"].shape == (60, 3) and outputs["log_vol"].shape == (60,)
     assert outputs["modality_weights"].shape == (60, 3)
-    np.testing.assert_array_equal(outputs["storm_labels"][:, 0], rows[storm_column(5)])
+    np.testing.assert_array_equal(outputs["storm_labels"][:, 0], panel.labels[:, 0])

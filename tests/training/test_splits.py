@@ -1,49 +1,61 @@
 import pytest
 
-from storm.config import TrainConfig
-from storm.training.splits import walk_forward_folds, walk_forward_split
+from storm.config import LabelConfig, TrainConfig
+from storm.training.splits import DateSplit, final_split, required_embargo, walk_forward_folds
 from training_samples import trading_dates
 
-DATES = trading_dates(200)
+DATES = trading_dates(400)
+LABELS = LabelConfig(horizons=[5, 10, 20], volatility_window=20)
+POSITION = {date: i for i, date in enumerate(DATES)}
 
 
-def test_parts_are_in_time_order_and_do_not_overlap():
-    split = walk_forward_split(list(reversed(DATES)), TrainConfig(embargo_days=3), [5, 10, 20])
-    assert split.train == sorted(split.train) and split.validation == sorted(split.validation)
-    assert max(split.train) < min(split.validation) and max(split.validation) < min(split.test)
-    assert not (set(split.train) & set(split.validation) | set(split.validation) & set(split.test))
+def gap(before: list[str], after: list[str]) -> int:
+    return POSITION[after[0]] - POSITION[before[-1]] - 1
 
 
-def test_embargo_defaults_to_longest_horizon_and_drops_that_many_days_at_each_boundary():
-    split = walk_forward_split(DATES, TrainConfig(), [5, 10, 20])
-    assert split.embargo_days == 20
-    position = {date: i for i, date in enumerate(DATES)}
-    assert position[split.validation[0]] - position[split.train[-1]] - 1 == 20
-    assert position[split.test[0]] - position[split.validation[-1]] - 1 == 20
-    assert len(split.train) + len(split.validation) + len(split.test) + 40 == len(DATES)
+def test_folds_expand_and_every_boundary_keeps_the_embargo():
+    folds = walk_forward_folds(list(reversed(DATES)), TrainConfig(folds=3), LABELS)
+    assert [f.name for f in folds] == ["fold1", "fold2", "fold3"]
+    assert [len(f.train) for f in folds] == sorted(len(f.train) for f in folds)
+    for fold in folds:
+        assert fold.embargo_days == 20
+        assert fold.train == sorted(fold.train) and fold.validation == sorted(fold.validation)
+        assert gap(fold.train, fold.validation) == 20 and gap(fold.validation, fold.test) == 20
+        assert max(fold.train) < min(fold.validation) < min(fold.test)
 
 
-def test_fractions_apply_to_dates_left_after_embargo():
-    split = walk_forward_split(DATES, TrainConfig(embargo_days=0, validation_fraction=0.2, test_fraction=0.25), [5])
-    assert (len(split.train), len(split.validation), len(split.test)) == (110, 40, 50)
+def test_test_blocks_are_disjoint_and_cover_the_history_after_the_warm_up():
+    folds = walk_forward_folds(DATES, TrainConfig(folds=4, warmup_fraction=0.4), LABELS)
+    tested = [d for f in folds for d in f.test]
+    assert len(tested) == len(set(tested)) and tested == DATES[160:]
+
+
+def test_embargo_follows_the_volatility_window_when_it_is_longer_than_the_horizons():
+    labels = LabelConfig(horizons=[5, 10], volatility_window=30)
+    assert required_embargo(labels) == 30
+    fold = walk_forward_folds(DATES, TrainConfig(folds=2), labels)[0]
+    assert gap(fold.train, fold.validation) == 30 and gap(fold.validation, fold.test) == 30
+
+
+def test_an_embargo_shorter_than_the_labels_look_ahead_is_an_error_naming_the_minimum():
+    with pytest.raises(ValueError, match="embargo_days ≥ 20"):
+        walk_forward_folds(DATES, TrainConfig(embargo_days=5), LABELS)
 
 
 def test_too_few_dates_is_an_error_that_says_what_to_change():
-    with pytest.raises(ValueError, match="embargo"):
-        walk_forward_split(DATES[:30], TrainConfig(), [5, 10, 20])
+    with pytest.raises(ValueError, match="longer history|fewer folds"):
+        walk_forward_folds(DATES[:60], TrainConfig(folds=3), LABELS)
 
 
-def test_split_roundtrips_through_json():
-    split = walk_forward_split(DATES, TrainConfig(embargo_days=2), [5])
-    assert type(split).from_json(split.to_json()) == split
+def test_final_split_trains_on_everything_but_its_last_validation_block():
+    split = final_split(DATES, TrainConfig(validation_fraction=0.2), LABELS)
+    assert split.test == [] and split.name == "final"
+    assert split.validation[-1] == DATES[-1] and gap(split.train, split.validation) == 20
+    assert len(split.train) + len(split.validation) + 20 == len(DATES)
 
 
-def test_walk_forward_folds_expand_and_keep_the_embargo_before_each_test_block():
-    folds = walk_forward_folds(DATES, n_folds=3, embargo_days=10)
-    position = {date: i for i, date in enumerate(DATES)}
-    assert len(folds) == 3
-    assert [len(f.train) for f in folds] == sorted(len(f.train) for f in folds)
-    for fold in folds:
-        assert position[fold.test[0]] - position[fold.train[-1]] - 1 == 10
-    tested = [d for f in folds for d in f.test]
-    assert len(tested) == len(set(tested)) and tested[-1] == DATES[-1]
+def test_split_roundtrips_through_json_and_its_fingerprint_follows_the_dates():
+    folds = walk_forward_folds(DATES, TrainConfig(folds=3), LABELS)
+    assert DateSplit.from_json(folds[0].to_json()) == folds[0]
+    assert len({f.fingerprint() for f in folds}) == 3
+    assert folds[0].fingerprint() == walk_forward_folds(DATES, TrainConfig(folds=3), LABELS)[0].fingerprint()

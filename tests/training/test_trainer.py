@@ -12,25 +12,22 @@ from storm.schema import storm_column
 from storm.store import Layout, open_store
 from storm.training import load_predictor, train
 from storm.training.worker import FailOnce
-from training_samples import tiny_config, tiny_samples
-
-
-def rows_on(rows, dates):
-    keep = np.isin(rows["date"], dates)
-    return {key: values[keep] for key, values in rows.items()}
+from storm.features.windows import gather_windows
+from storm.training.trainer import RunConflict
+from training_samples import tiny_config, tiny_panel
 
 
 @pytest.fixture(scope="module")
 def trained_tiny(ray_cluster, tmp_path_factory):
     """One 2-worker run shared by the tests that inspect its outputs."""
     storage = StorageConfig(root=str(tmp_path_factory.mktemp("store")))
-    samples = tiny_samples()
-    result = train(tiny_config(storage, epochs=4), samples)
-    return storage, samples, result
+    build = tiny_panel()
+    result = train(tiny_config(storage, epochs=4), build)
+    return storage, build, result
 
 
 def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(trained_tiny):
-    storage, samples, result = trained_tiny
+    storage, build, result = trained_tiny
     store = open_store(storage)
     layout = Layout(store)
     names = {path.rsplit("/", 1)[-1] for path in store.list_files(layout.model_dir("tiny"))}
@@ -44,11 +41,12 @@ def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(trained
 
     predictor = load_predictor(store, layout, "tiny")
     assert predictor.version == result.version and set(predictor.thresholds) == {5, 10, 20}
-    held_out = rows_on(samples.rows, result.split.test)
+    assert result.split.test == [] and result.split.validation[-1] == build.dates[-1]
+    held_out = gather_windows(build.panel, build.panel.rows_on(result.split.validation))
     scores = predictor.predict(held_out)
     known = ~np.isnan(held_out[storm_column(20)])
     auroc = roc_auc_score(held_out[storm_column(20)][known], scores["score_20d"][known])
-    print(f"held-out AUROC 20d {auroc:.3f}; {result.seconds:.1f}s, {result.samples_per_second:.0f} samples/s; {result.history}")
+    print(f"validation AUROC 20d {auroc:.3f}; {result.seconds:.1f}s, {result.samples_per_second:.0f} samples/s; {result.history}")
     assert auroc > 0.7
     assert scores["alert_20d"].dtype == bool and np.all((scores["score_20d"] >= 0) & (scores["score_20d"] <= 1))
     weights = np.stack([scores[f"weight_{m}"] for m in ("text", "image", "audio")], axis=1)
@@ -59,9 +57,9 @@ def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(trained
 
 
 def test_init_from_another_run_starts_from_its_encoders_and_freezing_keeps_them(trained_tiny):
-    storage, samples, base = trained_tiny
+    storage, build, base = trained_tiny
     config = tiny_config(storage, run_name="transfer", epochs=1, init_from="tiny", freeze_encoders=True)
-    result = train(config, samples)
+    result = train(config, build)
     store = open_store(storage)
     layout = Layout(store)
     base_weights = load_predictor(store, layout, "tiny").model.state_dict()
@@ -77,7 +75,7 @@ def test_init_from_another_run_starts_from_its_encoders_and_freezing_keeps_them(
 def test_a_worker_failure_mid_training_resumes_from_the_last_checkpoint_on_s3(ray_cluster, s3_storage, tmp_path):
     """Checkpoints go to the object store (here a real S3 server), as on a cluster."""
     config = tiny_config(s3_storage, run_name="drill", epochs=3, max_failures=1)
-    result = train(config, tiny_samples(n_markets=2, n_days=100), fault=FailOnce(str(tmp_path / "failed-once"), epoch=2))
+    result = train(config, tiny_panel(n_markets=2, n_days=100), fault=FailOnce(str(tmp_path / "failed-once"), epoch=2))
     assert (tmp_path / "failed-once").exists()
     assert [entry["epoch"] for entry in result.history] == [0, 1, 2]
     resumed = [entry["attempt_start_epoch"] for entry in result.history if entry["attempt_start_epoch"] > 0]
@@ -90,4 +88,20 @@ def test_a_worker_failure_mid_training_resumes_from_the_last_checkpoint_on_s3(ra
 
 def test_too_few_dates_fail_before_any_worker_starts(ray_cluster, local_storage):
     with pytest.raises(ValueError, match="too few"):
-        train(tiny_config(local_storage, embargo_days=20), tiny_samples(n_markets=1, n_days=40))
+        train(tiny_config(local_storage, embargo_days=20), tiny_panel(n_markets=1, n_days=25))
+
+
+def test_rerunning_a_run_name_with_another_config_is_refused_unless_fresh(trained_tiny):
+    storage, build, result = trained_tiny
+    changed = tiny_config(storage, epochs=1, learning_rate=1e-3)
+    with pytest.raises(RunConflict, match="--fresh"):
+        train(changed, build)
+    store = open_store(storage)
+    assert load_predictor(store, Layout(store), "tiny").version == result.version  # untouched by the refusal
+
+
+def test_same_seed_and_workers_give_the_same_weights(ray_cluster, local_storage):
+    build = tiny_panel(n_markets=2, n_days=60)
+    first = train(tiny_config(local_storage, run_name="seeded-a", epochs=2), build)
+    second = train(tiny_config(local_storage, run_name="seeded-b", epochs=2), build)
+    assert first.version == second.version
