@@ -127,7 +127,9 @@ class Calibration:
 def coherent_logits(logits: np.ndarray) -> np.ndarray:
     """Running maximum over horizons: the identity for coherent logits, the smallest coherent lift otherwise."""
     logits = np.asarray(logits, dtype=np.float64)
-    return np.maximum.accumulate(logits, axis=1) if logits.size else logits.reshape(len(logits), -1)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must be [days, horizons], got shape {logits.shape}")
+    return np.maximum.accumulate(logits, axis=1)
 
 
 def log_cumulative_hazard(logits: np.ndarray) -> np.ndarray:

@@ -153,6 +153,14 @@ def test_incoherent_logits_are_lifted_to_their_running_maximum():
     np.testing.assert_allclose(probabilities, [[0.4, 0.4, 0.5]])
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_a_day_without_markets_gets_an_empty_table(method):
+    logits, labels, _ = storm_world(500, 0.10, seed=8)
+    calibration = fit_calibration(logits, labels, HORIZONS, 0.1, method=method)
+    assert calibration.probability(np.zeros((0, 3))).shape == (0, 3)
+    assert calibration.alerts(np.zeros((0, 3))).shape == (0, 3)
+
+
 def test_per_horizon_temperature_and_descending_horizons_are_refused_with_the_reason():
     with pytest.raises(ValueError, match="horizon order"):
         fit_calibration(np.zeros((2, 3)), np.zeros((2, 3)), HORIZONS, 0.1, method="temperature")
