@@ -4,7 +4,8 @@ Synthetic logits whose true calibration is known (as in tests/training/test_cali
 r ~ N(mu, 1) sets the true cumulative hazard Λ_j = (h_j / 20) e^r; storms within h_j are nested draws. The model
 reports a biased, over-confident hazard k_j Λ_j^γ, either coherent (the new heads) or with independent noise
 per horizon (the old, separate linear heads); "logit-linear" heads instead report 2.5 logit(P) + b_j, a world
-where per-horizon Platt scaling is the true family and the hazard map is misspecified. Validation and test differ only in mu (20-day base rate 10% vs 5%).
+where per-horizon Platt scaling is the true family and the hazard map is misspecified.
+Validation and test differ only in mu (20-day base rate 10% vs 5%).
 
     PYTHONPATH=. python benchmarks/bench_calibration_shift.py [--days 30000] [--seeds 5]
 """
@@ -108,8 +109,8 @@ def main() -> None:
                   + "".join(f"{'ECE ' + str(h) + 'd':>10}" for h in HORIZONS) + f"{'order violations':>18}")
             for name, rows in results.items():
                 mean = np.mean(rows, axis=0)
-                print(f"{name:<20}" + "".join(f"{v:>11.4f}" for v in mean[:3]) + "".join(f"{v:>10.4f}" for v in mean[3:6])
-                      + f"{mean[6]:>18.1f}")
+                print(f"{name:<20}" + "".join(f"{v:>11.4f}" for v in mean[:3])
+                      + "".join(f"{v:>10.4f}" for v in mean[3:6]) + f"{mean[6]:>18.1f}")
 
 
 if __name__ == "__main__":

@@ -128,7 +128,8 @@ def test_nested_alerts_keep_the_false_alarm_rate_on_validation_and_fresh_data():
     alerts = calibration.alerts(calibration.probability(test_logits))
     for j, horizon in enumerate(HORIZONS):
         assert calibration.validation_false_alarm_rate[horizon] <= 0.05
-        assert observed_false_alarm_rate(alerts[:, j].astype(float), test_labels[:, j], 0.5) == pytest.approx(0.05, abs=0.01)
+        realised = observed_false_alarm_rate(alerts[:, j].astype(float), test_labels[:, j], 0.5)
+        assert realised == pytest.approx(0.05, abs=0.01)
 
 
 def test_threshold_is_the_lowest_that_keeps_false_alarms_within_rate():
