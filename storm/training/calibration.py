@@ -1,10 +1,38 @@
-"""Turning raw storm logits into calibrated probabilities and alert thresholds.
+"""Turning raw storm logits into calibrated probabilities and alert thresholds, coherent across horizons.
 
-Fit on validation days only (never on training days, whose logits are
-over-confident). Temperature scaling (one scalar per horizon) or isotonic
-regression; then per horizon the lowest threshold whose false-alarm rate on
-non-storm validation days stays within `train.false_alarm_rate`. Stored as
-plain JSON so a scan can load it without this code's classes.
+A storm within 5 trading days is also one within 20, so every calibrated row must satisfy
+P(≤ h_1) ≤ P(≤ h_2) ≤ ... . Both methods keep that order for ANY input logits:
+
+1. The logits are first made coherent with a running maximum over horizons (the identity for
+   `StormHeads`, which is coherent by construction; a guard for anything else).
+2. ``"hazard"`` (default): Platt scaling on the complementary log-log scale of the heads'
+   cumulative hazard Λ_j = softplus(logit_j):
+
+       P_j = 1 − exp(−exp(α_j + β · log Λ_j)),   β > 0 shared,   α_1 ≤ α_2 ≤ ...
+
+   fitted jointly by maximum likelihood over every known (day, horizon) label. A cloglog-linear
+   map keeps P_j ≤ P_{j+1} for every Λ_j ≤ Λ_{j+1} exactly when the slopes are equal and the
+   intercepts do not fall, so this is the widest such family that is order-preserving by
+   construction. β undoes over-confidence (the old temperature); α_j is a per-horizon base-rate
+   intercept (log hazard scale) that temperature scaling lacked, which is why raw scores of
+   ≈ 0.3 sat over a 2.5% base rate. The problem is convex in (β, α), solved with L-BFGS-B.
+   α = 0, β = 1 is the identity (P = sigmoid(logit)); a fit with one label class stays there.
+3. ``"isotonic"``: a monotone map g_h(logit) per horizon, then P_j = max_{k≤j} g_k(logit_j).
+   A running maximum of increasing maps is increasing and pointwise ordered, so the order
+   holds; it needs more storms per horizon than the two-parameter-per-horizon hazard fit.
+
+Base rate that differs between validation and test: fit on POOLED walk-forward validation
+folds, so α reflects the base rate over several regimes rather than one window's. When the
+base rate moves because risk moves (more or fewer fragile days, visible to the model), the
+fitted map P(storm | logit) carries over unchanged and only the logit distribution shifts;
+this is the case the intercept + shared slope handles and temperature scaling did not
+(benchmarks/bench_calibration_shift.py). A change in P(storm | logit) itself is invisible to
+any calibration fitted on past labels.
+
+Alerts are nested: a storm expected within 5 days is also expected within 20, so
+alert_j = (P_j ≥ t_j) OR alert_{j−1}. Thresholds are chosen shortest horizon first, each the
+lowest whose nested alerts keep the false-alarm rate on non-storm validation days within
+`train.false_alarm_rate`. Stored as plain JSON so a scan can load it without this code's classes.
 """
 
 from __future__ import annotations
@@ -13,47 +41,63 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 
-Method = Literal["temperature", "isotonic"]
+Method = Literal["hazard", "isotonic"]
+METHODS = ("hazard", "isotonic")
 UNFIT_THRESHOLD = 0.5  # a horizon with no known non-storm validation day: a neutral fallback
+SLOPE_BOUNDS = (0.05, 20.0)  # as the old temperature's: 1/20 .. 20 times the model's confidence
+INTERCEPT_BOUNDS = (-30.0, 30.0)  # log-hazard shifts; keeps a horizon with one label class finite
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Per horizon: how logits become probabilities, and where an alert starts."""
+    """How logits [N, H] become coherent probabilities, and where a (nested) alert starts per horizon."""
 
     method: str
     horizons: list[int]
-    temperature: dict[int, float]
     threshold: dict[int, float]
     false_alarm_rate: float
+    slope: float = 1.0  # "hazard": β, shared by all horizons
+    intercept: dict[int, float] = field(default_factory=dict)  # "hazard": α_h, non-decreasing in h
     isotonic: dict[int, dict[str, list[float]]] = field(default_factory=dict)  # h -> {"x": logits, "y": probs}
-    validation_false_alarm_rate: dict[int, float] = field(default_factory=dict)
+    validation_false_alarm_rate: dict[int, float] = field(default_factory=dict)  # of the nested alerts
 
     def probability(self, logits: np.ndarray) -> np.ndarray:
-        """Calibrated probability [N, H] from raw logits [N, H]."""
-        logits = np.asarray(logits, dtype=np.float64)
-        columns = [self.probability_for(h, logits[:, i]) for i, h in enumerate(self.horizons)]
-        return np.stack(columns, axis=1) if columns else np.zeros((len(logits), 0))
+        """Calibrated probability [N, H] from raw logits [N, H]; non-decreasing along each row."""
+        coherent = coherent_logits(logits)
+        if self.method == "isotonic":
+            return self._isotonic_probability(coherent)
+        intercepts = np.array([self.intercept.get(h, 0.0) for h in self.horizons])
+        return probability_from_cloglog(intercepts[None, :] + self.slope * log_cumulative_hazard(coherent))
 
-    def probability_for(self, horizon: int, logits: np.ndarray) -> np.ndarray:
-        if self.method == "isotonic" and horizon in self.isotonic:
-            points = self.isotonic[horizon]
-            return np.interp(logits, points["x"], points["y"])
-        return expit(np.asarray(logits, dtype=np.float64) / self.temperature[horizon])
+    def _isotonic_probability(self, coherent: np.ndarray) -> np.ndarray:
+        """P_j = max_{k≤j} g_k(logit_j): increasing maps, pointwise ordered, on ordered logits."""
+        columns = []
+        for i in range(len(self.horizons)):
+            maps = [self._isotonic_map(h) for h in self.horizons[: i + 1]]
+            columns.append(np.max([apply(coherent[:, i]) for apply in maps], axis=0))
+        return np.stack(columns, axis=1) if columns else np.zeros((len(coherent), 0))
+
+    def _isotonic_map(self, horizon: int):
+        if horizon not in self.isotonic:  # too few labels at that horizon: the model's own probability
+            return expit
+        points = self.isotonic[horizon]
+        return lambda x: np.interp(x, points["x"], points["y"])
 
     def alerts(self, probabilities: np.ndarray) -> np.ndarray:
+        """Nested alerts [N, H]: an alert at a horizon is also one at every longer horizon."""
         thresholds = np.array([self.threshold[h] for h in self.horizons])
-        return np.asarray(probabilities) >= thresholds[None, :]
+        return np.logical_or.accumulate(np.asarray(probabilities) >= thresholds[None, :], axis=1)
 
     def to_json(self) -> dict:
         return {
             "method": self.method,
             "horizons": list(self.horizons),
-            "temperature": {str(h): t for h, t in self.temperature.items()},
+            "slope": self.slope,
+            "intercept": {str(h): a for h, a in self.intercept.items()},
             "threshold": {str(h): t for h, t in self.threshold.items()},
             "false_alarm_rate": self.false_alarm_rate,
             "validation_false_alarm_rate": {str(h): None if np.isnan(r) else r
@@ -63,29 +107,75 @@ class Calibration:
 
     @classmethod
     def from_json(cls, data: dict) -> "Calibration":
+        if data.get("method") not in METHODS:
+            raise ValueError(f"calibration.json method {data.get('method')!r} is not one of {METHODS}: it was written "
+                             "by an older storm whose per-horizon calibration could break the horizon order; retrain "
+                             "the run (storm train) to get a coherent calibration")
         by_horizon = lambda mapping: {int(h): value for h, value in mapping.items()}  # noqa: E731
         return cls(
             method=data["method"], horizons=[int(h) for h in data["horizons"]],
-            temperature={h: float(t) for h, t in by_horizon(data["temperature"]).items()},
             threshold={h: float(t) for h, t in by_horizon(data["threshold"]).items()},
             false_alarm_rate=float(data["false_alarm_rate"]),
+            slope=float(data.get("slope", 1.0)),
+            intercept={h: float(a) for h, a in by_horizon(data.get("intercept", {})).items()},
             isotonic=by_horizon(data.get("isotonic", {})),
-            validation_false_alarm_rate={h: float("nan") if r is None else float(r) for h, r in by_horizon(data.get("validation_false_alarm_rate", {})).items()},
+            validation_false_alarm_rate={h: float("nan") if r is None else float(r)
+                                         for h, r in by_horizon(data.get("validation_false_alarm_rate", {})).items()},
         )
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature T minimising the NLL of sigmoid(logit / T); 1.0 if one class is missing."""
-    logits, labels = _known(logits, labels)
-    if len(np.unique(labels)) < 2:
-        return 1.0
+def coherent_logits(logits: np.ndarray) -> np.ndarray:
+    """Running maximum over horizons: the identity for coherent logits, the smallest coherent lift otherwise."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must be [days, horizons], got shape {logits.shape}")
+    return np.maximum.accumulate(logits, axis=1)
 
-    def nll(log_temperature: float) -> float:
-        scaled = logits / np.exp(log_temperature)
-        return float(np.mean(np.logaddexp(0.0, scaled) - labels * scaled))  # stable BCE-with-logits
 
-    fitted = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
-    return float(np.exp(fitted.x))
+def log_cumulative_hazard(logits: np.ndarray) -> np.ndarray:
+    """log Λ with Λ = softplus(logit) = −log(1 − sigmoid(logit)), stable for very negative logits (→ logit)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(logits < -30.0, logits, np.log(np.logaddexp(0.0, np.maximum(logits, -30.0))))
+
+
+def probability_from_cloglog(eta: np.ndarray) -> np.ndarray:
+    """P = 1 − exp(−exp(η)), the inverse complementary log-log link."""
+    return -np.expm1(-np.exp(np.minimum(eta, 700.0)))
+
+
+def fit_hazard_calibration(logits: np.ndarray, labels: np.ndarray) -> tuple[float, list[float]]:
+    """(β, [α_h]) maximising the joint Bernoulli likelihood of all known labels; identity if one class only."""
+    log_hazard = log_cumulative_hazard(coherent_logits(logits))
+    labels = np.asarray(labels, dtype=np.float64)
+    known = ~np.isnan(labels) & np.isfinite(log_hazard)
+    n_horizons = labels.shape[1]
+    if len(np.unique(labels[known])) < 2:
+        return 1.0, [0.0] * n_horizons
+    rows, columns = np.nonzero(known)
+    x, y = log_hazard[rows, columns], labels[rows, columns]
+    # α_j = a_1 + Σ_{2≤k≤j} δ_k with δ_k ≥ 0; steps[c, k] = 1 where parameter k adds to column c's intercept
+    steps = np.tril(np.ones((n_horizons, n_horizons)))[columns]
+
+    def nll_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        eta = theta[0] * x + steps @ theta[1:]
+        hazard = np.exp(np.minimum(eta, 700.0))
+        log_p = np.where(eta < -30.0, eta, np.log(-np.expm1(-hazard)))
+        nll = -np.sum(y * log_p - (1.0 - y) * hazard)
+        d_eta = -(y * _hazard_over_expm1(hazard) - (1.0 - y) * hazard)  # d nll / d eta
+        return nll / len(y), np.concatenate([[d_eta @ x], d_eta @ steps]) / len(y)
+
+    start = np.concatenate([[1.0], np.zeros(n_horizons)])
+    bounds = [SLOPE_BOUNDS, INTERCEPT_BOUNDS] + [(0.0, INTERCEPT_BOUNDS[1] - INTERCEPT_BOUNDS[0])] * (n_horizons - 1)
+    fitted = minimize(nll_and_gradient, start, jac=True, method="L-BFGS-B", bounds=bounds)
+    slope, intercepts = float(fitted.x[0]), np.cumsum(fitted.x[1:])
+    return slope, [float(a) for a in intercepts]
+
+
+def _hazard_over_expm1(hazard: np.ndarray) -> np.ndarray:
+    """u / expm1(u), → 1 as u → 0 (d log P / d eta for the cloglog link)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(hazard < 1e-8, 1.0 - hazard / 2.0, hazard / np.expm1(hazard))
 
 
 def fit_isotonic(logits: np.ndarray, labels: np.ndarray) -> dict[str, list[float]]:
@@ -97,35 +187,67 @@ def fit_isotonic(logits: np.ndarray, labels: np.ndarray) -> dict[str, list[float
 
 def threshold_for_false_alarm_rate(scores: np.ndarray, labels: np.ndarray, false_alarm_rate: float) -> float:
     """The lowest threshold t such that the share of non-storm days with score >= t is <= false_alarm_rate."""
-    scores, labels = _known(scores, labels)
-    calm = np.sort(scores[labels < 0.5])[::-1]
-    if len(calm) == 0:
+    scores = np.asarray(scores, dtype=np.float64)
+    return nested_threshold(scores, labels, false_alarm_rate, np.zeros(len(scores), dtype=bool))
+
+
+def nested_threshold(scores: np.ndarray, labels: np.ndarray, false_alarm_rate: float,
+                     already_alerted: np.ndarray) -> float:
+    """The lowest t such that (score >= t OR already_alerted) alerts at most false_alarm_rate of non-storm days.
+
+    `already_alerted` are the days a shorter horizon alerts on: they alert here too and use up the allowance;
+    if they alone exceed it, t lies above every other non-storm score (no alerts of this horizon's own).
+    """
+    values, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+    keep = ~np.isnan(labels) & ~np.isnan(values)
+    calm = keep & (labels < 0.5)
+    if not calm.any():
         return UNFIT_THRESHOLD
-    allowed = int(np.floor(false_alarm_rate * len(calm)))  # calm days we may alert on
-    if allowed >= len(calm):
-        return float(calm[-1])
-    return float(np.nextafter(calm[allowed], np.inf))  # just above the first calm day we must not alert on
+    own = np.sort(values[calm & ~np.asarray(already_alerted, dtype=bool)])[::-1]
+    allowed = int(np.floor(false_alarm_rate * calm.sum())) - int(np.sum(calm & already_alerted))
+    if len(own) == 0:
+        return UNFIT_THRESHOLD
+    if allowed >= len(own):
+        return float(own[-1])
+    return float(np.nextafter(own[max(allowed, 0)], np.inf))  # just above the first calm day we must not alert on
 
 
 def fit_calibration(logits: np.ndarray, labels: np.ndarray, horizons: list[int], false_alarm_rate: float,
-                    method: Method = "temperature") -> Calibration:
-    """Calibration per horizon from validation logits [N, H] and labels [N, H] (NaN = unknown)."""
-    if method not in ("temperature", "isotonic"):
-        raise ValueError(f"calibration method {method!r} is not one of 'temperature', 'isotonic'")
-    temperature, isotonic = {}, {}
-    for i, horizon in enumerate(horizons):
-        temperature[horizon] = fit_temperature(logits[:, i], labels[:, i])
-        if method == "isotonic" and len(np.unique(_known(logits[:, i], labels[:, i])[1])) == 2:
-            isotonic[horizon] = fit_isotonic(logits[:, i], labels[:, i])  # else: temperature 1.0 stands in
-    draft = Calibration(method=method, horizons=list(horizons), temperature=temperature, threshold={},
-                        false_alarm_rate=false_alarm_rate, isotonic=isotonic)
-    probabilities = draft.probability(logits)
+                    method: Method = "hazard") -> Calibration:
+    """Coherent calibration from validation logits [N, H] and labels [N, H] (NaN = unknown), horizons ascending."""
+    if method not in METHODS:
+        raise ValueError(f"calibration method {method!r} is not one of {METHODS} (train.calibration); per-horizon "
+                         "temperature was removed because it could break the horizon order")
+    if list(horizons) != sorted(horizons):
+        raise ValueError(f"horizons {horizons} must be ascending: calibration keeps P(≤ h) non-decreasing in h")
+    logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+    slope, intercept, isotonic = 1.0, {h: 0.0 for h in horizons}, {}
+    if method == "hazard":
+        slope, intercepts = fit_hazard_calibration(logits, labels)
+        intercept = dict(zip(horizons, intercepts))
+    else:
+        coherent = coherent_logits(logits)
+        for i, horizon in enumerate(horizons):
+            if len(np.unique(_known(coherent[:, i], labels[:, i])[1])) == 2:
+                isotonic[horizon] = fit_isotonic(coherent[:, i], labels[:, i])  # else: sigmoid(logit) stands in
+        intercept = {}
+    draft = Calibration(method=method, horizons=list(horizons), threshold={}, false_alarm_rate=false_alarm_rate,
+                        slope=slope, intercept=intercept, isotonic=isotonic)
+    threshold, realised = nested_thresholds(draft.probability(logits), labels, horizons, false_alarm_rate)
+    return Calibration(method=method, horizons=list(horizons), threshold=threshold, false_alarm_rate=false_alarm_rate,
+                       slope=slope, intercept=intercept, isotonic=isotonic, validation_false_alarm_rate=realised)
+
+
+def nested_thresholds(probabilities: np.ndarray, labels: np.ndarray, horizons: list[int],
+                      false_alarm_rate: float) -> tuple[dict[int, float], dict[int, float]]:
+    """Thresholds shortest horizon first, each accounting for the alerts it inherits; and their realised rate."""
     threshold, realised = {}, {}
+    inherited = np.zeros(len(probabilities), dtype=bool)
     for i, horizon in enumerate(horizons):
-        threshold[horizon] = threshold_for_false_alarm_rate(probabilities[:, i], labels[:, i], false_alarm_rate)
-        realised[horizon] = observed_false_alarm_rate(probabilities[:, i], labels[:, i], threshold[horizon])
-    return Calibration(method=method, horizons=list(horizons), temperature=temperature, threshold=threshold,
-                       false_alarm_rate=false_alarm_rate, isotonic=isotonic, validation_false_alarm_rate=realised)
+        threshold[horizon] = nested_threshold(probabilities[:, i], labels[:, i], false_alarm_rate, inherited)
+        inherited = inherited | (probabilities[:, i] >= threshold[horizon])
+        realised[horizon] = observed_false_alarm_rate(inherited.astype(np.float64), labels[:, i], 0.5)
+    return threshold, realised
 
 
 def observed_false_alarm_rate(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:

@@ -54,3 +54,20 @@ def test_alert_rules_use_only_contract_metric_names():
     assert "absent(" in by_name["StormScanStale"]["expr"]
     assert contract.SCAN_INPUTS in by_name["StormHighQuarantineRatio"]["expr"]
     assert all(rule["labels"]["severity"] for rule in rules)
+
+
+def test_horizon_order_rule_compares_every_pair_of_the_configured_horizons():
+    from itertools import combinations
+
+    from storm.config import LabelConfig
+
+    groups = {group["name"]: group["rules"] for group in yaml.safe_load(RULES.read_text())["groups"]}
+    by_name = {rule.get("record") or rule["alert"]: rule for rule in groups["storm_coherence"]}
+    recorded = by_name["storm:alert_score_horizon_inversion"]["expr"]
+    for shorter, longer in combinations(LabelConfig().horizons, 2):
+        pair = (f'{contract.ALERT_SCORE}{{horizon="{shorter}"}} - ignoring (horizon) '
+                f'{contract.ALERT_SCORE}{{horizon="{longer}"}} > 1e-6')
+        assert pair in " ".join(recorded.split()), f"no rule compares the {shorter}d and {longer}d scores"
+        assert f'"shorter", "{shorter}", "", ""), "longer", "{longer}", "", "")' in " ".join(recorded.split())
+    incoherent = by_name["StormScoresIncoherent"]
+    assert "storm:alert_score_horizon_inversion" in incoherent["expr"] and incoherent["labels"]["severity"]
