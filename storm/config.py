@@ -127,7 +127,7 @@ class TrainConfig(Section):
     folds: int = Field(3, ge=1)  # walk-forward test blocks of `storm evaluate`
     warmup_fraction: float = Field(0.4, gt=0, lt=1)  # history only ever trained on before the first test block
     false_alarm_rate: float = Field(0.10, gt=0, lt=1)
-    calibration: Literal["temperature", "isotonic"] = "temperature"  # logits -> probabilities, fit on validation
+    calibration: Literal["hazard", "isotonic"] = "hazard"  # order-preserving across horizons (storm.training.calibration)
     init_from: str | None = None
     freeze_encoders: bool = False
     seed: int = 0

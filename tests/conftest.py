@@ -75,3 +75,15 @@ def s3_storage(moto_endpoint) -> StorageConfig:
 @pytest.fixture
 def local_storage(tmp_path) -> StorageConfig:
     return StorageConfig(root=str(tmp_path / "store"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_stored_scores_file_keeps_the_horizon_order(tmp_path_factory):
+    """After the session: every scores/date=*/scores.parquet any test stored locally has P(≤5d) ≤ P(≤10d) ≤ P(≤20d)."""
+    yield
+    import pandas as pd
+
+    from storm.scan.coherence import check_horizon_order
+
+    for path in tmp_path_factory.getbasetemp().rglob("scores/date=*/scores.parquet"):
+        check_horizon_order(pd.read_parquet(path), source=str(path))

@@ -20,6 +20,7 @@ from storm.features.panel import EvidencePanel, build_panel
 from storm.features.windows import gather_windows
 from storm.ingest import read_prices
 from storm.ray_runtime import ensure_ray
+from storm.scan.coherence import check_horizon_order
 from storm.scan.scores import input_counts, scores_table
 from storm.schema import MODALITIES, ScanStats
 from storm.store import Layout, ObjectStore, open_store
@@ -95,6 +96,7 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
         missing = sorted(set(markets) - set(day.loc[_any_present(day), "market"]))
         day = day[_any_present(day)]
         table = scores_table(day, horizons, thresholds, version)
+        check_horizon_order(table)  # an incoherent day is refused, never stored or published
         outcome.score_paths[date] = layout.scores(date)
         store.write_table(layout.scores(date), table)
         stats = ScanStats(

@@ -2,7 +2,7 @@
 
     model.safetensors   best weights (unwrapped, no DDP prefix)
     model.json          model card: configs, horizons, feature specs, version, dates trained on
-    calibration.json    temperature and alert threshold per horizon
+    calibration.json    order-preserving calibration and alert threshold per horizon
     history.json        per-epoch metrics
     split.json          the train / validation / test dates
 

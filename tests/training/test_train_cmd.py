@@ -16,7 +16,7 @@ def test_tables_mark_the_best_epoch_and_show_each_horizons_threshold():
 
     history = [{"epoch": 0, "loss": 1.0, "val_loss": 0.9, "val_auroc_20d": None, "attempt_start_epoch": 0},
                {"epoch": 1, "loss": 0.8, "val_loss": 0.7, "val_auroc_20d": 0.81, "attempt_start_epoch": 0}]
-    calibration = Calibration(method="temperature", horizons=[5, 20], temperature={5: 1.5, 20: 2.0},
+    calibration = Calibration(method="hazard", horizons=[5, 20], slope=0.7, intercept={5: -2.0, 20: -1.5},
                               threshold={5: 0.61, 20: 0.42}, false_alarm_rate=0.1)
     console = Console(width=200, record=True)
     console.print(history_table(history, best_epoch=1))
