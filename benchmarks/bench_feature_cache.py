@@ -25,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from storm.config import load_config
-    from storm.features import build_samples
+    from storm.features.panel import build_panel
     from storm.ray_runtime import ensure_ray
     from storm.scan import trading_days
     from storm.store import Layout, open_store
@@ -41,7 +41,7 @@ def main() -> None:
         timings = {}
         for label in ("cold (empty cache: every item computed)", "warm (cache hit: nothing computed)"):
             began = time.perf_counter()
-            samples = build_samples(config, start, end)
+            samples = build_panel(config, start, end)
             timings[label] = time.perf_counter() - began
             print(f"{label:<44} {timings[label]:7.1f} s   computed items: {samples.computed}", flush=True)
         cold, warm = timings.values()

@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="key=value config override")
-    parser.add_argument("--run", default=None, help="run name (train.run_name); the same name resumes")
+    parser.add_argument("--run", default=None, help="run name (train.run_name); the same name resumes a matching run")
+    parser.add_argument("--fresh", action="store_true", help="discard an earlier run of this name started differently")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--init-from", default=None)
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         "train.run_name": args.run, "train.num_workers": args.workers, "train.epochs": args.epochs,
         "train.init_from": args.init_from, "train.freeze_encoders": args.freeze_encoders, "train.use_gpu": args.gpu,
     })
-    result = train(settings)
+    result = train(settings, fresh=args.fresh)
     print(f"trained {result.run} version {result.version} best epoch {result.best_epoch} "
           f"in {result.seconds:.1f}s ({result.samples_per_second:.0f} samples/s): {result.model_dir}")
     print("thresholds: " + ", ".join(f"{h}d={t:.4f}" for h, t in result.calibration.threshold.items()))

@@ -17,19 +17,20 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = ConfigOption,
         overrides: Optional[list[str]] = SetOption,
         root: Optional[str] = typer.Option(None, help="Object store root (storage.root)."),
-        run: Optional[str] = typer.Option(None, help="Model run to evaluate (default: train.run_name)."),
+        run: Optional[str] = typer.Option(None, help="Name for the fold runs and the report (default: train.run_name)."),
+        folds: Optional[int] = typer.Option(None, "--folds", min=1, help="Walk-forward test blocks (train.folds)."),
         skip_single_modality: bool = typer.Option(
             False, "--skip-single-modality", help="Do not train/score one model per modality (faster)."),
     ) -> None:
-        """Score the run's test dates: fused model, single-modality models, trailing vol, GARCH, oracle."""
+        """Walk-forward evaluation: per fold, train on the past and score the next block against the baselines."""
         from storm.evaluation import EvaluationError, evaluate
 
         settings = build_config(config, overrides, **{"storage.root": root, "train.run_name": run})
         console = Console()
         try:
-            outcome = evaluate(settings, skip_single_modality=skip_single_modality,
+            outcome = evaluate(settings, folds=folds, skip_single_modality=skip_single_modality,
                                log=lambda message: console.print(f"[dim]{message}[/]"))
-        except EvaluationError as err:
+        except (EvaluationError, ValueError) as err:
             console.print(f"[red]{err}[/]", soft_wrap=True)  # unwrapped: paths stay copyable
             raise typer.Exit(2) from None
         for table in outcome.tables():

@@ -25,13 +25,14 @@ def register(app: typer.Typer) -> None:
         freeze_encoders: Optional[bool] = typer.Option(None, "--freeze-encoders/--no-freeze-encoders",
                                                        help="Freeze the encoders taken from --init-from."),
         gpu: Optional[bool] = typer.Option(None, "--gpu/--no-gpu", help="One GPU per worker (train.use_gpu)."),
+        fresh: bool = typer.Option(False, "--fresh", help="Discard an earlier run of this name started differently."),
     ) -> None:
         """Train the fusion model data-parallel with Ray Train; publish models/<run>/ with its calibration."""
         settings = build_config(config, overrides, **{
             "storage.root": root, "train.run_name": run, "train.num_workers": workers, "train.epochs": epochs,
             "train.init_from": init_from, "train.freeze_encoders": freeze_encoders, "train.use_gpu": gpu,
         })
-        outcome = run_training(settings)
+        outcome = run_training(settings, fresh)
         console = Console()
         console.print(history_table(outcome.history, outcome.best_epoch))
         console.print(calibration_table(outcome.calibration))
@@ -39,11 +40,11 @@ def register(app: typer.Typer) -> None:
                       f"{outcome.samples_per_second:.0f} training samples/s: {outcome.model_dir}", soft_wrap=True)
 
 
-def run_training(settings):
+def run_training(settings, fresh: bool = False):
     from storm.training import train
 
     try:
-        return train(settings)
+        return train(settings, fresh=fresh)
     except (ValueError, FileNotFoundError) as err:  # bad dates, no prices, unknown --init-from run: say what to do
         typer.secho(str(err), fg="red", err=True)
         raise typer.Exit(2) from None

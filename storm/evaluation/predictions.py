@@ -14,7 +14,7 @@ import pandas as pd
 from storm.features.windows import WINDOW_INPUT_KEYS as MODEL_INPUT_KEYS
 from storm.schema import FWD_VOL, MODALITIES, storm_column
 
-PredictFn = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
+MultiPredictFn = Callable[[dict[str, np.ndarray]], Mapping[str, Mapping[str, np.ndarray]]]
 
 
 def batch_predictions(batch: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray], horizons: list[int]) -> pd.DataFrame:
@@ -31,16 +31,17 @@ def batch_predictions(batch: Mapping[str, np.ndarray], outputs: Mapping[str, np.
 
 
 def collect_predictions(
-    batches: Iterable[Mapping[str, np.ndarray]], variants: dict[str, PredictFn], horizons: list[int]
+    batches: Iterable[Mapping[str, np.ndarray]], scorers: dict[str, MultiPredictFn], horizons: list[int]
 ) -> dict[str, pd.DataFrame]:
-    """Run every variant (model, or model with a modality masked) on each batch once: {variant: table}.
+    """Run every scorer on each batch once; each returns {variant: outputs}. Returns {variant: table}.
 
-    One pass over the samples serves every variant, so the test set is read once.
+    One pass over the samples serves every variant (a model, the model with a modality masked, …).
     """
-    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in variants}
+    parts: dict[str, list[pd.DataFrame]] = {}
     for batch in batches:
         inputs = {key: np.asarray(batch[key]) for key in MODEL_INPUT_KEYS}
-        for name, predict in variants.items():
-            parts[name].append(batch_predictions(batch, predict(inputs), horizons))
-    return {name: (pd.concat(tables, ignore_index=True).sort_values(["market", "date"], ignore_index=True)
-                   if tables else pd.DataFrame()) for name, tables in parts.items()}
+        for scorer in scorers.values():
+            for name, outputs in scorer(inputs).items():
+                parts.setdefault(name, []).append(batch_predictions(batch, outputs, horizons))
+    return {name: pd.concat(tables, ignore_index=True).sort_values(["market", "date"], ignore_index=True)
+            for name, tables in parts.items()}

@@ -103,20 +103,20 @@ def _evaluate_fold(config: StormConfig, run: str, build, split, prices: pd.DataF
     started = time.perf_counter()
     fused, runs = _trained(config, fold_run(run, split.name), build, split, log), {}
     runs["fused"] = fused.summary
-    variants = {"fused": fused.predictor.predict}
+    masks = {"fused": []}
     if len(modalities) > 1:
+        masks.update({f"masked-{modality}": [modality] for modality in modalities})
+    scorers = {"fused": lambda inputs: fused.predictor.predict_variants(inputs, masks)}
+    if len(modalities) > 1 and not skip_single_modality:
         for modality in modalities:
-            variants[f"masked-{modality}"] = (lambda inputs, m=modality: fused.predictor.predict(inputs, mask_modalities=[m]))
-        if not skip_single_modality:
-            for modality in modalities:
-                single_config = config.with_overrides({"model.modalities": [modality], "train.init_from": None})
-                single = _trained(single_config, fold_run(run, split.name, modality), build, split, log)
-                variants[modality] = single.predictor.predict
-                runs[modality] = single.summary
+            single_config = config.with_overrides({"model.modalities": [modality], "train.init_from": None})
+            single = _trained(single_config, fold_run(run, split.name, modality), build, split, log)
+            scorers[modality] = (lambda inputs, p=single.predictor, m=modality: {m: p.predict(inputs)})
+            runs[modality] = single.summary
     _add_stage(stages, "train", started)
     started = time.perf_counter()
     test_rows = build.panel.rows_on(split.test)
-    tables = collect_predictions(batches_of_rows(build.panel, test_rows, PREDICTION_BATCH_ROWS), variants, horizons)
+    tables = collect_predictions(batches_of_rows(build.panel, test_rows, PREDICTION_BATCH_ROWS), scorers, horizons)
     _add_stage(stages, "predict", started)
     fused_table = tables.pop("fused")
     masked = {name.removeprefix("masked-"): tables.pop(name) for name in list(tables) if name.startswith("masked-")}

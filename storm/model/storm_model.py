@@ -46,7 +46,11 @@ class StormModel(nn.Module):
         present = present_modalities(batch["modality_mask"], self.enabled)
         if self.training:
             present = drop_modalities(present, self.modality_dropout)
-        fused, weights = self.fusion(self.encode(batch, present), present.float())
+        return self.fuse(self.encode(batch, present), present)
+
+    def fuse(self, embeddings: Tensor, present: Tensor) -> ModelOutput:
+        """Fusion and heads on encoded modalities; a modality absent from ``present`` is ignored (ablations re-fuse)."""
+        fused, weights = self.fusion(embeddings, present.float())
         storm_logits, log_vol = self.heads(fused)
         return ModelOutput(storm_logits, log_vol, weights, present.float())
 

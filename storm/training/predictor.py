@@ -51,16 +51,46 @@ class Predictor:
         """
         inputs = masked_inputs(batch, mask_modalities)
         outputs = predict(self.model, [inputs], autocast_dtype=self.autocast_dtype, device=self.device)
+        return self._outputs(outputs["storm_logits"], outputs["log_vol"], outputs["modality_weights"],
+                             calibration or self.calibration)
+
+
+    @torch.no_grad()
+    def predict_variants(self, batch: Mapping[str, np.ndarray], variants: Mapping[str, Iterable[str]],
+                         calibration: Calibration | None = None) -> dict[str, dict[str, np.ndarray]]:
+        """{variant: predict(batch, mask_modalities)} for several masks, encoding the batch once.
+
+        Masking a modality only changes what the fusion sees, so every ablation reuses the same encodings.
+        """
+        from storm.model.modality_mask import present_modalities
+        from storm.training.loop import autocast_context, model_inputs
+
+        inputs = model_inputs(masked_inputs(batch), self.device)
         calibration = calibration or self.calibration
-        scores = calibration.probability(outputs["storm_logits"])
+        results = {}
+        with autocast_context(self.device, self.autocast_dtype):
+            present = present_modalities(inputs["modality_mask"], self.model.enabled)
+            embeddings = self.model.encode(inputs, present)
+            for name, masked in variants.items():
+                kept = present.clone()
+                for modality in masked:
+                    kept[:, MODALITIES.index(modality)] = False
+                output = self.model.fuse(embeddings, kept)
+                results[name] = self._outputs(output.storm_logits.float().cpu().numpy(),
+                                              output.log_vol.float().cpu().numpy(),
+                                              output.modality_weights.float().cpu().numpy(), calibration)
+        return results
+
+    def _outputs(self, logits: np.ndarray, log_vol: np.ndarray, weights: np.ndarray, calibration: Calibration) -> dict:
+        scores = calibration.probability(logits)
         alerts = calibration.alerts(scores)
         result: dict[str, np.ndarray] = {}
         for index, horizon in enumerate(self.horizons):
             result[f"score_{horizon}d"] = scores[:, index]
             result[f"alert_{horizon}d"] = alerts[:, index]
-        result["vol_pred"] = outputs["log_vol"].astype(np.float64)
+        result["vol_pred"] = log_vol.astype(np.float64)
         for index, modality in enumerate(MODALITIES):
-            result[f"weight_{modality}"] = outputs["modality_weights"][:, index].astype(np.float64)
+            result[f"weight_{modality}"] = weights[:, index].astype(np.float64)
         return result
 
 

@@ -1,4 +1,4 @@
-"""`storm evaluate` on a store with no trained run tells the user what to run instead of a traceback."""
+"""`storm evaluate` on a store with no world tells the user what to run instead of a traceback."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 from storm.cli import app
 
 
-def test_evaluate_without_a_trained_run_names_the_missing_file_and_the_fix(tmp_path):
+def test_evaluate_without_a_world_names_the_missing_prices_and_the_fix(tmp_path):
     result = CliRunner().invoke(app, ["evaluate", "--root", str(tmp_path / "store"), "--run", "nothing"])
     assert result.exit_code == 2
     output = " ".join(result.output.split())
-    assert "models/nothing/split.json" in output and "storm train --set train.run_name=nothing" in output
+    assert "raw/prices" in output and "storm generate" in output

@@ -1,9 +1,8 @@
-"""`evaluate` through the real trainer and predictor on a tiny hand-written world (1 epoch, real local Ray)."""
+"""Walk-forward `evaluate` through the real trainer and predictor on a tiny hand-written world (real local Ray)."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -11,30 +10,34 @@ import pytest
 from rich.console import Console
 
 from storm.config import LabelConfig, StormConfig
-from storm.evaluation import evaluate, single_modality_run
+from storm.evaluation import evaluate
+from storm.evaluation.runner import fold_run
 from storm.ingest import read_prices
 from storm.labels import label_table
 from storm.store import Layout, open_store
-from storm.training import train
 
-N_DAYS = 150
+N_DAYS = 200
 DATES = list(pd.bdate_range("2019-01-07", periods=N_DAYS).strftime("%Y-%m-%d"))
 TINY = {
     "features.image_size": 32, "features.chart_days": 10, "features.n_mels": 16, "features.audio_frames": 32,
-    "features.max_headlines": 2, "model.modalities": ["image", "audio"], "model.hidden_dim": 16,
-    "train.epochs": 1, "train.num_workers": 1, "train.batch_size": 32, "train.embargo_days": 10,
-    "train.validation_fraction": 0.3, "train.test_fraction": 0.35, "labels.horizons": [5, 20],
+    "features.window_days": 10, "model.modalities": ["image", "audio"], "model.hidden_dim": 16,
+    "model.chart_backbone": "resnet10t", "train.epochs": 1, "train.num_workers": 1, "train.batch_size": 32,
+    "train.folds": 2, "train.validation_fraction": 0.3, "labels.horizons": [5, 20],
 }
 
 
-def write_world(layout: Layout) -> None:
-    """Two markets of random-walk prices with 15% crashes in training, validation and late in the test period
-    (so the test's 20-day labels hold calm days, then a storm); the truth is the storm label itself."""
+def write_world(layout: Layout, scramble_from: int | None = None) -> None:
+    """Two markets of random-walk prices with 15% crashes spread over the history; the truth is the storm label.
+
+    `scramble_from`: shuffle the daily returns from that day on (the labels there change, nothing before does).
+    """
     for seed, market in enumerate(["AAA", "BBB"]):
         rng = np.random.default_rng(seed)
         returns = rng.standard_normal(N_DAYS) * 0.01
-        for crash in (30 + 7 * seed, 68 + 5 * seed, 140 + 3 * seed):
+        for crash in (30 + 7 * seed, 68 + 5 * seed, 110 + 3 * seed, 150 + 4 * seed, 185):
             returns[crash:crash + 4] = -0.045
+        if scramble_from is not None:
+            returns[scramble_from:] = np.random.default_rng(99 + seed).permutation(returns[scramble_from:])
         close = 100 * np.exp(np.cumsum(returns))
         frame = pd.DataFrame({"date": DATES, "open": close, "high": close * 1.01, "low": close * 0.99, "close": close,
                               "volume": 1e6})
@@ -44,31 +47,47 @@ def write_world(layout: Layout) -> None:
                              labels[["market", "date"]].assign(fragility=labels["storm_20d"].fillna(0.5)))
 
 
+def calibration_of(layout: Layout, run: str) -> dict:
+    return json.loads(layout.store.read_text(layout.model_file(run, "calibration.json")))
+
+
 @pytest.mark.slow
-def test_evaluate_scores_the_saved_test_period_against_baselines_and_writes_the_report(ray_cluster, local_storage):
-    config = StormConfig(storage=local_storage).with_overrides({**TINY, "train.run_name": "tiny"})
+def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_reuse_the_folds(ray_cluster, local_storage):
+    config = StormConfig(storage=local_storage).with_overrides(TINY)
     layout = Layout(open_store(local_storage))
     write_world(layout)
-    trained = train(config)
-
-    started = time.perf_counter()
-    outcome = evaluate(config, "tiny", skip_single_modality=True)  # 1 training, not 3: the suite runs on 2 cores
-    print(f"trained in {trained.seconds:.0f}s, evaluated in {time.perf_counter() - started:.0f}s")
+    outcome = evaluate(config, "tiny", skip_single_modality=True)  # 2 trainings, not 6: the suite runs on 2 cores
     for table in outcome.tables():
-        Console(width=160).print(table)
+        Console(width=80).print(table)
 
     report = json.loads(layout.store.read_text(layout.report_file("tiny", "report.json")))
-    assert report["periods"]["test"] == {"start": trained.split.test[0], "end": trained.split.test[-1],
-                                         "n_dates": len(trained.split.test)}
-    models = set(report["metrics"]["20"])
-    assert models == {"fused", "trailing_vol", "garch", "oracle"}
-    assert report["metrics"]["20"]["fused"]["n_rows"] == report["positives"]["20"]["n_rows"] > 0
-    assert set(report["ablation"]["20"]["masked"]) == {"image", "audio"}
-    assert set(report["modality_weights"]["all_days"]) == {"text", "image", "audio"}
-    assert report["positives"]["20"]["n_positives"] < report["positives"]["20"]["n_rows"]  # both classes in the test
+    assert set(report["periods"]) == {"fold1", "fold2"} and set(report["folds"]) == {"fold1", "fold2"}
+    tested = report["periods"]["fold1"]["test"], report["periods"]["fold2"]["test"]
+    assert tested[0]["end"] < tested[1]["start"] and tested[1]["end"] == DATES[-1]
+    assert {"fused", "trailing_vol", "garch", "oracle"} <= set(report["metrics"]["20"])
+    pooled_rows = report["metrics"]["20"]["fused"]["n_rows"]
+    assert pooled_rows == sum(report["folds"][f]["fused"]["20"]["n_rows"] for f in ("fold1", "fold2")) > 0
     assert report["metrics"]["20"]["oracle"]["auroc"] == 1.0
-    assert report["oracle_gap_auroc"]["20"] == pytest.approx(1.0 - report["metrics"]["20"]["fused"]["auroc"])
-    assert report["model_version"] == trained.version
-    assert not layout.store.exists(layout.model_dir(single_modality_run("tiny", "image")))
+    assert set(report["ablation"]["20"]["masked"]) == {"image", "audio"}
+    runs = report["fold_runs"]
+    assert runs["fold1"]["fused"]["run"] == fold_run("tiny", "fold1") and not runs["fold1"]["fused"]["reused"]
     assert all(layout.store.read_bytes(path).startswith(b"\x89PNG") for path in outcome.plot_paths)
-    assert len(outcome.tables()) == 2
+
+    again = evaluate(config, "tiny", skip_single_modality=True)
+    assert all(again.content["fold_runs"][f]["fused"]["reused"] for f in ("fold1", "fold2"))
+    assert again.content["metrics"] == report["metrics"]  # same folds, same predictions, same figures
+
+
+@pytest.mark.slow
+def test_scrambling_the_test_period_changes_neither_the_folds_weights_nor_its_calibration(ray_cluster, local_storage):
+    config = StormConfig(storage=local_storage).with_overrides(TINY)
+    layout = Layout(open_store(local_storage))
+    write_world(layout)
+    first = evaluate(config, "plain", folds=2, skip_single_modality=True)
+    fold1_test_start = DATES.index(first.content["periods"]["fold1"]["test"]["start"])
+    write_world(layout, scramble_from=fold1_test_start)
+    second = evaluate(config, "scrambled", folds=2, skip_single_modality=True)
+    plain, scrambled = first.content["fold_runs"]["fold1"]["fused"], second.content["fold_runs"]["fold1"]["fused"]
+    assert plain["version"] == scrambled["version"]  # identical weights: nothing of the test block reached training
+    assert calibration_of(layout, fold_run("plain", "fold1")) == calibration_of(layout, fold_run("scrambled", "fold1"))
+    assert first.content["folds"]["fold1"]["fused"]["20"] != second.content["folds"]["fold1"]["fused"]["20"]
