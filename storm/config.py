@@ -37,6 +37,7 @@ class WorldConfig(Section):
     """The data world that `storm generate` writes."""
 
     kind: Literal["synthetic", "replay"] = "synthetic"
+    profile: Literal["realistic", "legacy"] = "realistic"  # synthetic: crashes feed volatility, faint daily evidence; legacy = the first world
     seed: int = 7
     n_markets: int = Field(24, ge=1)  # enough independent storm episodes that held-out figures mean something
     n_days: int = Field(500, ge=60)
@@ -50,6 +51,7 @@ class WorldConfig(Section):
     conferences_per_month: float = Field(2.0, ge=0)
     with_text: bool = True
     with_audio: bool = True
+    ceiling_paths: int = Field(300, ge=0)  # synthetic: forward paths per market-day for truth/storm_probability; 0 = none
 
 
 class LabelConfig(Section):
