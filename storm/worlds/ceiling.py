@@ -14,12 +14,26 @@ generator, so the world's own draws are untouched.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from storm.worlds.plan import HiddenState
 from storm.worlds.prices import (FragilityFactors, PriceProcess, crash_hazard, crash_path, fragility_from_factors,
                                  garch_omega, garch_update, ou_step)
 
 PATH_STATES_PER_CHUNK = 300_000  # (market-day, path) pairs simulated at once: bounds memory near 100 MB
+
+
+def storm_probability_column(horizon: int) -> str:
+    return f"storm_probability_{horizon}d"
+
+
+def ceiling_table(markets: tuple[str, ...], dates: tuple[str, ...], horizons: list[int],
+                  probability: np.ndarray) -> pd.DataFrame:
+    """truth/storm_probability.parquet: market, date, storm_probability_{h}d per horizon (market-major rows)."""
+    table = pd.DataFrame({"market": np.repeat(markets, len(dates)), "date": np.tile(dates, len(markets))})
+    for index, horizon in enumerate(horizons):
+        table[storm_probability_column(horizon)] = probability[index].reshape(-1)
+    return table
 
 
 def storm_probabilities(hidden: HiddenState, horizons: list[int], threshold: float, n_paths: int,
