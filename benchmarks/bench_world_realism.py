@@ -5,8 +5,10 @@ Per seed and as mean ± std over seeds: storm rates per horizon, and AUROC for
 0.77, printed as the reference), the fragility oracle, one day of news
 pressure, a trailing 40-day mean of news pressure, and a trailing 40-day mean
 of speech pressure over conference days (days with no conference in the last
-40 are left out), and (in sample) of a logistic regression on trailing vol plus
-both 40-day means: the evidence must carry information beyond prices. With --ceiling-paths the real ceiling's AUROC is added.
+40 are left out), and (in sample) of logistic regressions: trailing vol plus both 40-day means,
+the price logistic's features (20/60-day vol, drawdown from the 60-day peak,
+5/20-day returns; no GARCH), and those plus both 40-day means. The evidence
+must carry information beyond prices. With --ceiling-paths the real ceiling's AUROC is added.
 
     .venv/bin/python benchmarks/bench_world_realism.py --seeds 5 --profile realistic
     .venv/bin/python benchmarks/bench_world_realism.py --process garch_leverage=0.15 --news-noise 3.0
@@ -34,6 +36,18 @@ def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
 def auroc(score: np.ndarray, label: np.ndarray) -> float:
     known = np.isfinite(score) & np.isfinite(label)
     return float(roc_auc_score(label[known], score[known]))
+
+
+def price_features(closes: list[np.ndarray]) -> list[np.ndarray]:
+    """[markets, days] each: the price logistic's inputs (GARCH left out for speed): 20/60-day vol,
+    drawdown from the 60-day peak, 5/20-day returns."""
+    from storm.evaluation.baselines import trailing_log_volatility
+
+    close = pd.DataFrame(np.stack(closes).T)
+    return [np.stack([trailing_log_volatility(c, 20) for c in closes]),
+            np.stack([trailing_log_volatility(c, 60) for c in closes]),
+            (close / close.rolling(60, min_periods=60).max() - 1.0).to_numpy().T,
+            np.log(close / close.shift(5)).to_numpy().T, np.log(close / close.shift(20)).to_numpy().T]
 
 
 def combined_auroc(features: list[np.ndarray], label: np.ndarray) -> float:
@@ -78,14 +92,17 @@ def measure_world(world, profile, horizons: list[int], threshold: float, ceiling
         "news_40d": auroc(trailing_mean(plan.news_pressure, EVIDENCE_WINDOW), storm_20d),
         "speech_40d": auroc(trailing_mean(speech, EVIDENCE_WINDOW), storm_20d),
     }
-    row["vol+evidence"] = combined_auroc([np.stack([trailing_log_volatility(c, 20) for c in closes]),
-                                          trailing_mean(plan.news_pressure, EVIDENCE_WINDOW),
-                                          trailing_mean(speech, EVIDENCE_WINDOW)], storm_20d)
+    evidence = [trailing_mean(plan.news_pressure, EVIDENCE_WINDOW), trailing_mean(speech, EVIDENCE_WINDOW)]
+    row["vol+evidence"] = combined_auroc([np.stack([trailing_log_volatility(c, 20) for c in closes]), *evidence],
+                                         storm_20d)
+    row["price_logit"] = combined_auroc(price_features(closes), storm_20d)
+    row["price+evidence"] = combined_auroc([*price_features(closes), *evidence], storm_20d)
     if ceiling_paths:
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         ceiling = storm_probabilities(plan.hidden, horizons, threshold, ceiling_paths, np.random.default_rng(world.seed))
         row["ceiling"] = auroc(ceiling[horizons.index(20)], storm_20d)
         row["ceiling_s"] = time.perf_counter() - began
+        row["ceiling_cpu_s"] = time.process_time() - cpu_began
     return row
 
 

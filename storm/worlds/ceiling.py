@@ -13,8 +13,11 @@ generator, so the world's own draws are untouched.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from storm.worlds.plan import HiddenState
 from storm.worlds.prices import (FragilityFactors, PriceProcess, crash_hazard, crash_path, fragility_from_factors,
@@ -37,13 +40,14 @@ def ceiling_table(markets: tuple[str, ...], dates: tuple[str, ...], horizons: li
 
 
 def storm_probabilities(hidden: HiddenState, horizons: list[int], threshold: float, n_paths: int,
-                        rng: np.random.Generator) -> np.ndarray:
+                        rng: np.random.Generator, progress: bool = False) -> np.ndarray:
     """[len(horizons), n_markets, n_days] share of forward paths from each market-day with a storm within h."""
     n_markets, n_days = hidden.prices.fragility.shape
     markets, days = np.divmod(np.arange(n_markets * n_days), n_days)
     chunk = max(1, PATH_STATES_PER_CHUNK // n_paths)
     probability = np.empty((len(horizons), n_markets * n_days))
-    for first in range(0, markets.size, chunk):
+    chunks = range(0, markets.size, chunk)
+    for first in tqdm(chunks, desc="ceiling", unit="chunk", file=sys.stderr, disable=not progress):
         part = slice(first, first + chunk)
         probability[:, part] = _simulate_forward(hidden, markets[part], days[part], horizons, threshold, n_paths, rng)
     return probability.reshape(len(horizons), n_markets, n_days)

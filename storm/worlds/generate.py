@@ -71,7 +71,7 @@ def generate_world(config: StormConfig, store: ObjectStore, progress: bool = Tru
         pending: list[Future] = []
         counts["prices"] = stages.run("prices", _write_prices, plan, store, layout, writer, pending)
         counts["truth"] = stages.run("truth", _write_truth, plan, store, layout)
-        counts["storm_probability"] = stages.run("ceiling", _write_ceiling, plan, config, store, layout)
+        counts["storm_probability"] = stages.run("ceiling", _write_ceiling, plan, config, store, layout, progress)
         counts["charts"] = stages.run("charts", _write_charts, plan, config, store, layout, writer, pending, progress)
         counts["news_files"], counts["headlines"] = (
             stages.run("news", _write_news, plan, config, store, layout, writer, pending, progress)
@@ -140,13 +140,13 @@ def _write_truth(plan: WorldPlan, store: ObjectStore, layout: Layout) -> int:
     return 1
 
 
-def _write_ceiling(plan: WorldPlan, config: StormConfig, store: ObjectStore, layout: Layout) -> int:
+def _write_ceiling(plan: WorldPlan, config: StormConfig, store: ObjectStore, layout: Layout, progress: bool) -> int:
     """truth/storm_probability.parquet from forward paths of the hidden state, on a stream of its own."""
     if plan.hidden is None or config.world.ceiling_paths == 0:
         return 0
     horizons = config.labels.horizons
     probability = storm_probabilities(plan.hidden, horizons, config.labels.drawdown_threshold,
-                                      config.world.ceiling_paths, market_rng(plan.seed, CEILING_STREAM, 0))
+                                      config.world.ceiling_paths, market_rng(plan.seed, CEILING_STREAM, 0), progress)
     store.write_table(layout.truth_storm_probability(), ceiling_table(plan.markets, plan.dates, horizons, probability))
     return 1
 
