@@ -1,14 +1,16 @@
 """How realistic is the synthetic world? Price process and evidence views only: no espeak, no files.
 
 Per seed and as mean ± std over seeds: storm rates per horizon, and AUROC for
-20-day storms of trailing 20-day volatility (the S&P 500 1999–2018 gives about
-0.77, printed as the reference), the fragility oracle, one day of news
-pressure, a trailing 40-day mean of news pressure, and a trailing 40-day mean
-of speech pressure over conference days (days with no conference in the last
-40 are left out), and (in sample) of logistic regressions: trailing vol plus both 40-day means,
-the price logistic's features (20/60-day vol, drawdown from the 60-day peak,
-5/20-day returns; no GARCH), and those plus both 40-day means. The evidence
-must carry information beyond prices. With --ceiling-paths the real ceiling's AUROC is added.
+20-day storms of
+- trailing 20-day volatility (the S&P 500 1999–2018 reference is printed);
+- the fragility oracle, and with --ceiling-paths the real ceiling;
+- one day of news pressure, and its trailing 40-day mean;
+- one conference's speech pressure (conference days only), and the trailing
+  40-day mean over conference days (days with none in the last 40 left out);
+- in-sample logistic regressions: trailing vol plus both 40-day means; the
+  price logistic's features (20/60-day vol, drawdown from the 60-day peak,
+  5/20-day returns; GARCH left out for speed); those plus both 40-day means.
+  The evidence must carry information beyond prices.
 
     .venv/bin/python benchmarks/bench_world_realism.py --seeds 5 --profile realistic
     .venv/bin/python benchmarks/bench_world_realism.py --process garch_leverage=0.15 --news-noise 3.0
@@ -90,6 +92,7 @@ def measure_world(world, profile, horizons: list[int], threshold: float, ceiling
         "oracle": auroc(plan.fragility, storm_20d),
         "news_1d": auroc(plan.news_pressure, storm_20d),
         "news_40d": auroc(trailing_mean(plan.news_pressure, EVIDENCE_WINDOW), storm_20d),
+        "speech_1d": auroc(speech, storm_20d),
         "speech_40d": auroc(trailing_mean(speech, EVIDENCE_WINDOW), storm_20d),
     }
     evidence = [trailing_mean(plan.news_pressure, EVIDENCE_WINDOW), trailing_mean(speech, EVIDENCE_WINDOW)]
