@@ -24,7 +24,7 @@ class PriceProcess:
 
     global_reversion: float = 0.02  # OU pull per day; half-life ≈ 35 days, so today's fragility speaks for the next 20
     market_reversion: float = 0.02
-    fragility_offset: float = -1.2
+    fragility_offset: float = -1.2  # calmer than legacy (-0.9): aftershocks add storms of their own
     global_loading: float = 0.6  # shared factor: storms cluster across markets, but not all at once
     market_loading: float = 1.6
     crash_hazard_max: float = 0.15  # daily crash-start probability at fragility 1
