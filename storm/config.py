@@ -37,9 +37,11 @@ class WorldConfig(Section):
     """The data world that `storm generate` writes."""
 
     kind: Literal["synthetic", "replay"] = "synthetic"
+    # synthetic: realistic = crashes feed volatility, evidence faint by day; legacy = the first world, same bytes
+    profile: Literal["realistic", "legacy"] = "realistic"
     seed: int = 7
     n_markets: int = Field(24, ge=1)  # enough independent storm episodes that held-out figures mean something
-    n_days: int = Field(500, ge=60)
+    n_days: int = Field(750, ge=60)  # three walk-forward folds with a 60-day evidence window; audio is most of the generation time
     start_date: str = "2016-01-04"
     prices_file: str | None = None  # replay: csv/parquet with date, open, high, low, close, volume; None = arch's S&P 500
     replay_market: str = "SPX"
@@ -50,6 +52,7 @@ class WorldConfig(Section):
     conferences_per_month: float = Field(2.0, ge=0)
     with_text: bool = True
     with_audio: bool = True
+    ceiling_paths: int = Field(300, ge=0)  # synthetic: forward paths per market-day, truth/storm_probability; 0: none
 
 
 class LabelConfig(Section):

@@ -7,6 +7,7 @@ Jobs ask this module for paths; nobody else builds them from strings.
     raw/charts/date=YYYY-MM-DD/<market>.png
     raw/audio/date=YYYY-MM-DD/<market>-<event>.wav
     truth/fragility.parquet                  synthetic world only; evaluation reads it, nothing else
+    truth/storm_probability.parquet          synthetic only: the real ceiling, P(storm within h | simulator state)
     features/<modality>/<spec>/date=D/…      cached per-item features keyed by content hash
     models/<run>/…                           checkpoints, calibration, model card
     reports/<run>/…                          evaluation report and plots
@@ -86,6 +87,10 @@ class Layout:
     # evaluation-only truth
     def truth_fragility(self) -> str:
         return self.store.path("truth", "fragility.parquet")
+
+    def truth_storm_probability(self) -> str:
+        """market, date, storm_probability_{h}d: forward-simulated from the full hidden state (evaluation only)."""
+        return self.store.path("truth", "storm_probability.parquet")
 
     def world_manifest(self) -> str:
         return self.store.path("raw", "world.json")

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from storm.config import StormConfig
 from storm.labels import storm_flags
 from storm.store import Layout, ObjectStore
+from storm.worlds.ceiling import ceiling_table, storm_probabilities
 from storm.worlds.charts import encode_png, render_chart
 from storm.worlds.news import headlines_for_day
 from storm.worlds.plan import WorldPlan, market_rng
@@ -27,7 +28,7 @@ from storm.worlds.speech import conference_script, require_espeak, synthesize
 from storm.worlds.synthetic import synthetic_world
 from storm.worlds.wav import encode_wav
 
-NEWS_STREAM, SCHEDULE_STREAM, SPEECH_STREAM = 3, 4, 5
+NEWS_STREAM, SCHEDULE_STREAM, SPEECH_STREAM, CEILING_STREAM = 3, 4, 5, 6
 TRADING_DAYS_PER_MONTH = 21
 CONFERENCE_EVENT = "conference"
 WRITE_THREADS = 4  # I/O bound (S3 PUTs); rendering stays on the main thread
@@ -45,6 +46,7 @@ class WorldSummary:
     counts: dict[str, int] = field(default_factory=dict)  # prices, charts, news_files, headlines, audio, truth
     storm_rate: dict[int, float] = field(default_factory=dict)  # share of labelled market-days with storm_{h}d = 1
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # plan, prices, truth, ceiling, charts, news, audio
 
 
 class WorldRootError(ValueError):
@@ -59,26 +61,43 @@ def generate_world(config: StormConfig, store: ObjectStore, progress: bool = Tru
     """Write the configured world under store's root, replacing a previously generated one."""
     began = time.perf_counter()
     layout = Layout(store)
-    plan = plan_world(config)
+    stages = _StageClock()
+    plan = stages.run("plan", plan_world, config)
     if config.world.with_audio:
         require_espeak()
     _clear_previous_world(store, layout)
     counts: dict[str, int] = {}
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="storm-write") as writer:
         pending: list[Future] = []
-        counts["prices"] = _write_prices(plan, store, layout, writer, pending)
-        counts["truth"] = _write_truth(plan, store, layout)
-        counts["charts"] = _write_charts(plan, config, store, layout, writer, pending, progress)
+        counts["prices"] = stages.run("prices", _write_prices, plan, store, layout, writer, pending)
+        counts["truth"] = stages.run("truth", _write_truth, plan, store, layout)
+        counts["storm_probability"] = stages.run("ceiling", _write_ceiling, plan, config, store, layout, progress)
+        counts["charts"] = stages.run("charts", _write_charts, plan, config, store, layout, writer, pending, progress)
         counts["news_files"], counts["headlines"] = (
-            _write_news(plan, config, store, layout, writer, pending, progress) if config.world.with_text else (0, 0))
-        counts["audio"] = _write_audio(plan, config, store, layout, progress) if config.world.with_audio else 0
+            stages.run("news", _write_news, plan, config, store, layout, writer, pending, progress)
+            if config.world.with_text else (0, 0))
+        counts["audio"] = (stages.run("audio", _write_audio, plan, config, store, layout, progress)
+                           if config.world.with_audio else 0)
         for future in pending:
             future.result()
     storm_rate = world_storm_rates(plan, config)
     store.write_text(layout.world_manifest(), json.dumps(_manifest(plan, config, counts, storm_rate), indent=2))
     return WorldSummary(kind=plan.kind, root=store.uri, markets=plan.markets, start=plan.dates[0], end=plan.dates[-1],
                         trading_days=len(plan.dates), counts=counts, storm_rate=storm_rate,
-                        seconds=time.perf_counter() - began)
+                        seconds=time.perf_counter() - began, stage_seconds=stages.seconds)
+
+
+class _StageClock:
+    """Seconds per generation stage (writes still queued finish in the total, not in their stage)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def run(self, stage: str, action, *args):
+        began = time.perf_counter()
+        result = action(*args)
+        self.seconds[stage] = round(time.perf_counter() - began, 3)
+        return result
 
 
 def world_storm_rates(plan: WorldPlan, config: StormConfig) -> dict[int, float]:
@@ -118,6 +137,17 @@ def _write_truth(plan: WorldPlan, store: ObjectStore, layout: Layout) -> int:
         "fragility": plan.fragility.reshape(-1),
     })
     store.write_table(layout.truth_fragility(), truth)
+    return 1
+
+
+def _write_ceiling(plan: WorldPlan, config: StormConfig, store: ObjectStore, layout: Layout, progress: bool) -> int:
+    """truth/storm_probability.parquet from forward paths of the hidden state, on a stream of its own."""
+    if plan.hidden is None or config.world.ceiling_paths == 0:
+        return 0
+    horizons = config.labels.horizons
+    probability = storm_probabilities(plan.hidden, horizons, config.labels.drawdown_threshold,
+                                      config.world.ceiling_paths, market_rng(plan.seed, CEILING_STREAM, 0), progress)
+    store.write_table(layout.truth_storm_probability(), ceiling_table(plan.markets, plan.dates, horizons, probability))
     return 1
 
 

@@ -7,6 +7,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from storm.worlds.prices import FragilityFactors, PriceProcess, SyntheticPrices
+
+
+@dataclass(frozen=True)
+class HiddenState:
+    """The whole simulator state of a synthetic world, day by day: what the real ceiling simulates forward from."""
+
+    process: PriceProcess
+    factors: FragilityFactors
+    prices: SyntheticPrices
+
 
 @dataclass(frozen=True)
 class WorldPlan:
@@ -25,6 +36,7 @@ class WorldPlan:
     news_pressure: np.ndarray
     speech_pressure: np.ndarray
     fragility: np.ndarray | None = None
+    hidden: HiddenState | None = None  # synthetic only; never written to raw/
     source: str = "synthetic"
 
 
