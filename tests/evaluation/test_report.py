@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from storm.evaluation.ablation import modality_ablation, modality_weights
-from storm.evaluation.plots import reliability_png, score_over_price_png
+from storm.evaluation.plots import reliability_by_horizon_png, reliability_png, score_over_price_png
 from storm.evaluation.predictions import batch_predictions, collect_predictions
 from storm.config import EvaluationConfig
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, render_tables
@@ -183,3 +183,9 @@ def test_plots_are_png_images():
     curves = {"fused": (table["storm_20d"].to_numpy(), table["score_20d"].to_numpy()),
               "calm": (np.zeros(5), np.full(5, 0.1))}  # one class: skipped, not an error
     assert reliability_png(curves, 20).startswith(PNG_MAGIC)
+
+
+def test_reliability_png_draws_fused_and_the_best_price_baseline_per_horizon(report):
+    assert reliability_by_horizon_png(report).startswith(PNG_MAGIC)
+    without_baseline = {**report, "best_price_baseline": None}
+    assert reliability_by_horizon_png(without_baseline).startswith(PNG_MAGIC)
