@@ -20,6 +20,7 @@ from arch import arch_model
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from storm.evaluation.metrics import TRADING_DAYS_PER_YEAR, alert_column, score_column
 from storm.evaluation.report import ScoredModel
@@ -122,6 +123,10 @@ def _garch_variance_paths(returns: np.ndarray, first_origin: int, horizon: int) 
     return forecast.variance.to_numpy()
 
 
+def _one_blas_thread() -> None:
+    threadpool_limits(1)  # the workers are the parallelism: BLAS threads on top would oversubscribe the cores
+
+
 class _Serial:
     def map(self, function, *iterables):
         return map(function, *iterables)
@@ -163,7 +168,7 @@ def _run_garch(tasks: list[tuple], workers: int) -> list[np.ndarray]:
         return [_garch_variance_paths(*task) for task in tasks]
     # fork, not spawn: a fresh interpreter would import storm (torch, Ray) for seconds before its first fit.
     # The children only run numpy/scipy/arch, none of the parent's thread pools.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_one_blas_thread) as pool:
         return list(pool.map(_garch_variance_paths, *zip(*tasks), chunksize=max(1, len(tasks) // (4 * workers))))
 
 
