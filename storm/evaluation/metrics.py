@@ -164,12 +164,12 @@ def lead_times(table: pd.DataFrame, horizon: int) -> np.ndarray:
       horizon; 0: on its first day; negative: only once it was under way.
     Measured to s, which is at or before the fall's first day, so the lead is a lower bound.
     """
-    label_name, alert_name = storm_column(horizon), alert_column(horizon)
+    ordered = table.sort_values(["market", "date"])
+    labels, alerts = ordered[storm_column(horizon)].to_numpy(float), ordered[alert_column(horizon)].to_numpy(bool)
+    market_starts = np.flatnonzero(np.concatenate([[True], ordered["market"].to_numpy()[1:] != ordered["market"].to_numpy()[:-1]]))
     leads: list[float] = []
-    for _, market_rows in table.sort_values(["market", "date"]).groupby("market", sort=False):
-        labels = market_rows[label_name].to_numpy(float)
-        alerts = market_rows[alert_name].to_numpy(bool)
-        leads.extend(_market_lead_times(labels, alerts))
+    for start, end in zip(market_starts, [*market_starts[1:], len(ordered)]):
+        leads.extend(_market_lead_times(labels[start:end], alerts[start:end]))
     return np.asarray(leads, dtype=float)
 
 

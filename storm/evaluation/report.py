@@ -111,8 +111,8 @@ def build_report(
         "main_horizon": main_horizon,
         "horizons": horizons,
         "reference": reference,
-        "models": {m.name: {"kind": m.kind, "notes": m.notes, "n_folds": sum(any(x.name == m.name for x in f.models)
-                                                                            for f in folds)} for m in models},
+        "models": {m.name: {"kind": m.kind, "notes": m.notes, "probabilistic": {h: m.probabilistic.get(h, True) for h in horizons},
+                            "n_folds": sum(any(x.name == m.name for x in f.models) for f in folds)} for m in models},
         "pooled": {str(h): {m.name: {**pooled[m.name][h].as_dict(),
                                      "intervals": {k: v.as_dict() for k, v in intervals[h]["models"][m.name].items()}}
                             for m in models} for h in horizons},
