@@ -136,6 +136,16 @@ class TrainConfig(Section):
     seed: int = 0
 
 
+class EvaluationConfig(Section):
+    """How evaluation measures: the paired block bootstrap behind every interval."""
+
+    bootstrap_resamples: int = Field(1000, ge=10)
+    bootstrap_seed: int = 0
+    block_days: int | None = Field(None, ge=1)  # None: the longest label horizon; shorter than that is an error
+    confidence: float = Field(0.95, gt=0, lt=1)
+    calibration_bins: int = Field(10, ge=2)  # equal-width probability bins for ECE and reliability points
+
+
 class MetricsConfig(Section):
     pushgateway_url: str | None = None
     pushgateway_username: str | None = None
@@ -160,6 +170,7 @@ class StormConfig(Section):
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
 

@@ -1,32 +1,54 @@
-"""What the fused model must beat: trailing volatility, GARCH(1,1), and (synthetic only) the oracle.
+"""What the fused model must beat: trailing volatility, GARCH(1,1), a price-feature logistic regression,
+and (synthetic worlds only) the fragility oracle and the ceiling.
 
-Each baseline turns prices (or the hidden truth) into one raw score per (market, date)
-and horizon, using only what was known at that day's close. ``score_baseline`` then
-treats it like the model: a probability fitted on the validation period (Platt
-scaling) and a threshold chosen on validation at the same false-alarm rate as the
-model's, so the comparison on the test period is fair.
+Every baseline turns what was known at a day's close into one raw score per
+(market, date) and horizon. ``score_baseline`` then treats it like the model: a
+probability fitted on the fold's validation rows (Platt scaling, unregularised)
+and an alert threshold chosen there at the model's false-alarm rate, with the
+model's own rule, so the comparison on the test rows is fair.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
 from arch import arch_model
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from storm.evaluation.metrics import TRADING_DAYS_PER_YEAR, alert_column, score_column
+from storm.evaluation.report import ScoredModel
 from storm.schema import FWD_VOL, storm_column
 from storm.training.calibration import threshold_for_false_alarm_rate  # the model's own rule: a fair comparison
+from storm.training.splits import DateSplit
 
 GARCH_SCALE = 100.0  # arch fits best on returns in percent
 MIN_GARCH_RETURNS = 100
+GARCH_WORKERS = 2
+LOGIT_FEATURES = ("trail_vol_20", "trail_vol_60", "drawdown_60", "return_5", "return_20")  # + garch_{h}d
+TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY = "fragility", "storm_probability"  # keys of truth_models' tables
 
 
 def raw_score_column(horizon: int) -> str:
     return f"raw_{horizon}d"
 
+
+def garch_column(horizon: int) -> str:
+    return f"garch_{horizon}d"
+
+
+def storm_probability_column(horizon: int) -> str:
+    """truth/storm_probability.parquet: P(storm within h | full simulator state at D)."""
+    return f"storm_probability_{horizon}d"
+
+
+# ---- price features, each known at the day's close ------------------------------------------------------------
 
 def trailing_log_volatility(close: np.ndarray, window: int = 20) -> np.ndarray:
     """Log annualised std of the last ``window`` daily log returns up to and including each day."""
@@ -37,54 +59,268 @@ def trailing_log_volatility(close: np.ndarray, window: int = 20) -> np.ndarray:
     return np.concatenate([[np.nan], log_vol])
 
 
-def garch_log_volatility(
-    close: np.ndarray, positions: np.ndarray, horizons: list[int], refit_every: int = 20
-) -> dict[int, np.ndarray]:
+def drawdown_from_peak(close: np.ndarray, window: int = 60) -> np.ndarray:
+    """1 − close / (highest close of the last ``window`` days, today included)."""
+    peak = pd.Series(close).rolling(window, min_periods=window).max().to_numpy()
+    return 1.0 - close / peak
+
+
+def log_return(close: np.ndarray, days: int) -> np.ndarray:
+    """Log return over the last ``days`` days."""
+    past = np.concatenate([np.full(days, np.nan), close[:-days]])
+    return np.log(close / past)
+
+
+def garch_log_volatility(close: np.ndarray, positions: np.ndarray, horizons: list[int], refit_every: int = 20,
+                         executor=None) -> dict[int, np.ndarray]:
     """GARCH(1,1) forecast of log annualised volatility over the next h days, for each day in ``positions``.
 
     Parameters are fitted on an expanding window of returns strictly before the first
     day of each block of ``refit_every`` days, then held fixed while the variance
     recursion runs through each day's own return: a day's forecast never sees a later
-    price. Days with fewer than MIN_GARCH_RETURNS returns behind them stay NaN.
+    price. Days with fewer than MIN_GARCH_RETURNS returns behind them stay NaN. Each
+    block's fit starts from arch's defaults, so blocks are independent: ``executor``
+    (anything with ``map``) may run them in parallel with the same result.
     """
     returns = np.diff(np.log(close)) * GARCH_SCALE
-    forecasts = {h: np.full(len(close), np.nan) for h in horizons}
+    blocks = _garch_blocks(positions, refit_every)
+    tasks = [(returns[: block[-1]], block[0] - 1, max(horizons)) for block in blocks]
+    paths = list((executor or _Serial()).map(_garch_variance_paths, *zip(*tasks))) if tasks else []
+    return _forecasts_from_paths(len(close), blocks, paths, horizons)
+
+
+def _garch_blocks(positions: np.ndarray, refit_every: int) -> list[list[int]]:
     todo = sorted(int(p) for p in positions if p - 1 >= MIN_GARCH_RETURNS)
-    params = None
+    blocks = []
     while todo:
-        first_origin = todo[0] - 1  # day p's return is returns[p - 1]
-        block = [p for p in todo if p < todo[0] + refit_every]
-        variance, params = _garch_variance_paths(returns, first_origin, block[-1] - 1, max(horizons), params)
+        blocks.append([p for p in todo if p < todo[0] + refit_every])
+        todo = todo[len(blocks[-1]):]
+    return blocks
+
+
+def _forecasts_from_paths(n_days: int, blocks, paths, horizons: list[int]) -> dict[int, np.ndarray]:
+    forecasts = {h: np.full(n_days, np.nan) for h in horizons}
+    for block, variance in zip(blocks, paths):
+        first_origin = block[0] - 1  # day p's return is returns[p - 1]
         for h in horizons:
             mean_variance = variance[:, :h].mean(axis=1)
-            for p in block:
-                forecasts[h][p] = 0.5 * np.log(mean_variance[p - 1 - first_origin] * TRADING_DAYS_PER_YEAR) - np.log(GARCH_SCALE)
-        todo = todo[len(block):]
+            origins = np.asarray(block) - 1 - first_origin
+            forecasts[h][block] = 0.5 * np.log(mean_variance[origins] * TRADING_DAYS_PER_YEAR) - np.log(GARCH_SCALE)
     return forecasts
 
 
-def _garch_variance_paths(returns: np.ndarray, first_origin: int, last_origin: int, horizon: int, start_params):
-    """Variance forecasts [origins first..last, horizon] from GARCH(1,1) fitted on returns[:first_origin].
+def _garch_variance_paths(returns: np.ndarray, first_origin: int, horizon: int) -> np.ndarray:
+    """Variance forecasts [origins first_origin..len(returns)-1, horizon] from GARCH(1,1) fitted on returns[:first_origin].
 
-    The filter runs on returns[:last_origin + 1] only: later returns are not even handed to arch.
-    Returns (variance paths, fitted parameters to warm-start the next fit).
+    The filter runs on ``returns`` (which ends at the block's last origin): later returns are not even handed to arch.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter on short windows; a poor fit is still a fair baseline
         estimation = arch_model(returns[:first_origin], mean="Constant", vol="GARCH", p=1, q=1, rescale=False)
-        fitted = estimation.fit(disp="off", show_warning=False, starting_values=start_params)
-        filtering = arch_model(returns[: last_origin + 1], mean="Constant", vol="GARCH", p=1, q=1, rescale=False)
+        fitted = estimation.fit(disp="off", show_warning=False)
+        filtering = arch_model(returns, mean="Constant", vol="GARCH", p=1, q=1, rescale=False)
         forecast = filtering.fix(fitted.params).forecast(horizon=horizon, start=first_origin, reindex=False)
-    return forecast.variance.to_numpy(), fitted.params.to_numpy()
+    return forecast.variance.to_numpy()
 
+
+def _one_blas_thread() -> None:
+    threadpool_limits(1)  # the workers are the parallelism: BLAS threads on top would oversubscribe the cores
+
+
+class _Serial:
+    def map(self, function, *iterables):
+        return map(function, *iterables)
+
+
+def price_features(prices: pd.DataFrame, horizons: list[int], vol_window: int, refit_every: int = 20,
+                   workers: int = GARCH_WORKERS) -> pd.DataFrame:
+    """Every price feature on every date: market, date, trail_vol_20/60, drawdown_60, return_5/20, garch_{h}d.
+
+    garch_{h}d for each horizon and for ``vol_window`` (the volatility the model forecasts).
+    Causal day by day, so one table serves every fold. GARCH fits run in ``workers``
+    processes across markets and refit blocks (the same numbers with any worker count).
+    """
+    garch_horizons = sorted(set(horizons) | {vol_window})
+    markets = [(market, rows) for market, rows in prices.sort_values(["market", "date"]).groupby("market", sort=False)]
+    tasks, tables = [], []
+    for market, rows in markets:
+        close = rows["close"].to_numpy(float)
+        blocks = _garch_blocks(np.arange(len(close)), refit_every)
+        returns = np.diff(np.log(close)) * GARCH_SCALE
+        tasks += [(returns[: block[-1]], block[0] - 1, max(garch_horizons)) for block in blocks]
+        tables.append((market, rows, close, blocks))
+    paths = _run_garch(tasks, workers)
+    features, used = [], 0
+    for market, rows, close, blocks in tables:
+        garch = _forecasts_from_paths(len(close), blocks, paths[used: used + len(blocks)], garch_horizons)
+        used += len(blocks)
+        features.append(pd.DataFrame({
+            "market": market, "date": rows["date"].to_numpy(),
+            "trail_vol_20": trailing_log_volatility(close, 20), "trail_vol_60": trailing_log_volatility(close, 60),
+            f"trail_vol_{vol_window}": trailing_log_volatility(close, vol_window),
+            "drawdown_60": drawdown_from_peak(close, 60), "return_5": log_return(close, 5),
+            "return_20": log_return(close, 20), **{garch_column(h): garch[h] for h in garch_horizons}}))
+    return pd.concat(features, ignore_index=True)
+
+
+def _run_garch(tasks: list[tuple], workers: int) -> list[np.ndarray]:
+    if workers <= 1 or len(tasks) < 2:
+        return [_garch_variance_paths(*task) for task in tasks]
+    # fork, not spawn: a fresh interpreter would import storm (torch, Ray) for seconds before its first fit.
+    # The children only run numpy/scipy/arch, none of the parent's thread pools.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_one_blas_thread) as pool:
+        return list(pool.map(_garch_variance_paths, *zip(*tasks), chunksize=max(1, len(tasks) // (4 * workers))))
+
+
+# ---- from raw scores to scored test rows ------------------------------------------------------------------------
+
+def price_baselines(prices: pd.DataFrame, labels: pd.DataFrame, split: DateSplit, horizons: list[int],
+                    vol_window: int, false_alarm_rate: float, features: pd.DataFrame | None = None,
+                    workers: int = GARCH_WORKERS) -> list[ScoredModel]:
+    """trail-vol, garch and price-logit, scored on ``split.test`` (Platt + threshold on ``split.validation``).
+
+    ``prices``: market, date, close (all history); ``labels``: market, date, storm_{h}d, fwd_log_vol.
+    ``features``: price_features(...) computed once for all folds (computed here if None).
+    """
+    if not split.validation:
+        raise ValueError("price baselines need the fold's validation dates to fit their probability and threshold; "
+                         "carve a validation block from the end of the fold's training part")
+    if features is None:
+        features = price_features(prices[["market", "date", "close"]], horizons, vol_window, workers=workers)
+    trailing = features[f"trail_vol_{vol_window}"].to_numpy()
+    raw = {
+        "trail-vol": features[["market", "date"]].assign(**{raw_score_column(h): trailing for h in horizons},
+                                                         vol_pred=trailing),
+        "garch": features[["market", "date"]].assign(**{raw_score_column(h): features[garch_column(h)] for h in horizons},
+                                                     vol_pred=features[garch_column(vol_window)]),
+        "price-logit": price_logistic_scores(features, labels, split.train, horizons),
+    }
+    return [_scored(name, "baseline", table, labels, split, horizons, false_alarm_rate) for name, table in raw.items()]
+
+
+def price_logistic_scores(features: pd.DataFrame, labels: pd.DataFrame, train_dates: list[str],
+                          horizons: list[int]) -> pd.DataFrame:
+    """Per horizon, the log-odds of a standardised logistic regression on price features, fitted on ``train_dates``.
+
+    Features: trailing 20/60-day vol, drawdown from the 60-day peak, 5/20-day returns and
+    the GARCH forecast for h. A day missing any feature gets no score.
+    """
+    joined = features.merge(labels, on=["market", "date"], how="left")
+    train = joined["date"].isin(set(train_dates)).to_numpy()
+    table = joined[["market", "date"]].copy()
+    for h in horizons:
+        columns = [*LOGIT_FEATURES, garch_column(h)]
+        x = joined[columns].to_numpy(float)
+        y = joined[storm_column(h)].to_numpy(float)
+        complete = np.isfinite(x).all(axis=1)
+        fit_rows = train & complete & ~np.isnan(y)
+        raw = np.full(len(joined), np.nan)
+        if len(np.unique(y[fit_rows])) == 2:
+            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x[fit_rows], y[fit_rows].astype(int))
+            raw[complete] = model.decision_function(x[complete])
+        table[raw_score_column(h)] = raw
+    return table
+
+
+def truth_models(truth_tables: dict[str, pd.DataFrame], labels: pd.DataFrame, split: DateSplit, horizons: list[int],
+                 false_alarm_rate: float) -> list[ScoredModel]:
+    """Synthetic worlds only: frag-oracle (the hidden fragility, Platt-scaled) and ceiling (already a probability).
+
+    ``truth_tables``: {"fragility": market, date, fragility; "storm_probability": market, date,
+    storm_probability_{h}d}; either may be missing. The fragility oracle is no ceiling: it ignores
+    falls already under way and noise-driven falls. The ceiling, P(storm | full simulator state),
+    is only thresholded on validation.
+    """
+    models = []
+    if TRUTH_FRAGILITY in truth_tables:
+        fragility = truth_tables[TRUTH_FRAGILITY]
+        raw = fragility[["market", "date"]].assign(**{raw_score_column(h): fragility["fragility"].to_numpy(float)
+                                                      for h in horizons})
+        models.append(_scored("frag-oracle", "oracle", raw, labels, split, horizons, false_alarm_rate))
+    if TRUTH_STORM_PROBABILITY in truth_tables:
+        probability = truth_tables[TRUTH_STORM_PROBABILITY]
+        raw = probability[["market", "date"]].assign(**{raw_score_column(h): probability[storm_probability_column(h)]
+                                                        for h in horizons})
+        models.append(_scored("ceiling", "ceiling", raw, labels, split, horizons, false_alarm_rate, platt=False))
+    return models
+
+
+def _scored(name, kind, raw, labels, split: DateSplit, horizons, false_alarm_rate, platt: bool = True) -> ScoredModel:
+    predictions, probabilistic, notes = score_baseline(raw, labels, set(split.validation), set(split.test), horizons,
+                                                       false_alarm_rate, platt=platt)
+    return ScoredModel(name=name, kind=kind, predictions=predictions, probabilistic=probabilistic, notes=notes)
+
+
+def score_baseline(
+    raw: pd.DataFrame,
+    labels: pd.DataFrame,
+    validation_dates: set[str],
+    test_dates: set[str],
+    horizons: list[int],
+    false_alarm_rate: float,
+    platt: bool = True,
+) -> tuple[pd.DataFrame, dict[int, bool], list[str]]:
+    """Turn raw baseline scores into a predictions table on the test dates.
+
+    Per horizon, fitted on validation rows only: Platt scaling (a probability, so Brier
+    means something; skipped with ``platt=False`` for scores that already are one) and the
+    alert threshold at ``false_alarm_rate``. Where validation cannot support a probability
+    (one class, or a score that ranks backwards) the raw score is kept and the horizon is
+    marked not probabilistic.
+    Returns (table with score_{h}d, alert_{h}d, labels, vol_pred if given; {h: probabilistic}; notes).
+    """
+    joined = raw.merge(labels, on=["market", "date"], how="left")
+    validation = joined[joined["date"].isin(validation_dates)]
+    test = joined[joined["date"].isin(test_dates)].copy()
+    probabilistic, notes = {}, []
+    for h in horizons:
+        raw_name, label_name = raw_score_column(h), storm_column(h)
+        to_probability = (_platt_scaler(validation[raw_name].to_numpy(float), validation[label_name].to_numpy(float))
+                          if platt else _identity)
+        probabilistic[h] = to_probability is not None
+        if to_probability is None:
+            notes.append(f"storm_{h}d: validation cannot calibrate this baseline; raw score kept, Brier skipped")
+            to_probability = _identity
+        validation_score = to_probability(validation[raw_name].to_numpy(float))
+        threshold = threshold_for_false_alarm_rate(validation_score, validation[label_name].to_numpy(float), false_alarm_rate)
+        test[score_column(h)] = to_probability(test[raw_name].to_numpy(float))
+        test[alert_column(h)] = test[score_column(h)].to_numpy() >= threshold
+    keep = ["market", "date", *(c for h in horizons for c in (score_column(h), alert_column(h), storm_column(h)))]
+    keep += [c for c in ("vol_pred", FWD_VOL) if c in test.columns]
+    return test[keep].sort_values(["market", "date"]).reset_index(drop=True), probabilistic, notes
+
+
+def _identity(scores: np.ndarray) -> np.ndarray:
+    return scores
+
+
+def _platt_scaler(scores: np.ndarray, labels: np.ndarray):
+    """Unregularised logistic map raw score -> probability (None if validation cannot fit a rising one)."""
+    known = ~np.isnan(scores) & ~np.isnan(labels)
+    if len(np.unique(labels[known])) < 2:
+        return None
+    fitted = LogisticRegression(C=np.inf).fit(scores[known].reshape(-1, 1), labels[known].astype(int))
+    if fitted.coef_[0, 0] <= 0:
+        return None
+
+    def to_probability(values: np.ndarray) -> np.ndarray:
+        probability = np.full(len(values), np.nan)
+        finite = ~np.isnan(values)
+        if finite.any():
+            probability[finite] = fitted.predict_proba(values[finite].reshape(-1, 1))[:, 1]
+        return probability
+
+    return to_probability
+
+
+# ---- the earlier one-split interface, kept while the runner moves to folds ----------------------------------------
 
 def price_baseline_scores(
     prices: pd.DataFrame, dates: set[str], horizons: list[int], vol_window: int, refit_every: int = 20
 ) -> dict[str, pd.DataFrame]:
-    """Raw scores of the two price baselines on ``dates``: {"trailing_vol": table, "garch": table}.
+    """Raw scores of trailing vol and GARCH on ``dates``: {"trailing_vol": table, "garch": table}.
 
-    ``prices``: market, date, close (all history: the baselines need the past).
-    Tables: market, date, raw_{h}d for each horizon, vol_pred (each baseline's volatility forecast).
+    Tables: market, date, raw_{h}d for each horizon, vol_pred. GARCH runs only where asked.
     """
     trailing, garch = [], []
     for market, rows in prices.sort_values(["market", "date"]).groupby("market", sort=False):
@@ -101,60 +337,6 @@ def price_baseline_scores(
 
 
 def oracle_scores(truth: pd.DataFrame, dates: set[str], horizons: list[int]) -> pd.DataFrame:
-    """The best possible score on a synthetic world: the hidden fragility itself (truth: market, date, fragility)."""
+    """The hidden fragility as a raw score on ``dates`` (truth: market, date, fragility)."""
     rows = truth[truth["date"].isin(dates)]
     return rows[["market", "date"]].assign(**{raw_score_column(h): rows["fragility"].to_numpy(float) for h in horizons})
-
-
-def score_baseline(
-    raw: pd.DataFrame,
-    labels: pd.DataFrame,
-    validation_dates: set[str],
-    test_dates: set[str],
-    horizons: list[int],
-    false_alarm_rate: float,
-) -> tuple[pd.DataFrame, dict[int, bool], list[str]]:
-    """Turn raw baseline scores into a predictions table on the test dates.
-
-    Per horizon, fitted on validation rows only: Platt scaling (a probability, so Brier
-    means something) and the alert threshold at ``false_alarm_rate``. Where validation
-    cannot support a probability (one class, or a score that ranks backwards) the raw
-    score is kept and the horizon is marked not probabilistic.
-    Returns (table with score_{h}d, alert_{h}d, labels, vol_pred if given; {h: probabilistic}; notes).
-    """
-    joined = raw.merge(labels, on=["market", "date"], how="left")
-    validation = joined[joined["date"].isin(validation_dates)]
-    test = joined[joined["date"].isin(test_dates)].copy()
-    probabilistic, notes = {}, []
-    for h in horizons:
-        raw_name, label_name = raw_score_column(h), storm_column(h)
-        to_probability = _platt_scaler(validation[raw_name].to_numpy(float), validation[label_name].to_numpy(float))
-        probabilistic[h] = to_probability is not None
-        if to_probability is None:
-            notes.append(f"storm_{h}d: validation cannot calibrate this baseline; raw score kept, Brier skipped")
-            to_probability = lambda scores: scores  # noqa: E731
-        validation_score = to_probability(validation[raw_name].to_numpy(float))
-        threshold = threshold_for_false_alarm_rate(validation_score, validation[label_name].to_numpy(float), false_alarm_rate)
-        test[score_column(h)] = to_probability(test[raw_name].to_numpy(float))
-        test[alert_column(h)] = test[score_column(h)].to_numpy() >= threshold
-    keep = ["market", "date", *(c for h in horizons for c in (score_column(h), alert_column(h), storm_column(h)))]
-    keep += [c for c in ("vol_pred", FWD_VOL) if c in test.columns]
-    return test[keep].sort_values(["market", "date"]).reset_index(drop=True), probabilistic, notes
-
-
-def _platt_scaler(scores: np.ndarray, labels: np.ndarray):
-    known = ~np.isnan(scores) & ~np.isnan(labels)
-    if len(np.unique(labels[known])) < 2:
-        return None
-    fitted = LogisticRegression().fit(scores[known].reshape(-1, 1), labels[known].astype(int))
-    if fitted.coef_[0, 0] <= 0:
-        return None
-
-    def to_probability(values: np.ndarray) -> np.ndarray:
-        probability = np.full(len(values), np.nan)
-        finite = ~np.isnan(values)
-        if finite.any():
-            probability[finite] = fitted.predict_proba(values[finite].reshape(-1, 1))[:, 1]
-        return probability
-
-    return to_probability

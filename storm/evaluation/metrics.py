@@ -14,12 +14,21 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
 
 from storm.schema import FWD_VOL, storm_column
 
 TRADING_DAYS_PER_YEAR = 252
 NAN = float("nan")
+CALIBRATION_BINS = 10
 
 
 def score_column(horizon: int) -> str:
@@ -40,9 +49,10 @@ class HorizonMetrics:
     auroc: float = NAN
     pr_auc: float = NAN
     brier: float = NAN
+    ece: float = NAN  # expected calibration error, equal-width bins
     recall_at_threshold: float = NAN
     precision_at_threshold: float = NAN
-    false_alarms_per_year: float = NAN
+    false_alarms_per_market_year: float = NAN  # alert-days on calm days per market-year
     median_lead_days: float = NAN
     n_episodes: int = 0
     n_episodes_warned: int = 0
@@ -53,8 +63,9 @@ class HorizonMetrics:
         return {key: _json_number(value) for key, value in asdict(self).items()}
 
 
-def horizon_metrics(table: pd.DataFrame, horizon: int, probabilistic: bool = True) -> HorizonMetrics:
-    """All figures for one horizon. ``probabilistic=False`` skips Brier (the score is not a probability)."""
+def horizon_metrics(table: pd.DataFrame, horizon: int, probabilistic: bool = True,
+                    n_bins: int = CALIBRATION_BINS) -> HorizonMetrics:
+    """All figures for one horizon. ``probabilistic=False`` skips Brier and ECE (the score is not a probability)."""
     label_name, score_name, alert_name = storm_column(horizon), score_column(horizon), alert_column(horizon)
     known = table[table[label_name].notna() & table[score_name].notna()]
     labels = known[label_name].to_numpy(dtype=int)
@@ -67,8 +78,9 @@ def horizon_metrics(table: pd.DataFrame, horizon: int, probabilistic: bool = Tru
     _ranking_metrics(result, labels, scores)
     if probabilistic and len(labels):
         result.brier = float(brier_score_loss(labels, np.clip(scores, 0.0, 1.0)))
+        result.ece = expected_calibration_error(labels, scores, n_bins)
     result.recall_at_threshold, result.precision_at_threshold = recall_precision(labels, alerts, result.notes)
-    result.false_alarms_per_year = false_alarms_per_year(known, label_name, alert_name)
+    result.false_alarms_per_market_year = false_alarms_per_market_year(known, label_name, alert_name)
     leads = lead_times(table, horizon)
     result.n_episodes, result.n_episodes_warned = len(leads), int(np.sum(~np.isnan(leads))) if len(leads) else 0
     result.median_lead_days = float(np.nanmedian(leads)) if result.n_episodes_warned else NAN
@@ -88,20 +100,46 @@ def _ranking_metrics(result: HorizonMetrics, labels: np.ndarray, scores: np.ndar
 
 def recall_precision(labels: np.ndarray, alerts: np.ndarray, notes: list[str] | None = None) -> tuple[float, float]:
     """Share of storm days alerted, and share of alerts that were storm days (NaN when undefined)."""
-    true_alerts = int(np.sum(alerts & (labels == 1)))
-    positives, raised = int(np.sum(labels == 1)), int(np.sum(alerts))
-    recall = true_alerts / positives if positives else NAN
-    precision = true_alerts / raised if raised else NAN
-    if notes is not None and not raised:
+    labels, alerts = np.asarray(labels).astype(int), np.asarray(alerts).astype(int)
+    if not len(labels):
+        return NAN, NAN
+    recall = float(recall_score(labels, alerts, zero_division=np.nan))
+    precision = float(precision_score(labels, alerts, zero_division=np.nan))
+    if notes is not None and not alerts.any():
         notes.append("no alerts raised: precision undefined")
     return recall, precision
 
 
-def false_alarms_per_year(table: pd.DataFrame, label_name: str, alert_name: str) -> float:
-    """Alerts on calm (label 0) days per market-year covered.
+def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, n_bins: int = CALIBRATION_BINS) -> float:
+    """Σ over equal-width probability bins of (share of rows in the bin) × |mean label − mean probability|."""
+    labels, probabilities = np.asarray(labels, float), np.clip(np.asarray(probabilities, float), 0.0, 1.0)
+    if not len(labels):
+        return NAN
+    bins = np.minimum((probabilities * n_bins).astype(int), n_bins - 1)
+    gap_per_bin = np.bincount(bins, weights=probabilities - labels, minlength=n_bins)
+    return float(np.abs(gap_per_bin).sum() / len(labels))
 
-    Years covered = labelled rows of each market / 252 trading days, summed over
-    markets, so the figure reads as "false alarms a year for one market".
+
+def reliability_points(labels: np.ndarray, probabilities: np.ndarray, n_bins: int = CALIBRATION_BINS) -> dict | None:
+    """Reliability curve {"predicted": [...], "observed": [...]} over quantile bins (None with one class).
+
+    Quantile bins, because storm probabilities crowd near 0: equal-width bins would
+    leave one full bin and nine nearly empty ones.
+    """
+    labels, probabilities = np.asarray(labels, float), np.asarray(probabilities, float)
+    known = ~np.isnan(labels) & ~np.isnan(probabilities)
+    if len(np.unique(labels[known])) < 2:
+        return None
+    observed, predicted = calibration_curve(labels[known].astype(int), np.clip(probabilities[known], 0, 1),
+                                            n_bins=n_bins, strategy="quantile")
+    return {"predicted": predicted.tolist(), "observed": observed.tolist()}
+
+
+def false_alarms_per_market_year(table: pd.DataFrame, label_name: str, alert_name: str) -> float:
+    """Alert-days on calm (label 0) days per market-year covered.
+
+    Market-years = labelled rows / 252 trading days (summed over markets), so the
+    figure reads as "false-alarm days a year for one market".
     """
     known = table[table[label_name].notna()]
     if known.empty:
@@ -112,36 +150,43 @@ def false_alarms_per_year(table: pd.DataFrame, label_name: str, alert_name: str)
 
 
 def lead_times(table: pd.DataFrame, horizon: int) -> np.ndarray:
-    """Lead time in trading days of the first warning for each storm episode (NaN: never warned).
+    """Lead time in trading days of the warning for each storm episode (NaN: never warned).
 
     Per market, rows in date order, counted by position (one row = one trading day):
-    - an episode starts on day s where storm_{h}d is 1 and day s-1 is labelled 0
-      (a run already under way on the first row has no known start and is not counted);
-      it ends on day e, the last day of that run of 1s;
-    - the warning window is days s-h .. e: the h trading days before the fall first
-      enters the h-day horizon, plus the episode itself;
-    - lead time = s - (first alert day in the window). Positive: warned that many days
-      before the storm entered the horizon; 0: warned on its first day; negative: warned
-      only once the episode was under way. No alert in the window: NaN (missed).
+    - an episode is a run of days labelled storm_{h}d = 1 that follows a day labelled 0
+      (a run on the first row, or after an unknown label, has no known start: not counted);
+      it starts on day s, its first storm-labelled day (the first day from which a
+      fall of the threshold lies within h days), and ends on day e, its last;
+    - its warning is the earliest run of consecutive alert days [a, b] that reaches the
+      episode: b >= s and a <= e. A run carried over from the previous episode of the
+      same market counts from the day after that episode ended;
+    - lead time = s - a. Positive: warned that many days before the storm entered the
+      horizon; 0: on its first day; negative: only once it was under way.
+    Measured to s, which is at or before the fall's first day, so the lead is a lower bound.
     """
-    label_name, alert_name = storm_column(horizon), alert_column(horizon)
+    ordered = table.sort_values(["market", "date"])
+    labels, alerts = ordered[storm_column(horizon)].to_numpy(float), ordered[alert_column(horizon)].to_numpy(bool)
+    market_starts = np.flatnonzero(np.concatenate([[True], ordered["market"].to_numpy()[1:] != ordered["market"].to_numpy()[:-1]]))
     leads: list[float] = []
-    for _, market_rows in table.sort_values(["market", "date"]).groupby("market", sort=False):
-        labels = market_rows[label_name].to_numpy(float)
-        alerts = market_rows[alert_name].to_numpy(bool)
-        leads.extend(_market_lead_times(labels, alerts, horizon))
+    for start, end in zip(market_starts, [*market_starts[1:], len(ordered)]):
+        leads.extend(_market_lead_times(labels[start:end], alerts[start:end]))
     return np.asarray(leads, dtype=float)
 
 
-def _market_lead_times(labels: np.ndarray, alerts: np.ndarray, horizon: int) -> list[float]:
-    leads = []
-    for start in np.flatnonzero((labels[1:] == 1) & (labels[:-1] == 0)) + 1:
-        end = start
-        while end + 1 < len(labels) and labels[end + 1] == 1:
-            end += 1
-        window_start = max(0, start - horizon)
-        alerted = np.flatnonzero(alerts[window_start : end + 1])
-        leads.append(float(start - (window_start + alerted[0])) if len(alerted) else NAN)
+def _market_lead_times(labels: np.ndarray, alerts: np.ndarray) -> list[float]:
+    storm = np.concatenate([[False], labels == 1, [False]])
+    starts = np.flatnonzero(~storm[:-1] & storm[1:])
+    ends = np.flatnonzero(storm[:-1] & ~storm[1:]) - 1  # last day of each run of storm days
+    alerting = np.concatenate([[False], alerts, [False]])
+    run_starts = np.flatnonzero(~alerting[:-1] & alerting[1:])
+    run_ends = np.flatnonzero(alerting[:-1] & ~alerting[1:]) - 1
+    leads, previous_end = [], -1
+    for start, end in zip(starts, ends):
+        if start > 0 and labels[start - 1] == 0:  # a known start
+            reaching = np.flatnonzero((run_ends >= start) & (run_starts <= end))
+            first_alert = max(run_starts[reaching[0]], previous_end + 1) if len(reaching) else None
+            leads.append(NAN if first_alert is None else float(start - first_alert))
+        previous_end = end
     return leads
 
 
@@ -150,7 +195,7 @@ def volatility_rmse(predicted: np.ndarray, realised: np.ndarray) -> float:
     both = ~np.isnan(predicted) & ~np.isnan(realised)
     if not both.any():
         return NAN
-    return float(np.sqrt(np.mean((predicted[both] - realised[both]) ** 2)))
+    return float(root_mean_squared_error(realised[both], predicted[both]))
 
 
 def _json_number(value):

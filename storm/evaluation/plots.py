@@ -74,6 +74,30 @@ def reliability_png(curves: dict[str, tuple[np.ndarray, np.ndarray]], horizon: i
     return _png(figure)
 
 
+def reliability_by_horizon_png(report: dict) -> bytes:
+    """Pooled reliability of fused (solid) and the best price baseline (dashed), one colour per horizon.
+
+    Points come from the report (quantile bins), so the figure shows exactly what report.json holds.
+    """
+    figure = Figure(figsize=(5.5, 5))
+    axis = figure.subplots()
+    axis.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    baseline = report.get("best_price_baseline")
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+    for index, horizon in enumerate(report["horizons"]):
+        colour = colours[index % len(colours)]
+        for name, style in ((report.get("reference") or "fused", "-"), (baseline, "--")):
+            points = report["reliability"][str(horizon)].get(name) if name else None
+            if points:
+                axis.plot(points["predicted"], points["observed"], linestyle=style, marker="o", markersize=3,
+                          color=colour, label=f"{name} {horizon}d")
+    axis.set_xlabel("predicted probability")
+    axis.set_ylabel("observed storm frequency")
+    axis.set_title("reliability on the pooled test folds")
+    axis.legend(loc="upper left", fontsize="small")
+    return _png(figure)
+
+
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")

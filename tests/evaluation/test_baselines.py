@@ -95,3 +95,123 @@ def test_baseline_without_both_classes_in_validation_keeps_raw_score():
     scored, probabilistic, notes = score_baseline(table, labels, set(dates[:5]), set(dates[5:]), [5], 0.2)
     assert probabilistic == {5: False} and notes
     assert scored["score_5d"].tolist() == [5.0, 6.0, 7.0, 8.0, 9.0]
+
+
+# ---- the fold interface: price_features, price_baselines, truth_models ----------------------------------------
+
+N_DAYS = 420
+DATES = list(pd.bdate_range("2018-01-01", periods=N_DAYS).strftime("%Y-%m-%d"))
+HORIZONS = [5, 20]
+
+
+def crashing_prices(market: str, seed: int) -> pd.DataFrame:
+    """A random walk with 15% crashes, each preceded by a volatile stretch: price features can see them coming."""
+    rng = np.random.default_rng(seed)
+    returns = rng.standard_normal(N_DAYS) * 0.008
+    for crash in range(130 + 7 * seed, N_DAYS - 10, 45):
+        returns[crash - 15:crash] *= 3
+        returns[crash:crash + 5] = -0.035
+    return pd.DataFrame({"market": market, "date": DATES, "close": 100 * np.exp(np.cumsum(returns))})
+
+
+@pytest.fixture(scope="module")
+def panel():
+    from storm.config import LabelConfig
+    from storm.evaluation.baselines import price_features
+    from storm.labels import label_table
+
+    prices = pd.concat([crashing_prices(m, s) for s, m in enumerate(["AAA", "BBB", "CCC"])], ignore_index=True)
+    labels = label_table(prices, LabelConfig(horizons=HORIZONS))
+    return prices, labels, price_features(prices, HORIZONS, vol_window=20, workers=1)
+
+
+def split_of(dates=DATES):
+    from storm.training.splits import DateSplit
+
+    return DateSplit(train=dates[:250], validation=dates[270:330], test=dates[350:], embargo_days=20)
+
+
+def test_price_features_never_change_when_later_prices_change(panel):
+    from storm.evaluation.baselines import price_features
+
+    prices, _, features = panel
+    shocked = prices.copy()
+    later = shocked["date"] > DATES[300]
+    shocked.loc[later, "close"] *= np.exp(np.random.default_rng(9).standard_normal(later.sum()) * 0.05)
+    after = price_features(shocked, HORIZONS, vol_window=20, workers=1)
+    earlier = features["date"] <= DATES[300]
+    pd.testing.assert_frame_equal(features[earlier], after[earlier])
+    assert not features[~earlier].equals(after[~earlier])
+
+
+def test_garch_in_worker_processes_gives_the_same_numbers(panel):
+    from storm.evaluation.baselines import price_features
+
+    prices, _, serial = panel
+    parallel = price_features(prices, HORIZONS, vol_window=20, workers=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_price_logit_is_fitted_on_training_dates_only(panel):
+    from storm.evaluation.baselines import price_logistic_scores
+
+    _, labels, features = panel
+    split = split_of()
+    scrambled = labels.copy()
+    outside = ~scrambled["date"].isin(split.train)
+    scrambled.loc[outside, "storm_20d"] = np.random.default_rng(0).permutation(scrambled.loc[outside, "storm_20d"])
+    before = price_logistic_scores(features, labels, split.train, HORIZONS)
+    after = price_logistic_scores(features, scrambled, split.train, HORIZONS)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_price_baselines_score_the_test_rows_with_short_names_and_the_false_alarm_rule(panel):
+    from sklearn.metrics import roc_auc_score
+
+    from storm.evaluation.baselines import price_baselines
+
+    prices, labels, features = panel
+    split = split_of()
+    models = price_baselines(prices, labels, split, HORIZONS, 20, false_alarm_rate=0.1, features=features)
+    assert [m.name for m in models] == ["trail-vol", "garch", "price-logit"]
+    for model in models:
+        table = model.predictions
+        assert set(table["date"]) == set(split.test) and len(table) == 3 * len(split.test)
+        assert {"score_5d", "alert_20d", "storm_20d", "fwd_log_vol"} <= set(table.columns)
+        assert model.kind == "baseline" and set(model.probabilistic) == set(HORIZONS)
+        for h in HORIZONS:
+            assert not model.probabilistic[h] or table[f"score_{h}d"].between(0, 1).all()
+    assert all(models[2].probabilistic.values())
+    logit = models[2].predictions.dropna(subset=["storm_20d"])
+    assert roc_auc_score(logit["storm_20d"], logit["score_20d"]) > 0.7  # volatility announces these crashes
+    assert models[1].predictions["vol_pred"].notna().all()
+
+
+def test_price_baselines_need_validation_dates(panel):
+    from storm.evaluation.baselines import price_baselines
+    from storm.training.splits import DateSplit
+
+    prices, labels, features = panel
+    split = DateSplit(train=DATES[:250], validation=[], test=DATES[350:], embargo_days=20)
+    with pytest.raises(ValueError, match="validation dates"):
+        price_baselines(prices, labels, split, HORIZONS, 20, 0.1, features=features)
+
+
+def test_truth_models_platt_the_fragility_and_only_threshold_the_ceiling(panel):
+    from storm.evaluation.baselines import truth_models
+
+    _, labels, _ = panel
+    split = split_of()
+    rng = np.random.default_rng(1)
+    keys = labels[["market", "date"]]
+    fragility = keys.assign(fragility=labels["storm_20d"].fillna(0) * 5 + rng.standard_normal(len(keys)))
+    probability = keys.assign(storm_probability_5d=rng.random(len(keys)), storm_probability_20d=rng.random(len(keys)))
+    models = truth_models({"fragility": fragility, "storm_probability": probability}, labels, split, HORIZONS, 0.1)
+    oracle, ceiling = models
+    assert (oracle.name, oracle.kind, ceiling.name, ceiling.kind) == ("frag-oracle", "oracle", "ceiling", "ceiling")
+    test = probability[probability["date"].isin(split.test)].sort_values(["market", "date"])
+    np.testing.assert_array_equal(ceiling.predictions["score_20d"], test["storm_probability_20d"])
+    assert not np.allclose(oracle.predictions["score_20d"],
+                           fragility[fragility["date"].isin(split.test)].sort_values(["market", "date"])["fragility"])
+    assert oracle.predictions["score_20d"].between(0, 1).all()
+    assert [m.name for m in truth_models({}, labels, split, HORIZONS, 0.1)] == []

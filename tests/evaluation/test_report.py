@@ -1,28 +1,29 @@
-"""The report: every figure per horizon and model, the oracle gap, tables, PNGs written to the store."""
+"""The report: folds pooled, intervals and verdicts vs fused, per-fold spread, tables at 80 columns, PNGs."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from storm.evaluation.ablation import modality_ablation, modality_weights
-from storm.evaluation.plots import reliability_png, score_over_price_png
+from storm.evaluation.plots import reliability_by_horizon_png, reliability_png, score_over_price_png
 from storm.evaluation.predictions import batch_predictions, collect_predictions
-from storm.evaluation.report import ScoredModel, build_report, render_tables
-from storm.evaluation.runner import write_outputs
-from storm.store import Layout, open_store
+from storm.config import EvaluationConfig
+from storm.evaluation.report import FoldScores, ScoredModel, build_report, render_tables
 
 HORIZONS = [5, 20]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def scored_table(markets=("AAA", "BBB"), n_days=60, noise=0.3, seed=0) -> pd.DataFrame:
+def scored_table(markets=("AAA", "BBB"), n_days=60, noise=0.3, seed=0, first_day=0) -> pd.DataFrame:
     """A predictions table whose score tracks the label with `noise`; one storm episode per market."""
     rng = np.random.default_rng(seed)
-    dates = pd.bdate_range("2021-01-04", periods=n_days).strftime("%Y-%m-%d")
+    dates = pd.bdate_range("2021-01-04", periods=first_day + n_days).strftime("%Y-%m-%d")[first_day:]
     parts = []
     for offset, market in enumerate(markets):
         label = np.zeros(n_days)
@@ -38,32 +39,103 @@ def scored_table(markets=("AAA", "BBB"), n_days=60, noise=0.3, seed=0) -> pd.Dat
     return pd.concat(parts, ignore_index=True)
 
 
-def models() -> list[ScoredModel]:
-    return [
-        ScoredModel("fused", "fused", scored_table(noise=0.3)),
-        ScoredModel("only-text", "single_modality", scored_table(noise=0.6, seed=1)),
-        ScoredModel("garch", "baseline", scored_table(noise=0.9, seed=2), probabilistic={5: False, 20: False}),
-        ScoredModel("oracle", "oracle", scored_table(noise=0.0)),
-    ]
+NAMES = ["fused", "only-text", "only-image", "only-audio", "trail-vol", "garch", "price-logit", "frag-oracle", "ceiling"]
 
 
-def test_report_holds_every_figure_per_horizon_and_the_oracle_gap():
-    report = build_report("demo", models(), HORIZONS, 20, {"test": {"start": "2021-01-04", "end": "2021-03-26"}})
+def models(markets=("AAA", "BBB"), n_days=60, first_day=0) -> list[ScoredModel]:
+    noise = {"fused": 0.3, "only-text": 0.6, "only-image": 0.7, "only-audio": 0.8, "trail-vol": 1.2, "garch": 0.9,
+             "price-logit": 0.5, "frag-oracle": 0.0, "ceiling": 0.1}
+    kinds = {"fused": "fused", "frag-oracle": "oracle", "ceiling": "ceiling", "trail-vol": "baseline", "garch": "baseline",
+             "price-logit": "baseline"}
+    scored = []
+    for seed, name in enumerate(NAMES):
+        table = scored_table(markets, n_days, noise[name], seed=seed + 10 * first_day, first_day=first_day)
+        probabilistic = {5: False, 20: False} if name == "garch" else {}
+        scored.append(ScoredModel(name, kinds.get(name, "single_modality"), table, probabilistic))
+    return scored
+
+
+def folds(n_folds=2, markets=("AAA", "BBB", "CCC", "DDD"), n_days=60) -> list[FoldScores]:
+    """Consecutive test blocks of n_days each, each with one storm episode per market."""
+    return [FoldScores(models(markets, n_days, first_day=k * n_days), {"test": {"n_dates": n_days}})
+            for k in range(n_folds)]
+
+
+SETTINGS = EvaluationConfig(bootstrap_resamples=100)
+
+
+@pytest.fixture(scope="module")
+def report():
+    return build_report("demo", folds(), HORIZONS, 20, SETTINGS)
+
+
+def test_report_pools_the_folds_and_gives_every_model_intervals_at_every_horizon(report):
     json.dumps(report, allow_nan=False)  # strict JSON: NaN became null
-    assert set(report["metrics"]) == {"5", "20"}
-    assert set(report["metrics"]["20"]) == {"fused", "only-text", "garch", "oracle"}
-    fused, oracle = report["metrics"]["20"]["fused"], report["metrics"]["20"]["oracle"]
-    assert oracle["auroc"] == 1.0
-    assert report["oracle_gap_auroc"]["20"] == pytest.approx(1.0 - fused["auroc"])
-    assert report["metrics"]["20"]["garch"]["brier"] is None  # not a probability: no Brier
-    assert report["positives"]["20"] == {"n_rows": 120, "n_positives": 20, "n_episodes": 2}
+    assert set(report["pooled"]) == {"5", "20"} and list(report["pooled"]["20"]) == NAMES
+    fused = report["pooled"]["20"]["fused"]
+    assert fused["n_rows"] == 2 * 4 * 60  # two folds of 4 markets × 60 days
+    for name in NAMES:
+        auroc = report["pooled"]["20"][name]["intervals"]["auroc"]
+        assert auroc["low"] <= auroc["estimate"] <= auroc["high"]
+    assert report["pooled"]["20"]["frag-oracle"]["auroc"] == 1.0
+    assert report["pooled"]["20"]["garch"]["brier"] is None  # not a probability: no Brier, no ECE
+    assert report["pooled"]["20"]["garch"]["intervals"]["ece"]["estimate"] is None
+    assert report["bootstrap"]["block_days"] == 20 and report["bootstrap"]["n_dates"] == 120
 
 
-def test_tables_show_every_model_for_the_main_horizon_and_a_compact_one_for_others():
-    report = build_report("demo", models(), HORIZONS, 20, {})
-    main, compact = render_tables(report)
-    assert "20" in main.title and len(main.columns) == 9 and main.row_count == 4
-    assert "5" in compact.title and len(compact.columns) < len(main.columns)
+def test_every_other_model_is_compared_with_fused_and_gets_a_verdict(report):
+    versus = report["versus_reference"]["20"]
+    assert set(versus) == set(NAMES) - {"fused"}
+    assert versus["frag-oracle"]["auroc"]["verdict"] == "worse"  # a perfect ranking beats fused
+    assert versus["trail-vol"]["auroc"]["verdict"] == "better"
+    difference = versus["only-text"]["auroc"]
+    pooled = report["pooled"]["20"]
+    assert difference["estimate"] == pytest.approx(pooled["fused"]["auroc"] - pooled["only-text"]["auroc"])
+    assert difference["verdict"] in ("better", "worse", "not distinguishable")
+
+
+def test_each_fold_keeps_its_own_figures_and_the_spread_spans_them(report):
+    assert len(report["folds"]) == 2
+    per_fold = [fold["metrics"]["20"]["fused"]["auroc"] for fold in report["folds"]]
+    spread = report["fold_spread"]["20"]["fused"]["auroc"]
+    assert (spread["min"], spread["max"]) == (min(per_fold), max(per_fold)) and per_fold[0] != per_fold[1]
+    assert spread["std"] == pytest.approx(np.std(per_fold, ddof=1)) and spread["n_folds"] == 2
+
+
+def test_reliability_points_for_probabilities_only_and_the_best_price_baseline(report):
+    assert "garch" not in report["reliability"]["20"]
+    points = report["reliability"]["20"]["fused"]
+    assert len(points["predicted"]) == len(points["observed"]) > 1
+    assert report["best_price_baseline"] == "price-logit"  # lowest Brier of the probabilistic baselines
+
+
+def test_alert_figures_report_episodes_warned_and_false_alarms_per_market_year(report):
+    fused = report["pooled"]["20"]["fused"]
+    assert fused["n_episodes"] == 8 and 0 < fused["n_episodes_warned"] <= 8
+    assert fused["false_alarms_per_market_year"] is not None
+
+
+def test_overlapping_folds_are_refused():
+    one = folds(n_folds=1)
+    with pytest.raises(ValueError, match="fold test periods overlap"):
+        build_report("demo", one + one, HORIZONS, 20, SETTINGS)
+
+
+def test_tables_read_whole_at_80_columns(report):
+    console = Console(width=80, record=True)
+    for table in render_tables(report):
+        console.print(table)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    words = set(re.findall(r"[^\s│]+", text))
+    for name in NAMES:
+        assert name in words, name  # whole, never cut to "price-lo…"
+    for heading in ("AUROC", "Brier", "fused − model", "fused is", "PR-AUC", "ECE", "recall", "precision",
+                    "false al./mkt-yr", "warned", "lead d", "AUROC min–max", "Brier min–max"):
+        assert heading in text, heading
+    assert "…" not in text
+    oracle_row = next(line for line in text.splitlines() if line.strip().startswith("frag-oracle") and " 20d " in line)
+    assert "1.000 [1.00,1.00]" in oracle_row and "worse" in oracle_row
 
 
 def test_ablation_reports_the_auroc_lost_when_a_modality_is_masked():
@@ -113,15 +185,7 @@ def test_plots_are_png_images():
     assert reliability_png(curves, 20).startswith(PNG_MAGIC)
 
 
-def test_report_json_and_pngs_are_written_under_reports_run(local_storage):
-    store = open_store(local_storage)
-    layout = Layout(store)
-    scored = models()
-    report = build_report("demo", scored, HORIZONS, 20, {})
-    prices = scored[0].predictions[["market", "date"]].assign(close=100.0)
-    report_path, plot_paths = write_outputs(store, layout, "demo", report, scored, prices, {20: 0.5})
-    assert report_path == layout.report_file("demo", "report.json")
-    written = json.loads(store.read_text(report_path))
-    assert written["metrics"]["20"]["oracle"]["auroc"] == 1.0 and written["plots"] == plot_paths
-    assert sorted(p.rsplit("/", 1)[-1] for p in plot_paths) == ["reliability_20d.png", "score_over_price_20d.png"]
-    assert all(store.read_bytes(p).startswith(PNG_MAGIC) for p in plot_paths)
+def test_reliability_png_draws_fused_and_the_best_price_baseline_per_horizon(report):
+    assert reliability_by_horizon_png(report).startswith(PNG_MAGIC)
+    without_baseline = {**report, "best_price_baseline": None}
+    assert reliability_by_horizon_png(without_baseline).startswith(PNG_MAGIC)
