@@ -19,11 +19,11 @@ import pandas as pd
 
 from storm.config import StormConfig
 from storm.evaluation.ablation import modality_ablation, modality_weights
-from storm.evaluation.baselines import oracle_scores, price_baseline_scores, score_baseline
-from storm.evaluation.metrics import score_column
-from storm.evaluation.plots import reliability_png, score_over_price_png
+from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY, price_baselines, price_features,
+                                        truth_models)
+from storm.evaluation.plots import reliability_by_horizon_png, score_over_price_png
 from storm.evaluation.predictions import collect_predictions
-from storm.evaluation.report import ScoredModel, build_report, render_tables, score_models
+from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
 from storm.schema import storm_column
 from storm.store import Layout, ObjectStore, open_store
 
@@ -84,18 +84,45 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     stages["panel"] = time.perf_counter() - began
     splits = walk_forward_folds(build.dates, config.train, config.labels, folds)
     horizons = list(config.labels.horizons)
-    outcomes = []
+    started = time.perf_counter()
+    references = _reference_tables(config, prices, store, layout)
+    _add_stage(stages, "baselines", started)
+    outcomes: list[FoldOutcome] = []
     for split in splits:
         log(f"{split.name}: train {split.train[0]}…{split.train[-1]}, validation {split.validation[0]}…"
             f"{split.validation[-1]}, test {split.test[0]}…{split.test[-1]}")
-        outcomes.append(_evaluate_fold(config, run, build, split, prices, store, layout, skip_single_modality, log, stages))
+        outcomes.append(_evaluate_fold(config, run, build, split, references, skip_single_modality, log, stages))
     report = _report(config, run, outcomes, horizons, store, layout, build, stages)
     report_path, plot_paths = write_outputs(store, layout, run, report, outcomes, prices)
     return EvaluationReport(run=run, report_path=report_path, plot_paths=plot_paths, content=report)
 
 
-def _evaluate_fold(config: StormConfig, run: str, build, split, prices: pd.DataFrame, store: ObjectStore, layout: Layout,
-                   skip_single_modality: bool, log, stages: dict[str, float]) -> FoldOutcome:
+@dataclass
+class _References:
+    """What every fold's baselines need, computed once: prices, labels, price features, the hidden truth."""
+
+    prices: pd.DataFrame
+    labels: pd.DataFrame
+    features: pd.DataFrame
+    truth: dict[str, pd.DataFrame]
+
+
+def _reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectStore, layout: Layout) -> _References:
+    """The truth files are read here and nowhere else in storm: only evaluation may see them."""
+    from storm.labels import label_table
+
+    horizons = list(config.labels.horizons)
+    truth = {}
+    for key, path in ((TRUTH_FRAGILITY, layout.truth_fragility()), (TRUTH_STORM_PROBABILITY, layout.truth_storm_probability())):
+        if store.exists(path):
+            truth[key] = store.read_table(path).to_pandas()
+    return _References(prices=prices, labels=label_table(prices, config.labels),
+                       features=price_features(prices[["market", "date", "close"]], horizons, config.labels.volatility_window),
+                       truth=truth)
+
+
+def _evaluate_fold(config: StormConfig, run: str, build, split, references: _References, skip_single_modality: bool,
+                   log, stages: dict[str, float]) -> FoldOutcome:
     from storm.features.windows import batches_of_rows
 
     horizons = list(config.labels.horizons)
@@ -121,9 +148,18 @@ def _evaluate_fold(config: StormConfig, run: str, build, split, prices: pd.DataF
     fused_table = tables.pop("fused")
     masked = {name.removeprefix("masked-"): tables.pop(name) for name in list(tables) if name.startswith("masked-")}
     models = [ScoredModel(name="fused", kind="fused", predictions=fused_table)]
-    models += [ScoredModel(name=modality, kind="single_modality", predictions=table) for modality, table in tables.items()]
+    models += [ScoredModel(name=f"only-{modality}", kind="single_modality", predictions=table)
+               for modality, table in tables.items()]
     started = time.perf_counter()
-    models += baseline_models(config, store, layout, split, fused_table[["market", "date"]], prices)
+    keys = fused_table[["market", "date"]]
+    horizons, rate = list(config.labels.horizons), config.train.false_alarm_rate
+    others = price_baselines(references.prices, references.labels, split, horizons, config.labels.volatility_window, rate,
+                             features=references.features)
+    if references.truth:
+        others += truth_models(references.truth, references.labels, split, horizons, rate)
+    for model in others:  # exactly the model's test rows
+        model.predictions = keys.merge(model.predictions, on=["market", "date"], how="inner")
+    models += others
     _add_stage(stages, "baselines", started)
     outcome = FoldOutcome(split=split, models=models, runs=runs)
     outcome.masked = masked  # type: ignore[attr-defined]
@@ -158,73 +194,30 @@ def _trained(config: StormConfig, name: str, build, split, log) -> _Trained:
                                                   "best_epoch": predictor.card.get("best_epoch"), "history": history})
 
 
-def baseline_models(config: StormConfig, store: ObjectStore, layout: Layout, split, keys: pd.DataFrame,
-                    prices: pd.DataFrame) -> list[ScoredModel]:
-    """Trailing vol, GARCH and (if the truth exists) the oracle, on exactly the model's test rows (`keys`).
-
-    The truth file is read here and nowhere else in storm: only evaluation may see it.
-    """
-    from storm.labels import label_table
-
-    horizons = list(config.labels.horizons)
-    labels = label_table(prices, config.labels)
-    validation, test = set(split.validation), set(split.test)
-    raw = price_baseline_scores(prices[["market", "date", "close"]], validation | test, horizons,
-                                config.labels.volatility_window)
-    if store.exists(layout.truth_fragility()):
-        raw["oracle"] = oracle_scores(store.read_table(layout.truth_fragility()).to_pandas(), validation | test, horizons)
-    models = []
-    for name, table in raw.items():
-        scored, probabilistic, notes = score_baseline(table, labels, validation, test, horizons,
-                                                      config.train.false_alarm_rate)
-        scored = keys.merge(scored, on=["market", "date"], how="inner")
-        models.append(ScoredModel(name=name, kind="oracle" if name == "oracle" else "baseline", predictions=scored,
-                                  probabilistic=probabilistic, notes=notes))
-    return models
-
-
-def pooled_models(outcomes: list[FoldOutcome]) -> list[ScoredModel]:
-    """Each model's test predictions concatenated over the folds (a model missing in a fold is left out there)."""
-    pooled: dict[str, ScoredModel] = {}
-    for outcome in outcomes:
-        for model in outcome.models:
-            if model.name not in pooled:
-                pooled[model.name] = ScoredModel(name=model.name, kind=model.kind, predictions=model.predictions,
-                                                 probabilistic=dict(model.probabilistic), notes=list(model.notes))
-                continue
-            into = pooled[model.name]
-            into.predictions = pd.concat([into.predictions, model.predictions], ignore_index=True)
-            for horizon, ok in model.probabilistic.items():
-                into.probabilistic[horizon] = into.probabilistic.get(horizon, True) and ok
-            into.notes += [note for note in model.notes if note not in into.notes]
-    return list(pooled.values())
-
-
 def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], horizons: list[int], store: ObjectStore,
             layout: Layout, build, stages: dict[str, float]) -> dict:
-    models = pooled_models(outcomes)
-    fused = next(m for m in models if m.kind == "fused").predictions
+    folds = [FoldScores(models=o.models, periods={"name": o.split.name, **_periods(o.split)}) for o in outcomes]
+    fused = next(m for m in pool_folds(folds) if m.kind == "fused").predictions
     masked = {m: pd.concat([o.masked[m] for o in outcomes], ignore_index=True) for m in outcomes[0].masked}
     horizon = main_horizon(horizons)
-    per_fold = {o.split.name: {name: {str(h): figures.as_dict() for h, figures in by_horizon.items()}
-                               for name, by_horizon in score_models(o.models, horizons).items()} for o in outcomes}
     return build_report(
-        run, models, horizons, horizon, _periods(outcomes),
+        run, folds, horizons, horizon, config.evaluation,
         ablation=modality_ablation(fused, masked, horizons) if masked else {},
         weights=modality_weights(fused, horizon),
-        extra={"folds": per_fold, "fold_runs": {o.split.name: o.runs for o in outcomes},
+        extra={"fold_runs": {o.split.name: o.runs for o in outcomes},
+               "learning_curves": {o.split.name: {name: r["history"] for name, r in o.runs.items()} for o in outcomes},
                "markets": list(build.markets), "world": _world_kind(store, layout),
                "stage_seconds": {name: round(seconds, 1) for name, seconds in stages.items()},
                "final_model": f"{run} (storm train): the model storm scan uses; the folds above fed this evaluation"},
     )
 
 
-def _periods(outcomes: list[FoldOutcome]) -> dict:
+def _periods(split) -> dict:
     def period(dates: list[str]) -> dict:
         return {"start": dates[0], "end": dates[-1], "n_dates": len(dates)} if dates else {"n_dates": 0}
 
-    return {o.split.name: {"train": period(o.split.train), "validation": period(o.split.validation),
-                           "test": period(o.split.test), "embargo_days": o.split.embargo_days} for o in outcomes}
+    return {"train": period(split.train), "validation": period(split.validation), "test": period(split.test),
+            "embargo_days": split.embargo_days}
 
 
 def _add_stage(stages: dict[str, float], name: str, started: float) -> None:
@@ -241,15 +234,12 @@ def write_outputs(store: ObjectStore, layout: Layout, run: str, report: dict, ou
                   prices: pd.DataFrame) -> tuple[str, list[str]]:
     """PNGs then report.json (which lists them) under reports/<run>/; returns (report path, plot paths)."""
     horizon = report["main_horizon"]
-    models = pooled_models(outcomes)
-    fused = next(m for m in models if m.kind == "fused").predictions
+    folds = [FoldScores(models=o.models, periods={}) for o in outcomes]
+    fused = next(m for m in pool_folds(folds) if m.kind == "fused").predictions
     storm_days = fused.groupby("market")[storm_column(horizon)].sum().sort_values(ascending=False, kind="stable")
-    curves = {m.name: (m.predictions[storm_column(horizon)].to_numpy(float),
-                       m.predictions[score_column(horizon)].to_numpy(float))
-              for m in models if m.probabilistic.get(horizon, True)}
     figures = {
         f"score_over_price_{horizon}d.png": score_over_price_png(prices, fused, horizon, None, storm_days.index.tolist()),
-        f"reliability_{horizon}d.png": reliability_png(curves, horizon),
+        "reliability.png": reliability_by_horizon_png(report),
     }
     plot_paths = []
     for name, png in figures.items():

@@ -61,13 +61,16 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
         Console(width=80).print(table)
 
     report = json.loads(layout.store.read_text(layout.report_file("tiny", "report.json")))
-    assert set(report["periods"]) == {"fold1", "fold2"} and set(report["folds"]) == {"fold1", "fold2"}
-    tested = report["periods"]["fold1"]["test"], report["periods"]["fold2"]["test"]
+    assert [fold["periods"]["name"] for fold in report["folds"]] == ["fold1", "fold2"]
+    tested = [fold["periods"]["test"] for fold in report["folds"]]
     assert tested[0]["end"] < tested[1]["start"] and tested[1]["end"] == DATES[-1]
-    assert {"fused", "trailing_vol", "garch", "oracle"} <= set(report["metrics"]["20"])
-    pooled_rows = report["metrics"]["20"]["fused"]["n_rows"]
-    assert pooled_rows == sum(report["folds"][f]["fused"]["20"]["n_rows"] for f in ("fold1", "fold2")) > 0
-    assert report["metrics"]["20"]["oracle"]["auroc"] == 1.0
+    assert {"fused", "trail-vol", "garch", "price-logit", "frag-oracle"} <= set(report["pooled"]["20"])
+    pooled_rows = report["pooled"]["20"]["fused"]["n_rows"]
+    assert pooled_rows == sum(fold["metrics"]["20"]["fused"]["n_rows"] for fold in report["folds"]) > 0
+    assert report["pooled"]["20"]["frag-oracle"]["auroc"] == 1.0
+    interval = report["versus_reference"]["20"]["garch"]["auroc"]
+    assert interval["low"] <= interval["estimate"] <= interval["high"] and interval["verdict"] in (
+        "better", "worse", "not distinguishable")
     assert set(report["ablation"]["20"]["masked"]) == {"image", "audio"}
     runs = report["fold_runs"]
     assert runs["fold1"]["fused"]["run"] == fold_run("tiny", "fold1") and not runs["fold1"]["fused"]["reused"]
@@ -75,7 +78,7 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
 
     again = evaluate(config, "tiny", skip_single_modality=True)
     assert all(again.content["fold_runs"][f]["fused"]["reused"] for f in ("fold1", "fold2"))
-    assert again.content["metrics"] == report["metrics"]  # same folds, same predictions, same figures
+    assert again.content["pooled"] == report["pooled"]  # same folds, same predictions, same figures and intervals
 
 
 @pytest.mark.slow
@@ -84,10 +87,10 @@ def test_scrambling_the_test_period_changes_neither_the_folds_weights_nor_its_ca
     layout = Layout(open_store(local_storage))
     write_world(layout)
     first = evaluate(config, "plain", folds=2, skip_single_modality=True)
-    fold1_test_start = DATES.index(first.content["periods"]["fold1"]["test"]["start"])
+    fold1_test_start = DATES.index(first.content["folds"][0]["periods"]["test"]["start"])
     write_world(layout, scramble_from=fold1_test_start)
     second = evaluate(config, "scrambled", folds=2, skip_single_modality=True)
     plain, scrambled = first.content["fold_runs"]["fold1"]["fused"], second.content["fold_runs"]["fold1"]["fused"]
     assert plain["version"] == scrambled["version"]  # identical weights: nothing of the test block reached training
     assert calibration_of(layout, fold_run("plain", "fold1")) == calibration_of(layout, fold_run("scrambled", "fold1"))
-    assert first.content["folds"]["fold1"]["fused"]["20"] != second.content["folds"]["fold1"]["fused"]["20"]
+    assert first.content["folds"][0]["metrics"]["20"]["fused"] != second.content["folds"][0]["metrics"]["20"]["fused"]
