@@ -97,6 +97,33 @@ class ObjectStore:
         else:
             self.fs.pipe_file(path, payload)
 
+    def create_exclusive(self, path: str, payload: bytes) -> bool:
+        """Create path with payload only if it does not exist yet; False (nothing written) if it does.
+
+        The first of several concurrent writers wins, whole: locally a complete
+        temporary sibling is hard-linked into place (link fails if the name
+        exists, like O_EXCL); on S3 a conditional PUT (If-None-Match: *).
+        """
+        if not self.is_local:
+            try:
+                self.fs.pipe_file(path, payload, mode="create")
+            except FileExistsError:  # s3fs's reading of 412 PreconditionFailed
+                return False
+            return True
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+        with open(temporary, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(temporary)
+        return True
+
     def write_text(self, path: str, text: str) -> None:
         self.write_bytes(path, text.encode("utf-8"))
 

@@ -1,6 +1,5 @@
 """Ray Train end to end on tiny data: 2 workers (DDP over gloo), real local Ray, a real store."""
 
-import json
 
 import numpy as np
 import pytest
