@@ -324,6 +324,11 @@ def _field_annotation(parts: list[str]) -> Any:
     return model.model_fields[parts[-1]].annotation
 
 
+def is_secret_key(dotted: str) -> bool:
+    """Whether a dotted config key (e.g. storage.secret_access_key) holds a secret."""
+    return _is_secret_key(dotted)
+
+
 def _is_secret_key(dotted: str) -> bool:
     annotation = _field_annotation(dotted.split("."))
     return annotation is not None and _is_secret(annotation)
