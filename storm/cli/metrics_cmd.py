@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from storm.cli.common import ConfigOption, SetOption, build_config
+from storm.metrics.serve import DEFAULT_HOST
 
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +39,8 @@ def register(app: typer.Typer) -> None:
     @metrics_app.command("serve")
     def serve(
         port: Optional[int] = typer.Option(None, "--port", help="Port (default: metrics.serve_port)."),
-        host: str = typer.Option("0.0.0.0", "--host", help="Interface to listen on."),
+        host: str = typer.Option(DEFAULT_HOST, "--host",
+                                 help="Interface to listen on (default: loopback only; 0.0.0.0 for every interface)."),
         config: Optional[Path] = ConfigOption,
         overrides: Optional[list[str]] = SetOption,
     ) -> None:
