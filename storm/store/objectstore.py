@@ -108,6 +108,7 @@ class ObjectStore:
             try:
                 self.fs.pipe_file(path, payload, mode="create")
             except FileExistsError:  # s3fs's reading of 412 PreconditionFailed
+                self.fs.invalidate_cache(path)  # the winner's object: never answer from a stale listing
                 return False
             return True
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -30,7 +30,7 @@ from storm.features.cache import feature_spec_id
 from storm.schema import MODALITIES
 from storm.store import Layout, ObjectStore
 from storm.training.calibration import Calibration
-from storm.training.checkpoint import weights_from_bytes, weights_version
+from storm.training.checkpoint import weights_from_bytes
 from storm.training.splits import DateSplit
 
 MODEL_WEIGHTS = "model.safetensors"
@@ -45,7 +45,8 @@ VERSION_CHARS = 12
 def model_card(config: StormConfig, weights: bytes, split: DateSplit, best_epoch: int, trained_on: dict[str, Any]) -> dict:
     """What a reader needs to rebuild the model and know what it saw (no secrets: only model-side sections)."""
     return {
-        "version": weights_version(weights),
+        "version": None,  # set at publish: the content version of the card and every file (content_version)
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
         "run": config.train.run_name,
         "horizons": list(config.labels.horizons),
         "model": config.model.model_dump(mode="json"),
