@@ -69,3 +69,9 @@ def test_store_paths_outside_the_root_are_refused_also_into_another_bucket(store
 def test_an_s3_root_that_climbs_out_of_its_bucket_is_refused():
     with pytest.raises(ValueError, match="s3://bucket/prefix"):
         open_store(StorageConfig(root="s3://bucket/../other/prefix"))
+
+
+def test_an_s3_root_with_credentials_in_it_is_refused_without_showing_them():
+    with pytest.raises(ValueError, match="storage.secret_access_key") as refused:
+        open_store(StorageConfig(root="s3://AKIDEXAMPLE:wJalrSECRET@bucket/prefix"))
+    assert "wJalrSECRET" not in str(refused.value) and "AKIDEXAMPLE" not in str(refused.value)

@@ -9,6 +9,7 @@ import typer
 
 from storm.cli.common import ConfigOption, SetOption, build_config
 from storm.metrics.serve import DEFAULT_HOST
+from storm.redact import redact_url_credentials
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +34,7 @@ def register(app: typer.Typer) -> None:
         except (FileNotFoundError, ValueError, PushFailed) as err:
             typer.secho(str(err), fg="red", err=True)
             raise typer.Exit(1) from None
-        where = f"and pushed to {effective.metrics.pushgateway_url}" if result.pushed else "(no metrics.pushgateway_url set)"
+        where = f"and pushed to {redact_url_credentials(effective.metrics.pushgateway_url)}" if result.pushed else "(no metrics.pushgateway_url set)"
         typer.echo(f"metrics for {date} written to {result.textfile} {where}")
 
     @metrics_app.command("serve")

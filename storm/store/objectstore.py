@@ -177,6 +177,9 @@ def open_store(config: StorageConfig) -> ObjectStore:
         if config.access_key_id is not None and config.secret_access_key is not None:
             options["key"] = config.access_key_id.get_secret_value()
             options["secret"] = config.secret_access_key.get_secret_value()
+        if parsed.username or parsed.password:
+            raise ValueError(f"storage.root {redact_url_credentials(config.root)!r} holds credentials; give them as "
+                             "storage.access_key_id / storage.secret_access_key (or the AWS credential chain) instead")
         root = f"{parsed.netloc}{parsed.path}".rstrip("/")
         if not parsed.netloc or ".." in root.split("/") or posixpath.normpath(root) != root:
             raise ValueError(f"storage.root {redact_url_credentials(config.root)!r}: expected s3://bucket/prefix "
