@@ -56,9 +56,9 @@ def write_day_scores(store: ObjectStore, layout: Layout, date: str, table: pd.Da
     path = layout.scores(date, candidate)
     lease = ScoresLease(date=date, model_version=model_version, candidate=candidate)
     owner = scores_owner(store, layout, date, candidate)
-    if owner is None and store.create_exclusive(layout.scores_lease(date, candidate), lease.to_bytes()):
-        owner = model_version
-    owner = owner or scores_owner(store, layout, date, candidate)  # lost the race: whoever won owns it
+    if owner is None:  # unclaimed: the first exclusive create wins; a loser reads who won
+        claimed = store.create_exclusive(layout.scores_lease(date, candidate), lease.to_bytes())
+        owner = model_version if claimed else scores_owner(store, layout, date, candidate)
     if owner != model_version:
         if not force:
             raise ScoresOwnedByOtherVersion(date, owner, model_version, path, candidate)

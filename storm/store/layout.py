@@ -17,10 +17,10 @@ Jobs ask this module for paths; nobody else builds them from strings.
     scores/date=D/scan_stats.json            the scan's ScanStats, for republishing metrics
     scores/date=D/lease.json                 which model version owns the date's scores (storm.scan.score_store)
     candidates/<run>/scores/date=D/…         the same three files for a candidate run's scan, apart from production
+    quarantine/date=D/<stage>-<modality>.jsonl
 
 Run and market names are checked whole (storm.names) and every path is checked
 to stay under the store's root (ObjectStore.path).
-    quarantine/date=D/<stage>-<modality>.jsonl
 """
 
 from __future__ import annotations
