@@ -12,6 +12,7 @@ Jobs ask this module for paths; nobody else builds them from strings.
     models/<run>/versions/<version>/…        one immutable published model: weights, card (sha256 of every
                                              file), calibration, history, split (storm.training.artifacts)
     models/<run>/checkpoints/…               Ray Train checkpoints (resume)
+    models/<run>/fingerprint.json            config + split fingerprint the run started with (resume guard)
     reports/<run>/…                          evaluation report and plots
     scores/date=D/scores.parquet
     scores/date=D/scan_stats.json            the scan's ScanStats, for republishing metrics
@@ -116,6 +117,10 @@ class Layout:
     def model_file(self, run: str, name: str) -> str:
         """A run-level file beside the published versions (e.g. the demo's world.json); not part of a version."""
         return self.store.path("models", check_run_name(run), _check_file_name(name))
+
+    def run_fingerprint_file(self, run: str) -> str:
+        """The config + split fingerprint a run started with (artifacts.run_fingerprint): a resume must match it."""
+        return self.store.path("models", check_run_name(run), "fingerprint.json")
 
     def model_pointer(self, run: str) -> str:
         """The small JSON object naming the run's current version: written last, in one atomic write."""
