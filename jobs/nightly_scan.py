@@ -25,9 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", default=None)
     parser.add_argument("--end", default=None)
     parser.add_argument("--no-publish", action="store_true")
+    parser.add_argument("--candidate", action="store_true", help="scan train.run_name into its own namespace")
+    parser.add_argument("--force", action="store_true", help="replace scores another model version wrote")
     args = parser.parse_args(argv)
     settings = build_config(args.config, args.overrides)
-    return run_scan(settings, start=args.date or args.start, end=args.date or args.end, publish=not args.no_publish)
+    return run_scan(settings, start=args.date or args.start, end=args.date or args.end, publish=not args.no_publish,
+                    candidate=args.candidate, force=args.force)
 
 
 if __name__ == "__main__":

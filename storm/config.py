@@ -3,24 +3,80 @@
 Built once at the entry point (YAML file, then ``STORM_…`` environment
 overrides such as ``STORM_TRAIN__EPOCHS=3``) and passed down; nothing deeper
 reads the environment. The same file reproduces the same run.
+
+Text stays text: YAML is read without its timestamp type, `--set` and
+environment values for string fields are kept as typed (a date, a password
+like `yes` or `0123`), and numbers YAML gives a string field become strings.
+Secrets never appear in an error: secret fields' inputs are not echoed, and
+every message is scrubbed of secret values and URL credentials.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from storm.names import check_market_name, check_run_name
+from storm.redact import MASK, redact, redact_url_credentials
 
 ENV_PREFIX = "STORM_"
 ENV_NESTING = "__"
+YAML_NULLS = ("", "~", "null", "Null", "NULL")
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """YAML's safe loader without implicit timestamps: `2017-01-02` stays the string every date field expects."""
+
+
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _accepts_text(annotation: Any) -> bool:
+    """Whether a field's type is str or SecretStr (optionally | None)."""
+    if annotation in (str, SecretStr):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_accepts_text(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+def _is_secret(annotation: Any) -> bool:
+    if annotation is SecretStr:
+        return True
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType) and SecretStr in typing.get_args(annotation)
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_fields_stay_text(cls, data: Any) -> Any:
+        """A number or date that YAML made of a string field's value becomes that string again."""
+        if not isinstance(data, dict):
+            return data
+        converted = dict(data)
+        for name, field in cls.model_fields.items():
+            value = data.get(name)
+            if not _accepts_text(field.annotation) or isinstance(value, bool):
+                continue
+            if isinstance(value, (datetime.date, datetime.datetime)):
+                converted[name] = value.isoformat()
+            elif isinstance(value, (int, float)):
+                converted[name] = str(value)
+        return converted
 
 
 class StorageConfig(Section):
@@ -53,6 +109,11 @@ class WorldConfig(Section):
     with_text: bool = True
     with_audio: bool = True
     ceiling_paths: int = Field(300, ge=0)  # synthetic: forward paths per market-day, truth/storm_probability; 0: none
+
+    @field_validator("replay_market")
+    @classmethod
+    def _market_name_is_safe(cls, market: str) -> str:
+        return check_market_name(market)
 
 
 class LabelConfig(Section):
@@ -135,6 +196,16 @@ class TrainConfig(Section):
     freeze_encoders: bool = False
     seed: int = 0
 
+    @field_validator("run_name")
+    @classmethod
+    def _run_name_is_safe(cls, run: str) -> str:
+        return check_run_name(run)
+
+    @field_validator("init_from")
+    @classmethod
+    def _init_from_is_a_safe_run_name(cls, run: str | None) -> str | None:
+        return None if run is None else check_run_name(run, "init_from run name")
+
 
 class EvaluationConfig(Section):
     """How evaluation measures: the paired block bootstrap behind every interval."""
@@ -175,8 +246,8 @@ class StormConfig(Section):
     ray: RayConfig = Field(default_factory=RayConfig)
 
     def redacted(self) -> dict[str, Any]:
-        """The effective config as plain data with secrets shown as '***'."""
-        return json.loads(self.model_dump_json())
+        """The effective config as plain data with secrets shown as '**********' and URL credentials as '***'."""
+        return _redact_urls(json.loads(self.model_dump_json()))
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "StormConfig":
         """A copy with dotted-key overrides applied, e.g. {"train.epochs": 2}."""
@@ -196,39 +267,107 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> StormConfig:
-    """YAML file (optional) < STORM_ environment variables < explicit overrides."""
+    """YAML file (optional) < STORM_ environment variables < explicit overrides (values as given)."""
     data: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
         source = str(path)
         try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
+            loaded = yaml.load(Path(path).read_text(), Loader=ConfigLoader) or {}
         except FileNotFoundError as err:
             raise ConfigError(f"config file {path} does not exist") from err
-        except yaml.YAMLError as err:
-            raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        except yaml.YAMLError as err:  # the problem's position, never the offending text (it may be a secret)
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"config file {path} is not valid YAML{where}: {getattr(err, 'problem', None) or 'parse error'}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
         data = loaded
     for key, raw in (environ if environ is not None else os.environ).items():
         if key.startswith(ENV_PREFIX) and ENV_NESTING in key:
             parts = key[len(ENV_PREFIX):].lower().split(ENV_NESTING)
-            _set_dotted(data, parts, yaml.safe_load(raw) if raw != "" else None)
+            _set_dotted(data, parts, parse_value(".".join(parts), raw))
             source += f" + ${key}"
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted.split("."), value)
-        source += f" + {dotted}={value!r}"
+        source += f" + {dotted}={MASK if _is_secret_key(dotted) else repr(value)}"
     return _validate(data, source=source)
+
+
+def parse_value(dotted: str, raw: str) -> Any:
+    """A `--set key=value` or environment value: text as typed for string fields, else YAML (without timestamps).
+
+    So `--set world.start_date=2017-01-02` and a password such as `yes` or `0123` stay strings; a YAML null
+    (`null`, `~`, empty) is None.
+    """
+    if raw in YAML_NULLS:
+        return None
+    annotation = _field_annotation(dotted.split("."))
+    if annotation is not None and _accepts_text(annotation):
+        return raw
+    try:
+        return yaml.load(raw, Loader=ConfigLoader)
+    except yaml.YAMLError:
+        raise ConfigError(f"config key {dotted}: the value is not valid YAML; quote it or fix its syntax") from None
 
 
 def _validate(data: dict[str, Any], source: str) -> StormConfig:
     try:
         return StormConfig.model_validate(data)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in err.errors()
-        )
-        raise ConfigError(f"invalid storm config from {source}: {problems}") from None
+        problems = "; ".join(_describe(problem) for problem in err.errors())
+        message = f"invalid storm config from {source}: {problems}"
+        raise ConfigError(redact(message, _secret_values(data))) from None
+
+
+def _describe(problem: dict) -> str:
+    """One validation problem: the key, what is wrong, and the input unless the key holds a secret."""
+    key = ".".join(str(part) for part in problem["loc"])
+    shown = "(a secret: not shown)" if _is_secret_key(key) else f"(got {problem.get('input')!r})"
+    return f"{key}: {problem['msg']} {shown}"
+
+
+def _field_annotation(parts: list[str]) -> Any:
+    """The type of the config field a dotted key names, or None for an unknown key."""
+    model: Any = StormConfig
+    for part in parts[:-1]:
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return None
+        model = field.annotation
+    if not (isinstance(model, type) and issubclass(model, BaseModel)) or parts[-1] not in model.model_fields:
+        return None
+    return model.model_fields[parts[-1]].annotation
+
+
+def is_secret_key(dotted: str) -> bool:
+    """Whether a dotted config key (e.g. storage.secret_access_key) holds a secret."""
+    return _is_secret_key(dotted)
+
+
+def _is_secret_key(dotted: str) -> bool:
+    annotation = _field_annotation(dotted.split("."))
+    return annotation is not None and _is_secret(annotation)
+
+
+def _secret_values(data: Mapping[str, Any]) -> list[str]:
+    """Every secret the raw config data holds, as text, to scrub from messages."""
+    found = []
+    for section, fields in data.items():
+        if not isinstance(fields, Mapping):
+            continue
+        for name, value in fields.items():
+            if value is not None and _is_secret_key(f"{section}.{name}"):
+                found.append(value.get_secret_value() if isinstance(value, SecretStr) else str(value))
+    return found
+
+
+def _redact_urls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _redact_urls(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_urls(item) for item in value]
+    return redact_url_credentials(value) if isinstance(value, str) else value
 
 
 def _set_dotted(data: dict[str, Any], parts: list[str], value: Any) -> None:

@@ -5,6 +5,14 @@ data and git); the entrypoint runs with the cluster's `python`. Clusters
 with token authentication (Ray's default for local clusters since 2.52+)
 need the token as a bearer header: `resolve_auth_token` finds it where Ray
 itself keeps it.
+
+Secrets never travel in the entrypoint or the job metadata: `ray job list`
+shows both to anyone who can reach the dashboard. It shows the runtime_env's
+env_vars too (Ray 2.60 masks them only for browser requests; its CLI and SDK
+get the raw values), so the default is to refuse a secret among the job's
+arguments and point to the cluster's secret store (infra/k8s: a Secret the
+Ray pods load with envFrom). `secrets_via_runtime_env=True` moves them into
+runtime_env env_vars as STORM_SECTION__KEY instead, knowingly.
 """
 
 from __future__ import annotations
@@ -17,6 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
+
+from storm.config import is_secret_key
+from storm.redact import redact_url_credentials
 
 JOB_SCRIPTS = {"train": "jobs/train.py", "scan": "jobs/nightly_scan.py"}
 WORKING_DIR_EXCLUDES = [
@@ -45,6 +56,58 @@ def entrypoint_for(kind: str, extra_args: Sequence[str] = ()) -> str:
     if kind not in JOB_SCRIPTS:
         raise ValueError(f"unknown job kind {kind!r}; choose one of {sorted(JOB_SCRIPTS)}")
     return shlex.join(["python", JOB_SCRIPTS[kind], *extra_args])
+
+
+class SecretInJobArguments(ValueError):
+    """A secret among a job's arguments, which would show in `ray job list`; the message names the key only."""
+
+
+SET_FLAGS = ("--set", "-s")
+
+
+def split_secret_arguments(extra_args: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """The job's arguments without secret `--set` overrides, and those secrets as STORM_SECTION__KEY variables.
+
+    Secret means a secret config key (storage.secret_access_key, …) or any value holding URL credentials.
+    An argument with URL credentials that is not a `--set` cannot be moved: SecretInJobArguments.
+    """
+    public: list[str] = []
+    secrets: dict[str, str] = {}
+    args = list(extra_args)
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        flag, joined, item = arg.partition("=") if arg.startswith("--set=") else (arg, "", "")
+        if flag in SET_FLAGS and (joined or index + 1 < len(args)):
+            item = item if joined else args[index + 1]
+            key, _, value = item.partition("=")
+            if is_secret_key(key.strip()) or redact_url_credentials(value) != value:
+                secrets[config_env_var(key.strip())] = value
+            else:
+                public.extend([arg] if joined else [arg, item])
+            index += 1 if joined else 2
+            continue
+        if redact_url_credentials(arg) != arg:
+            raise SecretInJobArguments(f"job argument {index + 1} holds URL credentials ({redact_url_credentials(arg)}); "
+                                       "pass them as a --set override, or keep them in the cluster's secret store")
+        public.append(arg)
+        index += 1
+    return public, secrets
+
+
+def config_env_var(dotted: str) -> str:
+    """STORM_SECTION__KEY: the environment form of a config key (storm.config reads it at the job's entry point)."""
+    return "STORM_" + "__".join(part.upper() for part in dotted.split("."))
+
+
+def refuse_secrets(secrets: Mapping[str, str]) -> None:
+    """The default: no secret leaves this machine with a job (`ray job list` would show it)."""
+    if secrets:
+        raise SecretInJobArguments(
+            f"secret job arguments {sorted(secrets)} are not sent with the job: `ray job list` shows a job's "
+            "entrypoint, metadata and runtime_env env_vars to anyone who can reach the dashboard. Keep them in the "
+            "cluster's secret store (e.g. a Kubernetes Secret loaded by the Ray pods with envFrom, as in infra/k8s), "
+            "or pass --secrets-via-runtime-env to send them as runtime_env env_vars knowingly.")
 
 
 def submission_id_for(kind: str, now: datetime | None = None) -> str:
@@ -86,12 +149,13 @@ def submit_job(
     token: str | None = None,
     follow: bool = False,
     log_sink: Callable[[str], None] = print,
+    env_vars: Mapping[str, str] | None = None,
 ) -> SubmittedJob:
-    """Submit entrypoint; with follow, stream its logs to log_sink and return the final status."""
+    """Submit entrypoint (env_vars into its runtime_env); with follow, stream its logs to log_sink."""
     from ray.job_submission import JobSubmissionClient
 
     client = JobSubmissionClient(address, headers=auth_headers(token))
-    _submit_when_agent_ready(client, entrypoint, submission_id, runtime_env_for(project_root))
+    _submit_when_agent_ready(client, entrypoint, submission_id, runtime_env_for(project_root, env_vars))
     if not follow:
         return SubmittedJob(submission_id, address, str(client.get_job_status(submission_id).value))
     asyncio.run(_tail_logs(client, submission_id, log_sink))
@@ -142,6 +206,7 @@ def default_address(environ: Mapping[str, str]) -> str:
 
 
 __all__ = [
-    "SubmittedJob", "entrypoint_for", "submission_id_for", "runtime_env_for", "resolve_auth_token",
+    "SubmittedJob", "SecretInJobArguments", "split_secret_arguments", "config_env_var", "refuse_secrets",
+    "entrypoint_for", "submission_id_for", "runtime_env_for", "resolve_auth_token",
     "auth_headers", "submit_job", "wait_for_terminal_status", "find_project_root", "default_address",
 ]

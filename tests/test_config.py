@@ -30,3 +30,75 @@ def test_redacted_config_hides_secrets_but_keeps_them_usable():
     assert "s3cr3t" not in str(config.redacted())
     assert config.storage.secret_access_key.get_secret_value() == "s3cr3t"
     assert config.with_overrides({"train.epochs": 2}).storage.secret_access_key.get_secret_value() == "s3cr3t"
+
+
+def cli_config(*args: str):
+    """The config `storm` builds from its command line (--set values parsed as the CLI parses them)."""
+    from storm.cli.common import build_config
+
+    return build_config(None, list(args))
+
+
+def test_a_date_given_to_a_string_field_stays_the_string_from_set_env_and_yaml(tmp_path: Path, monkeypatch):
+    assert cli_config("world.start_date=2017-01-02").world.start_date == "2017-01-02"
+    assert load_config(environ={"STORM_WORLD__REPLAY_START": "2010-05-06"}).world.replay_start == "2010-05-06"
+    config_file = tmp_path / "storm.yaml"
+    config_file.write_text("world:\n  start_date: 2017-01-02\n  replay_market: 500\n  replay_end: 2018-01-31\n")
+    world = load_config(config_file, environ={}).world
+    assert (world.start_date, world.replay_market, world.replay_end) == ("2017-01-02", "500", "2018-01-31")
+
+
+def test_a_yaml_special_password_stays_exactly_as_typed():
+    for password in ("yes", "0123", "1e3", "2017-01-02", "[not, a, list]", "on"):
+        config = cli_config(f"storage.secret_access_key={password}", f"metrics.pushgateway_password={password}")
+        assert config.storage.secret_access_key.get_secret_value() == password
+        assert config.metrics.pushgateway_password.get_secret_value() == password
+    assert cli_config("train.epochs=3", "labels.horizons=[5, 20]").labels.horizons == [5, 20]  # others still YAML
+
+
+def test_an_invalid_secret_never_appears_in_the_error():
+    secret = "S3cr3t-V4lue"
+    with pytest.raises(ConfigError) as raised:
+        load_config(environ={}, overrides={"storage.secret_access_key": [secret], "train.epochs": -1})
+    message = str(raised.value)
+    assert secret not in message and "storage.secret_access_key" in message and "train.epochs" in message
+    with pytest.raises(ConfigError) as raised:  # a secret given a whole section by mistake
+        load_config(environ={}, overrides={"storage": {"secret_access_key": secret, "bogus": secret}})
+    assert secret not in str(raised.value) and "storage.bogus" in str(raised.value)
+
+
+def test_a_secret_in_a_broken_yaml_file_is_not_quoted_in_the_error(tmp_path: Path):
+    config_file = tmp_path / "storm.yaml"
+    config_file.write_text('storage:\n  secret_access_key: "Ab:c\'d\n  root: [x\n')
+    with pytest.raises(ConfigError, match="line") as raised:
+        load_config(config_file, environ={})
+    assert "Ab:c" not in str(raised.value)
+
+
+def test_url_credentials_are_redacted_in_errors_and_in_the_shown_config():
+    with pytest.raises(ConfigError) as raised:
+        load_config(environ={}, overrides={"metrics.pushgateway_url": "http://storm:hunter2@gw:9091",
+                                           "metrics.push_retries": -1})
+    assert "hunter2" not in str(raised.value) and "http://***@gw:9091" in str(raised.value)
+    shown = load_config(environ={}, overrides={"storage.endpoint_url": "http://key:hunter2@minio:9000"}).redacted()
+    assert shown["storage"]["endpoint_url"] == "http://***@minio:9000"
+
+
+@pytest.mark.parametrize("run", ["../../x", "/abs", ".hidden", "a/b", "a..b"])
+def test_a_run_name_that_could_leave_the_store_is_a_clear_config_error(run):
+    with pytest.raises(ConfigError, match="train.run_name") as raised:
+        load_config(environ={}, overrides={"train.run_name": run})
+    assert "not allowed" in str(raised.value)
+    with pytest.raises(ConfigError, match="train.init_from"):
+        load_config(environ={}, overrides={"train.init_from": run})
+
+
+def test_run_escape_on_the_command_line_exits_2_with_the_reason(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from storm.cli import app
+
+    for run in ("../../x", "/abs"):
+        result = CliRunner().invoke(app, ["train", "--run", run, "--set", f"storage.root={tmp_path}"])
+        assert result.exit_code == 2 and "not allowed" in result.output
+        assert not any(tmp_path.parent.parent.glob("x")) and not Path("/abs").exists()

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-import yaml
 
-from storm.config import ConfigError, StormConfig, load_config
+from storm.config import ConfigError, StormConfig, load_config, parse_value
 
 ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (default: built-in defaults).",
                             exists=True, dir_okay=False)
@@ -19,15 +18,15 @@ SetOption = typer.Option(None, "--set", "-s", help="Override a config key, e.g. 
 def build_config(config_file: Optional[Path], overrides: Optional[list[str]] = None, **named) -> StormConfig:
     """Config from file + STORM_ env + --set + named CLI options (dotted key → value, None ignored)."""
     parsed: dict[str, object] = {}
-    for item in overrides or []:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"--set {item!r}: expected key=value, e.g. train.epochs=3")
-        parsed[key.strip()] = yaml.safe_load(raw)
-    parsed.update({key: value for key, value in named.items() if value is not None})
-    if "ray.address" not in parsed and os.environ.get("RAY_ADDRESS"):
-        parsed["ray.address"] = os.environ["RAY_ADDRESS"]  # the Ray convention, honoured at the entry point only
     try:
+        for item in overrides or []:
+            key, sep, raw = item.partition("=")
+            if not sep:  # the item itself is not echoed: it may be a secret pasted without its key
+                raise typer.BadParameter("--set needs key=value, e.g. train.epochs=3 (one of the --set values has no '=')")
+            parsed[key.strip()] = parse_value(key.strip(), raw)
+        parsed.update({key: value for key, value in named.items() if value is not None})
+        if "ray.address" not in parsed and os.environ.get("RAY_ADDRESS"):
+            parsed["ray.address"] = os.environ["RAY_ADDRESS"]  # the Ray convention, honoured at the entry point only
         return load_config(config_file, overrides=parsed)
     except ConfigError as err:
         typer.secho(str(err), fg="red", err=True)

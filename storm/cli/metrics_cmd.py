@@ -8,6 +8,8 @@ from typing import Optional
 import typer
 
 from storm.cli.common import ConfigOption, SetOption, build_config
+from storm.metrics.serve import DEFAULT_HOST
+from storm.redact import redact_url_credentials
 
 
 def register(app: typer.Typer) -> None:
@@ -32,13 +34,14 @@ def register(app: typer.Typer) -> None:
         except (FileNotFoundError, ValueError, PushFailed) as err:
             typer.secho(str(err), fg="red", err=True)
             raise typer.Exit(1) from None
-        where = f"and pushed to {effective.metrics.pushgateway_url}" if result.pushed else "(no metrics.pushgateway_url set)"
+        where = f"and pushed to {redact_url_credentials(effective.metrics.pushgateway_url)}" if result.pushed else "(no metrics.pushgateway_url set)"
         typer.echo(f"metrics for {date} written to {result.textfile} {where}")
 
     @metrics_app.command("serve")
     def serve(
         port: Optional[int] = typer.Option(None, "--port", help="Port (default: metrics.serve_port)."),
-        host: str = typer.Option("0.0.0.0", "--host", help="Interface to listen on."),
+        host: str = typer.Option(DEFAULT_HOST, "--host",
+                                 help="Interface to listen on (default: loopback only; 0.0.0.0 for every interface)."),
         config: Optional[Path] = ConfigOption,
         overrides: Optional[list[str]] = SetOption,
     ) -> None:

@@ -25,20 +25,30 @@ def register(app: typer.Typer) -> None:
         root: Optional[str] = typer.Option(None, help="Object store root (storage.root)."),
         pushgateway: Optional[str] = typer.Option(None, help="Pushgateway URL (metrics.pushgateway_url)."),
         publish: bool = typer.Option(True, help="Publish metrics for the last scored day."),
+        candidate: bool = typer.Option(False, "--candidate", help="Scan --run as a candidate: its own scores "
+                                       "namespace and metrics group, production untouched."),
+        force: bool = typer.Option(False, "--force", help="Replace a date's scores written by another model version."),
     ) -> None:
         """Score trading days; scores land in scores/date=D/ before any metrics push."""
         if date and (start or end):
             raise typer.BadParameter("give --date, or --start/--end for a backfill, not both")
         settings = build_config(config, overrides, **{"train.run_name": run, "storage.root": root,
                                                       "metrics.pushgateway_url": pushgateway})
-        raise typer.Exit(run_scan(settings, start=date or start, end=date or end, publish=publish))
+        raise typer.Exit(run_scan(settings, start=date or start, end=date or end, publish=publish, candidate=candidate,
+                                  force=force))
 
 
-def run_scan(settings: StormConfig, start: str | None, end: str | None, publish: bool = True) -> int:
-    """Run the scan and print what it did; returns the process exit code (1 when the push failed)."""
+def run_scan(settings: StormConfig, start: str | None, end: str | None, publish: bool = True, candidate: bool = False,
+             force: bool = False) -> int:
+    """Run the scan and print what it did; returns the process exit code (1 when the push failed, 2 when refused)."""
     from storm.scan import scan
+    from storm.scan.score_store import ScoresOwnedByOtherVersion
 
-    outcome = scan(settings, start=start, end=end, publish=publish)
+    try:
+        outcome = scan(settings, start=start, end=end, publish=publish, candidate=candidate, force=force)
+    except ScoresOwnedByOtherVersion as err:
+        typer.secho(str(err), fg="red", err=True)
+        return 2
     console = Console()
     last = outcome.dates[-1]
     console.print(show_scores(outcome.scores[last], f"storm scores for {last} (model {outcome.model_version})"))

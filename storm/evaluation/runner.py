@@ -174,24 +174,25 @@ class _Trained:
 
 def _trained(config: StormConfig, name: str, build, split, log) -> _Trained:
     """The fold run `name`, reused when its stored fingerprint matches, else trained afresh."""
-    from storm.training import load_predictor, train
+    from storm.training import train
+    from storm.training.artifacts import model_exists, read_model
+    from storm.training.predictor import predictor_from_published
     from storm.training.trainer import run_fingerprint, world_hash
 
     store = open_store(config.storage)
     layout = Layout(store)
     run_config = config.with_overrides({"train.run_name": name})
     wanted = run_fingerprint(run_config, split, world_hash(store, layout))
-    card_path = layout.model_file(name, "model.json")
-    reused = store.exists(card_path) and json.loads(store.read_text(card_path)).get("fingerprint") == wanted
+    reused = model_exists(store, layout, name) and read_model(store, layout, name).card.get("fingerprint") == wanted
     if not reused:
         log(f"training {name}")
         train(run_config, panel=build, split=split, fresh=True)
     else:
         log(f"reusing {name} (same config, split and world)")
-    predictor = load_predictor(store, layout, name)
-    history = json.loads(store.read_text(layout.model_file(name, "history.json")))
-    return _Trained(predictor=predictor, summary={"run": name, "version": predictor.version, "reused": reused,
-                                                  "best_epoch": predictor.card.get("best_epoch"), "history": history})
+    published = read_model(store, layout, name)
+    return _Trained(predictor=predictor_from_published(published),
+                    summary={"run": name, "version": published.version, "reused": reused,
+                             "best_epoch": published.card.get("best_epoch"), "history": published.history})
 
 
 def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], horizons: list[int], store: ObjectStore,

@@ -5,6 +5,11 @@ would replace the whole group, and a per-date key would pile up groups that
 never go stale (PITFALLS). The textfile is written first and atomically, so
 node_exporter's textfile collector or `storm metrics serve` still expose the
 scan when the push fails.
+
+A candidate run's scan publishes under its own grouping key {job, candidate}
+(every pushed series then carries candidate="<run>", apart from production)
+and to its own textfile, named so that a textfile collector reading *.prom
+does not pick it up beside production's.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from prometheus_client import CollectorRegistry, pushadd_to_gateway, write_to_te
 from prometheus_client.exposition import basic_auth_handler, default_handler
 
 from storm.config import MetricsConfig
+from storm.names import check_run_name
+from storm.redact import redact
 
 PUSH_TIMEOUT_SECONDS = 10.0
 
@@ -39,16 +46,31 @@ def publish(
     metrics: MetricsConfig,
     date: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    candidate: str | None = None,
 ) -> PublishResult:
     """Write the textfile, then push with retries; raise PushFailed (textfile kept) if every try fails.
 
-    date only makes the failure message name the command that republishes it.
+    date only makes the failure message name the command that republishes it; candidate (a run name)
+    publishes a candidate run's scan apart from production (grouping_key, textfile_for).
     """
-    textfile = write_textfile(registry, metrics.textfile)
+    textfile = write_textfile(registry, textfile_for(metrics, candidate))
     if not metrics.pushgateway_url:
         return PublishResult(textfile=textfile, pushed=False, attempts=0)
-    attempts = push_with_retries(registry, metrics, date, sleep)
+    attempts = push_with_retries(registry, metrics, date, sleep, candidate)
     return PublishResult(textfile=textfile, pushed=True, attempts=attempts)
+
+
+def grouping_key(candidate: str | None = None) -> dict[str, str]:
+    """The Pushgateway grouping key besides job: none for production, {candidate: run} for a candidate run."""
+    return {} if candidate is None else {"candidate": check_run_name(candidate, "candidate run")}
+
+
+def textfile_for(metrics: MetricsConfig, candidate: str | None = None) -> str:
+    """metrics.textfile for production; beside it, <stem>.candidate-<run>.txt for a candidate run."""
+    if candidate is None:
+        return metrics.textfile
+    path = Path(metrics.textfile)
+    return str(path.with_name(f"{path.stem}.candidate-{check_run_name(candidate, 'candidate run')}.txt"))
 
 
 def write_textfile(registry: CollectorRegistry, path: str) -> str:
@@ -60,7 +82,8 @@ def write_textfile(registry: CollectorRegistry, path: str) -> str:
 
 
 def push_with_retries(
-    registry: CollectorRegistry, metrics: MetricsConfig, date: str | None, sleep: Callable[[float], None]
+    registry: CollectorRegistry, metrics: MetricsConfig, date: str | None, sleep: Callable[[float], None],
+    candidate: str | None = None,
 ) -> int:
     """pushadd with exponential backoff; returns the number of attempts it took."""
     handler = _handler(metrics)
@@ -69,13 +92,13 @@ def push_with_retries(
     for attempt in range(1, total + 1):
         try:
             pushadd_to_gateway(metrics.pushgateway_url, job=metrics.job_name, registry=registry,
-                               timeout=PUSH_TIMEOUT_SECONDS, handler=handler)
+                               grouping_key=grouping_key(candidate), timeout=PUSH_TIMEOUT_SECONDS, handler=handler)
             return attempt
         except OSError as err:  # refused, timed out, or an HTTP error status (URLError is an OSError)
             last_error = err
             if attempt < total:
                 sleep(metrics.push_backoff_seconds * 2 ** (attempt - 1))
-    raise PushFailed(_failure_message(metrics, total, last_error, date)) from last_error
+    raise PushFailed(_failure_message(metrics, total, last_error, date, candidate)) from None
 
 
 def _handler(metrics: MetricsConfig):
@@ -90,10 +113,15 @@ def _handler(metrics: MetricsConfig):
     return with_basic_auth
 
 
-def _failure_message(metrics: MetricsConfig, attempts: int, err: Exception, date: str | None) -> str:
+def _failure_message(metrics: MetricsConfig, attempts: int, err: Exception, date: str | None,
+                     candidate: str | None = None) -> str:
+    """What failed and how to redo it; URL credentials and the password never appear in it."""
     redo = f"storm metrics push --date {date}" if date else "storm metrics push --date <scanned date>"
-    return (
-        f"pushing metrics to the Pushgateway at {metrics.pushgateway_url} (job {metrics.job_name!r}) failed "
-        f"{attempts} time(s), last error: {err}. The metrics are in {os.path.abspath(metrics.textfile)}; "
+    password = metrics.pushgateway_password.get_secret_value() if metrics.pushgateway_password else ""
+    message = (
+        f"pushing metrics to the Pushgateway at {metrics.pushgateway_url} (job {metrics.job_name!r}"
+        f"{f', candidate {candidate!r}' if candidate else ''}) failed {attempts} time(s), last error: {err}. "
+        f"The metrics are in {os.path.abspath(textfile_for(metrics, candidate))}; "
         f"check the Pushgateway (metrics.pushgateway_url) and run `{redo}` to push them again."
     )
+    return redact(message, [password])

@@ -1,7 +1,9 @@
 """`storm metrics serve`: expose the scan's textfile on /metrics for Prometheus to scrape.
 
 For hosts without a Pushgateway: the nightly scan writes the textfile, this
-small server hands its latest content to every scrape.
+small server hands its latest content to every scrape. It listens on
+loopback unless told otherwise (`--host 0.0.0.0`): the scores are not for
+every network the host is on.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST
+
+DEFAULT_HOST = "127.0.0.1"
 
 
 class TextfileHandler(BaseHTTPRequestHandler):
@@ -41,13 +45,13 @@ class TextfileHandler(BaseHTTPRequestHandler):
         pass
 
 
-def make_server(textfile: str | Path, port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:
+def make_server(textfile: str | Path, port: int, host: str = DEFAULT_HOST) -> ThreadingHTTPServer:
     """A server (not yet serving) that answers /metrics with the textfile's current content."""
     handler = partial(TextfileHandler, textfile=Path(textfile).expanduser().resolve())
     return ThreadingHTTPServer((host, port), handler)
 
 
-def serve_textfile(textfile: str | Path, port: int, host: str = "0.0.0.0") -> None:
+def serve_textfile(textfile: str | Path, port: int, host: str = DEFAULT_HOST) -> None:
     """Serve until interrupted."""
     server = make_server(textfile, port, host)
     try:

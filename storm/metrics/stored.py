@@ -30,16 +30,16 @@ def scan_stats_from_json(text: str) -> ScanStats:
     return ScanStats(**payload)
 
 
-def write_scan_stats(store: ObjectStore, layout: Layout, stats: ScanStats) -> str:
-    """Store a scan's stats beside its scores (atomic); returns the path."""
-    path = layout.scan_stats(stats.date)
+def write_scan_stats(store: ObjectStore, layout: Layout, stats: ScanStats, candidate: str | None = None) -> str:
+    """Store a scan's stats beside its scores (atomic; a candidate run's in its own namespace); returns the path."""
+    path = layout.scan_stats(stats.date, candidate)
     store.write_text(path, scan_stats_to_json(stats))
     return path
 
 
-def read_scan_stats(store: ObjectStore, layout: Layout, date: str) -> ScanStats | None:
+def read_scan_stats(store: ObjectStore, layout: Layout, date: str, candidate: str | None = None) -> ScanStats | None:
     """The stored stats of date's scan, or None when the scan stored none."""
-    path = layout.scan_stats(date)
+    path = layout.scan_stats(date, candidate)
     if not store.exists(path):
         return None
     try:
@@ -54,11 +54,12 @@ def registry_from_stored_scores(
     date: str,
     model_info: Mapping[str, str] | None = None,
     thresholds: Mapping[int, float] | None = None,
+    candidate: str | None = None,
 ) -> CollectorRegistry:
     """The registry of date's scan from its stored scores (and stats when stored)."""
-    path = layout.scores(date)
+    path = layout.scores(date, candidate)
     if not store.exists(path):
         raise FileNotFoundError(f"no scores for {date} at {path}; run `storm scan --start {date} --end {date}` first")
     scores = store.read_table(path).to_pandas()
-    stats = read_scan_stats(store, layout, date)
+    stats = read_scan_stats(store, layout, date, candidate)
     return build_registry(scores, stats, dict(model_info or {}), thresholds)

@@ -8,7 +8,6 @@ before anything is pushed, so a failed push loses nothing and
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 
@@ -20,7 +19,9 @@ from storm.features.panel import EvidencePanel, build_panel
 from storm.features.windows import gather_windows
 from storm.ingest import read_prices
 from storm.ray_runtime import ensure_ray
+from storm.metrics.stored import write_scan_stats
 from storm.scan.coherence import check_horizon_order
+from storm.scan.score_store import write_day_scores
 from storm.scan.scores import input_counts, scores_table
 from storm.schema import MODALITIES, ScanStats
 from storm.store import Layout, ObjectStore, open_store
@@ -69,8 +70,13 @@ def trading_days(store: ObjectStore, layout: Layout, start: str | None, end: str
     return [d for d in days if start <= d <= end], sorted(prices["market"].unique())
 
 
-def scan(config: StormConfig, start: str | None = None, end: str | None = None, publish: bool = True) -> ScanOutcome:
-    """Score each trading day in [start, end] (default: the last one), store the scores, publish the last day."""
+def scan(config: StormConfig, start: str | None = None, end: str | None = None, publish: bool = True,
+         candidate: bool = False, force: bool = False) -> ScanOutcome:
+    """Score each trading day in [start, end] (default: the last one), store the scores, publish the last day.
+
+    A date's scores belong to the model version that first wrote them (a lease); another version is refused
+    (ScoresOwnedByOtherVersion) unless `force`. `candidate` scans the run into its own namespace and metrics group.
+    """
     from storm.metrics import PushFailed, build_registry, publish as publish_metrics
 
     ensure_ray(config.ray)
@@ -81,6 +87,7 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     if not dates:
         raise RuntimeError(f"no trading days between {start} and {end} in {layout.prices_dir()}")
     run = config.train.run_name
+    namespace = run if candidate else None
     published = read_model(store, layout, run)  # loaded once, before any Ray work; the actors get this version
     version = published.card["version"]
     thresholds = {int(h): float(t) for h, t in published.calibration.threshold.items()}
@@ -97,8 +104,7 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
         day = day[_any_present(day)]
         table = scores_table(day, horizons, thresholds, version)
         check_horizon_order(table)  # an incoherent day is refused, never stored or published
-        outcome.score_paths[date] = layout.scores(date)
-        store.write_table(layout.scores(date), table)
+        outcome.score_paths[date] = write_day_scores(store, layout, date, table, version, namespace, force)
         stats = ScanStats(
             date=date,
             duration_seconds=round(elapsed_per_date, 3),
@@ -106,7 +112,7 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
             markets_missing=tuple(missing),
             finished_at=time.time(),
         )
-        store.write_text(layout.scan_stats(date), json.dumps(stats.__dict__, default=list, sort_keys=True, indent=1))
+        write_scan_stats(store, layout, stats, namespace)
         outcome.scores[date], outcome.stats[date] = table, stats
 
     if publish:
@@ -114,7 +120,7 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
         model_info = {"version": version, "run": run, "fusion": config.model.fusion}
         registry = build_registry(outcome.scores[last], outcome.stats[last], model_info, thresholds)
         try:
-            outcome.published = publish_metrics(registry, config.metrics, date=last)
+            outcome.published = publish_metrics(registry, config.metrics, date=last, candidate=namespace)
         except PushFailed as err:
             outcome.publish_error = err
     return outcome

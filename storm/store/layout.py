@@ -9,29 +9,39 @@ Jobs ask this module for paths; nobody else builds them from strings.
     truth/fragility.parquet                  synthetic world only; evaluation reads it, nothing else
     truth/storm_probability.parquet          synthetic only: the real ceiling, P(storm within h | simulator state)
     features/<modality>/<spec>/date=D/…      cached per-item features keyed by content hash
-    models/<run>/…                           checkpoints, calibration, model card
+    models/<run>/current.json                pointer to the published version, switched last (atomic)
+    models/<run>/versions/<version>/…        one immutable published model: weights, card (sha256 of every
+                                             file), calibration, history, split (storm.training.artifacts)
+    models/<run>/checkpoints/…               Ray Train checkpoints (resume)
+    models/<run>/fingerprint.json            config + split fingerprint the run started with (resume guard)
     reports/<run>/…                          evaluation report and plots
     scores/date=D/scores.parquet
     scores/date=D/scan_stats.json            the scan's ScanStats, for republishing metrics
+    scores/date=D/lease.json                 which model version owns the date's scores (storm.scan.score_store)
+    candidates/<run>/scores/date=D/…         the same three files for a candidate run's scan, apart from production
     quarantine/date=D/<stage>-<modality>.jsonl
+
+Run and market names are checked whole (storm.names) and every path is checked
+to stay under the store's root (ObjectStore.path).
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 
+from storm.names import check_market_name, check_run_name
 from storm.store.objectstore import ObjectStore
 
 MODALITIES = ("text", "image", "audio")
 RAW_FOLDER = {"text": "news", "image": "charts", "audio": "audio"}
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
-_MARKET = re.compile(r"^[A-Za-z0-9_.]+$")
 
 
 def partition(date: str) -> str:
-    if not _DATE.match(date):
+    if not isinstance(date, str) or not _DATE.fullmatch(date):
         raise ValueError(f"date {date!r} is not YYYY-MM-DD")
     return f"date={date}"
 
@@ -43,9 +53,7 @@ def date_of(path: str) -> str | None:
 
 
 def check_market(market: str) -> str:
-    if not _MARKET.match(market) or "-" in market:
-        raise ValueError(f"market name {market!r} must be letters, digits, '_' or '.' (no '-': it separates the event)")
-    return market
+    return check_market_name(market)
 
 
 @dataclass(frozen=True)
@@ -106,29 +114,71 @@ class Layout:
         return self.store.path("features", "samples", spec)
 
     def model_dir(self, run: str) -> str:
-        return self.store.path("models", run)
+        return self.store.path("models", check_run_name(run))
 
     def checkpoints_dir(self, run: str) -> str:
-        return self.store.path("models", run, "checkpoints")
+        return self.store.path("models", check_run_name(run), "checkpoints")
 
     def model_file(self, run: str, name: str) -> str:
-        return self.store.path("models", run, name)
+        """A run-level file beside the published versions (e.g. the demo's world.json); not part of a version."""
+        return self.store.path("models", check_run_name(run), _check_file_name(name))
+
+    def run_fingerprint_file(self, run: str) -> str:
+        """The fingerprint a run started with (training.trainer.run_fingerprint): a resume must match it."""
+        return self.store.path("models", check_run_name(run), "fingerprint.json")
+
+    def model_pointer(self, run: str) -> str:
+        """The small JSON object naming the run's current version: written last, in one atomic write."""
+        return self.store.path("models", check_run_name(run), "current.json")
+
+    def model_versions_dir(self, run: str) -> str:
+        return self.store.path("models", check_run_name(run), "versions")
+
+    def model_version_dir(self, run: str, version: str) -> str:
+        return self.store.path("models", check_run_name(run), "versions", _check_version(version))
+
+    def model_version_file(self, run: str, version: str, name: str) -> str:
+        return self.store.path("models", check_run_name(run), "versions", _check_version(version), _check_file_name(name))
 
     def report_file(self, run: str, name: str) -> str:
-        return self.store.path("reports", run, name)
+        return self.store.path("reports", check_run_name(run), _check_file_name(name))
 
-    def scores_dir(self) -> str:
-        return self.store.path("scores")
+    def scores_dir(self, candidate: str | None = None) -> str:
+        """Production scores, or with `candidate` (a run name) that run's own namespace, apart from production."""
+        if candidate is None:
+            return self.store.path("scores")
+        return self.store.path("candidates", check_run_name(candidate, "candidate run"), "scores")
 
-    def scores(self, date: str) -> str:
-        return self.store.path("scores", partition(date), "scores.parquet")
+    def scores(self, date: str, candidate: str | None = None) -> str:
+        return posixpath.join(self.scores_dir(candidate), partition(date), "scores.parquet")
 
-    def scan_stats(self, date: str) -> str:
+    def scan_stats(self, date: str, candidate: str | None = None) -> str:
         """The scan's ScanStats for a date (JSON), beside its scores: `storm metrics push` republishes from both."""
-        return self.store.path("scores", partition(date), "scan_stats.json")
+        return posixpath.join(self.scores_dir(candidate), partition(date), "scan_stats.json")
+
+    def scores_lease(self, date: str, candidate: str | None = None) -> str:
+        """Which model version owns the date's scores: created exclusively by the first writer."""
+        return posixpath.join(self.scores_dir(candidate), partition(date), "lease.json")
 
     def quarantine_dir(self) -> str:
         return self.store.path("quarantine")
 
     def quarantine(self, date: str, stage: str, modality: str) -> str:
         return self.store.path("quarantine", partition(date), f"{stage}-{modality}.jsonl")
+
+
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_VERSION = re.compile(r"[0-9a-f]{6,64}")
+
+
+def _check_file_name(name: str) -> str:
+    if not isinstance(name, str) or not _FILE_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"file name {name!r} is not allowed in the store layout (one path segment: letters, digits, "
+                         "'_', '-', '.', not starting with '.')")
+    return name
+
+
+def _check_version(version: str) -> str:
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        raise ValueError(f"model version {version!r} is not a content hash (6-64 lowercase hex digits)")
+    return version

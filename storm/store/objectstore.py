@@ -23,6 +23,11 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from storm.config import StorageConfig
+from storm.redact import redact_url_credentials
+
+
+class PathOutsideStore(ValueError):
+    """A name would have made a path outside the store's root (another folder, or on S3 another bucket)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,25 @@ class ObjectStore:
         return pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
 
     def path(self, *parts: str) -> str:
-        return posixpath.join(self.root, *parts)
+        """root/part/…, refused (PathOutsideStore) if a part is absolute or climbs with '..'.
+
+        On S3 the root's first segment is the bucket, so this also keeps every
+        write in the configured bucket and prefix.
+        """
+        for part in parts:
+            if not isinstance(part, str) or part.startswith("/") or "\0" in part or ".." in part.split("/"):
+                raise PathOutsideStore(f"path part {part!r} would leave the object store root {self.uri}; "
+                                       "use a plain name (no leading '/', no '..')")
+        joined = posixpath.join(self.root, *parts)
+        if not self.contains(joined):
+            raise PathOutsideStore(f"path {joined!r} is not under the object store root {self.uri}")
+        return joined
+
+    def contains(self, path: str) -> bool:
+        """Whether path lies under the root (after normalising '..' and '.')."""
+        normal = posixpath.normpath(path)
+        root = posixpath.normpath(self.root)
+        return normal == root or normal.startswith(root.rstrip("/") + "/")
 
     def exists(self, path: str) -> bool:
         return self.fs.exists(path)
@@ -73,6 +96,34 @@ class ObjectStore:
             os.replace(temporary, path)
         else:
             self.fs.pipe_file(path, payload)
+
+    def create_exclusive(self, path: str, payload: bytes) -> bool:
+        """Create path with payload only if it does not exist yet; False (nothing written) if it does.
+
+        The first of several concurrent writers wins, whole: locally a complete
+        temporary sibling is hard-linked into place (link fails if the name
+        exists, like O_EXCL); on S3 a conditional PUT (If-None-Match: *).
+        """
+        if not self.is_local:
+            try:
+                self.fs.pipe_file(path, payload, mode="create")
+            except FileExistsError:  # s3fs's reading of 412 PreconditionFailed
+                self.fs.invalidate_cache(path)  # the winner's object: never answer from a stale listing
+                return False
+            return True
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+        with open(temporary, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(temporary)
+        return True
 
     def write_text(self, path: str, text: str) -> None:
         self.write_bytes(path, text.encode("utf-8"))
@@ -126,8 +177,15 @@ def open_store(config: StorageConfig) -> ObjectStore:
         if config.access_key_id is not None and config.secret_access_key is not None:
             options["key"] = config.access_key_id.get_secret_value()
             options["secret"] = config.secret_access_key.get_secret_value()
+        if parsed.username or parsed.password:
+            raise ValueError(f"storage.root {redact_url_credentials(config.root)!r} holds credentials; give them as "
+                             "storage.access_key_id / storage.secret_access_key (or the AWS credential chain) instead")
+        root = f"{parsed.netloc}{parsed.path}".rstrip("/")
+        if not parsed.netloc or ".." in root.split("/") or posixpath.normpath(root) != root:
+            raise ValueError(f"storage.root {redact_url_credentials(config.root)!r}: expected s3://bucket/prefix "
+                             "with a bucket name and no '..', '.' or empty segments")
         fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
-        return ObjectStore(fs=fs, root=f"{parsed.netloc}{parsed.path}".rstrip("/"), scheme="s3")
+        return ObjectStore(fs=fs, root=root, scheme="s3")
     raise ValueError(
-        f"storage.root {config.root!r}: unsupported scheme {parsed.scheme!r}; use a local path, file:// or s3://bucket/prefix"
+        f"storage.root {redact_url_credentials(config.root)!r}: unsupported scheme {parsed.scheme!r}; use a local path, file:// or s3://bucket/prefix"
     )

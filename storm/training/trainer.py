@@ -37,7 +37,6 @@ from storm.training.splits import DateSplit, final_split
 from storm.training.worker import train_loop_per_worker
 
 CHECKPOINTS_KEPT = 2
-FINGERPRINT = "fingerprint.json"
 FINGERPRINT_SECTIONS = ("model", "features", "labels", "ingest")
 FINGERPRINT_TRAIN_FIELDS = ("num_workers", "epochs", "batch_size", "learning_rate", "weight_decay", "storm_loss_weight",
                             "volatility_loss_weight", "early_stopping_patience", "false_alarm_rate", "calibration",
@@ -135,7 +134,7 @@ def world_hash(store: ObjectStore, layout: Layout) -> str:
 
 
 def stored_fingerprint(store: ObjectStore, layout: Layout, run: str) -> str | None:
-    path = layout.model_file(run, FINGERPRINT)
+    path = layout.run_fingerprint_file(run)
     return json.loads(store.read_text(path))["fingerprint"] if store.exists(path) else None
 
 
@@ -150,7 +149,7 @@ def claim_run(store: ObjectStore, layout: Layout, run: str, fingerprint: str, fr
                 f"(fingerprint {earlier or 'unknown'} vs {fingerprint}); resuming it would mix them. "
                 f"Use another run name, or --fresh to discard it")
         store.delete([layout.model_dir(run)])
-    store.write_text(layout.model_file(run, FINGERPRINT), json.dumps({"fingerprint": fingerprint}))
+    store.write_text(layout.run_fingerprint_file(run), json.dumps({"fingerprint": fingerprint}))
 
 
 def calibrate(config: StormConfig, weights: dict[str, torch.Tensor], panel, validation_rows: np.ndarray) -> Calibration:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -102,3 +103,28 @@ def test_push_to_a_pushgateway_behind_basic_auth_uses_the_configured_credentials
             publish(build_registry(scores, stats, {}), wrong)
         right = wrong.model_copy(update={"pushgateway_password": SecretStr("s3cret")})
         assert publish(build_registry(scores, stats, {}), right).pushed
+
+
+def test_a_candidate_run_publishes_under_its_own_grouping_key_and_textfile(tmp_path, pushgateway, metrics_config,
+                                                                         scores, stats):
+    publish(build_registry(scores, stats, {}), metrics_config)
+    candidate_scores = scores.assign(score=0.01)
+    result = publish(build_registry(candidate_scores, stats, {}), metrics_config, candidate="challenger")
+    assert result.textfile != str(Path(metrics_config.textfile).resolve()) and not result.textfile.endswith(".prom")
+    assert 'storm_alert_score{horizon="20",market="SPX"} 0.01' in Path(result.textfile).read_text()
+    assert 'storm_alert_score{horizon="20",market="SPX"} 0.8' in Path(metrics_config.textfile).read_text()
+    pushed = named(pushgateway_samples(pushgateway.url), contract.ALERT_SCORE)
+    production = (("horizon", "20"), ("instance", ""), ("job", metrics_config.job_name), ("market", "SPX"))
+    candidate = (("candidate", "challenger"), *production)
+    assert pushed[production] == pytest.approx(0.8) and pushed[candidate] == pytest.approx(0.01)
+
+
+def test_a_failed_push_message_never_shows_url_credentials_or_the_password(tmp_path, scores, stats):
+    metrics = MetricsConfig(pushgateway_url=f"http://storm:urlpass@127.0.0.1:{free_port()}", push_retries=0,
+                            textfile=str(tmp_path / "storm.prom"), pushgateway_username="storm",
+                            pushgateway_password="configpass")
+    with pytest.raises(PushFailed) as failure:
+        publish(build_registry(scores, stats, {}), metrics, sleep=lambda _: None)
+    message = str(failure.value)
+    assert "urlpass" not in message and "configpass" not in message and "http://***@127.0.0.1" in message
+    assert failure.value.__cause__ is None and failure.value.__suppress_context__

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +56,40 @@ def test_missing_textfile_answers_503_with_what_to_run(served):
 
 def test_other_paths_are_not_found(served):
     assert get(f"{served[1]}/")[0] == 404
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def listening_addresses(port: int) -> set[str]:
+    """IPv4 addresses with a socket listening on port, from the kernel's table (/proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, local_port = local.split(":")
+        if state == "0A" and int(local_port, 16) == port:  # 0A: LISTEN
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def test_serve_command_listens_on_loopback_only_unless_given_a_host(tmp_path):
+    textfile = tmp_path / "storm.prom"
+    textfile.write_text("storm_scan_duration_seconds 1.0\n")
+    for extra, expected in (([], {"127.0.0.1"}), (["--host", "0.0.0.0"], {"0.0.0.0"})):
+        port = free_port()
+        command = [str(Path(sys.executable).parent / "storm"), "metrics", "serve", "--port", str(port),
+                   "--set", f"metrics.textfile={textfile}", *extra]
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")])}
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment,
+                                  start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not listening_addresses(port):
+                assert server.poll() is None, server.stderr.read().decode()
+                assert time.monotonic() < deadline, "storm metrics serve never listened"
+                time.sleep(0.2)
+            assert listening_addresses(port) == expected
+            assert get(f"http://127.0.0.1:{port}/metrics")[2] == "storm_scan_duration_seconds 1.0\n"
+        finally:
+            os.kill(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)

@@ -1,6 +1,5 @@
 """Ray Train end to end on tiny data: 2 workers (DDP over gloo), real local Ray, a real store."""
 
-import json
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from storm.config import StorageConfig
 from storm.schema import storm_column
 from storm.store import Layout, open_store
 from storm.training import load_predictor, train
+from storm.training.artifacts import read_model
 from storm.training.worker import FailOnce
 from storm.features.windows import gather_windows
 from storm.training.trainer import RunConflict
@@ -33,7 +33,7 @@ def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(trained
     names = {path.rsplit("/", 1)[-1] for path in store.list_files(layout.model_dir("tiny"))}
     assert {"model.safetensors", "model.json", "calibration.json", "history.json", "split.json"} <= names
     assert not [name for name in names if name.endswith((".pkl", ".pt", ".pickle"))]
-    card = json.loads(store.read_text(layout.model_file("tiny", "model.json")))
+    card = read_model(store, layout, "tiny").card
     assert card["version"] == result.version and card["horizons"] == [5, 10, 20]
     assert card["trained_at"]["train"][1] < card["trained_at"]["validation"][0]
     assert [entry["epoch"] for entry in result.history] == [0, 1, 2, 3]
@@ -68,7 +68,7 @@ def test_init_from_another_run_starts_from_its_encoders_and_freezing_keeps_them(
     head_keys = [key for key in base_weights if key.startswith("heads.")]
     assert encoder_keys and all(torch.equal(base_weights[key], new_weights[key]) for key in encoder_keys)
     assert any(not torch.equal(base_weights[key], new_weights[key]) for key in head_keys)
-    assert json.loads(store.read_text(layout.model_file("transfer", "model.json")))["init_from"] == "tiny"
+    assert read_model(store, layout, "transfer").card["init_from"] == "tiny"
     assert result.version != base.version
 
 
