@@ -85,7 +85,7 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     splits = walk_forward_folds(build.dates, config.train, config.labels, folds)
     horizons = list(config.labels.horizons)
     started = time.perf_counter()
-    references = _reference_tables(config, prices, store, layout)
+    references = reference_tables(config, prices, store, layout)
     _add_stage(stages, "baselines", started)
     outcomes: list[FoldOutcome] = []
     for split in splits:
@@ -98,7 +98,7 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
 
 
 @dataclass
-class _References:
+class References:
     """What every fold's baselines need, computed once: prices, labels, price features, the hidden truth."""
 
     prices: pd.DataFrame
@@ -107,7 +107,7 @@ class _References:
     truth: dict[str, pd.DataFrame]
 
 
-def _reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectStore, layout: Layout) -> _References:
+def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectStore, layout: Layout) -> References:
     """The truth files are read here and nowhere else in storm: only evaluation may see them."""
     from storm.labels import label_table
 
@@ -116,12 +116,12 @@ def _reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectSt
     for key, path in ((TRUTH_FRAGILITY, layout.truth_fragility()), (TRUTH_STORM_PROBABILITY, layout.truth_storm_probability())):
         if store.exists(path):
             truth[key] = store.read_table(path).to_pandas()
-    return _References(prices=prices, labels=label_table(prices, config.labels),
+    return References(prices=prices, labels=label_table(prices, config.labels),
                        features=price_features(prices[["market", "date", "close"]], horizons, config.labels.volatility_window),
                        truth=truth)
 
 
-def _evaluate_fold(config: StormConfig, run: str, build, split, references: _References, skip_single_modality: bool,
+def _evaluate_fold(config: StormConfig, run: str, build, split, references: References, skip_single_modality: bool,
                    log, stages: dict[str, float]) -> FoldOutcome:
     from storm.features.windows import batches_of_rows
 
@@ -151,19 +151,23 @@ def _evaluate_fold(config: StormConfig, run: str, build, split, references: _Ref
     models += [ScoredModel(name=f"only-{modality}", kind="single_modality", predictions=table)
                for modality, table in tables.items()]
     started = time.perf_counter()
-    keys = fused_table[["market", "date"]]
-    horizons, rate = list(config.labels.horizons), config.train.false_alarm_rate
-    others = price_baselines(references.prices, references.labels, split, horizons, config.labels.volatility_window, rate,
-                             features=references.features)
-    if references.truth:
-        others += truth_models(references.truth, references.labels, split, horizons, rate)
-    for model in others:  # exactly the model's test rows
-        model.predictions = keys.merge(model.predictions, on=["market", "date"], how="inner")
-    models += others
+    models += baseline_models(config, references, split, fused_table[["market", "date"]])
     _add_stage(stages, "baselines", started)
     outcome = FoldOutcome(split=split, models=models, runs=runs)
     outcome.masked = masked  # type: ignore[attr-defined]
     return outcome
+
+
+def baseline_models(config: StormConfig, references: References, split, keys: pd.DataFrame) -> list[ScoredModel]:
+    """Price baselines fitted on the fold's past (and the truths, synthetic only) on exactly the rows in `keys`."""
+    horizons, rate = list(config.labels.horizons), config.train.false_alarm_rate
+    models = price_baselines(references.prices, references.labels, split, horizons, config.labels.volatility_window, rate,
+                             features=references.features)
+    if references.truth:
+        models += truth_models(references.truth, references.labels, split, horizons, rate)
+    for model in models:
+        model.predictions = keys.merge(model.predictions, on=["market", "date"], how="inner")
+    return models
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Baselines through the store: prices from raw/prices, the oracle from truth/ (and only when it exists)."""
+"""Baselines of one fold through the store: prices from raw/prices, the oracle from truth/ (only when it exists)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from storm.config import StormConfig, TrainConfig
-from storm.evaluation.runner import baseline_models
+from storm.evaluation.runner import baseline_models, reference_tables
 from storm.labels import label_table
 from storm.store import Layout, open_store
-from storm.training.splits import walk_forward_split
+from storm.training.splits import walk_forward_folds
 
 N_DAYS = 400
 DATES = list(pd.bdate_range("2018-01-01", periods=N_DAYS).strftime("%Y-%m-%d"))
@@ -37,8 +37,8 @@ def priced_store(local_storage):
         prices = crashing_prices(seed)
         store.write_table(layout.prices(market), prices)
         frames.append(prices.assign(market=market))
-    config = StormConfig(storage=local_storage, train=TrainConfig(validation_fraction=0.3, test_fraction=0.3))
-    split = walk_forward_split(DATES, config.train, config.labels.horizons)
+    config = StormConfig(storage=local_storage, train=TrainConfig(validation_fraction=0.3, folds=1, warmup_fraction=0.7))
+    split = walk_forward_folds(DATES, config.train, config.labels)[0]
     return config, store, layout, split, pd.concat(frames, ignore_index=True)
 
 
@@ -52,13 +52,14 @@ def test_oracle_reads_the_truth_file_and_baselines_score_the_given_test_rows(pri
     config, store, layout, split, prices = priced_store
     write_truth(store, layout, prices, config)
     keys = pd.DataFrame([(m, d) for m in ["AAA", "BBB"] for d in split.test], columns=["market", "date"])
-    models = {m.name: m for m in baseline_models(config, store, layout, split, keys, prices)}
-    assert set(models) == {"trailing_vol", "garch", "oracle"}
-    assert models["oracle"].kind == "oracle"
+    references = reference_tables(config, prices, store, layout)
+    models = {m.name: m for m in baseline_models(config, references, split, keys)}
+    assert set(models) == {"trail-vol", "garch", "price-logit", "frag-oracle"}
+    assert models["frag-oracle"].kind == "oracle"
     for model in models.values():
         assert len(model.predictions) == len(keys)
         assert set(model.predictions["date"]) == set(split.test)
-    oracle = models["oracle"].predictions
+    oracle = models["frag-oracle"].predictions
     known = oracle["storm_20d"].notna()
     assert roc_auc_score(oracle.loc[known, "storm_20d"], oracle.loc[known, "score_20d"]) == 1.0
     assert models["garch"].predictions["vol_pred"].notna().all()
@@ -67,5 +68,5 @@ def test_oracle_reads_the_truth_file_and_baselines_score_the_given_test_rows(pri
 def test_without_a_truth_file_there_is_no_oracle(priced_store):
     config, store, layout, split, prices = priced_store
     keys = pd.DataFrame({"market": "AAA", "date": split.test})
-    names = [m.name for m in baseline_models(config, store, layout, split, keys, prices)]
-    assert names == ["trailing_vol", "garch"]
+    names = [m.name for m in baseline_models(config, reference_tables(config, prices, store, layout), split, keys)]
+    assert names == ["trail-vol", "garch", "price-logit"]

@@ -158,16 +158,19 @@ def test_modality_weights_are_averaged_over_alert_days_and_all_days():
 
 
 def test_predictions_table_carries_keys_labels_presence_and_every_variant():
-    batch = {"market": np.array(["AAA", "AAA"]), "date": np.array(["2021-01-05", "2021-01-04"]),
-             "text_emb": np.zeros((2, 2, 4)), "text_count": np.array([1, 0]), "image": np.zeros((2, 1, 4, 4)),
-             "audio_mel": np.zeros((2, 3, 5)), "modality_mask": np.array([[1, 1, 0], [0, 1, 0]], np.float32),
-             "storm_5d": np.array([1.0, np.nan]), "fwd_log_vol": np.array([-1.0, -2.0])}
+    from storm.features.windows import WINDOW_INPUT_KEYS
+
+    batch = {key: np.zeros((2, 1)) for key in WINDOW_INPUT_KEYS}
+    batch.update({"market": np.array(["AAA", "AAA"]), "date": np.array(["2021-01-05", "2021-01-04"]),
+                  "modality_mask": np.array([[1, 1, 0], [0, 1, 0]], np.float32),
+                  "storm_5d": np.array([1.0, np.nan]), "fwd_log_vol": np.array([-1.0, -2.0])})
 
     def predict(inputs, shift=0.0):
         assert "market" not in inputs  # only model inputs reach the predictor
         return {"score_5d": inputs["modality_mask"][:, 0] * 0.5 + shift, "alert_5d": np.array([True, False])}
 
-    tables = collect_predictions([batch], {"fused": predict, "masked-text": lambda b: predict(b, 0.1)}, [5])
+    scorers = {"fused": lambda b: {"fused": predict(b), "masked-text": predict(b, 0.1)}}
+    tables = collect_predictions([batch], scorers, [5])
     fused = tables["fused"]
     assert fused["date"].tolist() == ["2021-01-04", "2021-01-05"]  # sorted by market, date
     assert fused["present_text"].tolist() == [False, True] and fused["present_image"].all()
