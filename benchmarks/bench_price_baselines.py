@@ -19,7 +19,7 @@ def main() -> None:
     from storm.config import LabelConfig, TrainConfig
     from storm.evaluation.baselines import price_baselines, price_features
     from storm.labels import label_table
-    from storm.training.splits import walk_forward_split
+    from storm.training.splits import walk_forward_folds
 
     closes = sp500.load()["Adj Close"]
     prices = pd.DataFrame({"market": "SPX", "date": closes.index.strftime("%Y-%m-%d"), "close": closes.to_numpy()})
@@ -32,7 +32,8 @@ def main() -> None:
         timings[workers] = time.perf_counter() - start
     print(f"S&P 500 {prices['date'].iloc[0]}..{prices['date'].iloc[-1]} ({len(prices)} days): GARCH features "
           f"{timings[1]:.1f} s with 1 worker, {timings[2]:.1f} s with 2 (one market: refit blocks run in parallel)")
-    split = walk_forward_split(prices["date"].tolist(), TrainConfig(validation_fraction=0.2, test_fraction=0.25), horizons)
+    split = walk_forward_folds(prices["date"].tolist(), TrainConfig(validation_fraction=0.2, folds=1, warmup_fraction=0.75),
+                               LabelConfig(horizons=horizons))[0]
     print(f"train {split.train[0]}..{split.train[-1]}, validation {split.validation[0]}..{split.validation[-1]}, "
           f"test {split.test[0]}..{split.test[-1]}")
     for model in price_baselines(prices, labels, split, horizons, vol_window, 0.10, features=features):

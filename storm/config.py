@@ -182,6 +182,7 @@ class TrainConfig(Section):
     batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-2, ge=0)
+    balance_positives: bool = False  # up-weight storms by the negative/positive ratio (calibration fixes base rates anyway)
     storm_loss_weight: float = Field(1.0, ge=0)
     volatility_loss_weight: float = Field(0.5, ge=0)
     early_stopping_patience: int = Field(3, ge=1)

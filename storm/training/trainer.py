@@ -38,7 +38,8 @@ from storm.training.worker import train_loop_per_worker
 
 CHECKPOINTS_KEPT = 2
 FINGERPRINT_SECTIONS = ("model", "features", "labels", "ingest")
-FINGERPRINT_TRAIN_FIELDS = ("num_workers", "epochs", "batch_size", "learning_rate", "weight_decay", "storm_loss_weight",
+FINGERPRINT_TRAIN_FIELDS = ("num_workers", "epochs", "batch_size", "learning_rate", "weight_decay", "balance_positives",
+                            "storm_loss_weight",
                             "volatility_loss_weight", "early_stopping_patience", "false_alarm_rate", "calibration",
                             "init_from", "freeze_encoders", "seed")
 
@@ -78,7 +79,8 @@ def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault
     fingerprint = run_fingerprint(config, split, world_hash(store, layout))
     claim_run(store, layout, run, fingerprint, fresh)
     rows = {part: build.panel.rows_on(getattr(split, part)) for part in ("train", "validation")}
-    pos_weights = pos_weights_from_labels(build.panel.labels[rows["train"]])
+    pos_weights = (pos_weights_from_labels(build.panel.labels[rows["train"]]) if config.train.balance_positives
+                   else [1.0] * len(horizons))
     init_weights = read_weights(store, layout, config.train.init_from) if config.train.init_from else None
     trainer = TorchTrainer(
         train_loop_per_worker,
