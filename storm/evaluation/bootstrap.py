@@ -84,7 +84,6 @@ class RankedRows:
     """
 
     def __init__(self, scores: np.ndarray, labels: np.ndarray, rows: np.ndarray, n_bins: int):
-        self.n_rows = len(rows)
         ordered = rows[np.argsort(scores[rows], kind="stable")]
         score, label = scores[ordered], labels[ordered]
         group = np.cumsum(np.concatenate([[True], score[1:] != score[:-1]])) - 1

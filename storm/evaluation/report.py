@@ -74,6 +74,19 @@ def pool_folds(folds: list[FoldScores]) -> list[ScoredModel]:
     return list(pooled.values())
 
 
+def on_reference_rows(models: list[ScoredModel], reference: str) -> list[ScoredModel]:
+    """Every model restricted to the reference model's (market, date) rows, so all figures share one test set."""
+    keys = next(m for m in models if m.name == reference).predictions[["market", "date"]]
+    restricted = []
+    for model in models:
+        rows = model.predictions.merge(keys, on=["market", "date"], how="inner")
+        notes = list(model.notes)
+        if len(rows) < len(model.predictions):
+            notes.append(f"{len(model.predictions) - len(rows)} rows outside {reference}'s test rows left out")
+        restricted.append(ScoredModel(model.name, model.kind, rows, model.probabilistic, notes))
+    return restricted
+
+
 def bootstrap_input(models: list[ScoredModel], horizons: list[int], reference: str | None) -> BootstrapInput:
     """Rows of the reference model (else of the first), every model's scores aligned to them (NaN where missing)."""
     base = next((m for m in models if m.name == reference), models[0]).predictions
@@ -102,6 +115,8 @@ def build_report(
     settings = settings or EvaluationConfig()
     models = pool_folds(folds)
     reference = REFERENCE if any(m.name == REFERENCE for m in models) else None
+    if reference:
+        models = on_reference_rows(models, reference)
     pooled = score_models(models, horizons, settings.calibration_bins)
     per_fold = [score_models(fold.models, horizons, settings.calibration_bins) for fold in folds]
     data = bootstrap_input(models, horizons, reference)

@@ -115,6 +115,20 @@ def test_alert_figures_report_episodes_warned_and_false_alarms_per_market_year(r
     assert fused["false_alarms_per_market_year"] is not None
 
 
+def test_pooled_figures_use_only_fused_rows_and_a_horizon_uncalibrated_in_one_fold_is_no_probability():
+    split_folds = folds()
+    extra = split_folds[0].models[4]  # trail-vol scores more rows than fused in fold 0
+    extra.predictions = pd.concat([extra.predictions, scored_table(("ZZZ",), 60, 1.2, seed=3)], ignore_index=True)
+    split_folds[1].models[4].probabilistic = {20: False}
+    report = build_report("demo", split_folds, HORIZONS, 20, SETTINGS)
+    trail = report["pooled"]["20"]["trail-vol"]
+    assert trail["n_rows"] == report["pooled"]["20"]["fused"]["n_rows"]
+    assert trail["auroc"] == pytest.approx(trail["intervals"]["auroc"]["estimate"])
+    assert any("60 rows outside fused" in note for note in report["models"]["trail-vol"]["notes"])
+    assert report["models"]["trail-vol"]["probabilistic"] == {"5": True, "20": False}
+    assert trail["brier"] is None and report["pooled"]["5"]["trail-vol"]["brier"] is not None
+
+
 def test_overlapping_folds_are_refused():
     one = folds(n_folds=1)
     with pytest.raises(ValueError, match="fold test periods overlap"):
