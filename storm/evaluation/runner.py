@@ -195,7 +195,8 @@ def _trained(config: StormConfig, name: str, build, split, log) -> _Trained:
         log(f"reusing {name} (same config, split and world)")
     published = read_model(store, layout, name)
     return _Trained(predictor=predictor_from_published(published),
-                    summary={"run": name, "version": published.version, "reused": reused,
+                    summary={"run": name, "version": published.version, "weights_sha256": published.card["weights_sha256"],
+                             "reused": reused,
                              "best_epoch": published.card.get("best_epoch"), "history": published.history})
 
 

@@ -56,6 +56,7 @@ class TrainResult:
     seconds: float
     samples_per_second: float  # mean training throughput over the epochs, all workers together
     fingerprint: str = ""
+    weights_sha256: str = ""  # the weights alone (the version also covers the card: run name, dates, …)
 
 
 class RunConflict(ValueError):
@@ -108,7 +109,8 @@ def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault
     return TrainResult(run=run, model_dir=model_dir, version=card["version"], split=split, history=history,
                        best_epoch=contents.state.best_epoch, calibration=calibration,
                        seconds=time.perf_counter() - started,
-                       samples_per_second=float(np.mean(throughputs)) if throughputs else 0.0, fingerprint=fingerprint)
+                       samples_per_second=float(np.mean(throughputs)) if throughputs else 0.0, fingerprint=fingerprint,
+                       weights_sha256=card["weights_sha256"])
 
 
 def run_config(run: str, store: ObjectStore, layout: Layout, max_failures: int) -> RunConfig:
