@@ -57,7 +57,7 @@ class WindowPlan:
 
 
 def decode_audio(payload: bytes, suffix: str, cfg: IngestConfig, plan: WindowPlan) -> np.ndarray:
-    """Recording bytes -> float32 mono windows [plan.windows, plan.samples] at ``cfg.audio_sample_rate``.
+    """Recording bytes -> float32 mono windows [plan.windows, plan.samples] in [-1, 1] at ``cfg.audio_sample_rate``.
 
     A call shorter than all windows together gives overlapping windows; one
     shorter than a single window gives [1, its length].
@@ -82,7 +82,10 @@ def decode_audio(payload: bytes, suffix: str, cfg: IngestConfig, plan: WindowPla
         offset = round((start - begin) * target / header.rate)
         windows.append(resampled[offset:offset + plan.samples])
     length = min(len(window) for window in windows)
-    return np.stack([window[:length] for window in windows]).astype(np.float32)
+    kept = np.stack([window[:length] for window in windows]).astype(np.float32)
+    if not np.isfinite(kept).all():
+        raise RejectedInput("audio holds NaN or infinite samples")
+    return np.clip(kept, -1.0, 1.0)  # float recordings may overshoot; the log-mel must stay finite
 
 
 def check_header(header: AudioHeader, cfg: IngestConfig) -> None:
