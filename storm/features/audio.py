@@ -1,7 +1,11 @@
-"""Conference audio as a fixed-size, per-clip normalised log-mel spectrogram (transformers.audio_utils).
+"""Conference audio as a fixed-size, per-call normalised log-mel spectrogram (transformers.audio_utils).
 
-25 ms Hann window, 10 ms hop, ``features.n_mels`` mel bands; the time axis is
-cropped around the centre or zero-padded to ``features.audio_frames``.
+A call lasts 10-90 minutes, so it is represented by ``features.audio_windows``
+short windows spread evenly over its whole length, each giving
+``audio_frames // audio_windows`` log-mel frames (25 ms Hann window, 10 ms
+hop), concatenated along time into [n_mels, audio_frames]. Ingest keeps only
+those windows' samples (``call_windows`` / ``window_starts`` say which), so
+neither a 90-minute waveform nor a 90-minute mel is ever built.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ HOP_SECONDS = 0.010
 @lru_cache(maxsize=8)
 def _mel_setup(sample_rate: int, n_mels: int) -> tuple[np.ndarray, np.ndarray, int, int, int]:
     frame_length = int(round(WINDOW_SECONDS * sample_rate))
-    hop_length = int(round(HOP_SECONDS * sample_rate))
+    hop_length = hop_samples(sample_rate)
     fft_length = 1 << (frame_length - 1).bit_length()
     window = window_function(frame_length, "hann")
     filters = mel_filter_bank(
@@ -26,6 +30,33 @@ def _mel_setup(sample_rate: int, n_mels: int) -> tuple[np.ndarray, np.ndarray, i
         max_frequency=sample_rate / 2, sampling_rate=sample_rate, norm="slaney", mel_scale="slaney",
     )
     return window, filters, frame_length, hop_length, fft_length
+
+
+def hop_samples(sample_rate: int) -> int:
+    return int(round(HOP_SECONDS * sample_rate))
+
+
+def window_samples(audio_frames: int, audio_windows: int, sample_rate: int) -> int:
+    """Samples of one window: exactly the audio its ``audio_frames // audio_windows`` mel frames look at."""
+    return max(1, audio_frames // audio_windows) * hop_samples(sample_rate)
+
+
+def window_starts(total: int, windows: int, length: int) -> np.ndarray:
+    """First sample of each of ``windows`` windows of ``length``, centred at (i + 1/2) / windows of the call.
+
+    One window is the centre of the call; windows overlap only when the call is
+    shorter than ``windows * length``.
+    """
+    centres = (np.arange(windows) + 0.5) / windows * total
+    return np.clip(np.rint(centres - length / 2), 0, max(total - length, 0)).astype(np.int64)
+
+
+def call_windows(waveform: np.ndarray, windows: int, length: int) -> np.ndarray:
+    """float32 [windows, length] excerpts of a whole waveform ([1, n] when the call is shorter than one window)."""
+    signal = np.asarray(waveform, dtype=np.float32).reshape(-1)
+    if signal.size <= length:
+        return signal[None, :]
+    return np.stack([signal[start:start + length] for start in window_starts(signal.size, windows, length)])
 
 
 def log_mel(waveform: np.ndarray, sample_rate: int, n_mels: int) -> np.ndarray:
@@ -56,9 +87,22 @@ def normalise_clip(mel: np.ndarray) -> np.ndarray:
     return ((mel - mel.mean()) / (std if std > 1e-6 else 1.0)).astype(np.float32)
 
 
-def audio_features(waveform: np.ndarray, sample_rate: int, n_mels: int, frames: int) -> np.ndarray:
-    """A conference clip as the model sees it: float32 [n_mels, frames], normalised per clip.
+def audio_features(excerpts: np.ndarray, sample_rate: int, n_mels: int, frames: int) -> np.ndarray:
+    """A conference as the model sees it: float32 [n_mels, frames], normalised over the whole call.
 
-    Normalised before padding, so silence added to short clips stays exactly zero.
+    ``excerpts`` is [windows, samples] (what ingest keeps, see ``call_windows``)
+    or a 1-D waveform (one window). Each window gives ``frames // windows``
+    frames, cropped around its centre; windows are joined in call order.
+    Normalised before padding, so silence added to short calls stays exactly zero.
     """
-    return fit_frames(normalise_clip(log_mel(waveform, sample_rate, n_mels)), frames).astype(np.float32)
+    windows = np.asarray(excerpts)
+    if windows.dtype == object:  # Ray hands a [windows, samples] column cell over as an array of arrays
+        windows = np.stack([np.asarray(window, dtype=np.float32) for window in windows])
+    windows = windows.astype(np.float32).reshape(1, -1) if windows.ndim == 1 else windows.astype(np.float32)
+    per_window = max(1, frames // len(windows))
+    mels = [log_mel(window, sample_rate, n_mels) for window in windows]
+    mels = [mel[:, :per_window] if mel.shape[1] <= per_window else fit_frames(mel, per_window) for mel in mels]
+    joined = normalise_clip(np.concatenate(mels, axis=1))
+    lengths = np.cumsum([0] + [mel.shape[1] for mel in mels])
+    padded = [fit_frames(joined[:, begin:end], per_window) for begin, end in zip(lengths[:-1], lengths[1:])]
+    return fit_frames(np.concatenate(padded, axis=1), frames).astype(np.float32)

@@ -1,8 +1,10 @@
 """Pure per-item validation and decoding of raw inputs: bytes in, array or record out.
 
-No Ray and no I/O here, so every rule is unit-tested on hand-made bytes. A
-decoder either returns the decoded item or raises ``RejectedInput`` whose
-``reason`` says what was wrong; the readers turn that into a quarantine record.
+No Ray and no I/O here, so every rule is unit-tested (and fuzzed) on hand-made
+bytes. A decoder either returns the decoded item or raises ``RejectedInput``
+whose ``reason`` names the rule and the value; the readers add the file name
+and turn it into a quarantine record. Every bound is checked before decoding.
+Audio lives in ``storm.ingest.audio``.
 """
 
 from __future__ import annotations
@@ -11,23 +13,23 @@ import hashlib
 import io
 import json
 import math
-import wave
+import re
+import warnings
 from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from scipy.signal import resample_poly
 
 from storm.config import IngestConfig
-from storm.store.layout import Layout, check_market
+from storm.ingest.errors import RejectedInput, describe
+from storm.store.layout import AUDIO_SUFFIXES, Layout, check_market
 
+__all__ = ["RejectedInput", "describe"]
 
-class RejectedInput(ValueError):
-    """A raw item that must go to quarantine; ``reason`` is the human-readable why."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+# File suffix -> the one Pillow format a chart of that name may hold; no other decoder is ever tried.
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+IMAGE_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "I;16", "I", "CMYK", "YCbCr"}
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def content_hash(payload: bytes) -> str:
@@ -35,33 +37,57 @@ def content_hash(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def check_size(payload: bytes, cfg: IngestConfig) -> None:
-    """Oversized files are rejected before any decoding is attempted."""
-    if len(payload) > cfg.max_file_bytes:
-        raise RejectedInput(
-            f"file is {len(payload)} bytes, over ingest.max_file_bytes={cfg.max_file_bytes}; not decoded"
-        )
+def check_size(size: int, cfg: IngestConfig) -> None:
+    """Oversized objects are rejected from their listed size, before a byte is read."""
+    if size > cfg.max_file_bytes:
+        raise RejectedInput(f"object is {size} bytes, over ingest.max_file_bytes={cfg.max_file_bytes}; not read")
 
 
-def decode_png(payload: bytes) -> np.ndarray:
-    """PNG bytes -> uint8 grayscale [H, W].
+def suffix_of(path: str, allowed: tuple[str, ...]) -> str:
+    """The file's (lower-case) suffix when it is one of ``allowed``, else a rejection naming what is accepted."""
+    name = path.rsplit("/", 1)[-1].lower()
+    found = next((suffix for suffix in allowed if name.endswith(suffix)), None)
+    if found is None:
+        raise RejectedInput(f"unexpected file type: expected a {' / '.join(allowed)} file here")
+    return found
 
-    ``load()`` forces a full decode so truncated or corrupt data is caught here,
-    not later in training. Colour or odd-sized charts are accepted and converted
-    to 8-bit grayscale ('L'); the feature stage resizes.
+
+def decode_image(payload: bytes, suffix: str, cfg: IngestConfig) -> np.ndarray:
+    """PNG or JPEG bytes -> uint8 grayscale [H, W].
+
+    Format, mode and width x height come from the header (``Image.open`` does
+    not decode pixels) and are checked before ``load()``, so a pixel bomb is
+    never decompressed. ``load()`` then forces the full decode, so truncated or
+    corrupt data is caught here, not later in training.
     """
+    expected = IMAGE_FORMATS[suffix]
     try:
-        with Image.open(io.BytesIO(payload)) as image:
-            if image.format != "PNG":
-                raise RejectedInput(f"not a PNG image (found {image.format})")
-            image.load()
-            return np.asarray(image.convert("L"), dtype=np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(payload), formats=(expected,)) as image:
+                _check_image_header(image, expected, cfg)
+                image.load()
+                return np.asarray(image.convert("L"), dtype=np.uint8)
     except RejectedInput:
         raise
     except UnidentifiedImageError:
-        raise RejectedInput("corrupt PNG: not a recognisable image") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise RejectedInput(f"corrupt or truncated PNG: {err}") from None
+        raise RejectedInput(f"corrupt {expected}: not a recognisable {expected} image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise RejectedInput(f"{expected} pixel bomb refused before decoding, over ingest.max_image_pixels="
+                            f"{cfg.max_image_pixels} ({err})") from None
+    except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError, struct.error... for damaged data
+        raise RejectedInput(f"corrupt or truncated {expected} ({describe(err)})") from None
+
+
+def _check_image_header(image: Image.Image, expected: str, cfg: IngestConfig) -> None:
+    if image.format != expected:
+        raise RejectedInput(f"content is {image.format}, expected {expected}")
+    width, height = image.size
+    if width < 1 or height < 1 or width * height > cfg.max_image_pixels:
+        raise RejectedInput(f"image is {width}x{height} = {width * height} pixels, outside 1..ingest.max_image_pixels="
+                            f"{cfg.max_image_pixels}; not decoded")
+    if image.mode not in IMAGE_MODES:
+        raise RejectedInput(f"image mode {image.mode!r} is not one of {sorted(IMAGE_MODES)}")
 
 
 def market_of_chart(path: str) -> str:
@@ -70,10 +96,11 @@ def market_of_chart(path: str) -> str:
 
 
 def market_and_event_of_audio(path: str) -> tuple[str, str]:
-    """``<market>-<event>.wav`` -> (market, event), or a rejection for a bad name."""
+    """``<market>-<event>.<ext>`` -> (market, event), or a rejection for a bad name."""
     market, event = Layout.market_and_event_of_audio(path)
     if not event:
-        raise RejectedInput(f"audio file name must be <market>-<event>.wav, got {path.rsplit('/', 1)[-1]!r}")
+        raise RejectedInput(f"audio file name must be <market>-<event>.<{'|'.join(s[1:] for s in AUDIO_SUFFIXES)}>, "
+                            f"got {path.rsplit('/', 1)[-1]!r}")
     return _valid_market(market, path), event
 
 
@@ -84,84 +111,9 @@ def _valid_market(market: str, path: str) -> str:
         raise RejectedInput(f"bad market name in file name {path.rsplit('/', 1)[-1]!r}: {err}") from None
 
 
-def decode_wav(payload: bytes, cfg: IngestConfig) -> np.ndarray:
-    """WAV bytes -> float32 mono waveform in [-1, 1] at ``cfg.audio_sample_rate``.
-
-    Only integer PCM is accepted (8/16/24/32-bit); compressed or float WAVs are
-    rejected. A data chunk shorter than its header declares is truncated and
-    rejected. A wrong sample rate or several channels are repaired (polyphase
-    resampling, channel mean) when ``cfg.resample_audio`` is True, because a
-    conference recorded at 44.1 kHz stereo is still good evidence; with it
-    False they are rejected so an operator can insist on the raw contract.
-    """
-    rate, channels, samples = _read_pcm(payload)
-    if channels != 1 or rate != cfg.audio_sample_rate:
-        if not cfg.resample_audio:
-            raise RejectedInput(
-                f"audio is {rate} Hz with {channels} channel(s), expected {cfg.audio_sample_rate} Hz mono "
-                "(set ingest.resample_audio=true to resample and downmix)"
-            )
-        samples = samples.mean(axis=1, keepdims=True)
-        samples = _resample(samples[:, 0], rate, cfg.audio_sample_rate)[:, None]
-    waveform = samples[:, 0].astype(np.float32)
-    seconds = len(waveform) / cfg.audio_sample_rate
-    if seconds < cfg.audio_min_seconds:
-        raise RejectedInput(f"audio lasts {seconds:.3f} s, shorter than ingest.audio_min_seconds={cfg.audio_min_seconds}")
-    return waveform
-
-
-def _read_pcm(payload: bytes) -> tuple[int, int, np.ndarray]:
-    """(sample rate, channels, float64 samples [n, channels]) of a PCM WAV, or a rejection."""
-    try:
-        with wave.open(io.BytesIO(payload), "rb") as reader:
-            rate, channels, width = reader.getframerate(), reader.getnchannels(), reader.getsampwidth()
-            declared = reader.getnframes()
-            frames = reader.readframes(declared)
-    except wave.Error as err:
-        if "unknown format" in str(err):
-            raise RejectedInput(f"non-PCM WAV ({err}); only integer PCM is accepted") from None
-        raise RejectedInput(f"unreadable WAV: {err}") from None
-    except (EOFError, ValueError, OSError) as err:
-        raise RejectedInput(f"unreadable WAV: {err or type(err).__name__}") from None
-    if rate <= 0 or channels <= 0:
-        raise RejectedInput(f"unreadable WAV: header says {rate} Hz, {channels} channels")
-    if len(frames) < declared * width * channels:
-        raise RejectedInput(
-            f"truncated WAV: header declares {declared} frames, data holds {len(frames) // (width * channels)}"
-        )
-    return rate, channels, _pcm_to_float(frames, width).reshape(-1, channels)
-
-
-def _pcm_to_float(frames: bytes, width: int) -> np.ndarray:
-    if width == 1:  # 8-bit WAV is unsigned
-        return (np.frombuffer(frames, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
-    if width == 3:
-        raw = np.frombuffer(frames, dtype=np.uint8).reshape(-1, 3)
-        padded = np.zeros((len(raw), 4), dtype=np.uint8)
-        padded[:, 1:] = raw  # little-endian: put the 24 bits in the high bytes of an int32
-        return padded.view("<i4")[:, 0].astype(np.float64) / 2.0**31
-    if width in (2, 4):
-        return np.frombuffer(frames, dtype=f"<i{width}").astype(np.float64) / 2.0 ** (8 * width - 1)
-    raise RejectedInput(f"unsupported PCM sample width of {width} bytes")
-
-
-def _resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
-    if rate == target:
-        return samples
-    common = math.gcd(rate, target)
-    return resample_poly(samples, target // common, rate // common)
-
-
 def parse_news_line(line: bytes, partition_date: str, cfg: IngestConfig) -> dict[str, Any]:
     """One JSONL line -> {market, date, headline}, checked against the raw news contract."""
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise RejectedInput(f"not UTF-8 text: {err}") from None
-    try:
-        item = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise RejectedInput(f"malformed JSON: {err}") from None
+    item = bounded_json(line, cfg)
     if not isinstance(item, dict):
         raise RejectedInput(f"a news line must be a JSON object, got {type(item).__name__}")
     market = _required_text(item, "market")
@@ -175,8 +127,66 @@ def parse_news_line(line: bytes, partition_date: str, cfg: IngestConfig) -> dict
             f"headline has {len(headline)} characters, over ingest.max_headline_chars={cfg.max_headline_chars}"
         )
     if "date" in item and item["date"] != partition_date:
-        raise RejectedInput(f"date {item['date']!r} disagrees with its partition date={partition_date}")
+        raise RejectedInput(f"date {str(item['date'])[:40]!r} disagrees with its partition date={partition_date}")
     return {"market": market, "date": partition_date, "headline": headline}
+
+
+def bounded_json(line: bytes, cfg: IngestConfig) -> Any:
+    """Parse one line of JSON with its length, nesting depth, numbers and Unicode bounded first."""
+    if len(line) > cfg.max_news_line_bytes:
+        raise RejectedInput(f"line is {len(line)} bytes, over ingest.max_news_line_bytes={cfg.max_news_line_bytes}; not parsed")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise RejectedInput(f"not UTF-8 text: {err}") from None
+    depth = json_depth(text)
+    if depth > cfg.max_json_depth:
+        raise RejectedInput(f"JSON nests {depth} levels deep, over ingest.max_json_depth={cfg.max_json_depth}; not parsed")
+    try:
+        return json.loads(text, parse_int=lambda s: _number(s, int, cfg), parse_float=lambda s: _number(s, float, cfg),
+                          parse_constant=_no_constant, object_pairs_hook=_unicode_object)
+    except RejectedInput:
+        raise
+    except (json.JSONDecodeError, RecursionError, ValueError) as err:
+        raise RejectedInput(f"malformed JSON: {describe(err)}") from None
+
+
+def json_depth(text: str) -> int:
+    """Deepest nesting of [ and { outside strings (counted without parsing, so it cannot recurse)."""
+    depth = deepest = 0
+    for char in _JSON_STRING.sub('""', text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _number(literal: str, kind: type, cfg: IngestConfig) -> int | float:
+    if len(literal) > cfg.max_json_number_chars:
+        raise RejectedInput(f"JSON number of {len(literal)} characters, over ingest.max_json_number_chars="
+                            f"{cfg.max_json_number_chars}")
+    value = kind(literal)
+    if kind is float and not math.isfinite(value):
+        raise RejectedInput(f"JSON number {literal[:40]} is not finite")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise RejectedInput(f"JSON constant {name} is not allowed (not standard JSON)")
+
+
+def _unicode_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys and string values are valid Unicode (no unpaired surrogate escapes)."""
+    for key, value in pairs:
+        for text in (key, value):
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as err:
+                    raise RejectedInput(f"JSON string holds an unpaired surrogate escape (not valid Unicode): {err}") from None
+    return dict(pairs)
 
 
 def _required_text(item: dict[str, Any], key: str) -> str:
@@ -186,11 +196,11 @@ def _required_text(item: dict[str, Any], key: str) -> str:
     return value.strip()
 
 
-def market_hint(line: bytes) -> str | None:
-    """The market a rejected news line names, if one can be read at all (for the quarantine record)."""
+def market_hint(line: bytes, cfg: IngestConfig) -> str | None:
+    """The market a rejected news line names, if it can be read within the bounds (for the quarantine record)."""
     try:
-        item = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        item = bounded_json(line, cfg)
+    except Exception:  # a hint only: whatever went wrong is already the line's reason
         return None
     market = item.get("market") if isinstance(item, dict) else None
-    return market if isinstance(market, str) and market else None
+    return market if isinstance(market, str) and market and market.isprintable() else None

@@ -1,30 +1,67 @@
-"""Daily prices from ``raw/prices/<market>.parquet``: the trading calendar and the labels' source."""
+"""Daily prices from ``raw/prices/<market>.parquet``: the trading calendar and the labels' source.
+
+One corrupt prices file takes out its own market, not the others: ``load_prices``
+returns the readable markets and, apart, why each other file was rejected
+(``run_ingest`` writes those to quarantine).
+"""
 
 from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from storm.schema import PRICE_COLUMNS
 from storm.store import Layout, ObjectStore
+from storm.store.layout import check_market
+
+log = logging.getLogger(__name__)
 
 
 class PricesError(ValueError):
     """A prices file is missing, unreadable or lacks the contract's columns; the message names it."""
 
 
+@dataclass
+class PricesRead:
+    prices: pd.DataFrame  # market + PRICE_COLUMNS of every readable file, sorted by market, date
+    rejected: dict[str, str] = field(default_factory=dict)  # path of an unreadable file -> why
+
+
 def read_prices(store: ObjectStore, layout: Layout, markets: list[str] | None = None) -> pd.DataFrame:
-    """``market`` + PRICE_COLUMNS for the given markets (None: every prices file), sorted by market, date."""
+    """``market`` + PRICE_COLUMNS for the given markets (None: every readable prices file), sorted by market, date.
+
+    A market named in ``markets`` whose file is missing or unreadable is an error;
+    with ``markets=None`` an unreadable file only drops its market (logged; see ``load_prices``).
+    """
+    loaded = load_prices(store, layout, markets)
+    if markets is not None and loaded.rejected:
+        raise PricesError("; ".join(loaded.rejected.values()))
+    for reason in loaded.rejected.values():
+        log.warning("skipping a market: %s", reason)
+    return loaded.prices
+
+
+def load_prices(store: ObjectStore, layout: Layout, markets: list[str] | None = None) -> PricesRead:
+    """The readable prices of ``markets`` (None: every file) and, apart, the reason each other file was rejected."""
     paths = {_market_of(path): path for path in store.list_files(layout.prices_dir(), suffix=".parquet")}
     if markets is not None:
         for market in markets:
             if market not in paths:
                 raise PricesError(f"no prices for market {market!r}: expected {layout.prices(market)}")
         paths = {market: paths[market] for market in markets}
-    frames = [_read_one(store, market, path) for market, path in sorted(paths.items())]
+    frames, rejected = [], {}
+    for market, path in sorted(paths.items()):
+        try:
+            frames.append(_read_one(store, market, path))
+        except PricesError as err:
+            rejected[path] = str(err)
     if not frames:
-        return pd.DataFrame({column: pd.Series(dtype="object" if column in ("market", "date") else "float64")
-                             for column in ("market", *PRICE_COLUMNS)})
-    return pd.concat(frames, ignore_index=True)
+        empty = pd.DataFrame({column: pd.Series(dtype="object" if column in ("market", "date") else "float64")
+                              for column in ("market", *PRICE_COLUMNS)})
+        return PricesRead(empty, rejected)
+    return PricesRead(pd.concat(frames, ignore_index=True), rejected)
 
 
 def _market_of(path: str) -> str:
@@ -32,6 +69,10 @@ def _market_of(path: str) -> str:
 
 
 def _read_one(store: ObjectStore, market: str, path: str) -> pd.DataFrame:
+    try:
+        check_market(market)
+    except ValueError as err:
+        raise PricesError(f"prices file {path}: {err}") from None
     try:
         table = store.read_table(path).to_pandas()
     except Exception as err:  # pyarrow raises several types for a corrupt file; all mean the same to a user
@@ -43,7 +84,7 @@ def _read_one(store: ObjectStore, market: str, path: str) -> pd.DataFrame:
     try:
         prices["date"] = pd.to_datetime(prices["date"], format="mixed").dt.strftime("%Y-%m-%d")
         prices[list(PRICE_COLUMNS[1:])] = prices[list(PRICE_COLUMNS[1:])].astype("float64")
-    except (ValueError, TypeError) as err:
+    except Exception as err:  # ValueError, TypeError, OverflowError, OutOfBoundsDatetime: all a bad value
         raise PricesError(f"prices file {path} has a bad date or price value ({err}); dates are YYYY-MM-DD") from None
     prices.insert(0, "market", market)
     return prices.sort_values("date", ignore_index=True)

@@ -1,9 +1,11 @@
 """Ray Data readers for raw news, charts and audio over a date range, local or S3.
 
-Every file is read as bytes (``read_binary_files``) and decoded per item in
-``map_batches`` with a ``reason`` column, because ``read_images`` fails the
-whole dataset on one bad file. Good rows and quarantine rows are then split.
-Only ``date=D`` partitions within [start, end] are read; a missing prefix or a
+The listing comes first: files of the date range whose listed size is over
+``ingest.max_file_bytes`` are quarantined without being read. The rest are read
+as bytes (``read_binary_files``) and decoded per item in ``map_batches`` with a
+``reason`` column, because ``read_images`` fails the whole dataset on one bad
+file. Any exception of a decoder becomes that item's reason, never a failed
+night. Good rows and quarantine rows are then split. A missing prefix or a
 range without files gives empty datasets, not an error.
 """
 
@@ -16,25 +18,28 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 import ray
-from ray.data.datasource.partitioning import Partitioning, PathPartitionFilter
+from ray.data.datasource.partitioning import Partitioning
 from ray.data.expressions import col
 
-from storm.config import IngestConfig
+from storm.config import FeatureConfig, IngestConfig
 from storm.ingest import decode
-from storm.ingest.decode import RejectedInput
+from storm.ingest.audio import WindowPlan, decode_audio
+from storm.ingest.errors import RejectedInput, describe
 from storm.ingest.quarantine import quarantine_record
 from storm.schema import QUARANTINE_FIELDS
 from storm.store import Layout, ObjectStore
-from storm.store.layout import date_of, partition
+from storm.store.layout import AUDIO_SUFFIXES, date_of, partition
 
 OK_COLUMNS = {
     "text": ("market", "date", "headline", "source_path", "content_hash"),
     "image": ("market", "date", "source_path", "content_hash", "pixels"),
     "audio": ("market", "date", "event", "source_path", "content_hash", "waveform"),
 }
-_ARROW_TYPES = {"pixels": pa.list_(pa.list_(pa.uint8())), "waveform": pa.list_(pa.float32())}
+_ARROW_TYPES = {"pixels": pa.list_(pa.list_(pa.uint8())), "waveform": pa.list_(pa.list_(pa.float32()))}
 _NO_PIXELS = np.zeros((0, 0), dtype=np.uint8)  # placeholder in rejected rows; dropped with them
-_NO_WAVEFORM = np.zeros(0, dtype=np.float32)
+_NO_WAVEFORM = np.zeros((0, 0), dtype=np.float32)
+_BATCH_ROWS = {"text": 16, "image": 16, "audio": 2}  # a batch holds its files' bytes: few recordings at a time
+_SUFFIXES = {"text": (".jsonl",), "image": tuple(decode.IMAGE_FORMATS), "audio": AUDIO_SUFFIXES}
 
 
 @dataclass
@@ -43,42 +48,84 @@ class ModalityIngest:
     quarantined: ray.data.Dataset  # QUARANTINE_FIELDS
 
 
-def ingest_news(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig) -> ModalityIngest:
+def ingest_news(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
+                features: FeatureConfig | None = None) -> ModalityIngest:
     """Headlines, one row per good JSONL line; a bad line is quarantined and the rest of its file flows."""
-    return _ingest(store, layout, "text", start, end, partial(_decode_news_batch, cfg=cfg, prefix=_uri_prefix(store)))
+    return _ingest(store, layout, "text", start, end, cfg,
+                   partial(_decode_news_batch, cfg=cfg, prefix=_uri_prefix(store)))
 
 
-def ingest_charts(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig) -> ModalityIngest:
-    """Chart images as uint8 grayscale ``pixels`` [H, W]."""
-    return _ingest(store, layout, "image", start, end, partial(_decode_chart_batch, cfg=cfg, prefix=_uri_prefix(store)))
+def ingest_charts(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
+                  features: FeatureConfig | None = None) -> ModalityIngest:
+    """Chart images (PNG or JPEG) as uint8 grayscale ``pixels`` [H, W]."""
+    return _ingest(store, layout, "image", start, end, cfg,
+                   partial(_decode_chart_batch, cfg=cfg, prefix=_uri_prefix(store)))
 
 
-def ingest_audio(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig) -> ModalityIngest:
-    """Conference audio as float32 mono ``waveform`` at ``cfg.audio_sample_rate``."""
-    return _ingest(store, layout, "audio", start, end, partial(_decode_audio_batch, cfg=cfg, prefix=_uri_prefix(store)))
+def ingest_audio(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
+                 features: FeatureConfig | None = None) -> ModalityIngest:
+    """Conference recordings as ``waveform``: float32 mono windows [windows, samples] at ``cfg.audio_sample_rate``.
+
+    ``features`` says which windows of each call are kept (``features.audio_windows``, ``audio_frames``);
+    pass the run's FeatureConfig (None: its defaults).
+    """
+    plan = WindowPlan.of(features or FeatureConfig(), cfg)
+    return _ingest(store, layout, "audio", start, end, cfg,
+                   partial(_decode_audio_batch, cfg=cfg, plan=plan, prefix=_uri_prefix(store)))
 
 
 INGESTERS: dict[str, Callable[..., ModalityIngest]] = {"text": ingest_news, "image": ingest_charts, "audio": ingest_audio}
 
 
-def _ingest(store: ObjectStore, layout: Layout, modality: str, start: str, end: str, decode_batch) -> ModalityIngest:
+def _ingest(store: ObjectStore, layout: Layout, modality: str, start: str, end: str, cfg: IngestConfig,
+            decode_batch) -> ModalityIngest:
     _check_range(start, end)
     base = layout.raw_dir(modality)
-    if not _has_files_in_range(store, base, start, end):
+    sizes = _listed_sizes(store, base, start, end)
+    if not sizes:
         return _empty(modality)
-    in_range = PathPartitionFilter.of(
-        lambda values: start <= values.get("date", "") <= end, style="hive", base_dir=base
-    )
-    raw = ray.data.read_binary_files(
-        base, filesystem=store.arrow_fs, include_paths=True, ignore_missing_paths=True,
-        partitioning=Partitioning("hive", base_dir=base), partition_filter=in_range,
-    )
-    # Decode once, keep it, then split: both halves read the same decoded rows.
-    decoded = raw.map_batches(decode_batch, batch_format="numpy", batch_size=64).materialize()
-    return ModalityIngest(
-        ok=decoded.filter(expr=col("reason") == "").select_columns(list(OK_COLUMNS[modality])),
-        quarantined=decoded.filter(expr=col("reason") != "").select_columns(list(QUARANTINE_FIELDS)),
-    )
+    readable = sorted(path for path, size in sizes.items() if size <= cfg.max_file_bytes)
+    oversize = [_oversize_record(_uri_prefix(store) + path, modality, size, cfg)
+                for path, size in sorted(sizes.items()) if size > cfg.max_file_bytes]
+    empty = _empty(modality)
+    if readable:
+        raw = ray.data.read_binary_files(readable, filesystem=store.arrow_fs, include_paths=True,
+                                         partitioning=Partitioning("hive", base_dir=base))
+        # Decode once, keep it, then split: both halves read the same decoded rows.
+        decoded = raw.map_batches(decode_batch, batch_format="numpy", batch_size=_BATCH_ROWS[modality]).materialize()
+        ok = decoded.filter(expr=col("reason") == "").select_columns(list(OK_COLUMNS[modality]))
+        quarantined = decoded.filter(expr=col("reason") != "").select_columns(list(QUARANTINE_FIELDS))
+    else:
+        ok, quarantined = empty.ok, empty.quarantined
+    if oversize:
+        quarantined = quarantined.union(ray.data.from_arrow(_string_table(oversize, QUARANTINE_FIELDS)))
+    return ModalityIngest(ok=ok, quarantined=quarantined)
+
+
+def _listed_sizes(store: ObjectStore, base: str, start: str, end: str) -> dict[str, int]:
+    """path -> listed size in bytes of every file dated within [start, end] (none when the prefix is absent)."""
+    store.fs.invalidate_cache(base)  # a long-lived S3 client must see files written since it last listed
+    if not store.fs.exists(base):
+        return {}
+    listed = store.fs.find(base, detail=True)
+    return {path.split("://", 1)[-1]: int(info.get("size") or 0) for path, info in listed.items()
+            if ".tmp-" not in path and start <= (date_of(path) or "") <= end}
+
+
+def _oversize_record(source_path: str, modality: str, size: int, cfg: IngestConfig) -> dict:
+    name = source_path.rsplit("/", 1)[-1]
+    market = Layout.market_of_chart(name) if modality == "image" else (
+        Layout.market_and_event_of_audio(name)[0] if modality == "audio" else None)
+    try:
+        decode.check_size(size, cfg)
+        reason = ""
+    except RejectedInput as rejected:
+        reason = f"{name}: {rejected.reason}"
+    return quarantine_record(source_path, modality, date_of(source_path) or "", market, reason)
+
+
+def _string_table(rows: list[dict], columns) -> pa.Table:
+    return pa.table({name: pa.array([row.get(name) for row in rows], type=pa.string()) for name in columns})
 
 
 def _check_range(start: str, end: str) -> None:
@@ -86,11 +133,6 @@ def _check_range(start: str, end: str) -> None:
         partition(date)  # raises naming the malformed date
     if start > end:
         raise ValueError(f"date range {start}..{end} is empty: start must not be after end")
-
-
-def _has_files_in_range(store: ObjectStore, base: str, start: str, end: str) -> bool:
-    store.fs.invalidate_cache(base)  # a long-lived S3 client must see files written since it last listed
-    return any(start <= (date_of(path) or "") <= end for path in store.list_files(base))
 
 
 def _empty(modality: str) -> ModalityIngest:
@@ -118,34 +160,48 @@ def _chart_row(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: 
     market = Layout.market_of_chart(path)
     row = quarantine_record(prefix + path, "image", date, market, "")
     row.update(content_hash=decode.content_hash(payload), pixels=_NO_PIXELS)
-    try:
-        _check_suffix(path, ".png")
-        decode.market_of_chart(path)
-        decode.check_size(payload, cfg)
-        row["pixels"] = decode.decode_png(payload)
-    except RejectedInput as rejected:
-        row["reason"] = rejected.reason
+    row["reason"] = _reason_of(path, lambda: row.update(pixels=_decode_chart(payload, path, cfg)))
     return row
 
 
-def _decode_audio_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str) -> dict[str, list]:
-    rows = [_audio_row(payload, str(path), str(date), cfg, prefix)
+def _decode_chart(payload: bytes, path: str, cfg: IngestConfig) -> np.ndarray:
+    suffix = decode.suffix_of(path, _SUFFIXES["image"])
+    decode.market_of_chart(path)
+    decode.check_size(len(payload), cfg)  # the object may have grown since it was listed
+    return decode.decode_image(payload, suffix, cfg)
+
+
+def _decode_audio_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, plan: WindowPlan, prefix: str) -> dict[str, list]:
+    rows = [_audio_row(payload, str(path), str(date), cfg, plan, prefix)
             for payload, path, date in zip(batch["bytes"], batch["path"], batch["date"])]
     return _as_columns(rows, OK_COLUMNS["audio"])
 
 
-def _audio_row(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str) -> dict:
+def _audio_row(payload: bytes, path: str, date: str, cfg: IngestConfig, plan: WindowPlan, prefix: str) -> dict:
     market, event = Layout.market_and_event_of_audio(path)
     row = quarantine_record(prefix + path, "audio", date, market, "")
     row.update(event=event, content_hash=decode.content_hash(payload), waveform=_NO_WAVEFORM)
-    try:
-        _check_suffix(path, ".wav")
-        decode.market_and_event_of_audio(path)
-        decode.check_size(payload, cfg)
-        row["waveform"] = decode.decode_wav(payload, cfg)
-    except RejectedInput as rejected:
-        row["reason"] = rejected.reason
+    row["reason"] = _reason_of(path, lambda: row.update(waveform=_decode_recording(payload, path, cfg, plan)))
     return row
+
+
+def _decode_recording(payload: bytes, path: str, cfg: IngestConfig, plan: WindowPlan) -> np.ndarray:
+    suffix = decode.suffix_of(path, _SUFFIXES["audio"])
+    decode.market_and_event_of_audio(path)
+    decode.check_size(len(payload), cfg)
+    return decode_audio(payload, suffix, cfg, plan)
+
+
+def _reason_of(path: str, decode_item: Callable[[], object]) -> str:
+    """"" when ``decode_item`` succeeds, else "<file>: <why>": a decoder bug quarantines one item, not the night."""
+    name = path.rsplit("/", 1)[-1]
+    try:
+        decode_item()
+        return ""
+    except RejectedInput as rejected:
+        return f"{name}: {rejected.reason}"
+    except Exception as err:  # noqa: BLE001 - by contract: any failure of one item is that item's quarantine reason
+        return f"{name}: decoder failed ({describe(err)})"
 
 
 def _decode_news_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str) -> pa.Table:
@@ -153,18 +209,16 @@ def _decode_news_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: 
     for payload, path, date in zip(batch["bytes"], batch["path"], batch["date"]):
         rows.extend(_news_rows(payload, str(path), str(date), cfg, prefix))
     # All-string schema even when a batch held only blank lines, so empty blocks never turn columns null.
-    return pa.table({name: pa.array(values, type=pa.string())
-                     for name, values in _as_columns(rows, OK_COLUMNS["text"]).items()})
+    return _string_table(rows, dict.fromkeys((*QUARANTINE_FIELDS, *OK_COLUMNS["text"])))
 
 
 def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str) -> list[dict]:
     """One row per non-blank line; an unusable file gives one quarantine row for the whole file."""
-    try:
-        _check_suffix(path, ".jsonl")
-        decode.check_size(payload, cfg)
-    except RejectedInput as rejected:
-        return [{**quarantine_record(prefix + path, "text", date, None, rejected.reason),
+    whole = _reason_of(path, lambda: (decode.suffix_of(path, _SUFFIXES["text"]), decode.check_size(len(payload), cfg)))
+    if whole:
+        return [{**quarantine_record(prefix + path, "text", date, None, whole),
                  "headline": "", "content_hash": decode.content_hash(payload)}]
+    name = path.rsplit("/", 1)[-1]
     rows = []
     for number, line in enumerate(payload.split(b"\n"), start=1):
         line = line.rstrip(b"\r")
@@ -174,15 +228,11 @@ def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: 
                "content_hash": decode.content_hash(line)}
         try:
             row.update(decode.parse_news_line(line, date, cfg))
-        except RejectedInput as rejected:
-            row.update(market=decode.market_hint(line), reason=f"line {number}: {rejected.reason}")
+        except Exception as err:  # noqa: BLE001 - one bad line is that line's reason, never the file's or the night's
+            why = err.reason if isinstance(err, RejectedInput) else f"decoder failed ({describe(err)})"
+            row.update(market=decode.market_hint(line, cfg), reason=f"{name} line {number}: {why}")
         rows.append(row)
     return rows
-
-
-def _check_suffix(path: str, suffix: str) -> None:
-    if not path.endswith(suffix):
-        raise RejectedInput(f"unexpected file type: expected a {suffix} file here")
 
 
 def _as_columns(rows: list[dict], ok_columns: tuple[str, ...]) -> dict[str, list]:

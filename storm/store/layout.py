@@ -4,8 +4,8 @@ Jobs ask this module for paths; nobody else builds them from strings.
 
     raw/prices/<market>.parquet
     raw/news/date=YYYY-MM-DD/<name>.jsonl
-    raw/charts/date=YYYY-MM-DD/<market>.png
-    raw/audio/date=YYYY-MM-DD/<market>-<event>.wav
+    raw/charts/date=YYYY-MM-DD/<market>.<png|jpg|jpeg>
+    raw/audio/date=YYYY-MM-DD/<market>-<event>.<wav|mp3|flac|ogg|m4a|aac>
     truth/fragility.parquet                  synthetic world only; evaluation reads it, nothing else
     truth/storm_probability.parquet          synthetic only: the real ceiling, P(storm within h | simulator state)
     features/<modality>/<spec>/date=D/…      cached per-item features keyed by content hash
@@ -79,16 +79,18 @@ class Layout:
     def chart(self, date: str, market: str) -> str:
         return self.store.path("raw", "charts", partition(date), f"{check_market(market)}.png")
 
-    def audio(self, date: str, market: str, event: str) -> str:
-        return self.store.path("raw", "audio", partition(date), f"{check_market(market)}-{event}.wav")
+    def audio(self, date: str, market: str, event: str, suffix: str = ".wav") -> str:
+        if suffix not in AUDIO_SUFFIXES:
+            raise ValueError(f"audio suffix {suffix!r} is not one of {AUDIO_SUFFIXES}")
+        return self.store.path("raw", "audio", partition(date), f"{check_market(market)}-{event}{suffix}")
 
     @staticmethod
     def market_of_chart(path: str) -> str:
-        return path.rsplit("/", 1)[-1].removesuffix(".png")
+        return _strip_suffix(path.rsplit("/", 1)[-1], CHART_SUFFIXES)
 
     @staticmethod
     def market_and_event_of_audio(path: str) -> tuple[str, str]:
-        stem = path.rsplit("/", 1)[-1].removesuffix(".wav")
+        stem = _strip_suffix(path.rsplit("/", 1)[-1], AUDIO_SUFFIXES)
         market, _, event = stem.partition("-")
         return market, event
 
@@ -182,3 +184,13 @@ def _check_version(version: str) -> str:
     if not isinstance(version, str) or not _VERSION.fullmatch(version):
         raise ValueError(f"model version {version!r} is not a content hash (6-64 lowercase hex digits)")
     return version
+
+
+CHART_SUFFIXES = (".png", ".jpg", ".jpeg")
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac")
+
+
+def _strip_suffix(name: str, suffixes: tuple[str, ...]) -> str:
+    """The name without the first of ``suffixes`` it ends with (case-insensitive), else unchanged."""
+    lowered = name.lower()
+    return next((name[: -len(suffix)] for suffix in suffixes if lowered.endswith(suffix)), name)

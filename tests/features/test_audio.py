@@ -40,3 +40,31 @@ def test_long_clip_is_cropped_around_its_centre():
     mel = np.arange(10, dtype=np.float32)[None, :].repeat(2, axis=0)
     np.testing.assert_array_equal(fit_frames(mel, 4)[0], [3, 4, 5, 6])
     np.testing.assert_array_equal(fit_frames(mel, 12)[0], [*range(10), 0, 0])
+
+
+def test_window_starts_spread_evenly_and_one_window_is_the_centre():
+    from storm.features.audio import window_starts
+
+    np.testing.assert_array_equal(window_starts(1000, 4, 100), [75, 325, 575, 825])
+    np.testing.assert_array_equal(window_starts(1000, 1, 100), [450])
+    np.testing.assert_array_equal(window_starts(150, 4, 100), [0, 6, 44, 50])  # overlap only when the call is short
+
+
+def test_windows_of_a_call_become_one_fixed_shape_feature_in_call_order():
+    from storm.features.audio import call_windows, window_samples
+
+    length = window_samples(256, 8, RATE)
+    call = np.concatenate([tone(10.0, hz) for hz in (200.0, 400.0, 800.0, 1600.0)])  # pitch rises over the call
+    windows = call_windows(call, 8, length)
+    assert windows.shape == (8, length) and length == 32 * 160
+    features = audio_features(windows, RATE, 32, 256)
+    assert features.shape == (32, 256) and np.isfinite(features).all()
+    assert abs(features.mean()) < 0.05 and abs(features.std() - 1.0) < 0.05
+    loudest_band = [features[:, 32 * i:32 * (i + 1)].mean(axis=1).argmax() for i in range(8)]
+    assert loudest_band == sorted(loudest_band) and loudest_band[0] < loudest_band[-1]
+
+
+def test_frames_not_divisible_by_windows_are_zero_padded_at_the_end():
+    windows = np.stack([tone(0.5)[:33 * 160]] * 3)
+    features = audio_features(windows, RATE, 16, 100)  # 3 windows of 33 frames + 1 padding frame
+    assert features.shape == (16, 100) and np.all(features[:, 99] == 0.0) and np.all(features[:, :99] != 0.0)

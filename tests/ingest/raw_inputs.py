@@ -1,4 +1,5 @@
-"""Hand-made raw inputs for ingest tests: PNGs (Pillow), WAVs (stdlib wave), JSONL lines, prices parquet.
+"""Hand-made raw inputs for ingest tests: PNG/JPEG (Pillow), WAVs (stdlib wave), MP3/FLAC/OGG (soundfile),
+M4A/AAC (PyAV), JSONL lines, prices parquet.
 
 Independent of storm.worlds on purpose: each bad case is written explicitly.
 """
@@ -43,12 +44,58 @@ def wav_bytes(seconds: float = 1.0, rate: int = 16000, channels: int = 1) -> byt
     return sink.getvalue()
 
 
+def tone(seconds: float, rate: int, hz: float = 220.0) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def recording_bytes(suffix: str, samples: np.ndarray, rate: int = 16000) -> bytes:
+    """float samples [n] or [n, channels] in [-1, 1] encoded as a real .wav/.flac/.ogg/.mp3 (libsndfile) or .m4a/.aac (PyAV)."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if suffix in (".m4a", ".aac"):
+        return _aac_bytes(samples, rate, "ipod" if suffix == ".m4a" else "adts")
+    import soundfile
+
+    sink = io.BytesIO()
+    fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}[suffix]
+    soundfile.write(sink, samples, rate, format=fmt, subtype="PCM_16" if fmt in ("WAV", "FLAC") else None)
+    return sink.getvalue()
+
+
+def _aac_bytes(samples: np.ndarray, rate: int, container: str) -> bytes:
+    import av
+
+    planar = samples[None, :] if samples.ndim == 1 else samples.T
+    layout = "mono" if len(planar) == 1 else "stereo"
+    sink = io.BytesIO()
+    with av.open(sink, "w", format=container) as out:
+        stream = out.add_stream("aac", rate=rate, layout=layout)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar), format="fltp", layout=layout)
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return sink.getvalue()
+
+
+def jpeg_bytes(width: int = 64, height: int = 48) -> bytes:
+    sink = io.BytesIO()
+    Image.fromarray(np.tile(np.linspace(0, 255, width, dtype=np.uint8), (height, 1))).save(sink, format="JPEG")
+    return sink.getvalue()
+
+
 def float_wav_bytes(seconds: float = 1.0, rate: int = 16000) -> bytes:
-    """A valid IEEE-float (format 3) WAV: well-formed but not PCM."""
+    """A valid IEEE-float (format 3) WAV of silence."""
     data = np.zeros(int(seconds * rate), dtype="<f4").tobytes()
     fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
     body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
     return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def wav_with_header_rate(rate: int, seconds: float = 1.0) -> bytes:
+    """A good 16 kHz WAV whose header then claims ``rate`` Hz (byte rate edited to match)."""
+    payload = bytearray(wav_bytes(seconds))
+    struct.pack_into("<II", payload, 24, rate, (rate * 2) & 0xFFFFFFFF)
+    return bytes(payload)
 
 
 def news_line(market: str = "AAA", headline: str = "Stocks steady", **extra) -> bytes:
@@ -85,10 +132,10 @@ BAD_NEWS = {  # line -> what its reason must mention
 # file -> what its reason must mention
 BAD_CHARTS = {"BBB.png@2024-01-02": "truncated", "BBB.png@2024-01-03": "corrupt",
               "bad-name.png@2024-01-03": "bad market name", "CCC.png@2024-01-02": "max_file_bytes",
-              "notes.txt@2024-01-02": "expected a .png file"}
+              "notes.txt@2024-01-02": "expected a .png / .jpg / .jpeg file"}
 BAD_NEWS_FILES = {"huge.jsonl@2024-01-03": "max_file_bytes"}  # rejected whole, one record
-BAD_AUDIO = {"AAA-q4.wav@2024-01-03": "truncated WAV", "BBB-short.wav@2024-01-03": "shorter than",
-             "AAA-float.wav@2024-01-03": "non-PCM", "BBB-junk.wav@2024-01-03": "unreadable WAV"}
+BAD_AUDIO = {"AAA-q4.wav@2024-01-03": "truncated audio", "BBB-short.wav@2024-01-03": "shorter than",
+             "AAA-rate.wav@2024-01-03": "header sample rate 1 Hz", "BBB-junk.wav@2024-01-03": "not a readable WAV"}
 EXPECTED_COUNTS = {
     "text": {"ok": 3, "quarantined": len(BAD_NEWS) + len(BAD_NEWS_FILES), "missing": 3},
     "image": {"ok": 2, "quarantined": len(BAD_CHARTS), "missing": 4},
@@ -111,7 +158,7 @@ def write_mixed_world(layout: Layout) -> None:
     write_raw_file(layout, "audio", "2024-01-02", "BBB-call.wav", wav_bytes(0.6, rate=22050, channels=2))
     write_raw_file(layout, "audio", "2024-01-03", "AAA-q4.wav", good_wav[:-2000])
     write_raw_file(layout, "audio", "2024-01-03", "BBB-short.wav", wav_bytes(0.1))
-    write_raw_file(layout, "audio", "2024-01-03", "AAA-float.wav", float_wav_bytes(0.8))
+    write_raw_file(layout, "audio", "2024-01-03", "AAA-rate.wav", wav_with_header_rate(1))
     write_raw_file(layout, "audio", "2024-01-03", "BBB-junk.wav", b"RIFF\x00\x00junk")
     lines = [news_line("AAA"), b"", news_line("BBB", date="2024-01-02"), *BAD_NEWS]
     write_raw_file(layout, "text", "2024-01-02", "headlines.jsonl", b"\n".join(lines) + b"\n")

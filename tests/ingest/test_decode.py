@@ -1,15 +1,21 @@
-"""Pure decoders: every bad-input rule rejects with a reason that says what was wrong."""
+"""Pure decoders of charts and news: every bad-input rule rejects, before decoding, with a reason naming rule and value."""
 
 from __future__ import annotations
 
+import io
+import json
+import struct
+import zlib
+
 import numpy as np
 import pytest
+from PIL import Image
 
-from raw_inputs import float_wav_bytes, news_line, png_bytes, wav_bytes
+from raw_inputs import jpeg_bytes, news_line, png_bytes
 from storm.config import IngestConfig
 from storm.ingest.decode import (
-    RejectedInput, check_size, content_hash, decode_png, decode_wav, market_and_event_of_audio, market_of_chart,
-    market_hint, parse_news_line,
+    RejectedInput, check_size, content_hash, decode_image, json_depth, market_and_event_of_audio, market_of_chart,
+    market_hint, parse_news_line, suffix_of,
 )
 
 CFG = IngestConfig()
@@ -18,39 +24,73 @@ CFG = IngestConfig()
 def rejection(call, *args) -> str:
     with pytest.raises(RejectedInput) as caught:
         call(*args)
+    assert caught.value.reason.strip()
     return caught.value.reason
 
 
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG signature + IHDR declaring width x height, followed by a tiny (bogus) IDAT: a pixel bomb's header."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
 def test_good_png_decodes_to_uint8_grayscale():
-    pixels = decode_png(png_bytes(64, 64))
+    pixels = decode_image(png_bytes(64, 64), ".png", CFG)
     assert pixels.dtype == np.uint8 and pixels.shape == (64, 64)
     assert pixels[0, 0] == 0 and pixels[0, -1] == 255
 
 
 def test_colour_png_of_another_size_is_accepted_as_grayscale():
-    pixels = decode_png(png_bytes(80, 60, mode="RGB"))
+    pixels = decode_image(png_bytes(80, 60, mode="RGB"), ".png", CFG)
     assert pixels.shape == (60, 80) and pixels.dtype == np.uint8
 
 
-def test_truncated_png_is_rejected_by_full_decode():
+def test_jpeg_chart_decodes_like_a_png():
+    pixels = decode_image(jpeg_bytes(64, 48), ".jpg", CFG)
+    assert pixels.shape == (48, 64) and pixels.dtype == np.uint8
+    assert pixels[0, 0] < 20 and pixels[0, -1] > 235
+
+
+def test_truncated_png_and_jpeg_are_rejected_by_full_decode():
     payload = png_bytes(64, 64, noise=True)
-    assert "truncated" in rejection(decode_png, payload[: len(payload) // 2])
+    assert "truncated" in rejection(decode_image, payload[: len(payload) // 2], ".png", CFG)
+    jpeg = jpeg_bytes(256, 256)
+    assert "JPEG" in rejection(decode_image, jpeg[: len(jpeg) // 3], ".jpg", CFG)
 
 
-def test_garbage_and_non_png_images_are_rejected():
-    assert "corrupt" in rejection(decode_png, b"not an image at all")
-    assert "corrupt" in rejection(decode_png, b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
-    import io
+def test_garbage_html_and_wrong_format_images_are_rejected():
+    assert "not a recognisable PNG" in rejection(decode_image, b"not an image at all", ".png", CFG)
+    assert "PNG" in rejection(decode_image, b"\x89PNG\r\n\x1a\n" + b"garbage" * 20, ".png", CFG)
+    assert "not a recognisable PNG" in rejection(decode_image, b"<html><body>404</body></html>", ".png", CFG)
+    assert "not a recognisable PNG" in rejection(decode_image, jpeg_bytes(), ".png", CFG)  # only the named format is tried
+    assert "not a recognisable JPEG" in rejection(decode_image, png_bytes(), ".jpg", CFG)
+    gif = io.BytesIO()
+    Image.new("L", (8, 8)).save(gif, format="GIF")
+    assert "not a recognisable PNG" in rejection(decode_image, gif.getvalue(), ".png", CFG)
 
-    from PIL import Image
-    sink = io.BytesIO()
-    Image.new("L", (8, 8)).save(sink, format="JPEG")
-    assert "not a PNG" in rejection(decode_png, sink.getvalue())
+
+def test_pixel_bomb_is_refused_from_its_header_without_decoding():
+    bomb = rejection(decode_image, png_claiming(20000, 20000), ".png", CFG)
+    assert "pixel bomb refused before decoding" in bomb and "400000000 pixels" in bomb and "max_image_pixels" in bomb
+    # between Pillow's own warning (89 M) and error (179 M) thresholds: still refused by our bound
+    assert "max_image_pixels" in rejection(decode_image, png_claiming(10000, 10000), ".png", CFG)
+    assert "max_image_pixels=100" in rejection(decode_image, png_bytes(11, 10), ".png", IngestConfig(max_image_pixels=100))
 
 
-def test_oversized_file_is_rejected_before_decoding():
-    assert "max_file_bytes=10" in rejection(check_size, b"x" * 11, IngestConfig(max_file_bytes=10))
-    check_size(b"x" * 10, IngestConfig(max_file_bytes=10))
+def test_oversized_object_is_rejected_from_its_listed_size():
+    assert "object is 11 bytes, over ingest.max_file_bytes=10" in rejection(check_size, 11, IngestConfig(max_file_bytes=10))
+    check_size(10, IngestConfig(max_file_bytes=10))
+
+
+def test_default_file_bound_admits_a_90_minute_16khz_flac():
+    ninety_minute_flac = 90 * 60 * 16000 * 2 * 0.65  # 16-bit mono; speech FLAC compresses to ~55-65 %
+    assert IngestConfig().max_file_bytes > 2 * ninety_minute_flac
+
+
+def test_suffix_must_be_one_the_modality_accepts():
+    assert suffix_of("/x/AAA.JPEG", (".png", ".jpg", ".jpeg")) == ".jpeg"
+    assert "expected a .png / .jpg file" in rejection(suffix_of, "/x/AAA.gif", (".png", ".jpg"))
 
 
 def test_content_hash_is_sha256_of_the_bytes():
@@ -59,35 +99,12 @@ def test_content_hash_is_sha256_of_the_bytes():
 
 def test_chart_and_audio_names_give_market_and_event_or_rejection():
     assert market_of_chart("/x/date=2024-01-02/SPX.png") == "SPX"
+    assert market_of_chart("/x/date=2024-01-02/SPX.jpeg") == "SPX"
     assert "bad market name" in rejection(market_of_chart, "/x/date=2024-01-02/S-PX.png")
-    assert market_and_event_of_audio("/x/AAA-q4call.wav") == ("AAA", "q4call")
-    assert "<market>-<event>.wav" in rejection(market_and_event_of_audio, "/x/AAA.wav")
-
-
-def test_good_wav_decodes_to_float32_mono_at_the_configured_rate():
-    waveform = decode_wav(wav_bytes(1.0), CFG)
-    assert waveform.dtype == np.float32 and waveform.shape == (16000,)
-    assert 0.25 < np.abs(waveform).max() <= 0.31
-
-
-def test_stereo_wav_at_another_rate_is_resampled_and_downmixed_when_allowed():
-    waveform = decode_wav(wav_bytes(0.6, rate=22050, channels=2), CFG)
-    assert waveform.dtype == np.float32 and waveform.shape == (9600,)
-    assert 0.25 < np.abs(waveform).max() < 0.35
-
-
-def test_wrong_rate_or_stereo_is_rejected_when_resampling_is_off():
-    strict = IngestConfig(resample_audio=False)
-    assert "22050 Hz" in rejection(decode_wav, wav_bytes(0.6, rate=22050), strict)
-    assert "2 channel" in rejection(decode_wav, wav_bytes(0.6, channels=2), strict)
-
-
-def test_truncated_short_non_pcm_and_unreadable_wavs_are_rejected():
-    assert "truncated WAV" in rejection(decode_wav, wav_bytes(1.0)[:-2000], CFG)
-    assert "shorter than ingest.audio_min_seconds" in rejection(decode_wav, wav_bytes(0.1), CFG)
-    assert "non-PCM" in rejection(decode_wav, float_wav_bytes(), CFG)
-    assert "unreadable WAV" in rejection(decode_wav, b"RIFF\x00\x00junk", CFG)
-    assert "unreadable WAV" in rejection(decode_wav, b"", CFG)
+    for suffix in (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac"):
+        assert market_and_event_of_audio(f"/x/AAA-q4call{suffix}") == ("AAA", "q4call")
+    assert "<market>-<event>.<wav|mp3|flac|ogg|m4a|aac>" in rejection(market_and_event_of_audio, "/x/AAA.mp3")
+    assert "bad market name" in rejection(market_and_event_of_audio, "/x/A B-call.wav")
 
 
 def test_good_news_line_gives_market_date_headline():
@@ -106,12 +123,26 @@ def test_good_news_line_gives_market_date_headline():
         (news_line(date="2023-12-29"), "disagrees with its partition date=2024-01-02"),
         (news_line(headline="x" * 2001), "max_headline_chars=2000"),
         (news_line(market="A-B"), "bad market name"),
+        (news_line(market="../../etc"), "bad market name"),
+        (b"[" * 100_000 + b"]" * 100_000, "line is 200000 bytes, over ingest.max_news_line_bytes=65536"),
+        (b"[" * 5000 + b"]" * 5000, "JSON nests 5000 levels deep, over ingest.max_json_depth=16"),
+        (b'{"market": "AAA", "headline": "x", "n": ' + b"9" * 5000 + b"}", "JSON number of 5000 characters"),
+        (b'{"market": "AAA", "headline": "x", "n": 1e999}', "JSON number 1e999 is not finite"),
+        (b'{"market": "AAA", "headline": "x", "n": NaN}', "JSON constant NaN"),
+        (b'{"market": "AAA", "headline": "bad \\ud800 surrogate"}', "unpaired surrogate"),
+        (news_line(headline="y" * 2_000_000), "over ingest.max_news_line_bytes"),
     ],
 )
 def test_bad_news_line_is_rejected_with_its_reason(line, reason):
     assert reason in rejection(parse_news_line, line, "2024-01-02", CFG)
 
 
+def test_json_depth_ignores_brackets_inside_strings():
+    assert json_depth(json.dumps({"a": [1, {"b": "[[[{{{"}]})) == 3
+    assert json_depth('"\\"[[["') == 0
+
+
 def test_market_hint_reads_the_market_of_a_rejected_line_when_it_can():
-    assert market_hint(news_line(market="AAA", headline="")) == "AAA"
-    assert market_hint(b"{not json") is None
+    assert market_hint(news_line(market="AAA", headline=""), CFG) == "AAA"
+    assert market_hint(b"{not json", CFG) is None
+    assert market_hint(b"[" * 5000, CFG) is None

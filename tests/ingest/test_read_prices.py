@@ -7,6 +7,7 @@ import pytest
 
 from raw_inputs import write_prices
 from storm.ingest import PricesError, read_prices
+from storm.ingest.prices import load_prices
 from storm.schema import PRICE_COLUMNS
 from storm.store import Layout, open_store
 
@@ -32,16 +33,26 @@ def test_no_prices_at_all_is_an_empty_table(layout):
     assert prices.empty and list(prices.columns) == ["market", *PRICE_COLUMNS]
 
 
-def test_corrupt_prices_parquet_is_an_error_naming_the_file(layout):
+def test_corrupt_prices_parquet_leaves_out_its_market_and_says_why(layout):
+    layout.store.write_bytes(layout.prices("AAA"), b"PAR1 this is not parquet")
+    write_prices(layout, "BBB", ["2024-01-02"])
+    loaded = load_prices(layout.store, layout)
+    assert list(loaded.prices["market"].unique()) == ["BBB"]
+    assert list(loaded.rejected) == [layout.prices("AAA")]
+    assert "raw/prices/AAA.parquet is not readable parquet" in loaded.rejected[layout.prices("AAA")]
+    assert list(read_prices(layout.store, layout)["market"].unique()) == ["BBB"]
+
+
+def test_corrupt_prices_of_a_market_asked_for_by_name_is_an_error_naming_the_file(layout):
     layout.store.write_bytes(layout.prices("AAA"), b"PAR1 this is not parquet")
     with pytest.raises(PricesError, match=r"raw/prices/AAA\.parquet is not readable parquet"):
-        read_prices(layout.store, layout)
+        read_prices(layout.store, layout, markets=["AAA"])
 
 
 def test_prices_without_close_column_is_an_error_naming_file_and_columns(layout):
     layout.store.write_table(layout.prices("AAA"), pd.DataFrame({"date": ["2024-01-02"], "open": [1.0]}))
     with pytest.raises(PricesError, match=r"AAA\.parquet lacks columns \['high', 'low', 'close', 'volume'\]"):
-        read_prices(layout.store, layout)
+        read_prices(layout.store, layout, markets=["AAA"])
 
 
 def test_asking_for_a_market_without_prices_names_the_expected_file(layout):

@@ -50,7 +50,7 @@ def test_bad_items_are_quarantined_with_reasons_and_good_items_flow_locally(ray_
     assert all(expected in audio[name] for name, expected in BAD_AUDIO.items()), audio
     news = quarantined(layout, "text")
     line_reasons = [reason for name, reason in news if name == "headlines.jsonl@2024-01-02"]
-    assert len(line_reasons) == len(BAD_NEWS) and all(reason.startswith("line ") for reason in line_reasons)
+    assert len(line_reasons) == len(BAD_NEWS) and all(reason.startswith("headlines.jsonl line ") for reason in line_reasons)
     assert all(any(expected in reason for reason in line_reasons) for expected in BAD_NEWS.values())
     whole_files = {name: reason for name, reason in news if name != "headlines.jsonl@2024-01-02"}
     assert set(whole_files) == set(BAD_NEWS_FILES)
@@ -70,8 +70,8 @@ def test_good_rows_carry_decoded_arrays_paths_and_content_hashes(ray_cluster, lo
     assert charts[0]["source_path"] == layout.chart("2024-01-02", "AAA")
     assert charts[0]["content_hash"] != charts[1]["content_hash"] and len(charts[0]["content_hash"]) == 64
     audio = {row["market"]: row for row in ingest_audio(layout.store, layout, *RANGE, config.ingest).ok.take_all()}
-    assert audio["AAA"]["event"] == "call" and audio["AAA"]["waveform"].shape == (16000,)
-    assert audio["BBB"]["waveform"].dtype == np.float32 and audio["BBB"]["waveform"].shape == (9600,)
+    assert audio["AAA"]["event"] == "call" and audio["AAA"]["waveform"].shape == (8, 5120)  # 1 s call: 8 windows
+    assert audio["BBB"]["waveform"].dtype == np.float32 and audio["BBB"]["waveform"].shape == (8, 5120)
     news = ingest_news(layout.store, layout, *RANGE, config.ingest).ok.take_all()
     assert sorted((row["market"], row["date"]) for row in news) == [
         ("AAA", "2024-01-02"), ("AAA", "2024-01-03"), ("BBB", "2024-01-02")]
