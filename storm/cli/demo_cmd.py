@@ -1,12 +1,15 @@
-"""`storm demo`: the main job end to end on embedded defaults.
+"""`storm demo`: the main job end to end on embedded defaults, in a few minutes.
 
-generate a synthetic world → ingest → train (Ray Train, 2 workers) → evaluate on
-held-out dates → scan the last day → publish metrics (textfile, or a
-Pushgateway if configured). Each step is also its own command.
+generate a synthetic world → ingest and features → walk-forward evaluation (fused vs single
+modalities vs price baselines, with intervals) → train the final model → scan the last day →
+publish metrics (textfile, or a Pushgateway if configured). Each step is also its own command.
+The demo runs a smaller world and one fold so it fits in minutes, and says so; `storm evaluate`
+on the default world runs the full protocol.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -15,7 +18,15 @@ import typer
 from rich.console import Console
 
 from storm.cli.common import ConfigOption, SetOption, build_config
-from storm.schema import MODALITIES
+
+DEMO_PROFILE = {  # under the user's --set: a world and protocol that fit in minutes on 2 cores
+    "world.n_markets": 12,
+    "world.n_days": 400,
+    "world.headlines_per_day": 2.0,
+    "world.conferences_per_month": 1.5,
+    "train.folds": 1,
+    "train.warmup_fraction": 0.6,
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -24,21 +35,21 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = ConfigOption,
         overrides: Optional[list[str]] = SetOption,
         root: Optional[str] = typer.Option(None, help="Object store root (default storm-data/ here)."),
-        retrain: bool = typer.Option(False, help="Train again even if the run already has a model."),
+        full: bool = typer.Option(False, "--full", help="The default world and every fold instead of the demo profile."),
         single_modality: bool = typer.Option(True, help="Also train the single-modality comparison models."),
     ) -> None:
-        """Run generate → ingest → train → evaluate → scan → publish and show what came out."""
+        """Run generate → features → evaluate → train → scan → publish and show what came out."""
         from storm.cli.ingest_cmd import show_ingest_report
         from storm.cli.scan_cmd import run_scan
-        from storm.cli.train_cmd import calibration_table, history_table
+        from storm.cli.train_cmd import calibration_table
         from storm.evaluation import evaluate
-        from storm.ingest import run_ingest
+        from storm.features.panel import build_panel
         from storm.ray_runtime import ensure_ray
         from storm.store import Layout, open_store
         from storm.training import train
-        from storm.worlds import generate_world
 
-        settings = build_config(config, overrides, **{"storage.root": root})
+        profile = [] if full else [f"{key}={value}" for key, value in DEMO_PROFILE.items()]
+        settings = build_config(config, profile + list(overrides or []), **{"storage.root": root})
         console = Console()
         store = open_store(settings.storage)
         layout = Layout(store)
@@ -48,39 +59,49 @@ def register(app: typer.Typer) -> None:
             console.rule(f"[bold]{name}")
             timings[name] = time.time()
 
+        if not full:
+            console.print(f"[bold]demo profile[/]: {settings.world.n_markets} markets x {settings.world.n_days} trading "
+                          f"days, {settings.train.folds} walk-forward fold. The full protocol: storm evaluate "
+                          f"(default world {24} markets x 750 days, 3 folds) or storm demo --full.")
         step("generate")
-        world = generate_world(settings, store, progress=True)
-        console.print(f"{world.kind} world: {len(world.markets)} markets x {world.trading_days} trading days "
-                      f"({world.start} .. {world.end}), {world.counts}, storm rate "
-                      + ", ".join(f"{h}d {rate:.1%}" for h, rate in world.storm_rate.items()))
+        world = _generate_or_reuse(settings, store, layout, console)
         ensure_ray(settings.ray)
-        step("ingest")
-        report = run_ingest(settings, world.start, world.end)
-        console.print(show_ingest_report(report))
-        step("train")
+        step("ingest + features")
+        build = build_panel(settings, world["start"], world["end"])
+        console.print(show_ingest_report(build.report))
+        console.print(f"features computed this run (the rest from the cache): {build.computed}")
+        step("evaluate (walk-forward)")
         run = settings.train.run_name
-        trained_on = layout.model_file(run, "world.json")  # the world manifest the demo model was trained on
-        current_world = store.read_bytes(layout.world_manifest())
-        if retrain or not store.exists(trained_on) or store.read_bytes(trained_on) != current_world:
-            # a model of another world (or a half-finished run) must not be reused, nor resumed by Ray Train
-            store.delete([layout.model_dir(name) for name in (run, *(f"{run}-only-{m}" for m in MODALITIES))])
-            result = train(settings)
-            console.print(history_table(result.history, result.best_epoch))
-            console.print(calibration_table(result.calibration))
-            console.print(f"trained {run} in {result.seconds:.0f} s, {result.samples_per_second:.0f} samples/s")
-            store.write_bytes(trained_on, current_world)
-        else:
-            console.print(f"reusing the model in {layout.model_dir(run)}, trained on this same world (--retrain to train again)")
-        step("evaluate")
-        evaluation = evaluate(settings, settings.train.run_name, skip_single_modality=not single_modality,
+        evaluation = evaluate(settings, run, skip_single_modality=not single_modality, panel=build,
                               log=lambda message: console.print(f"[dim]{message}[/]"))
         for table in evaluation.tables():
             console.print(table)
+        step("train the final model")
+        result = train(settings, panel=build, fresh=True)
+        console.print(calibration_table(result.calibration))
+        console.print(f"trained {run} ({result.version}, best epoch {result.best_epoch}) in {result.seconds:.0f} s")
         step("scan + publish")
-        code = run_scan(settings, start=None, end=None, publish=True)
+        code = run_scan(settings, start=None, end=None, publish=True, force=True)
         marks = list(timings.items()) + [("end", time.time())]
         console.rule("[bold]done")
         for (name, began), (_, finished) in zip(marks, marks[1:]):
-            console.print(f"{name:>16}: {finished - began:7.1f} s")
-        console.print(f"object store: {store.uri}   report: {layout.report_file(settings.train.run_name, 'report.json')}")
+            console.print(f"{name:>24}: {finished - began:7.1f} s")
+        console.print(f"object store: {store.uri}   report: {evaluation.report_path}", soft_wrap=True)
         raise typer.Exit(code)
+
+
+def _generate_or_reuse(settings, store, layout, console: Console) -> dict:
+    """The store's world when it was generated with these same world settings, else a new one."""
+    from storm.worlds import generate_world
+
+    manifest_path = layout.world_manifest()
+    if store.exists(manifest_path):
+        manifest = json.loads(store.read_text(manifest_path))
+        if manifest.get("world") == settings.world.model_dump(mode="json"):
+            console.print(f"reusing the {manifest['kind']} world in {store.uri} (same world settings)")
+            return manifest
+    summary = generate_world(settings, store, progress=True)
+    console.print(f"{summary.kind} world: {len(summary.markets)} markets x {summary.trading_days} trading days "
+                  f"({summary.start} .. {summary.end}), {summary.counts}, storm rate "
+                  + ", ".join(f"{h}d {rate:.1%}" for h, rate in summary.storm_rate.items()))
+    return json.loads(store.read_text(manifest_path))

@@ -66,8 +66,11 @@ class FoldOutcome:
 
 
 def evaluate(config: StormConfig, run: str | None = None, folds: int | None = None, skip_single_modality: bool = False,
-             log: Callable[[str], None] = lambda message: None) -> EvaluationReport:
-    """Walk-forward evaluation of the configured model over `folds` (default train.folds); writes report.json + PNGs."""
+             log: Callable[[str], None] = lambda message: None, panel=None) -> EvaluationReport:
+    """Walk-forward evaluation of the configured model over `folds` (default train.folds); writes report.json + PNGs.
+
+    `panel`: a PanelBuild over the whole history, when the caller already has one (the demo).
+    """
     from storm.features.panel import build_panel
     from storm.ingest import read_prices
     from storm.training.splits import walk_forward_folds
@@ -80,7 +83,7 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
         raise EvaluationError(f"no prices under {layout.prices_dir()}; generate a world first (storm generate)")
     began = time.perf_counter()
     stages: dict[str, float] = {}
-    build = build_panel(config, str(prices["date"].min()), str(prices["date"].max()))
+    build = panel or build_panel(config, str(prices["date"].min()), str(prices["date"].max()))
     stages["panel"] = time.perf_counter() - began
     splits = walk_forward_folds(build.dates, config.train, config.labels, folds)
     horizons = list(config.labels.horizons)
