@@ -33,7 +33,7 @@ def model_parts(generation: int, threshold: float = 0.5):
     """A small but complete publish whose every file carries `generation`, so a mix is detectable."""
     weights = weights_to_bytes({"w": torch.full((64, 64), float(generation))})
     card = {"run": "prod", "horizons": [5], "generation": generation}
-    calibration = Calibration(method="temperature", horizons=[5], temperature={5: 1.0 + generation},
+    calibration = Calibration(method="hazard", horizons=[5], slope=1.0 + generation, intercept={5: -2.0},
                               threshold={5: threshold}, false_alarm_rate=0.1)
     history = [{"epoch": 0, "generation": generation}]
     split = DateSplit(train=["2020-01-01"], validation=["2020-02-01"], test=[f"2020-03-{1 + generation % 28:02d}"],
@@ -45,7 +45,7 @@ def assert_whole(published, generation: int) -> None:
     """Every part of what was read belongs to one publish."""
     assert published.card["generation"] == generation
     assert float(published.weights["w"][0, 0]) == generation
-    assert published.calibration.temperature[5] == 1.0 + generation
+    assert published.calibration.slope == 1.0 + generation
     assert published.history[0]["generation"] == generation
     assert published.split.test == [f"2020-03-{1 + generation % 28:02d}"]
 
