@@ -99,16 +99,16 @@ def check_header(header: AudioHeader, cfg: IngestConfig) -> None:
     if not 1 <= header.channels <= cfg.audio_max_channels:
         raise RejectedInput(f"header declares {header.channels} channels, outside 1..ingest.audio_max_channels="
                             f"{cfg.audio_max_channels}")
+    damaged = _TRUNCATED_DATA.search(header.detail)
+    if damaged and int(damaged.group(1)) > int(damaged.group(2)):
+        raise RejectedInput(f"truncated audio: the data chunk declares {damaged.group(1)} bytes, the file holds "
+                            f"{damaged.group(2)}")
     seconds = header.frames / header.rate
     if seconds > cfg.audio_max_seconds:
         raise RejectedInput(f"header declares {seconds:.1f} s of audio, over ingest.audio_max_seconds={cfg.audio_max_seconds}")
     if seconds < cfg.audio_min_seconds:
         raise RejectedInput(f"audio lasts {seconds:.3f} s ({header.frames} frames at {header.rate} Hz), "
                             f"shorter than ingest.audio_min_seconds={cfg.audio_min_seconds}")
-    damaged = _TRUNCATED_DATA.search(header.detail)
-    if damaged and int(damaged.group(1)) > int(damaged.group(2)):
-        raise RejectedInput(f"truncated audio: the data chunk declares {damaged.group(1)} bytes, the file holds "
-                            f"{damaged.group(2)}")
     if not cfg.resample_audio and (header.rate != cfg.audio_sample_rate or header.channels != 1):
         raise RejectedInput(f"audio is {header.rate} Hz with {header.channels} channel(s), expected "
                             f"{cfg.audio_sample_rate} Hz mono (set ingest.resample_audio=true to resample and downmix)")
