@@ -62,30 +62,33 @@ def decode_audio(payload: bytes, suffix: str, cfg: IngestConfig, plan: WindowPla
     A call shorter than all windows together gives overlapping windows; one
     shorter than a single window gives [1, its length].
     """
-    from storm.features.audio import window_starts  # storm.features imports storm.ingest: import late
-
     with open_audio(payload, suffix) as (header, blocks):
         check_header(header, cfg)
-        target = cfg.audio_sample_rate
-        source_length = math.ceil(plan.samples * header.rate / target)
-        margin = math.ceil(0.02 * header.rate) + 64
-        count = plan.windows if header.frames > source_length else 1  # as call_windows: a short call is one window
-        starts = window_starts(header.frames, count, min(source_length, header.frames))
-        spans = [(max(0, s - margin), s + source_length + margin) for s in starts]
+        starts, spans = _source_spans(header, plan, cfg.audio_sample_rate)
         buffers, decoded = _collect(blocks, spans, header, cfg)
     if decoded < header.frames - max(0.01 * header.frames, 4096):
         raise RejectedInput(f"truncated audio: header declares {header.frames} frames, the stream holds {decoded}")
     windows = []
     for (begin, _), start, buffer in zip(spans, starts, buffers):
-        mono = buffer.mean(axis=1)
-        resampled = _resample(mono, header.rate, target)
-        offset = round((start - begin) * target / header.rate)
+        resampled = _resample(buffer.mean(axis=1), header.rate, cfg.audio_sample_rate)
+        offset = round((start - begin) * cfg.audio_sample_rate / header.rate)
         windows.append(resampled[offset:offset + plan.samples])
     length = min(len(window) for window in windows)
     kept = np.stack([window[:length] for window in windows]).astype(np.float32)
     if not np.isfinite(kept).all():
         raise RejectedInput("audio holds NaN or infinite samples")
     return np.clip(kept, -1.0, 1.0)  # float recordings may overshoot; the log-mel must stay finite
+
+
+def _source_spans(header: AudioHeader, plan: WindowPlan, target: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Start of each window in source frames, and the [begin, end) span read for it (with a resampling margin)."""
+    from storm.features.audio import window_starts  # storm.features imports storm.ingest: import late
+
+    source_length = math.ceil(plan.samples * header.rate / target)
+    margin = math.ceil(0.02 * header.rate) + 64  # cut off again after resampling, edge effects with it
+    count = plan.windows if header.frames > source_length else 1  # as call_windows: a short call is one window
+    starts = window_starts(header.frames, count, min(source_length, header.frames))
+    return starts, [(max(0, start - margin), start + source_length + margin) for start in starts]
 
 
 def check_header(header: AudioHeader, cfg: IngestConfig) -> None:
@@ -96,16 +99,16 @@ def check_header(header: AudioHeader, cfg: IngestConfig) -> None:
     if not 1 <= header.channels <= cfg.audio_max_channels:
         raise RejectedInput(f"header declares {header.channels} channels, outside 1..ingest.audio_max_channels="
                             f"{cfg.audio_max_channels}")
+    damaged = _TRUNCATED_DATA.search(header.detail)
+    if damaged and int(damaged.group(1)) > int(damaged.group(2)):
+        raise RejectedInput(f"truncated audio: the data chunk declares {damaged.group(1)} bytes, the file holds "
+                            f"{damaged.group(2)}")
     seconds = header.frames / header.rate
     if seconds > cfg.audio_max_seconds:
         raise RejectedInput(f"header declares {seconds:.1f} s of audio, over ingest.audio_max_seconds={cfg.audio_max_seconds}")
     if seconds < cfg.audio_min_seconds:
         raise RejectedInput(f"audio lasts {seconds:.3f} s ({header.frames} frames at {header.rate} Hz), "
                             f"shorter than ingest.audio_min_seconds={cfg.audio_min_seconds}")
-    damaged = _TRUNCATED_DATA.search(header.detail)
-    if damaged and int(damaged.group(1)) > int(damaged.group(2)):
-        raise RejectedInput(f"truncated audio: the data chunk declares {damaged.group(1)} bytes, the file holds "
-                            f"{damaged.group(2)}")
     if not cfg.resample_audio and (header.rate != cfg.audio_sample_rate or header.channels != 1):
         raise RejectedInput(f"audio is {header.rate} Hz with {header.channels} channel(s), expected "
                             f"{cfg.audio_sample_rate} Hz mono (set ingest.resample_audio=true to resample and downmix)")

@@ -29,7 +29,7 @@ __all__ = ["RejectedInput", "describe"]
 # File suffix -> the one Pillow format a chart of that name may hold; no other decoder is ever tried.
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 IMAGE_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "I;16", "I", "CMYK", "YCbCr"}
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_TOKENS = re.compile(r'\\.|["\[\]{}]', re.DOTALL)  # an escape pair, a quote or a bracket: scanned once
 
 
 def content_hash(payload: bytes) -> str:
@@ -152,13 +152,19 @@ def bounded_json(line: bytes, cfg: IngestConfig) -> Any:
 
 
 def json_depth(text: str) -> int:
-    """Deepest nesting of [ and { outside strings (counted without parsing, so it cannot recurse)."""
+    """Deepest nesting of [ and { outside strings, in one linear pass (no parsing, so nothing can recurse)."""
     depth = deepest = 0
-    for char in _JSON_STRING.sub('""', text):
-        if char in "[{":
+    in_string = False
+    for token in _JSON_TOKENS.finditer(text):
+        mark = token.group()
+        if mark == '"':
+            in_string = not in_string
+        elif in_string or mark[0] == "\\":
+            continue
+        elif mark in "[{":
             depth += 1
             deepest = max(deepest, depth)
-        elif char in "]}":
+        else:
             depth -= 1
     return deepest
 

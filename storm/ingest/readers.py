@@ -87,7 +87,6 @@ def _ingest(store: ObjectStore, layout: Layout, modality: str, start: str, end: 
     readable = sorted(path for path, size in sizes.items() if size <= cfg.max_file_bytes)
     oversize = [_oversize_record(_uri_prefix(store) + path, modality, size, cfg)
                 for path, size in sorted(sizes.items()) if size > cfg.max_file_bytes]
-    empty = _empty(modality)
     if readable:
         raw = ray.data.read_binary_files(readable, filesystem=store.arrow_fs, include_paths=True,
                                          partitioning=Partitioning("hive", base_dir=base))
@@ -96,7 +95,8 @@ def _ingest(store: ObjectStore, layout: Layout, modality: str, start: str, end: 
         ok = decoded.filter(expr=col("reason") == "").select_columns(list(OK_COLUMNS[modality]))
         quarantined = decoded.filter(expr=col("reason") != "").select_columns(list(QUARANTINE_FIELDS))
     else:
-        ok, quarantined = empty.ok, empty.quarantined
+        nothing = _empty(modality)
+        ok, quarantined = nothing.ok, nothing.quarantined
     if oversize:
         quarantined = quarantined.union(ray.data.from_arrow(_string_table(oversize, QUARANTINE_FIELDS)))
     return ModalityIngest(ok=ok, quarantined=quarantined)
@@ -113,14 +113,11 @@ def _listed_sizes(store: ObjectStore, base: str, start: str, end: str) -> dict[s
 
 
 def _oversize_record(source_path: str, modality: str, size: int, cfg: IngestConfig) -> dict:
+    """The quarantine record of an object too big to read, built from its listing alone."""
     name = source_path.rsplit("/", 1)[-1]
-    market = Layout.market_of_chart(name) if modality == "image" else (
-        Layout.market_and_event_of_audio(name)[0] if modality == "audio" else None)
-    try:
-        decode.check_size(size, cfg)
-        reason = ""
-    except RejectedInput as rejected:
-        reason = f"{name}: {rejected.reason}"
+    market = {"image": lambda: Layout.market_of_chart(name),
+              "audio": lambda: Layout.market_and_event_of_audio(name)[0]}.get(modality, lambda: None)()
+    reason = _reason_of(source_path, lambda: decode.check_size(size, cfg))
     return quarantine_record(source_path, modality, date_of(source_path) or "", market, reason)
 
 

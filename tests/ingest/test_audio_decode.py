@@ -112,7 +112,7 @@ def test_truncated_recordings_are_rejected():
 def test_empty_header_only_short_and_garbage_recordings_have_reasons():
     wav = wav_bytes(1.0)
     assert "not a readable WAV file (Format not recognised" in rejection(b"")
-    assert "0.000 s" in rejection(wav[:44])  # header only: no frames
+    assert "truncated audio: the data chunk declares 32000 bytes, the file holds 0" in rejection(wav[:44])  # header only
     assert "shorter than ingest.audio_min_seconds" in rejection(wav_bytes(0.1))
     assert "not a readable WAV" in rejection(b"RIFF\x00\x00junk")
     assert "not a readable MP3" in rejection(b"<html>not found</html>", ".mp3")

@@ -88,7 +88,7 @@ def build_corrupted_world(layout: Layout) -> tuple[dict[str, dict[str, str]], di
             "AAA-cut.wav": (wav_bytes(2.0)[:-4000], "truncated audio"),
             "BBB-billions.wav": (wav_with_header_rate(2_147_483_647), "header sample rate 2147483647 Hz is outside"),
             "BBB-onehz.wav": (wav_with_header_rate(1), "header sample rate 1 Hz is outside"),
-            "CCC-header.wav": (wav_bytes(1.0)[:44], "audio lasts 0.000 s"),
+            "CCC-header.wav": (wav_bytes(1.0)[:44], "the data chunk declares 32000 bytes, the file holds 0"),
             "CCC-empty.wav": (b"", "not a readable WAV file (Format not recognised"),
             "EEE-cut.mp3": (mp3[: len(mp3) // 2], "truncated audio"),
             "EEE-cut.flac": (flac[: len(flac) // 2], "corrupt .flac audio stream"),

@@ -2,7 +2,8 @@
 
 Whatever the input, a decoder returns an item within the bounds or raises
 RejectedInput with a non-empty reason: never another exception, never more
-than a bounded amount of memory (tracemalloc peak; numpy arrays are traced).
+than a bounded amount of memory (tracemalloc peak, which traces numpy arrays, and the growth of the peak RSS,
+which also sees the C decoders' allocations).
 Examples are derandomised and few, so the file runs in well under a minute.
 """
 
@@ -26,13 +27,27 @@ from storm.ingest.decode import RejectedInput, decode_image, parse_news_line
 CFG = IngestConfig(max_image_pixels=1_000_000)
 PLAN = WindowPlan.of(FeatureConfig(), CFG)
 MEMORY_BOUND = 64 * 2**20  # per decoded item; the seeds are a few kB, a healthy decode needs a few MB
+RSS_BOUND = 256 * 2**20  # growth of the process's peak RSS per item: also counts C allocations (libsndfile, FFmpeg, Pillow)
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 MARKET = re.compile(r"[A-Za-z0-9_.]+")
 
 
+def _proc_status_bytes(field: str) -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith(field + ":"))
+
+
+def _reset_peak_rss() -> int:
+    """Reset this process's peak RSS (Linux clear_refs) and return the current RSS."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+    return _proc_status_bytes("VmRSS")
+
+
 def decodes_within_bounds(decode, payload: bytes):
     """The decoded item, or None for a rejection with a reason; fails on any other outcome or a memory blow-up."""
+    rss_before = _reset_peak_rss()
     tracemalloc.start()
     try:
         return decode(payload)
@@ -43,7 +58,9 @@ def decodes_within_bounds(decode, payload: bytes):
     finally:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        assert peak < MEMORY_BOUND, f"decoding {len(payload)} bytes peaked at {peak / 2**20:.0f} MiB"
+        assert peak < MEMORY_BOUND, f"decoding {len(payload)} bytes peaked at {peak / 2**20:.0f} MiB (traced)"
+        growth = _proc_status_bytes("VmHWM") - rss_before
+        assert growth < RSS_BOUND, f"decoding {len(payload)} bytes grew the peak RSS by {growth / 2**20:.0f} MiB"
 
 
 @st.composite
