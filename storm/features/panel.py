@@ -253,7 +253,7 @@ def _daily_prices(rows: pd.DataFrame, prices: pd.DataFrame) -> np.ndarray:
 def _ingest_and_featurize(modality: str, store: ObjectStore, layout: Layout, config: StormConfig, spec: str,
                           read_from: str, start: str, end: str, report: IngestReport) -> ModalityFeatures:
     """Ingest [read_from, end], cache new features, write quarantine; count what lies in [start, end] into report."""
-    ingested = INGESTERS[modality](store, layout, read_from, end, config.ingest)
+    ingested = INGESTERS[modality](store, layout, read_from, end, config.ingest, features=config.features)
     cache = FeatureCache(store, layout, modality, spec)
     items = featurize(ingested.ok, modality, cache, cache.dates_between(read_from, end), config.features, config.ingest)
     rejected = ingested.quarantined.take_all()
