@@ -131,7 +131,7 @@ def _evaluate_fold(config: StormConfig, run: str, build, split, references: Refe
     horizons = list(config.labels.horizons)
     modalities = list(config.model.modalities)
     started = time.perf_counter()
-    fused, runs = _trained(config, fold_run(run, split.name), build, split, log), {}
+    fused, runs = trained_fold_model(config, fold_run(run, split.name), build, split, log), {}
     runs["fused"] = fused.summary
     masks = {"fused": []}
     if len(modalities) > 1:
@@ -140,7 +140,7 @@ def _evaluate_fold(config: StormConfig, run: str, build, split, references: Refe
     if len(modalities) > 1 and not skip_single_modality:
         for modality in modalities:
             single_config = config.with_overrides({"model.modalities": [modality], "train.init_from": None})
-            single = _trained(single_config, fold_run(run, split.name, modality), build, split, log)
+            single = trained_fold_model(single_config, fold_run(run, split.name, modality), build, split, log)
             scorers[modality] = (lambda inputs, p=single.predictor, m=modality: {m: p.predict(inputs)})
             runs[modality] = single.summary
     _add_stage(stages, "train", started)
@@ -174,12 +174,12 @@ def baseline_models(config: StormConfig, references: References, split, keys: pd
 
 
 @dataclass
-class _Trained:
+class TrainedModel:
     predictor: object
     summary: dict
 
 
-def _trained(config: StormConfig, name: str, build, split, log) -> _Trained:
+def trained_fold_model(config: StormConfig, name: str, build, split, log=lambda message: None) -> TrainedModel:
     """The fold run `name`, reused when its stored fingerprint matches, else trained afresh."""
     from storm.training import train
     from storm.training.artifacts import model_exists, read_model
@@ -197,7 +197,7 @@ def _trained(config: StormConfig, name: str, build, split, log) -> _Trained:
     else:
         log(f"reusing {name} (same config, split and world)")
     published = read_model(store, layout, name)
-    return _Trained(predictor=predictor_from_published(published),
+    return TrainedModel(predictor=predictor_from_published(published),
                     summary={"run": name, "version": published.version, "weights_sha256": published.card["weights_sha256"],
                              "reused": reused,
                              "best_epoch": published.card.get("best_epoch"), "history": published.history})
