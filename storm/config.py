@@ -195,6 +195,7 @@ class TrainConfig(Section):
     storm_loss_weight: float = Field(1.0, ge=0)
     volatility_loss_weight: float = Field(0.5, ge=0)
     early_stopping_patience: int = Field(3, ge=1)
+    early_stopping_metric: Literal["auroc", "loss"] = "auroc"  # the epoch kept: best mean validation AUROC, or loss
     max_failures: int = Field(1, ge=0)
     validation_fraction: float = Field(0.2, gt=0, lt=1)  # of each fold's training part, carved from its end
     embargo_days: int | None = None  # None: max(longest horizon, labels.volatility_window); shorter is an error

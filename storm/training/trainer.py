@@ -40,7 +40,7 @@ CHECKPOINTS_KEPT = 2
 FINGERPRINT_SECTIONS = ("model", "features", "labels", "ingest")
 FINGERPRINT_TRAIN_FIELDS = ("num_workers", "epochs", "batch_size", "learning_rate", "weight_decay", "balance_positives",
                             "storm_loss_weight",
-                            "volatility_loss_weight", "early_stopping_patience", "false_alarm_rate", "calibration",
+                            "volatility_loss_weight", "early_stopping_patience", "early_stopping_metric", "false_alarm_rate", "calibration",
                             "init_from", "freeze_encoders", "seed")
 
 

@@ -79,15 +79,17 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         outputs = _gather(predict(model, batches_of_rows(panel, validation_rows, train.batch_size),
                                   horizons, autocast_dtype, device))
         val_loss = evaluation_loss(outputs, loss_fn)
-        improved = val_loss < state.best_val_loss
+        aurocs = horizon_aurocs(outputs)
+        selection = selection_score(train.early_stopping_metric, val_loss, aurocs)
+        improved = selection < state.best_val_loss
         if improved:
-            state.best_val_loss, state.best_epoch, state.epochs_without_improvement = val_loss, epoch, 0
+            state.best_val_loss, state.best_epoch, state.epochs_without_improvement = selection, epoch, 0
             best_weights = _snapshot(unwrap(model))
         else:
             state.epochs_without_improvement += 1
         metrics = {
             "epoch": epoch, "loss": _sum_over_workers(stats.loss * stats.n_samples) / max(_sum_over_workers(stats.n_samples), 1),
-            "val_loss": val_loss, f"val_auroc_{horizons[-1]}d": longest_horizon_auroc(outputs),
+            "val_loss": val_loss, **{f"val_auroc_{h}d": auroc for h, auroc in zip(horizons, aurocs)},
             "samples_per_second": _sum_over_workers(stats.samples_per_second), "epoch_seconds": stats.seconds,
             "attempt_start_epoch": attempt_start,
         }
@@ -110,12 +112,24 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return getattr(model, "module", model)
 
 
-def longest_horizon_auroc(outputs: dict[str, np.ndarray]) -> float:
-    labels, logits = outputs["storm_labels"][:, -1], outputs["storm_logits"][:, -1]
-    known = ~np.isnan(labels)
-    if len(np.unique(labels[known])) < 2:
-        return float("nan")
-    return float(roc_auc_score(labels[known], logits[known]))
+def horizon_aurocs(outputs: dict[str, np.ndarray]) -> list[float]:
+    """Validation AUROC per horizon (NaN where one class is missing)."""
+    aurocs = []
+    for column in range(outputs["storm_labels"].shape[1] if outputs["storm_labels"].ndim == 2 else 0):
+        labels, logits = outputs["storm_labels"][:, column], outputs["storm_logits"][:, column]
+        known = ~np.isnan(labels)
+        defined = len(np.unique(labels[known])) == 2
+        aurocs.append(float(roc_auc_score(labels[known], logits[known])) if defined else float("nan"))
+    return aurocs
+
+
+def selection_score(metric: str, val_loss: float, aurocs: list[float]) -> float:
+    """Lower is better. "auroc": minus the mean validation AUROC over horizons — the ranking a warning lives on;
+    the loss also rewards confidence that calibration re-fits anyway, and rose while AUROC still climbed."""
+    if metric == "loss":
+        return val_loss if np.isfinite(val_loss) else float("inf")
+    defined = [a for a in aurocs if np.isfinite(a)]
+    return -float(np.mean(defined)) if defined else float("inf")
 
 
 def _resume(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[TrainingState, dict]:
