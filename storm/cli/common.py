@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 from typing import Optional
 
+import click
 import typer
 import yaml
+from rich.console import Console
 
 from storm.config import ConfigError, StormConfig, load_config
 
@@ -25,6 +27,8 @@ def build_config(config_file: Optional[Path], overrides: Optional[list[str]] = N
             raise typer.BadParameter(f"--set {item!r}: expected key=value, e.g. train.epochs=3")
         parsed[key.strip()] = yaml.safe_load(raw)
     parsed.update({key: value for key, value in named.items() if value is not None})
+    if _verbose_requested():
+        parsed.setdefault("ray.log_to_console", True)
     if "ray.address" not in parsed and os.environ.get("RAY_ADDRESS"):
         parsed["ray.address"] = os.environ["RAY_ADDRESS"]  # the Ray convention, honoured at the entry point only
     try:
@@ -32,3 +36,18 @@ def build_config(config_file: Optional[Path], overrides: Optional[list[str]] = N
     except ConfigError as err:
         typer.secho(str(err), fg="red", err=True)
         raise typer.Exit(2) from None
+
+
+def _verbose_requested() -> bool:
+    """`storm --verbose …` (the root command's option, kept in the click context)."""
+    context = click.get_current_context(silent=True)
+    return bool(context and (context.find_root().obj or {}).get("verbose"))
+
+
+def start_ray(settings: StormConfig, console: Console) -> None:
+    """Start or join Ray now and say where its own logs went (they stay off the console unless --verbose)."""
+    from storm.ray_runtime import ensure_ray
+
+    logs = ensure_ray(settings.ray)
+    if logs is not None:
+        console.print(f"[dim]Ray's own logs: {logs} (storm --verbose shows them here)[/]", soft_wrap=True)

@@ -14,7 +14,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from storm.cli.common import ConfigOption, SetOption, build_config
+from storm.cli.common import ConfigOption, SetOption, build_config, start_ray
+from storm.console import StageReporter
 from storm.schema import MODALITIES
 
 
@@ -30,16 +31,16 @@ def register(app: typer.Typer) -> None:
         """Run generate → ingest → train → evaluate → scan → publish and show what came out."""
         from storm.cli.ingest_cmd import show_ingest_report
         from storm.cli.scan_cmd import run_scan
-        from storm.cli.train_cmd import calibration_table, history_table
+        from storm.cli.train_cmd import calibration_table
         from storm.evaluation import evaluate
         from storm.ingest import run_ingest
-        from storm.ray_runtime import ensure_ray
         from storm.store import Layout, open_store
         from storm.training import train
         from storm.worlds import generate_world
 
         settings = build_config(config, overrides, **{"storage.root": root})
-        console = Console()
+        console = Console(highlight=False)
+        progress = StageReporter(console)
         store = open_store(settings.storage)
         layout = Layout(store)
         timings: dict[str, float] = {}
@@ -53,9 +54,10 @@ def register(app: typer.Typer) -> None:
         console.print(f"{world.kind} world: {len(world.markets)} markets x {world.trading_days} trading days "
                       f"({world.start} .. {world.end}), {world.counts}, storm rate "
                       + ", ".join(f"{h}d {rate:.1%}" for h, rate in world.storm_rate.items()))
-        ensure_ray(settings.ray)
+        start_ray(settings, console)
         step("ingest")
-        report = run_ingest(settings, world.start, world.end)
+        with progress.stage(f"ingest {world.start} .. {world.end}"):
+            report = run_ingest(settings, world.start, world.end)
         console.print(show_ingest_report(report))
         step("train")
         run = settings.train.run_name
@@ -64,8 +66,7 @@ def register(app: typer.Typer) -> None:
         if retrain or not store.exists(trained_on) or store.read_bytes(trained_on) != current_world:
             # a model of another world (or a half-finished run) must not be reused, nor resumed by Ray Train
             store.delete([layout.model_dir(name) for name in (run, *(f"{run}-only-{m}" for m in MODALITIES))])
-            result = train(settings)
-            console.print(history_table(result.history, result.best_epoch))
+            result = train(settings, progress=progress)
             console.print(calibration_table(result.calibration))
             console.print(f"trained {run} in {result.seconds:.0f} s, {result.samples_per_second:.0f} samples/s")
             store.write_bytes(trained_on, current_world)
@@ -77,7 +78,7 @@ def register(app: typer.Typer) -> None:
         for table in evaluation.tables():
             console.print(table)
         step("scan + publish")
-        code = run_scan(settings, start=None, end=None, publish=True)
+        code = run_scan(settings, start=None, end=None, publish=True, console=console)
         marks = list(timings.items()) + [("end", time.time())]
         console.rule("[bold]done")
         for (name, began), (_, finished) in zip(marks, marks[1:]):

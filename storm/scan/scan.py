@@ -16,6 +16,7 @@ import pandas as pd
 import ray
 
 from storm.config import StorageConfig, StormConfig
+from storm.console import SILENT, StageReporter
 from storm.features import build_samples
 from storm.ingest import read_prices
 from storm.ray_runtime import ensure_ray
@@ -65,7 +66,8 @@ def trading_days(store: ObjectStore, layout: Layout, start: str | None, end: str
     return [d for d in days if start <= d <= end], sorted(prices["market"].unique())
 
 
-def scan(config: StormConfig, start: str | None = None, end: str | None = None, publish: bool = True) -> ScanOutcome:
+def scan(config: StormConfig, start: str | None = None, end: str | None = None, publish: bool = True,
+         progress: StageReporter = SILENT) -> ScanOutcome:
     """Score each trading day in [start, end] (default: the last one), store the scores, publish the last day."""
     from storm.metrics import PushFailed, build_registry, publish as publish_metrics
 
@@ -82,8 +84,9 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     thresholds = {int(h): float(t) for h, t in model.thresholds.items()}
     horizons = sorted(thresholds)
 
-    samples = build_samples(config, dates[0], dates[-1])
-    predictions = _predict(samples.dataset, config, run)
+    with progress.stage(f"scan: scoring {len(markets)} markets x {len(dates)} day(s)"):
+        samples = build_samples(config, dates[0], dates[-1])
+        predictions = _predict(samples.dataset, config, run)
     outcome = ScanOutcome(dates=dates, scores={}, stats={}, model_version=version)
     elapsed_per_date = (time.time() - began) / len(dates)
     for date in dates:
@@ -124,6 +127,7 @@ def _predict(dataset: ray.data.Dataset, config: StormConfig, run: str) -> pd.Dat
         batch_format="numpy",
         num_cpus=0 if use_gpu else 1,
         num_gpus=1 if use_gpu else 0,
+        resources=config.ray.worker_resources or None,
     )
     predictions = scored.to_pandas()
     return predictions.sort_values(["date", "market"], kind="stable").reset_index(drop=True)

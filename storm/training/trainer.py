@@ -22,8 +22,9 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from storm.config import StormConfig
+from storm.console import SILENT, StageReporter
 from storm.model import build_model
-from storm.ray_runtime import ensure_ray
+from storm.ray_runtime import ensure_ray, epoch_feed
 from storm.schema import storm_column
 from storm.store import Layout, ObjectStore, open_store
 from storm.training.artifacts import model_card, read_weights, write_model
@@ -50,7 +51,8 @@ class TrainResult:
     samples_per_second: float  # mean training throughput over the epochs, all workers together
 
 
-def train(config: StormConfig, samples=None, fault: Callable[[int], None] | None = None) -> TrainResult:
+def train(config: StormConfig, samples=None, fault: Callable[[int], None] | None = None,
+          progress: StageReporter = SILENT) -> TrainResult:
     """Train `config.train.run_name` on `samples` (default: every sample the store's prices cover) and publish it.
 
     `fault` is a drill hook called by each worker at the start of every epoch (see worker.FailOnce).
@@ -60,23 +62,28 @@ def train(config: StormConfig, samples=None, fault: Callable[[int], None] | None
     store = open_store(config.storage)
     layout = Layout(store)
     run, horizons = config.train.run_name, config.labels.horizons
-    samples = samples if samples is not None else _samples_over_all_prices(config, store, layout)
+    if samples is None:
+        with progress.stage("features for every market and day the prices cover"):
+            samples = _samples_over_all_prices(config, store, layout)
     split = walk_forward_split(list(samples.dates), config.train, horizons)
     columns = ["date", *numeric_keys(horizons)]
     samples_by_date = samples.dataset.select_columns(columns).materialize()  # read once, not once per epoch
     datasets = {part: rows_on_dates(samples_by_date, getattr(split, part)) for part in ("train", "validation")}
     pos_weights = pos_weights_from_labels(_storm_labels(datasets["train"], horizons))
     init_weights = read_weights(store, layout, config.train.init_from) if config.train.init_from else None
-    trainer = TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config={"config": config.model_dump(mode="json"), "pos_weights": pos_weights,
-                           "init_weights": init_weights, "fault": fault},
-        scaling_config=ScalingConfig(num_workers=config.train.num_workers, use_gpu=config.train.use_gpu,
-                                     resources_per_worker={"CPU": config.train.cpus_per_worker}),
-        datasets=datasets,
-        run_config=run_config(run, store, layout, config.train.max_failures),
-    )
-    result = trainer.fit()
+    with epoch_feed(lambda metrics: progress.epoch(metrics, config.train.epochs)) as callbacks:
+        trainer = TorchTrainer(
+            train_loop_per_worker,
+            train_loop_config={"config": config.model_dump(mode="json"), "pos_weights": pos_weights,
+                               "init_weights": init_weights, "fault": fault},
+            scaling_config=ScalingConfig(num_workers=config.train.num_workers, use_gpu=config.train.use_gpu,
+                                         resources_per_worker={"CPU": config.train.cpus_per_worker,
+                                                               **config.ray.worker_resources}),
+            datasets=datasets,
+            run_config=run_config(run, store, layout, config.train.max_failures, callbacks),
+        )
+        with progress.stage(f"training {run}: {config.train.num_workers} workers, {config.train.epochs} epochs"):
+            result = trainer.fit()
     if result.checkpoint is None:
         raise RuntimeError(f"run {run} finished without a checkpoint under {layout.checkpoints_dir(run)}; "
                            "check the worker logs above")
@@ -95,12 +102,12 @@ def train(config: StormConfig, samples=None, fault: Callable[[int], None] | None
                        samples_per_second=float(np.mean(throughputs)) if throughputs else 0.0)
 
 
-def run_config(run: str, store: ObjectStore, layout: Layout, max_failures: int) -> RunConfig:
+def run_config(run: str, store: ObjectStore, layout: Layout, max_failures: int, callbacks: list | None = None) -> RunConfig:
     """Ray's run directory is models/<run>/checkpoints: same run name, same place, so a rerun resumes."""
     storage_path, name = posixpath.split(layout.checkpoints_dir(run))
     return RunConfig(name=name, storage_path=storage_path, storage_filesystem=None if store.is_local else store.arrow_fs,
                      failure_config=FailureConfig(max_failures=max_failures),
-                     checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT))
+                     checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT), callbacks=callbacks)
 
 
 def rows_on_dates(dataset: ray.data.Dataset, dates: list[str]) -> ray.data.Dataset:
