@@ -61,6 +61,20 @@ class StageReporter:
         if self.enabled:
             self.console.print(epoch_line(metrics, total_epochs))
 
+    @contextlib.contextmanager
+    def ray_train_epochs(self, total_epochs: int | None = None) -> Iterator[list]:
+        """Callbacks for Ray Train's RunConfig(callbacks=…) that print an epoch line here per report.
+
+        An empty list when silent: no queue actor is started then.
+        """
+        if not self.enabled:
+            yield []
+            return
+        from storm.ray_runtime import epoch_feed
+
+        with epoch_feed(lambda metrics: self.epoch(metrics, total_epochs)) as callbacks:
+            yield callbacks
+
     def note(self, message: str) -> None:
         if self.enabled:
             self.console.print(f"[dim]{message}[/]")

@@ -52,3 +52,28 @@ def test_silent_reporter_prints_nothing_and_passes_errors_through(capsys):
     SILENT.epoch({"epoch": 0, "loss": 1.0})
     SILENT.note("hidden")
     assert capsys.readouterr() == ("", "")
+
+
+def report_two_epochs(_config: dict) -> None:
+    import ray.train
+
+    for epoch in range(2):
+        ray.train.report({"epoch": epoch, "loss": 1.0 / (epoch + 1)})
+
+
+@pytest.mark.slow
+def test_each_ray_train_report_becomes_one_epoch_line_in_the_driver(ray_cluster, tmp_path):
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    console, sink = log_console()
+    with StageReporter(console).ray_train_epochs(total_epochs=2) as callbacks:
+        TorchTrainer(report_two_epochs, train_loop_config={},
+                     scaling_config=ScalingConfig(num_workers=1, resources_per_worker={"CPU": 0.5}),
+                     run_config=RunConfig(name="epochs", storage_path=str(tmp_path), callbacks=callbacks)).fit()
+    assert sink.getvalue().splitlines() == ["epoch 1/2  loss 1.000", "epoch 2/2  loss 0.500"]
+
+
+def test_a_silent_reporter_adds_no_ray_train_callback():
+    with SILENT.ray_train_epochs(3) as callbacks:
+        assert callbacks == []

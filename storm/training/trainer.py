@@ -24,7 +24,7 @@ from ray.train.torch import TorchTrainer
 from storm.config import StormConfig
 from storm.console import SILENT, StageReporter
 from storm.model import build_model
-from storm.ray_runtime import ensure_ray, epoch_feed
+from storm.ray_runtime import ensure_ray
 from storm.schema import storm_column
 from storm.store import Layout, ObjectStore, open_store
 from storm.training.artifacts import model_card, read_weights, write_model
@@ -71,7 +71,7 @@ def train(config: StormConfig, samples=None, fault: Callable[[int], None] | None
     datasets = {part: rows_on_dates(samples_by_date, getattr(split, part)) for part in ("train", "validation")}
     pos_weights = pos_weights_from_labels(_storm_labels(datasets["train"], horizons))
     init_weights = read_weights(store, layout, config.train.init_from) if config.train.init_from else None
-    with epoch_feed(lambda metrics: progress.epoch(metrics, config.train.epochs)) as callbacks:
+    with progress.ray_train_epochs(config.train.epochs) as callbacks:
         trainer = TorchTrainer(
             train_loop_per_worker,
             train_loop_config={"config": config.model_dump(mode="json"), "pos_weights": pos_weights,
