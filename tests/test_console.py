@@ -54,17 +54,16 @@ def test_silent_reporter_prints_nothing_and_passes_errors_through(capsys):
     assert capsys.readouterr() == ("", "")
 
 
-def report_two_epochs(_config: dict) -> None:
-    import ray.train
-
-    for epoch in range(2):
-        ray.train.report({"epoch": epoch, "loss": 1.0 / (epoch + 1)})
-
-
 @pytest.mark.slow
 def test_each_ray_train_report_becomes_one_epoch_line_in_the_driver(ray_cluster, tmp_path):
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
+
+    def report_two_epochs(_config: dict) -> None:  # local: shipped by value (workers cannot import this module)
+        import ray.train
+
+        for epoch in range(2):
+            ray.train.report({"epoch": epoch, "loss": 1.0 / (epoch + 1)})
 
     console, sink = log_console()
     with StageReporter(console).ray_train_epochs(total_epochs=2) as callbacks:
