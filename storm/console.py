@@ -22,7 +22,8 @@ import time
 from typing import Any, Callable, Iterator, Mapping
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 Advance = Callable[..., None]
 EPOCH_KEYS_SHOWN_APART = ("epoch", "samples_per_second", "epoch_seconds", "attempt_start_epoch")
@@ -32,8 +33,8 @@ class StageReporter:
     def __init__(self, console: Console | None = None, enabled: bool = True):
         self.enabled = enabled
         self.console = console or Console(highlight=False)
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20),
-                                  MofNCompleteColumn(), TimeElapsedColumn(), console=self.console, transient=True)
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), CountedBarColumn(bar_width=20),
+                                  CountColumn(), TimeElapsedColumn(), console=self.console, transient=True)
         self._running = 0
         self._lock = threading.Lock()
 
@@ -92,6 +93,18 @@ class StageReporter:
             self._running -= 1
             if self._running == 0 and self._progress.live.is_started:
                 self._progress.stop()
+
+
+class CountedBarColumn(BarColumn):
+    """A bar only for stages that know their total; the spinner and the clock say the others are alive."""
+
+    def render(self, task: Task):
+        return super().render(task) if task.total is not None else Text("")
+
+
+class CountColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.completed:.0f}/{task.total:.0f}" if task.total is not None else "")
 
 
 SILENT = StageReporter(enabled=False)

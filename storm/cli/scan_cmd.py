@@ -64,7 +64,8 @@ def run_scan(settings: StormConfig, start: str | None, end: str | None, publish:
         console.print(f"[red]{outcome.publish_error}[/]", soft_wrap=True)
         return 1
     if outcome.published is not None:
-        console.print(f"metrics: {outcome.published}", soft_wrap=True)
+        pushed = f"; pushed to {settings.metrics.pushgateway_url}" if outcome.published.pushed else ""
+        console.print(f"metrics: {outcome.published.textfile}{pushed}", soft_wrap=True)
     return 0
 
 
