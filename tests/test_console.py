@@ -76,3 +76,16 @@ def test_each_ray_train_report_becomes_one_epoch_line_in_the_driver(ray_cluster,
 def test_a_silent_reporter_adds_no_ray_train_callback():
     with SILENT.ray_train_epochs(3) as callbacks:
         assert callbacks == []
+
+
+def test_verbose_flag_turns_ray_console_logs_on_and_the_default_keeps_them_off(monkeypatch):
+    import yaml
+    from typer.testing import CliRunner
+
+    from storm.cli import app
+
+    monkeypatch.delenv("STORM_RAY__LOG_TO_CONSOLE", raising=False)  # restored after: the flag sets it
+    quiet = CliRunner().invoke(app, ["config"])
+    verbose = CliRunner().invoke(app, ["--verbose", "config"])
+    assert yaml.safe_load(quiet.output)["ray"]["log_to_console"] is False
+    assert yaml.safe_load(verbose.output)["ray"]["log_to_console"] is True

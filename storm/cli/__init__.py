@@ -23,11 +23,11 @@ app = typer.Typer(help="storm: early warning of market storms from news, charts 
 
 
 @app.callback()
-def main(ctx: typer.Context,
-         verbose: bool = typer.Option(False, "--verbose", "-v",
+def main(verbose: bool = typer.Option(False, "--verbose", "-v",
                                       help="Show Ray's own logs and progress bars too (else only in Ray's log folder).")) -> None:
     """storm: early warning of market storms. Config: --config FILE, STORM_SECTION__KEY env, --set key=value."""
-    ctx.obj = {"verbose": verbose}
+    if verbose:  # a shortcut for the config key, through the entry point's own override channel
+        os.environ["STORM_RAY__LOG_TO_CONSOLE"] = "true"
 
 
 # One line per command module; each defines register(app).

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 import yaml
 from rich.console import Console
@@ -27,8 +26,6 @@ def build_config(config_file: Optional[Path], overrides: Optional[list[str]] = N
             raise typer.BadParameter(f"--set {item!r}: expected key=value, e.g. train.epochs=3")
         parsed[key.strip()] = yaml.safe_load(raw)
     parsed.update({key: value for key, value in named.items() if value is not None})
-    if _verbose_requested():
-        parsed.setdefault("ray.log_to_console", True)
     if "ray.address" not in parsed and os.environ.get("RAY_ADDRESS"):
         parsed["ray.address"] = os.environ["RAY_ADDRESS"]  # the Ray convention, honoured at the entry point only
     try:
@@ -36,12 +33,6 @@ def build_config(config_file: Optional[Path], overrides: Optional[list[str]] = N
     except ConfigError as err:
         typer.secho(str(err), fg="red", err=True)
         raise typer.Exit(2) from None
-
-
-def _verbose_requested() -> bool:
-    """`storm --verbose …` (the root command's option, kept in the click context)."""
-    context = click.get_current_context(silent=True)
-    return bool(context and (context.find_root().obj or {}).get("verbose"))
 
 
 def start_ray(settings: StormConfig, console: Console) -> None:
