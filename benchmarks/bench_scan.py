@@ -1,55 +1,191 @@
-"""Scan speed: a one-day scan, a backfill in one Ray pass, and the plain alternative (one scan per day).
+"""Scan scaling: a one-day scan of 24, 240 and 2,400 synthetic markets, a 10x-days backfill, and the plain loop.
 
-Needs a world and a trained model in --root (run `make demo` first). Prints seconds and the ratio.
+Self-contained, public API only (generate_world, train, scan, build_samples, load_predictor):
+- worlds under --workdir: synthetic, --days trading days, prices and charts; headlines only with
+  --with-text; no audio (generating 2,400 markets' conference audio would dominate the run);
+- one small model trained on the smallest world and copied into the others (the model is
+  market-agnostic: shared encoders, no per-market parameters);
+- per size: the first scan of the last day (features computed, "cold") and a rerun ("warm"),
+  markets per second and peak RSS of this process plus its Ray processes;
+- at --backfill-markets: one earlier day against the next --backfill-factor days in one scan (peak RSS ratio);
+- the same day scored by the plain single-process loop a user would write (load the model in the
+  driver, build the day's samples, predict batch by batch), against the warm scan.
 
-    .venv/bin/python benchmarks/bench_scan.py --root storm-data --days 30 --loop-days 10
+    .venv/bin/python benchmarks/bench_scan.py --markets 24 240 2400
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+import psutil  # noqa: E402
+
+RUN = "bench"
 
 
-def timed(label: str, action) -> float:
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    peak_rss_gib: float   # this process + its Ray processes, at the highest point of the run
+    added_rss_gib: float  # that peak less the same sum just before the run (Ray's idle processes excluded)
+
+
+class PeakRss:
+    """Peak summed RSS of this process and its descendants (the local Ray cluster), sampled every 0.2 s."""
+
+    def __enter__(self) -> "PeakRss":
+        self.before = self.peak = tree_rss()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, tree_rss())
+            self._done.wait(0.2)
+
+
+def tree_rss() -> int:
+    me = psutil.Process()
+    total = 0
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:  # exited between listing and reading
+            pass
+    return total
+
+
+def measure(action) -> Measured:
+    with PeakRss() as rss:
+        began = time.perf_counter()
+        action()
+        seconds = time.perf_counter() - began
+    return Measured(seconds, rss.peak / 2**30, (rss.peak - rss.before) / 2**30)
+
+
+def world_config(workdir: Path, markets: int, args):
+    from storm.config import load_config
+
+    root = workdir / f"w{markets}"
+    return load_config(environ={}, overrides={
+        "storage.root": str(root / "store"), "metrics.textfile": str(root / "storm.prom"),
+        "world.n_markets": markets, "world.n_days": args.days, "world.with_audio": False,
+        "world.with_text": args.with_text,
+        "train.run_name": RUN, "train.epochs": 1, "train.num_workers": 1,
+    })
+
+
+def prepare(config, trained_root: Path | None) -> tuple[str, list[str]]:
+    """Generate the world (and train, or copy the trained model in); the last day and all trading days."""
+    from storm.scan import trading_days
+    from storm.store import Layout, open_store
+    from storm.training import train
+    from storm.worlds import generate_world
+
+    store = open_store(config.storage)
     began = time.perf_counter()
-    action()
-    seconds = time.perf_counter() - began
-    print(f"{label:<44} {seconds:8.1f} s", flush=True)
-    return seconds
+    world = generate_world(config, store, progress=False)
+    print(f"  generated {config.world.n_markets} markets x {world.trading_days} days "
+          f"in {time.perf_counter() - began:.0f} s: {world.counts}", flush=True)
+    here = Path(Layout(store).model_dir(RUN))
+    if trained_root is None:
+        train(config)
+    else:
+        shutil.copytree(trained_root, here, dirs_exist_ok=True)
+    days, _ = trading_days(store, Layout(store), "0000-01-01", "9999-12-31")
+    return world.end, days
+
+
+def plain_loop(config, day: str) -> None:
+    """What a user writes without the scan: the model in this process, the day's samples, predict batch by batch."""
+    from storm.features import build_samples
+    from storm.store import Layout, open_store
+    from storm.training import load_predictor
+
+    store = open_store(config.storage)
+    predictor = load_predictor(store, Layout(store), RUN)
+    samples = build_samples(config, day, day)
+    for batch in samples.dataset.iter_batches(batch_size=config.train.batch_size, batch_format="numpy"):
+        predictor.predict(batch)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--root", default="storm-data")
-    parser.add_argument("--run", default="demo")
-    parser.add_argument("--days", type=int, default=30, help="backfill length in trading days")
-    parser.add_argument("--loop-days", type=int, default=10, help="days for the batched-vs-per-day comparison")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=Path("bench-scan"))
+    parser.add_argument("--markets", type=int, nargs="+", default=[24, 240, 2400])
+    parser.add_argument("--days", type=int, default=60, help="trading days per world (the minimum a world allows)")
+    parser.add_argument("--with-text", action="store_true", help="also generate headlines (and embed them)")
+    parser.add_argument("--backfill-markets", type=int, default=240)
+    parser.add_argument("--backfill-factor", type=int, default=10)
     args = parser.parse_args()
 
-    from storm.config import load_config
     from storm.ray_runtime import ensure_ray
-    from storm.scan import scan, trading_days
+    from storm.scan import scan
     from storm.store import Layout, open_store
 
-    config = load_config(overrides={"storage.root": args.root, "train.run_name": args.run,
-                                    "metrics.textfile": os.path.join(args.root, "bench.prom")})
-    ensure_ray(config.ray)
-    store = open_store(config.storage)
-    days, markets = trading_days(store, Layout(store), "0000-01-01", "9999-12-31")
-    print(f"world: {len(markets)} markets, {len(days)} trading days; machine: {os.cpu_count()} CPUs")
-    backfill, compared = days[-args.days:], days[-args.loop_days:]
-    timed("warm-up scan (Ray start, model load)", lambda: scan(config, publish=False))
-    one = timed("one-day scan (last day, publish to textfile)", lambda: scan(config))
-    full = timed(f"backfill of {len(backfill)} days in one scan", lambda: scan(config, backfill[0], backfill[-1], publish=False))
-    batched = timed(f"{len(compared)} days in one scan", lambda: scan(config, compared[0], compared[-1], publish=False))
-    looped = timed(f"{len(compared)} days, one scan per day (plain loop)",
-                   lambda: [scan(config, day, day, publish=False) for day in compared])
-    print(f"per day: one-day scan {one:.1f} s, backfill {full / len(backfill):.2f} s/day")
-    print(f"ratio per-day loop / one batched scan over {len(compared)} days: {looped / batched:.1f}x")
+    sizes = sorted(args.markets)
+    configs = {n: world_config(args.workdir, n, args) for n in sizes}
+    ensure_ray(configs[sizes[0]].ray)
+    print(f"machine: {os.cpu_count()} CPUs; worlds: {args.days} days, prices + charts"
+          f"{' + headlines' if args.with_text else ''}, no audio", flush=True)
+    trained_root = None
+    results: dict[int, dict[str, Measured]] = {}
+    days_of: dict[int, list[str]] = {}
+    for n in sizes:
+        config = configs[n]
+        last, days_of[n] = prepare(config, trained_root)
+        if trained_root is None:
+            store = open_store(config.storage)
+            trained_root = Path(Layout(store).model_dir(RUN))
+            scan(config, publish=False)  # warm-up: Ray Data and model load paths, on the smallest world
+        results[n] = {"cold": measure(lambda: scan(config, last, last, publish=False)),
+                      "warm": measure(lambda: scan(config, last, last, publish=False))}
+        if n == args.backfill_markets:
+            results[n]["plain"] = measure(lambda: plain_loop(config, last))
+            one_day, backfill = days_of[n][-2 - args.backfill_factor], days_of[n][-1 - args.backfill_factor:-1]
+            results[n]["1x"] = measure(lambda: scan(config, one_day, one_day, publish=False))
+            results[n][f"{args.backfill_factor}x"] = measure(lambda: scan(config, backfill[0], backfill[-1], publish=False))
+        print(f"  {n} markets: " + ", ".join(f"{k} {m.seconds:.1f} s / {m.peak_rss_gib:.2f} GiB (+{m.added_rss_gib:.2f})"
+                                              for k, m in results[n].items()), flush=True)
+    report(results, sizes, args)
+
+
+def report(results: dict[int, dict[str, Measured]], sizes: list[int], args) -> None:
+    print("\n| markets | cold scan s | markets/s | warm scan s | markets/s | peak RSS GiB (warm) | added by the scan GiB |")
+    print("|---|---|---|---|---|---|---|")
+    for n in sizes:
+        cold, warm = results[n]["cold"], results[n]["warm"]
+        print(f"| {n:,} | {cold.seconds:.1f} | {n / cold.seconds:.1f} | {warm.seconds:.1f} | {n / warm.seconds:.1f} "
+              f"| {warm.peak_rss_gib:.2f} | {warm.added_rss_gib:.2f} |")
+    smallest, largest = sizes[0], sizes[-1]
+    print(f"\nwarm scan time {largest:,} / {smallest:,} markets: "
+          f"{results[largest]['warm'].seconds / results[smallest]['warm'].seconds:.1f}x for "
+          f"{largest / smallest:.0f}x the markets (goal < 20x)")
+    at = results.get(args.backfill_markets, {})
+    if "plain" in at:
+        factor = f"{args.backfill_factor}x"
+        print(f"at {args.backfill_markets:,} markets: plain loop {at['plain'].seconds:.1f} s vs warm scan "
+              f"{at['warm'].seconds:.1f} s: scan / plain = {at['warm'].seconds / at['plain'].seconds:.2f}")
+        many, one = at[factor], at["1x"]
+        print(f"backfill of {args.backfill_factor} days: {many.seconds:.1f} s, peak RSS {many.peak_rss_gib:.2f} GiB "
+              f"(+{many.added_rss_gib:.2f}) vs one day {one.seconds:.1f} s, {one.peak_rss_gib:.2f} GiB "
+              f"(+{one.added_rss_gib:.2f}): peak RSS ratio {many.peak_rss_gib / one.peak_rss_gib:.2f} (goal <= 1.2)")
 
 
 if __name__ == "__main__":

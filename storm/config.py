@@ -242,6 +242,10 @@ class MetricsConfig(Section):
 class RayConfig(Section):
     address: str | None = None  # None: start a local cluster
     num_cpus: int | None = None  # local cluster only; logical CPUs declared to Ray
+    # Custom resources each training worker and each scan actor also asks for, e.g. {"storm_worker": 1}: the
+    # work then runs only on nodes started with `ray start --resources='{"storm_worker": N}'`.
+    worker_resources: dict[str, float] = Field(default_factory=dict)
+    log_to_console: bool = False  # Ray's own logs and progress bars on the console (--verbose); always in its log files
 
 
 class StormConfig(Section):

@@ -6,6 +6,14 @@ Context managers, so any test folder can wrap them in fixtures:
     with pushgateway_server(tmp) as gateway, prometheus_server(tmp, gateway.address) as prom: ...
 
 Each server runs in its own process group and is stopped (by its pid) on exit.
+Each starts empty: no state is shared with earlier runs or other sessions.
+
+A free port is only free when it is asked for: on a machine where other test
+sessions start the same servers, another Pushgateway can bind it before ours
+does. Ours then exits ("address already in use") while the other answers
+/-/ready, and a test would read someone else's series. So a server counts as
+ready only once its own process holds the listening socket, and a start that
+lost its port is retried on a new one.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import yaml
 
@@ -30,6 +38,9 @@ PUSHGATEWAY_BINARY = "/usr/bin/prometheus-pushgateway"
 PROMETHEUS_BINARY = "/usr/bin/prometheus"
 PROMTOOL_BINARY = "/usr/bin/promtool"
 STARTUP_TIMEOUT_SECONDS = 60.0
+START_ATTEMPTS = 3
+PORT_TAKEN = "address already in use"
+TCP_LISTEN = "0A"  # socket state in /proc/net/tcp
 
 
 def free_port() -> int:
@@ -56,13 +67,18 @@ class RunningServer:
 @contextlib.contextmanager
 def pushgateway_server(workdir: Path, basic_auth_users: dict[str, str] | None = None) -> Iterator[RunningServer]:
     """basic_auth_users: username -> bcrypt hash; every request then needs basic auth."""
-    port = free_port()
-    command = [PUSHGATEWAY_BINARY, f"--web.listen-address=127.0.0.1:{port}"]
+    options = []
     if basic_auth_users:
         web_config = workdir / "pushgateway-web.yml"
         web_config.write_text(yaml.safe_dump({"basic_auth_users": basic_auth_users}))
-        command.append(f"--web.config.file={web_config}")
-    with _running(command, port, workdir / "pushgateway.log") as server:
+        options.append(f"--web.config.file={web_config}")
+
+    def command(port: int) -> list[str]:
+        # Debian builds default --persistence.file to /var/lib/prometheus/pushgateway.data: every Pushgateway on the
+        # machine would load the series the last one saved at exit. An empty value turns persistence off.
+        return [PUSHGATEWAY_BINARY, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file=", *options]
+
+    with _running(command, workdir / "pushgateway.log") as server:
         yield server
 
 
@@ -74,7 +90,6 @@ def prometheus_server(
     interval: str = "1s",
 ) -> Iterator[RunningServer]:
     """Prometheus scraping the Pushgateway (honor_labels, like infra/prometheus) every `interval`."""
-    port = free_port()
     config = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(Path(p).resolve()) for p in rule_files],
@@ -86,32 +101,55 @@ def prometheus_server(
     }
     config_file = workdir / "prometheus.yml"
     config_file.write_text(yaml.safe_dump(config))
-    command = [
-        PROMETHEUS_BINARY, f"--config.file={config_file}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    with _running(command, port, workdir / "prometheus.log") as server:
+
+    def command(port: int) -> list[str]:
+        return [PROMETHEUS_BINARY, f"--config.file={config_file}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}"]
+
+    with _running(command, workdir / "prometheus.log") as server:
         yield server
 
 
 @contextlib.contextmanager
-def _running(command: list[str], port: int, log: Path) -> Iterator[RunningServer]:
+def _running(command_for_port: Callable[[int], list[str]], log: Path) -> Iterator[RunningServer]:
+    """Start the server on a free port; on a port lost to another process, again on a new one."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-    server = RunningServer(process=process, port=port, log=log)
+    for attempt in range(1, START_ATTEMPTS + 1):
+        port = free_port()
+        with open(log, "wb") as sink:
+            process = subprocess.Popen(command_for_port(port), stdout=sink, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        server = RunningServer(process=process, port=port, log=log)
+        try:
+            _wait_ready(server)
+            break
+        except PortTaken:
+            _stop(process)
+            if attempt == START_ATTEMPTS:
+                raise
+        except BaseException:
+            _stop(process)
+            raise
     try:
-        _wait_ready(server)
         yield server
     finally:
         _stop(process)
+
+
+class PortTaken(RuntimeError):
+    """Another process bound the port between free_port() and the server's own bind."""
 
 
 def _wait_ready(server: RunningServer) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"{server.process.args[0]} exited at start-up:\n{server.log.read_text()[-3000:]}")
+            output = server.log.read_text()
+            error = PortTaken if PORT_TAKEN in output else RuntimeError
+            raise error(f"{server.process.args[0]} exited at start-up:\n{output[-3000:]}")
+        if not listens_on(server.process.pid, server.port):  # whoever answers on the port is not ours (yet)
+            time.sleep(0.2)
+            continue
         try:
             with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as reply:
                 if reply.status == 200:
@@ -123,6 +161,24 @@ def _wait_ready(server: RunningServer) -> None:
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{server.process.args[0]} not ready on {server.url}:\n{server.log.read_text()[-3000:]}")
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds a listening TCP socket on `port` (Linux /proc: socket inodes vs its fds)."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == TCP_LISTEN and int(local.rsplit(":", 1)[1], 16) == port:
+                    listening.add(f"socket:[{inode}]")
+    if not listening:
+        return False
+    fd_dir = Path(f"/proc/{pid}/fd")
+    with contextlib.suppress(FileNotFoundError, PermissionError):
+        return any(os.readlink(fd) in listening for fd in fd_dir.iterdir())
+    return False
 
 
 def _stop(process: subprocess.Popen) -> None:

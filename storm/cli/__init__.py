@@ -7,8 +7,6 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # entry point: never reach for a model hub
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_DATA_LOG_LEVEL", "WARNING")
-os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")  # per-operator progress lines drown the summaries users read
 
 import typer  # noqa: E402
 
@@ -24,10 +22,12 @@ app = typer.Typer(help="storm: early warning of market storms from news, charts 
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 
 
-
 @app.callback()
-def main() -> None:
+def main(verbose: bool = typer.Option(False, "--verbose", "-v",
+                                      help="Show Ray's own logs and progress bars too (else only in Ray's log folder).")) -> None:
     """storm: early warning of market storms. Config: --config FILE, STORM_SECTION__KEY env, --set key=value."""
+    if verbose:  # a shortcut for the config key, through the entry point's own override channel
+        os.environ["STORM_RAY__LOG_TO_CONSOLE"] = "true"
 
 
 # One line per command module; each defines register(app).

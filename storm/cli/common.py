@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+import yaml
+from rich.console import Console
 
 from storm.config import ConfigError, StormConfig, load_config, parse_value
 
@@ -31,3 +33,12 @@ def build_config(config_file: Optional[Path], overrides: Optional[list[str]] = N
     except ConfigError as err:
         typer.secho(str(err), fg="red", err=True)
         raise typer.Exit(2) from None
+
+
+def start_ray(settings: StormConfig, console: Console) -> None:
+    """Start or join Ray now and say where its own logs went (they stay off the console unless --verbose)."""
+    from storm.ray_runtime import ensure_ray
+
+    logs = ensure_ray(settings.ray)
+    if logs is not None:
+        console.print(f"[dim]Ray's own logs: {logs} (storm --verbose shows them here)[/]", soft_wrap=True)

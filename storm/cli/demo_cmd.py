@@ -17,7 +17,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from storm.cli.common import ConfigOption, SetOption, build_config
+from storm.cli.common import ConfigOption, SetOption, build_config, start_ray
+from storm.console import StageReporter
 
 DEMO_PROFILE = {  # under the user's --set: a world and protocol that fit in minutes on 2 cores
     "world.n_markets": 12,
@@ -44,13 +45,13 @@ def register(app: typer.Typer) -> None:
         from storm.cli.train_cmd import calibration_table
         from storm.evaluation import evaluate
         from storm.features.panel import build_panel
-        from storm.ray_runtime import ensure_ray
         from storm.store import Layout, open_store
         from storm.training import train
 
         profile = [] if full else [f"{key}={value}" for key, value in DEMO_PROFILE.items()]
         settings = build_config(config, profile + list(overrides or []), **{"storage.root": root})
-        console = Console()
+        console = Console(highlight=False)
+        progress = StageReporter(console)
         store = open_store(settings.storage)
         layout = Layout(store)
         timings: dict[str, float] = {}
@@ -65,23 +66,24 @@ def register(app: typer.Typer) -> None:
                           f"(default world {24} markets x 750 days, 3 folds) or storm demo --full.")
         step("generate")
         world = _generate_or_reuse(settings, store, layout, console)
-        ensure_ray(settings.ray)
+        start_ray(settings, console)
         step("ingest + features")
-        build = build_panel(settings, world["start"], world["end"])
+        with progress.stage(f"ingest and features {world['start']} .. {world['end']}"):
+            build = build_panel(settings, world["start"], world["end"])
         console.print(show_ingest_report(build.report))
         console.print(f"features computed this run (the rest from the cache): {build.computed}")
         step("evaluate (walk-forward)")
         run = settings.train.run_name
         evaluation = evaluate(settings, run, skip_single_modality=not single_modality, panel=build,
-                              log=lambda message: console.print(f"[dim]{message}[/]"))
+                              log=lambda message: console.print(f"[dim]{message}[/]"), progress=progress)
         for table in evaluation.tables():
             console.print(table)
         step("train the final model")
-        result = train(settings, panel=build, fresh=True)
+        result = train(settings, panel=build, fresh=True, progress=progress)
         console.print(calibration_table(result.calibration))
         console.print(f"trained {run} ({result.version}, best epoch {result.best_epoch}) in {result.seconds:.0f} s")
         step("scan + publish")
-        code = run_scan(settings, start=None, end=None, publish=True, force=True)
+        code = run_scan(settings, start=None, end=None, publish=True, force=True, console=console)
         marks = list(timings.items()) + [("end", time.time())]
         console.rule("[bold]done")
         for (name, began), (_, finished) in zip(marks, marks[1:]):

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from storm.cli.common import ConfigOption, SetOption, build_config
+from storm.cli.common import ConfigOption, SetOption, build_config, start_ray
+from storm.console import StageReporter
 
 
 def register(app: typer.Typer) -> None:
@@ -26,10 +27,11 @@ def register(app: typer.Typer) -> None:
         from storm.evaluation import EvaluationError, evaluate
 
         settings = build_config(config, overrides, **{"storage.root": root, "train.run_name": run})
-        console = Console()
+        console = Console(highlight=False)
         try:
+            start_ray(settings, console)
             outcome = evaluate(settings, folds=folds, skip_single_modality=skip_single_modality,
-                               log=lambda message: console.print(f"[dim]{message}[/]"))
+                               log=lambda message: console.print(f"[dim]{message}[/]"), progress=StageReporter(console))
         except (EvaluationError, ValueError) as err:
             console.print(f"[red]{err}[/]", soft_wrap=True)  # unwrapped: paths stay copyable
             raise typer.Exit(2) from None
@@ -44,6 +46,6 @@ def register(app: typer.Typer) -> None:
 
 def _notes(report: dict) -> list[str]:
     main = str(report["main_horizon"])
-    notes = [f"{name}: {note}" for name, figures in report["metrics"][main].items() for note in figures["notes"]]
+    notes = [f"{name}: {note}" for name, figures in report["pooled"][main].items() for note in figures.get("notes", [])]
     notes += [f"{name}: {note}" for name, model in report["models"].items() for note in model["notes"]]
     return notes

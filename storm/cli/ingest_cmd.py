@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from storm.cli.common import ConfigOption, SetOption, build_config
+from storm.cli.common import ConfigOption, SetOption, build_config, start_ray
+from storm.console import StageReporter
 from storm.schema import INPUT_STATUSES
 
 
@@ -24,16 +25,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Ingest raw news, charts and audio for [start, end]; rejects go to quarantine/ with their reason."""
         from storm.ingest import PricesError, run_ingest
-        from storm.ray_runtime import ensure_ray
-
         settings = build_config(config, overrides, **{"storage.root": root})
-        ensure_ray(settings.ray)
+        console = Console(highlight=False)
+        start_ray(settings, console)
         try:
-            report = run_ingest(settings, start, end)
+            with StageReporter(console).stage(f"ingest {start} .. {end}"):
+                report = run_ingest(settings, start, end)
         except (PricesError, ValueError) as err:
             typer.secho(f"storm ingest: {err}", fg="red", err=True)
             raise typer.Exit(2) from None
-        console = Console()
         console.print(show_ingest_report(report))
         if report.quarantine_files:
             console.print(f"quarantine records ({len(report.quarantine_files)} files) under {report.quarantine_dir}:",

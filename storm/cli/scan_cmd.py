@@ -1,16 +1,23 @@
-"""`storm scan`: score the last trading day (or a backfill range), store, publish."""
+"""`storm scan`: score the last trading day (or a backfill range), store, publish.
+
+What it prints is what a risk desk reads first: the markets on alert, then one
+summary line; every score is in the stored table (`--all-scores` prints it).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Optional
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from storm.cli.common import ConfigOption, SetOption, build_config
+from storm.cli.common import ConfigOption, SetOption, build_config, start_ray
 from storm.config import StormConfig
+from storm.console import StageReporter
+from storm.schema import MODALITIES
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +35,7 @@ def register(app: typer.Typer) -> None:
         candidate: bool = typer.Option(False, "--candidate", help="Scan --run as a candidate: its own scores "
                                        "namespace and metrics group, production untouched."),
         force: bool = typer.Option(False, "--force", help="Replace a date's scores written by another model version."),
+        all_scores: bool = typer.Option(False, "--all-scores", help="Print every market's scores, not only alerts."),
     ) -> None:
         """Score trading days; scores land in scores/date=D/ before any metrics push."""
         if date and (start or end):
@@ -35,46 +43,70 @@ def register(app: typer.Typer) -> None:
         settings = build_config(config, overrides, **{"train.run_name": run, "storage.root": root,
                                                       "metrics.pushgateway_url": pushgateway})
         raise typer.Exit(run_scan(settings, start=date or start, end=date or end, publish=publish, candidate=candidate,
-                                  force=force))
+                                  force=force, all_scores=all_scores))
 
 
 def run_scan(settings: StormConfig, start: str | None, end: str | None, publish: bool = True, candidate: bool = False,
-             force: bool = False) -> int:
+             force: bool = False, all_scores: bool = False, console: Console | None = None) -> int:
     """Run the scan and print what it did; returns the process exit code (1 when the push failed, 2 when refused)."""
     from storm.scan import scan
     from storm.scan.score_store import ScoresOwnedByOtherVersion
 
+    console = console or Console(highlight=False)
+    start_ray(settings, console)
     try:
-        outcome = scan(settings, start=start, end=end, publish=publish, candidate=candidate, force=force)
+        outcome = scan(settings, start=start, end=end, publish=publish, candidate=candidate, force=force,
+                       progress=StageReporter(console))
     except ScoresOwnedByOtherVersion as err:
         typer.secho(str(err), fg="red", err=True)
         return 2
-    console = Console()
     last = outcome.dates[-1]
-    console.print(show_scores(outcome.scores[last], f"storm scores for {last} (model {outcome.model_version})"))
+    scores = outcome.scores[last]
+    console.print(alerts_table(scores, f"on alert {last}") if scores["alert"].any() else f"no market on alert on {last}")
+    if all_scores:
+        console.print(scores_table(scores, f"storm scores for {last}"))
+    console.print(scan_summary(scores, last, outcome.stats[last].markets_missing, outcome.model_version))
     if len(outcome.dates) > 1:
         console.print(f"backfilled {len(outcome.dates)} trading days {outcome.dates[0]} .. {last}")
-    stats = outcome.stats[last]
-    if stats.markets_missing:
-        console.print(f"[yellow]markets with no inputs on {last}: {', '.join(stats.markets_missing)}[/]")
-    console.print(f"scores: {outcome.score_paths[last]}")
+    console.print(f"scores: {outcome.score_paths[last]}", soft_wrap=True)
     if outcome.publish_error is not None:
-        console.print(f"[red]{outcome.publish_error}[/]")
+        console.print(f"[red]{outcome.publish_error}[/]", soft_wrap=True)
         return 1
     if outcome.published is not None:
-        console.print(f"metrics: {outcome.published}")
+        pushed = f"; pushed to {settings.metrics.pushgateway_url}" if outcome.published.pushed else ""
+        console.print(f"metrics: {outcome.published.textfile}{pushed}", soft_wrap=True)
     return 0
 
 
-def show_scores(scores, title: str) -> Table:
+def scan_summary(scores: pd.DataFrame, date: str, missing: tuple[str, ...], model_version: str) -> str:
+    """`2017-12-29: 3 of 24 markets on alert (5d 0, 10d 1, 20d 3), 1 missing (MKT07); model demo-3f2a`."""
+    alerting = scores[scores["alert"]]
+    per_horizon = ", ".join(f"{h}d {int(group['alert'].sum())}" for h, group in scores.groupby("horizon"))
+    line = (f"{date}: {alerting['market'].nunique()} of {scores['market'].nunique() + len(missing)} markets on alert "
+            f"({per_horizon})")
+    if missing:
+        line += f", {len(missing)} with no inputs ({', '.join(missing)})"
+    return f"{line}; model {model_version}"
+
+
+def alerts_table(scores: pd.DataFrame, title: str) -> Table:
+    """Markets on alert, highest score first: every horizon of such a market, so its term structure reads whole."""
+    alerting = scores[scores["market"].isin(scores.loc[scores["alert"], "market"])]
+    peak = alerting.groupby("market")["score"].transform("max")
+    ordered = alerting.assign(peak=peak).sort_values(["peak", "market", "horizon"], ascending=[False, True, True])
+    return scores_table(ordered, title)
+
+
+def scores_table(scores: pd.DataFrame, title: str) -> Table:
+    """market, horizon, score, threshold, alert and what drove it (modality weights); fits 80 columns."""
     table = Table(title=title)
-    for column in ("market", "horizon", "score", "threshold", "alert", "text", "image", "audio"):
-        table.add_column(column, justify="right" if column not in ("market",) else "left")
+    table.add_column("market", no_wrap=True)
+    for column in ("horizon", "score", "threshold", "alert", *MODALITIES):
+        table.add_column(column, justify="right", no_wrap=True)
     for row in scores.itertuples(index=False):
         table.add_row(
             row.market, f"{row.horizon}d", f"{row.score:.3f}", f"{row.threshold:.3f}",
             "[bold red]ALERT[/]" if row.alert else "-",
-            *(f"{getattr(row, f'weight_{m}'):.2f}" if getattr(row, f"present_{m}") else "missing"
-              for m in ("text", "image", "audio")),
+            *(f"{getattr(row, f'weight_{m}'):.2f}" if getattr(row, f"present_{m}") else "–" for m in MODALITIES),
         )
     return table

@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from storm.cli.common import ConfigOption, SetOption, build_config
+from storm.cli.common import ConfigOption, SetOption, build_config, start_ray
+from storm.console import StageReporter
 
 
 def register(app: typer.Typer) -> None:
@@ -32,19 +33,19 @@ def register(app: typer.Typer) -> None:
             "storage.root": root, "train.run_name": run, "train.num_workers": workers, "train.epochs": epochs,
             "train.init_from": init_from, "train.freeze_encoders": freeze_encoders, "train.use_gpu": gpu,
         })
-        outcome = run_training(settings, fresh)
-        console = Console()
-        console.print(history_table(outcome.history, outcome.best_epoch))
+        console = Console(highlight=False)
+        start_ray(settings, console)
+        outcome = run_training(settings, StageReporter(console), fresh)
         console.print(calibration_table(outcome.calibration))
         console.print(f"model {outcome.version} (best epoch {outcome.best_epoch}) in {outcome.seconds:.1f}s, "
                       f"{outcome.samples_per_second:.0f} training samples/s: {outcome.model_dir}", soft_wrap=True)
 
 
-def run_training(settings, fresh: bool = False):
+def run_training(settings, progress: StageReporter, fresh: bool = False):
     from storm.training import train
 
     try:
-        return train(settings, fresh=fresh)
+        return train(settings, progress=progress, fresh=fresh)
     except (ValueError, FileNotFoundError) as err:  # bad dates, no prices, unknown --init-from run: say what to do
         typer.secho(str(err), fg="red", err=True)
         raise typer.Exit(2) from None

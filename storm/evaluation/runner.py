@@ -18,6 +18,7 @@ from typing import Callable
 import pandas as pd
 
 from storm.config import StormConfig
+from storm.console import SILENT, StageReporter
 from storm.evaluation.ablation import modality_ablation, modality_weights
 from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY, price_baselines, price_features,
                                         truth_models)
@@ -66,7 +67,8 @@ class FoldOutcome:
 
 
 def evaluate(config: StormConfig, run: str | None = None, folds: int | None = None, skip_single_modality: bool = False,
-             log: Callable[[str], None] = lambda message: None, panel=None) -> EvaluationReport:
+             log: Callable[[str], None] = lambda message: None, panel=None,
+             progress: StageReporter = SILENT) -> EvaluationReport:
     """Walk-forward evaluation of the configured model over `folds` (default train.folds); writes report.json + PNGs.
 
     `panel`: a PanelBuild over the whole history, when the caller already has one (the demo).
@@ -83,7 +85,10 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
         raise EvaluationError(f"no prices under {layout.prices_dir()}; generate a world first (storm generate)")
     began = time.perf_counter()
     stages: dict[str, float] = {}
-    build = panel or build_panel(config, str(prices["date"].min()), str(prices["date"].max()))
+    if panel is None:
+        with progress.stage("evaluation: ingest and features over the whole history"):
+            panel = build_panel(config, str(prices["date"].min()), str(prices["date"].max()))
+    build = panel
     stages["panel"] = time.perf_counter() - began
     splits = walk_forward_folds(build.dates, config.train, config.labels, folds)
     horizons = list(config.labels.horizons)
@@ -94,7 +99,7 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     for split in splits:
         log(f"{split.name}: train {split.train[0]}…{split.train[-1]}, validation {split.validation[0]}…"
             f"{split.validation[-1]}, test {split.test[0]}…{split.test[-1]}")
-        outcomes.append(_evaluate_fold(config, run, build, split, references, skip_single_modality, log, stages))
+        outcomes.append(_evaluate_fold(config, run, build, split, references, skip_single_modality, log, stages, progress))
     report = _report(config, run, outcomes, horizons, store, layout, build, stages)
     report_path, plot_paths = write_outputs(store, layout, run, report, outcomes, prices)
     return EvaluationReport(run=run, report_path=report_path, plot_paths=plot_paths, content=report)
@@ -125,13 +130,13 @@ def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectSto
 
 
 def _evaluate_fold(config: StormConfig, run: str, build, split, references: References, skip_single_modality: bool,
-                   log, stages: dict[str, float]) -> FoldOutcome:
+                   log, stages: dict[str, float], progress: StageReporter = SILENT) -> FoldOutcome:
     from storm.features.windows import batches_of_rows
 
     horizons = list(config.labels.horizons)
     modalities = list(config.model.modalities)
     started = time.perf_counter()
-    fused, runs = trained_fold_model(config, fold_run(run, split.name), build, split, log), {}
+    fused, runs = trained_fold_model(config, fold_run(run, split.name), build, split, log, progress), {}
     runs["fused"] = fused.summary
     masks = {"fused": []}
     if len(modalities) > 1:
@@ -140,13 +145,14 @@ def _evaluate_fold(config: StormConfig, run: str, build, split, references: Refe
     if len(modalities) > 1 and not skip_single_modality:
         for modality in modalities:
             single_config = config.with_overrides({"model.modalities": [modality], "train.init_from": None})
-            single = trained_fold_model(single_config, fold_run(run, split.name, modality), build, split, log)
+            single = trained_fold_model(single_config, fold_run(run, split.name, modality), build, split, log, progress)
             scorers[modality] = (lambda inputs, p=single.predictor, m=modality: {m: p.predict(inputs)})
             runs[modality] = single.summary
     _add_stage(stages, "train", started)
     started = time.perf_counter()
     test_rows = build.panel.rows_on(split.test)
-    tables = collect_predictions(batches_of_rows(build.panel, test_rows, PREDICTION_BATCH_ROWS), scorers, horizons)
+    with progress.stage(f"{split.name}: scoring {len(test_rows)} test windows ({len(scorers)} models)"):
+        tables = collect_predictions(batches_of_rows(build.panel, test_rows, PREDICTION_BATCH_ROWS), scorers, horizons)
     _add_stage(stages, "predict", started)
     fused_table = tables.pop("fused")
     masked = {name.removeprefix("masked-"): tables.pop(name) for name in list(tables) if name.startswith("masked-")}
@@ -179,7 +185,8 @@ class TrainedModel:
     summary: dict
 
 
-def trained_fold_model(config: StormConfig, name: str, build, split, log=lambda message: None) -> TrainedModel:
+def trained_fold_model(config: StormConfig, name: str, build, split, log=lambda message: None,
+                       progress: StageReporter = SILENT) -> TrainedModel:
     """The fold run `name`, reused when its stored fingerprint matches, else trained afresh."""
     from storm.training import train
     from storm.training.artifacts import model_exists, read_model
@@ -193,7 +200,7 @@ def trained_fold_model(config: StormConfig, name: str, build, split, log=lambda 
     reused = model_exists(store, layout, name) and read_model(store, layout, name).card.get("fingerprint") == wanted
     if not reused:
         log(f"training {name}")
-        train(run_config, panel=build, split=split, fresh=True)
+        train(run_config, panel=build, split=split, fresh=True, progress=progress)
     else:
         log(f"reusing {name} (same config, split and world)")
     published = read_model(store, layout, name)

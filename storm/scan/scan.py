@@ -15,6 +15,7 @@ import pandas as pd
 import ray
 
 from storm.config import StormConfig
+from storm.console import SILENT, StageReporter
 from storm.features.panel import EvidencePanel, build_panel
 from storm.features.windows import gather_windows
 from storm.ingest import read_prices
@@ -71,7 +72,7 @@ def trading_days(store: ObjectStore, layout: Layout, start: str | None, end: str
 
 
 def scan(config: StormConfig, start: str | None = None, end: str | None = None, publish: bool = True,
-         candidate: bool = False, force: bool = False) -> ScanOutcome:
+         candidate: bool = False, force: bool = False, progress: StageReporter = SILENT) -> ScanOutcome:
     """Score each trading day in [start, end] (default: the last one), store the scores, publish the last day.
 
     A date's scores belong to the model version that first wrote them (a lease); another version is refused
@@ -94,8 +95,9 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     horizons = sorted(thresholds)
 
     model_side = {section: published.card[section] for section in ("features", "labels")}
-    build = build_panel(config.with_overrides(model_side), dates[0], dates[-1])  # reads only the window the dates need
-    predictions = _predict(build.panel, build.panel.rows_between(dates[0], dates[-1]), published, config)
+    with progress.stage(f"scan: scoring {len(markets)} markets x {len(dates)} day(s)"):
+        build = build_panel(config.with_overrides(model_side), dates[0], dates[-1])  # only the window the dates need
+        predictions = _predict(build.panel, build.panel.rows_between(dates[0], dates[-1]), published, config)
     outcome = ScanOutcome(dates=dates, scores={}, stats={}, model_version=version)
     elapsed_per_date = (time.time() - began) / len(dates)
     for date in dates:
@@ -137,6 +139,7 @@ def _predict(panel: EvidencePanel, rows, published, config: StormConfig) -> pd.D
         batch_format="numpy",
         num_cpus=0 if use_gpu else 1,
         num_gpus=1 if use_gpu else 0,
+        resources=config.ray.worker_resources or None,
     )
     predictions = scored.to_pandas()
     return predictions.sort_values(["date", "market"], kind="stable").reset_index(drop=True)

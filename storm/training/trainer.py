@@ -25,6 +25,7 @@ from ray.train.torch import TorchTrainer
 
 from storm.config import StormConfig
 from storm.features.windows import batches_of_rows
+from storm.console import SILENT, StageReporter
 from storm.model import build_model
 from storm.ray_runtime import ensure_ray
 from storm.store import Layout, ObjectStore, open_store
@@ -64,7 +65,7 @@ class RunConflict(ValueError):
 
 
 def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault: Callable[[int], None] | None = None,
-          fresh: bool = False) -> TrainResult:
+          fresh: bool = False, progress: StageReporter = SILENT) -> TrainResult:
     """Train `config.train.run_name` on `split` of `panel` (defaults: every stored price day; the final split).
 
     `panel` is a storm.features.panel.PanelBuild. `fault` is a drill hook called by each worker at the
@@ -75,7 +76,10 @@ def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault
     store = open_store(config.storage)
     layout = Layout(store)
     run, horizons = config.train.run_name, config.labels.horizons
-    build = panel if panel is not None else panel_over_all_prices(config)
+    if panel is None:
+        with progress.stage("features for every market and day the prices cover"):
+            panel = panel_over_all_prices(config)
+    build = panel
     split = split or final_split(labelled_dates(build.panel), config.train, config.labels)
     fingerprint = run_fingerprint(config, split, world_hash(store, layout))
     claim_run(store, layout, run, fingerprint, fresh)
@@ -83,16 +87,19 @@ def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault
     pos_weights = (pos_weights_from_labels(build.panel.labels[rows["train"]]) if config.train.balance_positives
                    else [1.0] * len(horizons))
     init_weights = read_weights(store, layout, config.train.init_from) if config.train.init_from else None
-    trainer = TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config={"config": config.model_dump(mode="json"), "pos_weights": pos_weights,
-                           "init_weights": init_weights, "fault": fault, "panel": ray.put(build.panel),
-                           "train_rows": rows["train"], "validation_rows": rows["validation"]},
-        scaling_config=ScalingConfig(num_workers=config.train.num_workers, use_gpu=config.train.use_gpu,
-                                     resources_per_worker={"CPU": config.train.cpus_per_worker}),
-        run_config=run_config(run, store, layout, config.train.max_failures),
-    )
-    result = trainer.fit()
+    with progress.ray_train_epochs(config.train.epochs) as callbacks:
+        trainer = TorchTrainer(
+            train_loop_per_worker,
+            train_loop_config={"config": config.model_dump(mode="json"), "pos_weights": pos_weights,
+                               "init_weights": init_weights, "fault": fault, "panel": ray.put(build.panel),
+                               "train_rows": rows["train"], "validation_rows": rows["validation"]},
+            scaling_config=ScalingConfig(num_workers=config.train.num_workers, use_gpu=config.train.use_gpu,
+                                         resources_per_worker={"CPU": config.train.cpus_per_worker,
+                                                               **config.ray.worker_resources}),
+            run_config=run_config(run, store, layout, config.train.max_failures, callbacks),
+        )
+        with progress.stage(f"training {run}: {config.train.num_workers} workers, {config.train.epochs} epochs"):
+            result = trainer.fit()
     if result.checkpoint is None:
         raise RuntimeError(f"run {run} finished without a checkpoint under {layout.checkpoints_dir(run)}; "
                            "check the worker logs above")
@@ -113,12 +120,12 @@ def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault
                        weights_sha256=card["weights_sha256"])
 
 
-def run_config(run: str, store: ObjectStore, layout: Layout, max_failures: int) -> RunConfig:
+def run_config(run: str, store: ObjectStore, layout: Layout, max_failures: int, callbacks: list | None = None) -> RunConfig:
     """Ray's run directory is models/<run>/checkpoints: same run name, same place, so a matching rerun resumes."""
     storage_path, name = posixpath.split(layout.checkpoints_dir(run))
     return RunConfig(name=name, storage_path=storage_path, storage_filesystem=None if store.is_local else store.arrow_fs,
                      failure_config=FailureConfig(max_failures=max_failures),
-                     checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT))
+                     checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT), callbacks=callbacks)
 
 
 def run_fingerprint(config: StormConfig, split: DateSplit, world: str) -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from servers import free_port, pushgateway_server
+from servers import free_port, prometheus_query, prometheus_server, pushgateway_server, wait_until
 from storm.cli import app
 from storm.config import load_config
 from storm.metrics import contract
@@ -92,18 +92,16 @@ def test_market_with_no_inputs_that_day_is_reported_missing_not_silently_skipped
     assert stats.inputs["image"]["missing"] >= 1
 
 
-def test_scan_pushes_every_market_to_the_pushgateway_and_promtool_accepts_the_exposition(trained_world, tmp_path):
-    """Prometheus scraping these same metrics through a Pushgateway is covered in tests/metrics."""
+def test_scan_metrics_reach_prometheus_through_the_pushgateway_and_pass_promtool(trained_world, tmp_path):
     config, world, _ = trained_world
-    (tmp_path / "gw").mkdir()
-    with pushgateway_server(tmp_path / "gw") as gateway:
+    (tmp_path / "gw").mkdir(), (tmp_path / "prom").mkdir()
+    with pushgateway_server(tmp_path / "gw") as gateway, prometheus_server(tmp_path / "prom", gateway.address) as prom:
         outcome = scan(config.with_overrides({"metrics.pushgateway_url": gateway.url}))
         assert outcome.publish_error is None
-        pushed = urllib.request.urlopen(f"{gateway.url}/metrics", timeout=10).read().decode()
-    for metric in contract.ALL_METRICS:
-        assert f"{metric}{{" in pushed or f"{metric} " in pushed, f"{metric} not pushed"
-    scored_markets = {line.split('market="')[1].split('"')[0] for line in pushed.splitlines()
-                      if line.startswith(contract.ALERT_SCORE + "{")}
+        wait_until(lambda: prometheus_query(prom.url, contract.SCAN_INPUTS), what="the scan's metrics in Prometheus")
+        for metric in contract.ALL_METRICS:
+            assert prometheus_query(prom.url, metric), f"{metric} missing from Prometheus"
+        scored_markets = {series["metric"]["market"] for series in prometheus_query(prom.url, contract.ALERT_SCORE)}
     assert scored_markets == set(world.markets)
     exposition = open(config.metrics.textfile, "rb").read()
     check = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True)

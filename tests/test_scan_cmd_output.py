@@ -1,0 +1,46 @@
+"""What `storm scan` prints: the markets on alert first (every horizon of each, highest first), one summary line,
+and tables that read whole at 80 columns."""
+
+from __future__ import annotations
+
+import pandas as pd
+from rich.console import Console
+
+from storm.cli.scan_cmd import alerts_table, scan_summary, scores_table
+from storm.schema import SCORE_COLUMNS
+
+THRESHOLDS = {5: 0.4, 20: 0.5}
+SCORES = {("ALPHA", 5): 0.1, ("ALPHA", 20): 0.2, ("BRAVO", 5): 0.45, ("BRAVO", 20): 0.3,
+          ("CHARLIE", 5): 0.2, ("CHARLIE", 20): 0.9}
+
+
+def scores_frame() -> pd.DataFrame:
+    rows = [{"date": "2024-03-15", "market": market, "horizon": horizon, "score": score,
+             "alert": score >= THRESHOLDS[horizon], "threshold": THRESHOLDS[horizon], "model_version": "v1",
+             "weight_text": 0.5, "weight_image": 0.5, "weight_audio": 0.0, "present_text": True,
+             "present_image": True, "present_audio": False}
+            for (market, horizon), score in SCORES.items()]
+    return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
+
+
+def rendered(table) -> list[str]:
+    console = Console(width=80, record=True, color_system=None)
+    console.print(table)
+    return console.export_text().splitlines()
+
+
+def test_alerts_table_lists_only_alerting_markets_highest_score_first_with_all_their_horizons():
+    lines = rendered(alerts_table(scores_frame(), "on alert 2024-03-15"))
+    markets = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    assert markets == ["CHARLIE", "CHARLIE", "BRAVO", "BRAVO"]
+
+
+def test_summary_counts_markets_on_alert_per_horizon_and_names_the_missing():
+    line = scan_summary(scores_frame(), "2024-03-15", ("DELTA",), "v1")
+    assert line == "2024-03-15: 2 of 4 markets on alert (5d 1, 20d 1), 1 with no inputs (DELTA); model v1"
+
+
+def test_every_score_row_fits_80_columns_with_its_market_name_whole():
+    lines = rendered(scores_table(scores_frame(), "storm scores for 2024-03-15"))
+    assert max(len(line) for line in lines) <= 80
+    assert sum("CHARLIE" in line for line in lines) == 2 and not any("…" in line for line in lines)
