@@ -87,13 +87,7 @@ class ObjectStore:
         is atomic: the object appears whole or not at all.
         """
         if self.is_local:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            temporary = f"{path}.tmp-{uuid.uuid4().hex}"
-            with open(temporary, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
+            os.replace(_durable_sibling(path, payload), path)
         else:
             self.fs.pipe_file(path, payload)
 
@@ -111,12 +105,7 @@ class ObjectStore:
                 self.fs.invalidate_cache(path)  # the winner's object: never answer from a stale listing
                 return False
             return True
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
-        with open(temporary, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
+        temporary = _durable_sibling(path, payload)
         try:
             os.link(temporary, path)
         except FileExistsError:
@@ -189,3 +178,14 @@ def open_store(config: StorageConfig) -> ObjectStore:
     raise ValueError(
         f"storage.root {redact_url_credentials(config.root)!r}: unsupported scheme {parsed.scheme!r}; use a local path, file:// or s3://bucket/prefix"
     )
+
+
+def _durable_sibling(path: str, payload: bytes) -> str:
+    """A complete, fsynced temporary file beside ``path`` (to be renamed or linked into place); returns its name."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+    with open(temporary, "wb") as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return temporary

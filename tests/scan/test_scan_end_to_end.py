@@ -16,6 +16,8 @@ from storm.cli import app
 from storm.config import load_config
 from storm.metrics import contract
 from storm.scan import scan
+from storm.scan.coherence import check_horizon_order
+from storm.scan.score_store import ScoresOwnedByOtherVersion
 from storm.schema import SCORE_COLUMNS
 from storm.store import Layout, open_store
 from storm.training import train
@@ -49,7 +51,8 @@ def test_scan_of_the_last_day_scores_every_market_and_horizon(trained_world):
     assert sorted(set(scores.market)) == sorted(world.markets)
     assert sorted(set(scores.horizon)) == config.labels.horizons
     assert scores.score.between(0, 1).all()
-    assert (scores.alert == (scores.score >= scores.threshold)).all()
+    assert (scores.alert | (scores.score < scores.threshold)).all()  # over its threshold: an alert (nested, see below)
+    check_horizon_order(scores)  # P(≤5d) ≤ P(≤10d) ≤ P(≤20d), and an alert at 5d is one at 20d too
     present = scores[["present_text", "present_image", "present_audio"]].to_numpy()
     weights = scores[["weight_text", "weight_image", "weight_audio"]].to_numpy()
     assert (weights[~present] == 0).all()
@@ -76,20 +79,32 @@ def test_market_with_no_inputs_that_day_is_reported_missing_not_silently_skipped
     layout = Layout(store)
     gone = world.markets[0]
     day = world.end
+    # the scan sees a window of past days: take every chart, call and headline of the market out of the store
     for modality in ("image", "audio"):
-        store.delete([p for p in store.list_files(layout.raw_partition(modality, day)) if f"/{gone}" in p])
-    news = layout.news_file(day)
-    if store.exists(news):
+        store.delete([p for p in store.list_files(layout.raw_dir(modality)) if f"/{gone}" in p])
+    for news in store.list_files(layout.raw_dir("text"), ".jsonl"):
         kept = [line for line in store.read_text(news).splitlines() if f'"{gone}"' not in line]
         store.write_text(news, "\n".join(kept) + "\n")
-    # no chart drawn from prices, no earlier conference or headline carried forward: nothing is left that day
-    no_rendering = config.with_overrides({"features.render_missing_charts": False, "features.audio_lookback_days": 0,
-                                          "features.news_lookback_days": 0})
-    outcome = scan(no_rendering, start=day, end=day, publish=False)
+    no_rendering = config.with_overrides({"features.render_missing_charts": False})  # no chart drawn from prices either
+    outcome = scan(no_rendering, start=day, end=day, publish=False, force=True)
     stats = outcome.stats[day]
     assert gone in stats.markets_missing
     assert gone not in set(outcome.scores[day].market)
     assert stats.inputs["image"]["missing"] >= 1
+
+
+def test_a_candidate_scans_into_its_own_namespace_and_another_version_may_not_overwrite_production(trained_world):
+    config, world, store = trained_world
+    layout = Layout(store)
+    scan(config, publish=False)
+    production = store.read_bytes(layout.scores(world.end))
+    candidate = config.with_overrides({"train.run_name": "scan-candidate", "train.seed": 1})
+    train(candidate)
+    scan(candidate, publish=False, candidate=True)
+    assert store.exists(layout.scores(world.end, "scan-candidate"))
+    with pytest.raises(ScoresOwnedByOtherVersion, match="--force"):
+        scan(candidate, publish=False)
+    assert store.read_bytes(layout.scores(world.end)) == production
 
 
 def test_scan_metrics_reach_prometheus_through_the_pushgateway_and_pass_promtool(trained_world, tmp_path):
