@@ -36,7 +36,7 @@ class WorldProfile:
 
 PROFILES = {
     "realistic": WorldProfile(PriceProcess(), news_daily_noise=3.0, news_market_bias=0.5,
-                              speech_daily_noise=1.8, speech_market_bias=0.3),
+                              speech_daily_noise=2.5, speech_market_bias=0.3),
     "legacy": WorldProfile(LEGACY_PROCESS, news_daily_noise=1.0, news_market_bias=0.5,
                            speech_daily_noise=0.8, speech_market_bias=0.3),
 }

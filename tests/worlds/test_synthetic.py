@@ -48,11 +48,12 @@ def test_one_day_of_news_is_faint_but_weeks_of_it_are_informative(realistic_plan
     assert np.mean(forty_days) < np.mean(oracle)
 
 
-def test_realistic_evidence_is_fainter_than_legacy_evidence():
+def test_realistic_news_and_speech_are_fainter_than_legacy_ones():
     realistic = synthetic_world(WorldConfig(seed=SEEDS[0], n_markets=8, n_days=400))
     legacy = synthetic_world(WorldConfig(seed=SEEDS[0], n_markets=8, n_days=400, profile="legacy"))
 
-    def agreement(plan) -> float:
-        return float(np.corrcoef(plan.news_pressure.reshape(-1), plan.fragility.reshape(-1))[0, 1])
+    def agreement(plan, pressure: str) -> float:
+        return float(np.corrcoef(getattr(plan, pressure).reshape(-1), plan.fragility.reshape(-1))[0, 1])
 
-    assert agreement(realistic) < agreement(legacy) - 0.1
+    for pressure in ("news_pressure", "speech_pressure"):
+        assert agreement(realistic, pressure) < agreement(legacy, pressure) - 0.1
