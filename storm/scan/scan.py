@@ -44,9 +44,10 @@ class ScanOutcome:
 class ScoringActor:
     """Holds the one model version the scan loaded and the panel; scores batches of panel rows (GPU if given one)."""
 
-    def __init__(self, panel: EvidencePanel, published):
-        self.panel = panel
-        self.predictor = predictor_from_published(published)
+    def __init__(self, panel: EvidencePanel | ray.ObjectRef, published):
+        """`panel` and `published` may be object-store references (Ray Data passes constructor args as given)."""
+        self.panel = ray.get(panel) if isinstance(panel, ray.ObjectRef) else panel
+        self.predictor = predictor_from_published(ray.get(published) if isinstance(published, ray.ObjectRef) else published)
 
     def __call__(self, batch: dict) -> dict:
         windows = gather_windows(self.panel, batch["row"])

@@ -38,8 +38,26 @@ def trained_world(tmp_path_factory, ray_cluster):
     })
     store = open_store(config.storage)
     world = generate_world(config, store, progress=False)
+    recode_conferences(store, Layout(store))
     train(config)
     return config, world, store
+
+
+def recode_conferences(store, layout: Layout) -> None:
+    """Calls arrive as vendors publish them: every third as MP3, every third as FLAC, the rest WAV (libsndfile)."""
+    import io
+
+    import soundfile
+
+    for index, path in enumerate(sorted(store.list_files(layout.raw_dir("audio"), ".wav"))):
+        suffix = (".wav", ".mp3", ".flac")[index % 3]
+        if suffix == ".wav":
+            continue
+        samples, rate = soundfile.read(io.BytesIO(store.read_bytes(path)), dtype="float32")
+        sink = io.BytesIO()
+        soundfile.write(sink, samples, rate, format=suffix[1:].upper())
+        store.write_bytes(path.removesuffix(".wav") + suffix, sink.getvalue())
+        store.delete([path])
 
 
 def test_scan_of_the_last_day_scores_every_market_and_horizon(trained_world):
@@ -57,6 +75,20 @@ def test_scan_of_the_last_day_scores_every_market_and_horizon(trained_world):
     weights = scores[["weight_text", "weight_image", "weight_audio"]].to_numpy()
     assert (weights[~present] == 0).all()
     assert abs(weights.sum(axis=1) - 1).max() < 1e-5
+
+
+def test_mp3_and_flac_conferences_are_decoded_and_scored_like_wav(trained_world):
+    from storm.features.panel import build_panel
+
+    config, world, store = trained_world
+    layout = Layout(store)
+    suffixes = {path.rsplit(".", 1)[-1] for path in store.list_files(layout.raw_dir("audio"))}
+    assert suffixes == {"wav", "mp3", "flac"}
+    build = build_panel(config, world.start, world.end)
+    assert build.report.counts["audio"]["quarantined"] == 0
+    assert len(build.panel.conference_row) == len(store.list_files(layout.raw_dir("audio")))  # every call, any format
+    outcome = scan(config, publish=False)
+    assert outcome.scores[world.end]["present_audio"].any()
 
 
 def test_rerunning_a_backfill_replaces_each_date_with_identical_bytes(trained_world):
