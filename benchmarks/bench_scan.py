@@ -1,6 +1,6 @@
 """Scan scaling: a one-day scan of 24, 240 and 2,400 synthetic markets, a 10x-days backfill, and the plain loop.
 
-Self-contained, public API only (generate_world, train, scan, build_samples, load_predictor):
+Self-contained, public API only (generate_world, train, scan, build_panel, load_predictor):
 - worlds under --workdir: synthetic, --days trading days, prices and charts; headlines only with
   --with-text; no audio (generating 2,400 markets' conference audio would dominate the run);
 - one small model trained on the smallest world and copied into the others (the model is
@@ -9,7 +9,7 @@ Self-contained, public API only (generate_world, train, scan, build_samples, loa
   markets per second and peak RSS of this process plus its Ray processes;
 - at --backfill-markets: one earlier day against the next --backfill-factor days in one scan (peak RSS ratio);
 - the same day scored by the plain single-process loop a user would write (load the model in the
-  driver, build the day's samples, predict batch by batch), against the warm scan.
+  driver, build the day's window panel, predict batch by batch), against the warm scan.
 
     .venv/bin/python benchmarks/bench_scan.py --markets 24 240 2400
 """
@@ -113,15 +113,16 @@ def prepare(config, trained_root: Path | None) -> tuple[str, list[str]]:
 
 
 def plain_loop(config, day: str) -> None:
-    """What a user writes without the scan: the model in this process, the day's samples, predict batch by batch."""
-    from storm.features import build_samples
+    """What a user writes without the scan: the model in this process, the day's windows, predict batch by batch."""
+    from storm.features.panel import build_panel
+    from storm.features.windows import batches_of_rows
     from storm.store import Layout, open_store
     from storm.training import load_predictor
 
     store = open_store(config.storage)
     predictor = load_predictor(store, Layout(store), RUN)
-    samples = build_samples(config, day, day)
-    for batch in samples.dataset.iter_batches(batch_size=config.train.batch_size, batch_format="numpy"):
+    panel = build_panel(config, day, day).panel
+    for batch in batches_of_rows(panel, panel.rows_on([day]), config.train.batch_size):
         predictor.predict(batch)
 
 
