@@ -95,7 +95,9 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     thresholds = {int(h): float(t) for h, t in published.calibration.threshold.items()}
     horizons = sorted(thresholds)
 
-    model_side = {section: published.card[section] for section in ("features", "labels")}
+    model_side = {"labels": published.card["labels"],  # the model's window and feature settings; data policy stays
+                  "features": {**published.card["features"],
+                               "render_missing_charts": config.features.render_missing_charts}}
     with progress.stage(f"scan: scoring {len(markets)} markets x {len(dates)} day(s)"):
         build = build_panel(config.with_overrides(model_side), dates[0], dates[-1])  # only the window the dates need
         predictions = _predict(build.panel, build.panel.rows_between(dates[0], dates[-1]), published, config)
