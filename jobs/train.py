@@ -16,7 +16,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
-    from storm.cli.common import build_config
+    from storm.cli.common import build_config, start_ray
     from storm.console import StageReporter
     from storm.training import train
 
@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         "train.run_name": args.run, "train.num_workers": args.workers, "train.epochs": args.epochs,
         "train.init_from": args.init_from, "train.freeze_encoders": args.freeze_encoders, "train.use_gpu": args.gpu,
     })
-    result = train(settings, fresh=args.fresh, progress=StageReporter(Console(highlight=False)))
+    console = Console(highlight=False)
+    start_ray(settings, console)
+    result = train(settings, fresh=args.fresh, progress=StageReporter(console))
     print(f"trained {result.run} version {result.version} best epoch {result.best_epoch} "
           f"in {result.seconds:.1f}s ({result.samples_per_second:.0f} samples/s): {result.model_dir}")
     print("thresholds: " + ", ".join(f"{h}d={t:.4f}" for h, t in result.calibration.threshold.items()))
