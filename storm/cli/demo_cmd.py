@@ -68,8 +68,7 @@ def register(app: typer.Typer) -> None:
         world = _generate_or_reuse(settings, store, layout, console)
         start_ray(settings, console)
         step("ingest + features")
-        with progress.stage(f"ingest and features {world['start']} .. {world['end']}"):
-            build = build_panel(settings, world["start"], world["end"])
+        build = build_panel(settings, world["start"], world["end"], progress)
         console.print(show_ingest_report(build.report))
         console.print(f"features computed this run (the rest from the cache): {build.computed}")
         step("evaluate (walk-forward)")

@@ -86,8 +86,7 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     began = time.perf_counter()
     stages: dict[str, float] = {}
     if panel is None:
-        with progress.stage("evaluation: ingest and features over the whole history"):
-            panel = build_panel(config, str(prices["date"].min()), str(prices["date"].max()))
+        panel = build_panel(config, str(prices["date"].min()), str(prices["date"].max()), progress)
     build = panel
     stages["panel"] = time.perf_counter() - began
     splits = walk_forward_folds(build.dates, config.train, config.labels, folds)

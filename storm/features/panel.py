@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from storm.config import FeatureConfig, StormConfig
+from storm.console import SILENT, StageReporter
 from storm.features.alignment import effective_day_index, evidence_start, trading_calendars
 from storm.features.cache import FeatureCache, feature_spec_id
 from storm.features.featurize import ModalityFeatures, featurize
@@ -85,7 +86,7 @@ class PanelBuild:
     computed: dict[str, int] = field(default_factory=dict)    # features computed this run (cache misses)
 
 
-def build_panel(config: StormConfig, start: str, end: str) -> PanelBuild:
+def build_panel(config: StormConfig, start: str, end: str, progress: StageReporter = SILENT) -> PanelBuild:
     """Evidence rows for every market from ``window_days - 1`` trading days before ``start`` to ``end``.
 
     Reads only the raw partitions and cache partitions that can be evidence for [start, end].
@@ -104,7 +105,11 @@ def build_panel(config: StormConfig, start: str, end: str) -> PanelBuild:
     read_from = evidence_start(calendars, start, features.window_days - 1)
     report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
     specs = {m: feature_spec_id(features, m) for m in MODALITIES}
-    items = {m: _ingest_and_featurize(m, store, layout, config, specs[m], read_from, start, end, report) for m in MODALITIES}
+    items = {}
+    for modality in MODALITIES:
+        with progress.stage(f"ingest and features: {modality} {read_from} .. {end}"):
+            items[modality] = _ingest_and_featurize(modality, store, layout, config, specs[modality], read_from, start,
+                                                    end, report)
     caches = {m: FeatureCache(store, layout, m, specs[m]) for m in MODALITIES}
     rows["row_of_day"] = np.arange(len(rows))
     text_day, text_count = _daily_text(rows, items["text"].items, caches["text"], calendars, features)

@@ -98,8 +98,8 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     model_side = {"labels": published.card["labels"],  # the model's window and feature settings; data policy stays
                   "features": {**published.card["features"],
                                "render_missing_charts": config.features.render_missing_charts}}
+    build = build_panel(config.with_overrides(model_side), dates[0], dates[-1], progress)  # only the window needed
     with progress.stage(f"scan: scoring {len(markets)} markets x {len(dates)} day(s)"):
-        build = build_panel(config.with_overrides(model_side), dates[0], dates[-1])  # only the window the dates need
         predictions = _predict(build.panel, build.panel.rows_between(dates[0], dates[-1]), published, config)
     outcome = ScanOutcome(dates=dates, scores={}, stats={}, model_version=version)
     elapsed_per_date = (time.time() - began) / len(dates)

@@ -77,8 +77,7 @@ def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault
     layout = Layout(store)
     run, horizons = config.train.run_name, config.labels.horizons
     if panel is None:
-        with progress.stage("features for every market and day the prices cover"):
-            panel = panel_over_all_prices(config)
+        panel = panel_over_all_prices(config, progress)
     build = panel
     split = split or final_split(labelled_dates(build.panel), config.train, config.labels)
     fingerprint = run_fingerprint(config, split, world_hash(store, layout))
@@ -183,7 +182,7 @@ def labelled_dates(panel) -> list[str]:
     return sorted(set(panel.date[known]))
 
 
-def panel_over_all_prices(config: StormConfig):
+def panel_over_all_prices(config: StormConfig, progress: StageReporter = SILENT):
     """Every (market, trading day) the stored prices cover: the default training set."""
     from storm.features.panel import build_panel
     from storm.ingest import read_prices
@@ -192,4 +191,4 @@ def panel_over_all_prices(config: StormConfig):
     prices = read_prices(store, Layout(store))
     if prices.empty:
         raise ValueError(f"no prices under {Layout(store).prices_dir()}; generate a world first (`storm generate`)")
-    return build_panel(config, str(prices["date"].min()), str(prices["date"].max()))
+    return build_panel(config, str(prices["date"].min()), str(prices["date"].max()), progress)
