@@ -64,7 +64,7 @@ def history_table(history: list[dict], best_epoch: int) -> Table:
 
 def calibration_table(calibration) -> Table:
     table = Table(title=f"calibration ({calibration.method}, false-alarm rate ≤ {calibration.false_alarm_rate:g})")
-    for name in ("horizon", "slope", "intercept", "threshold", "validation false-alarm rate"):
+    for name in ("horizon", "slope", "intercept", "threshold", "val. false alarms"):
         table.add_column(name, justify="right")
     for horizon in calibration.horizons:
         table.add_row(f"{horizon}d", _number(calibration.slope), _number(calibration.intercept.get(horizon)),
