@@ -19,9 +19,7 @@ os.environ.setdefault("PROMETHEUS_DISABLE_CREATED_SERIES", "True")
 
 from storm.config import StorageConfig  # noqa: E402
 
-S3_KEY = "testing-key"
-S3_SECRET = "testing-secret"
-S3_REGION = "us-east-1"
+from servers import S3_KEY, S3_REGION, S3_SECRET  # noqa: E402  (one place for the moto credentials)
 
 
 def free_port() -> int:

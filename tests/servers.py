@@ -43,6 +43,11 @@ PORT_TAKEN = "address already in use"
 TCP_LISTEN = "0A"  # socket state in /proc/net/tcp
 
 
+
+S3_KEY = "testing-key"  # the moto server accepts any credentials; tests use these
+S3_SECRET = "testing-secret"
+S3_REGION = "us-east-1"
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -134,7 +134,7 @@ def world_on_s3(moto_endpoint, tmp_path_factory):
     run) on the S3 server; one chart of the last day is corrupt and must end in quarantine/."""
     import boto3
 
-    from conftest import S3_KEY, S3_REGION, S3_SECRET
+    from servers import S3_KEY, S3_REGION, S3_SECRET
 
     bucket = f"storm-cluster-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=moto_endpoint, aws_access_key_id=S3_KEY, aws_secret_access_key=S3_SECRET,

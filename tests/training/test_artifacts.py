@@ -108,6 +108,37 @@ def test_an_unpublished_run_says_how_to_train_it(local_storage):
         read_model(layout.store, layout, "nothing")
 
 
+CHILD = textwrap.dedent("""
+    import json, sys, time
+    from pathlib import Path
+    from storm.config import StorageConfig
+    from storm.store import Layout, ObjectStore, open_store
+    from storm.training.artifacts import write_model
+    sys.path.insert(0, {tests_dir!r})
+    from test_artifacts import model_parts
+
+    storage, pause_after, marker, first_generation = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+    base = open_store(StorageConfig.model_validate_json(storage))
+
+    class PausingStore(ObjectStore):
+        '''The real store, stopping for the kill right after it writes a file named pause_after.'''
+        def write_bytes(self, path, payload):
+            super().write_bytes(path, payload)
+            if path.endswith("/" + pause_after):
+                marker.write_text(path)
+                time.sleep(600)
+
+    store = PausingStore(fs=base.fs, root=base.root, scheme=base.scheme)
+    marker.with_suffix(".ready").write_text("ready")
+    generation = first_generation
+    while True:  # pause_after "-": publish generation after generation until killed
+        write_model(store, Layout(store), "prod", *model_parts(generation))
+        if pause_after != "-":
+            break
+        generation += 1
+""")
+
+
 def start_publisher(tmp_path: Path, storage, pause_after: str, generation: int) -> tuple[subprocess.Popen, Path]:
     script = tmp_path / "publish_child.py"
     script.write_text(CHILD.format(tests_dir=str(Path(__file__).parent)))
