@@ -313,17 +313,28 @@ def parse_value(dotted: str, raw: str) -> Any:
     """A `--set key=value` or environment value: text as typed for string fields, else YAML (without timestamps).
 
     So `--set world.start_date=2017-01-02` and a password such as `yes` or `0123` stay strings; a YAML null
-    (`null`, `~`, empty) is None.
+    (`null`, `~`, empty) is None; a quoted YAML scalar (`"s3://b/x"`, `'yes'`) is its text without the quotes.
     """
     if raw in YAML_NULLS:
         return None
     annotation = _field_annotation(dotted.split("."))
     if annotation is not None and _accepts_text(annotation):
-        return raw
+        return _unquoted(raw)
     try:
         return yaml.load(raw, Loader=ConfigLoader)
     except yaml.YAMLError:
         raise ConfigError(f"config key {dotted}: the value is not valid YAML; quote it or fix its syntax") from None
+
+
+def _unquoted(raw: str) -> str:
+    """The text of a quoted YAML scalar ("…" or '…'), else the text as typed."""
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        try:
+            value = yaml.load(raw, Loader=ConfigLoader)
+        except yaml.YAMLError:
+            return raw
+        return value if isinstance(value, str) else raw
+    return raw
 
 
 def _validate(data: dict[str, Any], source: str) -> StormConfig:

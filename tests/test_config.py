@@ -102,3 +102,11 @@ def test_run_escape_on_the_command_line_exits_2_with_the_reason(tmp_path: Path):
         result = CliRunner().invoke(app, ["train", "--run", run, "--set", f"storage.root={tmp_path}"])
         assert result.exit_code == 2 and "not allowed" in result.output
         assert not any(tmp_path.parent.parent.glob("x")) and not Path("/abs").exists()
+
+
+def test_a_quoted_yaml_string_given_to_a_string_field_is_its_text_without_the_quotes():
+    from storm.config import parse_value
+
+    assert parse_value("storage.root", '"s3://bucket/world"') == "s3://bucket/world"
+    assert parse_value("world.start_date", "'2017-01-02'") == "2017-01-02"
+    assert parse_value("storage.root", "s3://bucket/world") == "s3://bucket/world"
