@@ -34,7 +34,7 @@ from servers import free_port, wait_until
 from storm.cli import app
 from storm.config import load_config
 from storm.store import Layout, open_store
-from storm.training.artifacts import MODEL_CARD, MODEL_WEIGHTS
+from storm.training.artifacts import MODEL_CARD, MODEL_WEIGHTS, read_model
 from storm.worlds import generate_world
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -189,7 +189,9 @@ def test_train_and_scan_jobs_run_on_the_second_node_and_keep_everything_in_the_o
     assert {a["node_id"] for a in training_workers + scoring_actors} == {worker_node}
 
     assert store.list_files(layout.checkpoints_dir(RUN))
-    assert store.exists(layout.model_file(RUN, MODEL_WEIGHTS)) and store.exists(layout.model_file(RUN, MODEL_CARD))
+    published = read_model(store, layout, RUN)  # the pointer, the version and every file's hash, from the bucket
+    assert store.exists(layout.model_version_file(RUN, published.version, MODEL_WEIGHTS))
+    assert store.exists(layout.model_version_file(RUN, published.version, MODEL_CARD))
     assert store.list_files(store.path("features"), ".parquet")
     assert store.exists(layout.scores(world.end))
     quarantined = store.read_text(layout.quarantine(world.end, "ingest", "image"))
