@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from storm.store.layout import MODALITIES
 
-__all__ = ["MODALITIES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "SAMPLE_KEYS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "INPUT_STATUSES", "ScanStats", "FWD_VOL"]
+__all__ = ["MODALITIES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "INPUT_STATUSES", "ScanStats", "FWD_VOL"]
 
 # raw/prices/<market>.parquet
 PRICE_COLUMNS = ("date", "open", "high", "low", "close", "volume")  # date as 'YYYY-MM-DD' string
@@ -22,18 +22,8 @@ NEWS_FIELDS = ("id", "market", "date", "headline", "source")
 # quarantine/date=D/<stage>-<modality>.jsonl, one object a line
 QUARANTINE_FIELDS = ("source_path", "modality", "date", "market", "stage", "reason")
 
-# an aligned sample: one per (market, date)
-SAMPLE_KEYS = (
-    "market",        # str
-    "date",          # str YYYY-MM-DD
-    "text_emb",      # float32 [max_headlines, text_dim]; zeros beyond text_count
-    "text_count",    # int32 number of real headlines (0 = text missing)
-    "image",         # float32 [1, image_size, image_size], normalised chart
-    "audio_mel",     # float32 [n_mels, audio_frames], normalised log-mel
-    "modality_mask", # float32 [3] in MODALITIES order: 1 present, 0 missing
-)
-# plus labels: storm_column(h) for each horizon (float32 0/1, NaN where the future is not known yet)
-# and "fwd_log_vol" (float32, NaN where unknown)
+# a sample is a window of per-day evidence: storm.features.windows.WINDOW_INPUT_KEYS, plus labels
+# storm_column(h) per horizon (float32 0/1, NaN where the future is not known yet) and "fwd_log_vol"
 
 
 def storm_column(horizon: int) -> str:

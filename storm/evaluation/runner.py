@@ -64,6 +64,7 @@ class FoldOutcome:
     split: object                      # DateSplit
     models: list[ScoredModel]
     runs: dict[str, dict]              # model name -> {"run", "version", "reused", "best_epoch", "history"}
+    masked: dict[str, pd.DataFrame] = field(default_factory=dict)  # modality -> fused predictions without it
 
 
 def evaluate(config: StormConfig, run: str | None = None, folds: int | None = None, skip_single_modality: bool = False,
@@ -99,8 +100,9 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
         log(f"{split.name}: train {split.train[0]}…{split.train[-1]}, validation {split.validation[0]}…"
             f"{split.validation[-1]}, test {split.test[0]}…{split.test[-1]}")
         outcomes.append(_evaluate_fold(config, run, build, split, references, skip_single_modality, log, stages, progress))
-    report = _report(config, run, outcomes, horizons, store, layout, build, stages)
-    report_path, plot_paths = write_outputs(store, layout, run, report, outcomes, prices)
+    fused = pooled_fused(outcomes)
+    report = _report(config, run, outcomes, fused, horizons, store, layout, build, stages)
+    report_path, plot_paths = write_outputs(store, layout, run, report, fused, prices)
     return EvaluationReport(run=run, report_path=report_path, plot_paths=plot_paths, content=report)
 
 
@@ -161,9 +163,7 @@ def _evaluate_fold(config: StormConfig, run: str, build, split, references: Refe
     started = time.perf_counter()
     models += baseline_models(config, references, split, fused_table[["market", "date"]])
     _add_stage(stages, "baselines", started)
-    outcome = FoldOutcome(split=split, models=models, runs=runs)
-    outcome.masked = masked  # type: ignore[attr-defined]
-    return outcome
+    return FoldOutcome(split=split, models=models, runs=runs, masked=masked)
 
 
 def baseline_models(config: StormConfig, references: References, split, keys: pd.DataFrame) -> list[ScoredModel]:
@@ -209,10 +209,15 @@ def trained_fold_model(config: StormConfig, name: str, build, split, log=lambda 
                              "best_epoch": published.card.get("best_epoch"), "history": published.history})
 
 
-def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], horizons: list[int], store: ObjectStore,
-            layout: Layout, build, stages: dict[str, float]) -> dict:
+def pooled_fused(outcomes: list[FoldOutcome]) -> pd.DataFrame:
+    """The fused model's test predictions over every fold (for the ablation, the weights and the plots)."""
+    folds = [FoldScores(models=o.models, periods={}) for o in outcomes]
+    return next(m for m in pool_folds(folds) if m.kind == "fused").predictions
+
+
+def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], fused: pd.DataFrame, horizons: list[int],
+            store: ObjectStore, layout: Layout, build, stages: dict[str, float]) -> dict:
     folds = [FoldScores(models=o.models, periods={"name": o.split.name, **_periods(o.split)}) for o in outcomes]
-    fused = next(m for m in pool_folds(folds) if m.kind == "fused").predictions
     masked = {m: pd.concat([o.masked[m] for o in outcomes], ignore_index=True) for m in outcomes[0].masked}
     horizon = main_horizon(horizons)
     return build_report(
@@ -245,12 +250,10 @@ def _world_kind(store: ObjectStore, layout: Layout) -> str | None:
     return json.loads(store.read_text(layout.world_manifest())).get("kind")
 
 
-def write_outputs(store: ObjectStore, layout: Layout, run: str, report: dict, outcomes: list[FoldOutcome],
+def write_outputs(store: ObjectStore, layout: Layout, run: str, report: dict, fused: pd.DataFrame,
                   prices: pd.DataFrame) -> tuple[str, list[str]]:
     """PNGs then report.json (which lists them) under reports/<run>/; returns (report path, plot paths)."""
     horizon = report["main_horizon"]
-    folds = [FoldScores(models=o.models, periods={}) for o in outcomes]
-    fused = next(m for m in pool_folds(folds) if m.kind == "fused").predictions
     storm_days = fused.groupby("market")[storm_column(horizon)].sum().sort_values(ascending=False, kind="stable")
     figures = {
         f"score_over_price_{horizon}d.png": score_over_price_png(prices, fused, horizon, None, storm_days.index.tolist()),

@@ -14,12 +14,6 @@ def trading_calendars(prices: pd.DataFrame) -> dict[str, np.ndarray]:
     return {market: np.sort(group["date"].astype(str).to_numpy()) for market, group in prices.groupby("market", sort=True)}
 
 
-def sample_keys(calendars: dict[str, np.ndarray], start: str, end: str) -> pd.DataFrame:
-    """One row per (market, trading day) with start <= date <= end, sorted."""
-    rows = [(market, date) for market, dates in calendars.items() for date in dates if start <= date <= end]
-    return pd.DataFrame(rows, columns=["market", "date"])
-
-
 def evidence_start(calendars: dict[str, np.ndarray], start: str, lookback_days: int) -> str:
     """Earliest item date that can still be evidence on or after ``start`` with this look-back (over all markets)."""
     earliest = start

@@ -22,15 +22,6 @@ from storm.training.losses import StormLoss
 MODEL_INPUT_KEYS = WINDOW_INPUT_KEYS
 
 
-def label_keys(horizons: list[int]) -> list[str]:
-    return [storm_column(h) for h in horizons] + [FWD_VOL]
-
-
-def numeric_keys(horizons: list[int]) -> list[str]:
-    """The columns a training batch carries: model inputs then labels (no strings)."""
-    return list(MODEL_INPUT_KEYS) + label_keys(horizons)
-
-
 @dataclass(frozen=True)
 class EpochStats:
     loss: float

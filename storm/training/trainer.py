@@ -76,9 +76,7 @@ def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault
     store = open_store(config.storage)
     layout = Layout(store)
     run, horizons = config.train.run_name, config.labels.horizons
-    if panel is None:
-        panel = panel_over_all_prices(config, progress)
-    build = panel
+    build = panel if panel is not None else panel_over_all_prices(config, progress)
     split = split or final_split(labelled_dates(build.panel), config.train, config.labels)
     fingerprint = run_fingerprint(config, split, world_hash(store, layout))
     claim_run(store, layout, run, fingerprint, fresh)
