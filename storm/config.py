@@ -160,6 +160,8 @@ class FeatureConfig(Section):
     max_text_tokens: int = Field(64, ge=8)
     embed_batch_size: int = Field(64, ge=1)
     embed_actors: int = Field(1, ge=1)
+    embed_threads: int | None = Field(None, ge=1)  # torch threads per embedding actor; None: every core of its node
+    mask_market_names: bool = True  # embed "the market" in place of the market's own name: tone, not identity
     image_size: int = Field(64, ge=16)
     chart_days: int = Field(20, ge=5)
     n_mels: int = Field(64, ge=8)
@@ -172,11 +174,14 @@ class FeatureConfig(Section):
 
 class ModelConfig(Section):
     modalities: list[Literal["text", "image", "audio"]] = Field(default_factory=lambda: ["text", "image", "audio"])
-    image_encoder: str = "chart_price"  # last chart through a timm CNN (model.chart_backbone) + GRU over daily prices
+    # Evidence accumulators (storm.model.encoders.evidence): a few learned readings per day or call, averaged over
+    # the window with fixed half-lives. The GRU/CNN encoders (daily_gru, chart_price, chart_evidence, conference_pool)
+    # stay registered; on the default world they memorised the training years (docs/MODEL.md has the figures).
+    image_encoder: str = "price_evidence"  # the chart modality as the window's prices; chart_evidence adds a timm CNN
     chart_backbone: str = "mobilenetv3_small_050"  # any timm model name, trained from scratch; ~3x faster than resnet10t on CPU
-    audio_encoder: str = "conference_pool"
-    text_encoder: str = "daily_gru"
-    fusion: Literal["concat", "gated", "attention"] = "gated"
+    audio_encoder: str = "conference_evidence"
+    text_encoder: str = "daily_evidence"
+    fusion: Literal["concat", "gated", "attention"] = "concat"
     hidden_dim: int = Field(64, ge=8)
     dropout: float = Field(0.1, ge=0, lt=1)
     modality_dropout: float = Field(0.2, ge=0, lt=1)

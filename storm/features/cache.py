@@ -24,7 +24,7 @@ from storm.store.layout import date_of
 # Bump when the code that computes a modality's features changes meaning.
 FEATURE_VERSION = {"text": 1, "image": 1, "audio": 2}  # audio 2: windows spread over the whole call
 _SPEC_FIELDS = {
-    "text": ("text_model", "text_dim", "max_text_tokens"),
+    "text": ("text_model", "text_dim", "max_text_tokens", "mask_market_names"),
     "image": ("image_size", "chart_days"),
     "audio": ("n_mels", "audio_frames", "audio_windows"),
 }

@@ -19,7 +19,7 @@ from storm.config import FeatureConfig, IngestConfig
 from storm.features.audio import audio_features
 from storm.features.cache import FeatureCache
 from storm.features.image import chart_tensor
-from storm.features.text import embed_texts, load_text_model
+from storm.features.text import embed_texts, embedding_threads, load_text_model, mask_market_name
 
 ITEM_KEYS = {
     "text": ("market", "date", "content_hash", "source_path"),
@@ -63,8 +63,14 @@ class HeadlineEmbedder:
 
     def embed(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         if self.model is None:
+            import torch
+
+            # Ray gives a 1-CPU actor one intra-op thread; embedding is the only heavy work while it runs
+            torch.set_num_threads(embedding_threads(self.features))
             self.model, self.tokenizer = load_text_model(self.features)
-        texts = [str(t) for t in batch["headline"]]
+        texts = [str(headline) for headline in batch["headline"]]
+        if self.features.mask_market_names:
+            texts = [mask_market_name(text, str(market)) for text, market in zip(texts, batch["market"])]
         return embed_texts(self.model, self.tokenizer, texts, self.features.max_text_tokens, self.features.embed_batch_size)
 
 

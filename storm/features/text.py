@@ -7,6 +7,8 @@ package (or any model folder given as ``features.text_model``), once per Ray act
 from __future__ import annotations
 
 import importlib
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,25 @@ def text_model_path(text_model: str) -> Path:
     if not (folder / "config.json").exists():
         raise FileNotFoundError(f"features.text_model {text_model!r}: no config.json in {folder}; reinstall the package")
     return folder
+
+
+MARKET_PLACEHOLDER = "the market"
+
+
+def mask_market_name(headline: str, market: str) -> str:
+    """The headline with its own market's name (whole word, any case) replaced by a neutral placeholder.
+
+    A sentence embedding carries the name as strongly as the tone; a model reading it learns which
+    markets were stormy in its training years instead of what the press says (entity masking).
+    """
+    if not market:
+        return headline
+    return re.sub(rf"(?<!\w){re.escape(market)}(?!\w)", MARKET_PLACEHOLDER, headline, flags=re.IGNORECASE)
+
+
+def embedding_threads(features: FeatureConfig) -> int:
+    """Torch threads for one embedding actor: ``features.embed_threads``, else the node's cores over its actors."""
+    return features.embed_threads or max(1, (os.cpu_count() or 1) // features.embed_actors)
 
 
 def load_text_model(features: FeatureConfig):

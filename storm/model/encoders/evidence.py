@@ -1,0 +1,168 @@
+"""Evidence accumulators: a few readings per day (or per call), averaged over the window with fixed half-lives.
+
+A market's fragility moves over weeks (the synthetic world's is an OU process with a ~35-day
+half-life; real stress builds as slowly), and each day's headlines or each call is a faint,
+noisy reading of it. The best estimate of a slowly moving state from noisy readings is a
+decayed average of them (a steady-state Kalman filter is an exponentially weighted mean). So
+these encoders learn only what to read from one day, a linear probe of a few dimensions, and
+average the readings with a bank of fixed half-lives. A few thousand parameters generalise where
+a GRU over 60 days x 384 inputs memorised the training years (docs/MODEL.md, "Evidence").
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from storm.features.price_history import PRICE_FEATURES
+from storm.model.encoders.image import TimmImageEncoder
+from storm.model.registry import register_audio_encoder, register_image_encoder, register_text_encoder
+
+TEXT_HALF_LIVES = (5.0, 20.0, 60.0)  # trading days: this week's tone, this month's, the window's
+PRICE_HALF_LIVES = (5.0, 10.0, 20.0, 60.0)  # a GARCH(1,1) forecast is itself a decayed mean of squared returns
+CALL_HALF_LIVES = (10.0, 30.0)  # calls are rarer (about two a month): longer memories
+PRICE_READINGS = ("abs_return", "range", "log_return")  # the first two are scales (averaged, then logged)
+SCALE_FLOOR = 0.05  # log(mean + floor): a calm 0.1%-a-day market does not read as -inf
+
+
+class DecayedMeans(nn.Module):
+    """values [B, W, k] x weights [B, W] x age [B, W] (days) -> ([B, L*k] decayed means, [B, L] log1p mass).
+
+    For each half-life h, a weighted mean of the readings with weight w_t * 0.5 ** (age_t / h); a row
+    without any weight gets zeros, and its mass (log1p of the summed weights) says how much evidence there was.
+    """
+
+    def __init__(self, half_lives: Sequence[float]) -> None:
+        super().__init__()
+        self.register_buffer("half_lives", torch.tensor(list(half_lives), dtype=torch.float32), persistent=False)
+
+    def forward(self, values: Tensor, weights: Tensor, age: Tensor) -> tuple[Tensor, Tensor]:
+        decayed = weights.unsqueeze(-1) * torch.pow(0.5, age.unsqueeze(-1) / self.half_lives)  # [B, W, L]
+        mass = decayed.sum(dim=1)  # [B, L]
+        means = torch.einsum("bwl,bwk->blk", decayed, values) / mass.clamp(min=1e-6).unsqueeze(-1)
+        return means.flatten(1), torch.log1p(mass)
+
+
+def window_age(valid: Tensor) -> Tensor:
+    """Age in trading days of each window position (oldest first): [B, W] = W-1, ..., 1, 0."""
+    width = valid.shape[1]
+    return torch.arange(width - 1, -1, -1, device=valid.device, dtype=torch.float32).expand(valid.shape[0], width)
+
+
+@register_text_encoder("daily_evidence")
+class DailyTextEvidenceEncoder(nn.Module):
+    """Each news day's pooled embedding -> ``readings`` linear readings -> headline-weighted decayed means.
+
+    A day's reading is linear in its headlines' embeddings, so the mean over a day's headlines and over
+    days is the mean of per-headline readings: what the press said, weighted by how much it said.
+    """
+
+    input_keys = ("text_days", "text_day_count", "day_valid")
+
+    def __init__(self, text_dim: int, hidden_dim: int, dropout: float = 0.1, readings: int = 8,
+                 half_lives: Sequence[float] = TEXT_HALF_LIVES) -> None:
+        super().__init__()
+        self.input_scale = math.sqrt(text_dim)  # unit-length embeddings: each coordinate ~ 1/sqrt(dim)
+        self.read = nn.Sequential(nn.Dropout(dropout), nn.Linear(text_dim, readings))
+        self.means = DecayedMeans(half_lives)
+        self.project = nn.Sequential(nn.Linear(len(half_lives) * (readings + 1), hidden_dim), nn.GELU())
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        valid = inputs["day_valid"].float()
+        count = inputs["text_day_count"].float() * valid
+        readings = self.read(inputs["text_days"].float() * self.input_scale)
+        means, mass = self.means(readings, count, window_age(valid))
+        return self.project(torch.cat([means, mass], dim=1))
+
+
+class PriceEvidence(nn.Module):
+    """The day's price features beside decayed means of daily scale and return: [B, W, F] -> [B, hidden]."""
+
+    def __init__(self, hidden_dim: int, half_lives: Sequence[float] = PRICE_HALF_LIVES) -> None:
+        super().__init__()
+        self.columns = [PRICE_FEATURES.index(name) for name in PRICE_READINGS]
+        self.scales = len([name for name in PRICE_READINGS if name != "log_return"])
+        self.means = DecayedMeans(half_lives)
+        n_means = len(half_lives) * len(PRICE_READINGS)
+        self.project = nn.Sequential(nn.Linear(len(PRICE_FEATURES) + n_means, hidden_dim), nn.GELU())
+
+    def forward(self, price_days: Tensor, day_valid: Tensor) -> Tensor:
+        valid = day_valid.float()
+        readings = price_days[..., self.columns].float()
+        means, _ = self.means(readings, valid, window_age(valid))
+        means = means.unflatten(1, (-1, len(self.columns)))
+        scales = torch.log(means[..., :self.scales].clamp(min=0.0) + SCALE_FLOOR)
+        summary = torch.cat([scales, means[..., self.scales:]], dim=-1).flatten(1)
+        return self.project(torch.cat([price_days[:, -1].float(), summary], dim=1))
+
+
+@register_image_encoder("chart_evidence")
+class ChartEvidenceEncoder(nn.Module):
+    """The window's prices as decayed means, beside ``readings`` readings of the day's chart through a timm CNN.
+
+    The chart draws the same prices, so the CNN gets a narrow, dropped-out path: a from-scratch CNN on
+    a few thousand charts memorises fast, and the numbers already carry most of what it could see.
+    """
+
+    input_keys = ("image", "price_days", "day_valid")
+
+    def __init__(self, hidden_dim: int, dropout: float = 0.1, model_name: str = "mobilenetv3_small_050",
+                 readings: int = 4) -> None:
+        super().__init__()
+        self.chart = TimmImageEncoder(hidden_dim, dropout, model_name)
+        self.read_chart = nn.Sequential(nn.Linear(hidden_dim, readings), nn.Dropout(max(dropout, 0.5)))
+        self.prices = PriceEvidence(hidden_dim)
+        self.merge = nn.Sequential(nn.Linear(hidden_dim + readings, hidden_dim), nn.GELU())
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        prices = self.prices(inputs["price_days"], inputs["day_valid"])
+        return self.merge(torch.cat([prices, self.read_chart(self.chart(inputs))], dim=1))
+
+
+@register_image_encoder("price_evidence")
+class PriceEvidenceEncoder(nn.Module):
+    """The window's prices as decayed means only: the chart modality without its CNN (ablation, fast demos)."""
+
+    input_keys = ("price_days", "day_valid")
+
+    def __init__(self, hidden_dim: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.prices = PriceEvidence(hidden_dim)
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        return self.prices(inputs["price_days"], inputs["day_valid"])
+
+
+def call_statistics(mel: Tensor) -> Tensor:
+    """[N, n_mels, T] log-mel -> [N, 3 * n_mels]: per band its mean, spread and mean frame-to-frame change.
+
+    Pitch and timbre move the band means, pauses the spread, speaking rate the change: what a strained
+    speaker alters. Fixed statistics leave a linear reading to learn; a CNN over a few hundred calls memorised them.
+    """
+    mel = mel.float()
+    return torch.cat([mel.mean(dim=-1), mel.std(dim=-1), (mel[..., 1:] - mel[..., :-1]).abs().mean(dim=-1)], dim=-1)
+
+
+@register_audio_encoder("conference_evidence")
+class ConferenceEvidenceEncoder(nn.Module):
+    """Each recent call's log-mel statistics -> ``readings`` linear readings -> decayed means over the calls' ages."""
+
+    input_keys = ("audio_mel", "audio_age", "audio_valid")
+
+    def __init__(self, n_mels: int, hidden_dim: int, dropout: float = 0.1, readings: int = 4,
+                 half_lives: Sequence[float] = CALL_HALF_LIVES, window_days: int = 60) -> None:
+        super().__init__()
+        self.read = nn.Sequential(nn.LayerNorm(3 * n_mels), nn.Dropout(dropout), nn.Linear(3 * n_mels, readings))
+        self.window_days = window_days  # audio_age is a fraction of the window
+        self.means = DecayedMeans(half_lives)
+        self.project = nn.Sequential(nn.Linear(len(half_lives) * (readings + 1), hidden_dim), nn.GELU())
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        mel, valid = inputs["audio_mel"], inputs["audio_valid"].float()
+        batch, slots = valid.shape
+        readings = self.read(call_statistics(mel.reshape(batch * slots, *mel.shape[2:]))).reshape(batch, slots, -1)
+        means, mass = self.means(readings, valid, inputs["audio_age"].float() * self.window_days)
+        return self.project(torch.cat([means, mass], dim=1))
