@@ -1,4 +1,4 @@
-"""Multi-task heads on the fused embedding: storm logit per horizon and forward log volatility.
+"""Heads on the fused embedding: storm logit per horizon and, read off without training the trunk, forward log volatility.
 
 The storm head is coherent by construction. It predicts a non-negative hazard for each
 horizon interval (0, h_1], (h_1, h_2], ... and cumulates them, so the cumulative hazard
@@ -44,4 +44,6 @@ class StormHeads(nn.Module):
 
     def forward(self, fused: Tensor) -> tuple[Tensor, Tensor]:
         shared = self.trunk(fused)
-        return logit_of_cumulative_hazard(self.cumulative_hazard(shared)), self.volatility(shared).squeeze(-1)
+        # The volatility head reads the storm trunk but does not train it: as a shared task it moved the
+        # representation without helping the storm scores (docs/MODEL.md, "The volatility head").
+        return logit_of_cumulative_hazard(self.cumulative_hazard(shared)), self.volatility(shared.detach()).squeeze(-1)

@@ -81,3 +81,13 @@ def test_a_head_can_learn_a_storm_rate_that_grows_with_the_horizon():
     learned = torch.sigmoid(heads(fused)[0]).detach()
     assert torch.allclose(learned[risky].mean(0), torch.tensor([0.3, 0.5, 0.8]), atol=0.05)
     assert torch.allclose(learned[~risky].mean(0), torch.tensor([0.01, 0.02, 0.05]), atol=0.02)
+
+
+def test_the_volatility_loss_trains_its_own_head_but_not_the_storm_trunk():
+    heads = StormHeads(hidden_dim=8, n_horizons=3)
+    fused = torch.randn(4, 8, requires_grad=True)
+    _, log_vol = heads(fused)
+    log_vol.sum().backward()
+    assert heads.volatility.weight.grad is not None and heads.volatility.weight.grad.abs().sum() > 0
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in heads.trunk.parameters())
+    assert fused.grad is None or fused.grad.abs().sum() == 0

@@ -20,7 +20,7 @@ def test_a_few_epochs_learn_the_planted_signal():
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3)
     before = evaluation_loss(predict(model, batches_of(panel, held_out, 64), HORIZONS), loss_fn)
     shuffled = np.random.default_rng(0).permutation(train_rows)
-    losses = [train_epoch(model, batches_of(panel, shuffled, 32), optimizer, loss_fn, HORIZONS).loss for _ in range(6)]
+    losses = [train_epoch(model, batches_of(panel, shuffled, 32), optimizer, loss_fn, HORIZONS).loss for _ in range(3)]
     outputs = predict(model, batches_of(panel, held_out, 64), HORIZONS)
     assert losses[-1] < losses[0]
     assert evaluation_loss(outputs, loss_fn) < before

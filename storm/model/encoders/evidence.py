@@ -21,7 +21,7 @@ from storm.features.price_history import PRICE_FEATURES
 from storm.model.encoders.image import TimmImageEncoder
 from storm.model.registry import register_audio_encoder, register_image_encoder, register_text_encoder
 
-TEXT_HALF_LIVES = (5.0, 20.0, 60.0)  # trading days: this week's tone, this month's, the window's
+TEXT_HALF_LIVES = (1.0, 5.0, 20.0, 60.0)  # trading days: the latest news, this week's tone, this month's, the window's
 PRICE_HALF_LIVES = (5.0, 10.0, 20.0, 60.0)  # a GARCH(1,1) forecast is itself a decayed mean of squared returns
 CALL_HALF_LIVES = (10.0, 30.0)  # calls are rarer (about two a month): longer memories
 PRICE_READINGS = ("abs_return", "range", "log_return")  # the first two are scales (averaged, then logged)
