@@ -6,7 +6,7 @@ noisy reading of it. The best estimate of a slowly moving state from noisy readi
 decayed average of them (a steady-state Kalman filter is an exponentially weighted mean). So
 these encoders learn only what to read from one day, a linear probe of a few dimensions, and
 average the readings with a bank of fixed half-lives. A few thousand parameters generalise where
-a GRU over 60 days x 384 inputs memorised the training years (docs/MODEL.md, "Evidence").
+a GRU over 60 days x 384 inputs memorised the training years (docs/MODEL.md has the measurements).
 """
 
 from __future__ import annotations
