@@ -7,7 +7,8 @@ parametrised over the registry checks it too.
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+import inspect
+from typing import Any, Callable, Mapping, TypeVar
 
 from torch import nn
 
@@ -30,10 +31,13 @@ class Registry(dict[str, type[nn.Module]]):
 
         return add
 
-    def create(self, name: str, **kwargs: Any) -> nn.Module:
+    def create(self, name: str, optional: Mapping[str, Any] | None = None, **kwargs: Any) -> nn.Module:
+        """``cls(**kwargs)``, plus each ``optional`` setting the class's constructor takes (a window length, a backbone)."""
         if name not in self:
             raise KeyError(f"unknown {self.kind} {name!r}; registered: {', '.join(sorted(self))}")
-        return self[name](**kwargs)
+        cls = self[name]
+        accepted = inspect.signature(cls).parameters
+        return cls(**kwargs, **{key: value for key, value in (optional or {}).items() if key in accepted})
 
 
 TEXT_ENCODERS = Registry("text encoder")
@@ -51,18 +55,18 @@ def create_text_encoder(name: str, **kwargs: Any) -> nn.Module:
     return TEXT_ENCODERS.create(name, **kwargs)
 
 
-def create_audio_encoder(name: str, **kwargs: Any) -> nn.Module:
-    return AUDIO_ENCODERS.create(name, **kwargs)
+def create_audio_encoder(name: str, optional: Mapping[str, Any] | None = None, **kwargs: Any) -> nn.Module:
+    return AUDIO_ENCODERS.create(name, optional, **kwargs)
 
 
 def create_fusion(name: str, **kwargs: Any) -> nn.Module:
     return FUSIONS.create(name, **kwargs)
 
 
-def create_image_encoder(name: str, **kwargs: Any) -> nn.Module:
+def create_image_encoder(name: str, optional: Mapping[str, Any] | None = None, **kwargs: Any) -> nn.Module:
     """A registered image encoder, or else any timm model name wrapped by the ``timm`` encoder."""
     if name in IMAGE_ENCODERS:
-        return IMAGE_ENCODERS.create(name, **kwargs)
+        return IMAGE_ENCODERS.create(name, optional, **kwargs)
     import timm
 
     if not timm.is_model(name):
@@ -70,4 +74,4 @@ def create_image_encoder(name: str, **kwargs: Any) -> nn.Module:
             f"model.image_encoder {name!r} is neither a registered image encoder ({', '.join(sorted(IMAGE_ENCODERS))}) "
             "nor a timm model name; see timm.list_models()"
         )
-    return IMAGE_ENCODERS.create("timm", **{**kwargs, "model_name": name})
+    return IMAGE_ENCODERS.create("timm", **{**kwargs, "model_name": name})  # the name is the backbone

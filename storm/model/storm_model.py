@@ -8,7 +8,6 @@ Inputs of missing or disabled modalities are never read into the result.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -18,7 +17,7 @@ from torch import Tensor, nn
 from storm.config import FeatureConfig, ModelConfig
 from storm.model.heads import StormHeads
 from storm.model.modality_mask import drop_modalities, present_modalities
-from storm.model.registry import AUDIO_ENCODERS, IMAGE_ENCODERS, create_audio_encoder, create_fusion, create_image_encoder, create_text_encoder
+from storm.model.registry import create_audio_encoder, create_fusion, create_image_encoder, create_text_encoder
 from storm.schema import MODALITIES
 
 
@@ -90,10 +89,6 @@ def _encode_present(encoder: nn.Module, batch: Mapping[str, Tensor], present: Te
     return out.index_copy(0, rows, embedded)
 
 
-def _takes(encoder_class: type, parameter: str) -> bool:
-    return parameter in inspect.signature(encoder_class).parameters
-
-
 def build_model(model: ModelConfig, features: FeatureConfig, horizons: list[int]) -> StormModel:
     """The StormModel a config describes; encoders only for ``model.modalities``."""
     common = {"hidden_dim": model.hidden_dim, "dropout": model.dropout}
@@ -101,13 +96,10 @@ def build_model(model: ModelConfig, features: FeatureConfig, horizons: list[int]
     if "text" in model.modalities:
         encoders["text"] = create_text_encoder(model.text_encoder, text_dim=features.text_dim, **common)
     if "image" in model.modalities:
-        image_class = IMAGE_ENCODERS.get(model.image_encoder)
-        backbone = {"model_name": model.chart_backbone} if image_class is None or _takes(image_class, "model_name") else {}
-        encoders["image"] = create_image_encoder(model.image_encoder, **backbone, **common)
+        encoders["image"] = create_image_encoder(model.image_encoder, {"model_name": model.chart_backbone}, **common)
     if "audio" in model.modalities:
-        audio_class = AUDIO_ENCODERS.get(model.audio_encoder)
-        window = {"window_days": features.window_days} if audio_class and _takes(audio_class, "window_days") else {}
-        encoders["audio"] = create_audio_encoder(model.audio_encoder, n_mels=features.n_mels, **window, **common)
+        encoders["audio"] = create_audio_encoder(model.audio_encoder, {"window_days": features.window_days},
+                                                 n_mels=features.n_mels, **common)
     fusion = create_fusion(model.fusion, n_modalities=len(MODALITIES), **common)
     heads = StormHeads(model.hidden_dim, len(horizons), model.dropout)
     return StormModel(encoders, fusion, heads, model.modality_dropout)

@@ -138,3 +138,35 @@ def test_registries_hold_the_configured_default_names():
     defaults = ModelConfig()
     assert defaults.text_encoder in TEXT_ENCODERS and defaults.audio_encoder in AUDIO_ENCODERS
     assert {"concat", "gated", "attention"} <= set(FUSIONS)
+
+
+def test_an_optional_setting_reaches_only_the_encoders_whose_constructor_takes_it():
+    from storm.model.registry import Registry
+
+    registry = Registry("test encoder")
+
+    @registry.register("windowed")
+    class Windowed(torch.nn.Module):
+        def __init__(self, hidden_dim: int, window_days: int = 1) -> None:
+            super().__init__()
+            self.window_days = window_days
+
+    @registry.register("plain")
+    class Plain(torch.nn.Module):
+        def __init__(self, hidden_dim: int) -> None:
+            super().__init__()
+
+    assert registry.create("windowed", {"window_days": 60}, hidden_dim=8).window_days == 60
+    assert isinstance(registry.create("plain", {"window_days": 60}, hidden_dim=8), Plain)
+    with pytest.raises(TypeError):  # a required setting is never dropped silently
+        registry.create("plain", hidden_dim=8, window_days=60)
+
+
+@pytest.mark.parametrize("image_encoder", ["price_evidence", "chart_evidence", "chart_price", "resnet10t"])
+@pytest.mark.parametrize("audio_encoder", ["conference_evidence", "conference_pool"])
+def test_every_image_and_audio_encoder_builds_from_the_same_config(image_encoder, audio_encoder):
+    model, features = small_configs(image_encoder=image_encoder, audio_encoder=audio_encoder)
+    built = build_model(model, features, HORIZONS)
+    assert ("backbone" in dict(built.encoders["image"].named_modules()) or
+            any(name.endswith("chart.backbone") for name, _ in built.encoders["image"].named_modules())) \
+        == (image_encoder != "price_evidence")
