@@ -24,7 +24,8 @@ from storm.model.registry import register_audio_encoder, register_image_encoder,
 TEXT_HALF_LIVES = (1.0, 5.0, 20.0, 60.0)  # trading days: the latest news, this week's tone, this month's, the window's
 PRICE_HALF_LIVES = (5.0, 10.0, 20.0, 60.0)  # a GARCH(1,1) forecast is itself a decayed mean of squared returns
 CALL_HALF_LIVES = (10.0, 30.0)  # calls are rarer (about two a month): longer memories
-PRICE_READINGS = ("abs_return", "range", "log_return")  # the first two are scales (averaged, then logged)
+PRICE_SCALE_READINGS = ("abs_return", "range")  # averaged, then logged
+PRICE_READINGS = PRICE_SCALE_READINGS + ("log_return",)
 SCALE_FLOOR = 0.05  # log(mean + floor): a calm 0.1%-a-day market does not read as -inf
 
 
@@ -84,7 +85,6 @@ class PriceEvidence(nn.Module):
     def __init__(self, hidden_dim: int, half_lives: Sequence[float] = PRICE_HALF_LIVES) -> None:
         super().__init__()
         self.columns = [PRICE_FEATURES.index(name) for name in PRICE_READINGS]
-        self.scales = len([name for name in PRICE_READINGS if name != "log_return"])
         self.means = DecayedMeans(half_lives)
         n_means = len(half_lives) * len(PRICE_READINGS)
         self.project = nn.Sequential(nn.Linear(len(PRICE_FEATURES) + n_means, hidden_dim), nn.GELU())
@@ -94,8 +94,9 @@ class PriceEvidence(nn.Module):
         readings = price_days[..., self.columns].float()
         means, _ = self.means(readings, valid, window_age(valid))
         means = means.unflatten(1, (-1, len(self.columns)))
-        scales = torch.log(means[..., :self.scales].clamp(min=0.0) + SCALE_FLOOR)
-        summary = torch.cat([scales, means[..., self.scales:]], dim=-1).flatten(1)
+        n_scales = len(PRICE_SCALE_READINGS)
+        scales = torch.log(means[..., :n_scales].clamp(min=0.0) + SCALE_FLOOR)
+        summary = torch.cat([scales, means[..., n_scales:]], dim=-1).flatten(1)
         return self.project(torch.cat([price_days[:, -1].float(), summary], dim=1))
 
 
