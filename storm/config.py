@@ -231,6 +231,8 @@ class EvaluationConfig(Section):
     block_days: int | None = Field(None, ge=1)  # None: the longest label horizon; shorter than that is an error
     confidence: float = Field(0.95, gt=0, lt=1)
     calibration_bins: int = Field(10, ge=2)  # equal-width probability bins for ECE and reliability points
+    # which single-modality models each fold trains beside the fused one; None: one per modality in model.modalities
+    single_modalities: list[str] | None = None
 
 
 class MetricsConfig(Section):

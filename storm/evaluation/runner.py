@@ -144,7 +144,7 @@ def _evaluate_fold(config: StormConfig, run: str, build, split, references: Refe
         masks.update({f"masked-{modality}": [modality] for modality in modalities})
     scorers = {"fused": lambda inputs: fused.predictor.predict_variants(inputs, masks)}
     if len(modalities) > 1 and not skip_single_modality:
-        for modality in modalities:
+        for modality in single_modalities(config):
             single_config = config.with_overrides({"model.modalities": [modality], "train.init_from": None})
             single = trained_fold_model(single_config, fold_run(run, split.name, modality), build, split, log, progress)
             scorers[modality] = (lambda inputs, p=single.predictor, m=modality: {m: p.predict(inputs)})
@@ -164,6 +164,18 @@ def _evaluate_fold(config: StormConfig, run: str, build, split, references: Refe
     models += baseline_models(config, references, split, fused_table[["market", "date"]])
     _add_stage(stages, "baselines", started)
     return FoldOutcome(split=split, models=models, runs=runs, masked=masked)
+
+
+def single_modalities(config: StormConfig) -> list[str]:
+    """The single-modality models to train per fold: evaluation.single_modalities, which must be among the model's."""
+    chosen = config.evaluation.single_modalities
+    if chosen is None:
+        return list(config.model.modalities)
+    unknown = [modality for modality in chosen if modality not in config.model.modalities]
+    if unknown:
+        raise ValueError(f"evaluation.single_modalities names {unknown}, not among model.modalities "
+                         f"{list(config.model.modalities)}")
+    return list(chosen)
 
 
 def baseline_models(config: StormConfig, references: References, split, keys: pd.DataFrame) -> list[ScoredModel]:
