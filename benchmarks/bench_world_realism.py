@@ -40,18 +40,6 @@ def auroc(score: np.ndarray, label: np.ndarray) -> float:
     return float(roc_auc_score(label[known], score[known]))
 
 
-def price_features(closes: list[np.ndarray]) -> list[np.ndarray]:
-    """[markets, days] each: the price logistic's inputs (GARCH left out for speed): 20/60-day vol,
-    drawdown from the 60-day peak, 5/20-day returns."""
-    from storm.evaluation.baselines import trailing_log_volatility
-
-    close = pd.DataFrame(np.stack(closes).T)
-    return [np.stack([trailing_log_volatility(c, 20) for c in closes]),
-            np.stack([trailing_log_volatility(c, 60) for c in closes]),
-            (close / close.rolling(60, min_periods=60).max() - 1.0).to_numpy().T,
-            np.log(close / close.shift(5)).to_numpy().T, np.log(close / close.shift(20)).to_numpy().T]
-
-
 def combined_auroc(features: list[np.ndarray], label: np.ndarray) -> float:
     """In-sample AUROC of a logistic regression on the features: is there information beyond prices?"""
     from sklearn.linear_model import LogisticRegression
@@ -77,6 +65,7 @@ def measure_world(world, profile, horizons: list[int], threshold: float, ceiling
     from storm.labels import storm_flags
     from storm.worlds.ceiling import storm_probabilities
     from storm.worlds.generate import conference_days
+    from storm.worlds.information import price_reader_features
     from storm.worlds.synthetic import synthetic_world
 
     plan = synthetic_world(world, profile)
@@ -98,8 +87,8 @@ def measure_world(world, profile, horizons: list[int], threshold: float, ceiling
     evidence = [trailing_mean(plan.news_pressure, EVIDENCE_WINDOW), trailing_mean(speech, EVIDENCE_WINDOW)]
     row["vol+evidence"] = combined_auroc([np.stack([trailing_log_volatility(c, 20) for c in closes]), *evidence],
                                          storm_20d)
-    row["price_logit"] = combined_auroc(price_features(closes), storm_20d)
-    row["price+evidence"] = combined_auroc([*price_features(closes), *evidence], storm_20d)
+    row["price_logit"] = combined_auroc(price_reader_features(np.stack(closes)), storm_20d)
+    row["price+evidence"] = combined_auroc([*price_reader_features(np.stack(closes)), *evidence], storm_20d)
     if ceiling_paths:
         began, cpu_began = time.perf_counter(), time.process_time()
         ceiling = storm_probabilities(plan.hidden, horizons, threshold, ceiling_paths, np.random.default_rng(world.seed))

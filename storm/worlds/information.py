@@ -11,10 +11,11 @@ plus decayed means of evidence:
 - the *grammar reader* reads what was written and said, knowing the grammar:
   the share of stress and of upbeat headlines among each day's real headlines,
   and each call's delivery (words per minute, pitch, pauses) and strained lines,
-  regenerated from the world's own random streams. Fitted on each walk-forward fold's training dates and scored on
-its test block with the same paired block bootstrap as `storm evaluate`, it says
-whether "fused beats prices-only with the interval above 0" is within reach of
-any model in this world at this size, before a single model is trained.
+  regenerated from the world's own random streams.
+Fitted on each walk-forward fold's training dates and scored on its test block
+with the same paired block bootstrap as `storm evaluate`, they say whether
+"fused beats prices-only with the interval above 0" is within reach of any model
+in this world at this size, before a single model is trained.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from storm.config import EvaluationConfig, LabelConfig, TrainConfig, WorldConfig
+from storm.evaluation.baselines import drawdown_from_peak, log_return, trailing_log_volatility
 from storm.evaluation.bootstrap import BootstrapInput, paired_bootstrap
 from storm.labels import storm_flags
 from storm.training.splits import walk_forward_folds
@@ -74,15 +75,11 @@ def decayed_mean(values: np.ndarray, weights: np.ndarray, half_life: float) -> n
 
 
 def price_reader_features(closes: np.ndarray) -> list[np.ndarray]:
-    """[markets, days] each: the price logistic's inputs (GARCH left out): 20/60-day log vol, drawdown from the
-    60-day peak, 5/20-day log returns."""
-    from storm.evaluation.baselines import trailing_log_volatility
-
-    close = pd.DataFrame(closes.T)
-    return [np.stack([trailing_log_volatility(c, 20) for c in closes]),
-            np.stack([trailing_log_volatility(c, 60) for c in closes]),
-            (close / close.rolling(60, min_periods=60).max() - 1.0).to_numpy().T,
-            np.log(close / close.shift(5)).to_numpy().T, np.log(close / close.shift(20)).to_numpy().T]
+    """[markets, days] each: the price logistic's inputs (storm.evaluation.baselines.price_features, GARCH left
+    out for speed): 20/60-day log vol, drawdown from the 60-day peak, 5/20-day log returns."""
+    per_market = [(trailing_log_volatility(close, 20), trailing_log_volatility(close, 60), drawdown_from_peak(close, 60),
+                   log_return(close, 5), log_return(close, 20)) for close in closes]
+    return [np.stack(feature) for feature in zip(*per_market)]
 
 
 def reader_inputs(plan: WorldPlan, world: WorldConfig, labels: LabelConfig) -> ReaderInputs:
@@ -159,13 +156,14 @@ def held_out_readers(inputs: ReaderInputs, labels: LabelConfig, train: TrainConf
     n_markets = len(inputs.markets)
     test_days = np.array([position[d] for split in splits for d in split.test])
     scores = {reader: {h: np.full(len(test_days) * n_markets, np.nan) for h in labels.horizons} for reader in READERS}
+    tables = {reader: np.stack([feature for kind in kinds for feature in inputs.features[kind]], axis=-1)
+              for reader, kinds in READERS.items()}
     offset = 0
     for split in splits:
         fit_days = np.array([position[d] for d in split.train + split.validation])
         score_days = np.array([position[d] for d in split.test])
         rows = slice(offset * n_markets, (offset + len(score_days)) * n_markets)
-        for reader, kinds in READERS.items():
-            table = np.stack([feature for kind in kinds for feature in inputs.features[kind]], axis=-1)
+        for reader, table in tables.items():
             for h in labels.horizons:
                 scores[reader][h][rows] = _fit_and_score(table, inputs.labels[h], fit_days, score_days)
         offset += len(score_days)
@@ -185,7 +183,7 @@ def reader_gains(data: BootstrapInput, horizons: list[int], settings: Evaluation
 
 
 def _fit_and_score(table: np.ndarray, storms: np.ndarray, fit_days: np.ndarray, score_days: np.ndarray) -> np.ndarray:
-    """Storm probabilities on score_days (rows market-major within each day, NaN where a feature is missing)."""
+    """Storm probabilities on score_days, day by day and each day's markets in order (NaN where a feature is missing)."""
     fit_x, fit_y = table[:, fit_days].reshape(-1, table.shape[-1]), storms[:, fit_days].reshape(-1)
     usable = np.isfinite(fit_x).all(axis=1) & np.isfinite(fit_y)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
