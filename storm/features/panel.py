@@ -24,6 +24,7 @@ from storm.config import FeatureConfig, StormConfig
 from storm.console import SILENT, StageReporter
 from storm.features.alignment import effective_day_index, evidence_start, trading_calendars
 from storm.features.cache import FeatureCache, feature_spec_id
+from storm.features.evidence_panel import EvidencePanel, recent_conferences
 from storm.features.featurize import ModalityFeatures, featurize
 from storm.features.image import price_window, rendered_chart_tensor
 from storm.features.price_history import PRICE_FEATURES, daily_price_features
@@ -34,47 +35,6 @@ from storm.labels import label_table
 from storm.ray_runtime import ensure_ray
 from storm.schema import FWD_VOL, MODALITIES, storm_column
 from storm.store import Layout, ObjectStore, open_store
-
-
-@dataclass
-class EvidencePanel:
-    """Rows grouped by market (contiguous) and in date order within a market."""
-
-    market: np.ndarray              # str [N]
-    date: np.ndarray                # str [N] YYYY-MM-DD
-    market_start: np.ndarray        # int64 [N]: first row of this row's market
-    text_day: np.ndarray            # float32 [N, text_dim]: mean of the day's headline embeddings (0: no news)
-    text_count: np.ndarray          # float32 [N]: headlines that day
-    price: np.ndarray               # float32 [N, len(PRICE_FEATURES)]
-    chart: np.ndarray               # uint8 [N, S, S]: the day's chart (0 where none)
-    has_chart: np.ndarray           # bool [N]
-    conference_mel: np.ndarray      # float16 [C, n_mels, frames]: each conference once
-    conference_row: np.ndarray      # int64 [C]: the row from which the conference is evidence
-    recent_conferences: np.ndarray  # int64 [N, K]: conferences inside the row's window, most recent first; -1 none
-    labels: np.ndarray              # float32 [N, H]: storm_{h}d, NaN unknown
-    fwd_log_vol: np.ndarray         # float32 [N]
-    horizons: list[int]
-    window_days: int
-
-    def __len__(self) -> int:
-        return len(self.date)
-
-    def rows_on(self, dates) -> np.ndarray:
-        """Row indices whose date is in ``dates`` (in panel order)."""
-        return np.flatnonzero(np.isin(self.date, np.asarray(sorted(set(dates)), dtype=self.date.dtype)))
-
-    def rows_between(self, start: str, end: str) -> np.ndarray:
-        return np.flatnonzero((self.date >= start) & (self.date <= end))
-
-    def keys(self, rows: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame({"market": self.market[rows], "date": self.date[rows]})
-
-    def label_frame(self, rows: np.ndarray) -> pd.DataFrame:
-        frame = self.keys(rows)
-        for index, horizon in enumerate(self.horizons):
-            frame[storm_column(horizon)] = self.labels[rows, index].astype(float)
-        frame[FWD_VOL] = self.fwd_log_vol[rows].astype(float)
-        return frame
 
 
 @dataclass
@@ -143,26 +103,6 @@ def panel_rows(calendars: dict[str, np.ndarray], start: str, end: str, window_da
         if last > first:
             parts.append(pd.DataFrame({"market": market, "date": dates[first:last], "market_index": np.arange(first, last)}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["market", "date", "market_index"])
-
-
-def recent_conferences(conference_row: np.ndarray, market_start: np.ndarray, window_days: int, limit: int) -> np.ndarray:
-    """[N, limit]: per row, the conferences of its market evidence on that row or up to window_days - 1 rows before.
-
-    Most recent first, -1 where fewer. ``conference_row`` must be sorted (conferences in row order).
-    """
-    n_rows = len(market_start)
-    recent = np.full((n_rows, limit), -1, dtype=np.int64)
-    if len(conference_row) == 0:
-        return recent
-    rows = np.arange(n_rows)
-    last = np.searchsorted(conference_row, rows, side="right") - 1  # the latest conference at or before each row
-    for slot in range(limit):
-        candidate = last - slot
-        ok = candidate >= 0
-        held = np.where(ok, conference_row[np.maximum(candidate, 0)], -1)
-        ok &= (held >= market_start) & (rows - held < window_days)
-        recent[ok, slot] = candidate[ok]
-    return recent
 
 
 def _market_start(rows: pd.DataFrame) -> np.ndarray:

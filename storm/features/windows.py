@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from storm.features.panel import EvidencePanel
+from storm.features.evidence_panel import EvidencePanel
 from storm.schema import FWD_VOL, storm_column
 
 WINDOW_INPUT_KEYS = ("text_days", "text_day_count", "price_days", "day_valid", "image", "audio_mel", "audio_age",

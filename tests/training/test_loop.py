@@ -55,3 +55,15 @@ def test_predict_returns_outputs_and_labels_row_aligned():
     assert outputs["storm_logits"].shape == (60, 3) and outputs["log_vol"].shape == (60,)
     assert outputs["modality_weights"].shape == (60, 3)
     np.testing.assert_array_equal(outputs["storm_labels"][:, 0], panel.labels[:, 0])
+
+
+def test_the_loop_the_model_and_the_panel_arrays_import_without_ray():
+    """A GPU machine for the AMP check (benchmarks/bench_gpu_training.py) has torch but no Ray."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; import storm.training.loop, storm.training.losses, storm.features.windows, storm.model; "
+             "from storm.features.evidence_panel import EvidencePanel; "
+             "print(sorted(name for name in sys.modules if name.split('.')[0] in ('ray', 'soundfile', 's3fs')))")
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert imported == "[]"

@@ -12,10 +12,9 @@ import numpy as np
 import pandas as pd
 
 from storm.config import FeatureConfig, ModelConfig, StormConfig
-from storm.features.panel import EvidencePanel, PanelBuild, recent_conferences
+from storm.features.evidence_panel import EvidencePanel, recent_conferences
 from storm.features.price_history import PRICE_FEATURES
 from storm.features.windows import batches_of_rows
-from storm.ingest import IngestReport
 
 HORIZONS = [5, 10, 20]
 TINY_FEATURES = dict(text_dim=8, max_headlines=2, image_size=16, n_mels=8, audio_frames=16, window_days=8,
@@ -37,8 +36,20 @@ def trading_dates(n_days: int, start: str = "2020-01-01") -> list[str]:
 
 
 def tiny_panel(n_markets: int = 4, n_days: int = 120, features: FeatureConfig | None = None, seed: int = 0,
-               unknown_tail: int = 5) -> PanelBuild:
-    """A panel (markets contiguous, dates in order) whose last `unknown_tail` days have unknown labels."""
+               unknown_tail: int = 5):
+    """planted_panel as the PanelBuild build_panel returns (imports the Ray-side panel module)."""
+    from storm.features.panel import PanelBuild
+    from storm.ingest import IngestReport
+
+    panel = planted_panel(n_markets, n_days, features, seed, unknown_tail)
+    dates = trading_dates(n_days)
+    return PanelBuild(panel=panel, report=IngestReport(start=dates[0], end=dates[-1], counts={}),
+                      markets=sorted(set(panel.market)), dates=dates)
+
+
+def planted_panel(n_markets: int = 4, n_days: int = 120, features: FeatureConfig | None = None, seed: int = 0,
+                  unknown_tail: int = 5) -> EvidencePanel:
+    """A panel (markets contiguous, dates in order) whose last `unknown_tail` days have unknown labels. No Ray import."""
     features = features or FeatureConfig(**TINY_FEATURES)
     rng = np.random.default_rng(seed)
     n = n_markets * n_days
@@ -63,7 +74,7 @@ def tiny_panel(n_markets: int = 4, n_days: int = 120, features: FeatureConfig | 
     labels = np.stack([np.where(unknown, np.nan, (risk > np.quantile(risk, STORM_QUANTILE[h])).astype(np.float32))
                        for h in HORIZONS], axis=1).astype(np.float32)
     dates = trading_dates(n_days)
-    panel = EvidencePanel(
+    return EvidencePanel(
         market=np.repeat([f"M{i}" for i in range(n_markets)], n_days), date=np.array(dates * n_markets),
         market_start=market_start, text_day=text_day, text_count=text_count, price=price, chart=chart,
         has_chart=rng.random(n) > 0.1, conference_mel=conference_mel, conference_row=conference_row,
@@ -71,8 +82,6 @@ def tiny_panel(n_markets: int = 4, n_days: int = 120, features: FeatureConfig | 
         labels=labels, fwd_log_vol=np.where(unknown, np.nan, 0.5 * fragility - 1.5).astype(np.float32),
         horizons=list(HORIZONS), window_days=features.window_days,
     )
-    return PanelBuild(panel=panel, report=IngestReport(start=dates[0], end=dates[-1], counts={}),
-                      markets=sorted(set(panel.market)), dates=dates)
 
 
 def batches_of(panel: EvidencePanel, rows: np.ndarray, batch_size: int):

@@ -1,0 +1,76 @@
+"""The evidence panel's rows as arrays, and which conferences each row's window holds (pure numpy).
+
+Built by storm.features.panel (which reads the store and runs Ray Data); read by
+storm.features.windows at batch time. Kept apart from the build so the training
+loop, its tests and a GPU machine without Ray import the panel without the I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from storm.schema import FWD_VOL, storm_column
+
+
+@dataclass
+class EvidencePanel:
+    """Rows grouped by market (contiguous) and in date order within a market."""
+
+    market: np.ndarray              # str [N]
+    date: np.ndarray                # str [N] YYYY-MM-DD
+    market_start: np.ndarray        # int64 [N]: first row of this row's market
+    text_day: np.ndarray            # float32 [N, text_dim]: mean of the day's headline embeddings (0: no news)
+    text_count: np.ndarray          # float32 [N]: headlines that day
+    price: np.ndarray               # float32 [N, len(PRICE_FEATURES)]
+    chart: np.ndarray               # uint8 [N, S, S]: the day's chart (0 where none)
+    has_chart: np.ndarray           # bool [N]
+    conference_mel: np.ndarray      # float16 [C, n_mels, frames]: each conference once
+    conference_row: np.ndarray      # int64 [C]: the row from which the conference is evidence
+    recent_conferences: np.ndarray  # int64 [N, K]: conferences inside the row's window, most recent first; -1 none
+    labels: np.ndarray              # float32 [N, H]: storm_{h}d, NaN unknown
+    fwd_log_vol: np.ndarray         # float32 [N]
+    horizons: list[int]
+    window_days: int
+
+    def __len__(self) -> int:
+        return len(self.date)
+
+    def rows_on(self, dates) -> np.ndarray:
+        """Row indices whose date is in ``dates`` (in panel order)."""
+        return np.flatnonzero(np.isin(self.date, np.asarray(sorted(set(dates)), dtype=self.date.dtype)))
+
+    def rows_between(self, start: str, end: str) -> np.ndarray:
+        return np.flatnonzero((self.date >= start) & (self.date <= end))
+
+    def keys(self, rows: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({"market": self.market[rows], "date": self.date[rows]})
+
+    def label_frame(self, rows: np.ndarray) -> pd.DataFrame:
+        frame = self.keys(rows)
+        for index, horizon in enumerate(self.horizons):
+            frame[storm_column(horizon)] = self.labels[rows, index].astype(float)
+        frame[FWD_VOL] = self.fwd_log_vol[rows].astype(float)
+        return frame
+
+
+def recent_conferences(conference_row: np.ndarray, market_start: np.ndarray, window_days: int, limit: int) -> np.ndarray:
+    """[N, limit]: per row, the conferences of its market evidence on that row or up to window_days - 1 rows before.
+
+    Most recent first, -1 where fewer. ``conference_row`` must be sorted (conferences in row order).
+    """
+    n_rows = len(market_start)
+    recent = np.full((n_rows, limit), -1, dtype=np.int64)
+    if len(conference_row) == 0:
+        return recent
+    rows = np.arange(n_rows)
+    last = np.searchsorted(conference_row, rows, side="right") - 1  # the latest conference at or before each row
+    for slot in range(limit):
+        candidate = last - slot
+        ok = candidate >= 0
+        held = np.where(ok, conference_row[np.maximum(candidate, 0)], -1)
+        ok &= (held >= market_start) & (rows - held < window_days)
+        recent[ok, slot] = candidate[ok]
+    return recent
