@@ -116,6 +116,10 @@ def test_windows_see_the_past_days_and_the_conference_until_it_leaves_the_window
     # the day-3 conference: in the windows ending on days 6 and 7 (ages 3 and 4 days), gone from day 8 on
     assert windows["audio_valid"][:, 0].tolist() == [1, 1, 0, 0, 0]
     np.testing.assert_allclose(windows["audio_age"][:2, 0], [3 / 5, 4 / 5])
+    # its log-mel as the panel holds it, once per window; every empty slot all zeros
+    conference = panel.recent_conferences[rows[0], 0]
+    np.testing.assert_array_equal(windows["audio_mel"][:2, 0], panel.conference_mel[[conference, conference]])
+    assert windows["audio_mel"][:2, 0].any() and not windows["audio_mel"][2:].any() and not windows["audio_mel"][:, 1].any()
     assert windows["modality_mask"].tolist() == [[1, 1, 1], [1, 1, 1], [1, 1, 0], [1, 1, 0], [0, 1, 0]]  # news stays 5 days
     assert windows["storm_20d"][3] == 1.0 and windows["date"][3] == DATES[9]
 
