@@ -31,14 +31,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "training"))
 
 from storm.config import FeatureConfig, ModelConfig  # noqa: E402
 from storm.features.windows import batches_of_rows  # noqa: E402
 from storm.model import build_model  # noqa: E402
-from storm.training.loop import predict, train_epoch  # noqa: E402
+from storm.training.loop import horizon_aurocs, predict, train_epoch  # noqa: E402
 from storm.training.losses import StormLoss  # noqa: E402
 from training_samples import HORIZONS, planted_panel  # noqa: E402
 
@@ -122,15 +121,6 @@ def train_and_score(panel, train_rows, held_out, features, model_config, device,
     if device.type == "cuda":
         result["peak_gpu_memory_mib"] = torch.cuda.max_memory_allocated() / 2**20
     return result, model
-
-
-def horizon_aurocs(outputs: dict) -> list[float]:
-    aurocs = []
-    for column in range(len(HORIZONS)):
-        labels, logits = outputs["storm_labels"][:, column], outputs["storm_logits"][:, column]
-        known = ~np.isnan(labels)
-        aurocs.append(float(roc_auc_score(labels[known], logits[known])))
-    return aurocs
 
 
 def print_run(name: str, result: dict, cpu: dict) -> None:

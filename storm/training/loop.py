@@ -14,6 +14,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 
 from storm.features.windows import WINDOW_INPUT_KEYS
 from storm.schema import FWD_VOL, storm_column
@@ -100,3 +101,14 @@ def evaluation_loss(outputs: Mapping[str, np.ndarray], loss_fn: StormLoss) -> fl
         return float("nan")
     parts = loss_fn(*(torch.from_numpy(outputs[key]) for key in ("storm_logits", "log_vol", "storm_labels", "vol_labels")))
     return float(parts.total)
+
+
+def horizon_aurocs(outputs: dict[str, np.ndarray]) -> list[float]:
+    """Validation AUROC per horizon (NaN where one class is missing)."""
+    aurocs = []
+    for column in range(outputs["storm_labels"].shape[1] if outputs["storm_labels"].ndim == 2 else 0):
+        labels, logits = outputs["storm_labels"][:, column], outputs["storm_logits"][:, column]
+        known = ~np.isnan(labels)
+        defined = len(np.unique(labels[known])) == 2
+        aurocs.append(float(roc_auc_score(labels[known], logits[known])) if defined else float("nan"))
+    return aurocs

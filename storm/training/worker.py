@@ -23,13 +23,12 @@ import ray.train
 import ray.train.torch
 import torch
 import torch.distributed as dist
-from sklearn.metrics import roc_auc_score
 
 from storm.config import StormConfig
 from storm.features.windows import batches_of_rows
 from storm.model import build_model, load_encoder_weights
 from storm.training.checkpoint import CheckpointContents, TrainingState, read_checkpoint_dir, write_checkpoint_dir
-from storm.training.loop import evaluation_loss, predict, train_epoch
+from storm.training.loop import evaluation_loss, horizon_aurocs, predict, train_epoch
 from storm.training.losses import StormLoss
 
 
@@ -110,17 +109,6 @@ def epoch_share(train_rows, seed: int, epoch: int, rank: int, world_size: int) -
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The model inside DDP (what gets saved: no `module.` prefix)."""
     return getattr(model, "module", model)
-
-
-def horizon_aurocs(outputs: dict[str, np.ndarray]) -> list[float]:
-    """Validation AUROC per horizon (NaN where one class is missing)."""
-    aurocs = []
-    for column in range(outputs["storm_labels"].shape[1] if outputs["storm_labels"].ndim == 2 else 0):
-        labels, logits = outputs["storm_labels"][:, column], outputs["storm_logits"][:, column]
-        known = ~np.isnan(labels)
-        defined = len(np.unique(labels[known])) == 2
-        aurocs.append(float(roc_auc_score(labels[known], logits[known])) if defined else float("nan"))
-    return aurocs
 
 
 def selection_score(metric: str, val_loss: float, aurocs: list[float]) -> float:
