@@ -12,6 +12,7 @@ import typer  # noqa: E402
 
 from storm.cli import config_cmd  # noqa: E402
 from storm.cli import generate_cmd  # noqa: E402
+from storm.cli import import_cmd  # noqa: E402
 from storm.cli import ingest_cmd  # noqa: E402
 from storm.cli import evaluate_cmd  # noqa: E402
 from storm.cli import train_cmd  # noqa: E402
@@ -31,6 +32,6 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v",
 
 
 # One line per command module; each defines register(app).
-for module in (config_cmd, generate_cmd, ingest_cmd, train_cmd, evaluate_cmd, scan_cmd, metrics_cmd, submit_cmd,
+for module in (config_cmd, generate_cmd, import_cmd, ingest_cmd, train_cmd, evaluate_cmd, scan_cmd, metrics_cmd, submit_cmd,
                demo_cmd):
     module.register(app)

@@ -20,6 +20,8 @@ Jobs ask this module for paths; nobody else builds them from strings.
     scores/date=D/lease.json                 which model version owns the date's scores (storm.scan.score_store)
     candidates/<run>/scores/date=D/…         the same three files for a candidate run's scan, apart from production
     quarantine/date=D/<stage>-<modality>.jsonl
+    raw/imports/<kind>-<name>.json           storm import: what one import wrote, from where (vendor tickers kept)
+    quarantine/imports/<kind>-<name>.jsonl   storm import: rejected rows with file, line and reason
 
 Run and market names are checked whole (storm.names) and every path is checked
 to stay under the store's root (ObjectStore.path).
@@ -27,6 +29,7 @@ to stay under the store's root (ObjectStore.path).
 
 from __future__ import annotations
 
+import datetime
 import posixpath
 import re
 from dataclasses import dataclass
@@ -41,15 +44,47 @@ _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 
 
 def partition(date: str) -> str:
-    if not isinstance(date, str) or not _DATE.fullmatch(date):
+    if not is_date(date):
         raise ValueError(f"date {date!r} is not YYYY-MM-DD")
     return f"date={date}"
 
 
+def is_date(text: object) -> bool:
+    """Whether text is a real calendar date written YYYY-MM-DD."""
+    if not isinstance(text, str) or not _DATE.fullmatch(text):
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def date_of(path: str) -> str | None:
-    """The hive partition date a path lies under, or None."""
-    found = _PARTITION.search(path)
-    return found.group(1) if found else None
+    """The hive partition date a path lies under: its last segment that is exactly `date=YYYY-MM-DD`, or None.
+
+    Anchored to whole segments: `date=2024-01-01x` and `xdate=2024-01-01` are no partition.
+    """
+    for segment in reversed(path.split("/")):
+        found = _PARTITION.fullmatch(segment)
+        if found and is_date(found.group(1)):
+            return found.group(1)
+    return None
+
+
+def raw_key_date(base: str, path: str) -> str | None:
+    """The date of a raw object listed exactly as `<base>/date=YYYY-MM-DD/<file>`; None for any other key.
+
+    Only such keys are read as data: the date comes from this match, never from a looser search.
+    """
+    folder = base.rstrip("/") + "/"
+    if not path.startswith(folder):
+        return None
+    parts = path[len(folder):].split("/")
+    if len(parts) != 2 or parts[1] in ("", ".", ".."):
+        return None
+    found = _PARTITION.fullmatch(parts[0])
+    return found.group(1) if found and is_date(found.group(1)) else None
 
 
 def check_market(market: str) -> str:
@@ -104,6 +139,19 @@ class Layout:
 
     def world_manifest(self) -> str:
         return self.store.path("raw", "world.json")
+
+    # storm import: what each import wrote and the rows it rejected
+    def import_manifest(self, kind: str, name: str) -> str:
+        """raw/imports/<kind>-<name>.json: sources, counts, markets with the vendor's ticker spelling."""
+        return self.store.path("raw", "imports", f"{_check_file_name(kind)}-{_check_file_name(name)}.json")
+
+    def import_quarantine(self, kind: str, name: str) -> str:
+        """quarantine/imports/<kind>-<name>.jsonl: one record per rejected input row (file, line, reason)."""
+        return self.store.path("quarantine", "imports", f"{_check_file_name(kind)}-{_check_file_name(name)}.jsonl")
+
+    def news_files(self, name: str) -> list[str]:
+        """Every raw/news/date=D/<name>.jsonl in the store (one import's files)."""
+        return self.store.list_files(self.raw_dir("text"), suffix=f"/{_check_file_name(name)}.jsonl")
 
     # derived
     def features_dir(self, modality: str, spec: str) -> str:

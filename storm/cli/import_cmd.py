@@ -1,0 +1,132 @@
+"""`storm import prices|news|calls`: a user's own data into the object store's raw layout."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from storm.cli.common import ConfigOption, SetOption, build_config
+
+import_app = typer.Typer(help="Import your own prices, news and calls into the raw layout (idempotent, streaming).",
+                         no_args_is_help=True)
+RootOption = typer.Option(None, "--root", help="Object-store root (local path or s3://bucket/prefix).")
+NameOption = typer.Option(None, "--name", help="Name of this import (its files in the store); default from the file.")
+
+
+def register(app: typer.Typer) -> None:
+    try:  # TEMPORARY until storm/cli/import_calls_cmd.py lands
+        from storm.cli import import_calls_cmd
+
+        import_calls_cmd.register(import_app)
+    except ImportError:
+        pass
+    app.add_typer(import_app, name="import")
+
+
+@import_app.command("prices")
+def prices(
+    paths: list[Path] = typer.Argument(..., help="Per-ticker CSVs (Yahoo style), folders of them, or a long table "
+                                                 "(CSV/Parquet) with a ticker column."),
+    adjust: bool = typer.Option(False, "--adjust", help="Scale open/high/low/close by Adj Close / Close."),
+    ticker_column: Optional[str] = typer.Option(None, "--ticker-column", help="Long table: the ticker column "
+                                                "(default: ticker, symbol or market)."),
+    start: Optional[str] = typer.Option(None, "--start", help="Keep days on or after YYYY-MM-DD."),
+    end: Optional[str] = typer.Option(None, "--end", help="Keep days on or before YYYY-MM-DD."),
+    name: Optional[str] = NameOption,
+    root: Optional[str] = RootOption,
+    config: Optional[Path] = ConfigOption,
+    overrides: Optional[list[str]] = SetOption,
+) -> None:
+    """Daily OHLCV into raw/prices/<market>.parquet; bad rows rejected with file and line, repairs counted."""
+    from storm.importing.prices import PricesImport, import_prices
+
+    spec = PricesImport(name=name or "prices", adjust=adjust, ticker_column=ticker_column, start=start, end=end)
+    _run("prices", lambda store, layout: import_prices(paths, spec, store, layout), config, overrides, root)
+
+
+@import_app.command("news")
+def news(
+    files: list[Path] = typer.Argument(..., help="CSV / CSV.gz / Parquet files of the feed."),
+    time_column: str = typer.Option("date", "--time-column", help="Timestamp (or date) column."),
+    text_column: str = typer.Option("headline", "--text-column", help="Text column."),
+    market_column: Optional[str] = typer.Option(None, "--market-column", help="Ticker column (per-market feeds)."),
+    market: Optional[str] = typer.Option(None, "--market", help="One market for a market-wide feed."),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help="Item id column (kept with the item)."),
+    close: str = typer.Option("16:00", "--close", help="Market close, local time HH:MM."),
+    tz: str = typer.Option("America/New_York", "--tz", help="The market's time zone (IANA)."),
+    naive_tz: str = typer.Option("UTC", "--naive-tz", help="Zone of timestamps written without one."),
+    date_only_before_close: bool = typer.Option(False, "--date-only-before-close",
+                                                help="A date without time is before that day's close "
+                                                     "(default: it informs the next day)."),
+    keep: Optional[str] = typer.Option(None, "--keep", help="Relevance filter: keep texts matching this regex "
+                                                            "(case-insensitive)."),
+    start: Optional[str] = typer.Option(None, "--start", help="Keep items informing days on or after YYYY-MM-DD."),
+    end: Optional[str] = typer.Option(None, "--end", help="... on or before YYYY-MM-DD."),
+    name: Optional[str] = NameOption,
+    root: Optional[str] = RootOption,
+    config: Optional[Path] = ConfigOption,
+    overrides: Optional[list[str]] = SetOption,
+) -> None:
+    """Items into raw/news/date=D/<name>.jsonl, each on the first close at or after its timestamp."""
+    from storm.importing.news import NewsColumns, NewsImport, import_news
+    from storm.importing.timestamps import MarketClose
+
+    try:
+        spec = NewsImport(name=name or _default_name(files[0]),
+                          columns=NewsColumns(time=time_column, text=text_column, market=market_column, id=id_column,
+                                              market_name=market),
+                          close=MarketClose.parse(close, tz), naive_tz=naive_tz,
+                          date_only_before_close=date_only_before_close, keep=keep, start=start, end=end)
+    except ValueError as err:
+        typer.secho(str(err), fg="red", err=True)
+        raise typer.Exit(2) from None
+    _run("news", lambda store, layout: import_news(files, spec, store, layout), config, overrides, root)
+
+
+def _default_name(path: Path) -> str:
+    stem = path.name.split(".")[0]
+    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in stem).strip("_-") or "news"
+
+
+def _run(kind: str, action, config: Optional[Path], overrides: Optional[list[str]], root: Optional[str]) -> None:
+    from storm.importing.rows import TableError
+    from storm.store import Layout, open_store
+
+    settings = build_config(config, overrides, **{"storage.root": root})
+    store = open_store(settings.storage)
+    began = time.perf_counter()
+    try:
+        report = action(store, Layout(store))
+    except (TableError, ValueError, FileNotFoundError) as err:
+        typer.secho(f"storm import {kind}: {err}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    print_report(report, time.perf_counter() - began)
+
+
+def print_report(report, seconds: float) -> None:
+    table = Table(title=f"storm import {report.kind} ({report.name})", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("count", justify="right")
+    for key, value in sorted(report.counts.items()):
+        table.add_row(key.replace("_", " "), f"{value:,}")
+    table.add_row("rejected rows", f"{report.rejected:,}")
+    for reason, count in sorted(report.rejects_by_reason.items()):
+        table.add_row(f"  rejected: {reason}", f"{count:,}")
+    for repair, count in sorted(report.repairs.items()):
+        table.add_row(f"  repaired: {repair}", f"{count:,}")
+    table.add_row("markets", f"{len(report.markets):,}")
+    table.add_row("seconds", f"{seconds:.1f}")
+    rows = report.counts.get("rows", 0)
+    if seconds > 0 and rows:
+        table.add_row("rows/s", f"{rows / seconds:,.0f}")
+    console = Console()
+    console.print(table)
+    for note in report.notes[:20]:
+        console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+    if len(report.notes) > 20:
+        console.print(f"[yellow]note:[/] … and {len(report.notes) - 20} more (see the manifest)")

@@ -1,0 +1,159 @@
+"""`storm import news`: a news or social feed (CSV/Parquet) into raw/news/date=D/<name>.jsonl.
+
+Each item is assigned to the first market close at or after its timestamp
+(storm.importing.timestamps), so nothing published after the bell informs that
+day's score. Retweets and exact repeats of one text for one market-day are
+dropped and counted, an optional relevance pattern thins a firehose, and every
+row that cannot be an item is rejected with its file, line and reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from storm.importing.report import ImportReport
+from storm.importing.rows import iter_chunks
+from storm.importing.spool import Spool
+from storm.importing.tickers import TickerError, market_name
+from storm.importing.timestamps import MarketClose, close_dates, parse_timestamps
+from storm.store import Layout, ObjectStore
+
+_RETWEET = re.compile(r"^\s*RT\s+@\w+:?\s*", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+MAX_ITEM_CHARS = 2000  # as ingest.max_headline_chars: a longer "headline" is a broken row
+
+
+@dataclass(frozen=True)
+class NewsColumns:
+    """Where each field is in the user's file; ``market`` None means a market-wide feed (``market_name`` given)."""
+
+    time: str = "date"
+    text: str = "headline"
+    market: str | None = None
+    id: str | None = None
+    market_name: str | None = None
+
+
+@dataclass(frozen=True)
+class NewsImport:
+    name: str                                 # the import's name: raw/news/date=D/<name>.jsonl
+    columns: NewsColumns = field(default_factory=NewsColumns)
+    close: MarketClose = field(default_factory=MarketClose)
+    naive_tz: str = "UTC"                     # zone of timestamps written without one
+    date_only_before_close: bool = False
+    keep: str | None = None                   # relevance filter (regex, case-insensitive) on the text
+    start: str | None = None
+    end: str | None = None
+
+
+def dedup_key(text: str) -> str:
+    """A retweet and its original, or two spacings of one text, share a key."""
+    return _SPACE.sub(" ", _RETWEET.sub("", text)).strip().casefold()
+
+
+def import_news(files: list[Path], spec: NewsImport, store: ObjectStore, layout: Layout) -> ImportReport:
+    """Write the feed's items per date, replacing this import's earlier files; returns what happened."""
+    columns = spec.columns
+    if (columns.market is None) == (columns.market_name is None):
+        raise ValueError("give either a market column (--market-column) or one market for a market-wide feed (--market)")
+    report = ImportReport(kind="news", name=spec.name, sources=[str(f) for f in files])
+    fixed_market = market_name(columns.market_name) if columns.market_name else None
+    if fixed_market:
+        report.markets[fixed_market] = columns.market_name
+    keep = re.compile(spec.keep, re.IGNORECASE) if spec.keep else None
+    wanted = [c for c in (columns.time, columns.text, columns.market, columns.id) if c]
+    with Spool() as spool:
+        for path in files:
+            for chunk in iter_chunks(path, wanted):
+                report.add_rejects(chunk.rejects)
+                report.counts["rows"] += len(chunk.rows) + len(chunk.rejects)
+                for record in _items(chunk.rows, str(path), spec, fixed_market, keep, report):
+                    spool.add(record["date"], record)
+        written = []
+        for date, records in spool.groups():
+            kept = _drop_repeats(records, report)
+            lines = "".join(json.dumps(_public(r), ensure_ascii=False, sort_keys=True) + "\n" for r in kept)
+            path = layout.news_file(date, spec.name)
+            store.write_text(path, lines)
+            written.append(path)
+            report.counts["items_written"] += len(kept)
+    stale = sorted(set(layout.news_files(spec.name)) - set(written))
+    store.delete(stale)
+    report.counts["dates"] = len(written)
+    report.counts["stale_files_removed"] = len(stale)
+    report.objects = written
+    report.write(store, layout)
+    return report
+
+
+def _items(rows: pd.DataFrame, source: str, spec: NewsImport, fixed_market: str | None, keep, report: ImportReport):
+    columns = spec.columns
+    text = rows[columns.text].astype("string").fillna("").str.strip()
+    times = parse_timestamps(rows[columns.time], spec.naive_tz)
+    dates = close_dates(times, spec.close, spec.date_only_before_close)
+    markets = _markets(rows, columns, fixed_market)
+    ids = rows[columns.id].astype("string").fillna("") if columns.id else pd.Series("", index=rows.index)
+    published = times.utc.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for index, line in zip(rows.index, rows["line"]):
+        date, market, item = dates[index], markets[index], text[index]
+        if times.bad[index] or date is None:
+            report.reject(source, line, f"bad timestamp ({str(rows.at[index, columns.time])[:40]!r})")
+        elif isinstance(market, Exception):
+            report.reject(source, line, f"bad ticker ({market})")
+        elif not item:
+            report.reject(source, line, "empty text")
+        elif len(item) > MAX_ITEM_CHARS:
+            report.reject(source, line, f"text of {len(item)} characters (limit {MAX_ITEM_CHARS})")
+        elif (spec.start and date < spec.start) or (spec.end and date > spec.end):
+            report.counts["outside_dates"] += 1
+        elif keep is not None and not keep.search(item):
+            report.counts["filtered_out"] += 1
+        else:
+            report.markets.setdefault(market, market if fixed_market else str(rows.at[index, columns.market]).strip())
+            yield {"date": date, "market": market, "headline": item, "id": str(ids[index]),
+                   "published": published[index] if isinstance(published[index], str) else None,
+                   "key": dedup_key(item), "order": (source, int(line))}
+
+
+def _markets(rows: pd.DataFrame, columns: NewsColumns, fixed_market: str | None) -> dict:
+    if fixed_market:
+        return {index: fixed_market for index in rows.index}
+    named: dict = {}
+    cache: dict[str, object] = {}
+    for index, ticker in zip(rows.index, rows[columns.market].astype("string").fillna("")):
+        if ticker not in cache:
+            try:
+                cache[ticker] = market_name(ticker)
+            except (TickerError, ValueError) as err:
+                cache[ticker] = err
+        named[index] = cache[ticker]
+    return named
+
+
+def _drop_repeats(records: list[dict], report: ImportReport) -> list[dict]:
+    """The first of each (market, text key) of a day by publication time; later copies counted as duplicates."""
+    records.sort(key=lambda r: (r["market"], r["published"] or "", r["order"][0], r["order"][1]))
+    seen, kept = set(), []
+    for record in records:
+        key = (record["market"], record["key"])
+        if key in seen:
+            report.counts["duplicates_dropped"] += 1
+            continue
+        seen.add(key)
+        kept.append(record)
+    return kept
+
+
+def _public(record: dict) -> dict:
+    """What raw/news holds of an item (storm.schema.NEWS_FIELDS and its publication time)."""
+    item = {"market": record["market"], "date": record["date"], "headline": record["headline"]}
+    if record["id"]:
+        item["id"] = record["id"]
+    if record["published"]:
+        item["published"] = record["published"]
+    return item

@@ -1,0 +1,126 @@
+"""Which market close an item may inform: parse vendors' timestamps, then take the first close at or after.
+
+Pure pandas. An item stamped after a day's close (in the market's own time zone,
+daylight saving included) informs the next day, never the same one; a date
+without a time is before that day's close only when the user says so.
+Non-trading days need no calendar here: the panel moves an item dated on a
+holiday or weekend to the market's next trading day.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time
+
+import numpy as np
+import pandas as pd
+
+# "20081029 04:25 PM EDT", "20150103 12:04PM UTC": Reuters' archive format
+_COMPACT = re.compile(r"^\s*(\d{8})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*([A-Za-z]{1,5})?\s*$")
+_DATE_ONLY = re.compile(r"^\s*\d{4}-?\d{2}-?\d{2}\s*$")
+_HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})\s*$")
+ZONE_ABBREVIATIONS = {  # hours east of UTC; abbreviations are ambiguous in general, these are the newswires' own
+    "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8,
+    "PDT": -7, "BST": 1, "CET": 1, "CEST": 2, "JST": 9, "HKT": 8, "SGT": 8, "IST": 5.5, "AEST": 10, "AEDT": 11,
+}
+
+
+@dataclass(frozen=True)
+class MarketClose:
+    """The close items are assigned to: local time and zone (IANA name)."""
+
+    close: time = time(16, 0)
+    tz: str = "America/New_York"
+
+    @staticmethod
+    def parse(close: str, tz: str) -> "MarketClose":
+        try:
+            hours, minutes = (int(part) for part in close.split(":"))
+            closing = time(hours, minutes)
+        except ValueError:
+            raise ValueError(f"--close {close!r} is not HH:MM (e.g. 16:00)") from None
+        try:
+            pd.Timestamp("2020-01-01").tz_localize(tz)
+        except Exception:
+            raise ValueError(f"--tz {tz!r} is not an IANA time zone (e.g. America/New_York, Europe/London)") from None
+        return MarketClose(closing, tz)
+
+
+@dataclass
+class ParsedTimes:
+    utc: pd.Series        # datetime64[ns, UTC]; NaT where unparseable or date-only
+    date_only: pd.Series  # 'YYYY-MM-DD' where the value held a date alone, else None
+    bad: pd.Series        # bool: neither a timestamp nor a date
+
+
+def parse_timestamps(values: pd.Series, naive_tz: str = "UTC") -> ParsedTimes:
+    """Vendors' mixed formats: ISO with or without offset, '20081029 04:25 PM EDT', dates alone.
+
+    A timestamp without zone is taken in ``naive_tz``; an unknown zone abbreviation makes the value bad.
+    """
+    text = values.astype("string").fillna("").str.strip()
+    utc = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    date_only = pd.Series(None, index=values.index, dtype=object)
+    done = pd.Series(False, index=values.index)
+
+    is_date = text.str.fullmatch(_DATE_ONLY.pattern)
+    if is_date.any():
+        dates = pd.to_datetime(text[is_date].str.replace("-", ""), format="%Y%m%d", errors="coerce")
+        date_only[is_date] = dates.dt.strftime("%Y-%m-%d").where(dates.notna(), None)
+        done |= is_date & dates.reindex(values.index).notna()
+
+    compact = text.str.extract(_COMPACT.pattern)
+    is_compact = compact[0].notna() & ~done
+    if is_compact.any():
+        utc[is_compact] = _compact_to_utc(compact[is_compact], naive_tz)
+        done |= is_compact & utc.notna()
+
+    rest = ~done & (text != "") & ~is_compact
+    if rest.any():
+        with_offset = rest & text.str.contains(_HAS_OFFSET.pattern, regex=True)
+        if with_offset.any():
+            utc[with_offset] = pd.to_datetime(text[with_offset], format="mixed", errors="coerce", utc=True)
+        naive = rest & ~with_offset
+        if naive.any():
+            parsed = pd.to_datetime(text[naive], format="mixed", errors="coerce")
+            utc[naive] = parsed.dt.tz_localize(naive_tz, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
+        done |= rest & utc.notna()
+    return ParsedTimes(utc=utc, date_only=date_only, bad=~done)
+
+
+def _compact_to_utc(parts: pd.DataFrame, naive_tz: str) -> pd.Series:
+    hours = parts[1].astype(int)
+    meridiem = parts[4].fillna("").str.upper()
+    valid = ~((meridiem != "") & ((hours < 1) | (hours > 12)))
+    hours = hours.where(meridiem == "", (hours % 12) + np.where(meridiem == "PM", 12, 0))
+    seconds = parts[3].fillna("0").astype(int)
+    local = pd.to_datetime(parts[0], format="%Y%m%d", errors="coerce") + pd.to_timedelta(
+        hours * 3600 + parts[2].astype(int) * 60 + seconds, unit="s")
+    zone = parts[5].fillna("").str.upper()
+    offset_hours = zone.map(ZONE_ABBREVIATIONS)
+    utc = (local - pd.to_timedelta(offset_hours.fillna(0.0) * 3600, unit="s")).dt.tz_localize("UTC")
+    if (zone == "").any():
+        naive = zone == ""
+        utc[naive] = local[naive].dt.tz_localize(naive_tz, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
+    known_zone = (zone == "") | offset_hours.notna()
+    return utc.where(valid & known_zone & (parts[2].astype(int) < 60), pd.NaT)
+
+
+def close_dates(times: ParsedTimes, close: MarketClose, date_only_before_close: bool = False) -> pd.Series:
+    """'YYYY-MM-DD' of the first close at or after each item (None where the time was bad).
+
+    ``date_only_before_close``: a date without a time is taken as before that day's close; otherwise
+    it informs the next day (a story dated today may have run after the bell).
+    """
+    local = times.utc.dt.tz_convert(close.tz)
+    day = local.dt.normalize().dt.tz_localize(None)
+    after_close = (local.dt.hour * 60 + local.dt.minute + (local.dt.second > 0)) > (close.close.hour * 60 + close.close.minute)
+    assigned = (day + pd.to_timedelta(after_close.astype(int), unit="D")).dt.strftime("%Y-%m-%d")
+    result = assigned.where(times.utc.notna(), None).astype(object)
+    only = times.date_only.notna()
+    if only.any():
+        dates = pd.to_datetime(times.date_only[only])
+        shift = 0 if date_only_before_close else 1
+        result[only] = (dates + pd.Timedelta(days=shift)).dt.strftime("%Y-%m-%d")
+    return result

@@ -1,0 +1,160 @@
+"""storm import prices / news on corrupted copies of real-looking inputs: exit 0, bad rows named, good rows in."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from storm.cli import app
+from storm.importing.news import NewsColumns, NewsImport, import_news
+from storm.importing.prices import PricesImport, import_prices
+from storm.store import Layout, open_store
+
+YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
+
+
+def yahoo_rows(start: str, days: int, price: float = 100.0) -> str:
+    dates = pd.bdate_range(start, periods=days)
+    return "".join(f"{d:%Y-%m-%d},{price + i},{price + i + 2},{price + i - 1},{price + i + 1},{(price + i + 1) / 2},{1000 + i}\n"
+                   for i, d in enumerate(dates))
+
+
+@pytest.fixture
+def store(local_storage):
+    return open_store(local_storage)
+
+
+def quarantined(store, kind: str, name: str) -> list[dict]:
+    layout = Layout(store)
+    return [json.loads(line) for line in store.read_text(layout.import_quarantine(kind, name)).splitlines()]
+
+
+def test_corrupted_yahoo_files_import_with_every_bad_row_named_and_the_good_rows_through(tmp_path, store):
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    good = yahoo_rows("2015-01-05", 30)
+    bad_lines = ("2015-02-30,1,2,0.5,1.5,1.5,10\n"      # bad date
+                 "2015-03-02,abc,2,1,1.5,1.5,10\n"       # non-numeric
+                 "2015-03-03,1,2,1,-1.5,-1.5,10\n"       # non-positive
+                 "2015-03-04,1,0.5,1,1.5,1.5,10\n"       # high < low
+                 "2015-03-05,1,2,1,1.5,1.5,-10\n"        # negative volume
+                 "2015-03-06,1,2,1,\xff\xfe,1.5,10\n")   # not UTF-8 (written as latin-1 below)
+    (folder / "BF-B.csv").write_bytes((YAHOO_HEADER + good + bad_lines).encode("latin-1"))
+    duplicated = yahoo_rows("2015-01-05", 10)
+    (folder / "^GSPC.csv").write_text(YAHOO_HEADER + duplicated + duplicated.splitlines(True)[3])  # a duplicate date
+    (folder / "TINY.csv").write_text(YAHOO_HEADER + yahoo_rows("2015-01-05", 3))  # 3 days of history
+    report = import_prices([folder], PricesImport(adjust=True), store, Layout(store))
+    layout = Layout(store)
+    reasons = {r["line"]: r["reason"] for r in quarantined(store, "prices", "prices")}
+    assert sorted(reasons) == list(range(32, 38))
+    assert "bad date" in reasons[32] and "open" in reasons[33] and "close is not positive" in reasons[34]
+    assert "below low" in reasons[35] and "negative volume" in reasons[36] and "UTF-8" in reasons[37]
+    bfb = store.read_table(layout.prices("BF_B")).to_pandas()
+    assert len(bfb) == 30 and bfb["close"].iloc[0] == pytest.approx(101 / 2)  # --adjust: scaled by Adj Close / Close
+    assert len(store.read_table(layout.prices("IDX_GSPC")).to_pandas()) == 10
+    assert report.repairs["duplicate dates, last row kept"] == 1
+    assert len(store.read_table(layout.prices("TINY")).to_pandas()) == 3
+    assert report.markets == {"BF_B": "BF-B", "IDX_GSPC": "^GSPC", "TINY": "TINY"}
+
+
+def test_long_parquet_table_is_split_per_ticker_reading_only_price_columns(tmp_path, store):
+    rows = []
+    for ticker in ("BRK.B", "AAPL"):
+        for i, d in enumerate(pd.bdate_range("2016-01-04", periods=5)):
+            rows.append({"date": d, "ticker": ticker, "open": 10.0 + i, "high": 12.0 + i, "low": 9.0 + i,
+                         "close": 11.0 + i, "volume": 100.0, "notes": "x" * 100})
+    table = pd.DataFrame(rows).sample(frac=1.0, random_state=0)  # unsorted
+    table.to_parquet(tmp_path / "long.parquet")
+    report = import_prices([tmp_path / "long.parquet"], PricesImport(name="long"), store, Layout(store))
+    brk = store.read_table(Layout(store).prices("BRK.B")).to_pandas()
+    assert list(brk.columns) == ["date", "open", "high", "low", "close", "volume"]
+    assert brk["date"].tolist() == [f"{d:%Y-%m-%d}" for d in pd.bdate_range("2016-01-04", periods=5)]
+    assert report.counts["markets_written"] == 2 and report.rejected == 0
+
+
+def write_feed(path: Path, rows: list[dict]) -> None:
+    frame = pd.DataFrame(rows)
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as stream:
+        frame.to_csv(stream, index=False)
+
+
+def test_news_import_places_by_close_drops_retweets_and_names_every_bad_row(tmp_path, store):
+    feed = tmp_path / "tweets.csv.gz"
+    write_feed(feed, [
+        {"created_at_utc": "2016-03-14 19:55:00", "ticker": "AAPL", "text": "Apple guidance cut"},
+        {"created_at_utc": "2016-03-14 20:05:00", "ticker": "AAPL", "text": "after the bell"},   # 16:05 EDT -> next day
+        {"created_at_utc": "2016-03-14 19:56:00", "ticker": "AAPL", "text": "RT @someone: Apple guidance cut"},
+        {"created_at_utc": "2016-03-14 19:57:00", "ticker": "AAPL", "text": "Apple  guidance cut"},
+        {"created_at_utc": "2016-03-14 19:58:00", "ticker": "BRK.B", "text": "Apple guidance cut"},  # other market
+        {"created_at_utc": "not a time", "ticker": "AAPL", "text": "x"},
+        {"created_at_utc": "2016-03-14 10:00:00", "ticker": "^^", "text": "no ticker"},
+        {"created_at_utc": "2016-03-14 10:00:00", "ticker": "AAPL", "text": ""},
+        {"created_at_utc": "2016-03-14 10:00:00", "ticker": "AAPL", "text": "y" * 10_000_000},  # a 10 MB line
+    ])
+    spec = NewsImport(name="tweets", columns=NewsColumns(time="created_at_utc", text="text", market="ticker"))
+    report = import_news([feed], spec, store, Layout(store))
+    layout = Layout(store)
+    day = [json.loads(line) for line in store.read_text(layout.news_file("2016-03-14", "tweets")).splitlines()]
+    after = [json.loads(line) for line in store.read_text(layout.news_file("2016-03-15", "tweets")).splitlines()]
+    assert [(i["market"], i["headline"]) for i in day] == [("AAPL", "Apple guidance cut"), ("BRK.B", "Apple guidance cut")]
+    assert [i["headline"] for i in after] == ["after the bell"]
+    assert report.counts["duplicates_dropped"] == 2
+    reasons = sorted(r["reason"].split(" (")[0] for r in quarantined(store, "news", "tweets"))
+    assert reasons == ["a field of 10000000 characters", "bad ticker", "bad timestamp", "empty text"] or \
+        reasons == ["bad ticker", "bad timestamp", "empty text", "unreadable CSV row"]
+    assert report.rejected == 4
+
+
+def test_market_wide_feed_with_relevance_filter_and_date_window(tmp_path, store):
+    feed = tmp_path / "wire.csv"
+    pd.DataFrame({"ts": ["20081029 04:25 PM EDT", "20081029 03:25 PM EDT", "20081029 02:00 PM EDT", "20090105 01:00 PM EST"],
+                  "headline": ["Stocks slide", "Football results", "Banks fall on credit fears", "Stocks rally"]}
+                 ).to_csv(feed, index=False)
+    spec = NewsImport(name="wire", columns=NewsColumns(time="ts", text="headline", market_name="^GSPC"),
+                      keep=r"stock|bank|credit", end="2008-12-31")
+    report = import_news([feed], spec, store, Layout(store))
+    layout = Layout(store)
+    assert [json.loads(line)["headline"] for line in store.read_text(layout.news_file("2008-10-29", "wire")).splitlines()] \
+        == ["Banks fall on credit fears"]
+    assert [json.loads(line)["market"] for line in store.read_text(layout.news_file("2008-10-30", "wire")).splitlines()] \
+        == ["IDX_GSPC"]
+    assert report.counts["filtered_out"] == 1 and report.counts["outside_dates"] == 1
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_rerunning_an_import_writes_byte_identical_objects_and_removes_its_stale_days(tmp_path, local_storage):
+    feed = tmp_path / "feed.csv"
+    pd.DataFrame({"date": ["2016-03-14 12:00:00", "2016-03-16 12:00:00"], "headline": ["a", "b"],
+                  "ticker": ["AAPL", "AAPL"]}).to_csv(feed, index=False)
+    prices = tmp_path / "AAPL.csv"
+    prices.write_text(YAHOO_HEADER + yahoo_rows("2016-03-01", 20))
+    runner = CliRunner()
+    root = Path(local_storage.root)
+    commands = [["import", "prices", str(prices), "--root", str(root)],
+                ["import", "news", str(feed), "--market-column", "ticker", "--root", str(root)]]
+    for command in commands:
+        assert runner.invoke(app, command).exit_code == 0
+    first = snapshot(root)
+    for command in commands:
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+    assert snapshot(root) == first
+    pd.DataFrame({"date": ["2016-03-14 12:00:00"], "headline": ["a"], "ticker": ["AAPL"]}).to_csv(feed, index=False)
+    assert runner.invoke(app, commands[1]).exit_code == 0
+    assert not any("date=2016-03-16" in name for name in snapshot(root))
+
+
+def test_import_of_a_file_without_the_named_columns_says_which(tmp_path, local_storage):
+    feed = tmp_path / "feed.csv"
+    feed.write_text("when,what\n2016-01-01,x\n")
+    result = CliRunner().invoke(app, ["import", "news", str(feed), "--market", "SPX", "--root", local_storage.root])
+    assert result.exit_code == 2
+    assert "lacks column(s) ['date', 'headline']" in result.output
