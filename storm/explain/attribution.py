@@ -1,0 +1,221 @@
+"""What moved a score: Shapley values over the modalities, and the occlusion effect of each item (plain torch).
+
+Method, the same whatever the fusion (concat, gated, attention): StormModel.encode runs once; then
+StormModel.fuse runs on the 8 coalitions of modalities (Shapley, storm.explain.shapley) and on one
+variant per item with that item taken out of its modality's input, re-encoded. An item's effect is
+score - score without it, so taking the item out of the evidence moves the score by exactly that
+(the headline's day mean and count are recomputed without it; a price reading is set to 0, its calm
+value on the fixed scales of storm.features.price_history; a call's slot is emptied). Item effects
+within a modality need not add up to the modality's Shapley value: pooling and the nonlinear fusion
+make them interact. Gate or attention weights are not used: they are not explanations of the score.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from storm.explain.shapley import EMPTY, FULL, coalition_masks, shapley_values
+from storm.features.price_history import PRICE_FEATURES, RETURN_SCALE, TYPICAL_LOG_VOL
+from storm.model.modality_mask import present_modalities
+from storm.schema import MODALITIES
+
+VARIANTS_PER_CHUNK = 256  # bounds memory: a text variant copies its whole window [W, text_dim]
+
+
+@dataclass
+class WindowHeadlines:
+    """Every headline inside each sample's window: which sample, which window day (0 = oldest), its embedding."""
+
+    sample: np.ndarray      # int64 [n]
+    position: np.ndarray    # int64 [n]: index into the window's days
+    embedding: np.ndarray   # float32 [n, text_dim]: the cached (name-masked) embedding, as pooled into the day's mean
+    headline: np.ndarray    # str [n]: the headline as published
+    date: np.ndarray        # str [n]: its date
+
+    @classmethod
+    def empty(cls, text_dim: int) -> "WindowHeadlines":
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, text_dim), np.float32),
+                   np.zeros(0, dtype=object), np.zeros(0, dtype=object))
+
+
+@dataclass
+class Item:
+    """One piece of evidence of one sample that can be taken out: a headline, a price reading, a call."""
+
+    sample: int
+    modality: str
+    label: str
+    date: str = ""
+    value: float = math.nan
+
+
+@dataclass
+class Explanation:
+    """A batch's attributions; probabilities are calibrated scores, logits the model's raw storm logits."""
+
+    horizons: list[int]
+    score_logit: np.ndarray      # [B, H]
+    baseline_logit: np.ndarray   # [B, H]: every modality masked (the model's learned "nothing present")
+    modality_logit: np.ndarray   # [B, 3, H]: Shapley values; sum over modalities = score_logit - baseline_logit
+    score: np.ndarray            # [B, H] calibrated probability
+    baseline: np.ndarray         # [B, H]
+    modality: np.ndarray         # [B, 3, H]: Shapley values of the calibrated probability
+    items: list[Item] = field(default_factory=list)
+    item_logit: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [n_items, H]: score - score without it
+    item: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))        # [n_items, H], calibrated
+
+
+@torch.no_grad()
+def explain_windows(model, calibration, inputs: Mapping[str, Tensor], headlines: WindowHeadlines | None = None,
+                    call_labels: Sequence[Sequence[str]] | None = None, items: bool = True) -> Explanation:
+    """Attributions for a batch of windows (storm.features.windows keys as float tensors on the model's device).
+
+    ``calibration`` maps raw logits [N, H] to probabilities (storm.training.calibration.Calibration).
+    ``headlines``: the headlines inside each window (storm.explain.headlines); none: no headline items.
+    ``call_labels[b][k]``: a name for sample b's k-th call slot (most recent first); else its age is the name.
+    """
+    model.eval()
+    present = present_modalities(inputs["modality_mask"], model.enabled)
+    embeddings = model.encode(inputs, present)
+    batch, _, hidden = embeddings.shape
+    masks = torch.as_tensor(coalition_masks(present.cpu().numpy()), device=present.device)
+    fused = model.fuse(embeddings.unsqueeze(1).expand(batch, len(masks[0]), *embeddings.shape[1:]).reshape(-1, 3, hidden),
+                       masks.reshape(-1, 3))
+    logits = fused.storm_logits.float().cpu().numpy().astype(np.float64).reshape(batch, len(masks[0]), -1)
+    probabilities = calibration.probability(logits.reshape(-1, logits.shape[-1])).reshape(logits.shape)
+    explanation = Explanation(
+        horizons=list(calibration.horizons),
+        score_logit=logits[:, FULL], baseline_logit=logits[:, EMPTY], modality_logit=shapley_values(logits),
+        score=probabilities[:, FULL], baseline=probabilities[:, EMPTY], modality=shapley_values(probabilities),
+    )
+    if items:
+        _explain_items(model, calibration, inputs, present, embeddings, explanation, headlines, call_labels)
+    return explanation
+
+
+def _explain_items(model, calibration, inputs, present, embeddings, explanation: Explanation,
+                   headlines: WindowHeadlines | None, call_labels) -> None:
+    builders = {"text": _headline_variants, "image": _price_variants, "audio": _call_variants}
+    found: list[Item] = []
+    without: list[np.ndarray] = []
+    for index, modality in enumerate(MODALITIES):
+        if modality not in model.encoders or not bool(present[:, index].any()):
+            continue
+        encoder = model.encoders[modality]
+        source = headlines if modality == "text" else call_labels
+        for chunk_items, sample, variant_inputs, still_present in builders[modality](encoder, inputs, present[:, index],
+                                                                                      source):
+            replaced = embeddings[sample].clone()
+            replaced[:, index] = encoder(variant_inputs).to(replaced.dtype)
+            kept = present[sample].clone()
+            kept[:, index] = still_present
+            without.append(model.fuse(replaced, kept).storm_logits.float().cpu().numpy().astype(np.float64))
+            found.extend(chunk_items)
+    if not found:
+        return
+    logits = np.concatenate(without)
+    samples = np.array([item.sample for item in found])
+    explanation.items = found
+    explanation.item_logit = explanation.score_logit[samples] - logits
+    explanation.item = explanation.score[samples] - calibration.probability(logits)
+
+
+def _chunks(n: int):
+    for start in range(0, n, VARIANTS_PER_CHUNK):
+        yield slice(start, min(n, start + VARIANTS_PER_CHUNK))
+
+
+def _headline_variants(encoder, inputs, present: Tensor, headlines: WindowHeadlines | None):
+    """Each headline out of its day: the day's mean and count recomputed without it (the reading is linear in it)."""
+    if headlines is None or len(headlines.sample) == 0 or "text_days" not in encoder.input_keys:
+        return
+    device = inputs["text_days"].device
+    keep = present.cpu().numpy()[headlines.sample]
+    order = np.flatnonzero(keep)
+    for part in _chunks(len(order)):
+        rows = order[part]
+        sample = torch.as_tensor(headlines.sample[rows], device=device)
+        position = torch.as_tensor(headlines.position[rows], device=device)
+        removed = torch.as_tensor(headlines.embedding[rows], device=device, dtype=torch.float32)
+        variant = {key: inputs[key][sample].clone() for key in encoder.input_keys}
+        line = torch.arange(len(rows), device=device)
+        count = variant["text_day_count"][line, position]
+        day_mean = variant["text_days"][line, position]
+        remaining = (count - 1.0).clamp(min=0.0)
+        new_mean = (day_mean * count[:, None] - removed) / remaining.clamp(min=1.0)[:, None]
+        variant["text_days"][line, position] = torch.where(remaining[:, None] > 0, new_mean, torch.zeros_like(new_mean))
+        variant["text_day_count"][line, position] = remaining
+        still = variant["text_day_count"].sum(dim=1) > 0
+        items = [Item(int(headlines.sample[r]), "text", str(headlines.headline[r]), str(headlines.date[r])) for r in rows]
+        yield items, sample, variant, still
+
+
+def price_reading_label(name: str, value: float) -> str:
+    """The price reading as a desk reads it, from its scaled value on the scored day."""
+    if name in ("log_vol_20", "log_vol_60"):
+        return f"{name[-2:]}-day volatility {math.exp(value + TYPICAL_LOG_VOL):.0%} annualised"
+    return {
+        "log_return": f"daily returns (last {value / RETURN_SCALE:+.1%})",
+        "abs_return": f"size of daily moves (last {value / RETURN_SCALE:.1%})",
+        "range": f"intraday ranges (last {value / RETURN_SCALE:.1%})",
+        "volume_surprise": f"volume vs its 60-day mean (last {value:+.2f} log)",
+        "drawdown_60": f"drawdown from the 60-day peak {value / 5.0:.1%}",
+    }.get(name, f"{name} {value:+.2f}")
+
+
+def _price_variants(encoder, inputs, present: Tensor, _labels):
+    """Each price reading set to 0 (its calm value) over the whole window."""
+    if "price_days" not in encoder.input_keys:
+        return
+    device = inputs["price_days"].device
+    samples = np.flatnonzero(present.cpu().numpy())
+    pairs = [(int(b), column) for b in samples for column in range(len(PRICE_FEATURES))]
+    last_day = inputs["price_days"][:, -1].float().cpu().numpy()
+    for part in _chunks(len(pairs)):
+        chunk = pairs[part]
+        sample = torch.as_tensor([b for b, _ in chunk], device=device)
+        column = torch.as_tensor([c for _, c in chunk], device=device)
+        variant = {key: inputs[key][sample].clone() for key in encoder.input_keys}
+        line = torch.arange(len(chunk), device=device)
+        variant["price_days"][line, :, column] = 0.0
+        items = [Item(b, "image", price_reading_label(PRICE_FEATURES[c], float(last_day[b, c])), "",
+                      float(last_day[b, c])) for b, c in chunk]
+        yield items, sample, variant, torch.ones(len(chunk), dtype=torch.bool, device=device)
+
+
+def _call_variants(encoder, inputs, present: Tensor, call_labels):
+    """Each call in the window out of its slot."""
+    if "audio_valid" not in encoder.input_keys:
+        return
+    device = inputs["audio_valid"].device
+    valid = inputs["audio_valid"].cpu().numpy() > 0.5
+    window = getattr(encoder, "window_days", 1)
+    ages = inputs["audio_age"].float().cpu().numpy() * window
+    on = present.cpu().numpy()
+    pairs = [(int(b), int(k)) for b, k in zip(*np.nonzero(valid)) if on[b]]
+    for part in _chunks(len(pairs)):
+        chunk = pairs[part]
+        sample = torch.as_tensor([b for b, _ in chunk], device=device)
+        slot = torch.as_tensor([k for _, k in chunk], device=device)
+        variant = {key: inputs[key][sample].clone() for key in encoder.input_keys}
+        line = torch.arange(len(chunk), device=device)
+        for key in ("audio_valid", "audio_age", "audio_mel"):
+            if key in variant:
+                variant[key][line, slot] = 0.0
+        still = variant["audio_valid"].sum(dim=1) > 0
+        items = [Item(b, "audio", _call_label(call_labels, b, k, ages[b, k]), "", float(round(ages[b, k])))
+                 for b, k in chunk]
+        yield items, sample, variant, still
+
+
+def _call_label(call_labels, sample: int, slot: int, age: float) -> str:
+    if call_labels is not None and sample < len(call_labels) and slot < len(call_labels[sample]) \
+            and call_labels[sample][slot]:
+        return str(call_labels[sample][slot])
+    return f"call {age:.0f} trading days ago"

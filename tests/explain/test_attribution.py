@@ -1,0 +1,132 @@
+"""Attributions that add up, and items whose removal moves the score by exactly their stated effect (no Ray)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from storm.explain.attribution import WindowHeadlines, explain_windows
+from storm.explain.shapley import COALITIONS, shapley_values
+from storm.model import FUSIONS, build_model
+from storm.training.calibration import Calibration
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "model"))
+from model_batches import HORIZONS, make_batch, small_configs  # noqa: E402
+
+CALIBRATION = Calibration(method="hazard", horizons=HORIZONS, threshold={h: 0.5 for h in HORIZONS},
+                          false_alarm_rate=0.05, slope=0.8, intercept={5: -0.3, 10: -0.1, 20: 0.2})
+
+
+def random_model(fusion: str, seed: int):
+    torch.manual_seed(seed)
+    model_config, features = small_configs(fusion=fusion)
+    return build_model(model_config, features, HORIZONS).eval(), features
+
+
+def test_shapley_of_an_additive_game_is_each_players_own_part():
+    parts = np.array([0.3, -1.2, 2.0])
+    values = (COALITIONS * parts).sum(axis=1)[:, None] + 5.0  # v(S) = 5 + sum of parts in S
+    assert np.allclose(shapley_values(values)[:, 0], parts)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), fusion=st.sampled_from(sorted(FUSIONS)),
+       masks=st.lists(st.lists(st.sampled_from([0.0, 1.0]), min_size=3, max_size=3), min_size=1, max_size=6))
+def test_modality_contributions_sum_to_score_minus_baseline_for_random_models_and_inputs(seed, fusion, masks):
+    model, features = random_model(fusion, seed)
+    batch = make_batch(features, masks, seed=seed + 1)
+    explanation = explain_windows(model, CALIBRATION, batch, items=False)
+    logit_gap = explanation.score_logit - explanation.baseline_logit
+    assert np.abs(explanation.modality_logit.sum(axis=1) - logit_gap).max() < 1e-5
+    probability_gap = explanation.score - explanation.baseline
+    assert np.abs(explanation.modality.sum(axis=1) - probability_gap).max() < 1e-9
+    absent = np.asarray(masks)[:, :, None].repeat(len(HORIZONS), axis=2) == 0
+    assert np.abs(explanation.modality_logit[absent]).max(initial=0.0) < 1e-6  # a missing modality explains nothing
+    with torch.no_grad():
+        direct = model(batch).storm_logits.numpy()
+    assert np.abs(explanation.score_logit - direct).max() < 1e-5  # the explained score is the model's score
+    assert np.allclose(explanation.baseline_logit, explanation.baseline_logit[:1])  # one baseline for every sample
+
+
+def window_of_headlines(features, days: list[list[np.ndarray]], seed: int = 3):
+    """A one-sample batch whose text is exactly these headlines per window day, and their WindowHeadlines."""
+    batch = make_batch(features, [[1.0, 1.0, 1.0]], seed=seed)
+    text = torch.zeros_like(batch["text_days"])
+    count = torch.zeros_like(batch["text_day_count"])
+    rows = []
+    for position, day in enumerate(days):
+        if day:
+            text[0, position] = torch.as_tensor(np.mean(day, axis=0))
+            count[0, position] = len(day)
+            rows += [(position, vector) for vector in day]
+    batch["text_days"], batch["text_day_count"] = text, count
+    headlines = WindowHeadlines(
+        sample=np.zeros(len(rows), np.int64), position=np.array([p for p, _ in rows], np.int64),
+        embedding=np.stack([v for _, v in rows]).astype(np.float32),
+        headline=np.array([f"headline {i}" for i in range(len(rows))], dtype=object),
+        date=np.array(["2024-01-02"] * len(rows), dtype=object))
+    return batch, headlines
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def stress_direction(model, batch) -> np.ndarray:
+    """What this model reads as stress in the latest day's news: the gradient of its 20-day logit."""
+    text = batch["text_days"].clone().requires_grad_(True)
+    model({**batch, "text_days": text}).storm_logits[0, -1].backward()
+    return unit(text.grad[0, -1].numpy())
+
+
+@pytest.mark.parametrize("fusion", sorted(FUSIONS))
+def test_a_planted_stressful_headline_raises_the_score_ranks_first_and_its_removal_restores_the_score(fusion):
+    model, features = random_model(fusion, seed=7)
+    rng = np.random.default_rng(0)
+    calm_days = [[unit(rng.normal(size=features.text_dim)) for _ in range(rng.integers(1, 4))]
+                 for _ in range(features.window_days)]
+    calm, calm_headlines = window_of_headlines(features, calm_days)
+    stress = stress_direction(model, calm)
+    planted_days = [list(day) for day in calm_days]
+    planted_days[-1].append(stress)
+    planted, planted_headlines = window_of_headlines(features, planted_days)
+
+    before = explain_windows(model, CALIBRATION, calm, calm_headlines)
+    after = explain_windows(model, CALIBRATION, planted, planted_headlines)
+    assert after.score_logit[0, -1] > before.score_logit[0, -1] + 1e-3
+    text_items = [i for i, item in enumerate(after.items) if item.modality == "text"]
+    ranked = sorted(text_items, key=lambda i: -after.item_logit[i, -1])
+    planted_index = len(planted_headlines.sample) - 1
+    assert ranked[0] == planted_index
+    # its stated effect is exactly what removing it does: the score falls back to the calm day's
+    assert np.allclose(after.score_logit[0] - after.item_logit[planted_index], before.score_logit[0], atol=1e-5)
+    assert np.allclose(after.score[0] - after.item[planted_index], before.score[0], atol=1e-6)
+
+
+def test_price_and_call_effects_are_the_score_change_when_that_reading_or_call_is_taken_out():
+    model, features = random_model("gated", seed=11)
+    batch = make_batch(features, [[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]], seed=5)
+    explanation = explain_windows(model, CALIBRATION, batch)
+    with torch.no_grad():
+        for index, item in enumerate(explanation.items):
+            if item.modality == "text":
+                continue
+            changed = {key: value[item.sample:item.sample + 1].clone() for key, value in batch.items()}
+            if item.modality == "image":
+                column = [it.label for it in explanation.items if it.sample == item.sample
+                          and it.modality == "image"].index(item.label)
+                changed["price_days"][..., column] = 0.0
+            else:
+                slot = [it for it in explanation.items if it.sample == item.sample and it.modality == "audio"].index(item)
+                occupied = torch.nonzero(changed["audio_valid"][0]).flatten()
+                for key in ("audio_valid", "audio_age", "audio_mel"):
+                    changed[key][0, occupied[slot]] = 0.0
+                changed["modality_mask"][0, 2] = float(changed["audio_valid"].sum() > 0)
+            expected = explanation.score_logit[item.sample] - model(changed).storm_logits[0].numpy()
+            assert np.allclose(explanation.item_logit[index], expected, atol=1e-5), item
+    assert {item.modality for item in explanation.items} == {"image", "audio"}  # no headlines given: no text items
