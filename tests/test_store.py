@@ -1,8 +1,11 @@
+import os
+
 import pandas as pd
 import pytest
 
 from storm.config import StorageConfig
-from storm.store import Layout, PathOutsideStore, open_store
+from storm.store import Layout, NotARegularFile, PathOutsideStore, open_store
+from storm.store.layout import date_of, raw_key_date
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -75,3 +78,81 @@ def test_an_s3_root_with_credentials_in_it_is_refused_without_showing_them():
     with pytest.raises(ValueError, match="storage.secret_access_key") as refused:
         open_store(StorageConfig(root="s3://AKIDEXAMPLE:wJalrSECRET@bucket/prefix"))
     assert "wJalrSECRET" not in str(refused.value) and "AKIDEXAMPLE" not in str(refused.value)
+
+
+# --- issue 21: keys anchored, local stores read regular files under the root only ---
+
+@pytest.mark.parametrize("path, date", [
+    ("r/scores/date=2024-01-02/scores.parquet", "2024-01-02"),
+    ("r/raw/news/date=2024-01-01x/evil.jsonl", None),
+    ("r/raw/news/xdate=2024-01-01/e.jsonl", None),
+    ("r/raw/news/date=2024-02-30/e.jsonl", None),  # no such day
+    ("r/raw/news/notes-date=2024-01-01.jsonl", None),
+])
+def test_date_of_matches_only_a_whole_date_segment(path, date):
+    assert date_of(path) == date
+
+
+@pytest.mark.parametrize("key, date", [
+    ("date=2024-01-02/headlines.jsonl", "2024-01-02"),
+    ("date=2024-01-01x/evil.jsonl", None),
+    ("xdate=2024-01-01/e.jsonl", None),
+    ("date=2024-01-02/deeper/e.jsonl", None),
+    ("e.jsonl", None),
+    ("date=2024-01-02", None),
+])
+def test_raw_keys_are_dated_only_when_exactly_base_slash_date_slash_file(key, date):
+    assert raw_key_date("/s/raw/news", f"/s/raw/news/{key}") == date
+    assert raw_key_date("/s/raw/news", f"/s/raw/other/{key}") is None
+
+
+def test_local_listing_refuses_symlinks_fifos_and_devices_without_reading_them(local_storage, tmp_path):
+    store = open_store(local_storage)
+    folder = store.path("raw", "news", "date=2024-01-02")
+    store.write_bytes(f"{folder}/good.jsonl", b"{}\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.jsonl").write_text("outside the store\n")
+    os.symlink("/dev/zero", f"{folder}/zero.jsonl")
+    os.mkfifo(f"{folder}/pipe.jsonl")
+    os.symlink(outside / "secret.jsonl", f"{folder}/linked.jsonl")
+    os.symlink(outside, store.path("raw", "news", "date=2024-01-03"))
+
+    listing = store.list_objects(store.path("raw", "news"))
+    assert listing.files == {f"{folder}/good.jsonl": 3}
+    assert listing.refused == {f"{folder}/zero.jsonl": "a symbolic link", f"{folder}/pipe.jsonl": "a FIFO",
+                               f"{folder}/linked.jsonl": "a symbolic link",
+                               store.path("raw", "news") + "/date=2024-01-03": "a symbolic link to a folder"}
+    assert store.list_files(store.path("raw")) == [f"{folder}/good.jsonl"]
+
+
+def test_local_reads_refuse_a_dev_zero_link_and_a_fifo_at_once(local_storage):
+    store = open_store(local_storage)
+    folder = store.path("raw", "charts", "date=2024-01-02")
+    os.makedirs(folder)
+    os.symlink("/dev/zero", f"{folder}/zero.png")
+    os.mkfifo(f"{folder}/pipe.png")
+    with pytest.raises(NotARegularFile, match="symbolic link"):
+        store.read_bytes(f"{folder}/zero.png")
+    with pytest.raises(NotARegularFile, match="FIFO"):  # would block forever if opened for reading
+        store.read_table(f"{folder}/pipe.png")
+
+
+def test_local_store_never_follows_a_symlinked_folder_out_of_the_root(local_storage, tmp_path):
+    store = open_store(local_storage)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not the store's")
+    os.makedirs(store.path("models"))
+    os.symlink(outside, store.path("models") + "/run")
+    target = f"{store.root}/models/run/current.json"
+    assert not store.contains(target)
+    with pytest.raises(PathOutsideStore, match="root"):
+        store.path("models", "run", "current.json")
+    with pytest.raises(PathOutsideStore, match="symbolic link"):
+        store.write_bytes(target, b"{}")
+    with pytest.raises(PathOutsideStore, match="symbolic link"):
+        store.create_exclusive(target, b"{}")
+    with pytest.raises(PathOutsideStore, match="symbolic link"):
+        store.read_bytes(f"{store.root}/models/run/secret.txt")
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]  # nothing written there

@@ -11,7 +11,7 @@ from typing import Iterable, Mapping
 
 from storm.schema import QUARANTINE_FIELDS
 from storm.store import Layout, ObjectStore
-from storm.store.layout import date_of
+from storm.store.layout import date_of, is_date
 
 STAGE = "ingest"
 
@@ -29,13 +29,17 @@ def write_quarantine(
 
     One JSONL file per date with rejects, lines sorted so a rerun writes the same
     bytes; files left from an earlier run for dates that are now clean are removed.
+    A record without a real YYYY-MM-DD date (e.g. from a crafted key) is filed, and dated, under ``end``.
     """
     by_date: dict[str, list[dict]] = defaultdict(list)
     for record in records:
-        by_date[record["date"]].append({field: record.get(field) for field in QUARANTINE_FIELDS})
+        row = {field: record.get(field) for field in QUARANTINE_FIELDS}
+        if not is_date(row["date"]):
+            row["date"] = end
+        by_date[row["date"]].append(row)
     written = []
     for date, rows in sorted(by_date.items()):
-        rows.sort(key=lambda row: (row["source_path"], row["reason"]))
+        rows.sort(key=lambda row: (str(row["source_path"]), str(row["reason"])))
         path = layout.quarantine(date, STAGE, modality)
         store.write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         written.append(path)

@@ -1,7 +1,10 @@
 """Ray Data readers for raw news, charts and audio over a date range, local or S3.
 
-The listing comes first: files of the date range whose listed size is over
-``ingest.max_file_bytes`` are quarantined without being read. The rest are read
+The listing comes first. Only keys of exactly ``<raw folder>/date=YYYY-MM-DD/<file>``
+are read as data, dated by that match; any other key under the raw folder, and
+(in a local store) anything that is no regular file, is quarantined without being
+read, dated the range's last day (``bad key …``). Files of the date range whose
+listed size is over ``ingest.max_file_bytes`` are quarantined without being read. The rest are read
 as bytes (``read_binary_files``) and decoded per item in ``map_batches`` with a
 ``reason`` column, because ``read_images`` fails the whole dataset on one bad
 file. Any exception of a decoder becomes that item's reason, never a failed
@@ -18,7 +21,6 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 import ray
-from ray.data.datasource.partitioning import Partitioning
 from ray.data.expressions import col
 
 from storm.config import FeatureConfig, IngestConfig
@@ -28,7 +30,7 @@ from storm.ingest.errors import RejectedInput, describe
 from storm.ingest.quarantine import quarantine_record
 from storm.schema import QUARANTINE_FIELDS
 from storm.store import Layout, ObjectStore
-from storm.store.layout import AUDIO_SUFFIXES, date_of, partition
+from storm.store.layout import AUDIO_SUFFIXES, date_of, partition, raw_key_date
 
 OK_COLUMNS = {
     "text": ("market", "date", "headline", "source_path", "content_hash"),
@@ -81,15 +83,16 @@ def _ingest(store: ObjectStore, layout: Layout, modality: str, start: str, end: 
             decode_batch) -> ModalityIngest:
     _check_range(start, end)
     base = layout.raw_dir(modality)
-    sizes = _listed_sizes(store, base, start, end)
-    if not sizes:
+    sizes, bad_keys = _listed_sizes(store, base, start, end)
+    if not sizes and not bad_keys:
         return _empty(modality)
     readable = sorted(path for path, size in sizes.items() if size <= cfg.max_file_bytes)
-    oversize = [_oversize_record(_uri_prefix(store) + path, modality, size, cfg)
-                for path, size in sorted(sizes.items()) if size > cfg.max_file_bytes]
+    unread = [_oversize_record(_uri_prefix(store) + path, modality, size, cfg)
+              for path, size in sorted(sizes.items()) if size > cfg.max_file_bytes]
+    unread += [quarantine_record(_uri_prefix(store) + path, modality, date or end, None, reason)
+               for path, (date, reason) in sorted(bad_keys.items())]
     if readable:
-        raw = ray.data.read_binary_files(readable, filesystem=store.arrow_fs, include_paths=True,
-                                         partitioning=Partitioning("hive", base_dir=base))
+        raw = ray.data.read_binary_files(readable, filesystem=store.arrow_fs, include_paths=True)
         # Decode once, keep it, then split: both halves read the same decoded rows.
         decoded = raw.map_batches(decode_batch, batch_format="numpy", batch_size=_BATCH_ROWS[modality]).materialize()
         ok = decoded.filter(expr=col("reason") == "").select_columns(list(OK_COLUMNS[modality]))
@@ -97,19 +100,45 @@ def _ingest(store: ObjectStore, layout: Layout, modality: str, start: str, end: 
     else:
         nothing = _empty(modality)
         ok, quarantined = nothing.ok, nothing.quarantined
-    if oversize:
-        quarantined = quarantined.union(ray.data.from_arrow(_string_table(oversize, QUARANTINE_FIELDS)))
+    if unread:
+        quarantined = quarantined.union(ray.data.from_arrow(_string_table(unread, QUARANTINE_FIELDS)))
     return ModalityIngest(ok=ok, quarantined=quarantined)
 
 
-def _listed_sizes(store: ObjectStore, base: str, start: str, end: str) -> dict[str, int]:
-    """path -> listed size in bytes of every file dated within [start, end] (none when the prefix is absent)."""
+def _listed_sizes(store: ObjectStore, base: str, start: str, end: str) -> tuple[dict[str, int], dict[str, tuple]]:
+    """The raw folder's listing: path -> size of every well-keyed file dated within [start, end], and apart
+    path -> (date or None, reason) of every entry never to be read (a bad key, or locally no regular file).
+
+    A refused entry under a well-formed key is kept only when its date lies in the range; a bad key has no
+    date to trust, so it is reported by every range (the caller files it under the range's last day).
+    """
     store.fs.invalidate_cache(base)  # a long-lived S3 client must see files written since it last listed
-    if not store.fs.exists(base):
-        return {}
-    listed = store.fs.find(base, detail=True)
-    return {path.split("://", 1)[-1]: int(info.get("size") or 0) for path, info in listed.items()
-            if ".tmp-" not in path and start <= (date_of(path) or "") <= end}
+    listing = store.list_objects(base)
+    sizes: dict[str, int] = {}
+    bad: dict[str, tuple] = {}
+    for path, size in listing.files.items():
+        date = raw_key_date(base, path)
+        if date is None:
+            bad[path] = (None, _bad_key_reason(base, path))
+        elif start <= date <= end:
+            sizes[path] = size
+    for path, kind in listing.refused.items():
+        date = raw_key_date(base, path)
+        if date is None or start <= date <= end:
+            bad[path] = (date, f"{_key_of(base, path)}: {kind}, not a regular file; it was not read "
+                               "(replace it with the file itself)")
+    return sizes, bad
+
+
+def _key_of(base: str, path: str) -> str:
+    """path relative to the raw folder, for messages."""
+    folder = base.rstrip("/") + "/"
+    return path[len(folder):] if path.startswith(folder) else path
+
+
+def _bad_key_reason(base: str, path: str) -> str:
+    return (f"bad key {_key_of(base, path)!r}: raw objects must be named <raw folder>/date=YYYY-MM-DD/<file> "
+            "(a real date, one folder deep); it was not read. Move or rename it")
 
 
 def _oversize_record(source_path: str, modality: str, size: int, cfg: IngestConfig) -> dict:
@@ -147,9 +176,17 @@ def _uri_prefix(store: ObjectStore) -> str:
 
 # --- per-batch decoding (runs in Ray workers; rows out carry an empty reason when good) ---
 
+def _date_of_key(path) -> str:
+    """The date of a listed key (<raw folder>/date=D/<file>: checked when listed, so always there)."""
+    date = date_of(str(path).rsplit("/", 1)[0])
+    if date is None:
+        raise ValueError(f"{path} was read but is not a <raw folder>/date=YYYY-MM-DD/<file> key")
+    return date
+
+
 def _decode_chart_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str) -> dict[str, list]:
-    rows = [_chart_row(payload, str(path), str(date), cfg, prefix)
-            for payload, path, date in zip(batch["bytes"], batch["path"], batch["date"])]
+    rows = [_chart_row(payload, str(path), _date_of_key(path), cfg, prefix)
+            for payload, path in zip(batch["bytes"], batch["path"])]
     return _as_columns(rows, OK_COLUMNS["image"])
 
 
@@ -169,8 +206,8 @@ def _decode_chart(payload: bytes, path: str, cfg: IngestConfig) -> np.ndarray:
 
 
 def _decode_audio_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, plan: WindowPlan, prefix: str) -> dict[str, list]:
-    rows = [_audio_row(payload, str(path), str(date), cfg, plan, prefix)
-            for payload, path, date in zip(batch["bytes"], batch["path"], batch["date"])]
+    rows = [_audio_row(payload, str(path), _date_of_key(path), cfg, plan, prefix)
+            for payload, path in zip(batch["bytes"], batch["path"])]
     return _as_columns(rows, OK_COLUMNS["audio"])
 
 
@@ -203,8 +240,8 @@ def _reason_of(path: str, decode_item: Callable[[], object]) -> str:
 
 def _decode_news_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str) -> pa.Table:
     rows = []
-    for payload, path, date in zip(batch["bytes"], batch["path"], batch["date"]):
-        rows.extend(_news_rows(payload, str(path), str(date), cfg, prefix))
+    for payload, path in zip(batch["bytes"], batch["path"]):
+        rows.extend(_news_rows(payload, str(path), _date_of_key(path), cfg, prefix))
     # All-string schema even when a batch held only blank lines, so empty blocks never turn columns null.
     return _string_table(rows, dict.fromkeys((*QUARANTINE_FIELDS, *OK_COLUMNS["text"])))
 

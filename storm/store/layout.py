@@ -6,6 +6,7 @@ Jobs ask this module for paths; nobody else builds them from strings.
     raw/news/date=YYYY-MM-DD/<name>.jsonl
     raw/charts/date=YYYY-MM-DD/<market>.<png|jpg|jpeg>
     raw/audio/date=YYYY-MM-DD/<market>-<event>.<wav|mp3|flac|ogg|m4a|aac>
+    raw/calls/date=YYYY-MM-DD/<market>-<event>.sentences.parquet   a call's per-sentence text + Praat features
     truth/fragility.parquet                  synthetic world only; evaluation reads it, nothing else
     truth/storm_probability.parquet          synthetic only: the real ceiling, P(storm within h | simulator state)
     features/<modality>/<spec>/date=D/…      cached per-item features keyed by content hash
@@ -129,6 +130,22 @@ class Layout:
         market, _, event = stem.partition("-")
         return market, event
 
+    # per-sentence call feature tables (storm.ingest.calls), apart from recordings so each reader owns its folder
+    def call_tables_dir(self) -> str:
+        return self.store.path("raw", CALLS_FOLDER)
+
+    def call_table(self, date: str, market: str, event: str) -> str:
+        """raw/calls/date=D/<market>-<event>.sentences.parquet: sent_idx, text, the Praat columns (NaN = undefined)."""
+        return self.store.path("raw", CALLS_FOLDER, partition(date),
+                               f"{check_market(market)}-{check_call_event(event)}{CALL_TABLE_SUFFIX}")
+
+    @staticmethod
+    def market_and_event_of_call_table(path: str) -> tuple[str, str]:
+        name = path.rsplit("/", 1)[-1]
+        stem = name[: -len(CALL_TABLE_SUFFIX)] if name.endswith(CALL_TABLE_SUFFIX) else name
+        market, _, event = stem.partition("-")
+        return market, event
+
     # evaluation-only truth
     def truth_fragility(self) -> str:
         return self.store.path("truth", "fragility.parquet")
@@ -236,6 +253,17 @@ def _check_version(version: str) -> str:
 
 CHART_SUFFIXES = (".png", ".jpg", ".jpeg")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac")
+CALLS_FOLDER = "calls"
+CALL_TABLE_SUFFIX = ".sentences.parquet"
+_CALL_EVENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def check_call_event(event: str) -> str:
+    """A call's event name (after the market and its '-'): letters, digits, '_', '.', '-', no '..'."""
+    if not isinstance(event, str) or not _CALL_EVENT.fullmatch(event) or ".." in event:
+        raise ValueError(f"call event {event!r} is not allowed: 1-100 letters, digits, '_', '.' or '-', "
+                         "not starting with '.' or '-', no '..'")
+    return event
 
 
 def _strip_suffix(name: str, suffixes: tuple[str, ...]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import stat
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,6 +29,18 @@ from storm.redact import redact_url_credentials
 
 class PathOutsideStore(ValueError):
     """A name would have made a path outside the store's root (another folder, or on S3 another bucket)."""
+
+
+class NotARegularFile(ValueError):
+    """A local store entry that is no regular file (a symbolic link, FIFO, device, socket): never read."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What lies under a prefix: regular files with their sizes, and entries refused without being read."""
+
+    files: dict[str, int]  # path -> size in bytes
+    refused: dict[str, str]  # path -> why it is not read (e.g. "a symbolic link", "a FIFO")
 
 
 @dataclass(frozen=True)
@@ -68,17 +81,45 @@ class ObjectStore:
         return joined
 
     def contains(self, path: str) -> bool:
-        """Whether path lies under the root (after normalising '..' and '.')."""
-        normal = posixpath.normpath(path)
-        root = posixpath.normpath(self.root)
-        return normal == root or normal.startswith(root.rstrip("/") + "/")
+        """Whether path lies under the root (after normalising '..' and '.'; locally also after resolving links)."""
+        if not _under(posixpath.normpath(path), posixpath.normpath(self.root)):
+            return False
+        return not self.is_local or _under(os.path.realpath(path), self._real_root)
+
+    @cached_property
+    def _real_root(self) -> str:
+        return os.path.realpath(self.root)
 
     def exists(self, path: str) -> bool:
         return self.fs.exists(path)
 
     def read_bytes(self, path: str) -> bytes:
-        with self.fs.open(path, "rb") as handle:
+        with self._open_to_read(path) as handle:
             return handle.read()
+
+    def _open_to_read(self, path: str):
+        """A binary handle on path; locally only a regular file whose real path lies under the root."""
+        if not self.is_local:
+            return self.fs.open(path, "rb")
+        self._check_inside(path)
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as err:
+            if os.path.islink(path):
+                raise NotARegularFile(f"{path} is a symbolic link; the store reads regular files only") from None
+            raise err
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(descriptor)
+            raise NotARegularFile(f"{path} is {_kind_of(mode)}, not a regular file; the store reads regular files only")
+        os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+
+    def _check_inside(self, path: str) -> None:
+        """Locally: refuse a path whose folders lead outside the root through a symbolic link."""
+        if self.is_local and not _under(os.path.realpath(os.path.dirname(path)), self._real_root):
+            raise PathOutsideStore(f"{path} leads outside the object store root {self.uri} through a symbolic link; "
+                                   "replace the link with a real folder")
 
     def write_bytes(self, path: str, payload: bytes) -> None:
         """Write so that no reader ever sees half a file.
@@ -87,6 +128,7 @@ class ObjectStore:
         is atomic: the object appears whole or not at all.
         """
         if self.is_local:
+            self._check_inside(path)
             os.replace(_durable_sibling(path, payload), path)
         else:
             self.fs.pipe_file(path, payload)
@@ -105,6 +147,7 @@ class ObjectStore:
                 self.fs.invalidate_cache(path)  # the winner's object: never answer from a stale listing
                 return False
             return True
+        self._check_inside(path)
         temporary = _durable_sibling(path, payload)
         try:
             os.link(temporary, path)
@@ -129,20 +172,75 @@ class ObjectStore:
         self.write_bytes(path, sink.getvalue())
 
     def read_table(self, path: str) -> pa.Table:
-        with self.fs.open(path, "rb") as handle:
+        with self._open_to_read(path) as handle:
             return pq.read_table(handle)
 
     def list_files(self, prefix: str, suffix: str = "") -> list[str]:
-        """Every file under prefix (recursively) ending in suffix, sorted; [] if the prefix is absent."""
+        """Every file under prefix (recursively) ending in suffix, sorted; [] if the prefix is absent.
+
+        Locally regular files only (see list_objects).
+        """
+        return sorted(path for path in self.list_objects(prefix).files if path.endswith(suffix))
+
+    def list_objects(self, prefix: str) -> Listing:
+        """Every object under prefix (recursively) with its size, temporaries left out; empty if the prefix is absent.
+
+        Locally only regular files whose real path lies under the root are listed as files; symbolic links,
+        FIFOs, devices and sockets are listed as refused, and symlinked folders are not entered.
+        """
+        if self.is_local:
+            return self._list_local(prefix)
         if not self.fs.exists(prefix):
-            return []
-        found = self.fs.find(prefix)
-        return sorted(_strip_scheme(p) for p in found if p.endswith(suffix) and ".tmp-" not in p)
+            return Listing({}, {})
+        found = self.fs.find(prefix, detail=True)
+        return Listing({_strip_scheme(path): int(info.get("size") or 0) for path, info in found.items()
+                        if ".tmp-" not in path}, {})
+
+    def _list_local(self, prefix: str) -> Listing:
+        if not os.path.lexists(prefix):
+            return Listing({}, {})
+        if not _under(os.path.realpath(prefix), self._real_root):
+            return Listing({}, {prefix: "a symbolic link leading outside the store root"})
+        if not os.path.isdir(prefix):
+            return _classify(Listing({}, {}), prefix)
+        listing = Listing({}, {})
+        for folder, folders, names in os.walk(prefix, followlinks=False):
+            for name in folders:
+                if os.path.islink(os.path.join(folder, name)):
+                    listing.refused[posixpath.join(folder, name)] = "a symbolic link to a folder"
+            for name in names:
+                _classify(listing, posixpath.join(folder, name))
+        return listing
 
     def delete(self, paths: Iterable[str]) -> None:
         for path in paths:
             if self.fs.exists(path):
                 self.fs.rm(path, recursive=True)
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _kind_of(mode: int) -> str:
+    kinds = [(stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")]
+    return next((kind for test, kind in kinds if test(mode)), "not a regular file")
+
+
+def _classify(listing: Listing, path: str) -> Listing:
+    """Add path to listing: a regular file with its size, else refused with its kind (temporaries skipped)."""
+    if ".tmp-" in path:
+        return listing
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:  # removed since it was listed
+        return listing
+    if stat.S_ISREG(info.st_mode):
+        listing.files[path] = info.st_size
+    else:
+        listing.refused[path] = _kind_of(info.st_mode)
+    return listing
 
 
 def _strip_scheme(path: str) -> str:
