@@ -19,6 +19,7 @@ Jobs ask this module for paths; nobody else builds them from strings.
     scores/date=D/scores.parquet
     scores/date=D/scan_stats.json            the scan's ScanStats, for republishing metrics
     scores/date=D/lease.json                 which model version owns the date's scores (storm.scan.score_store)
+    scores/date=D/explanations.parquet       what drove each score: modality Shapley values and items (storm.explain)
     candidates/<run>/scores/date=D/…         the same three files for a candidate run's scan, apart from production
     quarantine/date=D/<stage>-<modality>.jsonl
     raw/imports/<kind>-<name>.json           storm import: what one import wrote, from where (vendor tickers kept)
@@ -226,6 +227,10 @@ class Layout:
     def scores_lease(self, date: str, candidate: str | None = None) -> str:
         """Which model version owns the date's scores: created exclusively by the first writer."""
         return posixpath.join(self.scores_dir(candidate), partition(date), "lease.json")
+
+    def explanations(self, date: str, candidate: str | None = None) -> str:
+        """What drove each of the date's scores (storm.explain.table), written with them under the same lease."""
+        return posixpath.join(self.scores_dir(candidate), partition(date), "explanations.parquet")
 
     def quarantine_dir(self) -> str:
         return self.store.path("quarantine")
