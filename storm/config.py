@@ -7,13 +7,17 @@ reads the environment. The same file reproduces the same run.
 Text stays text: YAML is read without its timestamp type, `--set` and
 environment values for string fields are kept as typed (a date, a password
 like `yes` or `0123`), and numbers YAML gives a string field become strings.
-Secrets never appear in an error: secret fields' inputs are not echoed, and
-every message is scrubbed of secret values and URL credentials.
+Secrets never appear in an error: secret fields' inputs are not echoed, nor
+are the values of unknown keys (a misspelled secret key is still a secret; the
+error names the key and the nearest known one), and every message is scrubbed
+of secret values and URL credentials and cut to a bounded length. YAML aliases
+are refused (a few hundred bytes of them expand to gigabytes).
 """
 
 from __future__ import annotations
 
 import datetime
+import difflib
 import json
 import os
 import types
@@ -31,10 +35,21 @@ ENV_PREFIX = "STORM_"
 ENV_NESTING = "__"
 YAML_NULLS = ("", "~", "null", "Null", "NULL")
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+MAX_CONFIG_FILE_BYTES = 1024 * 1024
+MAX_ERROR_CHARS = 2000  # a config error never grows past this, whatever the input
+MAX_SHOWN_VALUE_CHARS = 80
 
 
 class ConfigLoader(yaml.SafeLoader):
-    """YAML's safe loader without implicit timestamps: `2017-01-02` stays the string every date field expects."""
+    """YAML's safe loader without implicit timestamps (`2017-01-02` stays the string every date field expects)
+    and without aliases (`*name`): a config has no use for them, and nested ones expand exponentially."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not accepted in a storm config; write the value out",
+                self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 ConfigLoader.yaml_implicit_resolvers = {
@@ -295,6 +310,9 @@ def load_config(
     if path is not None:
         source = str(path)
         try:
+            if Path(path).stat().st_size > MAX_CONFIG_FILE_BYTES:
+                raise ConfigError(f"config file {path} is over {MAX_CONFIG_FILE_BYTES} bytes; a storm config is a "
+                                  "few hundred bytes: check that this is the right file")
             loaded = yaml.load(Path(path).read_text(), Loader=ConfigLoader) or {}
         except FileNotFoundError as err:
             raise ConfigError(f"config file {path} does not exist") from err
@@ -312,7 +330,7 @@ def load_config(
             source += f" + ${key}"
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted.split("."), value)
-        source += f" + {dotted}={MASK if _is_secret_key(dotted) else repr(value)}"
+        source += f" + {dotted}={_shown_value(dotted, value)}"
     return _validate(data, source=source)
 
 
@@ -349,15 +367,59 @@ def _validate(data: dict[str, Any], source: str) -> StormConfig:
         return StormConfig.model_validate(data)
     except ValidationError as err:
         problems = "; ".join(_describe(problem) for problem in err.errors())
-        message = f"invalid storm config from {source}: {problems}"
-        raise ConfigError(redact(message, _secret_values(data))) from None
+        message = redact(f"invalid storm config from {source}: {problems}", _secret_values(data))
+        raise ConfigError(_bounded(message)) from None
 
 
 def _describe(problem: dict) -> str:
-    """One validation problem: the key, what is wrong, and the input unless the key holds a secret."""
+    """One validation problem: the key, what is wrong, and the input unless the key is unknown or holds a secret."""
     key = ".".join(str(part) for part in problem["loc"])
-    shown = "(a secret: not shown)" if _is_secret_key(key) else f"(got {problem.get('input')!r})"
-    return f"{key}: {problem['msg']} {shown}"
+    if problem.get("type") == "extra_forbidden":
+        return f"{unknown_key_message(key)}; its value is not shown"
+    return f"{key}: {problem['msg']} (got {_shown_value(key, problem.get('input'))})"
+
+
+def _shown_value(dotted: str, value: Any) -> str:
+    """How an error may show a key's value: masked for a secret or unknown key, else its repr cut short."""
+    if _is_secret_key(dotted):
+        return "<a secret: not shown>"
+    if not is_known_key(dotted):
+        return "<unknown key: value not shown>"
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN_VALUE_CHARS else f"{text[:MAX_SHOWN_VALUE_CHARS]}… ({len(text)} chars)"
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_ERROR_CHARS:
+        return message
+    return f"{message[:MAX_ERROR_CHARS]}… ({len(message) - MAX_ERROR_CHARS} more characters not shown)"
+
+
+def known_keys() -> list[str]:
+    """Every dotted config key (section.field)."""
+    return [f"{section}.{name}" for section, field in StormConfig.model_fields.items()
+            for name in field.annotation.model_fields]
+
+
+def is_known_key(dotted: str) -> bool:
+    """Whether a dotted key names a config field, or an entry inside a mapping field (ray.worker_resources.x)."""
+    parts = dotted.split(".")
+    if _field_annotation(parts) is not None or dotted in StormConfig.model_fields:
+        return True
+    return len(parts) > 2 and typing.get_origin(_field_annotation(parts[:2])) is dict
+
+
+def nearest_key(dotted: str) -> str | None:
+    """The known key closest in spelling to dotted, if any is close (a hint for a typo)."""
+    found = difflib.get_close_matches(dotted, known_keys() + list(StormConfig.model_fields), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def unknown_key_message(dotted: str) -> str:
+    """"<key>: no such config key (did you mean <nearest>?)": never the key's value."""
+    shown = dotted if len(dotted) <= MAX_SHOWN_VALUE_CHARS else dotted[:MAX_SHOWN_VALUE_CHARS] + "…"
+    nearest = nearest_key(dotted)
+    return f"{shown}: no such config key" + (f" (did you mean {nearest}?)" if nearest else "")
 
 
 def _field_annotation(parts: list[str]) -> Any:

@@ -110,3 +110,52 @@ def test_a_quoted_yaml_string_given_to_a_string_field_is_its_text_without_the_qu
     assert parse_value("storage.root", '"s3://bucket/world"') == "s3://bucket/world"
     assert parse_value("world.start_date", "'2017-01-02'") == "2017-01-02"
     assert parse_value("storage.root", "s3://bucket/world") == "s3://bucket/world"
+
+
+# --- issue 21: secrets never echo through misspelled keys; errors stay small ---
+
+TOPSECRET = "TOPSECRET-123"
+
+
+def test_a_misspelled_secret_key_in_yaml_names_the_key_and_its_nearest_but_never_its_value(tmp_path: Path):
+    config_file = tmp_path / "storm.yaml"
+    config_file.write_text(f'storage:\n  secret_acces_key: "{TOPSECRET}"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(config_file, environ={})
+    message = str(raised.value)
+    assert TOPSECRET not in message
+    assert "storage.secret_acces_key" in message and "did you mean storage.secret_access_key" in message
+
+
+def test_a_misspelled_secret_key_in_set_or_the_environment_never_echoes_its_value():
+    from typer.testing import CliRunner
+
+    from storm.cli import app
+
+    for raised_by in (lambda: load_config(environ={}, overrides={"storage.secret_acess_key": TOPSECRET}),
+                      lambda: load_config(environ={"STORM_STORAGE__SECRET_ACESS_KEY": TOPSECRET})):
+        with pytest.raises(ConfigError) as raised:
+            raised_by()
+        assert TOPSECRET not in str(raised.value) and "did you mean storage.secret_access_key" in str(raised.value)
+    result = CliRunner().invoke(app, ["config", "--set", f"storage.secret_acess_key={TOPSECRET}"])
+    assert result.exit_code == 2 and TOPSECRET not in result.output and "secret_acess_key" in result.output
+
+
+def test_a_yaml_alias_bomb_is_refused_with_a_short_message(tmp_path: Path):
+    lines = ['a: &a ["xxxxxxxx","xxxxxxxx","xxxxxxxx","xxxxxxxx","xxxxxxxx","xxxxxxxx","xxxxxxxx","xxxxxxxx"]']
+    for level in "bcdefghi":
+        previous = chr(ord(level) - 1)
+        lines.append(f"{level}: &{level} [*{previous},*{previous},*{previous},*{previous},*{previous},*{previous}]")
+    lines.append("train: {epochs: *i}")
+    config_file = tmp_path / "storm.yaml"
+    config_file.write_text("\n".join(lines) + "\n")
+    assert config_file.stat().st_size < 600
+    with pytest.raises(ConfigError, match="alias") as raised:
+        load_config(config_file, environ={})
+    assert len(str(raised.value)) < 500
+
+
+def test_a_huge_wrong_value_gives_a_bounded_error():
+    with pytest.raises(ConfigError) as raised:
+        load_config(environ={}, overrides={"train.epochs": ["x" * 1000] * 1000, "labels.horizons": "y" * 100_000})
+    assert "train.epochs" in str(raised.value) and len(str(raised.value)) <= 2100
