@@ -24,6 +24,7 @@ from storm.config import FeatureConfig, StormConfig
 from storm.console import SILENT, StageReporter
 from storm.features.alignment import effective_day_index, evidence_start, trading_calendars
 from storm.features.cache import FeatureCache, feature_spec_id
+from storm.features.calls import call_feature_spec_id, call_vector_dim
 from storm.features.evidence_panel import EvidencePanel, recent_conferences
 from storm.features.featurize import ModalityFeatures, featurize
 from storm.features.image import price_window, rendered_chart_tensor
@@ -65,16 +66,20 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
     read_from = evidence_start(calendars, start, features.window_days - 1)
     report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
     specs = {m: feature_spec_id(features, m) for m in MODALITIES}
+    if store.list_files(layout.call_tables_dir()):  # per-sentence call tables (storm import calls), read as calls
+        specs["calls"] = call_feature_spec_id(features)
     items = {}
-    for modality in MODALITIES:
+    for modality in specs:
         with progress.stage(f"ingest and features: {modality} {read_from} .. {end}"):
             items[modality] = _ingest_and_featurize(modality, store, layout, config, specs[modality], read_from, start,
                                                     end, report)
-    caches = {m: FeatureCache(store, layout, m, specs[m]) for m in MODALITIES}
+    caches = {m: FeatureCache(store, layout, m, specs[m]) for m in specs}
     rows["row_of_day"] = np.arange(len(rows))
     text_day, text_count = _daily_text(rows, items["text"].items, caches["text"], calendars, features)
-    chart, has_chart, chart_given = _daily_charts(rows, items["image"].items, caches["image"], prices, features)
+    chart, has_chart, chart_given = _daily_charts(rows, items["image"].items, caches["image"], prices, features,
+                                                  draw=_reads_pixels(config))
     conference_mel, conference_row = _conferences(rows, items["audio"].items, caches["audio"], calendars, features)
+    call_vector, call_row = _call_tables(rows, items.get("calls"), caches.get("calls"), calendars, features)
     market_start = _market_start(rows)
     labels = label_table(prices, config.labels)
     labelled = rows[["market", "date"]].merge(labels, on=["market", "date"], how="left")
@@ -83,6 +88,8 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
         text_day=text_day, text_count=text_count, price=_daily_prices(rows, prices), chart=chart, has_chart=has_chart,
         conference_mel=conference_mel, conference_row=conference_row,
         recent_conferences=recent_conferences(conference_row, market_start, features.window_days, features.max_conferences),
+        call_vector=call_vector, call_row=call_row,
+        recent_calls=recent_conferences(call_row, market_start, features.window_days, features.max_conferences),
         labels=labelled[[storm_column(h) for h in config.labels.horizons]].to_numpy(np.float32),
         fwd_log_vol=labelled[FWD_VOL].to_numpy(np.float32), horizons=list(config.labels.horizons),
         window_days=features.window_days,
@@ -91,7 +98,7 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
     report.seconds = time.perf_counter() - began
     dates = sorted(set(panel.date[panel.date >= start]))
     return PanelBuild(panel=panel, report=report, markets=sorted(calendars), dates=dates,
-                      computed={m: items[m].computed for m in MODALITIES})
+                      computed={m: items[m].computed for m in specs})
 
 
 def panel_rows(calendars: dict[str, np.ndarray], start: str, end: str, window_days: int) -> pd.DataFrame:
@@ -139,9 +146,20 @@ def _daily_text(rows: pd.DataFrame, news: pd.DataFrame, cache: FeatureCache, cal
     return text_day, text_count
 
 
+def _reads_pixels(config: StormConfig) -> bool:
+    from storm.model import encoders  # noqa: F401  (registers the encoders)
+    from storm.model.registry import image_encoder_reads_pixels
+
+    return image_encoder_reads_pixels(config.model.image_encoder)
+
+
 def _daily_charts(rows: pd.DataFrame, charts: pd.DataFrame, cache: FeatureCache, prices: pd.DataFrame,
-                  features: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(chart pixels, has a chart, was given as a PNG) per row; missing PNGs drawn from prices if configured."""
+                  features: FeatureConfig, draw: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(chart pixels, has a chart, was given as a PNG) per row; missing PNGs drawn from prices if configured.
+
+    With ``draw`` False (the chart encoder reads prices, not pixels) nothing is rendered: every row with
+    prices has its chart modality, as the window of prices the encoder reads.
+    """
     size = features.image_size
     chart = np.zeros((len(rows), size, size), dtype=np.uint8)
     has_chart = np.zeros(len(rows), dtype=bool)
@@ -154,7 +172,9 @@ def _daily_charts(rows: pd.DataFrame, charts: pd.DataFrame, cache: FeatureCache,
                 chart[row] = _to_uint8(tensors[content_hash])
                 has_chart[row] = True
     given = has_chart.copy()
-    if features.render_missing_charts:
+    if features.render_missing_charts and not draw:
+        has_chart[:] = True  # every panel row is a trading day with prices
+    elif features.render_missing_charts:
         for market, group in rows[~has_chart].groupby("market", sort=False):
             history = prices[prices["market"] == market]
             for row, date in zip(group["row_of_day"], group["date"]):
@@ -183,6 +203,24 @@ def _conferences(rows: pd.DataFrame, audio: pd.DataFrame, cache: FeatureCache, c
         return empty
     stacked = np.stack([mels[h] for h in placed["content_hash"]]).astype(np.float16)
     return stacked, placed["row"].to_numpy(np.int64)
+
+
+def _call_tables(rows: pd.DataFrame, calls: ModalityFeatures | None, cache: FeatureCache | None, calendars,
+                 features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(call vectors [C, call_vector_dim] of the per-sentence call tables, each once; the row each is evidence from).
+
+    A call dated on a non-trading day counts from its market's next trading day, as every item does.
+    """
+    empty = (np.zeros((0, call_vector_dim(features.text_dim)), dtype=np.float32), np.zeros(0, dtype=np.int64))
+    if calls is None or calls.items.empty:
+        return empty
+    placed = calls.items.assign(row=_row_index(rows, calls.items, calendars))
+    placed = placed[placed["row"] >= 0].sort_values(["row", "date", "event", "content_hash"], kind="stable")
+    vectors = cache.load(placed["date"].astype(str).unique().tolist())
+    placed = placed[placed["content_hash"].isin(vectors.keys())].drop_duplicates(["row", "content_hash"])
+    if placed.empty:
+        return empty
+    return np.stack([vectors[h] for h in placed["content_hash"]]).astype(np.float32), placed["row"].to_numpy(np.int64)
 
 
 def _daily_prices(rows: pd.DataFrame, prices: pd.DataFrame) -> np.ndarray:
@@ -217,6 +255,8 @@ def _count_missing(report: IngestReport, panel: EvidencePanel, chart_given: np.n
     in_range = (panel.date >= start) & (panel.date <= end)
     conference_days = np.zeros(len(panel), dtype=bool)
     conference_days[panel.conference_row] = True
-    present = {"text": panel.text_count > 0, "image": chart_given, "audio": conference_days}
-    for modality in MODALITIES:
+    call_days = np.zeros(len(panel), dtype=bool)
+    call_days[panel.call_row] = True
+    present = {"text": panel.text_count > 0, "image": chart_given, "audio": conference_days, "calls": call_days}
+    for modality in (m for m in present if m in report.counts):
         report.counts[modality]["missing"] = int(np.sum(in_range & ~present[modality]))

@@ -99,10 +99,12 @@ def _items(rows: pd.DataFrame, source: str, spec: NewsImport, fixed_market: str 
     markets = _markets(rows, columns, fixed_market)
     ids = rows[columns.id].astype("string").fillna("") if columns.id else pd.Series("", index=rows.index)
     published = times.utc.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    for index, line in zip(rows.index, rows["line"]):
-        date, market, item = dates[index], markets[index], text[index]
-        if times.bad[index] or date is None:
-            report.reject(source, line, f"bad timestamp ({str(rows.at[index, columns.time])[:40]!r})")
+    raw_markets = rows[columns.market].astype("string").fillna("").str.strip() if columns.market else None
+    lists = [rows["line"].tolist(), dates.tolist(), markets, text.tolist(), times.bad.tolist(), ids.tolist(),
+             published.tolist(), rows[columns.time].tolist(), raw_markets.tolist() if raw_markets is not None else markets]
+    for line, date, market, item, bad, item_id, stamp, raw_time, spelled in zip(*lists):
+        if bad or date is None:
+            report.reject(source, line, f"bad timestamp ({str(raw_time)[:40]!r})")
         elif isinstance(market, Exception):
             report.reject(source, line, f"bad ticker ({market})")
         elif not item:
@@ -114,25 +116,24 @@ def _items(rows: pd.DataFrame, source: str, spec: NewsImport, fixed_market: str 
         elif keep is not None and not keep.search(item):
             report.counts["filtered_out"] += 1
         else:
-            report.markets.setdefault(market, market if fixed_market else str(rows.at[index, columns.market]).strip())
-            yield {"date": date, "market": market, "headline": item, "id": str(ids[index]),
-                   "published": published[index] if isinstance(published[index], str) else None,
-                   "key": dedup_key(item), "order": (source, int(line))}
+            report.markets.setdefault(market, market if fixed_market else spelled)
+            yield {"date": date, "market": market, "headline": item, "id": str(item_id),
+                   "published": stamp if isinstance(stamp, str) else None, "key": dedup_key(item),
+                   "order": (source, int(line))}
 
 
-def _markets(rows: pd.DataFrame, columns: NewsColumns, fixed_market: str | None) -> dict:
+def _markets(rows: pd.DataFrame, columns: NewsColumns, fixed_market: str | None) -> list:
+    """Each row's market name, or the error saying why its ticker names none."""
     if fixed_market:
-        return {index: fixed_market for index in rows.index}
-    named: dict = {}
+        return [fixed_market] * len(rows)
+    tickers = rows[columns.market].astype("string").fillna("")
     cache: dict[str, object] = {}
-    for index, ticker in zip(rows.index, rows[columns.market].astype("string").fillna("")):
-        if ticker not in cache:
-            try:
-                cache[ticker] = market_name(ticker)
-            except (TickerError, ValueError) as err:
-                cache[ticker] = err
-        named[index] = cache[ticker]
-    return named
+    for ticker in tickers.unique():
+        try:
+            cache[ticker] = market_name(ticker)
+        except (TickerError, ValueError) as err:
+            cache[ticker] = err
+    return [cache[ticker] for ticker in tickers]
 
 
 def _drop_repeats(records: list[dict], report: ImportReport) -> list[dict]:

@@ -111,57 +111,60 @@ def _ticker_column(lowered: dict[str, str], spec: PricesImport) -> str | None:
 def _good_rows(rows: pd.DataFrame, source: str, spec: PricesImport, fixed: str | None, ticker_column: str | None,
                report: ImportReport):
     dates = pd.to_datetime(rows["date"].astype("string"), format="mixed", errors="coerce")
+    day = dates.dt.strftime("%Y-%m-%d")
     numbers = {c: pd.to_numeric(rows[c], errors="coerce") for c in (*OHLC, "volume", ADJ_CLOSE) if c in rows}
     if spec.adjust and ADJ_CLOSE in numbers:
         factor = numbers[ADJ_CLOSE] / numbers["close"]
         for column in OHLC:
             numbers[column] = numbers[column] * factor
     volume = numbers.get("volume", pd.Series(np.nan, index=rows.index))
-    tickers = rows[ticker_column].astype("string").fillna("") if ticker_column else None
-    names: dict[str, object] = {}
-    for index, line in zip(rows.index, rows["line"]):
-        reason = _problem(dates[index], {c: numbers[c][index] for c in OHLC}, volume[index])
-        if reason is None and spec.start and dates[index].strftime("%Y-%m-%d") < spec.start:
-            report.counts["outside_dates"] += 1
+    reasons = _problems(dates, {c: numbers[c] for c in OHLC}, volume)
+    outside = reasons.isna() & (((day < spec.start) if spec.start else False) | ((day > spec.end) if spec.end else False))
+    report.counts["outside_dates"] += int(outside.sum())
+    markets = _markets(rows[ticker_column], report) if ticker_column else [fixed] * len(rows)
+    columns = [rows["line"].tolist(), reasons.tolist(), outside.tolist(), markets, day.tolist(),
+               *(numbers[c].tolist() for c in OHLC), volume.tolist()]
+    for line, reason, skip, market, date, open_, high, low, close, vol in zip(*columns):
+        if skip:
             continue
-        if reason is None and spec.end and dates[index].strftime("%Y-%m-%d") > spec.end:
-            report.counts["outside_dates"] += 1
-            continue
-        market = fixed
-        if tickers is not None:
-            ticker = str(tickers[index]).strip()
-            if ticker not in names:
-                try:
-                    names[ticker] = market_name(ticker)
-                    report.markets.setdefault(names[ticker], ticker)
-                except (TickerError, ValueError) as err:
-                    names[ticker] = err
-            market = names[ticker]
-            if isinstance(market, Exception):
-                reason = reason or f"bad ticker ({market})"
-        if reason:
+        if reason is None and isinstance(market, Exception):
+            reason = f"bad ticker ({market})"
+        if reason is not None:
             report.reject(source, line, reason)
             continue
-        if not np.isfinite(volume[index]):
+        if not np.isfinite(vol):
             report.repairs["missing volume set to 0"] += 1
-        yield {"market": market, "date": dates[index].strftime("%Y-%m-%d"),
-               **{c: float(numbers[c][index]) for c in OHLC},
-               "volume": float(volume[index]) if np.isfinite(volume[index]) else 0.0, "order": [source, int(line)]}
+            vol = 0.0
+        yield {"market": market, "date": date, "open": open_, "high": high, "low": low, "close": close,
+               "volume": vol, "order": [source, int(line)]}
 
 
-def _problem(date, prices: dict[str, float], volume: float) -> str | None:
-    if pd.isna(date):
-        return "bad date"
+def _markets(tickers: pd.Series, report: ImportReport) -> list:
+    names: dict[str, object] = {}
+    for ticker in tickers.astype("string").fillna("").str.strip().unique():
+        try:
+            names[ticker] = market_name(ticker)
+            report.markets.setdefault(names[ticker], ticker)
+        except (TickerError, ValueError) as err:
+            names[ticker] = err
+    return [names[t] for t in tickers.astype("string").fillna("").str.strip()]
+
+
+def _problems(dates: pd.Series, prices: dict[str, pd.Series], volume: pd.Series) -> pd.Series:
+    """The first reason each row cannot be a trading day, else None (vectorised)."""
+    conditions, reasons = [dates.isna()], ["bad date"]
     for column, value in prices.items():
-        if not np.isfinite(value):
-            return f"{column} is missing or not a number"
-        if value <= 0:
-            return f"{column} is not positive ({value})"
-    if prices["high"] < prices["low"]:
-        return f"high {prices['high']} below low {prices['low']}"
-    if np.isfinite(volume) and volume < 0:
-        return f"negative volume ({volume})"
-    return None
+        conditions.append(~np.isfinite(value.to_numpy(np.float64)))
+        reasons.append(f"{column} is missing or not a number")
+    for column, value in prices.items():
+        conditions.append(value.to_numpy(np.float64) <= 0)
+        reasons.append(f"{column} is not positive")
+    conditions.append(prices["high"].to_numpy(np.float64) < prices["low"].to_numpy(np.float64))
+    reasons.append("high below low")
+    conditions.append(volume.to_numpy(np.float64) < 0)
+    reasons.append("negative volume")
+    chosen = np.select([np.asarray(c, dtype=bool) for c in conditions], reasons, default="")
+    return pd.Series([reason or None for reason in chosen.tolist()], index=dates.index, dtype=object)
 
 
 def _market_table(records: pd.DataFrame, report: ImportReport) -> pd.DataFrame:

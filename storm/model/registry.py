@@ -75,3 +75,8 @@ def create_image_encoder(name: str, optional: Mapping[str, Any] | None = None, *
             "nor a timm model name; see timm.list_models()"
         )
     return IMAGE_ENCODERS.create("timm", **{**kwargs, "model_name": name})  # the name is the backbone
+
+
+def image_encoder_reads_pixels(name: str) -> bool:
+    """Whether the chart modality's encoder looks at chart pixels (a timm name does; price_evidence reads prices only)."""
+    return name not in IMAGE_ENCODERS or "image" in getattr(IMAGE_ENCODERS[name], "input_keys", ("image",))

@@ -73,9 +73,17 @@ def row_of(panel, market: str, date: str) -> int:
     return int(np.flatnonzero((panel.market == market) & (panel.date == date))[0])
 
 
+def test_panel_draws_no_chart_when_the_chart_encoder_reads_prices_only(ray_cluster, tiny_world):
+    config, layout = tiny_world
+    panel = build_panel(config.with_overrides({"model.image_encoder": "price_evidence"}), DATES[5], DATES[9]).panel
+    quiet_day, given = row_of(panel, "BBB", DATES[5]), row_of(panel, "AAA", DATES[5])
+    assert not panel.chart[quiet_day].any() and panel.has_chart.all()  # the modality is present: its prices
+    assert panel.chart[given].any()  # a given PNG is still read
+
+
 def test_panel_holds_each_days_evidence_once_with_labels_and_counts(ray_cluster, tiny_world):
     config, layout = tiny_world
-    build = build_panel(config, DATES[5], DATES[9])
+    build = build_panel(config.with_overrides({"model.image_encoder": "chart_evidence"}), DATES[5], DATES[9])
     panel = build.panel
     assert build.markets == ["AAA", "BBB"] and build.dates == DATES[5:10]
     assert list(panel.date[panel.market == "AAA"]) == DATES[1:10]  # window_days - 1 trading days before the start

@@ -1,0 +1,286 @@
+"""`storm import calls`: conference calls into the raw layout, from a vendor's per-sentence table or recordings.
+
+(a) Per-sentence feature tables in the MAEC layout (``call_id, date, ticker, sent_idx, text`` and the 29 Praat
+    voice-report columns; CSV, gzip'd CSV or Parquet), streamed in chunks and spooled per call on local disk,
+    then written one table per call: ``raw/calls/date=D/<market>-<event>.sentences.parquet``
+    (storm.ingest.calls reads them). ``--undefined--`` (or Praat's truncated ``--undefined-``) and empty cells
+    are missing values, written as NaN, never 0.
+(b) A folder of recordings with a mapping table (``file, ticker, date``, optional ``transcript``, ``event``):
+    each recording copied to ``raw/audio/date=D/<market>-<event>.<suffix>``; a transcript (a text file, one
+    sentence a line) becomes a call table with the words and every voice feature undefined.
+
+Every row that cannot be part of a call is rejected with its file, line and reason, and the rest import.
+Tables are written with a fixed schema and row order, so a rerun writes byte-identical objects.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from storm.features.calls import PRAAT_COLUMNS
+from storm.importing.report import ImportReport
+from storm.importing.rows import iter_chunks, read_columns
+from storm.importing.spool import Spool
+from storm.importing.tickers import TickerError, market_name
+from storm.store import Layout, ObjectStore
+from storm.store.layout import AUDIO_SUFFIXES, check_call_event, is_date
+
+UNDEFINED = "--undefined"  # Praat writes --undefined--; MAEC also holds the truncated --undefined-
+_EVENT_SYMBOLS = re.compile(r"[^A-Za-z0-9_.-]+")
+TABLE_SCHEMA = pa.schema([("sent_idx", pa.int64()), ("text", pa.string()),
+                          *[(name, pa.float64()) for name in PRAAT_COLUMNS]])
+
+
+@dataclass(frozen=True)
+class CallImport:
+    """What to import and how the user's columns are named."""
+
+    name: str = "calls"                       # the import's manifest: raw/imports/calls-<name>.json
+    tickers: frozenset[str] | None = None     # vendor tickers or market names to keep; None: all
+    start: str | None = None
+    end: str | None = None
+    call_column: str = "call_id"
+    date_column: str = "date"
+    ticker_column: str = "ticker"
+    sentence_column: str = "sent_idx"
+    text_column: str = "text"
+
+
+def import_call_tables(files: list[Path], spec: CallImport, store: ObjectStore, layout: Layout) -> ImportReport:
+    """Per-sentence tables -> one call table per (date, market, event); returns counts, rejects and what was written."""
+    report = ImportReport(kind="calls", name=spec.name, sources=[str(f) for f in files])
+    with Spool() as spool:
+        for path in files:
+            present = read_columns(path)
+            wanted = [c for c in (spec.call_column, spec.date_column, spec.ticker_column, spec.sentence_column,
+                                  spec.text_column) if c in present or c != spec.call_column]
+            for chunk in iter_chunks(path, [*wanted, *PRAAT_COLUMNS]):
+                report.add_rejects(chunk.rejects)
+                report.counts["rows"] += len(chunk.rows) + len(chunk.rejects)
+                for record in _sentences(chunk.rows, str(path), spec, report):
+                    spool.add(record["call"], record)
+        for key, records in spool.groups():
+            date, market, event = key.split("|")
+            sentences = _unique_sentences(records, report)
+            path = layout.call_table(date, market, event)
+            store.write_table(path, call_table(sentences))
+            report.objects.append(path)
+            report.counts["calls_written"] += 1
+            report.counts["sentences_written"] += len(sentences)
+    report.write(store, layout)
+    return report
+
+
+def parse_praat(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column of Praat values -> (float64 with NaN where undefined or empty; rows that are no number at all).
+
+    ``--undefined--`` is a missing value, never 0; ``inf`` and text are bad rows.
+    """
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values.to_numpy(np.float64)
+        return np.where(np.isnan(numbers), np.nan, numbers), np.isinf(numbers)
+    text = values.astype("string").fillna("").str.strip()
+    undefined = text.str.startswith(UNDEFINED) | (text == "")
+    numbers = pd.to_numeric(text.where(~undefined), errors="coerce").to_numpy(np.float64)
+    bad = (~undefined.to_numpy(bool)) & ~np.isfinite(numbers)
+    return np.where(undefined.to_numpy(bool), np.nan, numbers), bad
+
+
+def _sentences(rows: pd.DataFrame, source: str, spec: CallImport, report: ImportReport):
+    """Good rows as spool records {call, sent_idx, text, praat, line}; bad ones rejected with their line."""
+    parsed = {name: parse_praat(rows[name]) for name in PRAAT_COLUMNS}
+    markets: dict[str, object] = {}
+    for position, (index, line) in enumerate(zip(rows.index, rows["line"])):
+        ticker = str(rows.at[index, spec.ticker_column]).strip()
+        if spec.tickers is not None and ticker not in spec.tickers and _safe_market(ticker, markets) not in spec.tickers:
+            report.counts["filtered_out"] += 1
+            continue
+        date = str(rows.at[index, spec.date_column]).strip()[:10]
+        if not is_date(date):
+            report.reject(source, line, f"bad date ({str(rows.at[index, spec.date_column])[:40]!r})")
+            continue
+        if (spec.start and date < spec.start) or (spec.end and date > spec.end):
+            report.counts["outside_dates"] += 1
+            continue
+        market = _safe_market(ticker, markets)
+        if isinstance(market, Exception):
+            report.reject(source, line, f"bad ticker ({market})")
+            continue
+        sentence = _sentence_number(rows.at[index, spec.sentence_column])
+        if sentence is None:
+            report.reject(source, line, f"bad {spec.sentence_column} ({str(rows.at[index, spec.sentence_column])[:40]!r}): "
+                                        "expected a whole number >= 0")
+            continue
+        bad = [name for name in PRAAT_COLUMNS if parsed[name][1][position]]
+        if bad:
+            value = str(rows.at[index, bad[0]])[:40]
+            report.reject(source, line, f"column {bad[0]!r} holds {value!r}: not a number or --undefined--")
+            continue
+        event = _event(rows.at[index, spec.call_column] if spec.call_column in rows else None)
+        if event is None:
+            report.reject(source, line, f"bad {spec.call_column} ({str(rows.at[index, spec.call_column])[:40]!r})")
+            continue
+        praat = [None if math.isnan(parsed[name][0][position]) else float(parsed[name][0][position]) for name in PRAAT_COLUMNS]
+        report.counts["undefined_values"] += sum(value is None for value in praat)
+        text = rows.at[index, spec.text_column]
+        text = None if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip() else str(text)
+        report.markets.setdefault(market, ticker)
+        yield {"call": f"{date}|{market}|{event}", "sent_idx": sentence, "text": text, "praat": praat,
+               "order": [source, int(line)]}
+
+
+def _safe_market(ticker: str, cache: dict[str, object]) -> object:
+    if ticker not in cache:
+        try:
+            cache[ticker] = market_name(ticker)
+        except (TickerError, ValueError) as err:
+            cache[ticker] = err
+    return cache[ticker]
+
+
+def _sentence_number(value) -> int | None:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return int(number) if math.isfinite(number) and number >= 0 and number == int(number) else None
+
+
+def _event(call_id) -> str | None:
+    """A call's event name from the vendor's call id (symbols -> '_'); "call" when the table has none."""
+    if call_id is None:
+        return "call"
+    event = _EVENT_SYMBOLS.sub("_", str(call_id).strip()).strip("._-")[:100]
+    try:
+        return check_call_event(event)
+    except ValueError:
+        return None
+
+
+def _unique_sentences(records: list[dict], report: ImportReport) -> list[dict]:
+    """Sentences by number; an exact repeat is dropped and counted, a conflicting one rejected with its line."""
+    records.sort(key=lambda r: (r["sent_idx"], r["order"][0], r["order"][1]))
+    kept: list[dict] = []
+    for record in records:
+        if kept and kept[-1]["sent_idx"] == record["sent_idx"]:
+            first = kept[-1]
+            if (first["text"], first["praat"]) == (record["text"], record["praat"]):
+                report.counts["duplicate_rows_dropped"] += 1
+            else:
+                report.reject(record["order"][0], record["order"][1],
+                              f"sentence {record['sent_idx']} of call {record['call']!r} again, with other values "
+                              f"(first at line {first['order'][1]}); the first is kept")
+            continue
+        kept.append(record)
+    return kept
+
+
+def call_table(sentences: list[dict]) -> pa.Table:
+    """The raw call table of storm.ingest.calls: TABLE_SCHEMA, sentences in order, NaN for undefined."""
+    columns = {"sent_idx": [s["sent_idx"] for s in sentences], "text": [s["text"] for s in sentences]}
+    for position, name in enumerate(PRAAT_COLUMNS):
+        columns[name] = [math.nan if s["praat"][position] is None else s["praat"][position] for s in sentences]
+    return pa.table(columns, schema=TABLE_SCHEMA)
+
+
+# --- (b) recordings with a mapping table ---
+
+@dataclass(frozen=True)
+class RecordingImport:
+    """A folder of recordings and the table naming each one's ticker and date (and optionally transcript, event)."""
+
+    folder: Path
+    mapping: Path
+    name: str = "recordings"
+    tickers: frozenset[str] | None = None
+    start: str | None = None
+    end: str | None = None
+    max_file_bytes: int = 256 * 1024 * 1024
+
+
+def import_recordings(spec: RecordingImport, store: ObjectStore, layout: Layout) -> ImportReport:
+    """Copy each mapped recording (and its transcript as a text-only call table) into the raw layout."""
+    report = ImportReport(kind="calls", name=spec.name, sources=[str(spec.mapping)])
+    present = read_columns(spec.mapping)
+    wanted = ["file", "ticker", "date", *[c for c in ("transcript", "event") if c in present]]
+    folder = spec.folder.resolve()
+    for chunk in iter_chunks(spec.mapping, wanted):
+        report.add_rejects(chunk.rejects)
+        report.counts["rows"] += len(chunk.rows) + len(chunk.rejects)
+        for _, row in chunk.rows.iterrows():
+            problem = _copy_recording(row, folder, spec, store, layout, report)
+            if problem:
+                report.reject(str(spec.mapping), int(row["line"]), problem)
+    report.objects.sort()
+    report.write(store, layout)
+    return report
+
+
+def _copy_recording(row: pd.Series, folder: Path, spec: RecordingImport, store: ObjectStore, layout: Layout,
+                    report: ImportReport) -> str | None:
+    """None when the row's recording was copied (or filtered out), else why not."""
+    ticker, date = str(row["ticker"]).strip(), str(row["date"]).strip()[:10]
+    if spec.tickers is not None and ticker not in spec.tickers:
+        report.counts["filtered_out"] += 1
+        return None
+    if not is_date(date):
+        return f"bad date ({str(row['date'])[:40]!r})"
+    if (spec.start and date < spec.start) or (spec.end and date > spec.end):
+        report.counts["outside_dates"] += 1
+        return None
+    try:
+        market = market_name(ticker)
+    except (TickerError, ValueError) as err:
+        return f"bad ticker ({err})"
+    recording = _inside(folder, str(row["file"]).strip())
+    if recording is None or not recording.is_file():
+        return f"recording {str(row['file'])[:80]!r} is not a file inside {folder}"
+    suffix = recording.suffix.lower()
+    if suffix not in AUDIO_SUFFIXES:
+        return f"recording {recording.name!r} is not one of {'/'.join(AUDIO_SUFFIXES)}"
+    size = recording.stat().st_size
+    if size > spec.max_file_bytes:
+        return f"recording {recording.name!r} is {size} bytes, over ingest.max_file_bytes={spec.max_file_bytes}"
+    event = _event(str(row.get("event") or "").strip() or recording.stem)
+    if event is None:
+        return f"no event name can be made of {recording.stem!r}; give an event column"
+    transcript = str(row.get("transcript") or "").strip()
+    sentences = None
+    if transcript:
+        text_file = _inside(folder, transcript)
+        if text_file is None or not text_file.is_file():
+            return f"transcript {transcript[:80]!r} is not a file inside {folder}"
+        sentences = _transcript_sentences(text_file)
+    target = layout.audio(date, market, event, suffix)
+    store.write_bytes(target, recording.read_bytes())
+    report.objects.append(target)
+    report.counts["recordings_written"] += 1
+    report.markets.setdefault(market, ticker)
+    if sentences:
+        table_path = layout.call_table(date, market, event)
+        store.write_table(table_path, call_table(sentences))
+        report.objects.append(table_path)
+        report.counts["transcripts_written"] += 1
+    return None
+
+
+def _inside(folder: Path, name: str) -> Path | None:
+    """The file a mapping row names, relative to the folder, or None when it would leave the folder."""
+    if not name:
+        return None
+    candidate = (folder / name).resolve()
+    return candidate if candidate == folder or folder in candidate.parents else None
+
+
+def _transcript_sentences(path: Path) -> list[dict]:
+    """One sentence a non-blank line; every voice feature undefined (a transcript has no voice)."""
+    lines = [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+    return [{"sent_idx": i, "text": text, "praat": [None] * len(PRAAT_COLUMNS)}
+            for i, text in enumerate(line for line in lines if line)]
