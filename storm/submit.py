@@ -1,7 +1,10 @@
 """Submitting storm's jobs to a Ray cluster through the Ray Jobs API.
 
-The project folder travels as the job's working_dir (without the venv, the
-data and git); the entrypoint runs with the cluster's `python`. Clusters
+An allowlist of the project travels as the job's working_dir (storm/, jobs/,
+pyproject.toml: regular files only, no dotfiles, caches or anything behind a
+symbolic link), copied into a staging folder first, so no `.env`, `.aws`,
+`storm.yaml` or data folder of the checkout ever leaves this machine; the
+entrypoint runs with the cluster's `python`. Clusters
 with token authentication (Ray's default for local clusters since 2.52+)
 need the token as a bearer header: `resolve_auth_token` finds it where Ray
 itself keeps it.
@@ -18,7 +21,11 @@ runtime_env env_vars as STORM_SECTION__KEY instead, knowingly.
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
+import shutil
+import stat
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,14 +33,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from storm.config import is_secret_key
+from storm.config import is_known_key, is_secret_key, unknown_key_message
 from storm.redact import redact_url_credentials
 
 JOB_SCRIPTS = {"train": "jobs/train.py", "scan": "jobs/nightly_scan.py"}
-WORKING_DIR_EXCLUDES = [
-    ".venv", ".git", "storm-data", "storm-metrics.prom", "__pycache__", "*.pyc", ".pytest_cache",
-    "ray_results", "*.egg-info", "tmp",
-]
+WORKING_DIR_ALLOWLIST = ("storm", "jobs", "pyproject.toml")  # what a job needs of the checkout, nothing else
+_SKIPPED_NAMES = ("__pycache__", "storm-data", "ray_results", "tmp")
+_SKIPPED_SUFFIXES = (".pyc", ".pyo", ".egg-info", ".yaml", ".yml", ".env", ".pem", ".key")
 JOB_ENV_VARS = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
 DEFAULT_TOKEN_FILE = Path("~/.ray/auth_token")
 NO_AGENT_YET = "No available agent to submit job"
@@ -62,6 +68,10 @@ class SecretInJobArguments(ValueError):
     """A secret among a job's arguments, which would show in `ray job list`; the message names the key only."""
 
 
+class UnknownJobOverride(ValueError):
+    """A job's `--set` names no config key (a typo, maybe of a secret key): refused, its value never shown."""
+
+
 SET_FLAGS = ("--set", "-s")
 
 
@@ -69,7 +79,9 @@ def split_secret_arguments(extra_args: Sequence[str]) -> tuple[list[str], dict[s
     """The job's arguments without secret `--set` overrides, and those secrets as STORM_SECTION__KEY variables.
 
     Secret means a secret config key (storage.secret_access_key, …) or any value holding URL credentials.
-    An argument with URL credentials that is not a `--set` cannot be moved: SecretInJobArguments.
+    An argument with URL credentials that is not a `--set` cannot be moved: SecretInJobArguments. A `--set`
+    of an unknown key (storage.secret_acess_key=…) would travel in the entrypoint and fail on the cluster:
+    UnknownJobOverride, naming the key and the nearest known one, never the value.
     """
     public: list[str] = []
     secrets: dict[str, str] = {}
@@ -80,7 +92,13 @@ def split_secret_arguments(extra_args: Sequence[str]) -> tuple[list[str], dict[s
         flag, joined, item = arg.partition("=") if arg.startswith("--set=") else (arg, "", "")
         if flag in SET_FLAGS and (joined or index + 1 < len(args)):
             item = item if joined else args[index + 1]
-            key, _, value = item.partition("=")
+            key, has_value, value = item.partition("=")
+            if not has_value:  # the item itself is not shown: it may be a secret pasted without its key
+                position = index + 1 if joined else index + 2
+                raise UnknownJobOverride(f"job argument {position}: --set needs key=value; nothing was submitted")
+            if not is_known_key(key.strip()):
+                raise UnknownJobOverride(f"job argument --set {unknown_key_message(key.strip())}; nothing was "
+                                         "submitted (its value is not shown)")
             if is_secret_key(key.strip()) or redact_url_credentials(value) != value:
                 secrets[config_env_var(key.strip())] = value
             else:
@@ -116,12 +134,45 @@ def submission_id_for(kind: str, now: datetime | None = None) -> str:
     return f"storm-{kind}-{moment}-{uuid.uuid4().hex[:6]}"
 
 
-def runtime_env_for(project_root: Path, env_vars: Mapping[str, str] | None = None) -> dict:
-    return {
-        "working_dir": str(project_root),
-        "excludes": list(WORKING_DIR_EXCLUDES),
-        "env_vars": {**JOB_ENV_VARS, **(env_vars or {})},
-    }
+def runtime_env_for(working_dir: Path, env_vars: Mapping[str, str] | None = None) -> dict:
+    """The job's runtime_env: working_dir is a folder staged by stage_working_dir, never the checkout itself."""
+    return {"working_dir": str(working_dir), "env_vars": {**JOB_ENV_VARS, **(env_vars or {})}}
+
+
+def stage_working_dir(project_root: Path, destination: Path) -> list[str]:
+    """Copy the allowlisted parts of the checkout into destination; returns the files copied (relative, sorted).
+
+    Regular files only: no symbolic link is followed or copied (a linked folder could hold anything), and no
+    dotfile or dot-folder (.env, .aws, .git), cache, config file (*.yaml: storm.yaml may hold credentials),
+    key file or data folder goes along.
+    """
+    copied = []
+    for entry in WORKING_DIR_ALLOWLIST:
+        source = project_root / entry
+        if source.is_symlink() or not source.exists():
+            continue
+        if source.is_file():
+            copied += _copy_if_plain(project_root, source, destination)
+            continue
+        for folder, folders, names in os.walk(source, followlinks=False):
+            folders[:] = sorted(name for name in folders if _shipped_name(name))
+            for name in sorted(names):
+                copied += _copy_if_plain(project_root, Path(folder) / name, destination)
+    return sorted(copied)
+
+
+def _shipped_name(name: str) -> bool:
+    return not name.startswith(".") and name not in _SKIPPED_NAMES and not name.endswith(_SKIPPED_SUFFIXES)
+
+
+def _copy_if_plain(project_root: Path, source: Path, destination: Path) -> list[str]:
+    """[relative path] after copying source when it is a regular file with a shipped name, else []."""
+    if not _shipped_name(source.name) or not stat.S_ISREG(os.lstat(source).st_mode):
+        return []
+    relative = source.relative_to(project_root)
+    (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, destination / relative, follow_symlinks=False)
+    return [relative.as_posix()]
 
 
 def resolve_auth_token(explicit: str | None, environ: Mapping[str, str]) -> str | None:
@@ -155,7 +206,9 @@ def submit_job(
     from ray.job_submission import JobSubmissionClient
 
     client = JobSubmissionClient(address, headers=auth_headers(token))
-    _submit_when_agent_ready(client, entrypoint, submission_id, runtime_env_for(project_root, env_vars))
+    with tempfile.TemporaryDirectory(prefix="storm-job-") as staging:  # uploaded by submit_job, then removed
+        stage_working_dir(project_root, Path(staging))
+        _submit_when_agent_ready(client, entrypoint, submission_id, runtime_env_for(Path(staging), env_vars))
     if not follow:
         return SubmittedJob(submission_id, address, str(client.get_job_status(submission_id).value))
     asyncio.run(_tail_logs(client, submission_id, log_sink))
@@ -207,6 +260,6 @@ def default_address(environ: Mapping[str, str]) -> str:
 
 __all__ = [
     "SubmittedJob", "SecretInJobArguments", "split_secret_arguments", "config_env_var", "refuse_secrets",
-    "entrypoint_for", "submission_id_for", "runtime_env_for", "resolve_auth_token",
+    "entrypoint_for", "submission_id_for", "runtime_env_for", "stage_working_dir", "UnknownJobOverride", "resolve_auth_token",
     "auth_headers", "submit_job", "wait_for_terminal_status", "find_project_root", "default_address",
 ]

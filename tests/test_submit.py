@@ -36,11 +36,37 @@ def test_submission_ids_carry_kind_and_time_and_never_repeat():
     assert first.startswith("storm-scan-20240315T223000Z-") and first != second
 
 
-def test_runtime_env_ships_the_project_without_venv_data_or_git_and_offline():
-    env = submit.runtime_env_for(PROJECT_ROOT)
-    assert env["working_dir"] == str(PROJECT_ROOT)
-    assert {".venv", "storm-data", ".git"} <= set(env["excludes"])
-    assert env["env_vars"]["HF_HUB_OFFLINE"] == "1"
+def test_runtime_env_ships_the_staged_folder_offline(tmp_path):
+    env = submit.runtime_env_for(tmp_path, {"STORM_X__Y": "1"})
+    assert env["working_dir"] == str(tmp_path)
+    assert env["env_vars"]["HF_HUB_OFFLINE"] == "1" and env["env_vars"]["STORM_X__Y"] == "1"
+
+
+def test_the_working_dir_is_an_allowlist_never_dotfiles_configs_data_or_what_lies_behind_links(tmp_path):
+    checkout, outside, staged = tmp_path / "checkout", tmp_path / "outside", tmp_path / "staged"
+    for folder in (checkout / "storm" / "scan", checkout / "jobs", checkout / ".aws", checkout / "data", outside):
+        folder.mkdir(parents=True)
+    files = {"pyproject.toml": "[project]", "storm/__init__.py": "", "storm/scan/scan.py": "x = 1",
+             "jobs/train.py": "", ".env": "AWS_SECRET_ACCESS_KEY=k", ".aws/credentials": "k", "storm.yaml": "k",
+             "data/prices.parquet": "p", "storm/.env": "k", "storm/local.yaml": "k", "README.md": "r"}
+    for name, text in files.items():
+        (checkout / name).write_text(text)
+    (outside / "credentials").write_text("k")
+    os.symlink(outside, checkout / "storm" / "linked")  # a folder behind a link
+    os.symlink(outside / "credentials", checkout / "jobs" / "creds.py")  # a file behind a link
+    os.mkfifo(checkout / "jobs" / "pipe.py")
+
+    shipped = submit.stage_working_dir(checkout, staged)
+    assert shipped == ["jobs/train.py", "pyproject.toml", "storm/__init__.py", "storm/scan/scan.py"]
+    on_disk = sorted(str(p.relative_to(staged)) for p in staged.rglob("*") if p.is_file() or p.is_symlink())
+    assert on_disk == shipped
+
+
+def test_the_real_checkout_ships_storm_and_jobs_only(tmp_path):
+    shipped = submit.stage_working_dir(PROJECT_ROOT, tmp_path)
+    assert "jobs/train.py" in shipped and "storm/submit.py" in shipped and "pyproject.toml" in shipped
+    assert {name.split("/", 1)[0] for name in shipped} == {"storm", "jobs", "pyproject.toml"}
+    assert not any(part.startswith(".") or part == "__pycache__" for name in shipped for part in name.split("/"))
 
 
 def test_auth_token_comes_from_option_then_env_then_token_file(tmp_path):
@@ -196,3 +222,24 @@ def test_a_secret_sent_with_a_job_is_in_neither_its_entrypoint_nor_its_metadata_
     print(f"`ray job list` (exit {listed.returncode}, {len(shown)} chars) shows the entrypoint: "
           f"{job.submission_id in shown}, the runtime_env env var in clear: {SECRET in shown}; "
           f"SDK JobDetails.runtime_env: {details.runtime_env.get('env_vars') if details.runtime_env else None}")
+
+
+def test_a_misspelled_secret_set_key_is_refused_naming_the_key_never_its_value(monkeypatch):
+    from typer.testing import CliRunner
+
+    from storm.cli import app
+
+    for args in (["--set", f"storage.secret_acess_key={SECRET}"], [f"--set=storage.secret_acess_key={SECRET}"]):
+        with pytest.raises(submit.UnknownJobOverride) as refused:
+            submit.split_secret_arguments(["--date", "2024-03-15", *args])
+        assert SECRET not in str(refused.value)
+        assert "storage.secret_acess_key" in str(refused.value) and "storage.secret_access_key" in str(refused.value)
+    with pytest.raises(submit.UnknownJobOverride) as refused:  # a value pasted without its key
+        submit.split_secret_arguments(["--set", SECRET])
+    assert SECRET not in str(refused.value)
+    assert submit.split_secret_arguments(["--set", "ray.worker_resources.storm_worker=1"])[0][1].startswith("ray.")
+
+    monkeypatch.chdir(PROJECT_ROOT)
+    result = CliRunner().invoke(app, ["submit", "train", "--address", f"http://127.0.0.1:{free_port()}", "--",
+                                      "--set", f"storage.secret_acess_key={SECRET}"])
+    assert result.exit_code == 1 and SECRET not in result.output and "secret_access_key" in result.output
