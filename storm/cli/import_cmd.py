@@ -65,6 +65,8 @@ def news(
                                                      "(default: it informs the next day)."),
     keep: Optional[str] = typer.Option(None, "--keep", help="Relevance filter: keep texts matching this regex "
                                                             "(case-insensitive)."),
+    max_per_day: Optional[int] = typer.Option(None, "--max-per-day", min=1,
+                                              help="Keep at most N items per market-day: the latest before its close."),
     start: Optional[str] = typer.Option(None, "--start", help="Keep items informing days on or after YYYY-MM-DD."),
     end: Optional[str] = typer.Option(None, "--end", help="... on or before YYYY-MM-DD."),
     name: Optional[str] = NameOption,
@@ -81,7 +83,8 @@ def news(
                           columns=NewsColumns(time=time_column, text=text_column, market=market_column, id=id_column,
                                               market_name=market),
                           close=MarketClose.parse(close, tz), naive_tz=naive_tz,
-                          date_only_before_close=date_only_before_close, keep=keep, start=start, end=end)
+                          date_only_before_close=date_only_before_close, keep=keep, max_per_day=max_per_day,
+                          start=start, end=end)
     except ValueError as err:
         typer.secho(str(err), fg="red", err=True)
         raise typer.Exit(2) from None

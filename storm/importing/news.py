@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import groupby
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class NewsImport:
     naive_tz: str = "UTC"                     # zone of timestamps written without one
     date_only_before_close: bool = False
     keep: str | None = None                   # relevance filter (regex, case-insensitive) on the text
+    max_per_day: int | None = None            # firehose cap: the latest N items of a market-day before its close
     start: str | None = None
     end: str | None = None
 
@@ -76,7 +78,7 @@ def import_news(files: list[Path], spec: NewsImport, store: ObjectStore, layout:
                     spool.add(record["date"], record)
         written = []
         for date, records in spool.groups():
-            kept = _drop_repeats(records, report)
+            kept = _cap_per_day(_drop_repeats(records, report), spec.max_per_day, report)
             lines = "".join(json.dumps(_public(r), ensure_ascii=False, sort_keys=True) + "\n" for r in kept)
             path = layout.news_file(date, spec.name)
             store.write_text(path, lines)
@@ -147,6 +149,18 @@ def _drop_repeats(records: list[dict], report: ImportReport) -> list[dict]:
             continue
         seen.add(key)
         kept.append(record)
+    return kept
+
+
+def _cap_per_day(records: list[dict], cap: int | None, report: ImportReport) -> list[dict]:
+    """At most ``cap`` items per market on a day: the latest ones (closest to the close they inform)."""
+    if cap is None:
+        return records
+    kept = []
+    for _, group in groupby(records, key=lambda r: r["market"]):
+        items = list(group)
+        report.counts["over_daily_cap"] += max(0, len(items) - cap)
+        kept += items[-cap:]
     return kept
 
 

@@ -21,16 +21,23 @@ from storm.model.registry import create_audio_encoder, create_fusion, create_ima
 from storm.schema import MODALITIES
 
 
+ANCHOR_MODALITY = "image"  # the prices (the chart modality's default encoder reads the window's prices)
+EVIDENCE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the blends of anchor and full logits a validation block chooses from
+
+
 @dataclass
 class ModelOutput:
     storm_logits: Tensor      # [B, n_horizons], pre-sigmoid
     log_vol: Tensor           # [B], forward log realised volatility
     modality_weights: Tensor  # [B, 3], 0 on missing, sums to 1 over present (all 0 if none present)
     modality_mask: Tensor     # [B, 3] float, the modalities actually used (after masking and dropout)
+    anchor_logits: Tensor | None = None  # [B, n_horizons]: the same model reading its anchor (prices) alone
+    full_logits: Tensor | None = None    # [B, n_horizons]: every present modality, before the evidence weight
 
 
 class StormModel(nn.Module):
-    def __init__(self, encoders: Mapping[str, nn.Module], fusion: nn.Module, heads: StormHeads, modality_dropout: float = 0.0) -> None:
+    def __init__(self, encoders: Mapping[str, nn.Module], fusion: nn.Module, heads: StormHeads, modality_dropout: float = 0.0,
+                 anchor: str | None = None) -> None:
         super().__init__()
         unknown = set(encoders) - set(MODALITIES)
         if unknown:
@@ -41,6 +48,12 @@ class StormModel(nn.Module):
         self.modality_dropout = modality_dropout
         self.frozen_encoders: set[str] = set()  # set by storm.model.transfer; kept in eval mode
         self.register_buffer("enabled", torch.tensor([m in encoders for m in MODALITIES]), persistent=False)
+        # Fusion must never do worse than prices alone. With an anchor, the same fusion and heads also score the
+        # anchor alone (trained beside the full input: StormLoss's anchor term), and the published score is
+        # anchor + evidence_weight * (full - anchor) in logits, the weight chosen on the validation block
+        # (storm.training.worker): where news and calls add nothing there, the model reads prices alone.
+        self.anchor_index = MODALITIES.index(anchor) if anchor is not None and anchor in encoders and len(encoders) > 1 else None
+        self.register_buffer("evidence_weight", torch.tensor(1.0))
 
     def forward(self, batch: Mapping[str, Tensor]) -> ModelOutput:
         present = present_modalities(batch["modality_mask"], self.enabled)
@@ -49,10 +62,22 @@ class StormModel(nn.Module):
         return self.fuse(self.encode(batch, present), present)
 
     def fuse(self, embeddings: Tensor, present: Tensor) -> ModelOutput:
-        """Fusion and heads on encoded modalities; a modality absent from ``present`` is ignored (ablations re-fuse)."""
+        """Fusion and heads on encoded modalities; a modality absent from ``present`` is ignored (ablations re-fuse).
+
+        With an anchor: storm_logits = anchor + evidence_weight * (full - anchor), where "anchor" fuses the
+        anchor modality alone (when the sample has it; else the full input). Training uses weight 1.
+        """
         fused, weights = self.fusion(embeddings, present.float())
         storm_logits, log_vol = self.heads(fused)
-        return ModelOutput(storm_logits, log_vol, weights, present.float())
+        if self.anchor_index is None:
+            return ModelOutput(storm_logits, log_vol, weights, present.float())
+        anchored = torch.zeros_like(present)
+        anchored[:, self.anchor_index] = present[:, self.anchor_index]
+        anchored = torch.where(anchored.any(dim=1, keepdim=True), anchored, present)
+        anchor_logits, _ = self.heads(self.fusion(embeddings, anchored.float())[0])
+        weight = 1.0 if self.training else self.evidence_weight.to(storm_logits.dtype)
+        blended = storm_logits if self.training else anchor_logits + weight * (storm_logits - anchor_logits)
+        return ModelOutput(blended, log_vol, weights, present.float(), anchor_logits=anchor_logits, full_logits=storm_logits)
 
     def encode(self, batch: Mapping[str, Tensor], present: Tensor) -> Tensor:
         """[B, 3, hidden]: each built encoder runs on its present samples only; the rest stay zero (and masked)."""
@@ -102,4 +127,5 @@ def build_model(model: ModelConfig, features: FeatureConfig, horizons: list[int]
                                                  n_mels=features.n_mels, **common)
     fusion = create_fusion(model.fusion, n_modalities=len(MODALITIES), **common)
     heads = StormHeads(model.hidden_dim, len(horizons), model.dropout)
-    return StormModel(encoders, fusion, heads, model.modality_dropout)
+    return StormModel(encoders, fusion, heads, model.modality_dropout,
+                      anchor=ANCHOR_MODALITY if model.anchored_fusion else None)

@@ -17,6 +17,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from storm.features.windows import WINDOW_INPUT_KEYS
+from storm.model.storm_model import EVIDENCE_WEIGHTS
 from storm.schema import FWD_VOL, storm_column
 from storm.training.losses import StormLoss
 
@@ -64,6 +65,8 @@ def train_epoch(model: torch.nn.Module, batches: Iterable[Mapping[str, torch.Ten
         with autocast_context(device, autocast_dtype):
             output = model(inputs)
         loss = loss_fn(output.storm_logits, output.log_vol, storms, vols).total
+        if output.anchor_logits is not None:  # the anchor alone learns to score too (fusion never below prices)
+            loss = loss + loss_fn.storm_term(output.anchor_logits, storms)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -85,6 +88,9 @@ def predict(model: torch.nn.Module, batches: Iterable[Mapping[str, torch.Tensor]
     for batch in batches:
         with autocast_context(device, autocast_dtype):
             output = model(model_inputs(batch, device))
+        for name in ("anchor_logits", "full_logits"):
+            if getattr(output, name) is not None:
+                parts.setdefault(name, []).append(getattr(output, name).float().cpu().numpy())
         parts["storm_logits"].append(output.storm_logits.float().cpu().numpy())
         parts["log_vol"].append(output.log_vol.float().cpu().numpy())
         parts["modality_weights"].append(output.modality_weights.float().cpu().numpy())
@@ -101,6 +107,25 @@ def evaluation_loss(outputs: Mapping[str, np.ndarray], loss_fn: StormLoss) -> fl
         return float("nan")
     parts = loss_fn(*(torch.from_numpy(outputs[key]) for key in ("storm_logits", "log_vol", "storm_labels", "vol_labels")))
     return float(parts.total)
+
+
+def evidence_weight_choice(outputs: dict[str, np.ndarray], weights=EVIDENCE_WEIGHTS) -> tuple[float, list[float]]:
+    """The blend anchor + w * (full - anchor) with the best mean validation AUROC, and its per-horizon AUROCs.
+
+    Ties go to the smaller weight: evidence beyond prices must earn its place on data the model did not fit.
+    Without anchor outputs (a single-modality model) the weight is 1.
+    """
+    if "anchor_logits" not in outputs or "full_logits" not in outputs:
+        return 1.0, horizon_aurocs(outputs)
+    best = None
+    for weight in weights:
+        blended = outputs["anchor_logits"] + weight * (outputs["full_logits"] - outputs["anchor_logits"])
+        aurocs = horizon_aurocs({**outputs, "storm_logits": blended})
+        defined = [a for a in aurocs if np.isfinite(a)]
+        score = float(np.mean(defined)) if defined else float("-inf")
+        if best is None or score > best[0] + 1e-9:
+            best = (score, weight, aurocs)
+    return best[1], best[2]
 
 
 def horizon_aurocs(outputs: dict[str, np.ndarray]) -> list[float]:

@@ -50,6 +50,12 @@ class StormLoss:
         return LossParts(total=total, storm=storm, volatility=volatility)
 
 
+    def storm_term(self, storm_logits: torch.Tensor, storm_labels: torch.Tensor) -> torch.Tensor:
+        """The weighted storm part alone (for a second set of logits from the same model, e.g. its anchor)."""
+        return self.storm_weight * masked_bce(storm_logits.float(), storm_labels.float(),
+                                              self.pos_weights.to(storm_logits.device))
+
+
 def masked_bce(logits: torch.Tensor, labels: torch.Tensor, pos_weight: torch.Tensor) -> torch.Tensor:
     """Mean BCE over known labels only ([B, H]); zero (still in the graph) when none is known."""
     known = ~torch.isnan(labels)

@@ -28,7 +28,7 @@ from storm.config import StormConfig
 from storm.features.windows import batches_of_rows
 from storm.model import build_model, load_encoder_weights
 from storm.training.checkpoint import CheckpointContents, TrainingState, read_checkpoint_dir, write_checkpoint_dir
-from storm.training.loop import evaluation_loss, horizon_aurocs, predict, train_epoch
+from storm.training.loop import evaluation_loss, evidence_weight_choice, predict, train_epoch
 from storm.training.losses import StormLoss
 
 
@@ -78,17 +78,19 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         outputs = _gather(predict(model, batches_of_rows(panel, validation_rows, train.batch_size),
                                   horizons, autocast_dtype, device))
         val_loss = evaluation_loss(outputs, loss_fn)
-        aurocs = horizon_aurocs(outputs)
+        evidence_weight, aurocs = evidence_weight_choice(outputs)
         selection = selection_score(train.early_stopping_metric, val_loss, aurocs)
         improved = selection < state.best_val_loss
         if improved:
             state.best_val_loss, state.best_epoch, state.epochs_without_improvement = selection, epoch, 0
             best_weights = _snapshot(unwrap(model))
+            best_weights["evidence_weight"] = torch.tensor(float(evidence_weight))  # the published blend
         else:
             state.epochs_without_improvement += 1
         metrics = {
             "epoch": epoch, "loss": _sum_over_workers(stats.loss * stats.n_samples) / max(_sum_over_workers(stats.n_samples), 1),
             "val_loss": val_loss, **{f"val_auroc_{h}d": auroc for h, auroc in zip(horizons, aurocs)},
+            "evidence_weight": evidence_weight,
             "samples_per_second": _sum_over_workers(stats.samples_per_second), "epoch_seconds": stats.seconds,
             "attempt_start_epoch": attempt_start,
         }

@@ -158,3 +158,14 @@ def test_import_of_a_file_without_the_named_columns_says_which(tmp_path, local_s
     result = CliRunner().invoke(app, ["import", "news", str(feed), "--market", "SPX", "--root", local_storage.root])
     assert result.exit_code == 2
     assert "lacks column(s) ['date', 'headline']" in result.output
+
+
+def test_a_firehose_keeps_the_latest_items_of_each_market_day_up_to_the_cap(tmp_path, store):
+    feed = tmp_path / "wire.csv"
+    pd.DataFrame({"ts": [f"2016-03-14 1{h}:00:00-04:00" for h in range(5)], "headline": [f"story {h}" for h in range(5)]}
+                 ).to_csv(feed, index=False)
+    spec = NewsImport(name="wire", columns=NewsColumns(time="ts", text="headline", market_name="SPX"), max_per_day=2)
+    report = import_news([feed], spec, store, Layout(store))
+    day = store.read_text(Layout(store).news_file("2016-03-14", "wire")).splitlines()
+    assert [json.loads(line)["headline"] for line in day] == ["story 3", "story 4"]
+    assert report.counts["over_daily_cap"] == 3

@@ -1,0 +1,115 @@
+"""The real benchmark worlds: `storm import` from public data, then `storm evaluate`, with seconds and peak RSS.
+
+    .venv/bin/python benchmarks/bench_real_worlds.py [--data ../shared/realdata] [--root /tmp/storm-real] \
+        [--worlds stocknet reuters-sp500 maec] [--steps import evaluate] [--set key=value ...]
+
+Each world is a store under ROOT/<world> built only with the documented `storm import` commands printed
+below (so a user can run them by hand); `evaluate` is `storm evaluate` with the world's modalities. Prints
+per step the wall seconds and the child's peak RSS, and per horizon the report's fused, prices-only and
+baseline AUROCs with their intervals. Sources (public, see README "Real data"):
+  stocknet       StockNet (Xu & Cohen, ACL 2018): tweets + Yahoo prices of 87 US large caps, 2014-2016
+  maec           MAEC (Li et al., CIKM 2020): earnings calls, per-sentence text + Praat features, 2015-2018
+  reuters-sp500  Reuters editorial headlines 2007-2016 with the S&P 500 index (arch.data.sp500)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STORM = [str(Path(sys.executable).with_name("storm"))]
+REUTERS_KEEP = (r"stock|shares|wall st|market|dow |s&p|nasdaq|econom|recession|\bfed\b|federal reserve|"
+                r"rate (cut|hike)|bank|credit|crisis|bond|yield|treasur|inflation|jobless|payroll|default|debt|"
+                r"earnings|profit|slump|rally|sell-?off|plunge|tumble|fear|volatil|bailout|gdp|downgrade")
+
+
+def world_commands(world: str, data: Path, root: Path, scratch: Path) -> list[list[str]]:
+    """The `storm import` commands that build a world (documented in README)."""
+    at = ["--root", str(root)]
+    if world == "stocknet":
+        maec_tickers = ",".join(sorted(p.stem for p in (data / "stocknet" / "prices").glob("*.csv")))
+        return [
+            ["import", "prices", str(data / "stocknet" / "prices"), "--adjust", "--start", "2014-01-01",
+             "--end", "2016-04-29", *at],
+            ["import", "news", str(data / "stocknet" / "tweets.csv.gz"), "--time-column", "created_at_utc",
+             "--text-column", "text", "--market-column", "ticker", "--id-column", "tweet_id", "--name", "tweets", *at],
+            ["import", "calls", str(data / "maec" / "maec_sentences.csv.gz"), "--tickers", maec_tickers, *at],
+        ]
+    if world == "maec":
+        return [
+            ["import", "prices", str(data / "maec" / "prices_2014_2017.parquet"), *at],
+            ["import", "calls", str(data / "maec" / "maec_sentences.csv.gz"), *at],
+        ]
+    if world == "reuters-sp500":
+        return [
+            ["import", "prices", str(sp500_csv(scratch)), "--start", "2006-06-01", "--end", "2016-09-30", *at],
+            ["import", "news", str(data / "reuters" / "reuters_editorial_2007_2016.csv.gz"), "--time-column", "ts",
+             "--text-column", "headline", "--market", "^GSPC", "--naive-tz", "America/New_York",
+             "--keep", REUTERS_KEEP, "--max-per-day", "16", "--name", "reuters", *at],
+        ]
+    raise SystemExit(f"unknown world {world!r}")
+
+
+WORLD_MODALITIES = {"stocknet": "[text,image,audio]", "maec": "[image,audio]", "reuters-sp500": "[text,image]"}
+
+
+def sp500_csv(scratch: Path) -> Path:
+    """arch's S&P 500 (Yahoo's ^GSPC, 1999-2018) as the Yahoo-style CSV a user would download."""
+    from arch.data import sp500
+
+    path = scratch / "^GSPC.csv"
+    sp500.load().reset_index().to_csv(path, index=False, date_format="%Y-%m-%d")
+    return path
+
+
+def timed(command: list[str]) -> tuple[float, float, int]:
+    """(seconds, peak RSS of the child in MiB, exit code); the child's output goes to this console."""
+    print("$ storm " + " ".join(command), flush=True)
+    began = time.perf_counter()
+    code = subprocess.call(STORM + command)
+    seconds = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far
+    return seconds, peak, code
+
+
+def print_report(root: Path, run: str) -> None:
+    report = json.loads((root / "reports" / run / "report.json").read_text())
+    print(json.dumps({"stage_seconds": report.get("stage_seconds")}))
+    for horizon, rows in report.get("pooled", {}).items():
+        print(f"horizon {horizon}: " + json.dumps(rows)[:2000])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=Path("../shared/realdata"))
+    parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "storm-real")
+    parser.add_argument("--worlds", nargs="*", default=["stocknet", "reuters-sp500", "maec"])
+    parser.add_argument("--steps", nargs="*", default=["import", "evaluate"])
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    args = parser.parse_args()
+    for world in args.worlds:
+        root = args.root / world
+        with tempfile.TemporaryDirectory() as scratch:
+            if "import" in args.steps:
+                for command in world_commands(world, args.data.resolve(), root, Path(scratch)):
+                    seconds, peak, code = timed(command)
+                    print(f"[{world}] {command[1]}: {seconds:.1f} s, peak RSS so far {peak:.0f} MiB, exit {code}")
+                    if code:
+                        raise SystemExit(code)
+        if "evaluate" in args.steps:
+            sets = [item for value in [f"model.modalities={WORLD_MODALITIES[world]}", *args.overrides]
+                    for item in ("--set", value)]
+            seconds, _, code = timed(["evaluate", "--root", str(root), "--run", world, *sets])
+            print(f"[{world}] evaluate: {seconds:.1f} s, exit {code}")
+            if code:
+                raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()
