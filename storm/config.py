@@ -200,6 +200,7 @@ class ModelConfig(Section):
     hidden_dim: int = Field(64, ge=8)
     dropout: float = Field(0.1, ge=0, lt=1)
     modality_dropout: float = Field(0.2, ge=0, lt=1)
+    anchored_fusion: bool = True  # also score prices alone; blend chosen on validation (fusion never below prices)
 
 
 class TrainConfig(Section):
