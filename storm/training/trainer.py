@@ -69,7 +69,8 @@ def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault
     """Train `config.train.run_name` on `split` of `panel` (defaults: every stored price day; the final split).
 
     `panel` is a storm.features.panel.PanelBuild. `fault` is a drill hook called by each worker at the
-    start of every epoch (see worker.FailOnce). `fresh` discards an earlier run of the same name.
+    start of every epoch (see worker.FailOnce). `fresh` discards an earlier run's checkpoints and fingerprint,
+    keeping its published model servable until this training publishes the next version.
     """
     started = time.perf_counter()
     ensure_ray(config.ray)
@@ -147,7 +148,11 @@ def stored_fingerprint(store: ObjectStore, layout: Layout, run: str) -> str | No
 
 
 def claim_run(store: ObjectStore, layout: Layout, run: str, fingerprint: str, fresh: bool) -> None:
-    """Start (or resume) `run` as `fingerprint`; a different earlier run under the name is an error unless `fresh`."""
+    """Start (or resume) `run` as `fingerprint`; a different earlier run under the name is an error unless `fresh`.
+
+    `fresh` resets the run's checkpoints and fingerprint only: its published versions and current.json stay
+    servable to scans until training publishes a new version (which switches the pointer).
+    """
     earlier = stored_fingerprint(store, layout, run)
     has_files = store.exists(layout.model_dir(run)) and bool(store.list_files(layout.model_dir(run)))
     if has_files and earlier != fingerprint:
@@ -156,7 +161,7 @@ def claim_run(store: ObjectStore, layout: Layout, run: str, fingerprint: str, fr
                 f"run {run!r} at {layout.model_dir(run)} was started with a different config, split or world "
                 f"(fingerprint {earlier or 'unknown'} vs {fingerprint}); resuming it would mix them. "
                 f"Use another run name, or --fresh to discard it")
-        store.delete([layout.model_dir(run)])
+        store.delete([layout.checkpoints_dir(run), layout.run_fingerprint_file(run)])
     store.write_text(layout.run_fingerprint_file(run), json.dumps({"fingerprint": fingerprint}))
 
 

@@ -105,3 +105,34 @@ def test_same_seed_and_workers_give_the_same_weights(ray_cluster, local_storage)
     first = train(tiny_config(local_storage, run_name="seeded-a", epochs=2), build)
     second = train(tiny_config(local_storage, run_name="seeded-b", epochs=2), build)
     assert first.weights_sha256 == second.weights_sha256
+
+
+def test_fresh_resets_only_checkpoints_and_fingerprint_never_the_published_model(local_storage):
+    from storm.training.trainer import claim_run, stored_fingerprint
+
+    store = open_store(local_storage)
+    layout = Layout(store)
+    kept = [layout.model_pointer("prod"), layout.model_version_file("prod", "abcdef123456", "model.json")]
+    for path in kept:
+        store.write_text(path, "{}")
+    store.write_text(f"{layout.checkpoints_dir('prod')}/checkpoint_000001/training_state.json", "{}")
+    store.write_text(layout.run_fingerprint_file("prod"), '{"fingerprint": "old"}')
+
+    with pytest.raises(RunConflict):
+        claim_run(store, layout, "prod", "new", fresh=False)
+    claim_run(store, layout, "prod", "new", fresh=True)
+    assert all(store.exists(path) for path in kept)
+    assert not store.list_files(layout.checkpoints_dir("prod"))
+    assert stored_fingerprint(store, layout, "prod") == "new"
+
+
+def test_a_fresh_retrain_that_fails_leaves_the_published_model_servable(trained_tiny, tmp_path):
+    """--fresh used to delete models/<run> before training: scans had no model until it ended, or at all."""
+    storage, build, result = trained_tiny
+    store = open_store(storage)
+    layout = Layout(store)
+    changed = tiny_config(storage, epochs=1, learning_rate=5e-4, max_failures=0)
+    with pytest.raises(Exception):
+        train(changed, build, fresh=True, fault=FailOnce(str(tmp_path / "failed"), epoch=0))
+    assert (tmp_path / "failed").exists()
+    assert load_predictor(store, layout, "tiny").version == result.version
