@@ -1,4 +1,4 @@
-"""The evidence panel's rows as arrays, and which conferences each row's window holds (pure numpy).
+"""The evidence panel's rows as arrays, and which conferences (recordings, call tables) each row's window holds.
 
 Built by storm.features.panel (which reads the store and runs Ray Data); read by
 storm.features.windows at batch time. Kept apart from the build so the training
@@ -34,6 +34,20 @@ class EvidencePanel:
     fwd_log_vol: np.ndarray         # float32 [N]
     horizons: list[int]
     window_days: int
+    # per-sentence call tables (storm.features.calls), apart from the recordings' log-mels; None: a panel without any
+    call_vector: np.ndarray | None = None   # float32 [C2, call_vector_dim]: each call once
+    call_row: np.ndarray | None = None      # int64 [C2]: the row from which the call is evidence
+    recent_calls: np.ndarray | None = None  # int64 [N, K]: calls inside the row's window, most recent first; -1 none
+
+    def __post_init__(self) -> None:
+        if self.call_vector is None:
+            from storm.features.calls import call_vector_dim
+
+            self.call_vector = np.zeros((0, call_vector_dim(self.text_day.shape[1])), dtype=np.float32)
+        if self.call_row is None:
+            self.call_row = np.zeros(0, dtype=np.int64)
+        if self.recent_calls is None:
+            self.recent_calls = np.full((len(self.date), self.recent_conferences.shape[1]), -1, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.date)

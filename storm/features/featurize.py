@@ -7,6 +7,7 @@ yet cached; the new features are merged into the cache by the driver.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
@@ -18,6 +19,7 @@ import ray
 from storm.config import FeatureConfig, IngestConfig
 from storm.features.audio import audio_features
 from storm.features.cache import FeatureCache
+from storm.features.calls import call_vector, call_vector_dim
 from storm.features.image import chart_tensor
 from storm.features.text import embed_texts, embedding_threads, load_text_model, mask_market_name
 
@@ -25,7 +27,9 @@ ITEM_KEYS = {
     "text": ("market", "date", "content_hash", "source_path"),
     "image": ("market", "date", "content_hash", "source_path"),
     "audio": ("market", "date", "event", "content_hash", "source_path"),
+    "calls": ("market", "date", "event", "content_hash", "source_path"),
 }
+CALLS_PER_BATCH = 8  # a call is ~100 sentences: a batch embeds about as many as 16 news batches
 BatchTransform = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 
@@ -74,8 +78,31 @@ class HeadlineEmbedder:
         return embed_texts(self.model, self.tokenizer, texts, self.features.max_text_tokens, self.features.embed_batch_size)
 
 
+class CallFeaturizer(HeadlineEmbedder):
+    """Ray actor: each uncached call table -> its call vector, transcript sentences embedded like headlines."""
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return featurize_new_items(batch, self.call_vectors, self.cached_hashes, ITEM_KEYS["calls"])
+
+    def call_vectors(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        from storm.ingest.calls import call_acoustics  # storm.ingest imports storm.features: import late
+
+        calls = [json.loads(str(texts)) for texts in batch["texts"]]
+        sentences = [(str(market), text) for market, texts in zip(batch["market"], calls) for text in texts if text]
+        embedded = self.embed({"headline": np.array([t for _, t in sentences], dtype=object),
+                               "market": np.array([m for m, _ in sentences], dtype=object)}) if sentences else None
+        vectors, used = [], 0
+        for texts, acoustics in zip(calls, batch["acoustics"]):
+            n_text = sum(1 for text in texts if text)
+            own = embedded[used:used + n_text] if n_text else np.zeros((0, self.features.text_dim), np.float32)
+            used += n_text
+            vectors.append(call_vector(call_acoustics(bytes(acoustics)), own, n_text, self.features.text_dim))
+        return np.stack(vectors)
+
+
 def feature_shape(features: FeatureConfig, modality: str) -> tuple[int, ...]:
     return {
+        "calls": (call_vector_dim(features.text_dim),),
         "text": (features.text_dim,),
         "image": (1, features.image_size, features.image_size),
         "audio": (features.n_mels, features.audio_frames),
@@ -95,10 +122,12 @@ def featurize(ok: ray.data.Dataset, modality: str, cache: FeatureCache, dates: l
     """Run ``ok`` through the modality's transform, store the new features in ``cache``; one pass over the data."""
     cached = frozenset(cache.cached_hashes(dates))
     keys = ITEM_KEYS[modality]
-    if modality == "text":
-        rows = ok.map_batches(HeadlineEmbedder, fn_constructor_kwargs={"features": features, "cached_hashes": cached},
+    if modality in ("text", "calls"):
+        actor, batch_size = (HeadlineEmbedder, features.embed_batch_size) if modality == "text" else (CallFeaturizer,
+                                                                                                   CALLS_PER_BATCH)
+        rows = ok.map_batches(actor, fn_constructor_kwargs={"features": features, "cached_hashes": cached},
                               compute=ray.data.ActorPoolStrategy(size=features.embed_actors),
-                              batch_size=features.embed_batch_size, num_cpus=1, batch_format="numpy")
+                              batch_size=batch_size, num_cpus=1, batch_format="numpy")
     else:
         transform = (partial(chart_batch_tensors, image_size=features.image_size) if modality == "image" else
                      partial(audio_batch_mels, sample_rate=ingest.audio_sample_rate, n_mels=features.n_mels,

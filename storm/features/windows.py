@@ -14,7 +14,7 @@ from storm.features.evidence_panel import EvidencePanel
 from storm.schema import FWD_VOL, storm_column
 
 WINDOW_INPUT_KEYS = ("text_days", "text_day_count", "price_days", "day_valid", "image", "audio_mel", "audio_age",
-                     "audio_valid", "modality_mask")
+                     "audio_valid", "call_features", "call_age", "call_valid", "modality_mask")
 
 
 def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = True) -> dict[str, np.ndarray]:
@@ -24,7 +24,10 @@ def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = T
     image [B, 1, S, S] in [-1, 1]; audio_mel [B, K, n_mels, T] in the panel's dtype (float16: half the bytes to
     gather and to copy to a GPU; storm.training.loop.model_inputs casts every input to float32 on the device),
     audio_age [B, K] (days / window), audio_valid [B, K];
-    modality_mask [B, 3]: text = any headline in the window, image = D's chart, audio = any conference in the window.
+    call_features [B, K, call_vector_dim] (per-sentence call tables pooled per call, storm.features.calls), call_age
+    [B, K], call_valid [B, K]: the same for the calls read from tables (most recent first; empty slots all 0);
+    modality_mask [B, 3]: text = any headline in the window, image = D's chart, audio = any conference (recording or
+    call table) in the window.
     """
     rows = np.asarray(rows, dtype=np.int64)
     window = panel.window_days
@@ -44,7 +47,9 @@ def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = T
         audio_mel = np.zeros((len(rows), conferences.shape[1], *panel.conference_mel.shape[1:]),
                              dtype=panel.conference_mel.dtype)
         audio_age = np.zeros(conferences.shape)
-    mask = np.stack([text_day_count.sum(axis=1) > 0, panel.has_chart[rows], audio_valid.any(axis=1)], axis=1)
+    call_features, call_age, call_valid = _calls(panel, rows)
+    mask = np.stack([text_day_count.sum(axis=1) > 0, panel.has_chart[rows],
+                     audio_valid.any(axis=1) | (call_valid > 0).any(axis=1)], axis=1)
     text_days, price_days = panel.text_day[days], panel.price[days]  # fresh gathers: masked in place, no copies
     text_days *= valid[..., None]
     price_days *= valid[..., None]
@@ -60,6 +65,9 @@ def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = T
         "audio_mel": audio_mel,
         "audio_age": audio_age.astype(np.float32),
         "audio_valid": audio_valid.astype(np.float32),
+        "call_features": call_features,
+        "call_age": call_age,
+        "call_valid": call_valid,
         "modality_mask": mask.astype(np.float32),
     }
     if with_labels:
@@ -69,6 +77,20 @@ def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = T
         inputs["market"] = panel.market[rows]
         inputs["date"] = panel.date[rows]
     return inputs
+
+
+def _calls(panel: EvidencePanel, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """call_features [B, K, dim] (0 in empty slots), call_age [B, K] (days / window), call_valid [B, K] (float32)."""
+    calls = panel.recent_calls[rows]
+    valid = calls >= 0
+    if not len(panel.call_vector):
+        zeros = np.zeros(calls.shape, dtype=np.float32)
+        return np.zeros((*calls.shape, panel.call_vector.shape[1]), dtype=np.float32), zeros, zeros
+    safe = np.maximum(calls, 0)
+    features = panel.call_vector[safe]
+    features[~valid] = 0
+    age = np.where(valid, (rows[:, None] - panel.call_row[safe]) / panel.window_days, 0.0).astype(np.float32)
+    return features, age, valid.astype(np.float32)
 
 
 def batches_of_rows(panel: EvidencePanel, rows: np.ndarray, batch_size: int, with_labels: bool = True):

@@ -5,9 +5,10 @@ Importing this package registers every encoder in ``storm.model.registry``.
 """
 
 from storm.model.encoders.audio import ConferencePoolEncoder, ConvGruMelEncoder
+from storm.model.encoders.calls import CallEvidenceEncoder
 from storm.model.encoders.image import ChartPriceEncoder, TimmImageEncoder
 from storm.model.encoders.evidence import ChartEvidenceEncoder, ConferenceEvidenceEncoder, DailyTextEvidenceEncoder
 from storm.model.encoders.text import DailyTextGruEncoder
 
-__all__ = ["ChartEvidenceEncoder", "ChartPriceEncoder", "ConferenceEvidenceEncoder", "ConferencePoolEncoder",
+__all__ = ["CallEvidenceEncoder", "ChartEvidenceEncoder", "ChartPriceEncoder", "ConferenceEvidenceEncoder", "ConferencePoolEncoder",
            "ConvGruMelEncoder", "DailyTextEvidenceEncoder", "DailyTextGruEncoder", "TimmImageEncoder"]

@@ -1,0 +1,67 @@
+"""`storm import calls`: per-sentence call feature tables (MAEC layout) or a folder of recordings, into the raw layout."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from storm.cli.common import ConfigOption, SetOption, build_config
+
+
+def register(import_app: typer.Typer) -> None:
+    """Add the `calls` command to the `storm import` group."""
+
+    @import_app.command("calls")
+    def import_calls_command(
+        sources: list[Path] = typer.Argument(..., help="Per-sentence tables (CSV, .csv.gz, Parquet), or ONE folder of "
+                                                       "recordings with a mapping table."),
+        mapping: Optional[Path] = typer.Option(None, help="Recordings: the table with file, ticker, date[, transcript, "
+                                                          "event] columns (default: FOLDER/mapping.csv)."),
+        tickers: Optional[str] = typer.Option(None, help="Only these tickers (vendor spelling or market name), comma list."),
+        name: Optional[str] = typer.Option(None, help="The import's name (its manifest raw/imports/calls-NAME.json); "
+                                                      "default: the first source's name."),
+        start: Optional[str] = typer.Option(None, help="Only calls dated on or after this day, YYYY-MM-DD."),
+        end: Optional[str] = typer.Option(None, help="Only calls dated on or before this day, YYYY-MM-DD."),
+        config: Optional[Path] = ConfigOption,
+        overrides: Optional[list[str]] = SetOption,
+        root: Optional[str] = typer.Option(None, help="Object store root (storage.root)."),
+    ) -> None:
+        """Import conference calls; bad rows go to quarantine/imports/ with file, line and reason; counts printed."""
+        from storm.importing.calls import CallImport, RecordingImport, import_call_tables, import_recordings
+        from storm.importing.rows import TableError
+        from storm.store import Layout, open_store
+
+        settings = build_config(config, overrides, **{"storage.root": root})
+        store = open_store(settings.storage)
+        layout = Layout(store)
+        kept = frozenset(t.strip() for t in tickers.split(",") if t.strip()) if tickers else None
+        label = name or _import_name(sources[0])
+        began = time.perf_counter()
+        try:
+            if len(sources) == 1 and sources[0].is_dir():
+                spec = RecordingImport(folder=sources[0], mapping=mapping or sources[0] / "mapping.csv", name=label,
+                                       tickers=kept, start=start, end=end,
+                                       max_file_bytes=settings.ingest.max_file_bytes)
+                report = import_recordings(spec, store, layout)
+            else:
+                report = import_call_tables(sources, CallImport(name=label, tickers=kept, start=start, end=end),
+                                            store, layout)
+        except (TableError, ValueError, OSError) as err:
+            typer.secho(f"storm import calls: {err}", fg="red", err=True)
+            raise typer.Exit(2) from None
+        seconds = time.perf_counter() - began
+        console = Console(highlight=False)
+        for key, count in sorted(report.counts.items()):
+            console.print(f"{key}: {count}", markup=False)
+        rate = report.counts["rows"] / seconds if seconds > 0 else 0.0
+        console.print(f"rejected rows: {report.rejected} (quarantine/imports/calls-{label}.jsonl); markets: "
+                      f"{len(report.markets)}; {seconds:.1f} s, {rate:,.0f} rows/s", markup=False, soft_wrap=True)
+
+
+def _import_name(source: Path) -> str:
+    stem = source.name.split(".", 1)[0] or "calls"
+    return "".join(c if c.isalnum() or c in "_.-" else "_" for c in stem).lstrip("._-")[:100] or "calls"

@@ -1,0 +1,122 @@
+"""storm import calls: MAEC-layout per-sentence tables and recordings with a mapping table, into the raw layout."""
+
+import csv
+import gzip
+import io
+import json
+import math
+import wave
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from storm.features.calls import PRAAT_COLUMNS
+from storm.importing.calls import CallImport, RecordingImport, import_call_tables, import_recordings, parse_praat
+from storm.store import Layout, open_store
+from storm.config import StorageConfig
+
+HEADER = ["call_id", "date", "ticker", "sent_idx", "text", *PRAAT_COLUMNS]
+
+
+def praat_row(value: str = "1.5") -> list[str]:
+    return [value] * len(PRAAT_COLUMNS)
+
+
+def write_maec(path, rows) -> None:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wt", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+
+
+@pytest.fixture
+def layout(tmp_path) -> Layout:
+    return Layout(open_store(StorageConfig(root=str(tmp_path / "store"))))
+
+
+def read_call(layout: Layout, date: str, market: str, event: str):
+    return pq.read_table(layout.call_table(date, market, event)).to_pandas()
+
+
+def test_undefined_praat_values_are_missing_never_zero(tmp_path, layout):
+    values = praat_row("2.0")
+    values[0], values[1], values[2] = "--undefined--", "--undefined-", ""
+    write_maec(tmp_path / "calls.csv.gz", [["20150225_LMAT", "2015-02-25", "LMAT", "0", "Thank you.", *values]])
+    report = import_call_tables([tmp_path / "calls.csv.gz"], CallImport(name="maec"), layout.store, layout)
+    table = read_call(layout, "2015-02-25", "LMAT", "20150225_LMAT")
+    assert report.rejected == 0 and report.counts["undefined_values"] == 3
+    assert all(math.isnan(table.at[0, name]) for name in PRAAT_COLUMNS[:3])
+    assert (table.loc[0, list(PRAAT_COLUMNS[3:])] == 2.0).all()
+    numbers, bad = parse_praat(__import__("pandas").Series(["--undefined--", "0", "abc", "inf"]))
+    assert math.isnan(numbers[0]) and numbers[1] == 0.0 and bad.tolist() == [False, False, True, True]
+
+
+def test_bad_rows_are_quarantined_with_file_line_and_reason_while_good_rows_import(tmp_path, layout):
+    source = tmp_path / "calls.csv"
+    write_maec(source, [
+        ["c1", "2015-03-02", "BF-B", "0", "Good morning.", *praat_row()],
+        ["c1", "2015-03-02", "BF-B", "1", "Revenue fell.", *praat_row("oops")],      # line 3: not a number
+        ["c1", "2015-02-30", "BF-B", "2", "Bad date.", *praat_row()],                # line 4: no such day
+        ["c1", "2015-03-02", "BF-B", "x", "Bad index.", *praat_row()],               # line 5
+        ["c1", "2015-03-02", "BF-B", "3", "Margins held.", *praat_row("inf")],       # line 6: not finite
+        ["c1", "2015-03-02", "BF-B", "4", "Thank you.", *praat_row()],
+    ])
+    report = import_call_tables([source], CallImport(name="maec"), layout.store, layout)
+    quarantined = [json.loads(line) for line in layout.store.read_text(layout.import_quarantine("calls", "maec")).splitlines()]
+    assert [(r["source_path"], r["line"]) for r in quarantined] == [(str(source), n) for n in (3, 4, 5, 6)]
+    reasons = [r["reason"] for r in quarantined]
+    assert "'oops'" in reasons[0] and "bad date" in reasons[1] and "bad sent_idx" in reasons[2] and "'inf'" in reasons[3]
+    table = read_call(layout, "2015-03-02", "BF_B", "c1")  # BF-B: '-' separates the event, so the market is BF_B
+    assert table["sent_idx"].tolist() == [0, 4] and report.counts["sentences_written"] == 2
+    manifest = json.loads(layout.store.read_text(layout.import_manifest("calls", "maec")))
+    assert manifest["markets"] == {"BF_B": "BF-B"} and manifest["rejected"] == 4
+
+
+def test_a_rerun_writes_byte_identical_objects(tmp_path, layout):
+    source = tmp_path / "calls.csv"
+    write_maec(source, [[f"c{i % 2}", "2015-03-02", "AAA", str(i), f"Sentence {i}.", *praat_row(str(i + 0.25))]
+                        for i in range(6)] + [["c0", "2015-03-02", "AAA", "0", "Sentence 0.", *praat_row("0.25")]])
+    first = import_call_tables([source], CallImport(name="maec"), layout.store, layout)
+    before = {path: layout.store.read_bytes(path) for path in layout.store.list_files(layout.store.path(""))}
+    import_call_tables([source], CallImport(name="maec"), layout.store, layout)
+    after = {path: layout.store.read_bytes(path) for path in layout.store.list_files(layout.store.path(""))}
+    assert before == after and first.counts["calls_written"] == 2 and first.counts["duplicate_rows_dropped"] == 1
+
+
+def test_tickers_filter_keeps_only_the_named_calls(tmp_path, layout):
+    source = tmp_path / "calls.csv"
+    write_maec(source, [["a", "2015-03-02", "AAA", "0", "x", *praat_row()], ["b", "2015-03-02", "BBB", "0", "y", *praat_row()]])
+    report = import_call_tables([source], CallImport(name="maec", tickers=frozenset({"BBB"})), layout.store, layout)
+    assert report.counts["filtered_out"] == 1 and report.objects == [layout.call_table("2015-03-02", "BBB", "b")]
+
+
+def tone_wav(seconds: float = 1.0) -> bytes:
+    t = np.arange(int(16000 * seconds)) / 16000
+    sink = io.BytesIO()
+    with wave.open(sink, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(16000)
+        writer.writeframes((0.3 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2").tobytes())
+    return sink.getvalue()
+
+
+def test_recordings_are_copied_with_their_transcript_and_bad_rows_rejected(tmp_path, layout):
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    (folder / "q4 call.wav").write_bytes(tone_wav())
+    (folder / "q4.txt").write_text("Good morning.\n\nRevenue fell.\n")
+    (folder / "notes.pdf").write_bytes(b"%PDF")
+    with open(folder / "mapping.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([["file", "ticker", "date", "transcript"],
+                                      ["q4 call.wav", "^GSPC", "2016-01-05", "q4.txt"],
+                                      ["notes.pdf", "AAA", "2016-01-05", ""],
+                                      ["../escape.wav", "AAA", "2016-01-05", ""]])
+    spec = RecordingImport(folder=folder, mapping=folder / "mapping.csv", name="rec")
+    report = import_recordings(spec, layout.store, layout)
+    assert layout.store.read_bytes(layout.audio("2016-01-05", "IDX_GSPC", "q4_call")) == tone_wav()
+    table = read_call(layout, "2016-01-05", "IDX_GSPC", "q4_call")
+    assert table["text"].tolist() == ["Good morning.", "Revenue fell."] and table[list(PRAAT_COLUMNS)].isna().all().all()
+    assert report.rejected == 2 and [r.line for r in report.rejects] == [3, 4]
