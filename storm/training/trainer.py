@@ -27,6 +27,7 @@ from storm.config import StormConfig
 from storm.features.windows import batches_of_rows
 from storm.console import SILENT, StageReporter
 from storm.model import build_model
+from storm.model.encoders.calls import config_for_panel
 from storm.ray_runtime import ensure_ray
 from storm.store import Layout, ObjectStore, open_store
 from storm.training.artifacts import model_card, read_weights, write_model
@@ -78,6 +79,7 @@ def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault
     layout = Layout(store)
     run, horizons = config.train.run_name, config.labels.horizons
     build = panel if panel is not None else panel_over_all_prices(config, progress)
+    config = config_for_panel(config, build.panel)  # call tables: call_evidence in place of the log-mel default
     split = split or final_split(labelled_dates(build.panel), config.train, config.labels)
     fingerprint = run_fingerprint(config, split, world_hash(store, layout))
     claim_run(store, layout, run, fingerprint, fresh)

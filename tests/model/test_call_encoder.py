@@ -59,3 +59,17 @@ def test_call_evidence_is_the_default_when_the_panel_holds_call_tables():
     assert audio_encoder_for_panel("conference_pool", Panel()) == "conference_pool"
     model = build_model(ModelConfig(audio_encoder="call_evidence"), FeatureConfig(n_mels=8), [5, 10])
     assert isinstance(model.encoders["audio"], CallEvidenceEncoder)
+
+
+def test_training_on_a_panel_with_call_tables_records_call_evidence_in_its_config():
+    from storm.config import StormConfig
+    from storm.model.encoders.calls import config_for_panel
+
+    class Panel:
+        call_vector = np.zeros((2, call_vector_dim(384)), dtype=np.float32)
+
+    config = StormConfig()
+    chosen = config_for_panel(config, Panel())
+    assert chosen.model.audio_encoder == "call_evidence" and config.model.audio_encoder == "conference_evidence"
+    explicit = config.with_overrides({"model.audio_encoder": "conference_pool"})
+    assert config_for_panel(explicit, Panel()) is explicit

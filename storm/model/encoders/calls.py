@@ -75,3 +75,9 @@ def audio_encoder_for_panel(audio_encoder: str, panel) -> str:
     when the panel holds per-sentence call tables (which the log-mel encoder cannot read); otherwise as configured."""
     holds_calls = panel.call_vector is not None and len(panel.call_vector) > 0
     return "call_evidence" if holds_calls and audio_encoder == "conference_evidence" else audio_encoder
+
+
+def config_for_panel(config, panel):
+    """``config`` (a StormConfig) with the audio encoder ``audio_encoder_for_panel`` chooses; the same object if unchanged."""
+    chosen = audio_encoder_for_panel(config.model.audio_encoder, panel)
+    return config if chosen == config.model.audio_encoder else config.with_overrides({"model.audio_encoder": chosen})
