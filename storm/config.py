@@ -102,6 +102,9 @@ class StorageConfig(Section):
     region: str | None = None
     access_key_id: SecretStr | None = None  # None: the standard AWS credential chain
     secret_access_key: SecretStr | None = None
+    # A scores lease older than this with no scores beside it is stale (a scan killed between the two): another
+    # model version's scan may take it over (storm.scan.score_store).
+    lease_stale_seconds: float = Field(900.0, gt=0)
 
 
 class WorldConfig(Section):
@@ -185,6 +188,7 @@ class FeatureConfig(Section):
     render_missing_charts: bool = True  # no chart PNG that day: render one from raw/prices (DESIGN: prices give charts)
     window_days: int = Field(60, ge=1)  # trading days of evidence a sample sees (fragility moves over weeks)
     max_conferences: int = Field(4, ge=1)  # most recent conferences inside the window, each with its age
+    min_history_days: int = Field(10, ge=2)  # a market with fewer trading days is skipped with a message
 
 
 class ModelConfig(Section):

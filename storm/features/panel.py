@@ -14,6 +14,7 @@ Labels come from the full price history, NaN where the future is unknown.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -37,6 +38,8 @@ from storm.ray_runtime import ensure_ray
 from storm.schema import FWD_VOL, MODALITIES, storm_column
 from storm.store import Layout, ObjectStore, open_store
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class PanelBuild:
@@ -45,6 +48,7 @@ class PanelBuild:
     markets: list[str]
     dates: list[str]                                          # trading dates in [start, end]
     computed: dict[str, int] = field(default_factory=dict)    # features computed this run (cache misses)
+    skipped_markets: dict[str, str] = field(default_factory=dict)  # market -> why it is not in the panel
 
 
 def build_panel(config: StormConfig, start: str, end: str, progress: StageReporter = SILENT) -> PanelBuild:
@@ -57,6 +61,7 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
     store = open_store(config.storage)
     layout = Layout(store)
     prices = read_prices(store, layout)
+    prices, skipped = _enough_history(prices, config.features.min_history_days)
     calendars = trading_calendars(prices)
     features = config.features
     rows = panel_rows(calendars, start, end, features.window_days)
@@ -98,7 +103,22 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
     report.seconds = time.perf_counter() - began
     dates = sorted(set(panel.date[panel.date >= start]))
     return PanelBuild(panel=panel, report=report, markets=sorted(calendars), dates=dates,
-                      computed={m: items[m].computed for m in specs})
+                      computed={m: items[m].computed for m in specs}, skipped_markets=skipped)
+
+
+def _enough_history(prices: pd.DataFrame, min_days: int) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Markets with fewer than ``min_days`` trading days are left out of the panel, each with a message.
+
+    Calendars are per market (listings, delistings, halts and holidays differ), so a short market
+    costs nothing to the others; it is only too short to learn or score anything from.
+    """
+    days = prices.groupby("market")["date"].size()
+    short = days[days < min_days]
+    skipped = {market: f"only {count} trading day(s) of prices (features.min_history_days={min_days}); skipped"
+               for market, count in short.items()}
+    for market, message in skipped.items():
+        log.warning("market %s: %s", market, message)
+    return (prices[~prices["market"].isin(short.index)].reset_index(drop=True) if skipped else prices), skipped
 
 
 def panel_rows(calendars: dict[str, np.ndarray], start: str, end: str, window_days: int) -> pd.DataFrame:

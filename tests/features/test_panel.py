@@ -152,3 +152,25 @@ def test_a_one_day_build_reads_only_its_window(ray_cluster, tiny_world):
     assert one_day.computed == {"text": 3, "image": 1, "audio": 1}  # what lies in days 3..7, nothing earlier or later
     windows = gather_windows(one_day.panel, one_day.panel.rows_on([DATES[7]]))
     assert windows["modality_mask"].tolist() == [[1, 1, 1], [0, 1, 0]]
+
+
+def test_ragged_calendars_keep_each_markets_own_days_and_a_too_short_market_is_skipped(ray_cluster, local_storage):
+    """DDD lists on day 3 and is halted on days 11-12; EEE has 3 days of prices: skipped with a message, no error."""
+    layout = Layout(open_store(local_storage))
+    write_prices(layout, "AAA", crash_from=20)
+    own_days = [d for i, d in enumerate(DATES) if i >= 3 and i not in (11, 12)]
+    close = np.linspace(100.0, 101.0, len(own_days))
+    close[own_days.index(DATES[15]):] *= 0.85  # DDD falls 15% on its own day 15
+    layout.store.write_table(layout.prices("DDD"), pd.DataFrame(
+        {"date": own_days, "open": close, "high": close + 1, "low": close - 1, "close": close, "volume": 1e6}))
+    layout.store.write_table(layout.prices("EEE"), pd.DataFrame(
+        {"date": DATES[:3], "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}))
+    config = StormConfig(storage=local_storage, features=FeatureConfig(**FEATURES))
+    build = build_panel(config, DATES[5], DATES[12])
+    panel = build.panel
+    assert build.markets == ["AAA", "DDD"] and "3 trading day(s)" in build.skipped_markets["EEE"]
+    ddd = panel.date[panel.market == "DDD"]
+    assert DATES[11] not in ddd and DATES[12] not in ddd and ddd[0] == DATES[3]  # own calendar, window from listing
+    # the 5-day label counts DDD's own trading days: from day 8 its next five (9, 10, 13, 14, 15) reach the fall
+    assert panel.labels[row_of(panel, "DDD", DATES[8])][0] == 1.0
+    assert panel.labels[row_of(panel, "DDD", DATES[7])][0] == 0.0
