@@ -139,9 +139,17 @@ def run_fingerprint(config: StormConfig, split: DateSplit, world: str) -> str:
 
 
 def world_hash(store: ObjectStore, layout: Layout) -> str:
-    """The world manifest's hash ("" without one): a regenerated world is another world."""
-    path = layout.world_manifest()
-    return hashlib.sha256(store.read_bytes(path)).hexdigest()[:16] if store.exists(path) else ""
+    """The hash of the world manifest and of every import manifest ("" without any): a regenerated or
+    re-imported world is another world, so no fold model trained on the old one is reused."""
+    paths = [layout.world_manifest()] if store.exists(layout.world_manifest()) else []
+    imports = layout.imports_dir()
+    paths += sorted(store.list_files(imports, suffix=".json")) if store.exists(imports) else []
+    if not paths:
+        return ""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(store.read_bytes(path))
+    return digest.hexdigest()[:16]
 
 
 def stored_fingerprint(store: ObjectStore, layout: Layout, run: str) -> str | None:

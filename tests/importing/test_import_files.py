@@ -169,3 +169,17 @@ def test_a_firehose_keeps_the_latest_items_of_each_market_day_up_to_the_cap(tmp_
     day = store.read_text(Layout(store).news_file("2016-03-14", "wire")).splitlines()
     assert [json.loads(line)["headline"] for line in day] == ["story 3", "story 4"]
     assert report.counts["over_daily_cap"] == 3
+
+
+def test_a_reimport_with_other_data_is_another_world_for_fold_model_reuse(tmp_path, store):
+    from storm.training.trainer import world_hash
+
+    prices = tmp_path / "AAPL.csv"
+    prices.write_text(YAHOO_HEADER + yahoo_rows("2016-03-01", 20))
+    import_prices([prices], PricesImport(), store, Layout(store))
+    first = world_hash(store, Layout(store))
+    import_prices([prices], PricesImport(), store, Layout(store))
+    assert world_hash(store, Layout(store)) == first != ""
+    prices.write_text(YAHOO_HEADER + yahoo_rows("2016-03-01", 25))
+    import_prices([prices], PricesImport(), store, Layout(store))
+    assert world_hash(store, Layout(store)) != first
