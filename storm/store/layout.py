@@ -159,6 +159,9 @@ class Layout:
         return self.store.path("raw", "world.json")
 
     # storm import: what each import wrote and the rows it rejected
+    def imports_dir(self) -> str:
+        return self.store.path("raw", "imports")
+
     def import_manifest(self, kind: str, name: str) -> str:
         """raw/imports/<kind>-<name>.json: sources, counts, markets with the vendor's ticker spelling."""
         return self.store.path("raw", "imports", f"{_check_file_name(kind)}-{_check_file_name(name)}.json")
@@ -231,6 +234,10 @@ class Layout:
     def explanations(self, date: str, candidate: str | None = None) -> str:
         """What drove each of the date's scores (storm.explain.table), written with them under the same lease."""
         return posixpath.join(self.scores_dir(candidate), partition(date), "explanations.parquet")
+
+    def exclusive_write_probe(self, token: str) -> str:
+        """A throwaway object probing that the store honours exclusive creates (listings skip '.tmp-' names)."""
+        return self.store.path("scores", f"lease-probe.tmp-{_check_file_name(token)}")
 
     def quarantine_dir(self) -> str:
         return self.store.path("quarantine")
