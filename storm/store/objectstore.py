@@ -50,6 +50,7 @@ class ObjectStore:
     fs: fsspec.AbstractFileSystem
     root: str  # path inside fs, no scheme: "/abs/dir" locally, "bucket/prefix" on S3
     scheme: str  # "file" or "s3"
+    lease_stale_seconds: float = 900.0  # storage.lease_stale_seconds (storm.scan.score_store)
 
     @property
     def uri(self) -> str:
@@ -143,9 +144,11 @@ class ObjectStore:
         if not self.is_local:
             try:
                 self.fs.pipe_file(path, payload, mode="create")
-            except FileExistsError:  # s3fs's reading of 412 PreconditionFailed
+            except OSError:  # FileExistsError for 412; s3fs turns some 412/409 answers into a plain OSError
                 self.fs.invalidate_cache(path)  # the winner's object: never answer from a stale listing
-                return False
+                if self.fs.exists(path):
+                    return False
+                raise
             return True
         self._check_inside(path)
         temporary = _durable_sibling(path, payload)
@@ -156,6 +159,23 @@ class ObjectStore:
         finally:
             os.unlink(temporary)
         return True
+
+    def honours_exclusive_create(self, probe_path: str) -> bool:
+        """Whether create_exclusive really refuses an existing name here (probed once per store on S3).
+
+        Some S3-compatible stores ignore If-None-Match and overwrite: then two writers would both win.
+        The probe creates probe_path twice and removes it.
+        """
+        if self.is_local:
+            return True
+        if "exclusive_create_probe" not in self.__dict__:
+            try:
+                first = self.create_exclusive(probe_path, b"probe")
+                honoured = first and not self.create_exclusive(probe_path, b"probe again")
+            finally:
+                self.delete([probe_path])
+            self.__dict__["exclusive_create_probe"] = honoured  # frozen dataclass: cached like a cached_property
+        return self.__dict__["exclusive_create_probe"]
 
     def write_text(self, path: str, text: str) -> None:
         self.write_bytes(path, text.encode("utf-8"))
@@ -254,7 +274,8 @@ def open_store(config: StorageConfig) -> ObjectStore:
         local = parsed.path if parsed.scheme == "file" else config.root
         root = os.path.abspath(os.path.expanduser(local))
         os.makedirs(root, exist_ok=True)
-        return ObjectStore(fs=fsspec.filesystem("file"), root=root, scheme="file")
+        return ObjectStore(fs=fsspec.filesystem("file"), root=root, scheme="file",
+                           lease_stale_seconds=config.lease_stale_seconds)
     if parsed.scheme == "s3":
         options: dict = {}
         if config.endpoint_url:  # otherwise botocore honours AWS_ENDPOINT_URL(_S3) itself
@@ -272,7 +293,7 @@ def open_store(config: StorageConfig) -> ObjectStore:
             raise ValueError(f"storage.root {redact_url_credentials(config.root)!r}: expected s3://bucket/prefix "
                              "with a bucket name and no '..', '.' or empty segments")
         fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
-        return ObjectStore(fs=fs, root=root, scheme="s3")
+        return ObjectStore(fs=fs, root=root, scheme="s3", lease_stale_seconds=config.lease_stale_seconds)
     raise ValueError(
         f"storage.root {redact_url_credentials(config.root)!r}: unsupported scheme {parsed.scheme!r}; use a local path, file:// or s3://bucket/prefix"
     )

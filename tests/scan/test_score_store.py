@@ -1,11 +1,17 @@
 """Per-date scores under a lease: one model version owns a date; reruns idempotent; candidates kept apart."""
 
+import json
+import os
 import threading
+import time
 
 import pandas as pd
 import pytest
 
-from storm.scan.score_store import ScoresOwnedByOtherVersion, read_day_scores, scores_owner, write_day_scores
+from storm.scan.score_store import (
+    ExclusiveWritesUnsupported, LeaseLost, ScoresLease, ScoresOwnedByOtherVersion, read_day_scores, scores_owner,
+    write_day_scores,
+)
 from storm.scan.scores import scores_table
 from storm.store import Layout, open_store
 
@@ -101,3 +107,96 @@ def test_a_table_of_another_version_is_not_stored_under_this_one(local_storage):
     layout = Layout(open_store(local_storage))
     with pytest.raises(ValueError, match="v9"):
         write_day_scores(layout.store, layout, DATE, day_scores("v9"), "v1")
+
+
+# --- issue 21: leases that expire and stay true ---
+
+def lease_of(layout, version: str, age_seconds: float, date: str = DATE) -> None:
+    lease = ScoresLease(date=date, model_version=version, holder="killed-host:1:dead", taken_at=time.time() - age_seconds)
+    layout.store.write_bytes(layout.scores_lease(date), lease.to_bytes())
+
+
+def test_a_lease_records_holder_version_and_time(layout):
+    write_day_scores(layout.store, layout, DATE, day_scores("v1"), "v1")
+    lease = json.loads(layout.store.read_text(layout.scores_lease(DATE)))
+    assert lease["model_version"] == "v1" and str(os.getpid()) in lease["holder"]
+    assert abs(lease["taken_at"] - time.time()) < 60
+
+
+def test_a_stale_lease_without_scores_is_taken_over_but_a_live_one_or_one_with_scores_is_not(layout):
+    """A scan killed between its lease and its scores (cron timeout) used to block every other version."""
+    store = layout.store
+    lease_of(layout, "v1", age_seconds=60)  # live: a scan of v1 may be writing right now
+    with pytest.raises(ScoresOwnedByOtherVersion, match="v1"):
+        write_day_scores(store, layout, DATE, day_scores("v2"), "v2", stale_after_seconds=600)
+    lease_of(layout, "v1", age_seconds=3600)  # stale, no scores: the v1 scan died
+    write_day_scores(store, layout, DATE, day_scores("v2"), "v2", stale_after_seconds=600)
+    assert scores_owner(store, layout, DATE) == "v2" and set(read_day_scores(store, layout, DATE)["model_version"]) == {"v2"}
+    lease_of(layout, "v2", age_seconds=3600)  # old, but its scores are there: not stale
+    with pytest.raises(ScoresOwnedByOtherVersion, match="v2"):
+        write_day_scores(store, layout, DATE, day_scores("v3"), "v3", stale_after_seconds=600)
+
+
+def test_the_stale_limit_comes_from_the_storage_config(local_storage):
+    store = open_store(local_storage.model_copy(update={"lease_stale_seconds": 5.0}))
+    layout = Layout(store)
+    lease_of(layout, "v1", age_seconds=10)
+    write_day_scores(store, layout, DATE, day_scores("v2"), "v2")
+    assert scores_owner(store, layout, DATE) == "v2"
+
+
+def test_a_scan_that_loses_the_lease_while_writing_withdraws_its_scores_and_says_so(layout):
+    """Scan A (checked) and scan B (forced) interleave: B's lease lands between A's lease and A's scores."""
+    store = layout.store
+    write_table = store.write_table
+    interleaved = []
+
+    def forced_scan_slips_in(path, table):
+        if not interleaved:  # only before A's scores; B's own write goes straight through
+            interleaved.append("vB")
+            write_day_scores(store, layout, DATE, day_scores("vB", 0.2), "vB", force=True)
+        write_table(path, table)
+
+    object.__setattr__(store, "write_table", forced_scan_slips_in)
+    with pytest.raises(LeaseLost) as lost:
+        write_day_scores(store, layout, DATE, day_scores("vA", 0.9), "vA")
+    assert interleaved and isinstance(lost.value, ScoresOwnedByOtherVersion)  # the CLI's clear exit 2, no traceback
+    assert DATE in str(lost.value) and "vB" in str(lost.value) and "withdrawn" in str(lost.value)
+    assert scores_owner(store, layout, DATE) == "vB"
+    path = layout.scores(DATE)
+    assert not store.exists(path) or set(read_day_scores(store, layout, DATE)["model_version"]) == {"vB"}  # never mixed
+
+
+def test_a_store_that_ignores_conditional_creates_refuses_leased_scans(s3_storage):
+    store = open_store(s3_storage)
+    layout = Layout(store)
+    assert store.honours_exclusive_create(layout.exclusive_write_probe("t1"))  # moto honours If-None-Match
+
+    def create_ignoring_if_none_match(path, payload):
+        careless.fs.pipe_file(path, payload)
+        return True
+
+    careless = open_store(s3_storage)
+    object.__setattr__(careless, "create_exclusive", create_ignoring_if_none_match)
+    with pytest.raises(ExclusiveWritesUnsupported, match="conditional writes"):
+        write_day_scores(careless, Layout(careless), DATE, day_scores("v1"), "v1")
+    assert not careless.list_files(careless.path("scores"))  # nothing written, probe removed
+
+
+def test_an_s3_conflict_answered_as_a_plain_oserror_is_a_lost_race_not_a_crash(s3_storage):
+    store = open_store(s3_storage)
+    path = store.path("leases", "one.json")
+    assert store.create_exclusive(path, b"first")
+    pipe_file = store.fs.pipe_file
+
+    def conflict_as_oserror(target, payload, **options):
+        if options.get("mode") == "create" and store.fs.exists(target):
+            raise OSError("An error occurred (ConditionalRequestConflict) when calling the PutObject operation")
+        return pipe_file(target, payload, **options)
+
+    store.fs.pipe_file = conflict_as_oserror
+    try:
+        assert not store.create_exclusive(path, b"second")
+    finally:
+        del store.fs.pipe_file
+    assert store.read_bytes(path) == b"first"
