@@ -199,7 +199,7 @@ def price_baselines(prices: pd.DataFrame, labels: pd.DataFrame, split: DateSplit
 
 
 def price_logistic_scores(features: pd.DataFrame, labels: pd.DataFrame, train_dates: list[str],
-                          horizons: list[int]) -> pd.DataFrame:
+                          horizons: list[int], extra: tuple[str, ...] = ()) -> pd.DataFrame:
     """Per horizon, the log-odds of a standardised logistic regression on price features, fitted on ``train_dates``.
 
     Features: trailing 20/60-day vol, drawdown from the 60-day peak, 5/20-day returns and
@@ -209,7 +209,7 @@ def price_logistic_scores(features: pd.DataFrame, labels: pd.DataFrame, train_da
     train = joined["date"].isin(set(train_dates)).to_numpy()
     table = joined[["market", "date"]].copy()
     for h in horizons:
-        columns = [*LOGIT_FEATURES, garch_column(h)]
+        columns = [*LOGIT_FEATURES, garch_column(h), *extra]
         x = joined[columns].to_numpy(float)
         y = joined[storm_column(h)].to_numpy(float)
         complete = np.isfinite(x).all(axis=1)
@@ -220,6 +220,50 @@ def price_logistic_scores(features: pd.DataFrame, labels: pd.DataFrame, train_da
             raw[complete] = model.decision_function(x[complete])
         table[raw_score_column(h)] = raw
     return table
+
+
+EVIDENCE_ACTIVITY_FEATURES = ("news_items_5", "news_items_20", "news_surprise", "call_within_20", "days_since_call")
+
+
+def evidence_activity(panel) -> pd.DataFrame:
+    """market, date and how much was said: decayed log1p item counts (5/20 days), today's count against the
+    60-day mean, and whether/when a call was heard. What a quant reads from a feed before reading a word."""
+    from storm.features.evidence_panel import EvidencePanel  # noqa: F401  (the panel's contract)
+
+    frame = pd.DataFrame({"market": panel.market, "date": panel.date, "items": np.log1p(panel.text_count)})
+    calls = np.zeros(len(frame), dtype=bool)
+    for rows in (panel.conference_row, getattr(panel, "call_row", None)):
+        if rows is not None and len(rows):
+            calls[np.asarray(rows)] = True
+    frame["call"] = calls.astype(float)
+    grouped = frame.groupby("market", sort=False)
+    frame["news_items_5"] = grouped["items"].transform(lambda x: x.ewm(halflife=5, min_periods=1).mean())
+    frame["news_items_20"] = grouped["items"].transform(lambda x: x.ewm(halflife=20, min_periods=1).mean())
+    frame["news_surprise"] = frame["items"] - grouped["items"].transform(lambda x: x.rolling(60, min_periods=1).mean())
+    frame["call_within_20"] = grouped["call"].transform(lambda x: x.rolling(20, min_periods=1).max())
+    since = grouped["call"].transform(lambda x: _days_since(x.to_numpy()))
+    frame["days_since_call"] = np.log1p(since)
+    return frame[["market", "date", *EVIDENCE_ACTIVITY_FEATURES]]
+
+
+def _days_since(flags: np.ndarray, cap: float = 250.0) -> np.ndarray:
+    out = np.full(len(flags), cap)
+    last = None
+    for index, flag in enumerate(flags):
+        if flag:
+            last = index
+        if last is not None:
+            out[index] = min(cap, index - last)
+    return out
+
+
+def evidence_logistic_model(features: pd.DataFrame, activity: pd.DataFrame, labels: pd.DataFrame, split: DateSplit,
+                            horizons: list[int], false_alarm_rate: float) -> ScoredModel:
+    """The price logistic plus evidence activity (EVIDENCE_ACTIVITY_FEATURES): a reader of real feeds any team
+    could build without a model of language or voice, fitted on the fold's past like the price logistic."""
+    joined = features.merge(activity, on=["market", "date"], how="inner")
+    raw = price_logistic_scores(joined, labels, split.train, horizons, extra=EVIDENCE_ACTIVITY_FEATURES)
+    return _scored("evidence-logit", "baseline", raw, labels, split, horizons, false_alarm_rate)
 
 
 def truth_models(truth_tables: dict[str, pd.DataFrame], labels: pd.DataFrame, split: DateSplit, horizons: list[int],

@@ -20,8 +20,8 @@ import pandas as pd
 from storm.config import StormConfig
 from storm.console import SILENT, StageReporter
 from storm.evaluation.ablation import modality_ablation, modality_weights
-from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY, price_baselines, price_features,
-                                        truth_models)
+from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY, evidence_activity,
+                                        evidence_logistic_model, price_baselines, price_features, truth_models)
 from storm.evaluation.plots import reliability_by_horizon_png, score_over_price_png
 from storm.evaluation.predictions import collect_predictions
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
@@ -94,6 +94,8 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     horizons = list(config.labels.horizons)
     started = time.perf_counter()
     references = reference_tables(config, prices, store, layout)
+    if set(config.model.modalities) - {"image"}:
+        references.activity = evidence_activity(build.panel)
     _add_stage(stages, "baselines", started)
     outcomes: list[FoldOutcome] = []
     for split in splits:
@@ -114,6 +116,7 @@ class References:
     labels: pd.DataFrame
     features: pd.DataFrame
     truth: dict[str, pd.DataFrame]
+    activity: pd.DataFrame | None = None  # news and call activity per market-day (evidence-logit); None: no evidence
 
 
 def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectStore, layout: Layout) -> References:
@@ -183,6 +186,9 @@ def baseline_models(config: StormConfig, references: References, split, keys: pd
     horizons, rate = list(config.labels.horizons), config.train.false_alarm_rate
     models = price_baselines(references.prices, references.labels, split, horizons, config.labels.volatility_window, rate,
                              features=references.features)
+    if references.activity is not None:
+        models.append(evidence_logistic_model(references.features, references.activity, references.labels, split,
+                                              horizons, rate))
     if references.truth:
         models += truth_models(references.truth, references.labels, split, horizons, rate)
     for model in models:

@@ -215,3 +215,48 @@ def test_truth_models_platt_the_fragility_and_only_threshold_the_ceiling(panel):
                            fragility[fragility["date"].isin(split.test)].sort_values(["market", "date"])["fragility"])
     assert oracle.predictions["score_20d"].between(0, 1).all()
     assert [m.name for m in truth_models({}, labels, split, HORIZONS, 0.1)] == []
+
+
+def activity_panel(prices: pd.DataFrame, labels: pd.DataFrame, chatter_before_storms: bool):
+    """A stand-in EvidencePanel: item counts per market-day, a burst of chatter before each storm if asked."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(3)
+    storms = labels["storm_20d"].fillna(0.0).to_numpy()
+    counts = rng.poisson(2.0, len(labels)).astype(np.float32)
+    if chatter_before_storms:
+        counts += (storms * rng.poisson(8.0, len(labels))).astype(np.float32)
+    return SimpleNamespace(market=labels["market"].to_numpy(), date=labels["date"].to_numpy(), text_count=counts,
+                           conference_row=np.array([5, 60], dtype=np.int64), call_row=None)
+
+
+def test_evidence_activity_reads_counts_and_the_days_since_the_last_call(panel):
+    from storm.evaluation.baselines import evidence_activity
+
+    prices, labels, _ = panel
+    activity = evidence_activity(activity_panel(prices, labels, False))
+    first = activity[activity["market"] == "AAA"].reset_index(drop=True)
+    assert first.loc[4, "days_since_call"] == pytest.approx(np.log1p(250.0))  # no call yet
+    assert first.loc[5, "days_since_call"] == 0.0 and first.loc[8, "days_since_call"] == pytest.approx(np.log1p(3))
+    assert first.loc[10, "call_within_20"] == 1.0 and first.loc[30, "call_within_20"] == 0.0
+
+
+@pytest.mark.parametrize("chatter, better", [(True, True), (False, False)])
+def test_evidence_logit_gains_on_prices_only_when_the_feed_carries_something(panel, chatter, better):
+    from storm.evaluation.baselines import evidence_activity, evidence_logistic_model, price_baselines
+    from sklearn.metrics import roc_auc_score
+
+    from storm.evaluation.metrics import score_column
+
+    def auroc(table):
+        known = table["storm_20d"].notna() & table[score_column(20)].notna()
+        return roc_auc_score(table.loc[known, "storm_20d"], table.loc[known, score_column(20)])
+
+    prices, labels, features = panel
+    split = split_of()
+    activity = evidence_activity(activity_panel(prices, labels, chatter))
+    reader = evidence_logistic_model(features, activity, labels, split, HORIZONS, 0.1).predictions
+    logit = next(m for m in price_baselines(prices, labels, split, HORIZONS, 20, 0.1, features=features)
+                 if m.name == "price-logit").predictions
+    gain = auroc(reader) - auroc(logit)
+    assert (gain > 0.02) == better
