@@ -52,7 +52,7 @@ def local_logical_cpus() -> int:
 
     Ray Train workers each hold a CPU for the whole run; on a 2-core machine they
     would leave none for the Ray Data stages feeding them and the run hangs
-    (PITFALLS). Declaring more logical CPUs than cores only oversubscribes.
+    (docs/ARCHITECTURE.md). Declaring more logical CPUs than cores only oversubscribes.
     """
     return max(os.cpu_count() or 1, 4)
 

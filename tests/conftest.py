@@ -30,7 +30,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """A real local Ray cluster shared by every test that needs one (4 logical CPUs, see PITFALLS)."""
+    """A real local Ray cluster shared by every test that needs one (4 logical CPUs: see docs/ARCHITECTURE.md, facts about the parts)."""
     import ray
 
     if not ray.is_initialized():

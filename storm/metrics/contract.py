@@ -1,4 +1,4 @@
-"""The Prometheus metrics contract of DESIGN.md: names, labels, and the registry one scan publishes.
+"""The Prometheus metrics contract (docs/ARCHITECTURE.md): names, labels, and the registry one scan publishes.
 
 Every metric is a gauge: a nightly batch job reports state, not events, and
 gauges carry no `_created` series. Rules, dashboards and tests take metric

@@ -2,7 +2,7 @@
 
 The push is `pushadd` (HTTP POST) under the stable grouping key {job}: a PUT
 would replace the whole group, and a per-date key would pile up groups that
-never go stale (PITFALLS). The textfile is written first and atomically, so
+never go stale (docs/ARCHITECTURE.md, facts about the parts). The textfile is written first and atomically, so
 node_exporter's textfile collector or `storm metrics serve` still expose the
 scan when the push fails.
 
@@ -14,6 +14,7 @@ does not pick it up beside production's.
 
 from __future__ import annotations
 
+import http.client
 import os
 import time
 from dataclasses import dataclass
@@ -85,19 +86,25 @@ def push_with_retries(
     registry: CollectorRegistry, metrics: MetricsConfig, date: str | None, sleep: Callable[[float], None],
     candidate: str | None = None,
 ) -> int:
-    """pushadd with exponential backoff; returns the number of attempts it took."""
+    """pushadd with exponential backoff; returns the number of attempts it took.
+
+    Every failure ends as PushFailed: a network or HTTP error (retried), a broken answer such as a bad status
+    line (retried), or a URL that cannot be pushed to at all (not retried).
+    """
     handler = _handler(metrics)
     total = metrics.push_retries + 1
-    last_error: OSError | None = None
+    last_error: Exception | None = None
     for attempt in range(1, total + 1):
         try:
             pushadd_to_gateway(metrics.pushgateway_url, job=metrics.job_name, registry=registry,
                                grouping_key=grouping_key(candidate), timeout=PUSH_TIMEOUT_SECONDS, handler=handler)
             return attempt
-        except OSError as err:  # refused, timed out, or an HTTP error status (URLError is an OSError)
+        except (OSError, http.client.HTTPException) as err:  # refused, timed out, HTTP error, BadStatusLine, …
             last_error = err
             if attempt < total:
                 sleep(metrics.push_backoff_seconds * 2 ** (attempt - 1))
+        except ValueError as err:  # a malformed URL ("unknown url type", bad port): no retry can help
+            raise PushFailed(_failure_message(metrics, attempt, err, date, candidate)) from None
     raise PushFailed(_failure_message(metrics, total, last_error, date, candidate)) from None
 
 
@@ -120,7 +127,8 @@ def _failure_message(metrics: MetricsConfig, attempts: int, err: Exception, date
     password = metrics.pushgateway_password.get_secret_value() if metrics.pushgateway_password else ""
     message = (
         f"pushing metrics to the Pushgateway at {metrics.pushgateway_url} (job {metrics.job_name!r}"
-        f"{f', candidate {candidate!r}' if candidate else ''}) failed {attempts} time(s), last error: {err}. "
+        f"{f', candidate {candidate!r}' if candidate else ''}) failed {attempts} time(s), last error: "
+        f"{type(err).__name__}: {str(err)[:300]}. "
         f"The metrics are in {os.path.abspath(textfile_for(metrics, candidate))}; "
         f"check the Pushgateway (metrics.pushgateway_url) and run `{redo}` to push them again."
     )

@@ -1,4 +1,4 @@
-"""The object-store layout of DESIGN.md: the one place that knows where things live.
+"""The object-store layout (docs/ARCHITECTURE.md): the one place that knows where things live.
 
 Jobs ask this module for paths; nobody else builds them from strings.
 
