@@ -17,7 +17,7 @@ from storm.cli import ingest_cmd  # noqa: E402
 from storm.cli import evaluate_cmd  # noqa: E402
 from storm.cli import train_cmd  # noqa: E402
 from storm.cli import metrics_cmd, submit_cmd  # noqa: E402
-from storm.cli import demo_cmd, scan_cmd  # noqa: E402
+from storm.cli import demo_cmd, explain_cmd, scan_cmd  # noqa: E402
 
 app = typer.Typer(help="storm: early warning of market storms from news, charts and conference audio, on Ray.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -33,5 +33,5 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v",
 
 # One line per command module; each defines register(app).
 for module in (config_cmd, generate_cmd, import_cmd, ingest_cmd, train_cmd, evaluate_cmd, scan_cmd, metrics_cmd, submit_cmd,
-               demo_cmd):
+               demo_cmd, explain_cmd):
     module.register(app)

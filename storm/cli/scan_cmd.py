@@ -1,7 +1,8 @@
 """`storm scan`: score the last trading day (or a backfill range), store, publish.
 
-What it prints is what a risk desk reads first: the markets on alert, then one
-summary line; every score is in the stored table (`--all-scores` prints it).
+What it prints is what a risk desk reads first: the markets on alert with what drove each
+(the modality that raised the score most and its top 3 items; `storm explain` has the rest),
+then one summary line; every score is in the stored table (`--all-scores` prints it).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def register(app: typer.Typer) -> None:
                                        "namespace and metrics group, production untouched."),
         force: bool = typer.Option(False, "--force", help="Replace a date's scores written by another model version."),
         all_scores: bool = typer.Option(False, "--all-scores", help="Print every market's scores, not only alerts."),
+        explain: bool = typer.Option(True, help="Attribute every score to its modalities and items and store "
+                                     "the explanations beside the scores."),
     ) -> None:
         """Score trading days; scores land in scores/date=D/ before any metrics push."""
         if date and (start or end):
@@ -43,11 +46,11 @@ def register(app: typer.Typer) -> None:
         settings = build_config(config, overrides, **{"train.run_name": run, "storage.root": root,
                                                       "metrics.pushgateway_url": pushgateway})
         raise typer.Exit(run_scan(settings, start=date or start, end=date or end, publish=publish, candidate=candidate,
-                                  force=force, all_scores=all_scores))
+                                  force=force, all_scores=all_scores, explain=explain))
 
 
 def run_scan(settings: StormConfig, start: str | None, end: str | None, publish: bool = True, candidate: bool = False,
-             force: bool = False, all_scores: bool = False, console: Console | None = None) -> int:
+             force: bool = False, all_scores: bool = False, console: Console | None = None, explain: bool = True) -> int:
     """Run the scan and print what it did; returns the process exit code (1 when the push failed, 2 when refused)."""
     from storm.scan import scan
     from storm.scan.score_store import ScoresOwnedByOtherVersion
@@ -56,13 +59,20 @@ def run_scan(settings: StormConfig, start: str | None, end: str | None, publish:
     start_ray(settings, console)
     try:
         outcome = scan(settings, start=start, end=end, publish=publish, candidate=candidate, force=force,
-                       progress=StageReporter(console))
+                       progress=StageReporter(console), explain=explain)
     except ScoresOwnedByOtherVersion as err:
         typer.secho(str(err), fg="red", err=True)
         return 2
     last = outcome.dates[-1]
     scores = outcome.scores[last]
     console.print(alerts_table(scores, f"on alert {last}") if scores["alert"].any() else f"no market on alert on {last}")
+    if last in outcome.explanations and scores["alert"].any():
+        from storm.explain.table import driver_lines
+
+        console.print("what drove each alert (contributions to the score; `storm explain --market M --date "
+                      f"{last}` for the full breakdown):", soft_wrap=True)
+        for line in driver_lines(outcome.explanations[last], scores):
+            console.print(line, soft_wrap=True, markup=False)
     if all_scores:
         console.print(scores_table(scores, f"storm scores for {last}"))
     console.print(scan_summary(scores, last, outcome.stats[last].markets_missing, outcome.model_version))
@@ -98,7 +108,7 @@ def alerts_table(scores: pd.DataFrame, title: str) -> Table:
 
 
 def scores_table(scores: pd.DataFrame, title: str) -> Table:
-    """market, horizon, score, threshold, alert and what drove it (modality weights); fits 80 columns."""
+    """market, horizon, score, threshold, alert and what drove it (each modality's contribution); fits 80 columns."""
     table = Table(title=title)
     table.add_column("market", no_wrap=True)
     for column in ("horizon", "score", "threshold", "alert", *MODALITIES):
@@ -107,6 +117,6 @@ def scores_table(scores: pd.DataFrame, title: str) -> Table:
         table.add_row(
             row.market, f"{row.horizon}d", f"{row.score:.3f}", f"{row.threshold:.3f}",
             "[bold red]ALERT[/]" if row.alert else "-",
-            *(f"{getattr(row, f'weight_{m}'):.2f}" if getattr(row, f"present_{m}") else "–" for m in MODALITIES),
+            *(f"{getattr(row, f'weight_{m}'):+.2f}" if getattr(row, f"present_{m}") else "–" for m in MODALITIES),
         )
     return table

@@ -1,5 +1,9 @@
 """Score trading days with a trained model: Ray Data batch inference on an actor pool.
 
+Each score comes with its explanation (storm.explain): exact Shapley values of the modalities and the
+headlines, price readings and calls that moved it, computed by the same actor from the same encoding and
+stored beside the scores (scores/date=D/explanations.parquet) once the date's lease is held.
+
 Order of work is what makes a night safe: scores for every date are written
 to the object store (atomically, replacing any earlier run of that date)
 before anything is pushed, so a failed push loses nothing and
@@ -11,11 +15,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import ray
 
 from storm.config import StormConfig
 from storm.console import SILENT, StageReporter
+from storm.explain.attribution import explain_windows
+from storm.explain.headlines import HeadlineBook, read_headline_book
+from storm.explain.table import contributions_by_horizon, explanations_table, rows_to_json, sample_rows
+from storm.features.alignment import trading_calendars
 from storm.features.panel import EvidencePanel, build_panel
 from storm.features.windows import gather_windows
 from storm.ingest import read_prices
@@ -39,15 +48,19 @@ class ScanOutcome:
     published: object | None = None          # what the metrics publisher returned for the last date
     publish_error: Exception | None = None   # set when the push failed after retries; scores are stored
     score_paths: dict[str, str] = field(default_factory=dict)
+    explanations: dict[str, pd.DataFrame] = field(default_factory=dict)  # date -> stored explanations (if explained)
 
 
 class ScoringActor:
-    """Holds the one model version the scan loaded and the panel; scores batches of panel rows (GPU if given one)."""
+    """Holds the one model version the scan loaded and the panel; scores (and explains) batches of panel rows."""
 
-    def __init__(self, panel: EvidencePanel | ray.ObjectRef, published):
-        """`panel` and `published` may be object-store references (Ray Data passes constructor args as given)."""
-        self.panel = ray.get(panel) if isinstance(panel, ray.ObjectRef) else panel
-        self.predictor = predictor_from_published(ray.get(published) if isinstance(published, ray.ObjectRef) else published)
+    def __init__(self, panel: EvidencePanel | ray.ObjectRef, published, headlines: HeadlineBook | None = None,
+                 explain: bool = False):
+        """`panel`, `published` and `headlines` may be object-store references (Ray Data passes them as given)."""
+        self.panel = _resolved(panel)
+        self.predictor = predictor_from_published(_resolved(published))
+        self.headlines = _resolved(headlines)
+        self.explain = explain
 
     def __call__(self, batch: dict) -> dict:
         windows = gather_windows(self.panel, batch["row"])
@@ -56,7 +69,35 @@ class ScoringActor:
         out = {"market": windows["market"], "date": windows["date"], **predicted}
         for index, modality in enumerate(MODALITIES):
             out[f"present_{modality}"] = present[:, index]
+        if self.explain:
+            out.update(self._explained(batch["row"], windows))
         return out
+
+    def _explained(self, rows, windows: dict) -> dict:
+        """contribution_<m>_<h>d columns and, per sample, its explanation rows as JSON bytes."""
+        from storm.training.loop import autocast_context, model_inputs
+
+        predictor = self.predictor
+        inputs = model_inputs(windows, predictor.device)
+        headlines = self.headlines.for_windows(self.panel, rows) if self.headlines is not None else None
+        with autocast_context(predictor.device, predictor.autocast_dtype):
+            explanation = explain_windows(predictor.model, predictor.calibration, inputs, headlines,
+                                          call_labels=self._call_labels(rows))
+        payload = np.array([rows_to_json(sample_rows(explanation, i)) for i in range(len(rows))], dtype=object)
+        return {**contributions_by_horizon(explanation), "explanation": payload}
+
+    def _call_labels(self, rows) -> list[list[str]]:
+        """Each call slot of each window named by the day it became evidence (slots most recent first, as gathered)."""
+        labels = []
+        for row in np.asarray(rows, dtype=np.int64):
+            conferences = self.panel.recent_conferences[row]
+            labels.append([f"conference call of {self.panel.date[self.panel.conference_row[c]]}" if c >= 0 else ""
+                           for c in conferences])
+        return labels
+
+
+def _resolved(value):
+    return ray.get(value) if isinstance(value, ray.ObjectRef) else value
 
 
 def trading_days(store: ObjectStore, layout: Layout, start: str | None, end: str | None) -> tuple[list[str], list[str]]:
@@ -73,8 +114,12 @@ def trading_days(store: ObjectStore, layout: Layout, start: str | None, end: str
 
 
 def scan(config: StormConfig, start: str | None = None, end: str | None = None, publish: bool = True,
-         candidate: bool = False, force: bool = False, progress: StageReporter = SILENT) -> ScanOutcome:
+         candidate: bool = False, force: bool = False, progress: StageReporter = SILENT,
+         explain: bool = True) -> ScanOutcome:
     """Score each trading day in [start, end] (default: the last one), store the scores, publish the last day.
+
+    `explain` (default) also attributes every score (storm.explain) and stores the explanations beside it;
+    the scores are the same either way, only the weight_<modality> columns hold the contributions.
 
     A date's scores belong to the model version that first wrote them (a lease); another version is refused
     (ScoresOwnedByOtherVersion) unless `force`. `candidate` scans the run into its own namespace and metrics group.
@@ -98,9 +143,17 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     model_side = {"labels": published.card["labels"],  # the model's window and feature settings; data policy stays
                   "features": {**published.card["features"],
                                "render_missing_charts": config.features.render_missing_charts}}
-    build = build_panel(config.with_overrides(model_side), dates[0], dates[-1], progress)  # only the window needed
-    with progress.stage(f"scan: scoring {len(markets)} markets x {len(dates)} day(s)"):
-        predictions = _predict(build.panel, build.panel.rows_between(dates[0], dates[-1]), published, config)
+    panel_config = config.with_overrides(model_side)
+    build = build_panel(panel_config, dates[0], dates[-1], progress)  # only the window needed
+    headlines = None
+    if explain:
+        with progress.stage("scan: headlines of the windows, for the explanations"):
+            headlines = read_headline_book(store, layout, build.panel, trading_calendars(read_prices(store, layout)),
+                                           panel_config.features, config.ingest)
+    with progress.stage(f"scan: scoring {len(markets)} markets x {len(dates)} day(s)"
+                        + (", with explanations" if explain else "")):
+        predictions = _predict(build.panel, build.panel.rows_between(dates[0], dates[-1]), published, config,
+                               headlines, explain)
     outcome = ScanOutcome(dates=dates, scores={}, stats={}, model_version=version)
     elapsed_per_date = (time.time() - began) / len(dates)
     for date in dates:
@@ -110,6 +163,9 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
         table = scores_table(day, horizons, thresholds, version)
         check_horizon_order(table)  # an incoherent day is refused, never stored or published
         outcome.score_paths[date] = write_day_scores(store, layout, date, table, version, namespace, force)
+        if explain:  # the lease is ours now: write_day_scores refused otherwise
+            outcome.explanations[date] = explanations_table(day["explanation"], day["market"], day["date"], version)
+            store.write_table(layout.explanations(date, namespace), outcome.explanations[date])
         stats = ScanStats(
             date=date,
             duration_seconds=round(elapsed_per_date, 3),
@@ -131,12 +187,13 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     return outcome
 
 
-def _predict(panel: EvidencePanel, rows, published, config: StormConfig) -> pd.DataFrame:
+def _predict(panel: EvidencePanel, rows, published, config: StormConfig, headlines: HeadlineBook | None = None,
+             explain: bool = False) -> pd.DataFrame:
     use_gpu = bool(ray.cluster_resources().get("GPU", 0))
     dataset = ray.data.from_pandas(pd.DataFrame({"row": rows}))
     scored = dataset.map_batches(
         ScoringActor,
-        fn_constructor_args=(ray.put(panel), ray.put(published)),
+        fn_constructor_args=(ray.put(panel), ray.put(published), ray.put(headlines), explain),
         compute=ray.data.ActorPoolStrategy(size=1),
         batch_size=config.train.batch_size,
         batch_format="numpy",

@@ -11,7 +11,9 @@ from storm.schema import MODALITIES, SCORE_COLUMNS, INPUT_STATUSES
 def scores_table(predictions: pd.DataFrame, horizons: list[int], thresholds: dict[int, float], version: str) -> pd.DataFrame:
     """One row per (market, horizon), in a fixed order so reruns give the same bytes.
 
-    ``predictions`` has market, date, score_{h}d, alert_{h}d, weight_<m>, present_<m>.
+    ``predictions`` has market, date, score_{h}d, alert_{h}d, weight_<m>, present_<m>, and when the scan explained
+    them contribution_<m>_<h>d: then weight_<m> of horizon h is that contribution (the modality's Shapley value in
+    calibrated probability, storm.explain), never a fusion's gate weight.
     """
     rows = []
     for horizon in horizons:
@@ -25,7 +27,10 @@ def scores_table(predictions: pd.DataFrame, horizons: list[int], thresholds: dic
             "model_version": version,
         })
         for modality in MODALITIES:
-            part[f"weight_{modality}"] = predictions[f"weight_{modality}"].astype("float64").to_numpy()
+            source = f"contribution_{modality}_{horizon}d"
+            if source not in predictions.columns:
+                source = f"weight_{modality}"
+            part[f"weight_{modality}"] = predictions[source].astype("float64").to_numpy()
             part[f"present_{modality}"] = predictions[f"present_{modality}"].astype(bool).to_numpy()
         rows.append(part)
     table = pd.concat(rows, ignore_index=True)[list(SCORE_COLUMNS)]

@@ -7,6 +7,9 @@ import hashlib
 import subprocess
 import urllib.request
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -14,6 +17,7 @@ from typer.testing import CliRunner
 from servers import free_port, prometheus_query, prometheus_server, pushgateway_server, wait_until
 from storm.cli import app
 from storm.config import load_config
+from storm.explain.table import EXPLANATION_COLUMNS
 from storm.metrics import contract
 from storm.scan import scan
 from storm.scan.coherence import check_horizon_order
@@ -72,9 +76,94 @@ def test_scan_of_the_last_day_scores_every_market_and_horizon(trained_world):
     assert (scores.alert | (scores.score < scores.threshold)).all()  # over its threshold: an alert (nested, see below)
     check_horizon_order(scores)  # P(≤5d) ≤ P(≤10d) ≤ P(≤20d), and an alert at 5d is one at 20d too
     present = scores[["present_text", "present_image", "present_audio"]].to_numpy()
-    weights = scores[["weight_text", "weight_image", "weight_audio"]].to_numpy()
+    weights = scores[["weight_text", "weight_image", "weight_audio"]].to_numpy()  # now each modality's contribution
     assert (weights[~present] == 0).all()
-    assert abs(weights.sum(axis=1) - 1).max() < 1e-5
+    explained = store.read_table(Layout(store).explanations(world.end)).to_pandas()
+    baseline = scores.merge(explained[["market", "horizon", "baseline"]].drop_duplicates(), on=["market", "horizon"])
+    assert abs(weights.sum(axis=1) - (scores.score - baseline.baseline).to_numpy()).max() < 1e-6
+
+
+def test_every_score_is_explained_and_its_contributions_add_up_to_score_minus_baseline(trained_world):
+    config, world, store = trained_world
+    outcome = scan(config, publish=False)
+    scores, explained = outcome.scores[world.end], outcome.explanations[world.end]
+    assert explained.equals(store.read_table(Layout(store).explanations(world.end)).to_pandas())
+    assert list(explained.columns) == list(EXPLANATION_COLUMNS)
+    modalities = explained[explained.kind == "modality"]
+    for (market, horizon), rows in modalities.groupby(["market", "horizon"]):
+        stored = scores[(scores.market == market) & (scores.horizon == horizon)].iloc[0]
+        assert abs(rows.score.iloc[0] - stored.score) < 1e-6  # the explained score is the stored score
+        assert abs(rows.contribution.sum() - (rows.score.iloc[0] - rows.baseline.iloc[0])) < 1e-6
+        assert abs(rows.contribution_logit.sum() - (rows.score_logit.iloc[0] - rows.baseline_logit.iloc[0])) < 1e-5
+    items = explained[explained.kind == "item"]
+    assert {"text", "image"} <= set(items.modality)  # headlines and price readings, named for a reader
+    assert items[items.modality == "image"].item.str.contains("drawdown from the 60-day peak").any()
+
+
+def test_modality_contributions_are_not_the_equal_placeholder(trained_world):
+    """Fails if every score is split equally over its modalities (the old weight_* = 1/3 placeholder)."""
+    config, world, store = trained_world
+    scores = scan(config, publish=False).scores[world.end]
+    alerts = scores[scores.alert] if scores.alert.any() else scores
+    weights = alerts[["weight_text", "weight_image", "weight_audio"]].to_numpy()
+    assert not np.isclose(weights, weights[:, :1]).all(axis=1).all()
+    assert not np.isclose(weights, 1 / 3).all()
+    assert len(np.unique(weights.round(9))) > 3  # they differ from market to market, too
+
+
+def test_scan_prints_each_alerts_driver_and_explain_prints_the_breakdown_and_the_change(trained_world, monkeypatch):
+    from rich.console import Console
+
+    from storm.cli.explain_cmd import run_explain
+    from storm.cli.scan_cmd import run_scan
+    from storm.scan.scores import scores_table
+
+    config, world, store = trained_world
+    layout = Layout(store)
+    days = sorted(store.read_table(layout.prices(world.markets[-1])).to_pandas()["date"])[-2:]
+    outcome = scan(config, start=days[0], end=days[-1], publish=False)
+    market = world.markets[-1]
+    console = Console(width=100, record=True, color_system=None)
+    assert run_explain(config, market, days[-1], 20, console=console) == 0
+    text = console.export_text()
+    assert f"{market} on {days[-1]}, 20-day horizon" in text and "every modality masked" in text
+    for heading in ("news", "prices", "sum", "since " + days[0]):
+        assert heading in text, text
+    explained = outcome.explanations[days[-1]]
+    top = explained[(explained.market == market) & (explained.horizon == 20) & (explained.kind == "item")
+                    & (explained.modality == "text") & (explained["rank"] == 1)]
+    assert top.item.iloc[0] in text  # the first-ranked headline, as published
+    # the scan's own output: with an alert forced on one market, its driver and top 3 items are printed
+    forced = outcome.scores[days[-1]].assign(alert=lambda t: t.market == market)
+    monkeypatch.setattr("storm.scan.scan", lambda *a, **k: type(outcome)(
+        dates=[days[-1]], scores={days[-1]: forced}, stats=outcome.stats, model_version=outcome.model_version,
+        score_paths=outcome.score_paths, explanations=outcome.explanations))
+    console = Console(width=100, record=True, color_system=None)
+    assert run_scan(config, None, None, publish=False, console=console) == 0
+    printed = console.export_text()
+    assert f"{market} 5d: driven by" in printed, printed
+
+
+def test_removing_the_top_headline_from_the_news_moves_the_score_by_its_stated_effect(trained_world):
+    config, world, store = trained_world
+    layout = Layout(store)
+    outcome = scan(config, publish=False)
+    explained = outcome.explanations[world.end]
+    top = explained[(explained.kind == "item") & (explained.modality == "text") & (explained.horizon == 20)]
+    top = top.loc[top.contribution_logit.abs().idxmax()]
+    before = outcome.scores[world.end].set_index(["market", "horizon"]).loc[(top.market, 20), "score"]
+    news = [p for p in store.list_files(layout.raw_dir("text"), ".jsonl") if f"date={top.item_date}" in p]
+    originals = {path: store.read_text(path) for path in news}
+    try:
+        for path, text in originals.items():
+            kept = [line for line in text.splitlines()
+                    if not (json.loads(line)["market"] == top.market and json.loads(line)["headline"] == top["item"])]
+            store.write_text(path, "\n".join(kept) + "\n")
+        after = scan(config, publish=False).scores[world.end].set_index(["market", "horizon"]).loc[(top.market, 20), "score"]
+    finally:
+        for path, text in originals.items():
+            store.write_text(path, text)
+    assert abs((before - after) - top.contribution) < 1e-5
 
 
 def test_mp3_and_flac_conferences_are_decoded_and_scored_like_wav(trained_world):

@@ -1,0 +1,116 @@
+"""The stored explanations table (scores/date=D/explanations.parquet) and what is read off it (pure pandas).
+
+One row per (market, horizon) and modality (kind "modality": its Shapley value) and per kept item
+(kind "item": the headline, price reading or call and its occlusion effect). Every row repeats the
+score and the baseline it explains, in logit (the model's raw storm logit) and in calibrated probability.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from storm.explain.attribution import Explanation
+from storm.schema import MODALITIES
+
+EXPLANATION_COLUMNS = (
+    "date", "market", "horizon", "kind", "modality", "rank", "item", "item_date", "item_value",
+    "contribution_logit", "contribution", "score_logit", "score", "baseline_logit", "baseline", "model_version",
+)
+ITEMS_KEPT = 8  # per market, horizon and modality: the largest effects either way
+MODALITY_NAMES = {"text": "news", "image": "prices", "audio": "calls"}
+BASELINE_NOTE = "baseline: the score with every modality masked (the model's learned 'nothing present' input)"
+
+
+def sample_rows(explanation: Explanation, sample: int, items_kept: int = ITEMS_KEPT) -> list[dict]:
+    """One sample's explanation rows without date, market and model_version (the scan adds them)."""
+    rows = []
+    item_index = [i for i, item in enumerate(explanation.items) if item.sample == sample]
+    for h_index, horizon in enumerate(explanation.horizons):
+        totals = {"horizon": int(horizon),
+                  "score_logit": float(explanation.score_logit[sample, h_index]),
+                  "score": float(explanation.score[sample, h_index]),
+                  "baseline_logit": float(explanation.baseline_logit[sample, h_index]),
+                  "baseline": float(explanation.baseline[sample, h_index])}
+        by_logit = explanation.modality_logit[sample, :, h_index]
+        for rank, m_index in enumerate(np.argsort(-by_logit, kind="stable"), start=1):
+            rows.append({**totals, "kind": "modality", "modality": MODALITIES[m_index], "rank": rank, "item": "",
+                         "item_date": "", "item_value": float("nan"),
+                         "contribution_logit": float(by_logit[m_index]),
+                         "contribution": float(explanation.modality[sample, m_index, h_index])})
+        for modality in MODALITIES:
+            mine = [i for i in item_index if explanation.items[i].modality == modality]
+            kept = sorted(mine, key=lambda i: -abs(explanation.item_logit[i, h_index]))[:items_kept]
+            for rank, i in enumerate(sorted(kept, key=lambda i: -explanation.item_logit[i, h_index]), start=1):
+                item = explanation.items[i]
+                rows.append({**totals, "kind": "item", "modality": modality, "rank": rank, "item": item.label,
+                             "item_date": item.date, "item_value": float(item.value),
+                             "contribution_logit": float(explanation.item_logit[i, h_index]),
+                             "contribution": float(explanation.item[i, h_index])})
+    return rows
+
+
+def rows_to_json(rows: list[dict]) -> bytes:
+    """Compact bytes for a Ray Data column (NaN written as null)."""
+    return json.dumps([{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in rows],
+                      separators=(",", ":")).encode("utf-8")
+
+
+def explanations_table(payloads, markets, dates, version: str) -> pd.DataFrame:
+    """The stored table from each sample's JSON rows and keys; sorted so reruns write the same bytes."""
+    rows = []
+    for payload, market, date in zip(payloads, markets, dates):
+        for row in json.loads(bytes(payload).decode("utf-8")):
+            rows.append({**row, "date": str(date), "market": str(market), "model_version": version})
+    table = pd.DataFrame(rows, columns=list(EXPLANATION_COLUMNS))
+    if table.empty:
+        return table
+    table["item_value"] = table["item_value"].astype("float64")
+    table["horizon"] = table["horizon"].astype("int32")
+    table["rank"] = table["rank"].astype("int32")
+    kind_order = table["kind"].map({"modality": 0, "item": 1})
+    modality_order = table["modality"].map({m: i for i, m in enumerate(MODALITIES)})
+    table = table.assign(_k=kind_order, _m=modality_order).sort_values(
+        ["date", "market", "horizon", "_k", "_m", "rank"], kind="stable").drop(columns=["_k", "_m"])
+    return table.reset_index(drop=True)
+
+
+def contributions_by_horizon(explanation: Explanation) -> dict[str, np.ndarray]:
+    """contribution_<modality>_<h>d: the Shapley value in calibrated probability, one column per modality and horizon."""
+    return {f"contribution_{m}_{h}d": explanation.modality[:, i, j].astype(np.float64)
+            for i, m in enumerate(MODALITIES) for j, h in enumerate(explanation.horizons)}
+
+
+def main_driver(table: pd.DataFrame, market: str, horizon: int) -> tuple[str, pd.DataFrame] | None:
+    """(modality that raised the score most, its top 3 items) for a market and horizon, or None if not explained."""
+    rows = table[(table["market"] == market) & (table["horizon"] == horizon)]
+    modalities = rows[rows["kind"] == "modality"].sort_values("contribution_logit", ascending=False)
+    if modalities.empty:
+        return None
+    top = str(modalities.iloc[0]["modality"])
+    items = rows[(rows["kind"] == "item") & (rows["modality"] == top)].sort_values("rank").head(3)
+    return top, items
+
+
+def driver_lines(table: pd.DataFrame, scores: pd.DataFrame) -> list[str]:
+    """Per alerting market (its shortest alerting horizon): the main driver and its top 3 items, one line each."""
+    lines = []
+    alerting = scores[scores["alert"]].sort_values(["market", "horizon"]).drop_duplicates("market")
+    for row in alerting.sort_values("score", ascending=False).itertuples(index=False):
+        found = main_driver(table, row.market, int(row.horizon))
+        if found is None:
+            continue
+        modality, items = found
+        share = table[(table.market == row.market) & (table.horizon == row.horizon) & (table.kind == "modality")
+                      & (table.modality == modality)]["contribution"].iloc[0]
+        lines.append(f"{row.market} {int(row.horizon)}d: driven by {MODALITY_NAMES[modality]} ({share:+.3f} of "
+                     f"{row.score:.3f})")
+        for item in items.itertuples(index=False):
+            lines.append(f"    {item.contribution:+.3f}  {_short(item.item)}")
+    return lines
+
+
+def _short(text: str, width: int = 64) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
