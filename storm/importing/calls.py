@@ -94,17 +94,24 @@ def parse_praat(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sentences(rows: pd.DataFrame, source: str, spec: CallImport, report: ImportReport):
-    """Good rows as spool records {call, sent_idx, text, praat, line}; bad ones rejected with their line."""
-    parsed = {name: parse_praat(rows[name]) for name in PRAAT_COLUMNS}
+    """Good rows as spool records {call, sent_idx, text, praat, order}; bad ones rejected with their line."""
+    parsed = [parse_praat(rows[name]) for name in PRAAT_COLUMNS]
+    values = np.stack([numbers for numbers, _ in parsed], axis=1)
+    first_bad = np.stack([bad for _, bad in parsed], axis=1)
+    column = {name: rows[name].tolist() for name in (spec.ticker_column, spec.date_column, spec.sentence_column,
+                                                       spec.text_column)}
+    call_ids = rows[spec.call_column].tolist() if spec.call_column in rows else [None] * len(rows)
     markets: dict[str, object] = {}
-    for position, (index, line) in enumerate(zip(rows.index, rows["line"])):
-        ticker = str(rows.at[index, spec.ticker_column]).strip()
+    events: dict[object, str | None] = {}
+    for position, line in enumerate(rows["line"].tolist()):
+        ticker = str(column[spec.ticker_column][position]).strip()
         if spec.tickers is not None and ticker not in spec.tickers and _safe_market(ticker, markets) not in spec.tickers:
             report.counts["filtered_out"] += 1
             continue
-        date = str(rows.at[index, spec.date_column]).strip()[:10]
+        raw_date = column[spec.date_column][position]
+        date = str(raw_date).strip()[:10]
         if not is_date(date):
-            report.reject(source, line, f"bad date ({str(rows.at[index, spec.date_column])[:40]!r})")
+            report.reject(source, line, f"bad date ({str(raw_date)[:40]!r})")
             continue
         if (spec.start and date < spec.start) or (spec.end and date > spec.end):
             report.counts["outside_dates"] += 1
@@ -113,26 +120,28 @@ def _sentences(rows: pd.DataFrame, source: str, spec: CallImport, report: Import
         if isinstance(market, Exception):
             report.reject(source, line, f"bad ticker ({market})")
             continue
-        sentence = _sentence_number(rows.at[index, spec.sentence_column])
+        raw_index = column[spec.sentence_column][position]
+        sentence = _sentence_number(raw_index)
         if sentence is None:
-            report.reject(source, line, f"bad {spec.sentence_column} ({str(rows.at[index, spec.sentence_column])[:40]!r}): "
-                                        "expected a whole number >= 0")
+            report.reject(source, line, f"bad {spec.sentence_column} ({str(raw_index)[:40]!r}): expected a whole number >= 0")
             continue
-        bad = [name for name in PRAAT_COLUMNS if parsed[name][1][position]]
-        if bad:
-            value = str(rows.at[index, bad[0]])[:40]
-            report.reject(source, line, f"column {bad[0]!r} holds {value!r}: not a number or --undefined--")
+        if first_bad[position].any():
+            name = PRAAT_COLUMNS[int(np.argmax(first_bad[position]))]
+            report.reject(source, line, f"column {name!r} holds {str(rows[name].iloc[position])[:40]!r}: "
+                                        "not a number or --undefined--")
             continue
-        event = _event(rows.at[index, spec.call_column] if spec.call_column in rows else None)
-        if event is None:
-            report.reject(source, line, f"bad {spec.call_column} ({str(rows.at[index, spec.call_column])[:40]!r})")
+        call_id = call_ids[position]
+        if call_id not in events:
+            events[call_id] = _event(call_id)
+        if events[call_id] is None:
+            report.reject(source, line, f"bad {spec.call_column} ({str(call_id)[:40]!r})")
             continue
-        praat = [None if math.isnan(parsed[name][0][position]) else float(parsed[name][0][position]) for name in PRAAT_COLUMNS]
+        praat = [None if value != value else value for value in values[position].tolist()]  # NaN -> None
         report.counts["undefined_values"] += sum(value is None for value in praat)
-        text = rows.at[index, spec.text_column]
+        text = column[spec.text_column][position]
         text = None if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip() else str(text)
         report.markets.setdefault(market, ticker)
-        yield {"call": f"{date}|{market}|{event}", "sent_idx": sentence, "text": text, "praat": praat,
+        yield {"call": f"{date}|{market}|{events[call_id]}", "sent_idx": sentence, "text": text, "praat": praat,
                "order": [source, int(line)]}
 
 
