@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from storm.schema import PRICE_COLUMNS
@@ -86,5 +87,23 @@ def _read_one(store: ObjectStore, market: str, path: str) -> pd.DataFrame:
         prices[list(PRICE_COLUMNS[1:])] = prices[list(PRICE_COLUMNS[1:])].astype("float64")
     except Exception as err:  # ValueError, TypeError, OverflowError, OutOfBoundsDatetime: all a bad value
         raise PricesError(f"prices file {path} has a bad date or price value ({err}); dates are YYYY-MM-DD") from None
+    _check_values(prices, path)
     prices.insert(0, "market", market)
     return prices.sort_values("date", ignore_index=True)
+
+
+def _check_values(prices: pd.DataFrame, path: str) -> None:
+    """Finite prices above 0, high >= low, volume >= 0: else the file is rejected naming the first bad day."""
+    ohlc = prices[["open", "high", "low", "close"]].to_numpy()
+    volume = prices["volume"].to_numpy()
+    checks = [
+        (~np.isfinite(ohlc).all(axis=1) | ~np.isfinite(volume), "a price or the volume is not a finite number"),
+        ((ohlc <= 0).any(axis=1), "a price is not above 0"),
+        (prices["high"].to_numpy() < prices["low"].to_numpy(), "high is below low"),
+        (volume < 0, "volume is negative"),
+    ]
+    for bad, why in checks:
+        if bad.any():
+            first = prices["date"].to_numpy()[np.argmax(bad)]
+            raise PricesError(f"prices file {path}: {why} on {first} ({int(bad.sum())} day(s) in all); "
+                              "fix or re-import the file")

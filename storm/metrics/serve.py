@@ -3,11 +3,14 @@
 For hosts without a Pushgateway: the nightly scan writes the textfile, this
 small server hands its latest content to every scrape. It listens on
 loopback unless told otherwise (`--host 0.0.0.0`): the scores are not for
-every network the host is on.
+every network the host is on. A connection idle for READ_TIMEOUT_SECONDS is
+closed, and beyond MAX_CONNECTIONS at once new ones are closed unanswered, so
+idle sockets cannot pile up threads.
 """
 
 from __future__ import annotations
 
+import threading
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,9 +18,13 @@ from pathlib import Path
 from prometheus_client import CONTENT_TYPE_LATEST
 
 DEFAULT_HOST = "127.0.0.1"
+READ_TIMEOUT_SECONDS = 10.0
+MAX_CONNECTIONS = 32
 
 
 class TextfileHandler(BaseHTTPRequestHandler):
+    timeout = READ_TIMEOUT_SECONDS  # socket timeout for every connection (StreamRequestHandler applies it)
+
     def __init__(self, *args, textfile: Path, **kwargs):
         self.textfile = textfile
         super().__init__(*args, **kwargs)
@@ -45,10 +52,38 @@ class TextfileHandler(BaseHTTPRequestHandler):
         pass
 
 
-def make_server(textfile: str | Path, port: int, host: str = DEFAULT_HOST) -> ThreadingHTTPServer:
+class BoundedThreadingHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, at most `max_connections` at once: one more is closed without an answer."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler, max_connections: int = MAX_CONNECTIONS):
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def make_server(textfile: str | Path, port: int, host: str = DEFAULT_HOST, read_timeout: float = READ_TIMEOUT_SECONDS,
+                max_connections: int = MAX_CONNECTIONS) -> ThreadingHTTPServer:
     """A server (not yet serving) that answers /metrics with the textfile's current content."""
-    handler = partial(TextfileHandler, textfile=Path(textfile).expanduser().resolve())
-    return ThreadingHTTPServer((host, port), handler)
+    handler_type = type("TimedTextfileHandler", (TextfileHandler,), {"timeout": read_timeout})
+    handler = partial(handler_type, textfile=Path(textfile).expanduser().resolve())
+    return BoundedThreadingHTTPServer((host, port), handler, max_connections=max_connections)
 
 
 def serve_textfile(textfile: str | Path, port: int, host: str = DEFAULT_HOST) -> None:

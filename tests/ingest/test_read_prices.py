@@ -59,3 +59,20 @@ def test_asking_for_a_market_without_prices_names_the_expected_file(layout):
     write_prices(layout, "AAA", ["2024-01-02"])
     with pytest.raises(PricesError, match=r"no prices for market 'ZZZ'.*raw/prices/ZZZ\.parquet"):
         read_prices(layout.store, layout, markets=["ZZZ"])
+
+
+@pytest.mark.parametrize("column, value, why", [
+    ("close", float("nan"), "not a finite number"), ("high", float("inf"), "not a finite number"),
+    ("volume", float("nan"), "not a finite number"), ("low", 0.0, "not above 0"), ("open", -5.0, "not above 0"),
+    ("high", 90.0, "high is below low"), ("volume", -1.0, "volume is negative"),
+])
+def test_impossible_prices_leave_out_their_market_naming_file_day_and_why(layout, column, value, why):
+    dates = ["2024-01-02", "2024-01-03", "2024-01-04"]
+    write_prices(layout, "BBB", dates)
+    table = layout.store.read_table(layout.prices("BBB")).to_pandas()
+    table.loc[1, column] = value
+    layout.store.write_table(layout.prices("AAA"), table)
+    loaded = load_prices(layout.store, layout)
+    assert list(loaded.prices["market"].unique()) == ["BBB"]
+    reason = loaded.rejected[layout.prices("AAA")]
+    assert "AAA.parquet" in reason and why in reason and "2024-01-03" in reason

@@ -128,3 +128,42 @@ def test_a_failed_push_message_never_shows_url_credentials_or_the_password(tmp_p
     message = str(failure.value)
     assert "urlpass" not in message and "configpass" not in message and "http://***@127.0.0.1" in message
     assert failure.value.__cause__ is None and failure.value.__suppress_context__
+
+
+def test_a_pushgateway_answering_a_bad_status_line_is_a_push_failure_not_a_crash(tmp_path, scores, stats):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def answer_garbage() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"NOT-HTTP garbage\r\n\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    metrics = MetricsConfig(pushgateway_url=f"http://127.0.0.1:{listener.getsockname()[1]}",
+                            textfile=str(tmp_path / "storm.prom"), push_retries=1, push_backoff_seconds=0.0)
+    try:
+        with pytest.raises(PushFailed, match="BadStatusLine") as failure:
+            publish(build_registry(scores, stats, {}), metrics, date=SCAN_DATE, sleep=lambda _: None)
+    finally:
+        listener.close()
+    assert "2 time(s)" in str(failure.value)
+
+
+@pytest.mark.parametrize("url", ["gw-without-scheme:9091", "ftp://gw:9091", "http://gw:notaport"])
+def test_a_malformed_pushgateway_url_is_a_push_failure_at_once(tmp_path, scores, stats, url):
+    metrics = MetricsConfig(pushgateway_url=url, textfile=str(tmp_path / "storm.prom"), push_retries=3)
+    waits: list[float] = []
+    with pytest.raises(PushFailed, match="failed") as failure:
+        publish(build_registry(scores, stats, {}), metrics, date=SCAN_DATE, sleep=waits.append)
+    assert f"storm metrics push --date {SCAN_DATE}" in str(failure.value)
+    assert contract.SCAN_LAST_SUCCESS in (tmp_path / "storm.prom").read_text()

@@ -93,3 +93,30 @@ def test_serve_command_listens_on_loopback_only_unless_given_a_host(tmp_path):
         finally:
             os.kill(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+
+
+def test_an_idle_connection_is_closed_after_the_read_timeout_and_connections_are_capped(tmp_path):
+    """300 idle sockets used to hold 300 threads for ever."""
+    textfile = tmp_path / "storm.prom"
+    textfile.write_text("storm_scan_duration_seconds 1.0\n")
+    server = make_server(textfile, free_port(), host="127.0.0.1", read_timeout=0.5, max_connections=2)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    address = ("127.0.0.1", server.server_address[1])
+    try:
+        idle = [socket.create_connection(address, timeout=10) for _ in range(2)]
+        time.sleep(0.1)
+        with socket.create_connection(address, timeout=10) as third:  # over the cap: closed unanswered
+            third.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            assert third.recv(1024) == b""
+        started = time.monotonic()
+        for connection in idle:  # closed by the server once the read timeout passes
+            assert connection.recv(1024) == b""
+            connection.close()
+        assert time.monotonic() - started < 5
+        time.sleep(0.2)
+        assert get(f"http://127.0.0.1:{address[1]}/metrics")[0] == 200  # slots freed: scrapes go on
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
