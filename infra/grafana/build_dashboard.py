@@ -26,6 +26,7 @@ OUTPUT = Path(__file__).parent / "dashboards" / "storm.json"
 STALE_AFTER_SECONDS = 86400 + 7200  # same slack as the StormScanStale rule
 
 ACTIVE_ALERTS = f"{m.ALERT_SCORE} > on (job, horizon) group_left {m.ALERT_THRESHOLD}"
+WHY_ALERTING = f"{m.ALERT_CONTRIBUTION} and on (job, market, horizon) ({m.ALERT_ACTIVE} == 1)"
 SINCE_LAST_SUCCESS = f"time() - max({m.SCAN_LAST_SUCCESS})"
 
 
@@ -60,10 +61,13 @@ def active_alerts_panel() -> table.Panel:
             .with_target(query(ACTIVE_ALERTS, "", "A", instant=True)).height(8).span(12))
 
 
-def modality_weights_panel() -> bargauge.Panel:
-    return (bargauge.Panel().title("What drove the score (modality weights, longest horizon)").datasource(DATASOURCE)
-            .with_target(query(m.MODALITY_WEIGHT, "{{market}} {{modality}}", "A"))
-            .orientation(VizOrientation.HORIZONTAL).unit("percentunit").min(0).max(1).height(8).span(12))
+def why_alerting_panel() -> bargauge.Panel:
+    return (bargauge.Panel().title("Why is it alerting").datasource(DATASOURCE)
+            .description("Per market and horizon on alert: how much news, prices (chart) and calls added to the score, "
+                         "in probability (exact Shapley values; they add up to score minus the all-masked baseline). "
+                         "`storm explain --market M --date D` names the headlines, price readings and calls.")
+            .with_target(query(WHY_ALERTING, "{{market}} {{horizon}}d {{modality}}", "A"))
+            .orientation(VizOrientation.HORIZONTAL).unit("percentunit").min(-1).max(1).height(8).span(12))
 
 
 def freshness_panel() -> stat.Panel:
@@ -107,7 +111,7 @@ def build_dashboard() -> dict:
              .tags(["storm", "ray"]).time("now-30d", "now").refresh("5m").timezone("utc")
              .with_row(dashboard.Row("Alerts"))
              .with_panel(scores_panel()).with_panel(markets_in_alert_panel())
-             .with_panel(active_alerts_panel()).with_panel(modality_weights_panel())
+             .with_panel(active_alerts_panel()).with_panel(why_alerting_panel())
              .with_row(dashboard.Row("Nightly scan"))
              .with_panel(freshness_panel()).with_panel(duration_panel())
              .with_panel(as_of_panel()).with_panel(markets_missing_panel())

@@ -19,7 +19,8 @@ from storm.schema import INPUT_STATUSES, MODALITIES, SCORE_COLUMNS, ScanStats
 ALERT_SCORE = "storm_alert_score"
 ALERT_THRESHOLD = "storm_alert_threshold"
 ALERT_ACTIVE = "storm_alert_active"
-MODALITY_WEIGHT = "storm_modality_weight"
+MODALITY_WEIGHT = "storm_modality_weight"  # kept for compatibility: the longest horizon's contributions
+ALERT_CONTRIBUTION = "storm_alert_contribution"
 SCAN_LAST_SUCCESS = "storm_scan_last_success_timestamp_seconds"
 SCAN_DURATION = "storm_scan_duration_seconds"
 SCAN_AS_OF = "storm_scan_as_of_timestamp_seconds"
@@ -29,7 +30,7 @@ SCAN_MARKETS_MISSING = "storm_scan_markets_missing"
 MODEL_INFO = "storm_model_info"
 
 ALL_METRICS = (
-    ALERT_SCORE, ALERT_THRESHOLD, ALERT_ACTIVE, MODALITY_WEIGHT, SCAN_LAST_SUCCESS, SCAN_DURATION,
+    ALERT_SCORE, ALERT_THRESHOLD, ALERT_ACTIVE, MODALITY_WEIGHT, ALERT_CONTRIBUTION, SCAN_LAST_SUCCESS, SCAN_DURATION,
     SCAN_AS_OF, SCAN_INPUTS, SCAN_MARKETS_SCORED, SCAN_MARKETS_MISSING, MODEL_INFO,
 )
 # Published only when the scan's ScanStats are known (a republish from scores alone leaves them as pushed).
@@ -71,6 +72,7 @@ def build_registry(
     _add_scores(registry, scores)
     _add_thresholds(registry, thresholds if thresholds is not None else thresholds_of(scores))
     _add_modality_weights(registry, scores)
+    _add_contributions(registry, scores)
     _add_model_info(registry, scores, model_info)
     _add_scan(registry, scores, stats)
     return registry
@@ -96,15 +98,25 @@ def _add_thresholds(registry: CollectorRegistry, thresholds: Mapping[int, float]
 
 
 def _add_modality_weights(registry: CollectorRegistry, scores: pd.DataFrame) -> None:
-    """Weights of the longest horizon's row: the one horizon a reader compares markets on."""
-    gauge = _gauge(registry, MODALITY_WEIGHT, "How much each modality drove the score (gated fusion), longest horizon.",
-                   ("market", "modality"))
+    """The longest horizon's contributions (weight_<m>: Shapley values, storm.explain); kept for old dashboards."""
+    gauge = _gauge(registry, MODALITY_WEIGHT, "Contribution of each modality to the longest horizon's score "
+                   "(as storm_alert_contribution; kept for compatibility).", ("market", "modality"))
     if scores.empty:
         return
     longest = scores[scores["horizon"] == scores["horizon"].max()]
     for row in longest.itertuples(index=False):
         for modality in MODALITIES:
             gauge.labels(str(row.market), modality).set(float(getattr(row, f"weight_{modality}")))
+
+
+def _add_contributions(registry: CollectorRegistry, scores: pd.DataFrame) -> None:
+    """Each modality's Shapley value in the score (probability units; they add up to score - baseline)."""
+    gauge = _gauge(registry, ALERT_CONTRIBUTION, "Contribution of each modality to the storm score, in probability: "
+                   "exact Shapley values that add up to score minus the all-masked baseline.",
+                   ("market", "horizon", "modality"))
+    for row in scores.itertuples(index=False):
+        for modality in MODALITIES:
+            gauge.labels(str(row.market), horizon_label(row.horizon), modality).set(float(getattr(row, f"weight_{modality}")))
 
 
 def _add_model_info(registry: CollectorRegistry, scores: pd.DataFrame, model_info: Mapping[str, str]) -> None:

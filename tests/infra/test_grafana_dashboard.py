@@ -48,9 +48,17 @@ def test_dashboard_shows_every_contract_metric_family_a_reader_needs():
     queries = " ".join(target["expr"] for target in dashboard_targets(json.loads(COMMITTED.read_text())))
     used = set(re.findall(r"storm_[a-z_]+", queries))
     assert used <= set(contract.ALL_METRICS), used - set(contract.ALL_METRICS)
-    for needed in (contract.ALERT_SCORE, contract.ALERT_THRESHOLD, contract.MODALITY_WEIGHT, contract.SCAN_LAST_SUCCESS,
+    for needed in (contract.ALERT_SCORE, contract.ALERT_THRESHOLD, contract.ALERT_CONTRIBUTION, contract.SCAN_LAST_SUCCESS,
                    contract.SCAN_DURATION, contract.SCAN_INPUTS):
         assert needed in used
+
+
+def test_why_is_it_alerting_shows_the_contributions_of_alerting_markets_only():
+    board = json.loads(COMMITTED.read_text())
+    panel = next(p for p in board["panels"] if p.get("title") == "Why is it alerting")
+    expr = panel["targets"][0]["expr"]
+    assert contract.ALERT_CONTRIBUTION in expr and f"({contract.ALERT_ACTIVE} == 1)" in expr
+    assert "modality" in panel["targets"][0]["legendFormat"]
 
 
 def test_dashboard_provider_points_grafana_at_files():

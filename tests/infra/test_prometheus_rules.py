@@ -71,3 +71,11 @@ def test_horizon_order_rule_compares_every_pair_of_the_configured_horizons():
         assert f'"shorter", "{shorter}", "", ""), "longer", "{longer}", "", "")' in " ".join(recorded.split())
     incoherent = by_name["StormScoresIncoherent"]
     assert "storm:alert_score_horizon_inversion" in incoherent["expr"] and incoherent["labels"]["severity"]
+
+
+def test_why_alerting_rules_read_the_contract_contribution_of_markets_on_alert():
+    groups = {group["name"]: group for group in yaml.safe_load(RULES.read_text())["groups"]}
+    rules = {rule["record"]: rule["expr"] for rule in groups["storm_explanations"]["rules"]}
+    assert contract.ALERT_CONTRIBUTION in rules["storm:alert_contribution:on_alert"]
+    assert contract.ALERT_ACTIVE in rules["storm:alert_contribution:on_alert"]
+    assert "topk" in rules["storm:alert_main_driver"]

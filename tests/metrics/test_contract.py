@@ -50,6 +50,14 @@ def test_modality_weights_come_from_the_longest_horizon(scores, stats):
     assert value(registry, contract.MODALITY_WEIGHT, market="DAX", modality="image") == pytest.approx(0.6)
 
 
+def test_contributions_carry_market_horizon_and_modality(scores, stats):
+    registry = build_registry(scores, stats, {})
+    assert value(registry, contract.ALERT_CONTRIBUTION, market="SPX", horizon="5", modality="text") == \
+        pytest.approx(0.5 + 5 / 1000)
+    assert value(registry, contract.ALERT_CONTRIBUTION, market="DAX", horizon="20", modality="audio") == pytest.approx(0.4)
+    assert len([k for k in samples(registry) if k[0] == contract.ALERT_CONTRIBUTION]) == len(scores) * 3
+
+
 def test_scan_gauges_report_stats_and_the_scored_dates_midnight(scores, stats):
     registry = build_registry(scores, stats, {})
     assert value(registry, contract.SCAN_AS_OF) == as_of_timestamp(SCAN_DATE) == 1_710_460_800.0
