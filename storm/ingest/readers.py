@@ -42,6 +42,9 @@ _NO_PIXELS = np.zeros((0, 0), dtype=np.uint8)  # placeholder in rejected rows; d
 _NO_WAVEFORM = np.zeros((0, 0), dtype=np.float32)
 _BATCH_ROWS = {"text": 16, "image": 16, "audio": 2}  # a batch holds its files' bytes: few recordings at a time
 _SUFFIXES = {"text": (".jsonl",), "image": tuple(decode.IMAGE_FORMATS), "audio": AUDIO_SUFFIXES}
+# Bad lines of one news file recorded one by one; beyond this they are counted in one more record. (A module
+# constant, not an ingest setting: the ingest section is part of every run's fingerprint.)
+MAX_REJECTS_PER_FILE = 100
 
 
 @dataclass
@@ -246,14 +249,15 @@ def _decode_news_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: 
     return _string_table(rows, dict.fromkeys((*QUARANTINE_FIELDS, *OK_COLUMNS["text"])))
 
 
-def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str) -> list[dict]:
+def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str,
+               max_rejects: int = MAX_REJECTS_PER_FILE) -> list[dict]:
     """One row per non-blank line; an unusable file gives one quarantine row for the whole file."""
     whole = _reason_of(path, lambda: (decode.suffix_of(path, _SUFFIXES["text"]), decode.check_size(len(payload), cfg)))
     if whole:
         return [{**quarantine_record(prefix + path, "text", date, None, whole),
                  "headline": "", "content_hash": decode.content_hash(payload)}]
     name = path.rsplit("/", 1)[-1]
-    rows = []
+    rows, rejects = [], 0
     for number, line in enumerate(payload.split(b"\n"), start=1):
         line = line.rstrip(b"\r")
         if not line.strip():
@@ -263,9 +267,17 @@ def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: 
         try:
             row.update(decode.parse_news_line(line, date, cfg))
         except Exception as err:  # noqa: BLE001 - one bad line is that line's reason, never the file's or the night's
+            rejects += 1
+            if rejects > max_rejects:
+                continue  # counted in the file's summary record below
             why = err.reason if isinstance(err, RejectedInput) else f"decoder failed ({describe(err)})"
             row.update(market=decode.market_hint(line, cfg), reason=f"{name} line {number}: {why}")
         rows.append(row)
+    if rejects > max_rejects:  # a flood of bad lines is one more record, not one row per line
+        rows.append({**quarantine_record(prefix + path, "text", date, None,
+                                         f"{name}: {rejects - max_rejects} more bad line(s) beyond the first "
+                                         f"{max_rejects}, not recorded one by one"),
+                     "headline": "", "content_hash": decode.content_hash(payload)})
     return rows
 
 

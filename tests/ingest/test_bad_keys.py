@@ -8,6 +8,7 @@ from raw_inputs import EXPECTED_COUNTS, MAX_FILE_BYTES, RANGE, news_line, write_
 from storm.config import IngestConfig, StormConfig
 from storm.ingest import ingest_charts, ingest_news, read_quarantine, run_ingest
 from storm.ingest.quarantine import write_quarantine
+from storm.ingest.readers import MAX_REJECTS_PER_FILE
 from storm.store import Layout, open_store
 from storm.store.layout import is_date
 
@@ -66,3 +67,16 @@ def test_dev_zero_link_fifo_and_symlinked_date_folder_are_quarantined_unread(ray
     assert "symbolic link to a folder" in reasons["date=2024-01-04"]
     assert "EEE.png" not in reasons
     write_raw_file(layout, "image", "2024-01-03", "CCC.png", b"still writable")  # the store itself is unharmed
+
+
+def test_a_news_file_flooded_with_bad_lines_gives_capped_records_and_its_good_line_flows(ray_cluster, local_storage):
+    """1 MB of `x\\n` used to become one quarantine row per line, all pulled into the driver."""
+    config = StormConfig(storage=local_storage)
+    layout = Layout(open_store(config.storage))
+    write_raw_file(layout, "text", "2024-01-02", "flood.jsonl", news_line("AAA") + b"\n" + b"x\n" * 20_000)
+    news = ingest_news(layout.store, layout, *RANGE, config.ingest)
+    assert [row["market"] for row in news.ok.take_all()] == ["AAA"]
+    records = news.quarantined.take_all()
+    assert len(records) == MAX_REJECTS_PER_FILE + 1
+    assert sum(" line " in r["reason"] for r in records) == MAX_REJECTS_PER_FILE
+    assert any(f"{20_000 - MAX_REJECTS_PER_FILE} more bad line(s)" in r["reason"] for r in records)
