@@ -14,10 +14,15 @@ import numpy as np
 import pandas as pd
 
 from storm.schema import PRICE_COLUMNS
-from storm.store import Layout, ObjectStore
+from storm.store import Layout, ObjectStore, TableTooLarge
 from storm.store.layout import check_market
 
 log = logging.getLogger(__name__)
+
+# A prices file is one market's daily bars: 200,000 rows is 800 years. Both limits are checked on the parquet
+# metadata before decoding (a 530 KB file can decode to 880 MB), and only the price columns are read.
+MAX_PRICE_ROWS = 200_000
+MAX_PRICE_DECODED_BYTES = 64 * 1024 * 1024
 
 
 class PricesError(ValueError):
@@ -75,7 +80,11 @@ def _read_one(store: ObjectStore, market: str, path: str) -> pd.DataFrame:
     except ValueError as err:
         raise PricesError(f"prices file {path}: {err}") from None
     try:
-        table = store.read_table(path).to_pandas()
+        table = store.read_table(path, columns=PRICE_COLUMNS, max_rows=MAX_PRICE_ROWS,
+                                 max_decoded_bytes=MAX_PRICE_DECODED_BYTES).to_pandas()
+    except TableTooLarge as err:
+        raise PricesError(f"prices file {path}: {err} (limits: {MAX_PRICE_ROWS} rows, {MAX_PRICE_DECODED_BYTES} "
+                          "decoded bytes of the price columns); is it really one market's daily prices?") from None
     except Exception as err:  # pyarrow raises several types for a corrupt file; all mean the same to a user
         raise PricesError(f"prices file {path} is not readable parquet ({err}); regenerate or replace it") from None
     missing = [column for column in PRICE_COLUMNS if column not in table.columns]

@@ -76,3 +76,23 @@ def test_impossible_prices_leave_out_their_market_naming_file_day_and_why(layout
     assert list(loaded.prices["market"].unique()) == ["BBB"]
     reason = loaded.rejected[layout.prices("AAA")]
     assert "AAA.parquet" in reason and why in reason and "2024-01-03" in reason
+
+
+def test_a_prices_file_promising_too_many_rows_or_bytes_is_rejected_before_decoding(layout, monkeypatch):
+    from storm.ingest import prices as prices_module
+
+    write_prices(layout, "BBB", ["2024-01-02", "2024-01-03"])
+    dates = pd.date_range("2000-01-03", periods=3000, freq="D").strftime("%Y-%m-%d").tolist()
+    write_prices(layout, "AAA", dates)
+    monkeypatch.setattr(prices_module, "MAX_PRICE_ROWS", 1000)
+    loaded = load_prices(layout.store, layout)
+    assert list(loaded.prices["market"].unique()) == ["BBB"]
+    assert "3000 rows, over the limit of 1000" in loaded.rejected[layout.prices("AAA")]
+
+    bomb = layout.store.read_table(layout.prices("BBB")).to_pandas().assign(notes="x" * 1_000_000)
+    layout.store.write_table(layout.prices("AAA"), bomb)  # compresses to little, decodes to megabytes
+    assert layout.store.read_table(layout.prices("AAA"), columns=PRICE_COLUMNS).column_names == list(PRICE_COLUMNS)
+    monkeypatch.setattr(prices_module, "MAX_PRICE_DECODED_BYTES", 10_000)
+    assert list(load_prices(layout.store, layout).prices["market"].unique()) == ["AAA", "BBB"]  # notes never read
+    layout.store.write_table(layout.prices("AAA"), bomb.drop(columns="notes").assign(date="2024-01-0" + "2" * 100_000))
+    assert "decodes to" in load_prices(layout.store, layout).rejected[layout.prices("AAA")]
