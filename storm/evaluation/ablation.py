@@ -51,3 +51,79 @@ def _mean(values: np.ndarray):
 def _number(value: float):
     return None if value is None or value != value else float(value)
 
+
+
+# ---- contributions: exact Shapley values over the modalities on test days (storm.explain) ---------------------------
+
+COALITION_PREFIX = "coalition-"
+
+
+def coalition_variants(modalities=MODALITIES) -> dict[str, list[str]]:
+    """{variant name: modalities to mask} for the 8 coalitions: Predictor.predict_variants scores them in one encoding."""
+    from storm.explain.shapley import COALITIONS
+
+    return {f"{COALITION_PREFIX}{index}": [m for m, kept in zip(MODALITIES, coalition) if not kept]
+            for index, coalition in enumerate(COALITIONS)}
+
+
+def with_contributions(fused: pd.DataFrame, coalitions: dict[str, pd.DataFrame], horizons: list[int]) -> pd.DataFrame:
+    """The fused predictions plus contribution_<m>_<h>d: each modality's Shapley value in the calibrated score.
+
+    ``coalitions``: coalition_variants' tables on the same rows; without them the table is returned as is.
+    """
+    from storm.explain.shapley import COALITIONS, shapley_values
+
+    if len(coalitions) != len(COALITIONS):
+        return fused
+    tables = [coalitions[f"{COALITION_PREFIX}{index}"] for index in range(len(COALITIONS))]
+    for table in tables:
+        if not (table["market"].to_numpy() == fused["market"].to_numpy()).all() or \
+                not (table["date"].to_numpy() == fused["date"].to_numpy()).all():
+            raise ValueError("coalition predictions are not on the fused predictions' rows")
+    fused = fused.copy()
+    for horizon in horizons:
+        values = np.stack([t[f"score_{horizon}d"].to_numpy(float) for t in tables], axis=1)[..., None]  # [N, 8, 1]
+        phi = shapley_values(values)[..., 0]
+        for index, modality in enumerate(MODALITIES):
+            fused[f"contribution_{modality}_{horizon}d"] = phi[:, index]
+    return fused
+
+
+def contribution_summary(predictions: pd.DataFrame, horizons: list[int], settings) -> dict:
+    """{h: {"storm"|"calm": {modality: {estimate, low, high, n_rows}}}}: mean |contribution| on test days.
+
+    Intervals: the evaluation's paired block bootstrap draw (markets x blocks of dates, storm.evaluation.bootstrap).
+    """
+    from storm.evaluation.bootstrap import block_length, resample_counts
+
+    if not any(c.startswith("contribution_") for c in predictions.columns):
+        return {}
+    markets, market_index = np.unique(predictions["market"].to_numpy(str), return_inverse=True)
+    dates, date_index = np.unique(predictions["date"].to_numpy(str), return_inverse=True)
+    chunks = list(resample_counts(len(markets), len(dates), settings.bootstrap_resamples,
+                                  block_length(settings, horizons), settings.bootstrap_seed))
+    tail = (1.0 - settings.confidence) / 2.0
+    summary = {}
+    for horizon in horizons:
+        labels = predictions[f"storm_{horizon}d"].to_numpy(float)
+        summary[str(horizon)] = {}
+        for group, chosen in (("storm", labels == 1), ("calm", labels == 0)):
+            summary[str(horizon)][group] = {}
+            for modality in MODALITIES:
+                column = f"contribution_{modality}_{horizon}d"
+                if column not in predictions.columns:
+                    continue
+                size = np.abs(predictions[column].to_numpy(float))[chosen]
+                means = []
+                for market_counts, date_counts in chunks:
+                    weights = market_counts[market_index[chosen]] * date_counts[date_index[chosen]]
+                    total = weights.sum(axis=0)
+                    means.append(np.where(total > 0, size @ weights / np.maximum(total, 1e-12), np.nan))
+                means = np.concatenate(means) if means else np.zeros(0)
+                means = means[~np.isnan(means)]
+                summary[str(horizon)][group][modality] = {
+                    "estimate": _number(float(size.mean())) if len(size) else None,
+                    "low": _number(float(np.quantile(means, tail))) if len(means) else None,
+                    "high": _number(float(np.quantile(means, 1 - tail))) if len(means) else None,
+                    "n_rows": int(len(size))}
+    return summary

@@ -204,7 +204,24 @@ def render_tables(report: dict) -> list[Table]:
     """AUROC, Brier (each with fused − model and a verdict), PR-AUC and ECE, alerts, and the spread over folds."""
     return [_difference_table(report, "auroc", "AUROC", "{:.3f}", "{:.2f}"),
             _difference_table(report, "brier", "Brier", "{:.3f}", "{:.3f}"),
-            _pr_auc_ece_table(report), _alerts_table(report), _spread_table(report)]
+            _pr_auc_ece_table(report), _alerts_table(report), _spread_table(report)] + (
+        [_contributions_table(report)] if report.get("modality_contributions") else [])
+
+
+def _contributions_table(report: dict) -> Table:
+    """Mean |contribution| of each modality to the fused score on test days, storm days vs calm days."""
+    table = _new_table("What drives the fused score: mean |contribution| on test days, 95% intervals",
+                       "exact Shapley values of the calibrated score over the modalities (storm.explain); "
+                       "storm / calm: days with / without a storm within h", ["modality", "storm days", "calm days"])
+    previous = None
+    for h, groups in report["modality_contributions"].items():
+        if previous is not None:
+            table.add_section()
+        previous = h
+        for modality, storm in groups.get("storm", {}).items():
+            calm = groups.get("calm", {}).get(modality)
+            table.add_row(modality, f"{h}d", _interval(storm, "{:.3f}", "{:.3f}"), _interval(calm, "{:.3f}", "{:.3f}"))
+    return table
 
 
 def _new_table(title: str, caption: str, headings: list[str]) -> Table:
