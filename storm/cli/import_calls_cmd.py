@@ -26,6 +26,8 @@ def register(import_app: typer.Typer) -> None:
                                                       "default: the first source's name."),
         start: Optional[str] = typer.Option(None, help="Only calls dated on or after this day, YYYY-MM-DD."),
         end: Optional[str] = typer.Option(None, help="Only calls dated on or before this day, YYYY-MM-DD."),
+        voice: bool = typer.Option(False, "--voice", help="Recordings: also write each pause-delimited sentence's "
+                                                          "Praat voice report (praat-parselmouth) as a call table."),
         config: Optional[Path] = ConfigOption,
         overrides: Optional[list[str]] = SetOption,
         root: Optional[str] = typer.Option(None, help="Object store root (storage.root)."),
@@ -45,7 +47,7 @@ def register(import_app: typer.Typer) -> None:
             if len(sources) == 1 and sources[0].is_dir():
                 spec = RecordingImport(folder=sources[0], mapping=mapping or sources[0] / "mapping.csv", name=label,
                                        tickers=kept, start=start, end=end,
-                                       max_file_bytes=settings.ingest.max_file_bytes)
+                                       max_file_bytes=settings.ingest.max_file_bytes, voice=voice)
                 report = import_recordings(spec, store, layout)
             else:
                 report = import_call_tables(sources, CallImport(name=label, tickers=kept, start=start, end=end),

@@ -29,6 +29,7 @@ from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks, read_columns
 from storm.importing.spool import Spool
 from storm.importing.tickers import TickerError, market_name
+from storm.ingest.errors import RejectedInput
 from storm.store import Layout, ObjectStore
 from storm.store.layout import AUDIO_SUFFIXES, check_call_event, is_date
 
@@ -212,6 +213,7 @@ class RecordingImport:
     start: str | None = None
     end: str | None = None
     max_file_bytes: int = 256 * 1024 * 1024
+    voice: bool = False  # also compute each sentence's voice report from the recording (storm.features.voice)
 
 
 def import_recordings(spec: RecordingImport, store: ObjectStore, layout: Layout) -> ImportReport:
@@ -267,8 +269,15 @@ def _copy_recording(row: pd.Series, folder: Path, spec: RecordingImport, store: 
         if text_file is None or not text_file.is_file():
             return f"transcript {transcript[:80]!r} is not a file inside {folder}"
         sentences = _transcript_sentences(text_file)
+    payload = recording.read_bytes()
+    if spec.voice:
+        try:
+            sentences = _with_voice(recording_voice_of(payload, suffix), sentences or [])
+        except RejectedInput as rejected:
+            return f"recording {recording.name!r}: {rejected.reason}"
+        report.counts["voiced_sentences"] += len(sentences)
     target = layout.audio(date, market, event, suffix)
-    store.write_bytes(target, recording.read_bytes())
+    store.write_bytes(target, payload)
     report.objects.append(target)
     report.counts["recordings_written"] += 1
     report.markets.setdefault(market, ticker)
@@ -286,6 +295,31 @@ def _inside(folder: Path, name: str) -> Path | None:
         return None
     candidate = (folder / name).resolve()
     return candidate if candidate == folder or folder in candidate.parents else None
+
+
+def recording_voice_of(payload: bytes, suffix: str) -> np.ndarray:
+    """float64 [sentences, 29]: Praat's voice report per pause-delimited sentence, decoded block by block (twice)."""
+    from storm.features.voice import recording_voice
+    from storm.ingest.audio import open_audio
+
+    def mono_blocks():
+        with open_audio(payload, suffix) as (_, blocks):
+            for block in blocks:
+                yield block.mean(axis=1)
+
+    with open_audio(payload, suffix) as (header, _):
+        rate = header.rate
+    return recording_voice(mono_blocks, rate)
+
+
+def _with_voice(voice: np.ndarray, transcript: list[dict]) -> list[dict]:
+    """One row per voiced sentence; transcript lines paired with them when the counts agree, else rows of their own
+    (the call vector pools voice and words separately, so the pairing never changes a reading)."""
+    praat = [[None if value != value else float(value) for value in row] for row in voice.tolist()]
+    if len(transcript) == len(praat):
+        return [{**line, "praat": values} for line, values in zip(transcript, praat)]
+    rows = [{"sent_idx": i, "text": None, "praat": values} for i, values in enumerate(praat)]
+    return rows + [{**line, "sent_idx": len(rows) + i} for i, line in enumerate(transcript)]
 
 
 def _transcript_sentences(path: Path) -> list[dict]:

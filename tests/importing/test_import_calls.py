@@ -120,3 +120,26 @@ def test_recordings_are_copied_with_their_transcript_and_bad_rows_rejected(tmp_p
     table = read_call(layout, "2016-01-05", "IDX_GSPC", "q4_call")
     assert table["text"].tolist() == ["Good morning.", "Revenue fell."] and table[list(PRAAT_COLUMNS)].isna().all().all()
     assert report.rejected == 2 and [r.line for r in report.rejects] == [3, 4]
+
+
+def test_a_recording_imported_with_voice_gives_a_call_table_of_its_sentences_on_the_maec_scale(tmp_path, layout):
+    pytest.importorskip("parselmouth")
+    t = np.arange(int(16000 * 1.5)) / 16000
+    buzz = sum(np.sin(2 * np.pi * k * 140 * t) / k for k in range(1, 6)) * 0.2
+    gap = np.zeros(16000 // 2)
+    signal = np.concatenate([buzz, gap, buzz, gap, buzz])
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    sink = io.BytesIO()
+    with wave.open(sink, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(16000)
+        writer.writeframes((signal * 32767).astype("<i2").tobytes())
+    (folder / "call.wav").write_bytes(sink.getvalue())
+    (folder / "mapping.csv").write_text("file,ticker,date\ncall.wav,AAA,2016-01-05\n")
+    report = import_recordings(RecordingImport(folder=folder, mapping=folder / "mapping.csv", voice=True),
+                               layout.store, layout)
+    table = read_call(layout, "2016-01-05", "AAA", "call")
+    assert report.counts["voiced_sentences"] == 3 and len(table) == 3 and table["text"].isna().all()
+    assert np.allclose(table["Mean pitch"], 140, atol=5)
