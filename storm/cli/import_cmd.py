@@ -35,6 +35,8 @@ def prices(
     adjust: bool = typer.Option(False, "--adjust", help="Scale open/high/low/close by Adj Close / Close."),
     ticker_column: Optional[str] = typer.Option(None, "--ticker-column", help="Long table: the ticker column "
                                                 "(default: ticker, symbol or market)."),
+    tickers: Optional[str] = typer.Option(None, "--tickers", help="Only these tickers (vendor spelling or market "
+                                                                 "name), comma list."),
     start: Optional[str] = typer.Option(None, "--start", help="Keep days on or after YYYY-MM-DD."),
     end: Optional[str] = typer.Option(None, "--end", help="Keep days on or before YYYY-MM-DD."),
     name: Optional[str] = NameOption,
@@ -45,7 +47,9 @@ def prices(
     """Daily OHLCV into raw/prices/<market>.parquet; bad rows rejected with file and line, repairs counted."""
     from storm.importing.prices import PricesImport, import_prices
 
-    spec = PricesImport(name=name or "prices", adjust=adjust, ticker_column=ticker_column, start=start, end=end)
+    chosen = frozenset(t.strip() for t in tickers.split(",") if t.strip()) if tickers else None
+    spec = PricesImport(name=name or "prices", adjust=adjust, ticker_column=ticker_column, start=start, end=end,
+                        tickers=chosen)
     _run("prices", lambda store, layout: import_prices(paths, spec, store, layout), config, overrides, root)
 
 

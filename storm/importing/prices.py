@@ -36,6 +36,7 @@ class PricesImport:
     ticker_column: str | None = None  # long table: which column names the ticker (default: ticker/symbol/market)
     start: str | None = None
     end: str | None = None
+    tickers: frozenset[str] | None = None  # only these (vendor spelling or market name); None: every ticker
 
 
 def price_files(paths: list[Path]) -> list[Path]:
@@ -56,6 +57,10 @@ def import_prices(paths: list[Path], spec: PricesImport, store: ObjectStore, lay
         for path in files:
             _spool_file(path, spec, spool, report)
         for market, records in spool.groups():
+            if spec.tickers is not None and not ({market, report.markets.get(market)} & spec.tickers):
+                report.counts["rows_of_other_tickers"] += len(records)
+                report.markets.pop(market, None)
+                continue
             table = _market_table(pd.DataFrame.from_records(records), report)
             if len(table) < MIN_HISTORY_DAYS:
                 report.notes.append(f"{market}: {len(table)} good trading day(s); not written")

@@ -183,3 +183,11 @@ def test_a_reimport_with_other_data_is_another_world_for_fold_model_reuse(tmp_pa
     prices.write_text(YAHOO_HEADER + yahoo_rows("2016-03-01", 25))
     import_prices([prices], PricesImport(), store, Layout(store))
     assert world_hash(store, Layout(store)) != first
+
+
+def test_prices_import_keeps_only_the_named_tickers_by_vendor_spelling_or_market_name(tmp_path, store):
+    for ticker in ("BF-B", "AAPL", "MSFT"):
+        (tmp_path / f"{ticker}.csv").write_text(YAHOO_HEADER + yahoo_rows("2016-03-01", 5))
+    report = import_prices([tmp_path], PricesImport(tickers=frozenset({"BF-B", "MSFT"})), store, Layout(store))
+    assert sorted(report.markets) == ["BF_B", "MSFT"] and report.counts["markets_written"] == 2
+    assert not store.exists(Layout(store).prices("AAPL"))
