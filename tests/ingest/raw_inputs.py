@@ -140,6 +140,7 @@ EXPECTED_COUNTS = {
     "text": {"ok": 3, "quarantined": len(BAD_NEWS) + len(BAD_NEWS_FILES), "missing": 3},
     "image": {"ok": 2, "quarantined": len(BAD_CHARTS), "missing": 4},
     "audio": {"ok": 2, "quarantined": len(BAD_AUDIO), "missing": 4},
+    "calls": {"ok": 0, "quarantined": 0, "missing": 6},  # no per-sentence call tables in this world
 }
 
 

@@ -82,7 +82,7 @@ def test_missing_prefix_and_range_without_files_are_empty_not_errors(ray_cluster
     config = StormConfig(storage=local_storage)
     layout = Layout(open_store(config.storage))
     report = run_ingest(config, "2024-01-02", "2024-01-04")  # nothing written at all
-    assert report.counts == {m: {"ok": 0, "quarantined": 0, "missing": 0} for m in ("text", "image", "audio")}
+    assert report.counts == {m: {"ok": 0, "quarantined": 0, "missing": 0} for m in ("text", "image", "audio", "calls")}
     write_raw_file(layout, "image", "2024-01-02", "AAA.png", png_bytes())
     outside = ingest_charts(layout.store, layout, "2024-02-01", "2024-02-03", config.ingest)
     assert outside.ok.count() == 0 and outside.quarantined.count() == 0
