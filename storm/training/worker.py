@@ -119,7 +119,11 @@ def selection_score(metric: str, val_loss: float, aurocs: list[float]) -> float:
     if metric == "loss":
         return val_loss if np.isfinite(val_loss) else float("inf")
     defined = [a for a in aurocs if np.isfinite(a)]
-    return -float(np.mean(defined)) if defined else float("inf")
+    if defined:
+        return -float(np.mean(defined))
+    # A validation block without a storm at any horizon ranks nothing (few episodes on one real market):
+    # keep the epoch with the lowest loss rather than publishing the untrained initial weights.
+    return val_loss if np.isfinite(val_loss) else float("inf")
 
 
 def _resume(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[TrainingState, dict]:
