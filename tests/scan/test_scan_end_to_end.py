@@ -192,7 +192,7 @@ def test_rerunning_a_backfill_replaces_each_date_with_identical_bytes(trained_wo
     first = digest()
     scan(config, start=days[0], end=days[-1], publish=False)
     assert digest() == first
-    assert len([p for p in store.list_files(layout.scores_dir(), ".parquet") if any(d in p for d in days)]) == 3
+    assert len([p for p in store.list_files(layout.scores_dir(), "scores.parquet") if any(d in p for d in days)]) == 3
 
 
 def test_market_with_no_inputs_that_day_is_reported_missing_not_silently_skipped(trained_world):
