@@ -19,12 +19,9 @@ NameOption = typer.Option(None, "--name", help="Name of this import (its files i
 
 
 def register(app: typer.Typer) -> None:
-    try:  # TEMPORARY until storm/cli/import_calls_cmd.py lands
-        from storm.cli import import_calls_cmd
+    from storm.cli import import_calls_cmd
 
-        import_calls_cmd.register(import_app)
-    except ImportError:
-        pass
+    import_calls_cmd.register(import_app)
     app.add_typer(import_app, name="import")
 
 

@@ -228,8 +228,6 @@ EVIDENCE_ACTIVITY_FEATURES = ("news_items_5", "news_items_20", "news_surprise", 
 def evidence_activity(panel) -> pd.DataFrame:
     """market, date and how much was said: decayed log1p item counts (5/20 days), today's count against the
     60-day mean, and whether/when a call was heard. What a quant reads from a feed before reading a word."""
-    from storm.features.evidence_panel import EvidencePanel  # noqa: F401  (the panel's contract)
-
     frame = pd.DataFrame({"market": panel.market, "date": panel.date, "items": np.log1p(panel.text_count)})
     calls = np.zeros(len(frame), dtype=bool)
     for rows in (panel.conference_row, getattr(panel, "call_row", None)):

@@ -28,7 +28,7 @@ from storm.features.calls import PRAAT_COLUMNS
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks, read_columns
 from storm.importing.spool import Spool
-from storm.importing.tickers import TickerError, market_name
+from storm.importing.tickers import MarketNames, TickerError, market_name
 from storm.ingest.errors import RejectedInput
 from storm.store import Layout, ObjectStore
 from storm.store.layout import AUDIO_SUFFIXES, check_call_event, is_date
@@ -102,11 +102,11 @@ def _sentences(rows: pd.DataFrame, source: str, spec: CallImport, report: Import
     column = {name: rows[name].tolist() for name in (spec.ticker_column, spec.date_column, spec.sentence_column,
                                                        spec.text_column)}
     call_ids = rows[spec.call_column].tolist() if spec.call_column in rows else [None] * len(rows)
-    markets: dict[str, object] = {}
+    markets = MarketNames()
     events: dict[object, str | None] = {}
     for position, line in enumerate(rows["line"].tolist()):
         ticker = str(column[spec.ticker_column][position]).strip()
-        if spec.tickers is not None and ticker not in spec.tickers and _safe_market(ticker, markets) not in spec.tickers:
+        if spec.tickers is not None and ticker not in spec.tickers and markets[ticker] not in spec.tickers:
             report.counts["filtered_out"] += 1
             continue
         raw_date = column[spec.date_column][position]
@@ -117,7 +117,7 @@ def _sentences(rows: pd.DataFrame, source: str, spec: CallImport, report: Import
         if (spec.start and date < spec.start) or (spec.end and date > spec.end):
             report.counts["outside_dates"] += 1
             continue
-        market = _safe_market(ticker, markets)
+        market = markets[ticker]
         if isinstance(market, Exception):
             report.reject(source, line, f"bad ticker ({market})")
             continue
@@ -144,15 +144,6 @@ def _sentences(rows: pd.DataFrame, source: str, spec: CallImport, report: Import
         report.markets.setdefault(market, ticker)
         yield {"call": f"{date}|{market}|{events[call_id]}", "sent_idx": sentence, "text": text, "praat": praat,
                "order": [source, int(line)]}
-
-
-def _safe_market(ticker: str, cache: dict[str, object]) -> object:
-    if ticker not in cache:
-        try:
-            cache[ticker] = market_name(ticker)
-        except (TickerError, ValueError) as err:
-            cache[ticker] = err
-    return cache[ticker]
 
 
 def _sentence_number(value) -> int | None:

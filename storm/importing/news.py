@@ -20,7 +20,7 @@ import pandas as pd
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks
 from storm.importing.spool import Spool
-from storm.importing.tickers import TickerError, market_name
+from storm.importing.tickers import MarketNames, market_name
 from storm.importing.timestamps import MarketClose, close_dates, parse_timestamps
 from storm.store import Layout, ObjectStore
 
@@ -128,14 +128,8 @@ def _markets(rows: pd.DataFrame, columns: NewsColumns, fixed_market: str | None)
     """Each row's market name, or the error saying why its ticker names none."""
     if fixed_market:
         return [fixed_market] * len(rows)
-    tickers = rows[columns.market].astype("string").fillna("")
-    cache: dict[str, object] = {}
-    for ticker in tickers.unique():
-        try:
-            cache[ticker] = market_name(ticker)
-        except (TickerError, ValueError) as err:
-            cache[ticker] = err
-    return [cache[ticker] for ticker in tickers]
+    names = MarketNames()
+    return [names[ticker] for ticker in rows[columns.market].astype("string").fillna("")]
 
 
 def _drop_repeats(records: list[dict], report: ImportReport) -> list[dict]:

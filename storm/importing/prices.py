@@ -19,7 +19,7 @@ import pandas as pd
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks, read_columns
 from storm.importing.spool import Spool
-from storm.importing.tickers import TickerError, market_name
+from storm.importing.tickers import MarketNames, TickerError, market_name
 from storm.schema import PRICE_COLUMNS
 from storm.store import Layout, ObjectStore
 
@@ -145,14 +145,13 @@ def _good_rows(rows: pd.DataFrame, source: str, spec: PricesImport, fixed: str |
 
 
 def _markets(tickers: pd.Series, report: ImportReport) -> list:
-    names: dict[str, object] = {}
-    for ticker in tickers.astype("string").fillna("").str.strip().unique():
-        try:
-            names[ticker] = market_name(ticker)
-            report.markets.setdefault(names[ticker], ticker)
-        except (TickerError, ValueError) as err:
-            names[ticker] = err
-    return [names[t] for t in tickers.astype("string").fillna("").str.strip()]
+    """Each row's market name, or the error saying why its ticker names none; good names join the manifest."""
+    names = MarketNames()
+    markets = [names[ticker] for ticker in tickers.astype("string").fillna("").str.strip()]
+    for ticker, name in names.items():
+        if not isinstance(name, ValueError):
+            report.markets.setdefault(name, ticker)
+    return markets
 
 
 def _problems(dates: pd.Series, prices: dict[str, pd.Series], volume: pd.Series) -> pd.Series:

@@ -32,7 +32,7 @@ class Spool:
             self.flush()
 
     def flush(self) -> None:
-        for index, (key, lines) in enumerate(self.pending.items()):
+        for key, lines in self.pending.items():
             with open(self._file(key), "a", encoding="utf-8") as spool_file:
                 spool_file.write("\n".join(lines) + "\n")
         self.pending.clear()

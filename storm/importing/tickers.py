@@ -32,3 +32,18 @@ def market_name(ticker: str) -> str:
     if not name:
         raise TickerError(f"ticker {ticker!r} has no letter or digit to name a market")
     return check_market_name((INDEX_PREFIX if index else "") + name[:60])
+
+
+class MarketNames(dict):
+    """ticker -> its market name, or the error saying why it names none; each distinct ticker mapped once.
+
+    A bad ticker rejects its own rows, never the file, so the error is kept as a value for the row's reason.
+    """
+
+    def __missing__(self, ticker: str) -> str | ValueError:
+        try:
+            name: str | ValueError = market_name(ticker)
+        except ValueError as err:  # TickerError, or the market-name check
+            name = err
+        self[ticker] = name
+        return name
