@@ -131,20 +131,26 @@ def _chunks(n: int):
         yield slice(start, min(n, start + VARIANTS_PER_CHUNK))
 
 
+def _variant_chunks(encoder, inputs, samples: np.ndarray, slots: np.ndarray):
+    """Per chunk of (sample, slot) pairs: the chunk's slice, samples and slots as tensors, a copy of those samples'
+    inputs to alter, and the copy's row numbers. Every item variant (a headline, a price reading, a call) is one pair."""
+    device = inputs[encoder.input_keys[0]].device
+    for part in _chunks(len(samples)):
+        sample = torch.as_tensor(samples[part], device=device)
+        slot = torch.as_tensor(slots[part], device=device)
+        variant = {key: inputs[key][sample].clone() for key in encoder.input_keys}
+        yield part, sample, slot, variant, torch.arange(len(sample), device=device)
+
+
 def _headline_variants(encoder, inputs, present: Tensor, headlines: WindowHeadlines | None):
     """Each headline out of its day: the day's mean and count recomputed without it (the reading is linear in it)."""
     if headlines is None or len(headlines.sample) == 0 or "text_days" not in encoder.input_keys:
         return
-    device = inputs["text_days"].device
-    keep = present.cpu().numpy()[headlines.sample]
-    order = np.flatnonzero(keep)
-    for part in _chunks(len(order)):
+    order = np.flatnonzero(present.cpu().numpy()[headlines.sample])
+    for part, sample, position, variant, line in _variant_chunks(encoder, inputs, headlines.sample[order],
+                                                                 headlines.position[order]):
         rows = order[part]
-        sample = torch.as_tensor(headlines.sample[rows], device=device)
-        position = torch.as_tensor(headlines.position[rows], device=device)
-        removed = torch.as_tensor(headlines.embedding[rows], device=device, dtype=torch.float32)
-        variant = {key: inputs[key][sample].clone() for key in encoder.input_keys}
-        line = torch.arange(len(rows), device=device)
+        removed = torch.as_tensor(headlines.embedding[rows], device=sample.device, dtype=torch.float32)
         count = variant["text_day_count"][line, position]
         day_mean = variant["text_days"][line, position]
         remaining = (count - 1.0).clamp(min=0.0)
@@ -173,44 +179,32 @@ def _price_variants(encoder, inputs, present: Tensor, _labels):
     """Each price reading set to 0 (its calm value) over the whole window."""
     if "price_days" not in encoder.input_keys:
         return
-    device = inputs["price_days"].device
+    n_readings = len(PRICE_FEATURES)
     samples = np.flatnonzero(present.cpu().numpy())
-    pairs = [(int(b), column) for b in samples for column in range(len(PRICE_FEATURES))]
     last_day = inputs["price_days"][:, -1].float().cpu().numpy()
-    for part in _chunks(len(pairs)):
-        chunk = pairs[part]
-        sample = torch.as_tensor([b for b, _ in chunk], device=device)
-        column = torch.as_tensor([c for _, c in chunk], device=device)
-        variant = {key: inputs[key][sample].clone() for key in encoder.input_keys}
-        line = torch.arange(len(chunk), device=device)
+    for part, sample, column, variant, line in _variant_chunks(encoder, inputs, np.repeat(samples, n_readings),
+                                                               np.tile(np.arange(n_readings), len(samples))):
         variant["price_days"][line, :, column] = 0.0
-        items = [Item(b, "image", price_reading_label(PRICE_FEATURES[c], float(last_day[b, c])), "",
-                      float(last_day[b, c])) for b, c in chunk]
-        yield items, sample, variant, torch.ones(len(chunk), dtype=torch.bool, device=device)
+        items = [Item(b, "image", price_reading_label(PRICE_FEATURES[c], float(last_day[b, c])), "", float(last_day[b, c]))
+                 for b, c in zip(sample.tolist(), column.tolist())]
+        yield items, sample, variant, torch.ones(len(items), dtype=torch.bool, device=sample.device)
 
 
 def _call_variants(encoder, inputs, present: Tensor, call_labels):
     """Each call in the window out of its slot."""
     if "audio_valid" not in encoder.input_keys:
         return
-    device = inputs["audio_valid"].device
     valid = inputs["audio_valid"].cpu().numpy() > 0.5
     window = getattr(encoder, "window_days", 1)
     ages = inputs["audio_age"].float().cpu().numpy() * window
-    on = present.cpu().numpy()
-    pairs = [(int(b), int(k)) for b, k in zip(*np.nonzero(valid)) if on[b]]
-    for part in _chunks(len(pairs)):
-        chunk = pairs[part]
-        sample = torch.as_tensor([b for b, _ in chunk], device=device)
-        slot = torch.as_tensor([k for _, k in chunk], device=device)
-        variant = {key: inputs[key][sample].clone() for key in encoder.input_keys}
-        line = torch.arange(len(chunk), device=device)
+    samples, slots = np.nonzero(valid & present.cpu().numpy()[:, None])
+    for part, sample, slot, variant, line in _variant_chunks(encoder, inputs, samples, slots):
         for key in ("audio_valid", "audio_age", "audio_mel"):
             if key in variant:
                 variant[key][line, slot] = 0.0
         still = variant["audio_valid"].sum(dim=1) > 0
         items = [Item(b, "audio", _call_label(call_labels, b, k, ages[b, k]), "", float(round(ages[b, k])))
-                 for b, k in chunk]
+                 for b, k in zip(sample.tolist(), slot.tolist())]
         yield items, sample, variant, still
 
 
