@@ -149,6 +149,17 @@ class LabelConfig(Section):
         return sorted(set(horizons))
 
 
+class DecoderSandboxConfig(Section):
+    """Limits of the child process every image and recording is decoded in (storm.ingest.sandbox); not part of a
+    run's fingerprint: they decide which hostile items are quarantined, never what a good item decodes to."""
+
+    enabled: bool = True
+    memory_bytes: int = Field(1024 * 1024 * 1024, ge=16 * 1024 * 1024)  # beyond the decoder's start-up size
+    cpu_seconds: int = Field(30, ge=1)  # per item; a 90-minute MP3 decodes in ~10 s of CPU here
+    wall_seconds: float = Field(120.0, gt=0)  # per item, waiting included
+    max_jpeg_scans: int = Field(64, ge=1)  # progressive JPEGs use ~10; thousands are a CPU bomb
+
+
 class IngestConfig(Section):
     """Validation limits for raw inputs, all checked before an item is decoded; anything outside goes to quarantine/."""
 
@@ -167,6 +178,7 @@ class IngestConfig(Section):
     max_news_line_bytes: int = Field(64 * 1024, ge=64)  # a longer line is rejected before JSON parsing
     max_json_depth: int = Field(16, ge=2)  # nesting of a news line ({"market": ...} is depth 1)
     max_json_number_chars: int = Field(64, ge=8)  # a number literal longer than this is rejected, not converted
+    sandbox: DecoderSandboxConfig = Field(default_factory=DecoderSandboxConfig)
 
 
 class FeatureConfig(Section):

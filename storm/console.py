@@ -130,3 +130,12 @@ def _figure(value: Any) -> str:
 
 def _ignore(*_args, **_kwargs) -> None:
     return None
+
+
+def probability(value: float) -> str:
+    """A calibrated probability readable at any size: short horizons' scores can be 1e-6."""
+    return f"{value:.3f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.2e}"
+
+
+def signed(value: float) -> str:
+    return ("+" if value >= 0 else "-") + probability(abs(value))

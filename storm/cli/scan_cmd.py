@@ -17,7 +17,7 @@ from rich.table import Table
 
 from storm.cli.common import ConfigOption, SetOption, build_config, start_ray
 from storm.config import StormConfig
-from storm.console import StageReporter
+from storm.console import StageReporter, probability, signed
 from storm.schema import MODALITIES
 
 
@@ -115,8 +115,8 @@ def scores_table(scores: pd.DataFrame, title: str) -> Table:
         table.add_column(column, justify="right", no_wrap=True)
     for row in scores.itertuples(index=False):
         table.add_row(
-            row.market, f"{row.horizon}d", f"{row.score:.3f}", f"{row.threshold:.3f}",
+            row.market, f"{row.horizon}d", probability(row.score), probability(row.threshold),
             "[bold red]ALERT[/]" if row.alert else "-",
-            *(f"{getattr(row, f'weight_{m}'):+.2f}" if getattr(row, f"present_{m}") else "–" for m in MODALITIES),
+            *(signed(getattr(row, f'weight_{m}')) if getattr(row, f"present_{m}") else "–" for m in MODALITIES),
         )
     return table

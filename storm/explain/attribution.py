@@ -53,6 +53,10 @@ class Item:
     label: str
     date: str = ""
     value: float = math.nan
+    key: str = ""  # what identifies it from one day to the next (a price reading's name; else the label)
+
+    def __post_init__(self) -> None:
+        self.key = self.key or self.label
 
 
 @dataclass
@@ -69,6 +73,7 @@ class Explanation:
     items: list[Item] = field(default_factory=list)
     item_logit: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [n_items, H]: score - score without it
     item: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))        # [n_items, H], calibrated
+    evidence_weight: float = math.nan  # anchored models: the blend of news and calls over prices alone (else NaN)
 
 
 @torch.no_grad()
@@ -87,16 +92,40 @@ def explain_windows(model, calibration, inputs: Mapping[str, Tensor], headlines:
     masks = torch.as_tensor(coalition_masks(present.cpu().numpy()), device=present.device)
     fused = model.fuse(embeddings.unsqueeze(1).expand(batch, len(masks[0]), *embeddings.shape[1:]).reshape(-1, 3, hidden),
                        masks.reshape(-1, 3))
-    logits = fused.storm_logits.float().cpu().numpy().astype(np.float64).reshape(batch, len(masks[0]), -1)
+    logits = published_coalition_values(model, fused, present, len(masks[0]))
     probabilities = calibration.probability(logits.reshape(-1, logits.shape[-1])).reshape(logits.shape)
     explanation = Explanation(
         horizons=list(calibration.horizons),
         score_logit=logits[:, FULL], baseline_logit=logits[:, EMPTY], modality_logit=shapley_values(logits),
         score=probabilities[:, FULL], baseline=probabilities[:, EMPTY], modality=shapley_values(probabilities),
+        evidence_weight=float(model.evidence_weight) if model.anchor_index is not None else math.nan,
     )
     if items:
         _explain_items(model, calibration, inputs, present, embeddings, explanation, headlines, call_labels)
     return explanation
+
+
+def published_coalition_values(model, fused, present: Tensor, n_coalitions: int) -> np.ndarray:
+    """[B, 8, H] logits: the published score formula evaluated on each coalition.
+
+    Without an anchor that is the fusion's output. With one (prices), the published score is
+    anchor + w (full - anchor); on a coalition S the anchor reads S's prices only (nothing when S lacks
+    them), so v(S) = f(S ∩ prices) + w (f(S) - f(S ∩ prices)). At w = 0 news and calls get exactly 0: they
+    cannot move a score the model reads from prices alone, and Shapley does not credit them through the
+    coalitions without prices. A sample without prices is scored on its full input (the model's fallback),
+    so there v(S) = f(S). v(all) is the published score, v(empty) the baseline.
+    """
+    batch = present.shape[0]
+    if fused.full_logits is None or model.anchor_index is None:
+        return fused.storm_logits.float().cpu().numpy().astype(np.float64).reshape(batch, n_coalitions, -1)
+    full = fused.full_logits.float().cpu().numpy().astype(np.float64).reshape(batch, n_coalitions, -1)
+    weight = float(model.evidence_weight)
+    anchor_bit = 1 << model.anchor_index
+    has_anchor = present[:, model.anchor_index].cpu().numpy().astype(bool)
+    coalition = np.arange(n_coalitions)
+    anchor_of = np.where(has_anchor[:, None], (coalition & anchor_bit)[None, :], coalition[None, :])  # [B, 8]
+    anchor = np.take_along_axis(full, anchor_of[:, :, None], axis=1)
+    return anchor + weight * (full - anchor)
 
 
 def _explain_items(model, calibration, inputs, present, embeddings, explanation: Explanation,
@@ -185,7 +214,8 @@ def _price_variants(encoder, inputs, present: Tensor, _labels):
     for part, sample, column, variant, line in _variant_chunks(encoder, inputs, np.repeat(samples, n_readings),
                                                                np.tile(np.arange(n_readings), len(samples))):
         variant["price_days"][line, :, column] = 0.0
-        items = [Item(b, "image", price_reading_label(PRICE_FEATURES[c], float(last_day[b, c])), "", float(last_day[b, c]))
+        items = [Item(b, "image", price_reading_label(PRICE_FEATURES[c], float(last_day[b, c])), "", float(last_day[b, c]),
+                      key=PRICE_FEATURES[c])
                  for b, c in zip(sample.tolist(), column.tolist())]
         yield items, sample, variant, torch.ones(len(items), dtype=torch.bool, device=sample.device)
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
+from storm.console import probability, signed
 from storm.explain.table import BASELINE_NOTE, MODALITY_NAMES
 from storm.schema import MODALITIES
+
+CHANGED_ITEMS_SHOWN = 3  # per modality: the kept items whose effect moved most since the previous day
 
 
 def one_score(table: pd.DataFrame, market: str, horizon: int) -> pd.DataFrame:
@@ -22,20 +27,24 @@ def default_horizon(scores: pd.DataFrame, market: str) -> int:
 def breakdown_lines(rows: pd.DataFrame, score_row=None) -> list[str]:
     """Score, baseline, each modality's Shapley value (logit and probability) and each modality's items."""
     first = rows.iloc[0]
-    lines = [f"{first.market} on {first.date}, {int(first.horizon)}-day horizon: score {first.score:.3f} "
+    lines = [f"{first.market} on {first.date}, {int(first.horizon)}-day horizon: score {probability(first.score)} "
              f"(logit {first.score_logit:+.2f})"
-             + (f", {'ON ALERT' if bool(score_row.alert) else 'no alert'} at threshold {score_row.threshold:.3f}"
-                if score_row is not None else ""),
-             f"{BASELINE_NOTE}: {first.baseline:.3f} (logit {first.baseline_logit:+.2f})",
-             "contributions (exact Shapley values over the modalities; they add up to score - baseline):"]
+             + (f", {'ON ALERT' if bool(score_row.alert) else 'no alert'} at threshold "
+                f"{probability(score_row.threshold)}" if score_row is not None else ""),
+             f"{BASELINE_NOTE}: {probability(first.baseline)} (logit {first.baseline_logit:+.2f})"]
+    lines += _evidence_weight_lines(first)
+    lines.append("contributions (exact Shapley values over the modalities; they add up to score - baseline):")
     modalities = rows[rows["kind"] == "modality"].set_index("modality")
     for modality in MODALITIES:
-        if modality in modalities.index:
-            row = modalities.loc[modality]
-            lines.append(f"  {MODALITY_NAMES[modality]:<7} {row.contribution:+.3f}   (logit {row.contribution_logit:+.3f})")
-    lines.append(f"  {'sum':<7} {modalities['contribution'].sum():+.3f} = {first.score:.3f} - {first.baseline:.3f}"
-                 f"   (logit {modalities['contribution_logit'].sum():+.3f})")
-    lines.append("items that moved it (effect = score - score without that item):")
+        if modality not in modalities.index:
+            continue
+        row = modalities.loc[modality]
+        absent = score_row is not None and not bool(getattr(score_row, f"present_{modality}", True))
+        lines.append(f"  {MODALITY_NAMES[modality]:<7} " + ("absent on this day" if absent else
+                     f"{signed(row.contribution):>9}   (logit {row.contribution_logit:+.3f})"))
+    lines.append(f"  {'sum':<7} {signed(modalities['contribution'].sum()):>9} = {probability(first.score)} - "
+                 f"{probability(first.baseline)}   (logit {modalities['contribution_logit'].sum():+.3f})")
+    lines.append("items that moved it (effect = score - score without that item, in logit and probability):")
     for modality in MODALITIES:
         items = rows[(rows["kind"] == "item") & (rows["modality"] == modality)].sort_values("rank")
         if items.empty:
@@ -43,30 +52,58 @@ def breakdown_lines(rows: pd.DataFrame, score_row=None) -> list[str]:
         lines.append(f"  {MODALITY_NAMES[modality]}:")
         for item in items.itertuples(index=False):
             when = f"{item.item_date}  " if item.item_date else ""
-            lines.append(f"    {item.contribution:+.4f}  {when}{item.item}")
+            lines.append(f"    {item.contribution_logit:+.4f} ({signed(item.contribution)})  {when}{item.item}")
     return lines
 
 
+def _evidence_weight_lines(first) -> list[str]:
+    weight = getattr(first, "evidence_weight", math.nan)
+    if weight is None or not math.isfinite(weight):
+        return []
+    line = (f"the model reads prices, plus news and calls at weight {weight:.2f} (chosen on its validation block: "
+            "score = prices alone + weight x (all evidence - prices alone))")
+    if weight == 0:
+        line += "; at 0, news and calls cannot move this score"
+    return [line]
+
+
+def _key(items: pd.DataFrame) -> pd.Series:
+    """An item's identity across days: the stored item_key (a price reading's name), else its label."""
+    if "item_key" in items.columns:
+        return items["item_key"].where(items["item_key"].astype(bool), items["item"])
+    return items["item"]
+
+
 def change_lines(today: pd.DataFrame, previous: pd.DataFrame, previous_date: str) -> list[str]:
-    """Which contributions moved since the previous trading day, and the items new or gone among the top ones."""
+    """Which contributions moved since the previous trading day; items new, gone, or whose effect moved most."""
     if previous.empty:
         return [f"since {previous_date}: no stored explanation for that day (scan it to compare)"]
     now, before = today.iloc[0], previous.iloc[0]
-    lines = [f"since {previous_date} (previous trading day): score {before.score:.3f} -> {now.score:.3f} "
-             f"({now.score - before.score:+.3f})"]
-    now_m = today[today["kind"] == "modality"].set_index("modality")["contribution"]
-    before_m = previous[previous["kind"] == "modality"].set_index("modality")["contribution"]
+    lines = [f"since {previous_date} (previous trading day): score {probability(before.score)} -> "
+             f"{probability(now.score)} ({signed(now.score - before.score)}; logit "
+             f"{now.score_logit - before.score_logit:+.3f})"]
+    now_m = today[today["kind"] == "modality"].set_index("modality")["contribution_logit"]
+    before_m = previous[previous["kind"] == "modality"].set_index("modality")["contribution_logit"]
     moves = sorted(MODALITIES, key=lambda m: -abs(now_m.get(m, 0.0) - before_m.get(m, 0.0)))
     for modality in moves:
         a, b = before_m.get(modality, 0.0), now_m.get(modality, 0.0)
-        lines.append(f"  {MODALITY_NAMES[modality]:<7} {a:+.3f} -> {b:+.3f} ({b - a:+.3f})")
-    now_items = today[today["kind"] == "item"]
-    before_items = previous[previous["kind"] == "item"]
+        lines.append(f"  {MODALITY_NAMES[modality]:<7} logit {a:+.3f} -> {b:+.3f} ({b - a:+.3f})")
+    now_items = today[today["kind"] == "item"].assign(_key=lambda t: _key(t))
+    before_items = previous[previous["kind"] == "item"].assign(_key=lambda t: _key(t))
     for modality in MODALITIES:
-        fresh = now_items[(now_items["modality"] == modality) & ~now_items["item"].isin(before_items["item"])]
-        gone = before_items[(before_items["modality"] == modality) & ~before_items["item"].isin(now_items["item"])]
+        mine_now = now_items[now_items["modality"] == modality]
+        mine_before = before_items[before_items["modality"] == modality]
+        fresh = mine_now[~mine_now["_key"].isin(mine_before["_key"])]
+        gone = mine_before[~mine_before["_key"].isin(mine_now["_key"])]
+        both = mine_now.merge(mine_before[["_key", "contribution_logit"]], on="_key", suffixes=("", "_before"))
+        both = both.assign(_moved=both["contribution_logit"] - both["contribution_logit_before"])
+        name = MODALITY_NAMES[modality]
+        for item in both.reindex(both["_moved"].abs().sort_values(ascending=False).index).head(
+                CHANGED_ITEMS_SHOWN).itertuples(index=False):
+            lines.append(f"  moved in {name}: logit {item.contribution_logit_before:+.4f} -> "
+                         f"{item.contribution_logit:+.4f}  {item.item}")
         for item in fresh.sort_values("rank").itertuples(index=False):
-            lines.append(f"  new in {MODALITY_NAMES[modality]}: {item.contribution:+.4f}  {item.item}")
+            lines.append(f"  new in {name}: {item.contribution_logit:+.4f} ({signed(item.contribution)})  {item.item}")
         for item in gone.sort_values("rank").itertuples(index=False):
-            lines.append(f"  no longer among {MODALITY_NAMES[modality]}: {item.item}")
+            lines.append(f"  no longer among {name}: {item.item}")
     return lines

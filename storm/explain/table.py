@@ -12,14 +12,17 @@ import json
 import numpy as np
 import pandas as pd
 
+from storm.console import probability, signed
 from storm.explain.attribution import Explanation
 from storm.schema import MODALITIES
 
 EXPLANATION_COLUMNS = (
-    "date", "market", "horizon", "kind", "modality", "rank", "item", "item_date", "item_value",
-    "contribution_logit", "contribution", "score_logit", "score", "baseline_logit", "baseline", "model_version",
+    "date", "market", "horizon", "kind", "modality", "rank", "item", "item_key", "item_date", "item_value",
+    "contribution_logit", "contribution", "score_logit", "score", "baseline_logit", "baseline", "evidence_weight",
+    "model_version",
 )
 ITEMS_KEPT = 8  # per market, horizon and modality: the largest effects either way
+NO_EFFECT = 1e-9  # in logit: an item whose removal moves the score less than this did not move it
 MODALITY_NAMES = {"text": "news", "image": "prices", "audio": "calls"}
 BASELINE_NOTE = "baseline: the score with every modality masked (the model's learned 'nothing present' input)"
 
@@ -33,20 +36,22 @@ def sample_rows(explanation: Explanation, sample: int, items_kept: int = ITEMS_K
                   "score_logit": float(explanation.score_logit[sample, h_index]),
                   "score": float(explanation.score[sample, h_index]),
                   "baseline_logit": float(explanation.baseline_logit[sample, h_index]),
-                  "baseline": float(explanation.baseline[sample, h_index])}
+                  "baseline": float(explanation.baseline[sample, h_index]),
+                  "evidence_weight": float(explanation.evidence_weight)}
         by_logit = explanation.modality_logit[sample, :, h_index]
         for rank, m_index in enumerate(np.argsort(-by_logit, kind="stable"), start=1):
             rows.append({**totals, "kind": "modality", "modality": MODALITIES[m_index], "rank": rank, "item": "",
-                         "item_date": "", "item_value": float("nan"),
+                         "item_key": "", "item_date": "", "item_value": float("nan"),
                          "contribution_logit": float(by_logit[m_index]),
                          "contribution": float(explanation.modality[sample, m_index, h_index])})
         for modality in MODALITIES:
             mine = [i for i in item_index if explanation.items[i].modality == modality]
-            kept = sorted(mine, key=lambda i: -abs(explanation.item_logit[i, h_index]))[:items_kept]
+            moved = [i for i in mine if abs(explanation.item_logit[i, h_index]) > NO_EFFECT]  # not a list of zeros
+            kept = sorted(moved, key=lambda i: -abs(explanation.item_logit[i, h_index]))[:items_kept]
             for rank, i in enumerate(sorted(kept, key=lambda i: -explanation.item_logit[i, h_index]), start=1):
                 item = explanation.items[i]
                 rows.append({**totals, "kind": "item", "modality": modality, "rank": rank, "item": item.label,
-                             "item_date": item.date, "item_value": float(item.value),
+                             "item_key": item.key, "item_date": item.date, "item_value": float(item.value),
                              "contribution_logit": float(explanation.item_logit[i, h_index]),
                              "contribution": float(explanation.item[i, h_index])})
     return rows
@@ -68,6 +73,7 @@ def explanations_table(payloads, markets, dates, version: str) -> pd.DataFrame:
     if table.empty:
         return table
     table["item_value"] = table["item_value"].astype("float64")
+    table["evidence_weight"] = table["evidence_weight"].astype("float64")
     table["horizon"] = table["horizon"].astype("int32")
     table["rank"] = table["rank"].astype("int32")
     kind_order = table["kind"].map({"modality": 0, "item": 1})
@@ -105,10 +111,10 @@ def driver_lines(table: pd.DataFrame, scores: pd.DataFrame) -> list[str]:
         modality, items = found
         share = table[(table.market == row.market) & (table.horizon == row.horizon) & (table.kind == "modality")
                       & (table.modality == modality)]["contribution"].iloc[0]
-        lines.append(f"{row.market} {int(row.horizon)}d: driven by {MODALITY_NAMES[modality]} ({share:+.3f} of "
-                     f"{row.score:.3f})")
+        lines.append(f"{row.market} {int(row.horizon)}d: driven by {MODALITY_NAMES[modality]} ({signed(share)} of "
+                     f"{probability(row.score)})")
         for item in items.itertuples(index=False):
-            lines.append(f"    {item.contribution:+.3f}  {_short(item.item)}")
+            lines.append(f"    {item.contribution_logit:+.4f} logit ({signed(item.contribution)})  {_short(item.item)}")
     return lines
 
 

@@ -61,6 +61,8 @@ def decode_image(payload: bytes, suffix: str, cfg: IngestConfig) -> np.ndarray:
     corrupt data is caught here, not later in training.
     """
     expected = IMAGE_FORMATS[suffix]
+    if expected == "JPEG":
+        check_jpeg_scans(payload, cfg.sandbox.max_jpeg_scans)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -77,6 +79,18 @@ def decode_image(payload: bytes, suffix: str, cfg: IngestConfig) -> np.ndarray:
                             f"{cfg.max_image_pixels} ({err})") from None
     except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError, struct.error... for damaged data
         raise RejectedInput(f"corrupt or truncated {expected} ({describe(err)})") from None
+
+
+def check_jpeg_scans(payload: bytes, limit: int) -> None:
+    """A progressive JPEG is decoded once per scan: thousands of scans in a few hundred KB are a CPU bomb.
+
+    Counts start-of-scan markers (FF DA) without decoding. Entropy-coded data never holds FF DA (an FF there
+    is followed by 00 or a restart marker), so the count is exact, or higher when metadata holds the bytes.
+    """
+    scans = payload.count(b"\xff\xda")
+    if scans > limit:
+        raise RejectedInput(f"JPEG has {scans} scans, over ingest.sandbox.max_jpeg_scans={limit} (a decode-time bomb); "
+                            "not decoded")
 
 
 def _check_image_header(image: Image.Image, expected: str, cfg: IngestConfig) -> None:

@@ -28,6 +28,7 @@ from storm.ingest import decode
 from storm.ingest.audio import WindowPlan, decode_audio
 from storm.ingest.errors import RejectedInput, describe
 from storm.ingest.quarantine import quarantine_record
+from storm.ingest.sandbox import DecodeLimits, DecoderSandbox
 from storm.schema import QUARANTINE_FIELDS
 from storm.store import Layout, ObjectStore
 from storm.store.layout import AUDIO_SUFFIXES, date_of, partition, raw_key_date
@@ -45,6 +46,7 @@ _SUFFIXES = {"text": (".jsonl",), "image": tuple(decode.IMAGE_FORMATS), "audio":
 # Bad lines of one news file recorded one by one; beyond this they are counted in one more record. (A module
 # constant, not an ingest setting: the ingest section is part of every run's fingerprint.)
 MAX_REJECTS_PER_FILE = 100
+TASK_RETRIES = 2  # Ray Data's default is -1 (forever): a crash that escaped the sandbox would loop all night
 
 
 @dataclass
@@ -97,7 +99,9 @@ def _ingest(store: ObjectStore, layout: Layout, modality: str, start: str, end: 
     if readable:
         raw = ray.data.read_binary_files(readable, filesystem=store.arrow_fs, include_paths=True)
         # Decode once, keep it, then split: both halves read the same decoded rows.
-        decoded = raw.map_batches(decode_batch, batch_format="numpy", batch_size=_BATCH_ROWS[modality]).materialize()
+        # Finite retries: a task that dies anyway (its node lost) is retried a few times, never forever.
+        decoded = raw.map_batches(decode_batch, batch_format="numpy", batch_size=_BATCH_ROWS[modality],
+                                  max_retries=TASK_RETRIES).materialize()
         ok = decoded.filter(expr=col("reason") == "").select_columns(list(OK_COLUMNS[modality]))
         quarantined = decoded.filter(expr=col("reason") != "").select_columns(list(QUARANTINE_FIELDS))
     else:
@@ -188,16 +192,17 @@ def _date_of_key(path) -> str:
 
 
 def _decode_chart_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str) -> dict[str, list]:
-    rows = [_chart_row(payload, str(path), _date_of_key(path), cfg, prefix)
-            for payload, path in zip(batch["bytes"], batch["path"])]
+    with _decoder(cfg) as decoder:
+        rows = [_chart_row(payload, str(path), _date_of_key(path), cfg, prefix, decoder)
+                for payload, path in zip(batch["bytes"], batch["path"])]
     return _as_columns(rows, OK_COLUMNS["image"])
 
 
-def _chart_row(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str) -> dict:
+def _chart_row(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str, decoder) -> dict:
     market = Layout.market_of_chart(path)
     row = quarantine_record(prefix + path, "image", date, market, "")
     row.update(content_hash=decode.content_hash(payload), pixels=_NO_PIXELS)
-    row["reason"] = _reason_of(path, lambda: row.update(pixels=_decode_chart(payload, path, cfg)))
+    row["reason"] = _reason_of(path, lambda: row.update(pixels=decoder.run(_decode_chart, payload, path, cfg)))
     return row
 
 
@@ -209,17 +214,39 @@ def _decode_chart(payload: bytes, path: str, cfg: IngestConfig) -> np.ndarray:
 
 
 def _decode_audio_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, plan: WindowPlan, prefix: str) -> dict[str, list]:
-    rows = [_audio_row(payload, str(path), _date_of_key(path), cfg, plan, prefix)
-            for payload, path in zip(batch["bytes"], batch["path"])]
+    with _decoder(cfg) as decoder:
+        rows = [_audio_row(payload, str(path), _date_of_key(path), cfg, plan, prefix, decoder)
+                for payload, path in zip(batch["bytes"], batch["path"])]
     return _as_columns(rows, OK_COLUMNS["audio"])
 
 
-def _audio_row(payload: bytes, path: str, date: str, cfg: IngestConfig, plan: WindowPlan, prefix: str) -> dict:
+def _audio_row(payload: bytes, path: str, date: str, cfg: IngestConfig, plan: WindowPlan, prefix: str,
+               decoder) -> dict:
     market, event = Layout.market_and_event_of_audio(path)
     row = quarantine_record(prefix + path, "audio", date, market, "")
     row.update(event=event, content_hash=decode.content_hash(payload), waveform=_NO_WAVEFORM)
-    row["reason"] = _reason_of(path, lambda: row.update(waveform=_decode_recording(payload, path, cfg, plan)))
+    row["reason"] = _reason_of(path, lambda: row.update(waveform=decoder.run(_decode_recording, payload, path, cfg,
+                                                                             plan)))
     return row
+
+
+class _InProcess:
+    """The decoder without a sandbox (ingest.sandbox.enabled = false): same interface, same process."""
+
+    def __enter__(self) -> "_InProcess":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        return None
+
+    @staticmethod
+    def run(fn, *args):
+        return fn(*args)
+
+
+def _decoder(cfg: IngestConfig):
+    """Where a batch's images or recordings are decoded: a sandboxed child process unless switched off."""
+    return DecoderSandbox(DecodeLimits.of(cfg.sandbox)) if cfg.sandbox.enabled else _InProcess()
 
 
 def _decode_recording(payload: bytes, path: str, cfg: IngestConfig, plan: WindowPlan) -> np.ndarray:

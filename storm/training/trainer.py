@@ -40,6 +40,7 @@ from storm.training.worker import train_loop_per_worker
 
 CHECKPOINTS_KEPT = 2
 FINGERPRINT_SECTIONS = ("model", "features", "labels", "ingest")
+FINGERPRINT_EXCLUDED = {"ingest": {"sandbox"}}  # limits on hostile items never change what a good item decodes to
 FINGERPRINT_TRAIN_FIELDS = ("num_workers", "epochs", "batch_size", "learning_rate", "weight_decay", "balance_positives",
                             "storm_loss_weight",
                             "volatility_loss_weight", "early_stopping_patience", "early_stopping_metric", "false_alarm_rate", "calibration",
@@ -131,7 +132,8 @@ def run_config(run: str, store: ObjectStore, layout: Layout, max_failures: int, 
 def run_fingerprint(config: StormConfig, split: DateSplit, world: str) -> str:
     """Hash of what determines a run's result: model-side config, training settings, the split's dates, the world."""
     train = config.train.model_dump(mode="json")
-    payload = {section: getattr(config, section).model_dump(mode="json") for section in FINGERPRINT_SECTIONS}
+    payload = {section: getattr(config, section).model_dump(mode="json", exclude=FINGERPRINT_EXCLUDED.get(section))
+               for section in FINGERPRINT_SECTIONS}
     payload["train"] = {name: train[name] for name in FINGERPRINT_TRAIN_FIELDS}
     payload["split"] = split.fingerprint()
     payload["world"] = world

@@ -36,9 +36,12 @@ def test_shapley_of_an_additive_game_is_each_players_own_part():
 
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), fusion=st.sampled_from(sorted(FUSIONS)),
-       masks=st.lists(st.lists(st.sampled_from([0.0, 1.0]), min_size=3, max_size=3), min_size=1, max_size=6))
-def test_modality_contributions_sum_to_score_minus_baseline_for_random_models_and_inputs(seed, fusion, masks):
+       masks=st.lists(st.lists(st.sampled_from([0.0, 1.0]), min_size=3, max_size=3), min_size=1, max_size=6),
+       evidence_weight=st.sampled_from([0.0, 0.25, 0.5, 1.0]))
+def test_modality_contributions_sum_to_score_minus_baseline_for_random_models_and_inputs(seed, fusion, masks,
+                                                                                         evidence_weight):
     model, features = random_model(fusion, seed)
+    model.evidence_weight.fill_(evidence_weight)  # the blend of prices alone and the full input chosen on validation
     batch = make_batch(features, masks, seed=seed + 1)
     explanation = explain_windows(model, CALIBRATION, batch, items=False)
     logit_gap = explanation.score_logit - explanation.baseline_logit
@@ -51,6 +54,19 @@ def test_modality_contributions_sum_to_score_minus_baseline_for_random_models_an
         direct = model(batch).storm_logits.numpy()
     assert np.abs(explanation.score_logit - direct).max() < 1e-5  # the explained score is the model's score
     assert np.allclose(explanation.baseline_logit, explanation.baseline_logit[:1])  # one baseline for every sample
+
+
+def test_a_model_that_reads_prices_alone_credits_nothing_to_news_or_calls_when_prices_are_there():
+    model, features = random_model("concat", seed=5)
+    assert model.anchor_index is not None
+    model.evidence_weight.fill_(0.0)  # validation chose prices alone
+    batch = make_batch(features, [[1.0, 1.0, 1.0], [1.0, 0.0, 1.0]], seed=2)
+    explanation = explain_windows(model, CALIBRATION, batch, items=False)
+    with_prices = explanation.modality_logit[0]
+    assert np.abs(with_prices[[0, 2]]).max() < 1e-12  # news and calls cannot move this score
+    assert np.allclose(with_prices[1], explanation.score_logit[0] - explanation.baseline_logit[0], atol=1e-6)
+    without_prices = explanation.modality_logit[1]  # the model's fallback reads the full input: evidence counts
+    assert np.abs(without_prices[[0, 2]]).max() > 1e-4
 
 
 def window_of_headlines(features, days: list[list[np.ndarray]], seed: int = 3):

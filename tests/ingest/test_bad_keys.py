@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
+from hostile_media import forged_m4a, jpeg_scan_bomb, m4a_bytes, progressive_jpeg
 from raw_inputs import EXPECTED_COUNTS, MAX_FILE_BYTES, RANGE, news_line, write_mixed_world, write_raw_file
-from storm.config import IngestConfig, StormConfig
-from storm.ingest import ingest_charts, ingest_news, read_quarantine, run_ingest
+from storm.config import DecoderSandboxConfig, IngestConfig, StormConfig
+from storm.ingest import ingest_audio, ingest_charts, ingest_news, read_quarantine, run_ingest
 from storm.ingest.quarantine import write_quarantine
 from storm.ingest.readers import MAX_REJECTS_PER_FILE
 from storm.store import Layout, open_store
@@ -80,3 +81,22 @@ def test_a_news_file_flooded_with_bad_lines_gives_capped_records_and_its_good_li
     assert len(records) == MAX_REJECTS_PER_FILE + 1
     assert sum(" line " in r["reason"] for r in records) == MAX_REJECTS_PER_FILE
     assert any(f"{20_000 - MAX_REJECTS_PER_FILE} more bad line(s)" in r["reason"] for r in records)
+
+
+def test_a_forged_m4a_and_a_jpeg_scan_bomb_in_the_window_are_quarantined_and_the_good_items_flow(ray_cluster,
+                                                                                                local_storage):
+    config = StormConfig(storage=local_storage,
+                         ingest=IngestConfig(sandbox=DecoderSandboxConfig(memory_bytes=256 * 2 ** 20)))
+    layout = Layout(open_store(config.storage))
+    write_raw_file(layout, "audio", "2024-01-02", "AAA-forged.m4a", forged_m4a())
+    write_raw_file(layout, "audio", "2024-01-02", "BBB-q3.m4a", m4a_bytes())
+    write_raw_file(layout, "image", "2024-01-02", "AAA.jpg", jpeg_scan_bomb())
+    write_raw_file(layout, "image", "2024-01-02", "BBB.jpg", progressive_jpeg())
+
+    audio = ingest_audio(layout.store, layout, *RANGE, config.ingest)
+    assert [(row["market"], row["event"]) for row in audio.ok.take_all()] == [("BBB", "q3")]
+    assert [r["source_path"].rsplit("/", 1)[-1] for r in audio.quarantined.take_all()] == ["AAA-forged.m4a"]
+    charts = ingest_charts(layout.store, layout, *RANGE, config.ingest)
+    assert [row["market"] for row in charts.ok.take_all()] == ["BBB"]
+    [bomb] = charts.quarantined.take_all()
+    assert "max_jpeg_scans" in bomb["reason"] and bomb["source_path"].endswith("AAA.jpg")

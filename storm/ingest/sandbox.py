@@ -1,0 +1,183 @@
+"""Decoders in a sandbox: a child process with an address-space limit and a CPU-time limit per item.
+
+A Python exception of a decoder is one item's quarantine reason (storm.ingest.readers). A native crash,
+a memory bomb or a CPU bomb is not an exception: a segfault in libav ends the Ray worker, Ray retries the
+task, and the night never ends. So every decode that can allocate or spin (audio containers, images) runs
+in a child process forked from the worker (decoders are already imported there; the fork server and spawn
+start methods would re-import the worker's main module, Ray, into every child):
+
+- its address space is capped at what it had when it started plus ``memory_bytes`` (RLIMIT_AS), so an
+  allocation past the budget fails inside that process (MemoryError, or the decoder dies);
+- before each item its CPU-time limit (RLIMIT_CPU) is set to what it has used plus ``cpu_seconds``:
+  the kernel ends it with SIGXCPU when one item spins past its share;
+- the parent waits at most ``wall_seconds`` for an answer (a decoder blocked on something) and kills it.
+
+Whatever ends the child ends that item alone: it becomes a ``RejectedInput`` naming the limit (or the
+signal), a fresh child takes the next item, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import math
+import multiprocessing
+import os
+import resource
+import signal
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Callable
+
+from storm.ingest.errors import RejectedInput, describe
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """What one item may cost: memory beyond the decoder's own start-up size, CPU seconds, wall seconds."""
+
+    memory_bytes: int
+    cpu_seconds: int
+    wall_seconds: float
+
+    @classmethod
+    def of(cls, sandbox) -> "DecodeLimits":
+        """From ``IngestConfig.sandbox`` (storm.config.DecoderSandboxConfig)."""
+        return cls(memory_bytes=sandbox.memory_bytes, cpu_seconds=sandbox.cpu_seconds, wall_seconds=sandbox.wall_seconds)
+
+    def describe_memory(self) -> str:
+        return f"the {self.memory_bytes / 2 ** 20:.0f} MiB memory limit"
+
+
+class LimitExceeded(RejectedInput):
+    """The item's decoder hit a sandbox limit or died; ``reason`` names which."""
+
+
+class DecoderSandbox:
+    """One child process decoding items one at a time under ``limits``; replaced whenever an item ends it.
+
+    Use as a context manager around a batch: ``with DecoderSandbox(limits) as sandbox: sandbox.run(fn, *args)``.
+    ``fn`` and its arguments must pickle (module-level functions, partials of them, bytes, configs).
+    """
+
+    def __init__(self, limits: DecodeLimits) -> None:
+        self.limits = limits
+        self._context = multiprocessing.get_context("fork")
+        self._process = None
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> "DecoderSandbox":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args) in the child; its exceptions come back as they were raised (RejectedInput stays one)."""
+        self._ensure_child()
+        try:
+            self._conn.send((fn, args))
+        except (BrokenPipeError, EOFError, OSError):
+            self._discard()
+            raise LimitExceeded("decoder process was gone before the item was sent")
+        if not self._conn.poll(self.limits.wall_seconds):
+            self._discard()
+            raise LimitExceeded(f"decoding took longer than the {self.limits.wall_seconds:g} s wall-clock limit")
+        try:
+            status, value = self._conn.recv()
+        except (EOFError, OSError):
+            raise LimitExceeded(self._death_reason()) from None
+        if status == "ok":
+            return value
+        if status == "memory":
+            self._discard()  # a process that ran out of address space may be left in a bad state
+            raise LimitExceeded(f"decoding ran out of {self.limits.describe_memory()} ({value})")
+        if status == "rejected":
+            raise RejectedInput(value)
+        raise RejectedInput(f"decoder failed ({value})")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        self._discard(graceful=True)
+
+    def _ensure_child(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            return
+        self._discard()
+        parent, child = self._context.Pipe(duplex=True)
+        self._process = self._context.Process(target=serve, args=(child, self.limits), daemon=True)
+        self._process.start()
+        child.close()
+        self._conn = parent
+
+    def _death_reason(self) -> str:
+        process = self._process
+        process.join(timeout=5)
+        code = process.exitcode
+        self._discard()
+        if code is not None and code < 0:
+            signum = -code
+            if signum == signal.SIGXCPU:
+                return f"decoding used more than the {self.limits.cpu_seconds} s CPU-time limit (SIGXCPU)"
+            name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else str(signum)
+            return f"decoder crashed ({name}) under {self.limits.describe_memory()}"
+        return f"decoder process exited with code {code} under {self.limits.describe_memory()}"
+
+    def _discard(self, graceful: bool = False) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._process is not None:
+            if graceful:
+                self._process.join(timeout=1)
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join(timeout=5)
+            self._process.close()
+            self._process = None
+
+
+def serve(conn: Connection, limits: DecodeLimits) -> None:
+    """The child's loop: cap the address space once, then per item a fresh CPU budget; None ends it."""
+    faulthandler.disable()  # a crash is reported by the parent, once, as the item's reason
+    ceiling = _address_space_bytes() + limits.memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
+    _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        fn, args = job
+        budget = math.ceil(_cpu_seconds_used()) + limits.cpu_seconds
+        resource.setrlimit(resource.RLIMIT_CPU, (budget if cpu_hard == resource.RLIM_INFINITY else min(budget, cpu_hard),
+                                                 cpu_hard))
+        try:
+            answer = ("ok", fn(*args))
+        except MemoryError as err:
+            answer = ("memory", describe(err))
+        except RejectedInput as rejected:
+            answer = ("rejected", rejected.reason)
+        except Exception as err:  # noqa: BLE001 - the parent turns it into the item's reason
+            answer = ("error", describe(err))
+        try:
+            conn.send(answer)
+        except MemoryError:
+            conn.send(("memory", "the decoded item is too large to return"))
+
+
+def _address_space_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * _PAGE
+
+
+def _cpu_seconds_used() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
