@@ -10,13 +10,19 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 export PROMETHEUS_DISABLE_CREATED_SERIES := True
 
-.PHONY: demo test venv apt-runtime apt-test clean
+.PHONY: demo test venv lock apt-runtime apt-test clean
 
-$(BIN)/.installed: pyproject.toml
+# Every package at the version in requirements.lock (what CI tested); storm itself editable on top.
+$(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
+
+# Re-resolve the pins after changing dependencies in pyproject.toml (or to take newer releases: add --upgrade).
+lock: venv
+	$(BIN)/pip-compile -q --extra dev --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) -o requirements.lock pyproject.toml
 
 venv: $(BIN)/.installed
 

@@ -1,4 +1,5 @@
 import os
+import stat
 
 import pandas as pd
 import pytest
@@ -29,6 +30,25 @@ def test_atomic_local_write_leaves_no_temporary_files(local_storage):
     store.write_text(path, "two")
     assert store.read_text(path) == "two"
     assert store.list_files(store.path("a")) == [path]
+
+
+def test_a_local_write_and_an_exclusive_create_fsync_the_file_and_then_its_folder(local_storage, monkeypatch):
+    store = open_store(local_storage)
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(descriptor):
+        synced.append(("folder" if stat.S_ISDIR(os.fstat(descriptor).st_mode) else "file", os.fstat(descriptor).st_ino))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    path = store.path("a", "b.txt")
+    store.write_text(path, "one")
+    assert [kind for kind, _ in synced] == ["file", "folder"]
+    assert synced[1][1] == os.stat(os.path.dirname(path)).st_ino  # the folder holding the renamed name
+    synced.clear()
+    assert store.create_exclusive(store.path("a", "lease.json"), b"{}")
+    assert [kind for kind, _ in synced] == ["file", "folder"]
 
 
 def test_layout_rejects_a_malformed_date_and_a_market_with_a_dash(local_storage):

@@ -135,6 +135,7 @@ class ObjectStore:
         if self.is_local:
             self._check_inside(path)
             os.replace(_durable_sibling(path, payload), path)
+            sync_folder(os.path.dirname(path))  # the rename itself survives a power cut
         else:
             self.fs.pipe_file(path, payload)
 
@@ -162,6 +163,7 @@ class ObjectStore:
             return False
         finally:
             os.unlink(temporary)
+        sync_folder(os.path.dirname(path))
         return True
 
     def honours_exclusive_create(self, probe_path: str) -> bool:
@@ -329,6 +331,15 @@ def open_store(config: StorageConfig) -> ObjectStore:
     raise ValueError(
         f"storage.root {redact_url_credentials(config.root)!r}: unsupported scheme {parsed.scheme!r}; use a local path, file:// or s3://bucket/prefix"
     )
+
+
+def sync_folder(folder: str) -> None:
+    """fsync a folder: a rename or link is durable only once its folder's entry is on disk."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _durable_sibling(path: str, payload: bytes) -> str:

@@ -41,7 +41,7 @@ def test_every_infra_yaml_parses():
 def test_kuberay_manifests_cover_cluster_training_and_nightly_scan():
     docs = manifests()
     assert {"RayCluster", "RayJob", "RayCronJob"} <= set(docs)
-    assert all(doc["apiVersion"] == "ray.io/v1" for doc in docs.values())
+    assert all(doc["apiVersion"] == "ray.io/v1" for kind, doc in docs.items() if kind.startswith("Ray"))
 
 
 @pytest.mark.parametrize("index", range(3))
@@ -93,3 +93,26 @@ def test_systemd_timer_triggers_the_scan_service():
     if shutil.which("systemd-analyze"):
         result = subprocess.run(["systemd-analyze", "calendar", calendar], capture_output=True, text=True, timeout=30)
         assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_every_ray_cluster_requires_the_token_and_labels_its_pods_for_the_network_policy(index):
+    spec = cluster_specs()[index]
+    assert spec["authOptions"] == {"mode": "token"}
+    pods = [spec["headGroupSpec"]["template"]] + [group["template"] for group in spec["workerGroupSpecs"]]
+    for pod in pods:
+        assert pod["metadata"]["labels"]["app.kubernetes.io/part-of"] == "storm"
+
+
+def test_the_network_policy_opens_the_dashboard_only_to_submitters_and_ray_clients_never_to_everyone():
+    policy = manifests()["NetworkPolicy"]["spec"]
+    assert policy["podSelector"] == {"matchLabels": {"app.kubernetes.io/part-of": "storm"}}
+    assert policy["policyTypes"] == ["Ingress"]
+    for rule in policy["ingress"]:
+        assert rule.get("from"), "a rule without `from` admits every source"
+        sources = rule["from"]
+        if any(s.get("podSelector", {}).get("matchLabels") == {"app.kubernetes.io/part-of": "storm"} for s in sources):
+            continue  # Ray pods among themselves
+        assert {p["port"] for p in rule["ports"]} <= {8265, 10001, 8080}
+    dashboard = [rule for rule in policy["ingress"] if {"port": 8265, "protocol": "TCP"} in rule.get("ports", [])]
+    assert dashboard and all("namespaceSelector" not in s for rule in dashboard for s in rule["from"])
