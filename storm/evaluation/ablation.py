@@ -55,38 +55,19 @@ def _number(value: float):
 
 # ---- contributions: exact Shapley values over the modalities on test days (storm.explain) ---------------------------
 
-COALITION_PREFIX = "coalition-"
+CONTRIBUTIONS = "contributions"  # the fused scorer's extra table: contribution_<m>_<h>d per row (Predictor.contributions)
 
 
-def coalition_variants(modalities=MODALITIES) -> dict[str, list[str]]:
-    """{variant name: modalities to mask} for the 8 coalitions: Predictor.predict_variants scores them in one encoding."""
-    from storm.explain.shapley import COALITIONS
-
-    return {f"{COALITION_PREFIX}{index}": [m for m, kept in zip(MODALITIES, coalition) if not kept]
-            for index, coalition in enumerate(COALITIONS)}
-
-
-def with_contributions(fused: pd.DataFrame, coalitions: dict[str, pd.DataFrame], horizons: list[int]) -> pd.DataFrame:
-    """The fused predictions plus contribution_<m>_<h>d: each modality's Shapley value in the calibrated score.
-
-    ``coalitions``: coalition_variants' tables on the same rows; without them the table is returned as is.
-    """
-    from storm.explain.shapley import COALITIONS, shapley_values
-
-    if len(coalitions) != len(COALITIONS):
+def with_contributions(fused: pd.DataFrame, contributions: pd.DataFrame | None) -> pd.DataFrame:
+    """The fused predictions plus contribution_<m>_<h>d: each modality's Shapley value in the calibrated score,
+    computed on the published score's own game (storm.explain.attribution). None: the table as is."""
+    if contributions is None:
         return fused
-    tables = [coalitions[f"{COALITION_PREFIX}{index}"] for index in range(len(COALITIONS))]
-    for table in tables:
-        if not (table["market"].to_numpy() == fused["market"].to_numpy()).all() or \
-                not (table["date"].to_numpy() == fused["date"].to_numpy()).all():
-            raise ValueError("coalition predictions are not on the fused predictions' rows")
-    fused = fused.copy()
-    for horizon in horizons:
-        values = np.stack([t[f"score_{horizon}d"].to_numpy(float) for t in tables], axis=1)[..., None]  # [N, 8, 1]
-        phi = shapley_values(values)[..., 0]
-        for index, modality in enumerate(MODALITIES):
-            fused[f"contribution_{modality}_{horizon}d"] = phi[:, index]
-    return fused
+    if not (contributions["market"].to_numpy() == fused["market"].to_numpy()).all() or \
+            not (contributions["date"].to_numpy() == fused["date"].to_numpy()).all():
+        raise ValueError("contributions are not on the fused predictions' rows")
+    columns = [c for c in contributions.columns if c.startswith("contribution_")]
+    return fused.assign(**{c: contributions[c].to_numpy() for c in columns})
 
 
 def contribution_summary(predictions: pd.DataFrame, horizons: list[int], settings) -> dict:

@@ -19,8 +19,8 @@ import pandas as pd
 
 from storm.config import StormConfig
 from storm.console import SILENT, StageReporter
-from storm.evaluation.ablation import (COALITION_PREFIX, coalition_variants, contribution_summary, modality_ablation,
-                                       modality_weights, with_contributions)
+from storm.evaluation.ablation import (CONTRIBUTIONS, contribution_summary, modality_ablation, modality_weights,
+                                       with_contributions)
 from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY, evidence_activity,
                                         evidence_logistic_model, price_baselines, price_features, truth_models)
 from storm.evaluation.plots import reliability_by_horizon_png, score_over_price_png
@@ -146,8 +146,8 @@ def _evaluate_fold(config: StormConfig, run: str, build, split, references: Refe
     masks = {"fused": []}
     if len(modalities) > 1:
         masks.update({f"masked-{modality}": [modality] for modality in modalities})
-    masks.update(coalition_variants())  # the 8 coalitions: each modality's Shapley contribution (storm.explain)
-    scorers = {"fused": lambda inputs: fused.predictor.predict_variants(inputs, masks)}
+    scorers = {"fused": lambda inputs: {**fused.predictor.predict_variants(inputs, masks),
+                                        CONTRIBUTIONS: fused.predictor.contributions(inputs)}}
     if len(modalities) > 1 and not skip_single_modality:
         for modality in single_modalities(config):
             single_config = config.with_overrides({"model.modalities": [modality], "train.init_from": None})
@@ -161,8 +161,7 @@ def _evaluate_fold(config: StormConfig, run: str, build, split, references: Refe
         tables = collect_predictions(batches_of_rows(build.panel, test_rows, PREDICTION_BATCH_ROWS), scorers, horizons)
     _add_stage(stages, "predict", started)
     fused_table = tables.pop("fused")
-    fused_table = with_contributions(fused_table, {n: tables.pop(n) for n in list(tables) if n.startswith(COALITION_PREFIX)},
-                                     horizons)
+    fused_table = with_contributions(fused_table, tables.pop(CONTRIBUTIONS, None))
     masked = {name.removeprefix("masked-"): tables.pop(name) for name in list(tables) if name.startswith("masked-")}
     models = [ScoredModel(name="fused", kind="fused", predictions=fused_table)]
     models += [ScoredModel(name=f"only-{modality}", kind="single_modality", predictions=table)

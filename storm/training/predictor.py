@@ -81,6 +81,16 @@ class Predictor:
                                               output.modality_weights.float().cpu().numpy(), calibration)
         return results
 
+    def contributions(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """contribution_<modality>_<h>d: exact Shapley values of the calibrated score over the modalities, on the
+        published score's own game (storm.explain: what `storm explain` shows for a scanned day)."""
+        from storm.explain.attribution import explain_windows
+        from storm.explain.table import contributions_by_horizon
+        from storm.training.loop import model_inputs
+
+        inputs = model_inputs(masked_inputs(batch), self.device)
+        return contributions_by_horizon(explain_windows(self.model, self.calibration, inputs, items=False))
+
     def _outputs(self, logits: np.ndarray, log_vol: np.ndarray, weights: np.ndarray, calibration: Calibration) -> dict:
         scores = calibration.probability(logits)
         alerts = calibration.alerts(scores)

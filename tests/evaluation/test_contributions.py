@@ -1,4 +1,4 @@
-"""The evaluation's contributions: Shapley values from the 8 coalition variants, summarised storm vs calm with intervals."""
+"""The evaluation's contributions: each fold model's Shapley values on test rows, summarised storm vs calm with intervals."""
 
 from __future__ import annotations
 
@@ -7,38 +7,67 @@ import pandas as pd
 from rich.console import Console
 
 from storm.config import EvaluationConfig
-from storm.evaluation.ablation import coalition_variants, contribution_summary, with_contributions
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from storm.evaluation.ablation import contribution_summary, with_contributions
 from storm.evaluation.report import render_tables
-from storm.explain.shapley import COALITIONS
+from storm.explain.attribution import explain_windows
+from storm.features.calls import call_vector_dim
+from storm.training.predictor import Predictor
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "model"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "explain"))
 
 HORIZONS = [5, 20]
 PARTS = {"text": 0.05, "image": 0.2, "audio": 0.0}  # an additive game: each modality adds its own part on storm days
 
 
-def coalition_tables(n_days: int = 80) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def contribution_tables(n_days: int = 80) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fused predictions and their contributions for an additive model: each modality adds its part on storm days."""
     dates = pd.bdate_range("2021-01-04", periods=n_days).strftime("%Y-%m-%d")
     keys = pd.DataFrame([(m, d) for m in ("AAA", "BBB", "CCC") for d in dates], columns=["market", "date"])
     storm = ((np.arange(len(keys)) // 10) % 4 == 0).astype(float)
-    tables = {}
-    for name, masked in coalition_variants().items():
-        table = keys.copy()
-        for h in HORIZONS:
-            kept = sum(part for m, part in PARTS.items() if m not in masked)
-            table[f"score_{h}d"] = 0.1 + kept * storm
-            table[f"storm_{h}d"] = storm
-        tables[name] = table
-    return tables["coalition-7"], tables
+    fused, contributions = keys.copy(), keys.copy()
+    for h in HORIZONS:
+        fused[f"score_{h}d"] = 0.1 + sum(PARTS.values()) * storm
+        fused[f"storm_{h}d"] = storm
+        for modality, part in PARTS.items():
+            contributions[f"contribution_{modality}_{h}d"] = part * storm
+    return fused, contributions
 
 
-def test_coalition_variants_mask_exactly_the_modalities_outside_each_coalition():
-    variants = coalition_variants()
-    assert len(variants) == len(COALITIONS) == 8
-    assert variants["coalition-0"] == ["text", "image", "audio"] and variants["coalition-7"] == []
+def test_a_fold_models_contributions_are_its_explanations_and_add_up_to_score_minus_baseline():
+    from model_batches import HORIZONS as MODEL_HORIZONS, make_batch
+    from test_attribution import CALIBRATION, random_model
+
+    model, features = random_model("concat", seed=3)
+    model.evidence_weight.fill_(0.25)
+    predictor = Predictor(model, CALIBRATION, {"version": "test", "horizons": MODEL_HORIZONS})
+    batch = {k: v.numpy() for k, v in make_batch(features, [[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]], seed=4).items()}
+    slots = batch["audio_valid"].shape[1]  # no call tables in this window (the recordings carry the calls)
+    batch.update(call_features=np.zeros((2, slots, call_vector_dim(features.text_dim)), np.float32),
+                 call_age=np.zeros((2, slots), np.float32), call_valid=np.zeros((2, slots), np.float32))
+    columns = predictor.contributions(batch)
+    explanation = explain_windows(model, CALIBRATION, {k: torch.as_tensor(v) for k, v in batch.items()}, items=False)
+    for index, horizon in enumerate(MODEL_HORIZONS):
+        total = sum(columns[f"contribution_{m}_{horizon}d"] for m in ("text", "image", "audio"))
+        assert np.allclose(total, explanation.score[:, index] - explanation.baseline[:, index], atol=1e-9)
+    assert np.allclose(columns[f"contribution_audio_{MODEL_HORIZONS[0]}d"][1], 0.0)  # absent on that row
+
+
+def test_contributions_on_other_rows_are_refused():
+    fused, contributions = contribution_tables()
+    with pytest.raises(ValueError, match="not on the fused predictions' rows"):
+        with_contributions(fused, contributions.iloc[::-1].reset_index(drop=True))
 
 
 def test_contributions_recover_each_modalitys_part_and_the_summary_separates_storm_from_calm_days():
-    fused, tables = coalition_tables()
-    explained = with_contributions(fused, tables, HORIZONS)
+    fused, contributions = contribution_tables()
+    explained = with_contributions(fused, contributions)
     storm = explained["storm_20d"] == 1
     assert np.allclose(explained.loc[storm, "contribution_image_20d"], 0.2)
     assert np.allclose(explained.loc[~storm, "contribution_image_20d"], 0.0)
@@ -53,8 +82,8 @@ def test_contributions_recover_each_modalitys_part_and_the_summary_separates_sto
 
 
 def test_the_report_renders_the_contributions_table_at_80_columns():
-    fused, tables = coalition_tables()
-    summary = contribution_summary(with_contributions(fused, tables, HORIZONS), HORIZONS,
+    fused, contributions = contribution_tables()
+    summary = contribution_summary(with_contributions(fused, contributions), HORIZONS,
                                    EvaluationConfig(bootstrap_resamples=50))
     from storm.evaluation.report import _contributions_table
 

@@ -1,0 +1,142 @@
+"""A night with every hostile object of issue 21 in its window, against the same night without them (one run).
+
+Generates a small synthetic world under --workdir, trains one small model (1 epoch), runs `storm scan` of the
+last day twice as a user would (a subprocess each, the feature cache warm from a first scan): once clean,
+once after planting in the scan's window: crafted date keys, a JSONL flood, a /dev/zero link, a FIFO, a
+symlinked date folder, a forged M4A (a memory bomb inside FFmpeg), a 5,000-scan progressive JPEG (a CPU
+bomb), and a prices parquet bomb. Prints each night's exit code, wall time, the ratio
+(goal: at most 2x), the peak RSS of any process of the scan's tree (sampled every 50 ms), how many markets
+were scored, and the quarantine reason of every planted object.
+
+    .venv/bin/python benchmarks/bench_hostile_night.py --markets 12 --days 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "ingest"))
+
+from hostile_media import forged_m4a, jpeg_scan_bomb  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=Path("bench-hostile"))
+    parser.add_argument("--markets", type=int, default=12)
+    parser.add_argument("--days", type=int, default=120)
+    args = parser.parse_args()
+
+    import pandas as pd
+
+    from storm.config import load_config
+    from storm.ray_runtime import ensure_ray
+    from storm.store import Layout, open_store
+    from storm.training import train
+    from storm.worlds import generate_world
+
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    overrides = {"storage.root": str((args.workdir / "store").resolve()), "world.n_markets": args.markets,
+                 "world.n_days": args.days, "train.run_name": "bench-hostile", "train.epochs": 1,
+                 "train.num_workers": 1}
+    config = load_config(environ={}, overrides=overrides)
+    ensure_ray(config.ray)
+    store = open_store(config.storage)
+    layout = Layout(store)
+    world = generate_world(config, store, progress=False)
+    train(config)
+    import ray
+    ray.shutdown()  # each night below is its own `storm scan`, with its own local Ray
+    night = world.end
+    command = [str(Path(sys.executable).with_name("storm")), "scan", "--date", night, "--no-publish", "--no-explain",
+               *[arg for key, value in overrides.items() for arg in ("--set", f"{key}={value}")]]
+    run_night(command, args.workdir / "warm.log")  # fills the feature cache: both nights below read it alike
+    clean = run_night(command, args.workdir / "clean.log")
+
+    planted = plant(layout, store, night, args.workdir.resolve() / "outside", pd)
+    hostile = run_night(command, args.workdir / "hostile.log")
+    scored = store.read_table(layout.scores(night)).to_pandas()
+    print(f"night {night}, {args.markets} markets (scan of the last day; feature cache warm)")
+    for name, result in (("clean", clean), ("hostile", hostile)):
+        print(f"  {name:<8} exit {result['code']}  {result['seconds']:.1f} s  peak RSS of one process "
+              f"{result['peak_rss'] / 2 ** 20:.0f} MiB")
+    print(f"  ratio hostile / clean: {hostile['seconds'] / clean['seconds']:.2f}x (goal <= 2x)")
+    print(f"  markets scored on the hostile night: {scored['market'].nunique()} of {args.markets} "
+          f"(one market's prices replaced by the parquet bomb)")
+    print("  quarantined:")
+    for line in quarantine_lines(store, layout, night, planted):
+        print("   ", line)
+
+
+def plant(layout, store, night: str, outside: Path, pd) -> list[str]:
+    """Every hostile object in the night's window; returns the names to look for in quarantine."""
+    markets = sorted(path.rsplit("/", 1)[-1].removesuffix(".parquet") for path in store.list_files(layout.prices_dir()))
+    victim, crashing = markets[0], markets[1]
+    news, charts, calls = (layout.raw_dir(m) for m in ("text", "image", "audio"))
+    store.write_bytes(f"{news}/date={night}x/evil.jsonl", b"not json\n")
+    store.write_bytes(f"{news}/xdate={night}/e.jsonl", b"not json\n")
+    store.write_bytes(f"{layout.raw_partition('text', night)}/flood.jsonl", b"x\n" * 500_000)
+    partition = layout.raw_partition("image", night)
+    os.symlink("/dev/zero", f"{partition}/ZERO.png")
+    os.mkfifo(f"{partition}/FIFO.png")
+    outside.mkdir(exist_ok=True)
+    (outside / "OUT.png").write_bytes(b"\x89PNG outside")
+    os.symlink(outside, f"{charts}/date={night}".replace(night, _next_day(night)))
+    os.remove(layout.chart(night, victim))
+    store.write_bytes(f"{partition}/{victim}.jpg", jpeg_scan_bomb(5000))
+    store.write_bytes(f"{layout.raw_partition('audio', night)}/{crashing}-forged.m4a", forged_m4a(250_000_000))
+    bomb_market = markets[-1]
+    prices = store.read_table(layout.prices(bomb_market)).to_pandas()
+    store.write_table(layout.prices(bomb_market),
+                      pd.concat([prices] * (250_000 // len(prices) + 1), ignore_index=True))
+    return ["evil.jsonl", "e.jsonl", "flood.jsonl", "ZERO.png", "FIFO.png", f"date={_next_day(night)}",
+            f"{victim}.jpg", f"{crashing}-forged.m4a", f"{bomb_market}.parquet"]
+
+
+def _next_day(date: str) -> str:
+    import datetime
+    return (datetime.date.fromisoformat(date) + datetime.timedelta(days=1)).isoformat()
+
+
+def run_night(command: list[str], log: Path) -> dict:
+    import psutil
+
+    began = time.perf_counter()
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        parent = psutil.Process(process.pid)
+        peak = 0
+        while process.poll() is None:
+            try:
+                tree = [parent, *parent.children(recursive=True)]
+                peak = max([peak] + [p.memory_info().rss for p in tree if p.is_running()])
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+    return {"code": process.returncode, "seconds": time.perf_counter() - began, "peak_rss": peak}
+
+
+def quarantine_lines(store, layout, night: str, planted: list[str]) -> list[str]:
+    import json
+
+    records = []
+    for path in store.list_files(layout.quarantine_dir(), ".jsonl"):
+        records += [json.loads(line) for line in store.read_text(path).splitlines() if line.strip()]
+    lines = []
+    for name in planted:
+        found = [r for r in records if r.get("source_path", "").endswith(name) or name in r.get("reason", "")]
+        lines.append(f"{name}: " + (found[-1]["reason"][:160] if found else "NOT FOUND in quarantine"))
+    return lines
+
+
+if __name__ == "__main__":
+    main()
