@@ -2,7 +2,7 @@
 
 No espeak, no files, no training: per synthetic world, logistic readers of the
 price features and of the pressures the headlines and calls are drawn from
-(storm.worlds.information), fitted per walk-forward fold like `storm evaluate`
+(storm.evaluation.information), fitted per walk-forward fold like `storm evaluate`
 and scored on its test blocks with its paired block bootstrap. Prints per world
 and horizon each reader's AUROC [95%], and what the pressures, and what the
 written headlines and spoken calls read with the grammar known, add to prices,
@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from storm.config import EvaluationConfig, LabelConfig, TrainConfig, WorldConfig
-    from storm.worlds.information import (GRAMMAR_READER, ORACLE, PRESSURE_READER, PRICE_READER, held_out_readers,
+    from storm.evaluation.information import (GRAMMAR_READER, ORACLE, PRESSURE_READER, PRICE_READER, held_out_readers,
                                           reader_gains, reader_inputs)
     from storm.worlds.synthetic import PROFILES, synthetic_world
 

@@ -65,7 +65,7 @@ def measure_world(world, profile, horizons: list[int], threshold: float, ceiling
     from storm.labels import storm_flags
     from storm.worlds.ceiling import storm_probabilities
     from storm.worlds.generate import conference_days
-    from storm.worlds.information import price_reader_features
+    from storm.evaluation.information import price_reader_features
     from storm.worlds.synthetic import synthetic_world
 
     plan = synthetic_world(world, profile)

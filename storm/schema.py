@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from storm.store.layout import MODALITIES
 
-__all__ = ["MODALITIES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "INPUT_STATUSES", "ScanStats", "FWD_VOL"]
+__all__ = ["MODALITIES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "INPUT_STATUSES", "ScanStats", "FWD_VOL",
+           "PRAAT_COLUMNS", "N_PRAAT"]
 
 # raw/prices/<market>.parquet
 PRICE_COLUMNS = ("date", "open", "high", "low", "close", "volume")  # date as 'YYYY-MM-DD' string
@@ -18,6 +19,17 @@ PRICE_COLUMNS = ("date", "open", "high", "low", "close", "volume")  # date as 'Y
 # one JSON object per line in raw/news/date=D/*.jsonl; "market" and "headline" required, "date" optional
 # (the partition gives it; if present it must agree), "id"/"source"/"body" optional
 NEWS_FIELDS = ("id", "market", "date", "headline", "source")
+
+# raw/calls/date=D/<market>-<event>.sentences.parquet: sent_idx int64, text (null: no transcript), and Praat's voice
+# report per sentence as float64, NaN where Praat wrote --undefined-- (MAEC's columns, in MAEC's order)
+PRAAT_COLUMNS = (
+    "Mean pitch", "Standard deviation", "Minimum pitch", "Maximum pitch", "Mean intensity", "Minimum intensity",
+    "Maximum intensity", "Number of pulses", "Number of periods", "Mean period", "Standard deviation of period",
+    "Fraction of unvoiced", "Number of voice breaks", "Degree of voice breaks", "Jitter local", "Jitter local absolute",
+    "Jitter rap", "Jitter ppq5", "Jitter ddp", "Shimmer local", "Shimmer local dB", "Shimmer apq3", "Shimmer apq5",
+    "Shimmer apq11", "Shimmer dda", "Mean autocorrelation", "Mean NHR", "Mean HNR", "Audio Length",
+)
+N_PRAAT = len(PRAAT_COLUMNS)
 
 # quarantine/date=D/<stage>-<modality>.jsonl, one object a line
 QUARANTINE_FIELDS = ("source_path", "modality", "date", "market", "stage", "reason")

@@ -15,8 +15,9 @@ from functools import lru_cache
 import numpy as np
 from transformers.audio_utils import mel_filter_bank, spectrogram, window_function
 
+from storm.ingest.audio import hop_samples, window_samples, window_starts  # noqa: F401  (what ingest keeps of a call)
+
 WINDOW_SECONDS = 0.025
-HOP_SECONDS = 0.010
 
 
 @lru_cache(maxsize=8)
@@ -30,25 +31,6 @@ def _mel_setup(sample_rate: int, n_mels: int) -> tuple[np.ndarray, np.ndarray, i
         max_frequency=sample_rate / 2, sampling_rate=sample_rate, norm="slaney", mel_scale="slaney",
     )
     return window, filters, frame_length, hop_length, fft_length
-
-
-def hop_samples(sample_rate: int) -> int:
-    return int(round(HOP_SECONDS * sample_rate))
-
-
-def window_samples(audio_frames: int, audio_windows: int, sample_rate: int) -> int:
-    """Samples of one window: exactly the audio its ``audio_frames // audio_windows`` mel frames look at."""
-    return max(1, audio_frames // audio_windows) * hop_samples(sample_rate)
-
-
-def window_starts(total: int, windows: int, length: int) -> np.ndarray:
-    """First sample of each of ``windows`` windows of ``length``, centred at (i + 1/2) / windows of the call.
-
-    One window is the centre of the call; windows overlap only when the call is
-    shorter than ``windows * length``.
-    """
-    centres = (np.arange(windows) + 0.5) / windows * total
-    return np.clip(np.rint(centres - length / 2), 0, max(total - length, 0)).astype(np.int64)
 
 
 def call_windows(waveform: np.ndarray, windows: int, length: int) -> np.ndarray:

@@ -27,6 +27,7 @@ import json
 import numpy as np
 
 from storm.config import FeatureConfig
+from storm.schema import N_PRAAT, PRAAT_COLUMNS  # noqa: F401  (the call table's columns: storm.schema)
 
 # (MAEC column, transform, centre, scale) in MAEC's column order
 PRAAT_FEATURES = (
@@ -60,8 +61,7 @@ PRAAT_FEATURES = (
     ("Mean HNR", "id", 6.372, 2.22),
     ("Audio Length", "log", 1.963, 0.754),
 )
-PRAAT_COLUMNS = tuple(name for name, *_ in PRAAT_FEATURES)
-N_PRAAT = len(PRAAT_FEATURES)
+assert tuple(name for name, *_ in PRAAT_FEATURES) == PRAAT_COLUMNS, "the call table's columns and their scales disagree"
 CLIP = 5.0
 SUMMARY_SLOTS = 2  # fraction of sentences with text, log1p(sentences) / 5
 CALL_FEATURE_VERSION = 1

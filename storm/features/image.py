@@ -9,7 +9,12 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from storm.charts import render_chart
 from storm.schema import PRICE_COLUMNS
+
+# Chart-modality encoders that read the prices, never the pixels: for them no chart is rendered. (The features layer
+# sits below the model; tests/model/test_registry.py checks this against every registered encoder's input keys.)
+PRICE_READING_CHART_ENCODERS = frozenset({"price_evidence"})
 
 
 def chart_tensor(pixels: np.ndarray, image_size: int) -> np.ndarray:
@@ -30,7 +35,5 @@ def price_window(prices: pd.DataFrame, date: str, chart_days: int) -> pd.DataFra
 
 
 def rendered_chart_tensor(window: pd.DataFrame, image_size: int) -> np.ndarray:
-    """A chart drawn from prices by the worlds' renderer (the same one that draws raw charts), as a tensor."""
-    from storm.worlds.charts import render_chart
-
+    """A chart drawn from prices by storm.charts (the renderer that draws synthetic worlds' raw charts), as a tensor."""
     return chart_tensor(render_chart(window, image_size), image_size)

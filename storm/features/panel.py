@@ -28,7 +28,7 @@ from storm.features.cache import FeatureCache, feature_spec_id
 from storm.features.calls import call_feature_spec_id, call_vector_dim
 from storm.features.evidence_panel import EvidencePanel, recent_conferences
 from storm.features.featurize import ModalityFeatures, featurize
-from storm.features.image import price_window, rendered_chart_tensor
+from storm.features.image import PRICE_READING_CHART_ENCODERS, price_window, rendered_chart_tensor
 from storm.features.price_history import PRICE_FEATURES, daily_price_features
 from storm.ingest import IngestReport, read_prices
 from storm.ingest.quarantine import write_quarantine
@@ -167,10 +167,7 @@ def _daily_text(rows: pd.DataFrame, news: pd.DataFrame, cache: FeatureCache, cal
 
 
 def _reads_pixels(config: StormConfig) -> bool:
-    from storm.model import encoders  # noqa: F401  (registers the encoders)
-    from storm.model.registry import image_encoder_reads_pixels
-
-    return image_encoder_reads_pixels(config.model.image_encoder)
+    return config.model.image_encoder not in PRICE_READING_CHART_ENCODERS
 
 
 def _daily_charts(rows: pd.DataFrame, charts: pd.DataFrame, cache: FeatureCache, prices: pd.DataFrame,

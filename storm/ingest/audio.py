@@ -41,6 +41,28 @@ class AudioHeader:
     detail: str = ""  # decoder log that reveals a damaged header (libsndfile's "should be" lines)
 
 
+HOP_SECONDS = 0.010  # the log-mel hop (storm.features.audio): a window is a whole number of hops
+
+
+def hop_samples(sample_rate: int) -> int:
+    return int(round(HOP_SECONDS * sample_rate))
+
+
+def window_samples(audio_frames: int, audio_windows: int, sample_rate: int) -> int:
+    """Samples of one window: exactly the audio its ``audio_frames // audio_windows`` mel frames look at."""
+    return max(1, audio_frames // audio_windows) * hop_samples(sample_rate)
+
+
+def window_starts(total: int, windows: int, length: int) -> np.ndarray:
+    """First sample of each of ``windows`` windows of ``length``, centred at (i + 1/2) / windows of the call.
+
+    One window is the centre of the call; windows overlap only when the call is
+    shorter than ``windows * length``.
+    """
+    centres = (np.arange(windows) + 0.5) / windows * total
+    return np.clip(np.rint(centres - length / 2), 0, max(total - length, 0)).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class WindowPlan:
     """What of a call is kept: ``windows`` excerpts of ``samples`` samples at the target rate."""
@@ -50,8 +72,6 @@ class WindowPlan:
 
     @classmethod
     def of(cls, features: FeatureConfig, ingest: IngestConfig) -> "WindowPlan":
-        from storm.features.audio import window_samples  # storm.features imports storm.ingest: import late
-
         return cls(features.audio_windows, window_samples(features.audio_frames, features.audio_windows,
                                                           ingest.audio_sample_rate))
 
@@ -82,8 +102,6 @@ def decode_audio(payload: bytes, suffix: str, cfg: IngestConfig, plan: WindowPla
 
 def _source_spans(header: AudioHeader, plan: WindowPlan, target: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Start of each window in source frames, and the [begin, end) span read for it (with a resampling margin)."""
-    from storm.features.audio import window_starts  # storm.features imports storm.ingest: import late
-
     source_length = math.ceil(plan.samples * header.rate / target)
     margin = math.ceil(0.02 * header.rate) + 64  # cut off again after resampling, edge effects with it
     count = plan.windows if header.frames > source_length else 1  # as call_windows: a short call is one window

@@ -20,12 +20,11 @@ import ray
 from ray.data.expressions import col
 
 from storm.config import FeatureConfig, IngestConfig
-from storm.features.calls import N_PRAAT, PRAAT_COLUMNS
 from storm.ingest import decode
 from storm.ingest.errors import RejectedInput, describe
 from storm.ingest.quarantine import quarantine_record
 from storm.ingest.readers import ModalityIngest
-from storm.schema import QUARANTINE_FIELDS
+from storm.schema import N_PRAAT, PRAAT_COLUMNS, QUARANTINE_FIELDS
 from storm.store import Layout, ObjectStore
 from storm.store.layout import CALL_TABLE_SUFFIX, check_call_event, check_market, date_of, partition, raw_key_date
 

@@ -20,7 +20,7 @@ from storm.config import StormConfig
 from storm.labels import storm_flags
 from storm.store import Layout, ObjectStore
 from storm.worlds.ceiling import ceiling_table, storm_probabilities
-from storm.worlds.charts import encode_png, render_chart
+from storm.charts import encode_png, render_chart
 from storm.worlds.news import headlines_for_day
 from storm.worlds.plan import WorldPlan, market_rng
 from storm.worlds.replay import replay_world

@@ -4,8 +4,9 @@ Each day is a 3-pixel column group: high–low bar in the middle, open tick on
 the left, close tick on the right; a moving-average line runs through the
 bars and volume bars fill the bottom fifth. White (255) on black (0), prices
 scaled to the window's own min/max so the chart shows shape, not level.
-The features stage renders charts from prices with this same function, so
-its signature is a contract.
+Synthetic worlds draw their raw charts with it and the features stage renders
+missing charts from prices with the same function, so its signature is a
+contract (a leaf module: both layers import it).
 """
 
 from __future__ import annotations

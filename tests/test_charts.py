@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from storm.worlds.charts import encode_png, render_chart
+from storm.charts import encode_png, render_chart
 
 
 def ohlcv(closes, volumes=None) -> pd.DataFrame:

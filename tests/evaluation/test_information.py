@@ -10,7 +10,7 @@ import pytest
 from storm.config import EvaluationConfig, LabelConfig, StorageConfig, StormConfig, TrainConfig, WorldConfig
 from storm.store import Layout, open_store
 from storm.worlds import generate_world
-from storm.worlds.information import (GRAMMAR_READER, PRESSURE_READER, PRICE_READER, decayed_mean, held_out_readers,
+from storm.evaluation.information import (GRAMMAR_READER, PRESSURE_READER, PRICE_READER, decayed_mean, held_out_readers,
                                       reader_gains, reader_inputs, written_tone)
 from storm.worlds.news import STRESS_EVENTS
 from storm.worlds.synthetic import PROFILES, synthetic_world
