@@ -39,6 +39,9 @@ def trained_world(tmp_path_factory, ray_cluster):
         "world.n_markets": 3, "world.n_days": 90, "world.conferences_per_month": 4,
         "train.epochs": 1, "train.num_workers": 2, "train.batch_size": 32, "train.run_name": "scan-test",
         "metrics.textfile": str(root / "storm.prom"),
+        # news must be able to move the score for the headline tests below: an anchored model whose validation
+        # block chose evidence weight 0 reads prices alone, and then no headline has an effect (tests/explain)
+        "model.anchored_fusion": False,
     })
     store = open_store(config.storage)
     world = generate_world(config, store, progress=False)
@@ -150,7 +153,9 @@ def test_removing_the_top_headline_from_the_news_moves_the_score_by_its_stated_e
     outcome = scan(config, publish=False)
     explained = outcome.explanations[world.end]
     top = explained[(explained.kind == "item") & (explained.modality == "text") & (explained.horizon == 20)]
+    assert len(top), "no headline moved any score"
     top = top.loc[top.contribution_logit.abs().idxmax()]
+    assert abs(top.contribution_logit) > 1e-6  # a real effect to reproduce, not a zero
     before = outcome.scores[world.end].set_index(["market", "horizon"]).loc[(top.market, 20), "score"]
     news = [p for p in store.list_files(layout.raw_dir("text"), ".jsonl") if f"date={top.item_date}" in p]
     originals = {path: store.read_text(path) for path in news}
