@@ -72,7 +72,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="storm-onnx-"))
     example = tokenizer(texts[:2], padding=True, return_tensors="pt")
     axes = {0: "batch", 1: "tokens"}
-    torch.onnx.export(LastHidden(model), (example["input_ids"], example["attention_mask"]), folder / "fp32.onnx",
+    exported, _ = load_text_model(features)  # its own copy: tracing for export leaves a model computing otherwise
+    torch.onnx.export(LastHidden(exported), (example["input_ids"], example["attention_mask"]), folder / "fp32.onnx",
                       input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
                       dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
                       dynamo=False, opset_version=17)
