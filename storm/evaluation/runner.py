@@ -88,7 +88,7 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     began = time.perf_counter()
     stages: dict[str, float] = {}
     if panel is None:
-        panel = build_panel(config, str(prices["date"].min()), str(prices["date"].max()), progress)
+        panel = build_panel(config, str(prices["date"].min()), str(prices["date"].max()), progress, store=store)
     build = panel
     stages["panel"] = time.perf_counter() - began
     splits = walk_forward_folds(build.dates, config.train, config.labels, folds)
@@ -98,11 +98,12 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     if set(config.model.modalities) - {"image"}:
         references.activity = evidence_activity(build.panel)
     _add_stage(stages, "baselines", started)
+    context = EvaluationContext(store=store, layout=layout, build=build, references=references)
     outcomes: list[FoldOutcome] = []
     for split in splits:
         log(f"{split.name}: train {split.train[0]}…{split.train[-1]}, validation {split.validation[0]}…"
             f"{split.validation[-1]}, test {split.test[0]}…{split.test[-1]}")
-        outcomes.append(_evaluate_fold(config, run, build, split, references, skip_single_modality, log, stages, progress))
+        outcomes.append(_evaluate_fold(config, run, context, split, skip_single_modality, log, stages, progress))
     fused = pooled_fused(outcomes)
     report = _report(config, run, outcomes, fused, horizons, store, layout, build, stages)
     report_path, plot_paths = write_outputs(store, layout, run, report, fused, prices)
@@ -120,6 +121,16 @@ class References:
     activity: pd.DataFrame | None = None  # news and call activity per market-day (evidence-logit); None: no evidence
 
 
+@dataclass
+class EvaluationContext:
+    """What every fold reads, built once per evaluation: one store (and its layout), the panel, the baselines' tables."""
+
+    store: ObjectStore
+    layout: Layout
+    build: object  # storm.features.panel.PanelBuild
+    references: References
+
+
 def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectStore, layout: Layout) -> References:
     """The truth files are read here and nowhere else in storm: only evaluation may see them."""
     from storm.labels import label_table
@@ -134,14 +145,16 @@ def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectSto
                        truth=truth)
 
 
-def _evaluate_fold(config: StormConfig, run: str, build, split, references: References, skip_single_modality: bool,
+def _evaluate_fold(config: StormConfig, run: str, context: EvaluationContext, split, skip_single_modality: bool,
                    log, stages: dict[str, float], progress: StageReporter = SILENT) -> FoldOutcome:
     from storm.features.windows import batches_of_rows
 
+    build, references = context.build, context.references
     horizons = list(config.labels.horizons)
     modalities = list(config.model.modalities)
     started = time.perf_counter()
-    fused, runs = trained_fold_model(config, fold_run(run, split.name), build, split, log, progress), {}
+    fused, runs = trained_fold_model(config, fold_run(run, split.name), build, split, log, progress,
+                                     store=context.store), {}
     runs["fused"] = fused.summary
     masks = {"fused": []}
     if len(modalities) > 1:
@@ -151,7 +164,8 @@ def _evaluate_fold(config: StormConfig, run: str, build, split, references: Refe
     if len(modalities) > 1 and not skip_single_modality:
         for modality in single_modalities(config):
             single_config = config.with_overrides({"model.modalities": [modality], "train.init_from": None})
-            single = trained_fold_model(single_config, fold_run(run, split.name, modality), build, split, log, progress)
+            single = trained_fold_model(single_config, fold_run(run, split.name, modality), build, split, log, progress,
+                                        store=context.store)
             scorers[modality] = (lambda inputs, p=single.predictor, m=modality: {m: p.predict(inputs)})
             runs[modality] = single.summary
     _add_stage(stages, "train", started)
@@ -206,21 +220,22 @@ class TrainedModel:
 
 
 def trained_fold_model(config: StormConfig, name: str, build, split, log=lambda message: None,
-                       progress: StageReporter = SILENT) -> TrainedModel:
-    """The fold run `name`, reused when its stored fingerprint matches, else trained afresh."""
+                       progress: StageReporter = SILENT, store: ObjectStore | None = None) -> TrainedModel:
+    """The fold run `name`, reused when its stored fingerprint matches, else trained afresh (on ``store``, default:
+    the configured one)."""
     from storm.training import train
     from storm.training.artifacts import model_exists, read_model
     from storm.training.predictor import predictor_from_published
     from storm.training.trainer import run_fingerprint, world_hash
 
-    store = open_store(config.storage)
+    store = store or open_store(config.storage)
     layout = Layout(store)
     run_config = config.with_overrides({"train.run_name": name})
     wanted = run_fingerprint(run_config, split, world_hash(store, layout))
     reused = model_exists(store, layout, name) and read_model(store, layout, name).card.get("fingerprint") == wanted
     if not reused:
         log(f"training {name}")
-        train(run_config, panel=build, split=split, fresh=True, progress=progress)
+        train(run_config, panel=build, split=split, fresh=True, progress=progress, store=store)
     else:
         log(f"reusing {name} (same config, split and world)")
     published = read_model(store, layout, name)

@@ -51,14 +51,15 @@ class PanelBuild:
     skipped_markets: dict[str, str] = field(default_factory=dict)  # market -> why it is not in the panel
 
 
-def build_panel(config: StormConfig, start: str, end: str, progress: StageReporter = SILENT) -> PanelBuild:
+def build_panel(config: StormConfig, start: str, end: str, progress: StageReporter = SILENT,
+                store: ObjectStore | None = None) -> PanelBuild:
     """Evidence rows for every market from ``window_days - 1`` trading days before ``start`` to ``end``.
 
     Reads only the raw partitions and cache partitions that can be evidence for [start, end].
     """
     began = time.perf_counter()
     ensure_ray(config.ray)
-    store = open_store(config.storage)
+    store = store or open_store(config.storage)  # the caller's, when it has the configured store open
     layout = Layout(store)
     prices = read_prices(store, layout)
     prices, skipped = _enough_history(prices, config.features.min_history_days)

@@ -67,16 +67,17 @@ class RunConflict(ValueError):
 
 
 def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault: Callable[[int], None] | None = None,
-          fresh: bool = False, progress: StageReporter = SILENT) -> TrainResult:
+          fresh: bool = False, progress: StageReporter = SILENT, store: ObjectStore | None = None) -> TrainResult:
     """Train `config.train.run_name` on `split` of `panel` (defaults: every stored price day; the final split).
 
     `panel` is a storm.features.panel.PanelBuild. `fault` is a drill hook called by each worker at the
     start of every epoch (see worker.FailOnce). `fresh` discards an earlier run's checkpoints and fingerprint,
-    keeping its published model servable until this training publishes the next version.
+    keeping its published model servable until this training publishes the next version. ``store``: the
+    configured object store, when the caller has it open already (an evaluation opens it once).
     """
     started = time.perf_counter()
     ensure_ray(config.ray)
-    store = open_store(config.storage)
+    store = store or open_store(config.storage)
     layout = Layout(store)
     run, horizons = config.train.run_name, config.labels.horizons
     build = panel if panel is not None else panel_over_all_prices(config, progress)

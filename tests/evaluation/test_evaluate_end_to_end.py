@@ -14,7 +14,7 @@ from storm.evaluation import evaluate
 from storm.evaluation.runner import fold_run
 from storm.ingest import read_prices
 from storm.labels import label_table
-from storm.store import Layout, open_store
+from storm.store import Layout, ObjectStore, open_store
 from storm.training.artifacts import read_model
 
 N_DAYS = 200
@@ -53,11 +53,34 @@ def calibration_of(layout: Layout, run: str) -> dict:
 
 
 @pytest.mark.slow
-def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_reuse_the_folds(ray_cluster, local_storage):
+def evaluate_counting_stores(opened: list, monkeypatch):
+    """`evaluate`, appending to ``opened`` how many object stores each call opened in this process."""
+    original = ObjectStore.__init__
+    count = [0]
+
+    def counting(self, *args, **kwargs):
+        count[0] += 1
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ObjectStore, "__init__", counting)
+
+    def counted(*args, **kwargs):
+        count[0] = 0
+        result = evaluate(*args, **kwargs)
+        opened.append(count[0])
+        return result
+
+    return counted
+
+
+def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_reuse_the_folds(ray_cluster, local_storage,
+                                                                                               monkeypatch):
     config = StormConfig(storage=local_storage).with_overrides(TINY)
     layout = Layout(open_store(local_storage))
     write_world(layout)
-    outcome = evaluate(config, "tiny", skip_single_modality=True)  # 2 trainings, not 6: the suite runs on 2 cores
+    opened = []
+    counted = evaluate_counting_stores(opened, monkeypatch)
+    outcome = counted(config, "tiny", skip_single_modality=True)  # 2 trainings, not 6: the suite runs on 2 cores
     for table in outcome.tables():
         Console(width=80).print(table)
 
@@ -77,8 +100,9 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
     assert runs["fold1"]["fused"]["run"] == fold_run("tiny", "fold1") and not runs["fold1"]["fused"]["reused"]
     assert all(layout.store.read_bytes(path).startswith(b"\x89PNG") for path in outcome.plot_paths)
 
-    again = evaluate(config, "tiny", skip_single_modality=True)
+    again = counted(config, "tiny", skip_single_modality=True)
     assert all(again.content["fold_runs"][f]["fused"]["reused"] for f in ("fold1", "fold2"))
+    assert opened == [1, 1]  # one object store per evaluation in this process, for the panel and every fold
     assert again.content["pooled"] == report["pooled"]  # same folds, same predictions, same figures and intervals
 
 
