@@ -52,10 +52,6 @@ def fold_run(run: str, fold: str, modality: str | None = None) -> str:
     return f"{run}-{fold}" + (f"-only-{modality}" if modality else "")
 
 
-def single_modality_run(run: str, modality: str) -> str:
-    return f"{run}-only-{modality}"
-
-
 def main_horizon(horizons: list[int]) -> int:
     return 20 if 20 in horizons else max(horizons)
 
