@@ -45,10 +45,20 @@ def _reset_peak_rss() -> int:
     return _proc_status_bytes("VmRSS")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def traced_memory():
+    """tracemalloc on once for the module, its peak reset per item. Starting and stopping it per item raced with
+    the native threads of the shared Ray session (CPython 3.11's tracemalloc: a SIGSEGV in traceback_new)."""
+    tracemalloc.start()
+    yield
+    tracemalloc.stop()
+
+
 def decodes_within_bounds(decode, payload: bytes):
     """The decoded item, or None for a rejection with a reason; fails on any other outcome or a memory blow-up."""
     rss_before = _reset_peak_rss()
-    tracemalloc.start()
+    tracemalloc.reset_peak()
+    traced_before = tracemalloc.get_traced_memory()[0]
     try:
         return decode(payload)
     except RejectedInput as rejected:
@@ -56,8 +66,7 @@ def decodes_within_bounds(decode, payload: bytes):
         assert reason and not reason.endswith(":"), f"empty reason {rejected.reason!r} for {payload[:64]!r}"
         return None
     finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
+        peak = tracemalloc.get_traced_memory()[1] - traced_before
         assert peak < MEMORY_BOUND, f"decoding {len(payload)} bytes peaked at {peak / 2**20:.0f} MiB (traced)"
         growth = _proc_status_bytes("VmHWM") - rss_before
         assert growth < RSS_BOUND, f"decoding {len(payload)} bytes grew the peak RSS by {growth / 2**20:.0f} MiB"
