@@ -28,7 +28,7 @@ from storm.ingest import decode
 from storm.ingest.audio import WindowPlan, decode_audio
 from storm.ingest.errors import RejectedInput, describe
 from storm.ingest.quarantine import quarantine_record
-from storm.ingest.sandbox import DecodeLimits, DecoderSandbox
+from storm.ingest.sandbox import DecoderSandbox
 from storm.schema import QUARANTINE_FIELDS
 from storm.store import Layout, ObjectStore
 from storm.store.layout import AUDIO_SUFFIXES, date_of, partition, raw_key_date
@@ -246,7 +246,7 @@ class _InProcess:
 
 def _decoder(cfg: IngestConfig):
     """Where a batch's images or recordings are decoded: a sandboxed child process unless switched off."""
-    return DecoderSandbox(DecodeLimits.of(cfg.sandbox)) if cfg.sandbox.enabled else _InProcess()
+    return DecoderSandbox(cfg.sandbox) if cfg.sandbox.enabled else _InProcess()
 
 
 def _decode_recording(payload: bytes, path: str, cfg: IngestConfig, plan: WindowPlan) -> np.ndarray:

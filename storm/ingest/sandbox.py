@@ -24,30 +24,13 @@ import multiprocessing
 import os
 import resource
 import signal
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
+from storm.config import DecoderSandboxConfig
 from storm.ingest.errors import RejectedInput, describe
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-@dataclass(frozen=True)
-class DecodeLimits:
-    """What one item may cost: memory beyond the decoder's own start-up size, CPU seconds, wall seconds."""
-
-    memory_bytes: int
-    cpu_seconds: int
-    wall_seconds: float
-
-    @classmethod
-    def of(cls, sandbox) -> "DecodeLimits":
-        """From ``IngestConfig.sandbox`` (storm.config.DecoderSandboxConfig)."""
-        return cls(memory_bytes=sandbox.memory_bytes, cpu_seconds=sandbox.cpu_seconds, wall_seconds=sandbox.wall_seconds)
-
-    def describe_memory(self) -> str:
-        return f"the {self.memory_bytes / 2 ** 20:.0f} MiB memory limit"
 
 
 class LimitExceeded(RejectedInput):
@@ -55,13 +38,14 @@ class LimitExceeded(RejectedInput):
 
 
 class DecoderSandbox:
-    """One child process decoding items one at a time under ``limits``; replaced whenever an item ends it.
+    """One child process decoding items one at a time under ``limits`` (``ingest.sandbox``); replaced whenever an
+    item ends it.
 
     Use as a context manager around a batch: ``with DecoderSandbox(limits) as sandbox: sandbox.run(fn, *args)``.
     ``fn`` and its arguments must pickle (module-level functions, partials of them, bytes, configs).
     """
 
-    def __init__(self, limits: DecodeLimits) -> None:
+    def __init__(self, limits: DecoderSandboxConfig) -> None:
         self.limits = limits
         self._context = multiprocessing.get_context("fork")
         self._process = None
@@ -92,7 +76,7 @@ class DecoderSandbox:
             return value
         if status == "memory":
             self._discard()  # a process that ran out of address space may be left in a bad state
-            raise LimitExceeded(f"decoding ran out of {self.limits.describe_memory()} ({value})")
+            raise LimitExceeded(f"decoding ran out of {_memory_limit(self.limits)} ({value})")
         if status == "rejected":
             raise RejectedInput(value)
         raise RejectedInput(f"decoder failed ({value})")
@@ -124,9 +108,12 @@ class DecoderSandbox:
             signum = -code
             if signum == signal.SIGXCPU:
                 return f"decoding used more than the {self.limits.cpu_seconds} s CPU-time limit (SIGXCPU)"
-            name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else str(signum)
-            return f"decoder crashed ({name}) under {self.limits.describe_memory()}"
-        return f"decoder process exited with code {code} under {self.limits.describe_memory()}"
+            try:
+                name = signal.Signals(signum).name
+            except ValueError:
+                name = str(signum)
+            return f"decoder crashed ({name}) under {_memory_limit(self.limits)}"
+        return f"decoder process exited with code {code} under {_memory_limit(self.limits)}"
 
     def _discard(self, graceful: bool = False) -> None:
         if self._conn is not None:
@@ -142,7 +129,7 @@ class DecoderSandbox:
             self._process = None
 
 
-def serve(conn: Connection, limits: DecodeLimits) -> None:
+def serve(conn: Connection, limits: DecoderSandboxConfig) -> None:
     """The child's loop: cap the address space once, then per item a fresh CPU budget; None ends it."""
     faulthandler.disable()  # a crash is reported by the parent, once, as the item's reason
     ceiling = _address_space_bytes() + limits.memory_bytes
@@ -171,6 +158,10 @@ def serve(conn: Connection, limits: DecodeLimits) -> None:
             conn.send(answer)
         except MemoryError:
             conn.send(("memory", "the decoded item is too large to return"))
+
+
+def _memory_limit(limits: DecoderSandboxConfig) -> str:
+    return f"the {limits.memory_bytes / 2 ** 20:.0f} MiB memory limit"
 
 
 def _address_space_bytes() -> int:

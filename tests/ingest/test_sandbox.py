@@ -9,13 +9,13 @@ import time
 import pytest
 
 from hostile_media import forged_m4a, jpeg_scan_bomb, m4a_bytes, progressive_jpeg
-from storm.config import FeatureConfig, IngestConfig
+from storm.config import DecoderSandboxConfig, FeatureConfig, IngestConfig
 from storm.ingest.audio import WindowPlan, decode_audio
 from storm.ingest.decode import decode_image
 from storm.ingest.errors import RejectedInput
-from storm.ingest.sandbox import DecodeLimits, DecoderSandbox, LimitExceeded
+from storm.ingest.sandbox import DecoderSandbox, LimitExceeded
 
-LIMITS = DecodeLimits(memory_bytes=256 * 2 ** 20, cpu_seconds=1, wall_seconds=20)
+LIMITS = DecoderSandboxConfig(memory_bytes=256 * 2 ** 20, cpu_seconds=1, wall_seconds=20)
 
 
 def aborts() -> None:
@@ -68,7 +68,7 @@ def test_a_spinning_decoder_is_ended_by_the_cpu_time_limit():
 
 
 def test_a_decoder_that_blocks_is_ended_by_the_wall_clock_limit():
-    with DecoderSandbox(DecodeLimits(256 * 2 ** 20, 5, wall_seconds=0.5)) as sandbox:
+    with DecoderSandbox(DecoderSandboxConfig(memory_bytes=256 * 2 ** 20, cpu_seconds=5, wall_seconds=0.5)) as sandbox:
         with pytest.raises(LimitExceeded, match="0.5 s wall-clock limit"):
             sandbox.run(sleeps, 30)
         assert sandbox.run(doubles, 4) == 8
