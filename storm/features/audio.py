@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from transformers.audio_utils import mel_filter_bank, spectrogram, window_function
 
-from storm.ingest.audio import hop_samples, window_samples, window_starts  # noqa: F401  (what ingest keeps of a call)
+from storm.ingest.audio import hop_samples, window_starts  # what ingest keeps of a call
 
 WINDOW_SECONDS = 0.025
 

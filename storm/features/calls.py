@@ -27,7 +27,7 @@ import json
 import numpy as np
 
 from storm.config import FeatureConfig
-from storm.schema import N_PRAAT, PRAAT_COLUMNS  # noqa: F401  (the call table's columns: storm.schema)
+from storm.schema import N_PRAAT, PRAAT_COLUMNS
 
 # (MAEC column, transform, centre, scale) in MAEC's column order
 PRAAT_FEATURES = (

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from storm.features.calls import N_PRAAT, PRAAT_COLUMNS
+from storm.schema import N_PRAAT, PRAAT_COLUMNS
 
 FRAME_SECONDS = 0.010
 MAX_SEGMENT_SECONDS = 30.0

@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from storm.features.calls import PRAAT_COLUMNS
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks, read_columns
 from storm.importing.spool import Spool
 from storm.importing.tickers import MarketNames, TickerError, market_name
 from storm.ingest.errors import RejectedInput
+from storm.schema import PRAAT_COLUMNS
 from storm.store import Layout, ObjectStore
 from storm.store.layout import AUDIO_SUFFIXES, check_call_event, is_date
 

@@ -43,7 +43,7 @@ def test_long_clip_is_cropped_around_its_centre():
 
 
 def test_window_starts_spread_evenly_and_one_window_is_the_centre():
-    from storm.features.audio import window_starts
+    from storm.ingest.audio import window_starts
 
     np.testing.assert_array_equal(window_starts(1000, 4, 100), [75, 325, 575, 825])
     np.testing.assert_array_equal(window_starts(1000, 1, 100), [450])
@@ -51,7 +51,8 @@ def test_window_starts_spread_evenly_and_one_window_is_the_centre():
 
 
 def test_windows_of_a_call_become_one_fixed_shape_feature_in_call_order():
-    from storm.features.audio import call_windows, window_samples
+    from storm.features.audio import call_windows
+    from storm.ingest.audio import window_samples
 
     length = window_samples(256, 8, RATE)
     call = np.concatenate([tone(10.0, hz) for hz in (200.0, 400.0, 800.0, 1600.0)])  # pitch rises over the call

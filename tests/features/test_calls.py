@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from storm.features.calls import N_PRAAT, PRAAT_FEATURES, call_vector, call_vector_dim, standardise_acoustics, text_slice
+from storm.features.calls import PRAAT_FEATURES, call_vector, call_vector_dim, standardise_acoustics, text_slice
+from storm.schema import N_PRAAT
 
 TEXT_DIM = 8
 

@@ -9,13 +9,14 @@ import pandas as pd
 import torch
 
 from storm.config import FeatureConfig, ModelConfig, StormConfig
-from storm.features.calls import N_PRAAT, PRAAT_COLUMNS, call_vector_dim
+from storm.features.calls import call_vector_dim
 from storm.features.panel import build_panel
 from storm.features.windows import WINDOW_INPUT_KEYS, gather_windows
 from storm.importing.calls import CallImport, import_call_tables
 from storm.ingest.quarantine import read_quarantine
 from storm.model import build_model
 from storm.model.encoders.calls import audio_encoder_for_panel
+from storm.schema import N_PRAAT, PRAAT_COLUMNS
 from storm.store import Layout, open_store
 
 DATES = list(pd.bdate_range("2020-01-06", periods=30).strftime("%Y-%m-%d"))  # Monday 6 Jan 2020 onwards

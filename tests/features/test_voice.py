@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from storm.features.calls import PRAAT_COLUMNS
+from storm.schema import PRAAT_COLUMNS
 from storm.features.voice import cut_segments, recording_voice, segment_sentences
 
 pytest.importorskip("parselmouth")

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from storm.features.calls import PRAAT_COLUMNS
+from storm.schema import PRAAT_COLUMNS
 from storm.importing.calls import CallImport, RecordingImport, import_call_tables, import_recordings, parse_praat
 from storm.store import Layout, open_store
 from storm.config import StorageConfig

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from storm.features.calls import PRAAT_COLUMNS
+from storm.schema import PRAAT_COLUMNS
 from storm.importing.calls import call_table
 from storm.ingest.calls import decode_call_table, market_and_event
 from storm.ingest.errors import RejectedInput

@@ -17,9 +17,10 @@ from typing import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from storm.features.calls import N_PRAAT, SUMMARY_SLOTS, call_vector_dim
+from storm.features.calls import SUMMARY_SLOTS, call_vector_dim
 from storm.model.encoders.evidence import CALL_HALF_LIVES, DecayedMeans, call_statistics
 from storm.model.registry import register_audio_encoder
+from storm.schema import N_PRAAT
 
 DEFAULT_TEXT_DIM = 384  # the panel's sentence embeddings (features.text_dim); the audio registry is not told it
 
