@@ -17,7 +17,7 @@ import os
 import statistics
 import time
 
-COMPARED = ("garch", "trail-vol", "price-logit", "only-text", "only-image", "only-audio", "frag-oracle", "ceiling")
+COMPARED = ("garch", "trail-vol", "price-logit", "only-news", "only-prices", "only-calls", "frag-oracle", "ceiling")
 
 
 def main() -> None:

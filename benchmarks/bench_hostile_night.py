@@ -81,11 +81,11 @@ def plant(layout, store, night: str, outside: Path, pd) -> list[str]:
     """Every hostile object in the night's window; returns the names to look for in quarantine."""
     markets = sorted(path.rsplit("/", 1)[-1].removesuffix(".parquet") for path in store.list_files(layout.prices_dir()))
     victim, crashing = markets[0], markets[1]
-    news, charts, calls = (layout.raw_dir(m) for m in ("text", "image", "audio"))
+    news, charts, calls = (layout.raw_dir(s) for s in ("news", "charts", "audio"))
     store.write_bytes(f"{news}/date={night}x/evil.jsonl", b"not json\n")
     store.write_bytes(f"{news}/xdate={night}/e.jsonl", b"not json\n")
-    store.write_bytes(f"{layout.raw_partition('text', night)}/flood.jsonl", b"x\n" * 500_000)
-    partition = layout.raw_partition("image", night)
+    store.write_bytes(f"{layout.raw_partition('news', night)}/flood.jsonl", b"x\n" * 500_000)
+    partition = layout.raw_partition("charts", night)
     os.symlink("/dev/zero", f"{partition}/ZERO.png")
     os.mkfifo(f"{partition}/FIFO.png")
     outside.mkdir(exist_ok=True)

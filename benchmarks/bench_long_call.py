@@ -43,11 +43,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from storm.config import FeatureConfig, IngestConfig
-    from storm.ingest.audio import WindowPlan, decode_audio
+    from storm.ingest.audio import SlicePlan, decode_audio
     from storm.worlds.speech import SpeechScript, synthesize
 
     cfg = IngestConfig()
-    plan = WindowPlan.of(FeatureConfig(), cfg)
+    plan = SlicePlan.of(FeatureConfig(), cfg)
     sentence = synthesize(SpeechScript("Revenue grew in every region, and, uh, we raise our guidance for the year.",
                                        160, 50, 2), 16000)
     with tempfile.TemporaryDirectory(prefix="storm-long-call-") as folder:

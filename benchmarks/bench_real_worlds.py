@@ -56,7 +56,7 @@ def world_commands(world: str, data: Path, root: Path, scratch: Path) -> list[li
     raise SystemExit(f"unknown world {world!r}")
 
 
-WORLD_MODALITIES = {"stocknet": "[text,image,audio]", "maec": "[image,audio]", "reuters-sp500": "[text,image]"}
+WORLD_MODALITIES = {"stocknet": "[news,prices,calls]", "maec": "[prices,calls]", "reuters-sp500": "[news,prices]"}
 
 
 def sp500_csv(scratch: Path) -> Path:

@@ -38,6 +38,13 @@ _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 MAX_CONFIG_FILE_BYTES = 1024 * 1024
 MAX_ERROR_CHARS = 2000  # a config error never grows past this, whatever the input
 MAX_SHOWN_VALUE_CHARS = 80
+# storm 0.2 named the modalities for what they read: old names and keys give an error naming the new ones
+RENAMED_MODALITIES = {"text": "news", "image": "prices", "audio": "calls"}
+RENAMED_KEYS = {
+    "model.text_encoder": "model.news_encoder", "model.image_encoder": "model.prices_encoder",
+    "model.audio_encoder": "model.calls_encoder", "features.image_size": "features.chart_size",
+    "features.audio_frames": "features.call_mel_frames", "features.audio_windows": "features.call_slices",
+}
 
 
 class ConfigLoader(yaml.SafeLoader):
@@ -192,26 +199,39 @@ class FeatureConfig(Section):
     embed_actors: int = Field(1, ge=1)
     embed_threads: int | None = Field(None, ge=1)  # torch threads per embedding actor; None: every core of its node
     mask_market_names: bool = True  # embed "the market" in place of the market's own name: tone, not identity
-    image_size: int = Field(64, ge=16)
+    chart_size: int = Field(64, ge=16)  # chart images are read as chart_size x chart_size grayscale
     chart_days: int = Field(20, ge=5)
     n_mels: int = Field(64, ge=8)
-    audio_frames: int = Field(256, ge=16)
-    audio_windows: int = Field(8, ge=1)  # windows spread evenly over a call, audio_frames // audio_windows frames each
+    call_mel_frames: int = Field(256, ge=16)  # log-mel frames kept of each recorded call
+    call_slices: int = Field(8, ge=1)  # slices spread evenly over a call, call_mel_frames // call_slices frames each
     render_missing_charts: bool = True  # no chart PNG that day: render one from raw/prices (DESIGN: prices give charts)
     window_days: int = Field(60, ge=1)  # trading days of evidence a sample sees (fragility moves over weeks)
     max_conferences: int = Field(4, ge=1)  # most recent conferences inside the window, each with its age
     min_history_days: int = Field(10, ge=2)  # a market with fewer trading days is skipped with a message
 
 
+def _no_old_modality_names(modalities: Any) -> Any:
+    """A list of modalities as given, or a ValueError naming the new name of each old one (text, image, audio)."""
+    old = [m for m in (modalities if isinstance(modalities, list) else []) if m in RENAMED_MODALITIES]
+    if old:
+        raise ValueError("modalities are named for what they read since storm 0.2: "
+                         + ", ".join(f"{m!r} is now {RENAMED_MODALITIES[m]!r}" for m in old))
+    return modalities
+
+
+Modality = Literal["news", "prices", "calls"]
+
+
 class ModelConfig(Section):
-    modalities: list[Literal["text", "image", "audio"]] = Field(default_factory=lambda: ["text", "image", "audio"])
+    _old_names = field_validator("modalities", mode="before")(_no_old_modality_names)
+
+    modalities: list[Modality] = Field(default_factory=lambda: ["news", "prices", "calls"])
     # Evidence accumulators (storm.model.encoders.evidence): a few learned readings per day or call, averaged over
-    # the window with fixed half-lives. The GRU/CNN encoders (daily_gru, chart_price, chart_evidence, conference_pool)
-    # stay registered; on the default world they memorised the training years (docs/MODEL.md has the figures).
-    image_encoder: str = "price_evidence"  # the chart modality as the window's prices; chart_evidence adds a timm CNN
-    chart_backbone: str = "mobilenetv3_small_050"  # any timm model name, trained from scratch; ~3x faster than resnet10t on CPU
-    audio_encoder: str = "conference_evidence"
-    text_encoder: str = "daily_evidence"
+    # the window with fixed half-lives (the GRU/CNN encoders they replaced memorised the training years: docs/MODEL.md).
+    news_encoder: str = "daily_evidence"
+    prices_encoder: str = "price_evidence"  # the window's prices; chart_evidence adds a CNN over the chart's pixels
+    chart_backbone: str = "mobilenetv3_small_050"  # chart_evidence's CNN: any timm model name, trained from scratch
+    calls_encoder: str = "conference_evidence"  # log-mel slices; call_evidence reads per-sentence call tables too
     fusion: Literal["concat", "gated", "attention"] = "concat"
     hidden_dim: int = Field(64, ge=8)
     dropout: float = Field(0.1, ge=0, lt=1)
@@ -264,7 +284,9 @@ class EvaluationConfig(Section):
     confidence: float = Field(0.95, gt=0, lt=1)
     calibration_bins: int = Field(10, ge=2)  # equal-width probability bins for ECE and reliability points
     # which single-modality models each fold trains beside the fused one; None: one per modality in model.modalities
-    single_modalities: list[str] | None = None
+    single_modalities: list[Modality] | None = None
+
+    _old_names = field_validator("single_modalities", mode="before")(_no_old_modality_names)
 
 
 class MetricsConfig(Section):
@@ -434,6 +456,8 @@ def nearest_key(dotted: str) -> str | None:
 
 def unknown_key_message(dotted: str) -> str:
     """"<key>: no such config key (did you mean <nearest>?)": never the key's value."""
+    if dotted in RENAMED_KEYS:
+        return f"{dotted} was renamed {RENAMED_KEYS[dotted]} in storm 0.2 (modalities are named for what they read)"
     shown = dotted if len(dotted) <= MAX_SHOWN_VALUE_CHARS else dotted[:MAX_SHOWN_VALUE_CHARS] + "…"
     nearest = nearest_key(dotted)
     return f"{shown}: no such config key" + (f" (did you mean {nearest}?)" if nearest else "")

@@ -1,17 +1,23 @@
 """Column contracts between the stages: raw records, aligned samples, predictions, scores.
 
 Stages exchange tables (pyarrow / pandas / Ray Datasets) with these columns.
-Modalities are always ordered as MODALITIES; masks follow that order.
+Modalities are always ordered as MODALITIES; masks follow that order. A modality is what the model reads
+(news, prices, calls); a source is a kind of raw input (storm.store.layout.SOURCES) that feeds one of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from storm.store.layout import MODALITIES
+from storm.store.layout import SOURCES
 
-__all__ = ["MODALITIES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "INPUT_STATUSES", "ScanStats", "FWD_VOL",
+__all__ = ["MODALITIES", "MODALITY_SOURCES", "SOURCES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "INPUT_STATUSES", "ScanStats", "FWD_VOL",
            "PRAAT_COLUMNS", "N_PRAAT"]
+
+MODALITIES = ("news", "prices", "calls")
+# the raw inputs each modality reads (besides raw/prices/, which every market has): a quarantined chart or recording
+# is an input of prices or calls missing
+MODALITY_SOURCES = {"news": ("news",), "prices": ("charts",), "calls": ("audio", "calls")}
 
 # raw/prices/<market>.parquet
 PRICE_COLUMNS = ("date", "open", "high", "low", "close", "volume")  # date as 'YYYY-MM-DD' string
@@ -31,8 +37,8 @@ PRAAT_COLUMNS = (
 )
 N_PRAAT = len(PRAAT_COLUMNS)
 
-# quarantine/date=D/<stage>-<modality>.jsonl, one object a line
-QUARANTINE_FIELDS = ("source_path", "modality", "date", "market", "stage", "reason")
+# quarantine/date=D/<stage>-<source>.jsonl, one object a line; "source" is the kind of input (SOURCES)
+QUARANTINE_FIELDS = ("source_path", "source", "date", "market", "stage", "reason")
 
 # a sample is a window of per-day evidence: storm.features.windows.WINDOW_INPUT_KEYS, plus labels
 # storm_column(h) per horizon (float32 0/1, NaN where the future is not known yet) and "fwd_log_vol"
@@ -48,7 +54,7 @@ FWD_VOL = "fwd_log_vol"
 # scores/date=D/scores.parquet, one row per (market, horizon)
 SCORE_COLUMNS = (
     "date", "market", "horizon", "score", "alert", "threshold", "model_version",
-    "weight_text", "weight_image", "weight_audio", "present_text", "present_image", "present_audio",
+    "weight_news", "weight_prices", "weight_calls", "present_news", "present_prices", "present_calls",
 )
 
 INPUT_STATUSES = ("ok", "quarantined", "missing")

@@ -159,3 +159,33 @@ def test_a_huge_wrong_value_gives_a_bounded_error():
     with pytest.raises(ConfigError) as raised:
         load_config(environ={}, overrides={"train.epochs": ["x" * 1000] * 1000, "labels.horizons": "y" * 100_000})
     assert "train.epochs" in str(raised.value) and len(str(raised.value)) <= 2100
+
+
+@pytest.mark.parametrize("old, new", [
+    ("model.image_encoder", "model.prices_encoder"), ("model.audio_encoder", "model.calls_encoder"),
+    ("model.text_encoder", "model.news_encoder"), ("features.image_size", "features.chart_size"),
+    ("features.audio_windows", "features.call_slices"), ("features.audio_frames", "features.call_mel_frames"),
+])
+def test_a_key_renamed_in_0_2_fails_with_a_message_naming_its_new_name(tmp_path: Path, old, new):
+    section, key = old.split(".")
+    path = tmp_path / "old.yaml"
+    path.write_text(f"{section}:\n  {key}: 8\n")
+    with pytest.raises(ConfigError, match=f"{old} was renamed {new}"):
+        load_config(path, environ={})
+
+
+@pytest.mark.parametrize("key", ["model.modalities", "evaluation.single_modalities"])
+def test_old_modality_names_fail_with_the_names_they_became(key):
+    with pytest.raises(ConfigError, match="'image' is now 'prices', 'audio' is now 'calls'"):
+        load_config(environ={}, overrides={key: ["news", "image", "audio"]})
+    assert load_config(environ={}, overrides={"model.modalities": ["news", "prices", "calls"]}).model.modalities == \
+        ["news", "prices", "calls"]
+
+
+def test_an_old_key_on_the_command_line_exits_2_naming_the_new_key(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from storm.cli import app
+
+    result = CliRunner().invoke(app, ["config", "--set", "model.image_encoder=chart_evidence"])
+    assert result.exit_code == 2 and "model.image_encoder was renamed model.prices_encoder" in result.output

@@ -194,7 +194,7 @@ def test_train_and_scan_jobs_run_on_the_second_node_and_keep_everything_in_the_o
     assert store.exists(layout.model_version_file(RUN, published.version, MODEL_CARD))
     assert store.list_files(store.path("features"), ".parquet")
     assert store.exists(layout.scores(world.end))
-    quarantined = store.read_text(layout.quarantine(world.end, "ingest", "image"))
+    quarantined = store.read_text(layout.quarantine(world.end, "ingest", "charts"))
     assert f"{world.markets[0]}.png" in quarantined
 
     left_on_nodes = [path for folder in cluster.temp_dirs for path in folder.rglob("*")

@@ -17,8 +17,8 @@ SCORES = {("ALPHA", 5): 0.1, ("ALPHA", 20): 0.2, ("BRAVO", 5): 0.45, ("BRAVO", 2
 def scores_frame() -> pd.DataFrame:
     rows = [{"date": "2024-03-15", "market": market, "horizon": horizon, "score": score,
              "alert": score >= THRESHOLDS[horizon], "threshold": THRESHOLDS[horizon], "model_version": "v1",
-             "weight_text": 0.5, "weight_image": 0.5, "weight_audio": 0.0, "present_text": True,
-             "present_image": True, "present_audio": False}
+             "weight_news": 0.5, "weight_prices": 0.5, "weight_calls": 0.0, "present_news": True,
+             "present_prices": True, "present_calls": False}
             for (market, horizon), score in SCORES.items()]
     return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
 

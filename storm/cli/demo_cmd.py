@@ -73,12 +73,12 @@ def register(app: typer.Typer) -> None:
         console.print(f"features computed this run (the rest from the cache): {build.computed}")
         step("evaluate (walk-forward)")
         run = settings.train.run_name
-        evaluation = evaluate(settings, run, skip_single_modality=not single_modality, panel=build,
+        evaluation = evaluate(settings, run, skip_single_modality=not single_modality, evidence=build,
                               log=lambda message: console.print(f"[dim]{message}[/]"), progress=progress)
         for table in evaluation.tables():
             console.print(table)
         step("train the final model")
-        result = train(settings, panel=build, fresh=True, progress=progress)
+        result = train(settings, evidence=build, fresh=True, progress=progress)
         console.print(calibration_table(result.calibration))
         console.print(f"trained {run} ({result.version}, best epoch {result.best_epoch}) in {result.seconds:.0f} s")
         step("scan + publish")

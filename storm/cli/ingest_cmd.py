@@ -46,11 +46,11 @@ def register(app: typer.Typer) -> None:
 
 
 def show_ingest_report(report) -> Table:
-    """The modality x (ok, quarantined, missing) table of an IngestReport."""
+    """The source x (ok, quarantined, missing) table of an IngestReport."""
     table = Table(title=f"storm ingest {report.start} .. {report.end}")
-    table.add_column("modality")
+    table.add_column("input")
     for status in INPUT_STATUSES:
         table.add_column(status, justify="right")
-    for modality, counts in report.counts.items():
-        table.add_row(modality, *(str(counts[status]) for status in INPUT_STATUSES))
+    for source, counts in report.counts.items():
+        table.add_row(source, *(str(counts[status]) for status in INPUT_STATUSES))
     return table

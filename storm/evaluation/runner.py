@@ -65,11 +65,11 @@ class FoldOutcome:
 
 
 def evaluate(config: StormConfig, run: str | None = None, folds: int | None = None, skip_single_modality: bool = False,
-             log: Callable[[str], None] = lambda message: None, panel=None,
+             log: Callable[[str], None] = lambda message: None, evidence=None,
              progress: StageReporter = SILENT) -> EvaluationReport:
     """Walk-forward evaluation of the configured model over `folds` (default train.folds); writes report.json + PNGs.
 
-    `panel`: a PanelBuild over the whole history, when the caller already has one (the demo).
+    `evidence`: an IngestedEvidence over the whole history, when the caller already has one (the demo).
     """
     from storm.features.panel import build_panel
     from storm.ingest import read_prices
@@ -83,15 +83,13 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
         raise EvaluationError(f"no prices under {layout.prices_dir()}; generate a world first (storm generate)")
     began = time.perf_counter()
     stages: dict[str, float] = {}
-    if panel is None:
-        panel = build_panel(config, str(prices["date"].min()), str(prices["date"].max()), progress, store=store)
-    build = panel
+    build = evidence or build_panel(config, str(prices["date"].min()), str(prices["date"].max()), progress, store=store)
     stages["panel"] = time.perf_counter() - began
     splits = walk_forward_folds(build.dates, config.train, config.labels, folds)
     horizons = list(config.labels.horizons)
     started = time.perf_counter()
     references = reference_tables(config, prices, store, layout)
-    if set(config.model.modalities) - {"image"}:
+    if set(config.model.modalities) - {"prices"}:
         references.activity = evidence_activity(build.panel)
     _add_stage(stages, "baselines", started)
     context = EvaluationContext(store=store, layout=layout, build=build, references=references)
@@ -123,7 +121,7 @@ class EvaluationContext:
 
     store: ObjectStore
     layout: Layout
-    build: object  # storm.features.panel.PanelBuild
+    build: object  # storm.features.panel.IngestedEvidence
     references: References
 
 
@@ -231,7 +229,7 @@ def trained_fold_model(config: StormConfig, name: str, build, split, log=lambda 
     reused = model_exists(store, layout, name) and read_model(store, layout, name).card.get("fingerprint") == wanted
     if not reused:
         log(f"training {name}")
-        train(run_config, panel=build, split=split, fresh=True, progress=progress, store=store)
+        train(run_config, evidence=build, split=split, fresh=True, progress=progress, store=store)
     else:
         log(f"reusing {name} (same config, split and world)")
     published = read_model(store, layout, name)

@@ -130,14 +130,14 @@ def published_coalition_values(model, fused, present: Tensor, n_coalitions: int)
 
 def _explain_items(model, calibration, inputs, present, embeddings, explanation: Explanation,
                    headlines: WindowHeadlines | None, call_labels) -> None:
-    builders = {"text": _headline_variants, "image": _price_variants, "audio": _call_variants}
+    builders = {"news": _headline_variants, "prices": _price_variants, "calls": _call_variants}
     found: list[Item] = []
     without: list[np.ndarray] = []
     for index, modality in enumerate(MODALITIES):
         if modality not in model.encoders or not bool(present[:, index].any()):
             continue
         encoder = model.encoders[modality]
-        source = headlines if modality == "text" else call_labels
+        source = headlines if modality == "news" else call_labels
         for chunk_items, sample, variant_inputs, still_present in builders[modality](encoder, inputs, present[:, index],
                                                                                       source):
             replaced = embeddings[sample].clone()
@@ -187,7 +187,7 @@ def _headline_variants(encoder, inputs, present: Tensor, headlines: WindowHeadli
         variant["text_days"][line, position] = torch.where(remaining[:, None] > 0, new_mean, torch.zeros_like(new_mean))
         variant["text_day_count"][line, position] = remaining
         still = variant["text_day_count"].sum(dim=1) > 0
-        items = [Item(int(headlines.sample[r]), "text", str(headlines.headline[r]), str(headlines.date[r])) for r in rows]
+        items = [Item(int(headlines.sample[r]), "news", str(headlines.headline[r]), str(headlines.date[r])) for r in rows]
         yield items, sample, variant, still
 
 
@@ -214,7 +214,7 @@ def _price_variants(encoder, inputs, present: Tensor, _labels):
     for part, sample, column, variant, line in _variant_chunks(encoder, inputs, np.repeat(samples, n_readings),
                                                                np.tile(np.arange(n_readings), len(samples))):
         variant["price_days"][line, :, column] = 0.0
-        items = [Item(b, "image", price_reading_label(PRICE_FEATURES[c], float(last_day[b, c])), "", float(last_day[b, c]),
+        items = [Item(b, "prices", price_reading_label(PRICE_FEATURES[c], float(last_day[b, c])), "", float(last_day[b, c]),
                       key=PRICE_FEATURES[c])
                  for b, c in zip(sample.tolist(), column.tolist())]
         yield items, sample, variant, torch.ones(len(items), dtype=torch.bool, device=sample.device)
@@ -233,7 +233,7 @@ def _call_variants(encoder, inputs, present: Tensor, call_labels):
             if key in variant:
                 variant[key][line, slot] = 0.0
         still = variant["audio_valid"].sum(dim=1) > 0
-        items = [Item(b, "audio", _call_label(call_labels, b, k, ages[b, k]), "", float(round(ages[b, k])))
+        items = [Item(b, "calls", _call_label(call_labels, b, k, ages[b, k]), "", float(round(ages[b, k])))
                  for b, k in zip(sample.tolist(), slot.tolist())]
         yield items, sample, variant, still
 

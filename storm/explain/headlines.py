@@ -80,7 +80,7 @@ def place_headlines(news: pd.DataFrame, panel: EvidencePanel, calendars: dict[st
 def read_news_lines(store: ObjectStore, layout: Layout, start: str, end: str, ingest: IngestConfig) -> pd.DataFrame:
     """Good raw news lines dated in [start, end]: market, date, headline, source_path, content_hash (as ingest keys them)."""
     records = []
-    for path in store.list_files(layout.raw_dir("text"), ".jsonl"):
+    for path in store.list_files(layout.raw_dir("news"), ".jsonl"):
         date = date_of(path)
         if date is None or not start <= date <= end:
             continue
@@ -103,7 +103,7 @@ def read_headline_book(store: ObjectStore, layout: Layout, panel: EvidencePanel,
     first, last = str(dates[0]), str(dates[-1])
     news = read_news_lines(store, layout, evidence_start(calendars, first, 0), last, ingest)
     placed = place_headlines(news, panel, calendars, features.max_headlines)
-    cache = FeatureCache(store, layout, "text", feature_spec_id(features, "text"))
+    cache = FeatureCache(store, layout, "news", feature_spec_id(features, "news"))
     embeddings = cache.load(placed["date"].astype(str).unique().tolist()) if len(placed) else {}
     placed = placed[placed["content_hash"].isin(embeddings.keys())]
     if placed.empty:

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from storm.console import probability, signed
-from storm.explain.table import BASELINE_NOTE, MODALITY_NAMES
+from storm.explain.table import BASELINE_NOTE
 from storm.schema import MODALITIES
 
 CHANGED_ITEMS_SHOWN = 3  # per modality: the kept items whose effect moved most since the previous day
@@ -40,7 +40,7 @@ def breakdown_lines(rows: pd.DataFrame, score_row=None) -> list[str]:
             continue
         row = modalities.loc[modality]
         absent = score_row is not None and not bool(getattr(score_row, f"present_{modality}", True))
-        lines.append(f"  {MODALITY_NAMES[modality]:<7} " + ("absent on this day" if absent else
+        lines.append(f"  {modality:<7} " + ("absent on this day" if absent else
                      f"{signed(row.contribution):>9}   (logit {row.contribution_logit:+.3f})"))
     lines.append(f"  {'sum':<7} {signed(modalities['contribution'].sum()):>9} = {probability(first.score)} - "
                  f"{probability(first.baseline)}   (logit {modalities['contribution_logit'].sum():+.3f})")
@@ -49,7 +49,7 @@ def breakdown_lines(rows: pd.DataFrame, score_row=None) -> list[str]:
         items = rows[(rows["kind"] == "item") & (rows["modality"] == modality)].sort_values("rank")
         if items.empty:
             continue
-        lines.append(f"  {MODALITY_NAMES[modality]}:")
+        lines.append(f"  {modality}:")
         for item in items.itertuples(index=False):
             when = f"{item.item_date}  " if item.item_date else ""
             lines.append(f"    {item.contribution_logit:+.4f} ({signed(item.contribution)})  {when}{item.item}")
@@ -87,7 +87,7 @@ def change_lines(today: pd.DataFrame, previous: pd.DataFrame, previous_date: str
     moves = sorted(MODALITIES, key=lambda m: -abs(now_m.get(m, 0.0) - before_m.get(m, 0.0)))
     for modality in moves:
         a, b = before_m.get(modality, 0.0), now_m.get(modality, 0.0)
-        lines.append(f"  {MODALITY_NAMES[modality]:<7} logit {a:+.3f} -> {b:+.3f} ({b - a:+.3f})")
+        lines.append(f"  {modality:<7} logit {a:+.3f} -> {b:+.3f} ({b - a:+.3f})")
     now_items = today[today["kind"] == "item"].assign(_key=lambda t: _key(t))
     before_items = previous[previous["kind"] == "item"].assign(_key=lambda t: _key(t))
     for modality in MODALITIES:
@@ -97,13 +97,12 @@ def change_lines(today: pd.DataFrame, previous: pd.DataFrame, previous_date: str
         gone = mine_before[~mine_before["_key"].isin(mine_now["_key"])]
         both = mine_now.merge(mine_before[["_key", "contribution_logit"]], on="_key", suffixes=("", "_before"))
         both = both.assign(_moved=both["contribution_logit"] - both["contribution_logit_before"])
-        name = MODALITY_NAMES[modality]
         for item in both.reindex(both["_moved"].abs().sort_values(ascending=False).index).head(
                 CHANGED_ITEMS_SHOWN).itertuples(index=False):
-            lines.append(f"  moved in {name}: logit {item.contribution_logit_before:+.4f} -> "
+            lines.append(f"  moved in {modality}: logit {item.contribution_logit_before:+.4f} -> "
                          f"{item.contribution_logit:+.4f}  {item.item}")
         for item in fresh.sort_values("rank").itertuples(index=False):
-            lines.append(f"  new in {name}: {item.contribution_logit:+.4f} ({signed(item.contribution)})  {item.item}")
+            lines.append(f"  new in {modality}: {item.contribution_logit:+.4f} ({signed(item.contribution)})  {item.item}")
         for item in gone.sort_values("rank").itertuples(index=False):
-            lines.append(f"  no longer among {name}: {item.item}")
+            lines.append(f"  no longer among {modality}: {item.item}")
     return lines

@@ -23,7 +23,6 @@ EXPLANATION_COLUMNS = (
 )
 ITEMS_KEPT = 8  # per market, horizon and modality: the largest effects either way
 NO_EFFECT = 1e-9  # in logit: an item whose removal moves the score less than this did not move it
-MODALITY_NAMES = {"text": "news", "image": "prices", "audio": "calls"}
 BASELINE_NOTE = "baseline: the score with every modality masked (the model's learned 'nothing present' input)"
 
 
@@ -111,7 +110,7 @@ def driver_lines(table: pd.DataFrame, scores: pd.DataFrame) -> list[str]:
         modality, items = found
         share = table[(table.market == row.market) & (table.horizon == row.horizon) & (table.kind == "modality")
                       & (table.modality == modality)]["contribution"].iloc[0]
-        lines.append(f"{row.market} {int(row.horizon)}d: driven by {MODALITY_NAMES[modality]} ({signed(share)} of "
+        lines.append(f"{row.market} {int(row.horizon)}d: driven by {modality} ({signed(share)} of "
                      f"{probability(row.score)})")
         for item in items.itertuples(index=False):
             lines.append(f"    {item.contribution_logit:+.4f} logit ({signed(item.contribution)})  {_short(item.item)}")

@@ -1,10 +1,10 @@
 """Conference audio as a fixed-size, per-call normalised log-mel spectrogram (transformers.audio_utils).
 
-A call lasts 10-90 minutes, so it is represented by ``features.audio_windows``
-short windows spread evenly over its whole length, each giving
-``audio_frames // audio_windows`` log-mel frames (25 ms Hann window, 10 ms
-hop), concatenated along time into [n_mels, audio_frames]. Ingest keeps only
-those windows' samples (``call_windows`` / ``window_starts`` say which), so
+A call lasts 10-90 minutes, so it is represented by ``features.call_slices``
+short slices spread evenly over its whole length, each giving
+``call_mel_frames // call_slices`` log-mel frames (25 ms Hann window, 10 ms
+hop), concatenated along time into [n_mels, call_mel_frames]. Ingest keeps only
+those slices' samples (``call_slices`` / ``slice_starts`` say which), so
 neither a 90-minute waveform nor a 90-minute mel is ever built.
 """
 
@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from transformers.audio_utils import mel_filter_bank, spectrogram, window_function
 
-from storm.ingest.audio import hop_samples, window_starts  # what ingest keeps of a call
+from storm.ingest.audio import hop_samples, slice_starts  # what ingest keeps of a call
 
 WINDOW_SECONDS = 0.025
 
@@ -33,12 +33,12 @@ def _mel_setup(sample_rate: int, n_mels: int) -> tuple[np.ndarray, np.ndarray, i
     return window, filters, frame_length, hop_length, fft_length
 
 
-def call_windows(waveform: np.ndarray, windows: int, length: int) -> np.ndarray:
-    """float32 [windows, length] excerpts of a whole waveform ([1, n] when the call is shorter than one window)."""
+def call_slices(waveform: np.ndarray, slices: int, length: int) -> np.ndarray:
+    """float32 [slices, length] excerpts of a whole waveform ([1, n] when the call is shorter than one slice)."""
     signal = np.asarray(waveform, dtype=np.float32).reshape(-1)
     if signal.size <= length:
         return signal[None, :]
-    return np.stack([signal[start:start + length] for start in window_starts(signal.size, windows, length)])
+    return np.stack([signal[start:start + length] for start in slice_starts(signal.size, slices, length)])
 
 
 def log_mel(waveform: np.ndarray, sample_rate: int, n_mels: int) -> np.ndarray:
@@ -72,19 +72,19 @@ def normalise_clip(mel: np.ndarray) -> np.ndarray:
 def audio_features(excerpts: np.ndarray, sample_rate: int, n_mels: int, frames: int) -> np.ndarray:
     """A conference as the model sees it: float32 [n_mels, frames], normalised over the whole call.
 
-    ``excerpts`` is [windows, samples] (what ingest keeps, see ``call_windows``)
-    or a 1-D waveform (one window). Each window gives ``frames // windows``
-    frames, cropped around its centre; windows are joined in call order.
+    ``excerpts`` is [slices, samples] (what ingest keeps, see ``call_slices``)
+    or a 1-D waveform (one slice). Each slice gives ``frames // slices``
+    frames, cropped around its centre; slices are joined in call order.
     Normalised before padding, so silence added to short calls stays exactly zero.
     """
-    windows = np.asarray(excerpts)
-    if windows.dtype == object:  # Ray hands a [windows, samples] column cell over as an array of arrays
-        windows = np.stack([np.asarray(window, dtype=np.float32) for window in windows])
-    windows = windows.astype(np.float32).reshape(1, -1) if windows.ndim == 1 else windows.astype(np.float32)
-    per_window = max(1, frames // len(windows))
-    mels = [log_mel(window, sample_rate, n_mels) for window in windows]
-    mels = [mel[:, :per_window] if mel.shape[1] <= per_window else fit_frames(mel, per_window) for mel in mels]
+    slices = np.asarray(excerpts)
+    if slices.dtype == object:  # Ray hands a [slices, samples] column cell over as an array of arrays
+        slices = np.stack([np.asarray(piece, dtype=np.float32) for piece in slices])
+    slices = slices.astype(np.float32).reshape(1, -1) if slices.ndim == 1 else slices.astype(np.float32)
+    per_slice = max(1, frames // len(slices))
+    mels = [log_mel(piece, sample_rate, n_mels) for piece in slices]
+    mels = [mel[:, :per_slice] if mel.shape[1] <= per_slice else fit_frames(mel, per_slice) for mel in mels]
     joined = normalise_clip(np.concatenate(mels, axis=1))
     lengths = np.cumsum([0] + [mel.shape[1] for mel in mels])
-    padded = [fit_frames(joined[:, begin:end], per_window) for begin, end in zip(lengths[:-1], lengths[1:])]
+    padded = [fit_frames(joined[:, begin:end], per_slice) for begin, end in zip(lengths[:-1], lengths[1:])]
     return fit_frames(np.concatenate(padded, axis=1), frames).astype(np.float32)

@@ -1,7 +1,7 @@
-"""The per-item feature cache: features/<modality>/<spec>/date=D/features.parquet keyed by content hash.
+"""The per-item feature cache: features/<source>/<spec>/date=D/features.parquet keyed by content hash.
 
 A rerun computes only items whose content hash is not in the partition of
-their date; settings that change a modality's features change its ``spec`` and
+their date; settings that change a source's features change its ``spec`` and
 so start a fresh cache beside the old one.
 """
 
@@ -21,23 +21,24 @@ from storm.config import FeatureConfig
 from storm.store import Layout, ObjectStore
 from storm.store.layout import date_of
 
-# Bump when the code that computes a modality's features changes meaning.
-FEATURE_VERSION = {"text": 1, "image": 1, "audio": 2}  # audio 2: windows spread over the whole call
+# Bump when the code that computes a source's features changes meaning.
+FEATURE_VERSION = {"news": 1, "charts": 1, "audio": 2}  # audio 2: slices spread over the whole call
 _SPEC_FIELDS = {
-    "text": ("text_model", "text_dim", "max_text_tokens", "mask_market_names"),
-    "image": ("image_size", "chart_days"),
-    "audio": ("n_mels", "audio_frames", "audio_windows"),
+    "news": ("text_model", "text_dim", "max_text_tokens", "mask_market_names"),
+    "charts": ("chart_size", "chart_days"),
+    "audio": ("n_mels", "call_mel_frames", "call_slices"),
 }
+SPEC_SOURCES = tuple(_SPEC_FIELDS)  # the sources whose spec is here (call tables: storm.features.calls)
 CACHE_COLUMNS = ("content_hash", "market", "date", "feature", "shape")
 
 
-def feature_spec_id(features: FeatureConfig, modality: str) -> str:
-    """Short hash of exactly the settings that change this modality's per-item features."""
-    if modality not in _SPEC_FIELDS:
-        raise ValueError(f"unknown modality {modality!r}; expected one of {sorted(_SPEC_FIELDS)}")
-    settings = {name: getattr(features, name) for name in _SPEC_FIELDS[modality]}
-    settings["version"] = FEATURE_VERSION[modality]
-    payload = json.dumps({"modality": modality, **settings}, sort_keys=True)
+def feature_spec_id(features: FeatureConfig, source: str) -> str:
+    """Short hash of exactly the settings that change this source's per-item features."""
+    if source not in _SPEC_FIELDS:
+        raise ValueError(f"unknown source {source!r}; expected one of {sorted(_SPEC_FIELDS)}")
+    settings = {name: getattr(features, name) for name in _SPEC_FIELDS[source]}
+    settings["version"] = FEATURE_VERSION[source]
+    payload = json.dumps({"source": source, **settings}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -65,15 +66,15 @@ def table_to_features(table: pa.Table) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class FeatureCache:
-    """One modality's cache under one feature spec."""
+    """One source's cache under one feature spec."""
 
     store: ObjectStore
     layout: Layout
-    modality: str
+    source: str
     spec: str
 
     def partition(self, date: str) -> str:
-        return self.layout.features_partition(self.modality, self.spec, date)
+        return self.layout.features_partition(self.source, self.spec, date)
 
     def read(self, date: str) -> pa.Table | None:
         path = self.partition(date)
@@ -81,7 +82,7 @@ class FeatureCache:
 
     def dates_between(self, start: str, end: str) -> list[str]:
         """Dates with a cache partition in [start, end] (one listing, no per-day probing)."""
-        partitions = self.store.list_files(self.layout.features_dir(self.modality, self.spec), suffix="features.parquet")
+        partitions = self.store.list_files(self.layout.features_dir(self.source, self.spec), suffix="features.parquet")
         return sorted({d for d in (date_of(p) for p in partitions) if d and start <= d <= end})
 
     def cached_hashes(self, dates: list[str]) -> set[str]:

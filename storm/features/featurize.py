@@ -1,6 +1,6 @@
 """Ray plumbing that turns ingested items into cached per-item features, computing only what the cache lacks.
 
-Each modality's ingested ``ok`` dataset goes through one ``map_batches`` pass
+Each source's ingested ``ok`` dataset goes through one ``map_batches`` pass
 that keeps the item's keys and computes a feature only for content hashes not
 yet cached; the new features are merged into the cache by the driver.
 """
@@ -24,8 +24,8 @@ from storm.features.image import chart_tensor
 from storm.features.text import embed_texts, embedding_threads, load_text_model, mask_market_name
 
 ITEM_KEYS = {
-    "text": ("market", "date", "content_hash", "source_path"),
-    "image": ("market", "date", "content_hash", "source_path"),
+    "news": ("market", "date", "content_hash", "source_path"),
+    "charts": ("market", "date", "content_hash", "source_path"),
     "audio": ("market", "date", "event", "content_hash", "source_path"),
     "calls": ("market", "date", "event", "content_hash", "source_path"),
 }
@@ -46,8 +46,8 @@ def featurize_new_items(batch: dict[str, np.ndarray], transform: BatchTransform,
     return {**{name: np.asarray(batch[name]) for name in keys}, "feature": features}
 
 
-def chart_batch_tensors(batch: dict[str, np.ndarray], image_size: int) -> np.ndarray:
-    return np.stack([chart_tensor(pixels, image_size) for pixels in batch["pixels"]])
+def chart_batch_tensors(batch: dict[str, np.ndarray], chart_size: int) -> np.ndarray:
+    return np.stack([chart_tensor(pixels, chart_size) for pixels in batch["pixels"]])
 
 
 def audio_batch_mels(batch: dict[str, np.ndarray], sample_rate: int, n_mels: int, frames: int) -> np.ndarray:
@@ -63,7 +63,7 @@ class HeadlineEmbedder:
         self.model = self.tokenizer = None  # loaded on the first uncached headline: a fully cached rerun never loads it
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return featurize_new_items(batch, self.embed, self.cached_hashes, ITEM_KEYS["text"])
+        return featurize_new_items(batch, self.embed, self.cached_hashes, ITEM_KEYS["news"])
 
     def embed(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         if self.model is None:
@@ -100,45 +100,45 @@ class CallFeaturizer(HeadlineEmbedder):
         return np.stack(vectors)
 
 
-def feature_shape(features: FeatureConfig, modality: str) -> tuple[int, ...]:
+def feature_shape(features: FeatureConfig, source: str) -> tuple[int, ...]:
     return {
         "calls": (call_vector_dim(features.text_dim),),
-        "text": (features.text_dim,),
-        "image": (1, features.image_size, features.image_size),
-        "audio": (features.n_mels, features.audio_frames),
-    }[modality]
+        "news": (features.text_dim,),
+        "charts": (1, features.chart_size, features.chart_size),
+        "audio": (features.n_mels, features.call_mel_frames),
+    }[source]
 
 
 @dataclass(frozen=True)
-class ModalityFeatures:
-    """What one modality contributed: every good item's keys (``items``) and how many features were computed now."""
+class SourceFeatures:
+    """What one source contributed: every good item's keys (``items``) and how many features were computed now."""
 
     items: pd.DataFrame
     computed: int
 
 
-def featurize(ok: ray.data.Dataset, modality: str, cache: FeatureCache, dates: list[str],
-              features: FeatureConfig, ingest: IngestConfig) -> ModalityFeatures:
-    """Run ``ok`` through the modality's transform, store the new features in ``cache``; one pass over the data."""
+def featurize(ok: ray.data.Dataset, source: str, cache: FeatureCache, dates: list[str],
+              features: FeatureConfig, ingest: IngestConfig) -> SourceFeatures:
+    """Run ``ok`` through the source's transform, store the new features in ``cache``; one pass over the data."""
     cached = frozenset(cache.cached_hashes(dates))
-    keys = ITEM_KEYS[modality]
-    if modality in ("text", "calls"):
-        actor, batch_size = (HeadlineEmbedder, features.embed_batch_size) if modality == "text" else (CallFeaturizer,
+    keys = ITEM_KEYS[source]
+    if source in ("news", "calls"):
+        actor, batch_size = (HeadlineEmbedder, features.embed_batch_size) if source == "news" else (CallFeaturizer,
                                                                                                    CALLS_PER_BATCH)
         rows = ok.map_batches(actor, fn_constructor_kwargs={"features": features, "cached_hashes": cached},
                               compute=ray.data.ActorPoolStrategy(size=features.embed_actors),
                               batch_size=batch_size, num_cpus=1, batch_format="numpy")
     else:
-        transform = (partial(chart_batch_tensors, image_size=features.image_size) if modality == "image" else
+        transform = (partial(chart_batch_tensors, chart_size=features.chart_size) if source == "charts" else
                      partial(audio_batch_mels, sample_rate=ingest.audio_sample_rate, n_mels=features.n_mels,
-                             frames=features.audio_frames))
+                             frames=features.call_mel_frames))
         rows = ok.map_batches(featurize_new_items, fn_kwargs={"transform": transform, "cached_hashes": cached, "keys": keys},
                               batch_size=16, batch_format="numpy")
     table = rows.to_pandas()
     if table.empty:
-        return ModalityFeatures(items=pd.DataFrame(columns=list(keys)), computed=0)
+        return SourceFeatures(items=pd.DataFrame(columns=list(keys)), computed=0)
     is_new = table["feature"].map(len) > 0
-    shape = feature_shape(features, modality)
+    shape = feature_shape(features, source)
     new = table[is_new].assign(feature=[np.frombuffer(b, dtype=np.float32).reshape(shape) for b in table.loc[is_new, "feature"]])
     cache.add(new)
-    return ModalityFeatures(items=table.drop(columns="feature").reset_index(drop=True), computed=int(is_new.sum()))
+    return SourceFeatures(items=table.drop(columns="feature").reset_index(drop=True), computed=int(is_new.sum()))

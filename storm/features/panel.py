@@ -24,10 +24,10 @@ import pandas as pd
 from storm.config import FeatureConfig, StormConfig
 from storm.console import SILENT, StageReporter
 from storm.features.alignment import effective_day_index, evidence_start, trading_calendars
-from storm.features.cache import FeatureCache, feature_spec_id
+from storm.features.cache import SPEC_SOURCES, FeatureCache, feature_spec_id
 from storm.features.calls import call_feature_spec_id, call_vector_dim
 from storm.features.evidence_panel import EvidencePanel, recent_conferences
-from storm.features.featurize import ModalityFeatures, featurize
+from storm.features.featurize import SourceFeatures, featurize
 from storm.features.image import PRICE_READING_CHART_ENCODERS, price_window, rendered_chart_tensor
 from storm.features.price_history import PRICE_FEATURES, daily_price_features
 from storm.ingest import IngestReport, read_prices
@@ -35,14 +35,16 @@ from storm.ingest.quarantine import write_quarantine
 from storm.ingest.readers import INGESTERS
 from storm.labels import label_table
 from storm.ray_runtime import ensure_ray
-from storm.schema import FWD_VOL, MODALITIES, storm_column
+from storm.schema import FWD_VOL, storm_column
 from storm.store import Layout, ObjectStore, open_store
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class PanelBuild:
+class IngestedEvidence:
+    """What one ingest-and-features pass produced: the evidence panel, and what the pass read, skipped and computed."""
+
     panel: EvidencePanel
     report: IngestReport
     markets: list[str]
@@ -52,7 +54,7 @@ class PanelBuild:
 
 
 def build_panel(config: StormConfig, start: str, end: str, progress: StageReporter = SILENT,
-                store: ObjectStore | None = None) -> PanelBuild:
+                store: ObjectStore | None = None) -> IngestedEvidence:
     """Evidence rows for every market from ``window_days - 1`` trading days before ``start`` to ``end``.
 
     Reads only the raw partitions and cache partitions that can be evidence for [start, end].
@@ -71,18 +73,18 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
                          "check the dates or generate/copy prices first")
     read_from = evidence_start(calendars, start, features.window_days - 1)
     report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
-    specs = {m: feature_spec_id(features, m) for m in MODALITIES}
+    specs = {s: feature_spec_id(features, s) for s in SPEC_SOURCES}
     if store.list_files(layout.call_tables_dir()):  # per-sentence call tables (storm import calls), read as calls
         specs["calls"] = call_feature_spec_id(features)
     items = {}
-    for modality in specs:
-        with progress.stage(f"ingest and features: {modality} {read_from} .. {end}"):
-            items[modality] = _ingest_and_featurize(modality, store, layout, config, specs[modality], read_from, start,
-                                                    end, report)
+    for source in specs:
+        with progress.stage(f"ingest and features: {source} {read_from} .. {end}"):
+            items[source] = _ingest_and_featurize(source, store, layout, config, specs[source], read_from, start,
+                                                  end, report)
     caches = {m: FeatureCache(store, layout, m, specs[m]) for m in specs}
     rows["row_of_day"] = np.arange(len(rows))
-    text_day, text_count = _daily_text(rows, items["text"].items, caches["text"], calendars, features)
-    chart, has_chart, chart_given = _daily_charts(rows, items["image"].items, caches["image"], prices, features,
+    text_day, text_count = _daily_text(rows, items["news"].items, caches["news"], calendars, features)
+    chart, has_chart, chart_given = _daily_charts(rows, items["charts"].items, caches["charts"], prices, features,
                                                   draw=_reads_pixels(config))
     conference_mel, conference_row = _conferences(rows, items["audio"].items, caches["audio"], calendars, features)
     call_vector, call_row = _call_tables(rows, items.get("calls"), caches.get("calls"), calendars, features)
@@ -103,7 +105,7 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
     _count_missing(report, panel, chart_given, start, end)
     report.seconds = time.perf_counter() - began
     dates = sorted(set(panel.date[panel.date >= start]))
-    return PanelBuild(panel=panel, report=report, markets=sorted(calendars), dates=dates,
+    return IngestedEvidence(panel=panel, report=report, markets=sorted(calendars), dates=dates,
                       computed={m: items[m].computed for m in specs}, skipped_markets=skipped)
 
 
@@ -168,7 +170,7 @@ def _daily_text(rows: pd.DataFrame, news: pd.DataFrame, cache: FeatureCache, cal
 
 
 def _reads_pixels(config: StormConfig) -> bool:
-    return config.model.image_encoder not in PRICE_READING_CHART_ENCODERS
+    return config.model.prices_encoder not in PRICE_READING_CHART_ENCODERS
 
 
 def _daily_charts(rows: pd.DataFrame, charts: pd.DataFrame, cache: FeatureCache, prices: pd.DataFrame,
@@ -178,7 +180,7 @@ def _daily_charts(rows: pd.DataFrame, charts: pd.DataFrame, cache: FeatureCache,
     With ``draw`` False (the chart encoder reads prices, not pixels) nothing is rendered: every row with
     prices has its chart modality, as the window of prices the encoder reads.
     """
-    size = features.image_size
+    size = features.chart_size
     chart = np.zeros((len(rows), size, size), dtype=np.uint8)
     has_chart = np.zeros(len(rows), dtype=bool)
     if not charts.empty:
@@ -210,7 +212,7 @@ def _to_uint8(tensor: np.ndarray) -> np.ndarray:
 
 def _conferences(rows: pd.DataFrame, audio: pd.DataFrame, cache: FeatureCache, calendars,
                  features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    empty = (np.zeros((0, features.n_mels, features.audio_frames), dtype=np.float16), np.zeros(0, dtype=np.int64))
+    empty = (np.zeros((0, features.n_mels, features.call_mel_frames), dtype=np.float16), np.zeros(0, dtype=np.int64))
     if audio.empty:
         return empty
     placed = audio.assign(row=_row_index(rows, audio, calendars))
@@ -223,7 +225,7 @@ def _conferences(rows: pd.DataFrame, audio: pd.DataFrame, cache: FeatureCache, c
     return stacked, placed["row"].to_numpy(np.int64)
 
 
-def _call_tables(rows: pd.DataFrame, calls: ModalityFeatures | None, cache: FeatureCache | None, calendars,
+def _call_tables(rows: pd.DataFrame, calls: SourceFeatures | None, cache: FeatureCache | None, calendars,
                  features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     """(call vectors [C, call_vector_dim] of the per-sentence call tables, each once; the row each is evidence from).
 
@@ -251,15 +253,15 @@ def _daily_prices(rows: pd.DataFrame, prices: pd.DataFrame) -> np.ndarray:
     return result
 
 
-def _ingest_and_featurize(modality: str, store: ObjectStore, layout: Layout, config: StormConfig, spec: str,
-                          read_from: str, start: str, end: str, report: IngestReport) -> ModalityFeatures:
+def _ingest_and_featurize(source: str, store: ObjectStore, layout: Layout, config: StormConfig, spec: str,
+                        read_from: str, start: str, end: str, report: IngestReport) -> SourceFeatures:
     """Ingest [read_from, end], cache new features, write quarantine; count what lies in [start, end] into report."""
-    ingested = INGESTERS[modality](store, layout, read_from, end, config.ingest, features=config.features)
-    cache = FeatureCache(store, layout, modality, spec)
-    items = featurize(ingested.ok, modality, cache, cache.dates_between(read_from, end), config.features, config.ingest)
+    ingested = INGESTERS[source](store, layout, read_from, end, config.ingest, features=config.features)
+    cache = FeatureCache(store, layout, source, spec)
+    items = featurize(ingested.ok, source, cache, cache.dates_between(read_from, end), config.features, config.ingest)
     rejected = ingested.quarantined.take_all()
-    report.quarantine_files += write_quarantine(store, layout, modality, rejected, read_from, end)
-    report.counts[modality] = {"ok": _dated_between(items.items, start, end),
+    report.quarantine_files += write_quarantine(store, layout, source, rejected, read_from, end)
+    report.counts[source] = {"ok": _dated_between(items.items, start, end),
                                "quarantined": sum(start <= str(r["date"]) <= end for r in rejected)}
     return items
 
@@ -269,12 +271,12 @@ def _dated_between(items: pd.DataFrame, start: str, end: str) -> int:
 
 
 def _count_missing(report: IngestReport, panel: EvidencePanel, chart_given: np.ndarray, start: str, end: str) -> None:
-    """As run_ingest counts it: (market, trading day) pairs in [start, end] with no good item of that modality that day."""
+    """As run_ingest counts it: (market, trading day) pairs in [start, end] with no good item of that source that day."""
     in_range = (panel.date >= start) & (panel.date <= end)
     conference_days = np.zeros(len(panel), dtype=bool)
     conference_days[panel.conference_row] = True
     call_days = np.zeros(len(panel), dtype=bool)
     call_days[panel.call_row] = True
-    present = {"text": panel.text_count > 0, "image": chart_given, "audio": conference_days, "calls": call_days}
-    for modality in (m for m in present if m in report.counts):
-        report.counts[modality]["missing"] = int(np.sum(in_range & ~present[modality]))
+    present = {"news": panel.text_count > 0, "charts": chart_given, "audio": conference_days, "calls": call_days}
+    for source in (s for s in present if s in report.counts):
+        report.counts[source]["missing"] = int(np.sum(in_range & ~present[source]))

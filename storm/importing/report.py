@@ -54,11 +54,11 @@ class ImportReport:
         manifest_path = layout.import_manifest(self.kind, self.name)
         quarantine_path = layout.import_quarantine(self.kind, self.name)
         rows = sorted(self.rejects, key=lambda r: (r.source, r.line, r.reason))
-        lines = [{"source_path": r.source, "line": r.line, "stage": "import", "modality": self.kind, "reason": r.reason}
+        lines = [{"source_path": r.source, "line": r.line, "stage": "import", "source": self.kind, "reason": r.reason}
                  for r in rows]
         dropped = self.rejected - len(rows)
         if dropped:
-            lines.append({"source_path": None, "line": None, "stage": "import", "modality": self.kind,
+            lines.append({"source_path": None, "line": None, "stage": "import", "source": self.kind,
                           "reason": f"{dropped} more rejected rows not listed (first {MAX_REJECTS_KEPT} kept)"})
         store.write_text(quarantine_path, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
         store.write_text(manifest_path, json.dumps(self.manifest(), indent=2, ensure_ascii=False) + "\n")

@@ -3,7 +3,7 @@
 from storm.ingest.decode import RejectedInput
 from storm.ingest.prices import PricesError, PricesRead, load_prices, read_prices
 from storm.ingest.quarantine import read_quarantine
-from storm.ingest.readers import INGESTERS, ModalityIngest, ingest_audio, ingest_charts, ingest_news
+from storm.ingest.readers import INGESTERS, SourceIngest, ingest_audio, ingest_charts, ingest_news
 from storm.ingest.calls import ingest_call_tables
 from storm.ingest.report import IngestReport
 from storm.ingest.run import run_ingest
@@ -12,6 +12,6 @@ from storm.ingest.run import run_ingest
 INGESTERS.setdefault("calls", ingest_call_tables)
 
 __all__ = [
-    "IngestReport", "ModalityIngest", "PricesError", "PricesRead", "RejectedInput", "ingest_audio", "ingest_charts",
+    "IngestReport", "SourceIngest", "PricesError", "PricesRead", "RejectedInput", "ingest_audio", "ingest_charts",
     "ingest_call_tables", "ingest_news", "load_prices", "read_prices", "read_quarantine", "run_ingest",
 ]

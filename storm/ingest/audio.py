@@ -1,10 +1,10 @@
-"""Conference recordings (wav, mp3, flac, ogg via libsndfile; m4a/aac via PyAV) -> the call's windows.
+"""Conference recordings (wav, mp3, flac, ogg via libsndfile; m4a/aac via PyAV) -> the call's slices.
 
 The header (rate, channels, length) is checked against ``IngestConfig`` before a
 sample is decoded. The stream is then decoded block by block to its end (so a
-truncated or corrupt file is caught), keeping only the samples of the windows
+truncated or corrupt file is caught), keeping only the samples of the slices
 that ``storm.features.audio`` will turn into log-mel: memory is bounded by the
-windows, never by the call's length. Each window is downmixed to mono and
+slices, never by the call's length. Each slice is downmixed to mono and
 resampled to ``audio_sample_rate`` on its own, with a margin that is cut off.
 """
 
@@ -41,46 +41,46 @@ class AudioHeader:
     detail: str = ""  # decoder log that reveals a damaged header (libsndfile's "should be" lines)
 
 
-HOP_SECONDS = 0.010  # the log-mel hop (storm.features.audio): a window is a whole number of hops
+HOP_SECONDS = 0.010  # the log-mel hop (storm.features.audio): a slice is a whole number of hops
 
 
 def hop_samples(sample_rate: int) -> int:
     return int(round(HOP_SECONDS * sample_rate))
 
 
-def window_samples(audio_frames: int, audio_windows: int, sample_rate: int) -> int:
-    """Samples of one window: exactly the audio its ``audio_frames // audio_windows`` mel frames look at."""
-    return max(1, audio_frames // audio_windows) * hop_samples(sample_rate)
+def slice_samples(call_mel_frames: int, call_slices: int, sample_rate: int) -> int:
+    """Samples of one slice: exactly the audio its ``call_mel_frames // call_slices`` mel frames look at."""
+    return max(1, call_mel_frames // call_slices) * hop_samples(sample_rate)
 
 
-def window_starts(total: int, windows: int, length: int) -> np.ndarray:
-    """First sample of each of ``windows`` windows of ``length``, centred at (i + 1/2) / windows of the call.
+def slice_starts(total: int, slices: int, length: int) -> np.ndarray:
+    """First sample of each of ``slices`` slices of ``length``, centred at (i + 1/2) / slices of the call.
 
-    One window is the centre of the call; windows overlap only when the call is
-    shorter than ``windows * length``.
+    One slice is the centre of the call; slices overlap only when the call is
+    shorter than ``slices * length``.
     """
-    centres = (np.arange(windows) + 0.5) / windows * total
+    centres = (np.arange(slices) + 0.5) / slices * total
     return np.clip(np.rint(centres - length / 2), 0, max(total - length, 0)).astype(np.int64)
 
 
 @dataclass(frozen=True)
-class WindowPlan:
-    """What of a call is kept: ``windows`` excerpts of ``samples`` samples at the target rate."""
+class SlicePlan:
+    """What of a call is kept: ``slices`` excerpts of ``samples`` samples at the target rate."""
 
-    windows: int
+    slices: int
     samples: int
 
     @classmethod
-    def of(cls, features: FeatureConfig, ingest: IngestConfig) -> "WindowPlan":
-        return cls(features.audio_windows, window_samples(features.audio_frames, features.audio_windows,
-                                                          ingest.audio_sample_rate))
+    def of(cls, features: FeatureConfig, ingest: IngestConfig) -> "SlicePlan":
+        return cls(features.call_slices, slice_samples(features.call_mel_frames, features.call_slices,
+                                                      ingest.audio_sample_rate))
 
 
-def decode_audio(payload: bytes, suffix: str, cfg: IngestConfig, plan: WindowPlan) -> np.ndarray:
-    """Recording bytes -> float32 mono windows [plan.windows, plan.samples] in [-1, 1] at ``cfg.audio_sample_rate``.
+def decode_audio(payload: bytes, suffix: str, cfg: IngestConfig, plan: SlicePlan) -> np.ndarray:
+    """Recording bytes -> float32 mono slices [plan.slices, plan.samples] in [-1, 1] at ``cfg.audio_sample_rate``.
 
-    A call shorter than all windows together gives overlapping windows; one
-    shorter than a single window gives [1, its length].
+    A call shorter than all slices together gives overlapping slices; one
+    shorter than a single slice gives [1, its length].
     """
     with open_audio(payload, suffix) as (header, blocks):
         check_header(header, cfg)
@@ -88,24 +88,24 @@ def decode_audio(payload: bytes, suffix: str, cfg: IngestConfig, plan: WindowPla
         buffers, decoded = _collect(blocks, spans, header, cfg)
     if decoded < header.frames - max(0.01 * header.frames, 4096):
         raise RejectedInput(f"truncated audio: header declares {header.frames} frames, the stream holds {decoded}")
-    windows = []
+    slices = []
     for (begin, _), start, buffer in zip(spans, starts, buffers):
         resampled = _resample(buffer.mean(axis=1), header.rate, cfg.audio_sample_rate)
         offset = round((start - begin) * cfg.audio_sample_rate / header.rate)
-        windows.append(resampled[offset:offset + plan.samples])
-    length = min(len(window) for window in windows)
-    kept = np.stack([window[:length] for window in windows]).astype(np.float32)
+        slices.append(resampled[offset:offset + plan.samples])
+    length = min(len(slice) for slice in slices)
+    kept = np.stack([slice[:length] for slice in slices]).astype(np.float32)
     if not np.isfinite(kept).all():
         raise RejectedInput("audio holds NaN or infinite samples")
     return np.clip(kept, -1.0, 1.0)  # float recordings may overshoot; the log-mel must stay finite
 
 
-def _source_spans(header: AudioHeader, plan: WindowPlan, target: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Start of each window in source frames, and the [begin, end) span read for it (with a resampling margin)."""
+def _source_spans(header: AudioHeader, plan: SlicePlan, target: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Start of each slice in source frames, and the [begin, end) span read for it (with a resampling margin)."""
     source_length = math.ceil(plan.samples * header.rate / target)
     margin = math.ceil(0.02 * header.rate) + 64  # cut off again after resampling, edge effects with it
-    count = plan.windows if header.frames > source_length else 1  # as call_windows: a short call is one window
-    starts = window_starts(header.frames, count, min(source_length, header.frames))
+    count = plan.slices if header.frames > source_length else 1  # as call_slices: a short call is one slice
+    starts = slice_starts(header.frames, count, min(source_length, header.frames))
     return starts, [(max(0, start - margin), start + source_length + margin) for start in starts]
 
 

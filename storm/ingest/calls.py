@@ -23,12 +23,12 @@ from storm.config import FeatureConfig, IngestConfig
 from storm.ingest import decode
 from storm.ingest.errors import RejectedInput, describe
 from storm.ingest.quarantine import quarantine_record
-from storm.ingest.readers import ModalityIngest
+from storm.ingest.readers import SourceIngest
 from storm.schema import N_PRAAT, PRAAT_COLUMNS, QUARANTINE_FIELDS
 from storm.store import Layout, ObjectStore
 from storm.store.layout import CALL_TABLE_SUFFIX, check_call_event, check_market, date_of, partition, raw_key_date
 
-MODALITY = "calls"
+SOURCE = "calls"
 CALL_COLUMNS = ("sent_idx", "text", *PRAAT_COLUMNS)
 MAX_SENTENCES = 20_000  # a 2-hour call is about 1,500 sentences
 MAX_SENTENCE_CHARS = 20_000
@@ -87,7 +87,7 @@ def _check_types(schema: pa.Schema) -> None:
 
 
 def ingest_call_tables(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
-                       features: FeatureConfig | None = None) -> ModalityIngest:
+                       features: FeatureConfig | None = None) -> SourceIngest:
     """One ok row per good call table: OK_COLUMNS, with ``texts`` a JSON list (null: no text), ``acoustics``
     float32 bytes [sentences, 29]; a bad table is one quarantine row."""
     for date in (start, end):
@@ -107,7 +107,7 @@ def ingest_call_tables(store: ObjectStore, layout: Layout, start: str, end: str,
         ok, quarantined = ray.data.from_arrow(_empty_ok()), ray.data.from_arrow(_strings([], QUARANTINE_FIELDS))
     if unread:
         quarantined = quarantined.union(ray.data.from_arrow(_strings(unread, QUARANTINE_FIELDS)))
-    return ModalityIngest(ok=ok, quarantined=quarantined)
+    return SourceIngest(ok=ok, quarantined=quarantined)
 
 
 def _listing(store: ObjectStore, base: str, start: str, end: str, cfg: IngestConfig, prefix: str):
@@ -125,13 +125,13 @@ def _listing(store: ObjectStore, base: str, start: str, end: str, cfg: IngestCon
             continue
         reason = _key_problem(path, base, date, size, cfg)
         if reason:
-            unread.append(quarantine_record(prefix + path, MODALITY, date or end, _market_hint(path), reason))
+            unread.append(quarantine_record(prefix + path, SOURCE, date or end, _market_hint(path), reason))
         else:
             sizes[path] = size
     for path, kind in sorted(listing.refused.items()):
         date = raw_key_date(base, path)
         if date is None or start <= date <= end:
-            unread.append(quarantine_record(prefix + path, MODALITY, date or end, None,
+            unread.append(quarantine_record(prefix + path, SOURCE, date or end, None,
                                             f"{path.rsplit('/', 1)[-1]}: {kind}, not a regular file; it was not read"))
     return sizes, unread
 
@@ -176,7 +176,7 @@ def _decode_batch(batch: dict[str, np.ndarray], prefix: str) -> pa.Table:
 
 def _call_row(payload: bytes, path: str, prefix: str) -> dict:
     date = date_of(path.rsplit("/", 1)[0]) or ""
-    row = {**quarantine_record(prefix + path, MODALITY, date, _market_hint(path), ""),
+    row = {**quarantine_record(prefix + path, SOURCE, date, _market_hint(path), ""),
            "event": "", "content_hash": decode.content_hash(payload), "texts": "[]", "acoustics": b"", "sentences": 0}
     name = path.rsplit("/", 1)[-1]
     try:

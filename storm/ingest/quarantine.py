@@ -1,6 +1,6 @@
 """Quarantine records: one per rejected input, written per date so a rerun replaces them.
 
-Layout: ``quarantine/date=D/ingest-<modality>.jsonl`` (from ``Layout.quarantine``).
+Layout: ``quarantine/date=D/ingest-<source>.jsonl`` (from ``Layout.quarantine``).
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from storm.store.layout import date_of, is_date
 STAGE = "ingest"
 
 
-def quarantine_record(source_path: str, modality: str, date: str, market: str | None, reason: str) -> dict:
+def quarantine_record(source_path: str, source: str, date: str, market: str | None, reason: str) -> dict:
     """A quarantine row with exactly QUARANTINE_FIELDS."""
-    return {"source_path": source_path, "modality": modality, "date": date, "market": market, "stage": STAGE,
+    return {"source_path": source_path, "source": source, "date": date, "market": market, "stage": STAGE,
             "reason": reason}
 
 
 def write_quarantine(
-    store: ObjectStore, layout: Layout, modality: str, records: Iterable[Mapping], start: str, end: str
+    store: ObjectStore, layout: Layout, source: str, records: Iterable[Mapping], start: str, end: str
 ) -> list[str]:
-    """Replace this stage's quarantine files for ``modality`` in [start, end]; return the files written.
+    """Replace this stage's quarantine files for ``source`` (a kind of raw input) in [start, end]; return the files written.
 
     One JSONL file per date with rejects, lines sorted so a rerun writes the same
     bytes; files left from an earlier run for dates that are now clean are removed.
@@ -40,15 +40,15 @@ def write_quarantine(
     written = []
     for date, rows in sorted(by_date.items()):
         rows.sort(key=lambda row: (str(row["source_path"]), str(row["reason"])))
-        path = layout.quarantine(date, STAGE, modality)
+        path = layout.quarantine(date, STAGE, source)
         store.write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         written.append(path)
-    store.delete(_stale_files(store, layout, modality, start, end, keep=set(written)))
+    store.delete(_stale_files(store, layout, source, start, end, keep=set(written)))
     return written
 
 
-def _stale_files(store: ObjectStore, layout: Layout, modality: str, start: str, end: str, keep: set[str]) -> list[str]:
-    name = f"/{STAGE}-{modality}.jsonl"
+def _stale_files(store: ObjectStore, layout: Layout, source: str, start: str, end: str, keep: set[str]) -> list[str]:
+    name = f"/{STAGE}-{source}.jsonl"
     return [
         path
         for path in store.list_files(layout.quarantine_dir(), suffix=name)
@@ -56,9 +56,9 @@ def _stale_files(store: ObjectStore, layout: Layout, modality: str, start: str, 
     ]
 
 
-def read_quarantine(store: ObjectStore, layout: Layout, modality: str, date: str) -> list[dict]:
-    """The quarantine records of one date and modality ([] when that day was clean)."""
-    path = layout.quarantine(date, STAGE, modality)
+def read_quarantine(store: ObjectStore, layout: Layout, source: str, date: str) -> list[dict]:
+    """The quarantine records of one date and source ([] when that day was clean)."""
+    path = layout.quarantine(date, STAGE, source)
     if not store.exists(path):
         return []
     return [json.loads(line) for line in store.read_text(path).splitlines() if line]

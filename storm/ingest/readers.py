@@ -25,7 +25,7 @@ from ray.data.expressions import col
 
 from storm.config import FeatureConfig, IngestConfig
 from storm.ingest import decode
-from storm.ingest.audio import WindowPlan, decode_audio
+from storm.ingest.audio import SlicePlan, decode_audio
 from storm.ingest.errors import RejectedInput, describe
 from storm.ingest.quarantine import quarantine_record
 from storm.ingest.sandbox import DecoderSandbox
@@ -34,15 +34,15 @@ from storm.store import Layout, ObjectStore
 from storm.store.layout import AUDIO_SUFFIXES, date_of, partition, raw_key_date
 
 OK_COLUMNS = {
-    "text": ("market", "date", "headline", "source_path", "content_hash"),
-    "image": ("market", "date", "source_path", "content_hash", "pixels"),
+    "news": ("market", "date", "headline", "source_path", "content_hash"),
+    "charts": ("market", "date", "source_path", "content_hash", "pixels"),
     "audio": ("market", "date", "event", "source_path", "content_hash", "waveform"),
 }
 _ARROW_TYPES = {"pixels": pa.list_(pa.list_(pa.uint8())), "waveform": pa.list_(pa.list_(pa.float32()))}
 _NO_PIXELS = np.zeros((0, 0), dtype=np.uint8)  # placeholder in rejected rows; dropped with them
 _NO_WAVEFORM = np.zeros((0, 0), dtype=np.float32)
-_BATCH_ROWS = {"text": 16, "image": 16, "audio": 2}  # a batch holds its files' bytes: few recordings at a time
-_SUFFIXES = {"text": (".jsonl",), "image": tuple(decode.IMAGE_FORMATS), "audio": AUDIO_SUFFIXES}
+_BATCH_ROWS = {"news": 16, "charts": 16, "audio": 2}  # a batch holds its files' bytes: few recordings at a time
+_SUFFIXES = {"news": (".jsonl",), "charts": tuple(decode.IMAGE_FORMATS), "audio": AUDIO_SUFFIXES}
 # Bad lines of one news file recorded one by one; beyond this they are counted in one more record. (A module
 # constant, not an ingest setting: the ingest section is part of every run's fingerprint.)
 MAX_REJECTS_PER_FILE = 100
@@ -50,66 +50,66 @@ TASK_RETRIES = 2  # Ray Data's default is -1 (forever): a crash that escaped the
 
 
 @dataclass
-class ModalityIngest:
-    ok: ray.data.Dataset  # OK_COLUMNS[modality]
+class SourceIngest:
+    ok: ray.data.Dataset  # OK_COLUMNS[source]
     quarantined: ray.data.Dataset  # QUARANTINE_FIELDS
 
 
 def ingest_news(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
-                features: FeatureConfig | None = None) -> ModalityIngest:
+                features: FeatureConfig | None = None) -> SourceIngest:
     """Headlines, one row per good JSONL line; a bad line is quarantined and the rest of its file flows."""
-    return _ingest(store, layout, "text", start, end, cfg,
+    return _ingest(store, layout, "news", start, end, cfg,
                    partial(_decode_news_batch, cfg=cfg, prefix=_uri_prefix(store)))
 
 
 def ingest_charts(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
-                  features: FeatureConfig | None = None) -> ModalityIngest:
+                  features: FeatureConfig | None = None) -> SourceIngest:
     """Chart images (PNG or JPEG) as uint8 grayscale ``pixels`` [H, W]."""
-    return _ingest(store, layout, "image", start, end, cfg,
+    return _ingest(store, layout, "charts", start, end, cfg,
                    partial(_decode_chart_batch, cfg=cfg, prefix=_uri_prefix(store)))
 
 
 def ingest_audio(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
-                 features: FeatureConfig | None = None) -> ModalityIngest:
-    """Conference recordings as ``waveform``: float32 mono windows [windows, samples] at ``cfg.audio_sample_rate``.
+                 features: FeatureConfig | None = None) -> SourceIngest:
+    """Conference recordings as ``waveform``: float32 mono slices [slices, samples] at ``cfg.audio_sample_rate``.
 
-    ``features`` says which windows of each call are kept (``features.audio_windows``, ``audio_frames``);
+    ``features`` says which slices of each call are kept (``features.call_slices``, ``call_mel_frames``);
     pass the run's FeatureConfig (None: its defaults).
     """
-    plan = WindowPlan.of(features or FeatureConfig(), cfg)
+    plan = SlicePlan.of(features or FeatureConfig(), cfg)
     return _ingest(store, layout, "audio", start, end, cfg,
                    partial(_decode_audio_batch, cfg=cfg, plan=plan, prefix=_uri_prefix(store)))
 
 
-INGESTERS: dict[str, Callable[..., ModalityIngest]] = {"text": ingest_news, "image": ingest_charts, "audio": ingest_audio}
+INGESTERS: dict[str, Callable[..., SourceIngest]] = {"news": ingest_news, "charts": ingest_charts, "audio": ingest_audio}
 
 
-def _ingest(store: ObjectStore, layout: Layout, modality: str, start: str, end: str, cfg: IngestConfig,
-            decode_batch) -> ModalityIngest:
+def _ingest(store: ObjectStore, layout: Layout, source: str, start: str, end: str, cfg: IngestConfig,
+            decode_batch) -> SourceIngest:
     _check_range(start, end)
-    base = layout.raw_dir(modality)
+    base = layout.raw_dir(source)
     sizes, bad_keys = _listed_sizes(store, base, start, end)
     if not sizes and not bad_keys:
-        return _empty(modality)
+        return _empty(source)
     readable = sorted(path for path, size in sizes.items() if size <= cfg.max_file_bytes)
-    unread = [_oversize_record(_uri_prefix(store) + path, modality, size, cfg)
+    unread = [_oversize_record(_uri_prefix(store) + path, source, size, cfg)
               for path, size in sorted(sizes.items()) if size > cfg.max_file_bytes]
-    unread += [quarantine_record(_uri_prefix(store) + path, modality, date or end, None, reason)
+    unread += [quarantine_record(_uri_prefix(store) + path, source, date or end, None, reason)
                for path, (date, reason) in sorted(bad_keys.items())]
     if readable:
         raw = ray.data.read_binary_files(readable, filesystem=store.arrow_fs, include_paths=True)
         # Decode once, keep it, then split: both halves read the same decoded rows.
         # Finite retries: a task that dies anyway (its node lost) is retried a few times, never forever.
-        decoded = raw.map_batches(decode_batch, batch_format="numpy", batch_size=_BATCH_ROWS[modality],
+        decoded = raw.map_batches(decode_batch, batch_format="numpy", batch_size=_BATCH_ROWS[source],
                                   max_retries=TASK_RETRIES).materialize()
-        ok = decoded.filter(expr=col("reason") == "").select_columns(list(OK_COLUMNS[modality]))
+        ok = decoded.filter(expr=col("reason") == "").select_columns(list(OK_COLUMNS[source]))
         quarantined = decoded.filter(expr=col("reason") != "").select_columns(list(QUARANTINE_FIELDS))
     else:
-        nothing = _empty(modality)
+        nothing = _empty(source)
         ok, quarantined = nothing.ok, nothing.quarantined
     if unread:
         quarantined = quarantined.union(ray.data.from_arrow(_string_table(unread, QUARANTINE_FIELDS)))
-    return ModalityIngest(ok=ok, quarantined=quarantined)
+    return SourceIngest(ok=ok, quarantined=quarantined)
 
 
 def _listed_sizes(store: ObjectStore, base: str, start: str, end: str) -> tuple[dict[str, int], dict[str, tuple]]:
@@ -148,13 +148,13 @@ def _bad_key_reason(base: str, path: str) -> str:
             "(a real date, one folder deep); it was not read. Move or rename it")
 
 
-def _oversize_record(source_path: str, modality: str, size: int, cfg: IngestConfig) -> dict:
+def _oversize_record(source_path: str, source: str, size: int, cfg: IngestConfig) -> dict:
     """The quarantine record of an object too big to read, built from its listing alone."""
     name = source_path.rsplit("/", 1)[-1]
-    market = {"image": lambda: Layout.market_of_chart(name),
-              "audio": lambda: Layout.market_and_event_of_audio(name)[0]}.get(modality, lambda: None)()
+    market = {"charts": lambda: Layout.market_of_chart(name),
+              "audio": lambda: Layout.market_and_event_of_audio(name)[0]}.get(source, lambda: None)()
     reason = _reason_of(source_path, lambda: decode.check_size(size, cfg))
-    return quarantine_record(source_path, modality, date_of(source_path) or "", market, reason)
+    return quarantine_record(source_path, source, date_of(source_path) or "", market, reason)
 
 
 def _string_table(rows: list[dict], columns) -> pa.Table:
@@ -168,11 +168,11 @@ def _check_range(start: str, end: str) -> None:
         raise ValueError(f"date range {start}..{end} is empty: start must not be after end")
 
 
-def _empty(modality: str) -> ModalityIngest:
+def _empty(source: str) -> SourceIngest:
     def table(columns) -> pa.Table:
         return pa.table({name: pa.array([], type=_ARROW_TYPES.get(name, pa.string())) for name in columns})
 
-    return ModalityIngest(ok=ray.data.from_arrow(table(OK_COLUMNS[modality])),
+    return SourceIngest(ok=ray.data.from_arrow(table(OK_COLUMNS[source])),
                           quarantined=ray.data.from_arrow(table(QUARANTINE_FIELDS)))
 
 
@@ -195,32 +195,32 @@ def _decode_chart_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix:
     with _decoder(cfg) as decoder:
         rows = [_chart_row(payload, str(path), _date_of_key(path), cfg, prefix, decoder)
                 for payload, path in zip(batch["bytes"], batch["path"])]
-    return _as_columns(rows, OK_COLUMNS["image"])
+    return _as_columns(rows, OK_COLUMNS["charts"])
 
 
 def _chart_row(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str, decoder) -> dict:
     market = Layout.market_of_chart(path)
-    row = quarantine_record(prefix + path, "image", date, market, "")
+    row = quarantine_record(prefix + path, "charts", date, market, "")
     row.update(content_hash=decode.content_hash(payload), pixels=_NO_PIXELS)
     row["reason"] = _reason_of(path, lambda: row.update(pixels=decoder.run(_decode_chart, payload, path, cfg)))
     return row
 
 
 def _decode_chart(payload: bytes, path: str, cfg: IngestConfig) -> np.ndarray:
-    suffix = decode.suffix_of(path, _SUFFIXES["image"])
+    suffix = decode.suffix_of(path, _SUFFIXES["charts"])
     decode.market_of_chart(path)
     decode.check_size(len(payload), cfg)  # the object may have grown since it was listed
     return decode.decode_image(payload, suffix, cfg)
 
 
-def _decode_audio_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, plan: WindowPlan, prefix: str) -> dict[str, list]:
+def _decode_audio_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, plan: SlicePlan, prefix: str) -> dict[str, list]:
     with _decoder(cfg) as decoder:
         rows = [_audio_row(payload, str(path), _date_of_key(path), cfg, plan, prefix, decoder)
                 for payload, path in zip(batch["bytes"], batch["path"])]
     return _as_columns(rows, OK_COLUMNS["audio"])
 
 
-def _audio_row(payload: bytes, path: str, date: str, cfg: IngestConfig, plan: WindowPlan, prefix: str,
+def _audio_row(payload: bytes, path: str, date: str, cfg: IngestConfig, plan: SlicePlan, prefix: str,
                decoder) -> dict:
     market, event = Layout.market_and_event_of_audio(path)
     row = quarantine_record(prefix + path, "audio", date, market, "")
@@ -249,7 +249,7 @@ def _decoder(cfg: IngestConfig):
     return DecoderSandbox(cfg.sandbox) if cfg.sandbox.enabled else _InProcess()
 
 
-def _decode_recording(payload: bytes, path: str, cfg: IngestConfig, plan: WindowPlan) -> np.ndarray:
+def _decode_recording(payload: bytes, path: str, cfg: IngestConfig, plan: SlicePlan) -> np.ndarray:
     suffix = decode.suffix_of(path, _SUFFIXES["audio"])
     decode.market_and_event_of_audio(path)
     decode.check_size(len(payload), cfg)
@@ -273,15 +273,15 @@ def _decode_news_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: 
     for payload, path in zip(batch["bytes"], batch["path"]):
         rows.extend(_news_rows(payload, str(path), _date_of_key(path), cfg, prefix))
     # All-string schema even when a batch held only blank lines, so empty blocks never turn columns null.
-    return _string_table(rows, dict.fromkeys((*QUARANTINE_FIELDS, *OK_COLUMNS["text"])))
+    return _string_table(rows, dict.fromkeys((*QUARANTINE_FIELDS, *OK_COLUMNS["news"])))
 
 
 def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str,
                max_rejects: int = MAX_REJECTS_PER_FILE) -> list[dict]:
     """One row per non-blank line; an unusable file gives one quarantine row for the whole file."""
-    whole = _reason_of(path, lambda: (decode.suffix_of(path, _SUFFIXES["text"]), decode.check_size(len(payload), cfg)))
+    whole = _reason_of(path, lambda: (decode.suffix_of(path, _SUFFIXES["news"]), decode.check_size(len(payload), cfg)))
     if whole:
-        return [{**quarantine_record(prefix + path, "text", date, None, whole),
+        return [{**quarantine_record(prefix + path, "news", date, None, whole),
                  "headline": "", "content_hash": decode.content_hash(payload)}]
     name = path.rsplit("/", 1)[-1]
     rows, rejects = [], 0
@@ -289,7 +289,7 @@ def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: 
         line = line.rstrip(b"\r")
         if not line.strip():
             continue
-        row = {**quarantine_record(prefix + path, "text", date, None, ""), "headline": "",
+        row = {**quarantine_record(prefix + path, "news", date, None, ""), "headline": "",
                "content_hash": decode.content_hash(line)}
         try:
             row.update(decode.parse_news_line(line, date, cfg))
@@ -301,7 +301,7 @@ def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: 
             row.update(market=decode.market_hint(line, cfg), reason=f"{name} line {number}: {why}")
         rows.append(row)
     if rejects > max_rejects:  # a flood of bad lines is one more record, not one row per line
-        rows.append({**quarantine_record(prefix + path, "text", date, None,
+        rows.append({**quarantine_record(prefix + path, "news", date, None,
                                          f"{name}: {rejects - max_rejects} more bad line(s) beyond the first "
                                          f"{max_rejects}, not recorded one by one"),
                      "headline": "", "content_hash": decode.content_hash(payload)})

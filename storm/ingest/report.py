@@ -1,4 +1,4 @@
-"""The ingest summary: per modality, how many items were good, quarantined, or missing."""
+"""The ingest summary: per source, how many items were good, quarantined, or missing."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ MarketDay = tuple[str, str]
 class IngestReport:
     start: str
     end: str
-    counts: dict[str, dict[str, int]]  # modality -> {"ok", "quarantined", "missing"}
+    counts: dict[str, dict[str, int]]  # source -> {"ok", "quarantined", "missing"}
     quarantine_files: list[str] = field(default_factory=list)  # files written by this run
     quarantine_dir: str = ""
     seconds: float = 0.0
@@ -31,5 +31,5 @@ def missing_market_days(trading: set[MarketDay], present: Iterable[MarketDay]) -
     return len(trading - set(present))
 
 
-def modality_counts(ok: int, quarantined: int, missing: int) -> dict[str, int]:
+def source_counts(ok: int, quarantined: int, missing: int) -> dict[str, int]:
     return {"ok": ok, "quarantined": quarantined, "missing": missing}

@@ -1,4 +1,4 @@
-"""`run_ingest`: read every modality for a date range, quarantine the rejects, count what is missing."""
+"""`run_ingest`: read every source for a date range, quarantine the rejects, count what is missing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from storm.config import StormConfig
 from storm.ingest.prices import load_prices
 from storm.ingest.quarantine import quarantine_record, write_quarantine
 from storm.ingest.readers import INGESTERS
-from storm.ingest.report import IngestReport, missing_market_days, modality_counts, trading_market_days
+from storm.ingest.report import IngestReport, missing_market_days, source_counts, trading_market_days
 from storm.ray_runtime import ensure_ray
 from storm.store import Layout, open_store
 
@@ -25,17 +25,17 @@ def run_ingest(config: StormConfig, start: str, end: str) -> IngestReport:
     prices = load_prices(store, layout)
     trading = trading_market_days(prices.prices, start, end)
     report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
-    for modality, ingest in INGESTERS.items():
+    for source, ingest in INGESTERS.items():
         result = ingest(store, layout, start, end, config.ingest, features=config.features)
         present = [(row["market"], row["date"]) for row in result.ok.select_columns(["market", "date"]).take_all()]
         rejected = result.quarantined.take_all()
-        report.quarantine_files += write_quarantine(store, layout, modality, rejected, start, end)
-        report.counts[modality] = modality_counts(len(present), len(rejected), missing_market_days(trading, present))
+        report.quarantine_files += write_quarantine(store, layout, source, rejected, start, end)
+        report.counts[source] = source_counts(len(present), len(rejected), missing_market_days(trading, present))
     if prices.rejected:
         records = [quarantine_record(_uri(store, path), "prices", end, _market_of(path), reason)
                    for path, reason in prices.rejected.items()]
         report.quarantine_files += write_quarantine(store, layout, "prices", records, start, end)
-        report.counts["prices"] = modality_counts(int(prices.prices["market"].nunique()), len(records), 0)
+        report.counts["prices"] = source_counts(int(prices.prices["market"].nunique()), len(records), 0)
     report.seconds = time.perf_counter() - started
     return report
 

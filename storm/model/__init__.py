@@ -7,22 +7,21 @@ from storm.model import encoders, fusion  # noqa: F401  (registers every encoder
 from storm.model.heads import StormHeads
 from storm.model.modality_mask import drop_modalities, present_modalities
 from storm.model.registry import (
-    AUDIO_ENCODERS,
+    CALL_ENCODERS,
+    ENCODERS,
     FUSIONS,
-    IMAGE_ENCODERS,
-    TEXT_ENCODERS,
+    NEWS_ENCODERS,
+    PRICE_ENCODERS,
     Registry,
-    create_audio_encoder,
+    create_encoder,
     create_fusion,
-    create_image_encoder,
-    create_text_encoder,
 )
 from storm.model.storm_model import ModelOutput, StormModel, build_model
 from storm.model.transfer import TransferReport, load_encoder_weights
 
 __all__ = [
     "build_model", "StormModel", "ModelOutput", "StormHeads",
-    "TEXT_ENCODERS", "IMAGE_ENCODERS", "AUDIO_ENCODERS", "FUSIONS", "Registry",
-    "create_text_encoder", "create_image_encoder", "create_audio_encoder", "create_fusion",
+    "NEWS_ENCODERS", "PRICE_ENCODERS", "CALL_ENCODERS", "ENCODERS", "FUSIONS", "Registry",
+    "create_encoder", "create_fusion",
     "load_encoder_weights", "TransferReport", "present_modalities", "drop_modalities",
 ]

@@ -40,43 +40,31 @@ class Registry(dict[str, type[nn.Module]]):
         return cls(**kwargs, **{key: value for key, value in (optional or {}).items() if key in accepted})
 
 
-TEXT_ENCODERS = Registry("text encoder")
-IMAGE_ENCODERS = Registry("image encoder")
-AUDIO_ENCODERS = Registry("audio encoder")
+# One registry per modality, named for what it reads (config: model.news_encoder, prices_encoder, calls_encoder).
+NEWS_ENCODERS = Registry("news encoder")
+PRICE_ENCODERS = Registry("prices encoder")
+CALL_ENCODERS = Registry("calls encoder")
 FUSIONS = Registry("fusion")
+ENCODERS = {"news": NEWS_ENCODERS, "prices": PRICE_ENCODERS, "calls": CALL_ENCODERS}
 
-register_text_encoder = TEXT_ENCODERS.register
-register_image_encoder = IMAGE_ENCODERS.register
-register_audio_encoder = AUDIO_ENCODERS.register
+register_news_encoder = NEWS_ENCODERS.register
+register_prices_encoder = PRICE_ENCODERS.register
+register_calls_encoder = CALL_ENCODERS.register
 register_fusion = FUSIONS.register
 
 
-def create_text_encoder(name: str, **kwargs: Any) -> nn.Module:
-    return TEXT_ENCODERS.create(name, **kwargs)
-
-
-def create_audio_encoder(name: str, optional: Mapping[str, Any] | None = None, **kwargs: Any) -> nn.Module:
-    return AUDIO_ENCODERS.create(name, optional, **kwargs)
+def create_encoder(modality: str, name: str, optional: Mapping[str, Any] | None = None, **kwargs: Any) -> nn.Module:
+    """The modality's registered encoder ``name``; an unknown name is an error listing the registered ones."""
+    try:
+        return ENCODERS[modality].create(name, optional, **kwargs)
+    except KeyError as err:
+        raise KeyError(f"model.{modality}_encoder: {err.args[0]}") from None
 
 
 def create_fusion(name: str, **kwargs: Any) -> nn.Module:
     return FUSIONS.create(name, **kwargs)
 
 
-def create_image_encoder(name: str, optional: Mapping[str, Any] | None = None, **kwargs: Any) -> nn.Module:
-    """A registered image encoder, or else any timm model name wrapped by the ``timm`` encoder."""
-    if name in IMAGE_ENCODERS:
-        return IMAGE_ENCODERS.create(name, optional, **kwargs)
-    import timm
-
-    if not timm.is_model(name):
-        raise KeyError(
-            f"model.image_encoder {name!r} is neither a registered image encoder ({', '.join(sorted(IMAGE_ENCODERS))}) "
-            "nor a timm model name; see timm.list_models()"
-        )
-    return IMAGE_ENCODERS.create("timm", **{**kwargs, "model_name": name})  # the name is the backbone
-
-
-def image_encoder_reads_pixels(name: str) -> bool:
-    """Whether the chart modality's encoder looks at chart pixels (a timm name does; price_evidence reads prices only)."""
-    return name not in IMAGE_ENCODERS or "image" in getattr(IMAGE_ENCODERS[name], "input_keys", ("image",))
+def prices_encoder_reads_pixels(name: str) -> bool:
+    """Whether the prices encoder also looks at chart pixels (chart_evidence does; price_evidence reads prices only)."""
+    return "image" in getattr(PRICE_ENCODERS.get(name), "input_keys", ())

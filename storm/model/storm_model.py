@@ -17,11 +17,11 @@ from torch import Tensor, nn
 from storm.config import FeatureConfig, ModelConfig
 from storm.model.heads import StormHeads
 from storm.model.modality_mask import drop_modalities, present_modalities
-from storm.model.registry import create_audio_encoder, create_fusion, create_image_encoder, create_text_encoder
+from storm.model.registry import create_encoder, create_fusion
 from storm.schema import MODALITIES
 
 
-ANCHOR_MODALITY = "image"  # the prices (the chart modality's default encoder reads the window's prices)
+ANCHOR_MODALITY = "prices"  # fused scores are anchored on the model reading prices alone
 EVIDENCE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the blends of anchor and full logits a validation block chooses from
 
 
@@ -118,13 +118,13 @@ def build_model(model: ModelConfig, features: FeatureConfig, horizons: list[int]
     """The StormModel a config describes; encoders only for ``model.modalities``."""
     common = {"hidden_dim": model.hidden_dim, "dropout": model.dropout}
     encoders: dict[str, nn.Module] = {}
-    if "text" in model.modalities:
-        encoders["text"] = create_text_encoder(model.text_encoder, text_dim=features.text_dim, **common)
-    if "image" in model.modalities:
-        encoders["image"] = create_image_encoder(model.image_encoder, {"model_name": model.chart_backbone}, **common)
-    if "audio" in model.modalities:
-        encoders["audio"] = create_audio_encoder(model.audio_encoder, {"window_days": features.window_days},
-                                                 n_mels=features.n_mels, **common)
+    if "news" in model.modalities:
+        encoders["news"] = create_encoder("news", model.news_encoder, text_dim=features.text_dim, **common)
+    if "prices" in model.modalities:
+        encoders["prices"] = create_encoder("prices", model.prices_encoder, {"model_name": model.chart_backbone}, **common)
+    if "calls" in model.modalities:
+        encoders["calls"] = create_encoder("calls", model.calls_encoder, {"window_days": features.window_days},
+                                           n_mels=features.n_mels, **common)
     fusion = create_fusion(model.fusion, n_modalities=len(MODALITIES), **common)
     heads = StormHeads(model.hidden_dim, len(horizons), model.dropout)
     return StormModel(encoders, fusion, heads, model.modality_dropout,

@@ -33,7 +33,7 @@ from storm.metrics.stored import write_scan_stats
 from storm.scan.coherence import check_horizon_order
 from storm.scan.score_store import write_day_scores
 from storm.scan.scores import input_counts, scores_table
-from storm.schema import MODALITIES, ScanStats
+from storm.schema import MODALITIES, MODALITY_SOURCES, ScanStats
 from storm.store import Layout, ObjectStore, open_store
 from storm.training.artifacts import read_model
 from storm.training.predictor import predictor_from_published
@@ -210,8 +210,9 @@ def _any_present(day: pd.DataFrame) -> pd.Series:
 
 
 def _quarantined_on(store: ObjectStore, layout: Layout, date: str) -> dict[str, int]:
-    counts = {}
-    for modality in MODALITIES:
-        path = layout.quarantine(date, "ingest", modality)
-        counts[modality] = sum(1 for line in store.read_text(path).splitlines() if line.strip()) if store.exists(path) else 0
-    return counts
+    """Per modality, the inputs of its sources quarantined on ``date`` (a recording and a call table are both calls)."""
+    def lines(path: str) -> int:
+        return sum(1 for line in store.read_text(path).splitlines() if line.strip()) if store.exists(path) else 0
+
+    return {modality: sum(lines(layout.quarantine(date, "ingest", source)) for source in MODALITY_SOURCES[modality])
+            for modality in MODALITIES}

@@ -9,7 +9,7 @@ Jobs ask this module for paths; nobody else builds them from strings.
     raw/calls/date=YYYY-MM-DD/<market>-<event>.sentences.parquet   a call's per-sentence text + Praat features
     truth/fragility.parquet                  synthetic world only; evaluation reads it, nothing else
     truth/storm_probability.parquet          synthetic only: the real ceiling, P(storm within h | simulator state)
-    features/<modality>/<spec>/date=D/…      cached per-item features keyed by content hash
+    features/<source>/<spec>/date=D/…        cached per-item features keyed by content hash
     models/<run>/current.json                pointer to the published version, switched last (atomic)
     models/<run>/versions/<version>/…        one immutable published model: weights, card (sha256 of every
                                              file), calibration, history, split (storm.training.artifacts)
@@ -21,7 +21,7 @@ Jobs ask this module for paths; nobody else builds them from strings.
     scores/date=D/lease.json                 which model version owns the date's scores (storm.scan.score_store)
     scores/date=D/explanations.parquet       what drove each score: modality Shapley values and items (storm.explain)
     candidates/<run>/scores/date=D/…         the same three files for a candidate run's scan, apart from production
-    quarantine/date=D/<stage>-<modality>.jsonl
+    quarantine/date=D/<stage>-<source>.jsonl
     raw/imports/<kind>-<name>.json           storm import: what one import wrote, from where (vendor tickers kept)
     quarantine/imports/<kind>-<name>.jsonl   storm import: rejected rows with file, line and reason
 
@@ -39,8 +39,9 @@ from dataclasses import dataclass
 from storm.names import check_market_name, check_run_name
 from storm.store.objectstore import ObjectStore
 
-MODALITIES = ("text", "image", "audio")
-RAW_FOLDER = {"text": "news", "image": "charts", "audio": "audio"}
+# The kinds of raw input, each in its own raw/<source>/ folder: headlines, chart images, call recordings and
+# per-sentence call tables (prices, one file per market, are apart: raw/prices/).
+SOURCES = ("news", "charts", "audio", "calls")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 
@@ -104,11 +105,11 @@ class Layout:
     def prices(self, market: str) -> str:
         return self.store.path("raw", "prices", f"{check_market(market)}.parquet")
 
-    def raw_dir(self, modality: str) -> str:
-        return self.store.path("raw", RAW_FOLDER[modality])
+    def raw_dir(self, source: str) -> str:
+        return self.store.path("raw", _check_source(source))
 
-    def raw_partition(self, modality: str, date: str) -> str:
-        return self.store.path("raw", RAW_FOLDER[modality], partition(date))
+    def raw_partition(self, source: str, date: str) -> str:
+        return self.store.path("raw", _check_source(source), partition(date))
 
     def news_file(self, date: str, name: str = "headlines") -> str:
         return self.store.path("raw", "news", partition(date), f"{name}.jsonl")
@@ -172,14 +173,14 @@ class Layout:
 
     def news_files(self, name: str) -> list[str]:
         """Every raw/news/date=D/<name>.jsonl in the store (one import's files)."""
-        return self.store.list_files(self.raw_dir("text"), suffix=f"/{_check_file_name(name)}.jsonl")
+        return self.store.list_files(self.raw_dir("news"), suffix=f"/{_check_file_name(name)}.jsonl")
 
     # derived
-    def features_dir(self, modality: str, spec: str) -> str:
-        return self.store.path("features", modality, spec)
+    def features_dir(self, source: str, spec: str) -> str:
+        return self.store.path("features", source, spec)
 
-    def features_partition(self, modality: str, spec: str, date: str) -> str:
-        return self.store.path("features", modality, spec, partition(date), "features.parquet")
+    def features_partition(self, source: str, spec: str, date: str) -> str:
+        return self.store.path("features", source, spec, partition(date), "features.parquet")
 
     def samples_dir(self, spec: str) -> str:
         return self.store.path("features", "samples", spec)
@@ -242,8 +243,8 @@ class Layout:
     def quarantine_dir(self) -> str:
         return self.store.path("quarantine")
 
-    def quarantine(self, date: str, stage: str, modality: str) -> str:
-        return self.store.path("quarantine", partition(date), f"{stage}-{modality}.jsonl")
+    def quarantine(self, date: str, stage: str, source: str) -> str:
+        return self.store.path("quarantine", partition(date), f"{stage}-{source}.jsonl")
 
 
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -276,6 +277,12 @@ def check_call_event(event: str) -> str:
         raise ValueError(f"call event {event!r} is not allowed: 1-100 letters, digits, '_', '.' or '-', "
                          "not starting with '.' or '-', no '..'")
     return event
+
+
+def _check_source(source: str) -> str:
+    if source not in SOURCES:
+        raise ValueError(f"raw input kind {source!r} is not one of {SOURCES}")
+    return source
 
 
 def _strip_suffix(name: str, suffixes: tuple[str, ...]) -> str:

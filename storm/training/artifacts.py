@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from storm.config import StormConfig
-from storm.features.cache import feature_spec_id
-from storm.schema import MODALITIES
+from storm.features.cache import SPEC_SOURCES, feature_spec_id
 from storm.store import Layout, ObjectStore
 from storm.training.calibration import Calibration
 from storm.training.checkpoint import weights_from_bytes
@@ -52,7 +51,7 @@ def model_card(config: StormConfig, weights: bytes, split: DateSplit, best_epoch
         "model": config.model.model_dump(mode="json"),
         "features": config.features.model_dump(mode="json"),
         "labels": config.labels.model_dump(mode="json"),
-        "feature_specs": {m: feature_spec_id(config.features, m) for m in MODALITIES},
+        "feature_specs": {s: feature_spec_id(config.features, s) for s in SPEC_SOURCES},
         "trained_at": {part: _date_range(getattr(split, part)) for part in ("train", "validation", "test")},
         "embargo_days": split.embargo_days,
         "best_epoch": best_epoch,

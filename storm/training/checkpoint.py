@@ -68,20 +68,20 @@ class TrainingState:
     """What a resumed attempt needs besides weights: where it was and what it had seen."""
 
     epochs_done: int = 0
-    best_val_loss: float = float("inf")
+    best_selection: float = float("inf")  # the kept epoch's selection score: validation loss or minus mean AUROC
     best_epoch: int = -1
     epochs_without_improvement: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["best_val_loss"] = None if self.best_val_loss == float("inf") else self.best_val_loss
+        data["best_selection"] = None if self.best_selection == float("inf") else self.best_selection
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrainingState":
-        best = data.get("best_val_loss")
-        return cls(epochs_done=int(data["epochs_done"]), best_val_loss=float("inf") if best is None else float(best),
+        best = data.get("best_selection", data.get("best_val_loss"))  # best_val_loss: checkpoints before storm 0.2
+        return cls(epochs_done=int(data["epochs_done"]), best_selection=float("inf") if best is None else float(best),
                    best_epoch=int(data["best_epoch"]), epochs_without_improvement=int(data["epochs_without_improvement"]),
                    history=list(data["history"]))
 

@@ -66,11 +66,11 @@ class RunConflict(ValueError):
     """A run name already holds a run started with another config, split or world."""
 
 
-def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault: Callable[[int], None] | None = None,
+def train(config: StormConfig, evidence=None, split: DateSplit | None = None, fault: Callable[[int], None] | None = None,
           fresh: bool = False, progress: StageReporter = SILENT, store: ObjectStore | None = None) -> TrainResult:
-    """Train `config.train.run_name` on `split` of `panel` (defaults: every stored price day; the final split).
+    """Train `config.train.run_name` on `split` of `evidence` (defaults: every stored price day; the final split).
 
-    `panel` is a storm.features.panel.PanelBuild. `fault` is a drill hook called by each worker at the
+    `evidence` is a storm.features.panel.IngestedEvidence. `fault` is a drill hook called by each worker at the
     start of every epoch (see worker.FailOnce). `fresh` discards an earlier run's checkpoints and fingerprint,
     keeping its published model servable until this training publishes the next version. ``store``: the
     configured object store, when the caller has it open already (an evaluation opens it once).
@@ -80,7 +80,7 @@ def train(config: StormConfig, panel=None, split: DateSplit | None = None, fault
     store = store or open_store(config.storage)
     layout = Layout(store)
     run, horizons = config.train.run_name, config.labels.horizons
-    build = panel if panel is not None else panel_over_all_prices(config, progress)
+    build = evidence if evidence is not None else evidence_over_all_prices(config, progress)
     config = config_for_panel(config, build.panel)  # call tables: call_evidence in place of the log-mel default
     split = split or final_split(labelled_dates(build.panel), config.train, config.labels)
     fingerprint = run_fingerprint(config, split, world_hash(store, layout))
@@ -198,7 +198,7 @@ def labelled_dates(panel) -> list[str]:
     return sorted(set(panel.date[known]))
 
 
-def panel_over_all_prices(config: StormConfig, progress: StageReporter = SILENT):
+def evidence_over_all_prices(config: StormConfig, progress: StageReporter = SILENT):
     """Every (market, trading day) the stored prices cover: the default training set."""
     from storm.features.panel import build_panel
     from storm.ingest import read_prices

@@ -80,9 +80,9 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         val_loss = evaluation_loss(outputs, loss_fn)
         evidence_weight, aurocs = evidence_weight_choice(outputs)
         selection = selection_score(train.early_stopping_metric, val_loss, aurocs)
-        improved = selection < state.best_val_loss
+        improved = selection < state.best_selection
         if improved:
-            state.best_val_loss, state.best_epoch, state.epochs_without_improvement = selection, epoch, 0
+            state.best_selection, state.best_epoch, state.epochs_without_improvement = selection, epoch, 0
             best_weights = _snapshot(unwrap(model))
             best_weights["evidence_weight"] = torch.tensor(float(evidence_weight))  # the published blend
         else:

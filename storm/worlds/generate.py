@@ -118,7 +118,7 @@ def _clear_previous_world(store: ObjectStore, layout: Layout) -> None:
     if not store.exists(layout.world_manifest()):
         raise WorldRootError(f"{store.uri}/raw holds data that storm generate did not write (no raw/world.json); "
                              "generate into an empty --root so real inputs are never overwritten")
-    store.delete([layout.prices_dir(), *(layout.raw_dir(m) for m in ("text", "image", "audio")),
+    store.delete([layout.prices_dir(), *(layout.raw_dir(s) for s in ("news", "charts", "audio")),
                   layout.world_manifest(), truth_root])
 
 
@@ -153,7 +153,7 @@ def _write_ceiling(plan: WorldPlan, config: StormConfig, store: ObjectStore, lay
 
 def _write_charts(plan: WorldPlan, config: StormConfig, store: ObjectStore, layout: Layout, writer: Executor,
                   pending: list[Future], progress: bool) -> int:
-    days, size = config.features.chart_days, config.features.image_size
+    days, size = config.features.chart_days, config.features.chart_size
     bar = tqdm(total=len(plan.markets) * len(plan.dates), desc="charts", unit="chart", file=sys.stderr,
                disable=not progress)
     for market in plan.markets:
@@ -217,7 +217,7 @@ def _manifest(plan: WorldPlan, config: StormConfig, counts: dict[str, int], stor
         "kind": plan.kind, "seed": plan.seed, "markets": list(plan.markets), "start": plan.dates[0],
         "end": plan.dates[-1], "trading_days": len(plan.dates), "source": plan.source, "counts": counts,
         "storm_rate": {str(h): round(r, 6) for h, r in storm_rate.items()},
-        "image_size": config.features.image_size, "chart_days": config.features.chart_days,
+        "chart_size": config.features.chart_size, "chart_days": config.features.chart_days,
         "audio_sample_rate": config.ingest.audio_sample_rate, "audio_event": CONFERENCE_EVENT,
         "world": config.world.model_dump(mode="json"),
     }

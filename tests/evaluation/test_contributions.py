@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "model"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "explain"))
 
 HORIZONS = [5, 20]
-PARTS = {"text": 0.05, "image": 0.2, "audio": 0.0}  # an additive game: each modality adds its own part on storm days
+PARTS = {"news": 0.05, "prices": 0.2, "calls": 0.0}  # an additive game: each modality adds its own part on storm days
 
 
 def contribution_tables(n_days: int = 80) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -54,9 +54,9 @@ def test_a_fold_models_contributions_are_its_explanations_and_add_up_to_score_mi
     columns = predictor.contributions(batch)
     explanation = explain_windows(model, CALIBRATION, {k: torch.as_tensor(v) for k, v in batch.items()}, items=False)
     for index, horizon in enumerate(MODEL_HORIZONS):
-        total = sum(columns[f"contribution_{m}_{horizon}d"] for m in ("text", "image", "audio"))
+        total = sum(columns[f"contribution_{m}_{horizon}d"] for m in ("news", "prices", "calls"))
         assert np.allclose(total, explanation.score[:, index] - explanation.baseline[:, index], atol=1e-9)
-    assert np.allclose(columns[f"contribution_audio_{MODEL_HORIZONS[0]}d"][1], 0.0)  # absent on that row
+    assert np.allclose(columns[f"contribution_calls_{MODEL_HORIZONS[0]}d"][1], 0.0)  # absent on that row
 
 
 def test_contributions_on_other_rows_are_refused():
@@ -69,16 +69,16 @@ def test_contributions_recover_each_modalitys_part_and_the_summary_separates_sto
     fused, contributions = contribution_tables()
     explained = with_contributions(fused, contributions)
     storm = explained["storm_20d"] == 1
-    assert np.allclose(explained.loc[storm, "contribution_image_20d"], 0.2)
-    assert np.allclose(explained.loc[~storm, "contribution_image_20d"], 0.0)
+    assert np.allclose(explained.loc[storm, "contribution_prices_20d"], 0.2)
+    assert np.allclose(explained.loc[~storm, "contribution_prices_20d"], 0.0)
     total = explained[[f"contribution_{m}_5d" for m in PARTS]].sum(axis=1)
     assert np.allclose(total, explained["score_5d"] - 0.1)  # they add up to score - all-masked score
     settings = EvaluationConfig(bootstrap_resamples=100)
     summary = contribution_summary(explained, HORIZONS, settings)
-    image = summary["20"]["storm"]["image"]
+    image = summary["20"]["storm"]["prices"]
     assert abs(image["estimate"] - 0.2) < 1e-9 and image["low"] - 1e-9 <= 0.2 <= image["high"] + 1e-9
-    assert summary["20"]["calm"]["image"]["estimate"] < 1e-12
-    assert summary["5"]["storm"]["audio"]["estimate"] < 1e-12
+    assert summary["20"]["calm"]["prices"]["estimate"] < 1e-12
+    assert summary["5"]["storm"]["calls"]["estimate"] < 1e-12
 
 
 def test_the_report_renders_the_contributions_table_at_80_columns():
@@ -91,5 +91,5 @@ def test_the_report_renders_the_contributions_table_at_80_columns():
     console.print(_contributions_table({"modality_contributions": summary}))
     lines = console.export_text().splitlines()
     assert max(len(line) for line in lines) <= 80
-    assert any(line.strip().startswith("image") and "20d" in line for line in lines)
+    assert any(line.strip().startswith("prices") and "20d" in line for line in lines)
     assert render_tables.__doc__  # the table joins render_tables when a report carries contributions

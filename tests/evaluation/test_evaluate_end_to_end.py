@@ -20,8 +20,8 @@ from storm.training.artifacts import read_model
 N_DAYS = 200
 DATES = list(pd.bdate_range("2019-01-07", periods=N_DAYS).strftime("%Y-%m-%d"))
 TINY = {
-    "features.image_size": 32, "features.chart_days": 10, "features.n_mels": 16, "features.audio_frames": 32,
-    "features.window_days": 10, "model.modalities": ["image", "audio"], "model.hidden_dim": 16,
+    "features.chart_size": 32, "features.chart_days": 10, "features.n_mels": 16, "features.call_mel_frames": 32,
+    "features.window_days": 10, "model.modalities": ["prices", "calls"], "model.hidden_dim": 16,
     "model.chart_backbone": "resnet10t", "train.epochs": 1, "train.num_workers": 1, "train.batch_size": 32,
     "train.folds": 2, "train.validation_fraction": 0.3, "labels.horizons": [5, 20],
 }
@@ -95,7 +95,7 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
     interval = report["versus_reference"]["20"]["garch"]["auroc"]
     assert interval["low"] <= interval["estimate"] <= interval["high"] and interval["verdict"] in (
         "better", "worse", "not distinguishable")
-    assert set(report["ablation"]["20"]["masked"]) == {"image", "audio"}
+    assert set(report["ablation"]["20"]["masked"]) == {"prices", "calls"}
     runs = report["fold_runs"]
     assert runs["fold1"]["fused"]["run"] == fold_run("tiny", "fold1") and not runs["fold1"]["fused"]["reused"]
     assert all(layout.store.read_bytes(path).startswith(b"\x89PNG") for path in outcome.plot_paths)

@@ -33,17 +33,17 @@ def scored_table(markets=("AAA", "BBB"), n_days=60, noise=0.3, seed=0, first_day
             score = np.clip(0.2 + 0.6 * label + noise * rng.standard_normal(n_days), 0, 1)
             table[f"score_{h}d"], table[f"alert_{h}d"], table[f"storm_{h}d"] = score, score >= 0.5, label
         table["vol_pred"], table["fwd_log_vol"] = -1.5 + 0.1 * label, -1.5 + 0.2 * label
-        for m in ("text", "image", "audio"):
+        for m in ("news", "prices", "calls"):
             table[f"weight_{m}"] = 1 / 3
         parts.append(table)
     return pd.concat(parts, ignore_index=True)
 
 
-NAMES = ["fused", "only-text", "only-image", "only-audio", "trail-vol", "garch", "price-logit", "frag-oracle", "ceiling"]
+NAMES = ["fused", "only-news", "only-prices", "only-calls", "trail-vol", "garch", "price-logit", "frag-oracle", "ceiling"]
 
 
 def models(markets=("AAA", "BBB"), n_days=60, first_day=0) -> list[ScoredModel]:
-    noise = {"fused": 0.3, "only-text": 0.6, "only-image": 0.7, "only-audio": 0.8, "trail-vol": 1.2, "garch": 0.9,
+    noise = {"fused": 0.3, "only-news": 0.6, "only-prices": 0.7, "only-calls": 0.8, "trail-vol": 1.2, "garch": 0.9,
              "price-logit": 0.5, "frag-oracle": 0.0, "ceiling": 0.1}
     kinds = {"fused": "fused", "frag-oracle": "oracle", "ceiling": "ceiling", "trail-vol": "baseline", "garch": "baseline",
              "price-logit": "baseline"}
@@ -88,9 +88,9 @@ def test_every_other_model_is_compared_with_fused_and_gets_a_verdict(report):
     assert set(versus) == set(NAMES) - {"fused"}
     assert versus["frag-oracle"]["auroc"]["verdict"] == "worse"  # a perfect ranking beats fused
     assert versus["trail-vol"]["auroc"]["verdict"] == "better"
-    difference = versus["only-text"]["auroc"]
+    difference = versus["only-news"]["auroc"]
     pooled = report["pooled"]["20"]
-    assert difference["estimate"] == pytest.approx(pooled["fused"]["auroc"] - pooled["only-text"]["auroc"])
+    assert difference["estimate"] == pytest.approx(pooled["fused"]["auroc"] - pooled["only-news"]["auroc"])
     assert difference["verdict"] in ("better", "worse", "not distinguishable")
 
 
@@ -156,19 +156,19 @@ def test_ablation_reports_the_auroc_lost_when_a_modality_is_masked():
     fused = scored_table(noise=0.1)
     without_text = scored_table(noise=2.0, seed=5)
     without_audio = fused.copy()
-    ablation = modality_ablation(fused, {"text": without_text, "audio": without_audio}, [20])["20"]
-    assert ablation["masked"]["text"]["auroc_drop"] > 0.1
-    assert ablation["masked"]["audio"]["auroc_drop"] == 0.0
+    ablation = modality_ablation(fused, {"news": without_text, "calls": without_audio}, [20])["20"]
+    assert ablation["masked"]["news"]["auroc_drop"] > 0.1
+    assert ablation["masked"]["calls"]["auroc_drop"] == 0.0
 
 
 def test_modality_weights_are_averaged_over_alert_days_and_all_days():
     table = pd.DataFrame({"alert_20d": [True, False, False, True],
-                          "weight_text": [0.8, 0.2, 0.2, 0.6], "weight_image": [0.2, 0.8, 0.8, 0.4],
-                          "weight_audio": [0.0, 0.0, 0.0, 0.0]})
+                          "weight_news": [0.8, 0.2, 0.2, 0.6], "weight_prices": [0.2, 0.8, 0.8, 0.4],
+                          "weight_calls": [0.0, 0.0, 0.0, 0.0]})
     weights = modality_weights(table, 20)
     assert weights["n_alert_days"] == 2
-    assert weights["alert_days"]["text"] == pytest.approx(0.7)
-    assert weights["all_days"]["text"] == pytest.approx(0.45)
+    assert weights["alert_days"]["news"] == pytest.approx(0.7)
+    assert weights["all_days"]["news"] == pytest.approx(0.45)
 
 
 def test_predictions_table_carries_keys_labels_presence_and_every_variant():
@@ -183,12 +183,12 @@ def test_predictions_table_carries_keys_labels_presence_and_every_variant():
         assert "market" not in inputs  # only model inputs reach the predictor
         return {"score_5d": inputs["modality_mask"][:, 0] * 0.5 + shift, "alert_5d": np.array([True, False])}
 
-    scorers = {"fused": lambda b: {"fused": predict(b), "masked-text": predict(b, 0.1)}}
+    scorers = {"fused": lambda b: {"fused": predict(b), "masked-news": predict(b, 0.1)}}
     tables = collect_predictions([batch], scorers, [5])
     fused = tables["fused"]
     assert fused["date"].tolist() == ["2021-01-04", "2021-01-05"]  # sorted by market, date
-    assert fused["present_text"].tolist() == [False, True] and fused["present_image"].all()
-    assert fused["score_5d"].tolist() == [0.0, 0.5] and np.allclose(tables["masked-text"]["score_5d"], [0.1, 0.6])
+    assert fused["present_news"].tolist() == [False, True] and fused["present_prices"].all()
+    assert fused["score_5d"].tolist() == [0.0, 0.5] and np.allclose(tables["masked-news"]["score_5d"], [0.1, 0.6])
     assert np.isnan(fused["storm_5d"][0]) and fused["fwd_log_vol"].tolist() == [-2.0, -1.0]
     assert list(batch_predictions(batch, {"score_5d": np.array([0.1, 0.2])}, [5]).columns)[:2] == ["market", "date"]
 

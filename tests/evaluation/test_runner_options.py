@@ -7,16 +7,16 @@ from storm.evaluation.runner import single_modalities
 
 
 def test_every_modality_of_the_model_by_default():
-    config = StormConfig().with_overrides({"model.modalities": ["text", "image"]})
-    assert single_modalities(config) == ["text", "image"]
+    config = StormConfig().with_overrides({"model.modalities": ["news", "prices"]})
+    assert single_modalities(config) == ["news", "prices"]
 
 
 def test_a_chosen_subset_is_trained_alone():
-    config = StormConfig().with_overrides({"evaluation.single_modalities": ["image"]})
-    assert single_modalities(config) == ["image"]
+    config = StormConfig().with_overrides({"evaluation.single_modalities": ["prices"]})
+    assert single_modalities(config) == ["prices"]
 
 
 def test_a_modality_the_model_does_not_read_is_refused_by_name():
-    config = StormConfig().with_overrides({"model.modalities": ["text", "image"], "evaluation.single_modalities": ["audio"]})
-    with pytest.raises(ValueError, match=r"\['audio'\], not among model.modalities"):
+    config = StormConfig().with_overrides({"model.modalities": ["news", "prices"], "evaluation.single_modalities": ["calls"]})
+    with pytest.raises(ValueError, match=r"\['calls'\], not among model.modalities"):
         single_modalities(config)

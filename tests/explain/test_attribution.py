@@ -115,7 +115,7 @@ def test_a_planted_stressful_headline_raises_the_score_ranks_first_and_its_remov
     before = explain_windows(model, CALIBRATION, calm, calm_headlines)
     after = explain_windows(model, CALIBRATION, planted, planted_headlines)
     assert after.score_logit[0, -1] > before.score_logit[0, -1] + 1e-3
-    text_items = [i for i, item in enumerate(after.items) if item.modality == "text"]
+    text_items = [i for i, item in enumerate(after.items) if item.modality == "news"]
     ranked = sorted(text_items, key=lambda i: -after.item_logit[i, -1])
     planted_index = len(planted_headlines.sample) - 1
     assert ranked[0] == planted_index
@@ -130,19 +130,19 @@ def test_price_and_call_effects_are_the_score_change_when_that_reading_or_call_i
     explanation = explain_windows(model, CALIBRATION, batch)
     with torch.no_grad():
         for index, item in enumerate(explanation.items):
-            if item.modality == "text":
+            if item.modality == "news":
                 continue
             changed = {key: value[item.sample:item.sample + 1].clone() for key, value in batch.items()}
-            if item.modality == "image":
+            if item.modality == "prices":
                 column = [it.label for it in explanation.items if it.sample == item.sample
-                          and it.modality == "image"].index(item.label)
+                          and it.modality == "prices"].index(item.label)
                 changed["price_days"][..., column] = 0.0
             else:
-                slot = [it for it in explanation.items if it.sample == item.sample and it.modality == "audio"].index(item)
+                slot = [it for it in explanation.items if it.sample == item.sample and it.modality == "calls"].index(item)
                 occupied = torch.nonzero(changed["audio_valid"][0]).flatten()
                 for key in ("audio_valid", "audio_age", "audio_mel"):
                     changed[key][0, occupied[slot]] = 0.0
                 changed["modality_mask"][0, 2] = float(changed["audio_valid"].sum() > 0)
             expected = explanation.score_logit[item.sample] - model(changed).storm_logits[0].numpy()
             assert np.allclose(explanation.item_logit[index], expected, atol=1e-5), item
-    assert {item.modality for item in explanation.items} == {"image", "audio"}  # no headlines given: no text items
+    assert {item.modality for item in explanation.items} == {"prices", "calls"}  # no headlines given: no text items

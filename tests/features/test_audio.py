@@ -42,21 +42,21 @@ def test_long_clip_is_cropped_around_its_centre():
     np.testing.assert_array_equal(fit_frames(mel, 12)[0], [*range(10), 0, 0])
 
 
-def test_window_starts_spread_evenly_and_one_window_is_the_centre():
-    from storm.ingest.audio import window_starts
+def test_slice_starts_spread_evenly_and_one_window_is_the_centre():
+    from storm.ingest.audio import slice_starts
 
-    np.testing.assert_array_equal(window_starts(1000, 4, 100), [75, 325, 575, 825])
-    np.testing.assert_array_equal(window_starts(1000, 1, 100), [450])
-    np.testing.assert_array_equal(window_starts(150, 4, 100), [0, 6, 44, 50])  # overlap only when the call is short
+    np.testing.assert_array_equal(slice_starts(1000, 4, 100), [75, 325, 575, 825])
+    np.testing.assert_array_equal(slice_starts(1000, 1, 100), [450])
+    np.testing.assert_array_equal(slice_starts(150, 4, 100), [0, 6, 44, 50])  # overlap only when the call is short
 
 
 def test_windows_of_a_call_become_one_fixed_shape_feature_in_call_order():
-    from storm.features.audio import call_windows
-    from storm.ingest.audio import window_samples
+    from storm.features.audio import call_slices
+    from storm.ingest.audio import slice_samples
 
-    length = window_samples(256, 8, RATE)
+    length = slice_samples(256, 8, RATE)
     call = np.concatenate([tone(10.0, hz) for hz in (200.0, 400.0, 800.0, 1600.0)])  # pitch rises over the call
-    windows = call_windows(call, 8, length)
+    windows = call_slices(call, 8, length)
     assert windows.shape == (8, length) and length == 32 * 160
     features = audio_features(windows, RATE, 32, 256)
     assert features.shape == (32, 256) and np.isfinite(features).all()

@@ -8,13 +8,13 @@ from storm.store import Layout, open_store
 
 def test_spec_changes_only_with_the_settings_of_its_modality():
     base = FeatureConfig()
-    assert feature_spec_id(base, "text") == feature_spec_id(FeatureConfig(), "text")
-    assert feature_spec_id(base, "text") != feature_spec_id(FeatureConfig(max_text_tokens=32), "text")
-    assert feature_spec_id(base, "text") == feature_spec_id(FeatureConfig(image_size=32), "text")
-    assert feature_spec_id(base, "image") != feature_spec_id(FeatureConfig(image_size=32), "image")
+    assert feature_spec_id(base, "news") == feature_spec_id(FeatureConfig(), "news")
+    assert feature_spec_id(base, "news") != feature_spec_id(FeatureConfig(max_text_tokens=32), "news")
+    assert feature_spec_id(base, "news") == feature_spec_id(FeatureConfig(chart_size=32), "news")
+    assert feature_spec_id(base, "charts") != feature_spec_id(FeatureConfig(chart_size=32), "charts")
     assert feature_spec_id(base, "audio") != feature_spec_id(FeatureConfig(n_mels=32), "audio")
     assert feature_spec_id(base, "audio") == feature_spec_id(FeatureConfig(max_headlines=2), "audio")
-    assert len({feature_spec_id(base, m) for m in ("text", "image", "audio")}) == 3
+    assert len({feature_spec_id(base, m) for m in ("news", "charts", "audio")}) == 3
 
 
 def rows(hashes, date, value):
@@ -40,5 +40,5 @@ def test_cached_features_round_trip_with_their_shape_and_merge_by_hash(local_sto
 
 def test_cache_reads_nothing_for_dates_without_partitions(local_storage):
     store = open_store(local_storage)
-    cache = FeatureCache(store, Layout(store), "text", "spec1")
+    cache = FeatureCache(store, Layout(store), "news", "spec1")
     assert cache.load(["2020-01-02"]) == {} and cache.cached_hashes(["2020-01-02"]) == set()

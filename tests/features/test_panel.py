@@ -16,7 +16,7 @@ from storm.features.windows import WINDOW_INPUT_KEYS, gather_windows
 from storm.store import Layout, open_store
 
 DATES = list(pd.bdate_range("2020-01-06", periods=30).strftime("%Y-%m-%d"))  # Monday 6 Jan 2020 onwards
-FEATURES = dict(max_headlines=4, image_size=32, chart_days=10, n_mels=16, audio_frames=32, window_days=5,
+FEATURES = dict(max_headlines=4, chart_size=32, chart_days=10, n_mels=16, call_mel_frames=32, window_days=5,
                 max_conferences=2)
 
 
@@ -75,7 +75,7 @@ def row_of(panel, market: str, date: str) -> int:
 
 def test_panel_draws_no_chart_when_the_chart_encoder_reads_prices_only(ray_cluster, tiny_world):
     config, layout = tiny_world
-    panel = build_panel(config.with_overrides({"model.image_encoder": "price_evidence"}), DATES[5], DATES[9]).panel
+    panel = build_panel(config.with_overrides({"model.prices_encoder": "price_evidence"}), DATES[5], DATES[9]).panel
     quiet_day, given = row_of(panel, "BBB", DATES[5]), row_of(panel, "AAA", DATES[5])
     assert not panel.chart[quiet_day].any() and panel.has_chart.all()  # the modality is present: its prices
     assert panel.chart[given].any()  # a given PNG is still read
@@ -83,7 +83,7 @@ def test_panel_draws_no_chart_when_the_chart_encoder_reads_prices_only(ray_clust
 
 def test_panel_holds_each_days_evidence_once_with_labels_and_counts(ray_cluster, tiny_world):
     config, layout = tiny_world
-    build = build_panel(config.with_overrides({"model.image_encoder": "chart_evidence"}), DATES[5], DATES[9])
+    build = build_panel(config.with_overrides({"model.prices_encoder": "chart_evidence"}), DATES[5], DATES[9])
     panel = build.panel
     assert build.markets == ["AAA", "BBB"] and build.dates == DATES[5:10]
     assert list(panel.date[panel.market == "AAA"]) == DATES[1:10]  # window_days - 1 trading days before the start
@@ -105,8 +105,8 @@ def test_panel_holds_each_days_evidence_once_with_labels_and_counts(ray_cluster,
     assert panel.labels[last].tolist()[::2] == [0.0, 1.0] and np.isfinite(panel.fwd_log_vol[row_of(panel, "BBB", DATES[9])])
 
     # report counts as run_ingest does: items dated in range, (market, day) pairs without an item that day
-    assert build.report.counts["text"] == {"ok": 3, "quarantined": 0, "missing": 8}
-    assert build.report.counts["image"] == {"ok": 1, "quarantined": 1, "missing": 9}
+    assert build.report.counts["news"] == {"ok": 3, "quarantined": 0, "missing": 8}
+    assert build.report.counts["charts"] == {"ok": 1, "quarantined": 1, "missing": 9}
     assert build.report.counts["audio"] == {"ok": 0, "quarantined": 0, "missing": 10}
     assert any(path.endswith("ingest-image.jsonl") for path in build.report.quarantine_files)
 
@@ -118,7 +118,7 @@ def test_windows_see_the_past_days_and_the_conference_until_it_leaves_the_window
     windows = gather_windows(panel, rows)
     assert set(WINDOW_INPUT_KEYS) <= set(windows)
     assert windows["text_days"].shape == (5, 5, 384) and windows["price_days"].shape[:2] == (5, 5)
-    assert windows["image"].shape == (5, 1, 32, 32) and windows["audio_mel"].shape == (5, 2, 16, 32)
+    assert windows["charts"].shape == (5, 1, 32, 32) and windows["audio_mel"].shape == (5, 2, 16, 32)
     # day 6's window holds day 5's two headlines and day 6's one, oldest first
     assert windows["text_day_count"][0].tolist() == [0, 0, 0, 2, 1]
     # the day-3 conference: in the windows ending on days 6 and 7 (ages 3 and 4 days), gone from day 8 on
@@ -135,12 +135,12 @@ def test_windows_see_the_past_days_and_the_conference_until_it_leaves_the_window
 def test_rerun_computes_only_new_items(ray_cluster, tiny_world):
     config, layout = tiny_world
     first = build_panel(config, DATES[5], DATES[9])
-    assert first.computed == {"text": 3, "image": 1, "audio": 1}
+    assert first.computed == {"news": 3, "charts": 1, "audio": 1}
     again = build_panel(config, DATES[5], DATES[9])
-    assert again.computed == {"text": 0, "image": 0, "audio": 0}
+    assert again.computed == {"news": 0, "charts": 0, "audio": 0}
     write_news(layout, DATES[7], [("BBB", "Exporters rally on weaker currency")], name="late")
     third = build_panel(config, DATES[5], DATES[9])
-    assert third.computed == {"text": 1, "image": 0, "audio": 0}
+    assert third.computed == {"news": 1, "charts": 0, "audio": 0}
     assert third.panel.text_count[row_of(third.panel, "BBB", DATES[7])] == 1
 
 
@@ -149,7 +149,7 @@ def test_a_one_day_build_reads_only_its_window(ray_cluster, tiny_world):
     config, _ = tiny_world
     one_day = build_panel(config, DATES[7], DATES[7])
     assert one_day.dates == [DATES[7]] and list(one_day.panel.date[one_day.panel.market == "AAA"]) == DATES[3:8]
-    assert one_day.computed == {"text": 3, "image": 1, "audio": 1}  # what lies in days 3..7, nothing earlier or later
+    assert one_day.computed == {"news": 3, "charts": 1, "audio": 1}  # what lies in days 3..7, nothing earlier or later
     windows = gather_windows(one_day.panel, one_day.panel.rows_on([DATES[7]]))
     assert windows["modality_mask"].tolist() == [[1, 1, 1], [0, 1, 0]]
 

@@ -15,13 +15,13 @@ from storm.features.windows import WINDOW_INPUT_KEYS, gather_windows
 from storm.importing.calls import CallImport, import_call_tables
 from storm.ingest.quarantine import read_quarantine
 from storm.model import build_model
-from storm.model.encoders.calls import audio_encoder_for_panel
+from storm.model.encoders.calls import calls_encoder_for_panel
 from storm.schema import N_PRAAT, PRAAT_COLUMNS
 from storm.store import Layout, open_store
 
 DATES = list(pd.bdate_range("2020-01-06", periods=30).strftime("%Y-%m-%d"))  # Monday 6 Jan 2020 onwards
 SATURDAY = "2020-01-11"  # between DATES[4] (Fri 10th) and DATES[5] (Mon 13th)
-FEATURES = dict(n_mels=16, audio_frames=32, window_days=5, max_conferences=2, image_size=32, chart_days=10)
+FEATURES = dict(n_mels=16, call_mel_frames=32, window_days=5, max_conferences=2, chart_size=32, chart_days=10)
 
 
 def write_prices(layout: Layout, market: str) -> None:
@@ -77,9 +77,9 @@ def test_an_imported_call_table_reaches_the_panel_on_its_market_day_and_the_mode
     bbb = windows["call_features"][-1, 0]
     assert (bbb[:2 * N_PRAAT] == 0).all() and (bbb[2 * N_PRAAT:3 * N_PRAAT] == 1).all()  # all undefined: masks
 
-    encoder = audio_encoder_for_panel(config.model.audio_encoder, panel)
+    encoder = calls_encoder_for_panel(config.model.calls_encoder, panel)
     assert encoder == "call_evidence"
-    model = build_model(ModelConfig(audio_encoder=encoder), config.features, [5, 10, 20]).eval()
+    model = build_model(ModelConfig(calls_encoder=encoder), config.features, [5, 10, 20]).eval()
     batch = {key: torch.as_tensor(np.asarray(windows[key], dtype=np.float32)) for key in WINDOW_INPUT_KEYS}
     with torch.no_grad():
         output = model(batch)

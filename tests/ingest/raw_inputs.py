@@ -137,8 +137,8 @@ BAD_NEWS_FILES = {"huge.jsonl@2024-01-03": "max_file_bytes"}  # rejected whole, 
 BAD_AUDIO = {"AAA-q4.wav@2024-01-03": "truncated audio", "BBB-short.wav@2024-01-03": "shorter than",
              "AAA-rate.wav@2024-01-03": "header sample rate 1 Hz", "BBB-junk.wav@2024-01-03": "not a readable WAV"}
 EXPECTED_COUNTS = {
-    "text": {"ok": 3, "quarantined": len(BAD_NEWS) + len(BAD_NEWS_FILES), "missing": 3},
-    "image": {"ok": 2, "quarantined": len(BAD_CHARTS), "missing": 4},
+    "news": {"ok": 3, "quarantined": len(BAD_NEWS) + len(BAD_NEWS_FILES), "missing": 3},
+    "charts": {"ok": 2, "quarantined": len(BAD_CHARTS), "missing": 4},
     "audio": {"ok": 2, "quarantined": len(BAD_AUDIO), "missing": 4},
     "calls": {"ok": 0, "quarantined": 0, "missing": 6},  # no per-sentence call tables in this world
 }
@@ -149,12 +149,12 @@ def write_mixed_world(layout: Layout) -> None:
     for market in MARKETS:
         write_prices(layout, market, TRADING_DAYS)
     good_png, good_wav = png_bytes(), wav_bytes()
-    write_raw_file(layout, "image", "2024-01-02", "AAA.png", good_png)
-    write_raw_file(layout, "image", "2024-01-02", "BBB.png", good_png[: len(good_png) // 2])
-    write_raw_file(layout, "image", "2024-01-02", "CCC.png", png_bytes(300, 300, noise=True))
-    write_raw_file(layout, "image", "2024-01-03", "AAA.png", png_bytes(80, 60, mode="RGB"))
-    write_raw_file(layout, "image", "2024-01-03", "BBB.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
-    write_raw_file(layout, "image", "2024-01-03", "bad-name.png", good_png)
+    write_raw_file(layout, "charts", "2024-01-02", "AAA.png", good_png)
+    write_raw_file(layout, "charts", "2024-01-02", "BBB.png", good_png[: len(good_png) // 2])
+    write_raw_file(layout, "charts", "2024-01-02", "CCC.png", png_bytes(300, 300, noise=True))
+    write_raw_file(layout, "charts", "2024-01-03", "AAA.png", png_bytes(80, 60, mode="RGB"))
+    write_raw_file(layout, "charts", "2024-01-03", "BBB.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
+    write_raw_file(layout, "charts", "2024-01-03", "bad-name.png", good_png)
     write_raw_file(layout, "audio", "2024-01-02", "AAA-call.wav", good_wav)
     write_raw_file(layout, "audio", "2024-01-02", "BBB-call.wav", wav_bytes(0.6, rate=22050, channels=2))
     write_raw_file(layout, "audio", "2024-01-03", "AAA-q4.wav", good_wav[:-2000])
@@ -162,11 +162,11 @@ def write_mixed_world(layout: Layout) -> None:
     write_raw_file(layout, "audio", "2024-01-03", "AAA-rate.wav", wav_with_header_rate(1))
     write_raw_file(layout, "audio", "2024-01-03", "BBB-junk.wav", b"RIFF\x00\x00junk")
     lines = [news_line("AAA"), b"", news_line("BBB", date="2024-01-02"), *BAD_NEWS]
-    write_raw_file(layout, "text", "2024-01-02", "headlines.jsonl", b"\n".join(lines) + b"\n")
-    write_raw_file(layout, "text", "2024-01-03", "wire.jsonl", news_line("AAA") + b"\n")
-    write_raw_file(layout, "text", "2024-01-03", "blank.jsonl", b"\n\n")
-    write_raw_file(layout, "text", "2024-01-03", "huge.jsonl", (news_line("BBB") + b"\n") * 1200)
-    write_raw_file(layout, "image", "2024-01-02", "notes.txt", b"chart notes")
-    write_raw_file(layout, "text", "2024-01-05", "headlines.jsonl", b"{not json\n")
-    write_raw_file(layout, "image", "2024-01-05", "AAA.png", b"not a png")
+    write_raw_file(layout, "news", "2024-01-02", "headlines.jsonl", b"\n".join(lines) + b"\n")
+    write_raw_file(layout, "news", "2024-01-03", "wire.jsonl", news_line("AAA") + b"\n")
+    write_raw_file(layout, "news", "2024-01-03", "blank.jsonl", b"\n\n")
+    write_raw_file(layout, "news", "2024-01-03", "huge.jsonl", (news_line("BBB") + b"\n") * 1200)
+    write_raw_file(layout, "charts", "2024-01-02", "notes.txt", b"chart notes")
+    write_raw_file(layout, "news", "2024-01-05", "headlines.jsonl", b"{not json\n")
+    write_raw_file(layout, "charts", "2024-01-05", "AAA.png", b"not a png")
     write_raw_file(layout, "audio", "2024-01-05", "AAA-call.wav", b"not a wav")

@@ -10,12 +10,12 @@ import pytest
 
 from raw_inputs import float_wav_bytes, recording_bytes, tone, wav_bytes, wav_with_header_rate
 from storm.config import FeatureConfig, IngestConfig
-from storm.features.audio import audio_features, call_windows, log_mel
-from storm.ingest.audio import WindowPlan, decode_audio
+from storm.features.audio import audio_features, call_slices, log_mel
+from storm.ingest.audio import SlicePlan, decode_audio
 from storm.ingest.decode import RejectedInput
 
 CFG = IngestConfig()
-PLAN = WindowPlan.of(FeatureConfig(), CFG)  # 8 windows of 32 frames = 5120 samples at 16 kHz
+PLAN = SlicePlan.of(FeatureConfig(), CFG)  # 8 windows of 32 frames = 5120 samples at 16 kHz
 FORMATS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac")
 
 
@@ -72,7 +72,7 @@ def test_windows_are_spread_over_the_whole_call_in_order():
 def test_decoded_windows_match_windows_cut_from_the_whole_waveform():
     call = tone(30.0, 16000, 440.0) * np.linspace(0.1, 1.0, 30 * 16000, dtype=np.float32)
     windows = decode_audio(recording_bytes(".wav", call), ".wav", CFG, PLAN)
-    reference = call_windows(np.round(call * 32767) / 32767, PLAN.windows, PLAN.samples)
+    reference = call_slices(np.round(call * 32767) / 32767, PLAN.slices, PLAN.samples)
     np.testing.assert_allclose(windows, reference, atol=1e-4)
 
 

@@ -22,7 +22,7 @@ def world_with_crafted_keys(storage) -> tuple[StormConfig, Layout]:
     layout = Layout(open_store(config.storage))
     write_mixed_world(layout)
     for key in CRAFTED_KEYS:  # valid JSON lines too: they must not be read as data either
-        layout.store.write_bytes(f"{layout.raw_dir('text')}/{key}", b"not json\n" + news_line("AAA") + b"\n")
+        layout.store.write_bytes(f"{layout.raw_dir('news')}/{key}", b"not json\n" + news_line("AAA") + b"\n")
     return config, layout
 
 
@@ -30,12 +30,12 @@ def test_crafted_date_keys_are_quarantined_as_bad_keys_and_the_night_goes_on(ray
     config, layout = world_with_crafted_keys(local_storage)
     news = ingest_news(layout.store, layout, *RANGE, config.ingest)
     assert all(is_date(row["date"]) and RANGE[0] <= row["date"] <= RANGE[1] for row in news.ok.take_all())
-    assert len(news.ok.take_all()) == EXPECTED_COUNTS["text"]["ok"]  # nothing read from the crafted keys
+    assert len(news.ok.take_all()) == EXPECTED_COUNTS["news"]["ok"]  # nothing read from the crafted keys
 
     report = run_ingest(config, *RANGE)  # used to raise: date '2024-01-01x' is not YYYY-MM-DD
-    assert report.counts["text"]["quarantined"] == EXPECTED_COUNTS["text"]["quarantined"] + len(CRAFTED_KEYS)
-    filed = read_quarantine(layout.store, layout, "text", RANGE[1])  # filed under the range's last day
-    bad_keys = sorted(r["source_path"].removeprefix(layout.raw_dir("text") + "/") for r in filed
+    assert report.counts["news"]["quarantined"] == EXPECTED_COUNTS["news"]["quarantined"] + len(CRAFTED_KEYS)
+    filed = read_quarantine(layout.store, layout, "news", RANGE[1])  # filed under the range's last day
+    bad_keys = sorted(r["source_path"].removeprefix(layout.raw_dir("news") + "/") for r in filed
                       if r["reason"].startswith("bad key"))
     assert bad_keys == sorted(CRAFTED_KEYS)
     assert all("date=YYYY-MM-DD" in r["reason"] for r in filed if r["reason"].startswith("bad key"))
@@ -44,22 +44,22 @@ def test_crafted_date_keys_are_quarantined_as_bad_keys_and_the_night_goes_on(ray
 def test_a_quarantine_record_without_a_real_date_is_filed_under_the_range_end(local_storage):
     store = open_store(local_storage)
     layout = Layout(store)
-    record = {"source_path": "x/date=2024-01-01x/evil.jsonl", "modality": "text", "date": "2024-01-01x",
+    record = {"source_path": "x/date=2024-01-01x/evil.jsonl", "source": "news", "date": "2024-01-01x",
               "market": None, "stage": "ingest", "reason": "bad"}
-    written = write_quarantine(store, layout, "text", [record, {**record, "date": None}], *RANGE)
-    assert written == [layout.quarantine(RANGE[1], "ingest", "text")]
-    assert [r["date"] for r in read_quarantine(store, layout, "text", RANGE[1])] == [RANGE[1], RANGE[1]]
+    written = write_quarantine(store, layout, "news", [record, {**record, "date": None}], *RANGE)
+    assert written == [layout.quarantine(RANGE[1], "ingest", "news")]
+    assert [r["date"] for r in read_quarantine(store, layout, "news", RANGE[1])] == [RANGE[1], RANGE[1]]
 
 
 def test_dev_zero_link_fifo_and_symlinked_date_folder_are_quarantined_unread(ray_cluster, local_storage, tmp_path):
     config, layout = world_with_crafted_keys(local_storage)
-    charts = layout.raw_partition("image", "2024-01-02")
+    charts = layout.raw_partition("charts", "2024-01-02")
     os.symlink("/dev/zero", f"{charts}/ZZZ.png")  # lists as 0 bytes, reads forever
     os.mkfifo(f"{charts}/FFF.png")  # blocks a reader forever
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "EEE.png").write_bytes(b"\x89PNG outside the store")
-    os.symlink(outside, layout.raw_partition("image", "2024-01-04"))
+    os.symlink(outside, layout.raw_partition("charts", "2024-01-04"))
 
     result = ingest_charts(layout.store, layout, *RANGE, config.ingest)
     assert sorted(row["market"] for row in result.ok.take_all()) == ["AAA", "AAA"]
@@ -67,14 +67,14 @@ def test_dev_zero_link_fifo_and_symlinked_date_folder_are_quarantined_unread(ray
     assert "symbolic link" in reasons["ZZZ.png"] and "FIFO" in reasons["FFF.png"]
     assert "symbolic link to a folder" in reasons["date=2024-01-04"]
     assert "EEE.png" not in reasons
-    write_raw_file(layout, "image", "2024-01-03", "CCC.png", b"still writable")  # the store itself is unharmed
+    write_raw_file(layout, "charts", "2024-01-03", "CCC.png", b"still writable")  # the store itself is unharmed
 
 
 def test_a_news_file_flooded_with_bad_lines_gives_capped_records_and_its_good_line_flows(ray_cluster, local_storage):
     """1 MB of `x\\n` used to become one quarantine row per line, all pulled into the driver."""
     config = StormConfig(storage=local_storage)
     layout = Layout(open_store(config.storage))
-    write_raw_file(layout, "text", "2024-01-02", "flood.jsonl", news_line("AAA") + b"\n" + b"x\n" * 20_000)
+    write_raw_file(layout, "news", "2024-01-02", "flood.jsonl", news_line("AAA") + b"\n" + b"x\n" * 20_000)
     news = ingest_news(layout.store, layout, *RANGE, config.ingest)
     assert [row["market"] for row in news.ok.take_all()] == ["AAA"]
     records = news.quarantined.take_all()
@@ -90,8 +90,8 @@ def test_a_forged_m4a_and_a_jpeg_scan_bomb_in_the_window_are_quarantined_and_the
     layout = Layout(open_store(config.storage))
     write_raw_file(layout, "audio", "2024-01-02", "AAA-forged.m4a", forged_m4a())
     write_raw_file(layout, "audio", "2024-01-02", "BBB-q3.m4a", m4a_bytes())
-    write_raw_file(layout, "image", "2024-01-02", "AAA.jpg", jpeg_scan_bomb())
-    write_raw_file(layout, "image", "2024-01-02", "BBB.jpg", progressive_jpeg())
+    write_raw_file(layout, "charts", "2024-01-02", "AAA.jpg", jpeg_scan_bomb())
+    write_raw_file(layout, "charts", "2024-01-02", "BBB.jpg", progressive_jpeg())
 
     audio = ingest_audio(layout.store, layout, *RANGE, config.ingest)
     assert [(row["market"], row["event"]) for row in audio.ok.take_all()] == [("BBB", "q3")]

@@ -66,7 +66,7 @@ def build_corrupted_world(layout: Layout) -> tuple[dict[str, dict[str, str]], di
                                                                                               "we are reviewing options.")
     truncated_png = png_bytes(64, 64, noise=True)
     good = {
-        "image": {"AAA.png": png_bytes(), "BBB.jpg": jpeg_bytes()},
+        "charts": {"AAA.png": png_bytes(), "BBB.jpg": jpeg_bytes()},
         "audio": {"AAA-call.wav": recording_bytes(".wav", said, SPEECH_RATE),
                   "BBB-call.mp3": recording_bytes(".mp3", said, SPEECH_RATE),
                   "CCC-call.flac": recording_bytes(".flac", said, SPEECH_RATE),
@@ -75,7 +75,7 @@ def build_corrupted_world(layout: Layout) -> tuple[dict[str, dict[str, str]], di
     }
     mp3, flac = recording_bytes(".mp3", said, SPEECH_RATE), recording_bytes(".flac", said, SPEECH_RATE)
     bad = {
-        "image": {
+        "charts": {
             "CCC.png": (b"", "not a recognisable PNG"),
             "DDD.png": (truncated_png[: len(truncated_png) // 2], "truncated PNG"),
             "EEE.png": (b"\x89PNG\r\n\x1a\n" + b"garbage" * 20, "PNG"),
@@ -111,13 +111,13 @@ def build_corrupted_world(layout: Layout) -> tuple[dict[str, dict[str, str]], di
         b'{"market": "AAA", "headline": "x", "n": NaN}': "JSON constant NaN",
     }
     lines = [news_line("AAA", "Stocks steady"), *bad_lines, news_line("BBB", "Yields fall")]
-    good["text"] = {"headlines.jsonl"}
-    write_raw_file(layout, "text", DAY, "headlines.jsonl", b"\n".join(lines) + b"\n")
-    write_raw_file(layout, "text", DAY, "huge.jsonl", news_line("AAA", "y" * 2_000_000) + b"\n")
-    bad["text"] = {f"headlines.jsonl line {number}": (None, reason)
+    good["news"] = {"headlines.jsonl"}
+    write_raw_file(layout, "news", DAY, "headlines.jsonl", b"\n".join(lines) + b"\n")
+    write_raw_file(layout, "news", DAY, "huge.jsonl", news_line("AAA", "y" * 2_000_000) + b"\n")
+    bad["news"] = {f"headlines.jsonl line {number}": (None, reason)
                    for number, reason in enumerate(bad_lines.values(), start=2)}
-    bad["text"]["huge.jsonl"] = (None, f"over ingest.max_file_bytes={MAX_FILE_BYTES}; not read")
-    for modality in ("image", "audio"):
+    bad["news"]["huge.jsonl"] = (None, f"over ingest.max_file_bytes={MAX_FILE_BYTES}; not read")
+    for modality in ("charts", "audio"):
         for name, payload in {**good[modality], **{n: p for n, (p, _) in bad[modality].items()}}.items():
             write_raw_file(layout, modality, DAY, name, payload)
     expected = {modality: {name: reason for name, (_, reason) in cases.items()} for modality, cases in bad.items()}
@@ -132,7 +132,7 @@ def quarantine_by_name(layout: Layout, modality: str) -> dict[str, str]:
         for record in read_quarantine(layout.store, layout, modality, date):
             assert record["reason"].strip() and record["stage"] == "ingest"
             name = record["source_path"].rsplit("/", 1)[-1]
-            key = record["reason"].split(":", 1)[0] if modality == "text" else name
+            key = record["reason"].split(":", 1)[0] if modality == "news" else name
             assert key not in found
             found[key] = record["reason"]
     return found
@@ -206,10 +206,10 @@ def check_corrupted_world_ingest(storage, tmp_path) -> int:
         assert set(found) == set(reasons), (modality, found)
         for name, must_say in reasons.items():
             assert must_say in found[name] and name in found[name].split(":")[0], (name, found[name])
-    assert "prices" in output and "image" in output
+    assert "prices" in output and "charts" in output
     counts = {modality: tuple(map(int, re.search(rf"{modality}\W+(\d+)\W+(\d+)\W+(\d+)", output).groups()[:2]))
-              for modality in ("text", "image", "audio", "prices")}
-    assert counts == {"text": (2, len(expected["text"])), "image": (len(good["image"]), len(expected["image"])),
+              for modality in ("news", "charts", "audio", "prices")}
+    assert counts == {"news": (2, len(expected["news"])), "charts": (len(good["charts"]), len(expected["charts"])),
                       "audio": (len(good["audio"]), len(expected["audio"])), "prices": (5, 1)}, output
     return growth
 

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 
 from raw_inputs import jpeg_bytes, news_line, png_bytes, recording_bytes, tone, wav_bytes
 from storm.config import FeatureConfig, IngestConfig
-from storm.ingest.audio import WindowPlan, decode_audio
+from storm.ingest.audio import SlicePlan, decode_audio
 from storm.ingest.decode import RejectedInput, decode_image, parse_news_line
 
 CFG = IngestConfig(max_image_pixels=1_000_000)
-PLAN = WindowPlan.of(FeatureConfig(), CFG)
+PLAN = SlicePlan.of(FeatureConfig(), CFG)
 MEMORY_BOUND = 64 * 2**20  # per decoded item; the seeds are a few kB, a healthy decode needs a few MB
 RSS_BOUND = 256 * 2**20  # growth of the process's peak RSS per item: also counts C allocations (libsndfile, FFmpeg, Pillow)
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
@@ -167,7 +167,7 @@ def check_audio(payload: bytes, suffix: str) -> None:
     windows = decodes_within_bounds(lambda data: decode_audio(data, suffix, CFG, PLAN), payload)
     if windows is not None:
         assert windows.dtype == np.float32 and windows.ndim == 2
-        assert windows.shape[0] in (1, PLAN.windows) and windows.shape[1] <= PLAN.samples
+        assert windows.shape[0] in (1, PLAN.slices) and windows.shape[1] <= PLAN.samples
         assert np.isfinite(windows).all() and np.abs(windows).max(initial=0) <= 1.0
 
 

@@ -28,7 +28,7 @@ def quarantined(layout: Layout, modality: str) -> list[tuple[str, str]]:
     found = []
     for date in ("2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"):
         for record in read_quarantine(layout.store, layout, modality, date):
-            assert record["stage"] == "ingest" and record["modality"] == modality and record["date"] == date
+            assert record["stage"] == "ingest" and record["source"] == modality and record["date"] == date
             found.append((f"{record['source_path'].rsplit('/', 1)[-1]}@{date}", record["reason"]))
     return found
 
@@ -42,13 +42,13 @@ def test_bad_items_are_quarantined_with_reasons_and_good_items_flow_locally(ray_
     report = run_ingest(config, *RANGE)
 
     assert report.counts == EXPECTED_COUNTS
-    charts = quarantined_by_file(layout, "image")
+    charts = quarantined_by_file(layout, "charts")
     assert set(charts) == set(BAD_CHARTS)  # 2024-01-05 files were pruned, never read
     assert all(expected in charts[name] for name, expected in BAD_CHARTS.items())
     audio = quarantined_by_file(layout, "audio")
     assert set(audio) == set(BAD_AUDIO)
     assert all(expected in audio[name] for name, expected in BAD_AUDIO.items()), audio
-    news = quarantined(layout, "text")
+    news = quarantined(layout, "news")
     line_reasons = [reason for name, reason in news if name == "headlines.jsonl@2024-01-02"]
     assert len(line_reasons) == len(BAD_NEWS) and all(reason.startswith("headlines.jsonl line ") for reason in line_reasons)
     assert all(any(expected in reason for reason in line_reasons) for expected in BAD_NEWS.values())
@@ -57,8 +57,8 @@ def test_bad_items_are_quarantined_with_reasons_and_good_items_flow_locally(ray_
     assert all(expected in whole_files[name] for name, expected in BAD_NEWS_FILES.items())
     assert sorted(report.quarantine_files) == sorted(
         layout.quarantine(date, "ingest", modality)
-        for date, modality in [("2024-01-02", "text"), ("2024-01-03", "text"), ("2024-01-02", "image"),
-                               ("2024-01-03", "image"), ("2024-01-03", "audio")]
+        for date, modality in [("2024-01-02", "news"), ("2024-01-03", "news"), ("2024-01-02", "charts"),
+                               ("2024-01-03", "charts"), ("2024-01-03", "audio")]
     )
 
 
@@ -82,8 +82,8 @@ def test_missing_prefix_and_range_without_files_are_empty_not_errors(ray_cluster
     config = StormConfig(storage=local_storage)
     layout = Layout(open_store(config.storage))
     report = run_ingest(config, "2024-01-02", "2024-01-04")  # nothing written at all
-    assert report.counts == {m: {"ok": 0, "quarantined": 0, "missing": 0} for m in ("text", "image", "audio", "calls")}
-    write_raw_file(layout, "image", "2024-01-02", "AAA.png", png_bytes())
+    assert report.counts == {m: {"ok": 0, "quarantined": 0, "missing": 0} for m in ("news", "charts", "audio", "calls")}
+    write_raw_file(layout, "charts", "2024-01-02", "AAA.png", png_bytes())
     outside = ingest_charts(layout.store, layout, "2024-02-01", "2024-02-03", config.ingest)
     assert outside.ok.count() == 0 and outside.quarantined.count() == 0
 
@@ -92,7 +92,7 @@ def test_same_files_give_same_counts_on_s3_with_s3_paths(ray_cluster, s3_storage
     config, layout = mixed_world(s3_storage)
     report = run_ingest(config, *RANGE)
     assert report.counts == EXPECTED_COUNTS
-    records = read_quarantine(layout.store, layout, "image", "2024-01-03")
+    records = read_quarantine(layout.store, layout, "charts", "2024-01-03")
     assert records and all(r["source_path"].startswith(f"s3://{layout.store.root}/raw/charts/") for r in records)
     assert set(quarantined_by_file(layout, "audio")) == set(BAD_AUDIO)
 
@@ -100,7 +100,7 @@ def test_same_files_give_same_counts_on_s3_with_s3_paths(ray_cluster, s3_storage
 def test_rerun_replaces_quarantine_files_and_removes_stale_ones(ray_cluster, local_storage):
     config, layout = mixed_world(local_storage)
     store = layout.store
-    outside = layout.quarantine("2024-01-05", "ingest", "image")
+    outside = layout.quarantine("2024-01-05", "ingest", "charts")
     store.write_text(outside, '{"reason": "from another run"}\n')  # outside the range: must survive
     first = run_ingest(config, *RANGE)
     contents = {path: store.read_bytes(path) for path in first.quarantine_files}
@@ -111,11 +111,11 @@ def test_rerun_replaces_quarantine_files_and_removes_stale_ones(ray_cluster, loc
     assert len(store.list_files(layout.quarantine_dir(), suffix=".jsonl")) == len(contents) + 1
 
     for name in ("BBB.png", "bad-name.png"):  # fix 2024-01-03's charts: its quarantine file must go
-        store.delete([f"{layout.raw_partition('image', '2024-01-03')}/{name}"])
+        store.delete([f"{layout.raw_partition('charts', '2024-01-03')}/{name}"])
     third = run_ingest(config, *RANGE)
-    assert third.counts["image"]["quarantined"] == len(BAD_CHARTS) - 2
-    assert not store.exists(layout.quarantine("2024-01-03", "ingest", "image"))
-    assert store.exists(layout.quarantine("2024-01-02", "ingest", "image"))
+    assert third.counts["charts"]["quarantined"] == len(BAD_CHARTS) - 2
+    assert not store.exists(layout.quarantine("2024-01-03", "ingest", "charts"))
+    assert store.exists(layout.quarantine("2024-01-02", "ingest", "charts"))
     assert json.loads(store.read_text(outside)) == {"reason": "from another run"}
 
 

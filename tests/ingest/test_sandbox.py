@@ -10,7 +10,7 @@ import pytest
 
 from hostile_media import forged_m4a, jpeg_scan_bomb, m4a_bytes, progressive_jpeg
 from storm.config import DecoderSandboxConfig, FeatureConfig, IngestConfig
-from storm.ingest.audio import WindowPlan, decode_audio
+from storm.ingest.audio import SlicePlan, decode_audio
 from storm.ingest.decode import decode_image
 from storm.ingest.errors import RejectedInput
 from storm.ingest.sandbox import DecoderSandbox, LimitExceeded
@@ -82,7 +82,7 @@ def test_a_rejection_inside_the_sandbox_stays_the_decoders_own_reason():
 
 def test_the_forged_m4a_is_quarantined_without_the_worker_growing():
     cfg = IngestConfig()
-    plan = WindowPlan.of(FeatureConfig(), cfg)
+    plan = SlicePlan.of(FeatureConfig(), cfg)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with DecoderSandbox(LIMITS) as sandbox:
         with pytest.raises(RejectedInput):

@@ -22,9 +22,9 @@ def make_scores(date: str = SCAN_DATE) -> pd.DataFrame:
         weights = (0.5, 0.3, 0.2) if market == "SPX" else (0.0, 0.6, 0.4)  # DAX had no news that day
         rows.append({
             "date": date, "market": market, "horizon": horizon, "score": score, "alert": score >= THRESHOLDS[horizon],
-            "threshold": THRESHOLDS[horizon], "model_version": "demo-3f2a", "weight_text": weights[0] + horizon / 1000,
-            "weight_image": weights[1], "weight_audio": weights[2], "present_text": market == "SPX",
-            "present_image": True, "present_audio": True,
+            "threshold": THRESHOLDS[horizon], "model_version": "demo-3f2a", "weight_news": weights[0] + horizon / 1000,
+            "weight_prices": weights[1], "weight_calls": weights[2], "present_news": market == "SPX",
+            "present_prices": True, "present_calls": True,
         })
     return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
 
@@ -32,6 +32,6 @@ def make_scores(date: str = SCAN_DATE) -> pd.DataFrame:
 def make_stats(date: str = SCAN_DATE, finished_at: float = 1_710_540_000.0) -> ScanStats:
     return ScanStats(
         date=date, duration_seconds=42.5, finished_at=finished_at, markets_missing=("NKY",),
-        inputs={"text": {"ok": 9, "quarantined": 1, "missing": 1}, "image": {"ok": 2, "quarantined": 0, "missing": 0},
-                "audio": {"ok": 1, "quarantined": 1, "missing": 3}},
+        inputs={"news": {"ok": 9, "quarantined": 1, "missing": 1}, "prices": {"ok": 2, "quarantined": 0, "missing": 0},
+                "calls": {"ok": 1, "quarantined": 1, "missing": 3}},
     )

@@ -46,15 +46,15 @@ def test_explicit_thresholds_override_the_scores_column(scores, stats):
 
 def test_modality_weights_come_from_the_longest_horizon(scores, stats):
     registry = build_registry(scores, stats, {})
-    assert value(registry, contract.MODALITY_WEIGHT, market="SPX", modality="text") == pytest.approx(0.5 + 20 / 1000)
-    assert value(registry, contract.MODALITY_WEIGHT, market="DAX", modality="image") == pytest.approx(0.6)
+    assert value(registry, contract.MODALITY_WEIGHT, market="SPX", modality="news") == pytest.approx(0.5 + 20 / 1000)
+    assert value(registry, contract.MODALITY_WEIGHT, market="DAX", modality="prices") == pytest.approx(0.6)
 
 
 def test_contributions_carry_market_horizon_and_modality(scores, stats):
     registry = build_registry(scores, stats, {})
-    assert value(registry, contract.ALERT_CONTRIBUTION, market="SPX", horizon="5", modality="text") == \
+    assert value(registry, contract.ALERT_CONTRIBUTION, market="SPX", horizon="5", modality="news") == \
         pytest.approx(0.5 + 5 / 1000)
-    assert value(registry, contract.ALERT_CONTRIBUTION, market="DAX", horizon="20", modality="audio") == pytest.approx(0.4)
+    assert value(registry, contract.ALERT_CONTRIBUTION, market="DAX", horizon="20", modality="calls") == pytest.approx(0.4)
     assert len([k for k in samples(registry) if k[0] == contract.ALERT_CONTRIBUTION]) == len(scores) * 3
 
 
@@ -65,8 +65,8 @@ def test_scan_gauges_report_stats_and_the_scored_dates_midnight(scores, stats):
     assert value(registry, contract.SCAN_DURATION) == 42.5
     assert value(registry, contract.SCAN_MARKETS_MISSING) == 1
     assert value(registry, contract.SCAN_MARKETS_SCORED) == 2
-    assert value(registry, contract.SCAN_INPUTS, modality="audio", status="quarantined") == 1
-    assert value(registry, contract.SCAN_INPUTS, modality="image", status="missing") == 0
+    assert value(registry, contract.SCAN_INPUTS, modality="calls", status="quarantined") == 1
+    assert value(registry, contract.SCAN_INPUTS, modality="prices", status="missing") == 0
 
 
 def test_model_info_labels_default_version_to_the_scores_model(scores, stats):
@@ -81,8 +81,8 @@ def test_without_stats_the_scan_stats_gauges_are_left_out(scores):
 
 
 def test_a_scores_table_missing_columns_is_refused_with_the_column_names(scores, stats):
-    with pytest.raises(ValueError, match="weight_audio"):
-        build_registry(scores.drop(columns=["weight_audio"]), stats, {})
+    with pytest.raises(ValueError, match="weight_calls"):
+        build_registry(scores.drop(columns=["weight_calls"]), stats, {})
 
 
 def test_promtool_accepts_the_exposition(scores, stats):

@@ -9,7 +9,7 @@ import torch
 from storm.config import FeatureConfig, ModelConfig
 
 HORIZONS = [5, 10, 20]
-SMALL_FEATURES = dict(n_mels=16, audio_frames=32, max_headlines=4, image_size=64, window_days=6, max_conferences=2)
+SMALL_FEATURES = dict(n_mels=16, call_mel_frames=32, max_headlines=4, chart_size=64, window_days=6, max_conferences=2)
 N_PRICE_FEATURES = 7
 
 # MODALITIES order: text, image, audio
@@ -40,8 +40,8 @@ def make_batch(features: FeatureConfig, masks: list[list[float]], seed: int = 0)
         "text_day_count": day_count,
         "price_days": torch.randn(size, window, N_PRICE_FEATURES, generator=generator),
         "day_valid": torch.ones(size, window),
-        "image": torch.randn(size, 1, features.image_size, features.image_size, generator=generator),
-        "audio_mel": torch.randn(size, slots, features.n_mels, features.audio_frames, generator=generator) * audio_valid[..., None, None],
+        "image": torch.randn(size, 1, features.chart_size, features.chart_size, generator=generator),
+        "audio_mel": torch.randn(size, slots, features.n_mels, features.call_mel_frames, generator=generator) * audio_valid[..., None, None],
         "audio_age": torch.rand(size, slots, generator=generator) * audio_valid,
         "audio_valid": audio_valid,
         "modality_mask": mask,

@@ -37,7 +37,7 @@ def test_training_forward_gives_the_anchor_logits_for_its_own_loss():
 
 
 def test_a_model_without_prices_has_no_anchor():
-    model, features = _model(modalities=["text", "audio"])
+    model, features = _model(modalities=["news", "calls"])
     assert model.anchor_index is None and model.eval()(make_batch(features, [[1, 0, 1]] * 2)).anchor_logits is None
 
 

@@ -7,8 +7,8 @@ import torch
 from storm.config import FeatureConfig, ModelConfig
 from storm.features.calls import call_vector_dim
 from storm.model import build_model
-from storm.model.encoders.calls import CallEvidenceEncoder, audio_encoder_for_panel
-from storm.model.registry import AUDIO_ENCODERS
+from storm.model.encoders.calls import CallEvidenceEncoder, calls_encoder_for_panel
+from storm.model.registry import CALL_ENCODERS
 
 
 def inputs(batch=3, slots=2, text_dim=384, n_mels=8, frames=16, calls=True):
@@ -23,7 +23,7 @@ def inputs(batch=3, slots=2, text_dim=384, n_mels=8, frames=16, calls=True):
 
 
 def test_call_evidence_is_registered_and_reads_masked_calls_without_nan():
-    assert AUDIO_ENCODERS["call_evidence"] is CallEvidenceEncoder
+    assert CALL_ENCODERS["call_evidence"] is CallEvidenceEncoder
     encoder = CallEvidenceEncoder(n_mels=8, hidden_dim=16)
     batch = inputs()
     batch["call_features"][:, :, 58:87] = 1.0  # every voice feature undefined: only the masks say so
@@ -54,11 +54,11 @@ def test_call_evidence_is_the_default_when_the_panel_holds_call_tables():
     class Empty:
         call_vector = np.zeros((0, call_vector_dim(384)), dtype=np.float32)
 
-    assert audio_encoder_for_panel("conference_evidence", Panel()) == "call_evidence"
-    assert audio_encoder_for_panel("conference_evidence", Empty()) == "conference_evidence"
-    assert audio_encoder_for_panel("conference_pool", Panel()) == "conference_pool"
-    model = build_model(ModelConfig(audio_encoder="call_evidence"), FeatureConfig(n_mels=8), [5, 10])
-    assert isinstance(model.encoders["audio"], CallEvidenceEncoder)
+    assert calls_encoder_for_panel("conference_evidence", Panel()) == "call_evidence"
+    assert calls_encoder_for_panel("conference_evidence", Empty()) == "conference_evidence"
+    assert calls_encoder_for_panel("conference_pool", Panel()) == "conference_pool"
+    model = build_model(ModelConfig(calls_encoder="call_evidence"), FeatureConfig(n_mels=8), [5, 10])
+    assert isinstance(model.encoders["calls"], CallEvidenceEncoder)
 
 
 def test_training_on_a_panel_with_call_tables_records_call_evidence_in_its_config():
@@ -70,6 +70,6 @@ def test_training_on_a_panel_with_call_tables_records_call_evidence_in_its_confi
 
     config = StormConfig()
     chosen = config_for_panel(config, Panel())
-    assert chosen.model.audio_encoder == "call_evidence" and config.model.audio_encoder == "conference_evidence"
-    explicit = config.with_overrides({"model.audio_encoder": "conference_pool"})
+    assert chosen.model.calls_encoder == "call_evidence" and config.model.calls_encoder == "conference_evidence"
+    explicit = config.with_overrides({"model.calls_encoder": "conference_pool"})
     assert config_for_panel(explicit, Panel()) is explicit

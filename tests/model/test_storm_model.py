@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from model_batches import HORIZONS, MASK_PATTERNS, make_batch, mixed_masks, small_configs
-from storm.model import AUDIO_ENCODERS, FUSIONS, TEXT_ENCODERS, build_model, create_fusion, create_image_encoder
+from storm.features.price_history import PRICE_FEATURES
+from storm.model import CALL_ENCODERS, FUSIONS, NEWS_ENCODERS, build_model, create_encoder, create_fusion
 from storm.schema import MODALITIES
 
 
@@ -48,7 +49,7 @@ def test_encoder_without_any_present_sample_still_joins_the_graph_for_ddp():
     model, features = _model(modality_dropout=0.0)
     output = model.train()(make_batch(features, [[1, 1, 0], [1, 1, 0]]))
     output.storm_logits.sum().backward()
-    assert all(p.grad is not None for p in model.encoders["audio"].parameters())
+    assert all(p.grad is not None for p in model.encoders["calls"].parameters())
 
 
 @pytest.mark.parametrize("fusion", sorted(FUSIONS))
@@ -90,7 +91,7 @@ def test_single_modality_model_builds_one_encoder_and_ignores_other_inputs(modal
 
 
 def test_single_modality_model_does_not_need_the_other_modalities_keys():
-    model, features = _model(modalities=["audio"])
+    model, features = _model(modalities=["calls"])
     batch = make_batch(features, [[0, 0, 1]] * 2)
     keys = ("audio_mel", "audio_age", "audio_valid", "modality_mask")
     output = model.eval()({key: batch[key] for key in keys})
@@ -100,14 +101,17 @@ def test_single_modality_model_does_not_need_the_other_modalities_keys():
 def test_unknown_component_names_say_what_is_registered():
     with pytest.raises(KeyError, match="concat"):
         create_fusion("sum", hidden_dim=8)
-    with pytest.raises(KeyError, match="timm"):
-        create_image_encoder("not_a_cnn", hidden_dim=8)
+    with pytest.raises(KeyError, match=r"model.prices_encoder: .*chart_evidence, price_evidence"):
+        create_encoder("prices", "not_a_cnn", hidden_dim=8)
+    with pytest.raises(KeyError, match="model.chart_backbone 'not_a_cnn' is not a timm model name"):
+        create_encoder("prices", "chart_evidence", {"model_name": "not_a_cnn"}, hidden_dim=8)
 
 
 @pytest.mark.parametrize("name", ["resnet10t", "mobilenetv3_small_050", "lcnet_050"])
-def test_any_timm_cnn_name_encodes_one_channel_charts_to_hidden_dim(name):
-    encoder = create_image_encoder(name, hidden_dim=16, dropout=0.0).eval()
-    assert encoder({"image": torch.randn(2, 1, 64, 64)}).shape == (2, 16)
+def test_chart_evidence_reads_one_channel_charts_through_any_timm_backbone(name):
+    encoder = create_encoder("prices", "chart_evidence", {"model_name": name}, hidden_dim=16, dropout=0.0).eval()
+    inputs = {"image": torch.randn(2, 1, 64, 64), "price_days": torch.randn(2, 6, len(PRICE_FEATURES)), "day_valid": torch.ones(2, 6)}
+    assert encoder(inputs).shape == (2, 16)
 
 
 def test_window_days_before_a_markets_history_do_not_change_the_output():
@@ -136,7 +140,7 @@ def test_registries_hold_the_configured_default_names():
     from storm.config import ModelConfig
 
     defaults = ModelConfig()
-    assert defaults.text_encoder in TEXT_ENCODERS and defaults.audio_encoder in AUDIO_ENCODERS
+    assert defaults.news_encoder in NEWS_ENCODERS and defaults.calls_encoder in CALL_ENCODERS
     assert {"concat", "gated", "attention"} <= set(FUSIONS)
 
 
@@ -162,11 +166,11 @@ def test_an_optional_setting_reaches_only_the_encoders_whose_constructor_takes_i
         registry.create("plain", hidden_dim=8, window_days=60)
 
 
-@pytest.mark.parametrize("image_encoder", ["price_evidence", "chart_evidence", "chart_price", "resnet10t"])
-@pytest.mark.parametrize("audio_encoder", ["conference_evidence", "conference_pool"])
-def test_every_image_and_audio_encoder_builds_from_the_same_config(image_encoder, audio_encoder):
-    model, features = small_configs(image_encoder=image_encoder, audio_encoder=audio_encoder)
+@pytest.mark.parametrize("prices_encoder", ["price_evidence", "chart_evidence"])
+@pytest.mark.parametrize("calls_encoder", ["conference_evidence", "call_evidence"])
+def test_every_prices_and_calls_encoder_builds_from_the_same_config(prices_encoder, calls_encoder):
+    model, features = small_configs(prices_encoder=prices_encoder, calls_encoder=calls_encoder)
     built = build_model(model, features, HORIZONS)
-    assert ("backbone" in dict(built.encoders["image"].named_modules()) or
-            any(name.endswith("chart.backbone") for name, _ in built.encoders["image"].named_modules())) \
-        == (image_encoder != "price_evidence")
+    assert ("backbone" in dict(built.encoders["prices"].named_modules()) or
+            any(name.endswith("chart.backbone") for name, _ in built.encoders["prices"].named_modules())) \
+        == (prices_encoder != "price_evidence")

@@ -25,7 +25,7 @@ def test_matching_encoder_weights_are_copied_and_fusion_and_heads_are_not():
     assert report.loaded and all(key.startswith("encoders.") for key in report.loaded)
     for key in report.loaded:
         assert torch.equal(target.state_dict()[key], source.state_dict()[key])
-    assert {key.split(".")[1] for key in report.loaded} == {"text", "image", "audio"}
+    assert {key.split(".")[1] for key in report.loaded} == {"news", "prices", "calls"}
     for key, value in target.fusion.state_dict().items():
         assert torch.equal(value, fusion_before[key])
     assert all(p.requires_grad for p in target.parameters())
@@ -34,7 +34,7 @@ def test_matching_encoder_weights_are_copied_and_fusion_and_heads_are_not():
 def test_frozen_encoders_stay_unchanged_through_a_training_step():
     source, target, features = _pair(modality_dropout=0.0)
     report = load_encoder_weights(target, source.state_dict(), freeze=True)
-    assert report.frozen_encoders == ["audio", "image", "text"]
+    assert report.frozen_encoders == ["calls", "news", "prices"]
     encoders_before = {k: v.clone() for k, v in target.encoders.state_dict().items()}  # incl. BatchNorm statistics
     heads_before = {k: v.clone() for k, v in target.heads.state_dict().items()}
     optimizer = torch.optim.SGD([p for p in target.parameters() if p.requires_grad], lr=0.1)
@@ -47,12 +47,12 @@ def test_frozen_encoders_stay_unchanged_through_a_training_step():
 
 
 def test_encoders_that_do_not_fit_are_reported_as_skipped_with_the_reason():
-    source, target, _ = _pair(modalities=["text", "image"], hidden_dim=24)
+    source, target, _ = _pair(modalities=["news", "prices"], hidden_dim=24)
     report = load_encoder_weights(target, source.state_dict(), freeze=True)
-    assert any(key.startswith("encoders.audio.") and "not in this model" in reason for key, reason in report.skipped.items())
+    assert any(key.startswith("encoders.calls.") and "not in this model" in reason for key, reason in report.skipped.items())
     assert any("shape" in reason for reason in report.skipped.values())
-    assert not any(key.startswith("encoders.audio.") for key in report.loaded)
-    loaded_readings = [key for key in report.loaded if key.startswith("encoders.text.read.")]
+    assert not any(key.startswith("encoders.calls.") for key in report.loaded)
+    loaded_readings = [key for key in report.loaded if key.startswith("encoders.news.read.")]
     assert loaded_readings  # what a day's news reads as does not depend on hidden_dim, so it transfers
 
 

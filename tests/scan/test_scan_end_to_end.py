@@ -78,8 +78,8 @@ def test_scan_of_the_last_day_scores_every_market_and_horizon(trained_world):
     assert scores.score.between(0, 1).all()
     assert (scores.alert | (scores.score < scores.threshold)).all()  # over its threshold: an alert (nested, see below)
     check_horizon_order(scores)  # P(≤5d) ≤ P(≤10d) ≤ P(≤20d), and an alert at 5d is one at 20d too
-    present = scores[["present_text", "present_image", "present_audio"]].to_numpy()
-    weights = scores[["weight_text", "weight_image", "weight_audio"]].to_numpy()  # now each modality's contribution
+    present = scores[["present_news", "present_prices", "present_calls"]].to_numpy()
+    weights = scores[["weight_news", "weight_prices", "weight_calls"]].to_numpy()  # now each modality's contribution
     assert (weights[~present] == 0).all()
     explained = store.read_table(Layout(store).explanations(world.end)).to_pandas()
     baseline = scores.merge(explained[["market", "horizon", "baseline"]].drop_duplicates(), on=["market", "horizon"])
@@ -99,8 +99,8 @@ def test_every_score_is_explained_and_its_contributions_add_up_to_score_minus_ba
         assert abs(rows.contribution.sum() - (rows.score.iloc[0] - rows.baseline.iloc[0])) < 1e-6
         assert abs(rows.contribution_logit.sum() - (rows.score_logit.iloc[0] - rows.baseline_logit.iloc[0])) < 1e-5
     items = explained[explained.kind == "item"]
-    assert {"text", "image"} <= set(items.modality)  # headlines and price readings, named for a reader
-    assert items[items.modality == "image"].item.str.contains("drawdown from the 60-day peak").any()
+    assert {"news", "prices"} <= set(items.modality)  # headlines and price readings, named for a reader
+    assert items[items.modality == "prices"].item.str.contains("drawdown from the 60-day peak").any()
 
 
 def test_modality_contributions_are_not_the_equal_placeholder(trained_world):
@@ -108,7 +108,7 @@ def test_modality_contributions_are_not_the_equal_placeholder(trained_world):
     config, world, store = trained_world
     scores = scan(config, publish=False).scores[world.end]
     alerts = scores[scores.alert] if scores.alert.any() else scores
-    weights = alerts[["weight_text", "weight_image", "weight_audio"]].to_numpy()
+    weights = alerts[["weight_news", "weight_prices", "weight_calls"]].to_numpy()
     assert not np.isclose(weights, weights[:, :1]).all(axis=1).all()
     assert not np.isclose(weights, 1 / 3).all()
     assert len(np.unique(weights.round(9))) > 3  # they differ from market to market, too
@@ -134,7 +134,7 @@ def test_scan_prints_each_alerts_driver_and_explain_prints_the_breakdown_and_the
         assert heading in text, text
     explained = outcome.explanations[days[-1]]
     top = explained[(explained.market == market) & (explained.horizon == 20) & (explained.kind == "item")
-                    & (explained.modality == "text") & (explained["rank"] == 1)]
+                    & (explained.modality == "news") & (explained["rank"] == 1)]
     assert top.item.iloc[0] in text  # the first-ranked headline, as published
     # the scan's own output: with an alert forced on one market, its driver and top 3 items are printed
     forced = outcome.scores[days[-1]].assign(alert=lambda t: t.market == market)
@@ -152,12 +152,12 @@ def test_removing_the_top_headline_from_the_news_moves_the_score_by_its_stated_e
     layout = Layout(store)
     outcome = scan(config, publish=False)
     explained = outcome.explanations[world.end]
-    top = explained[(explained.kind == "item") & (explained.modality == "text") & (explained.horizon == 20)]
+    top = explained[(explained.kind == "item") & (explained.modality == "news") & (explained.horizon == 20)]
     assert len(top), "no headline moved any score"
     top = top.loc[top.contribution_logit.abs().idxmax()]
     assert abs(top.contribution_logit) > 1e-6  # a real effect to reproduce, not a zero
     before = outcome.scores[world.end].set_index(["market", "horizon"]).loc[(top.market, 20), "score"]
-    news = [p for p in store.list_files(layout.raw_dir("text"), ".jsonl") if f"date={top.item_date}" in p]
+    news = [p for p in store.list_files(layout.raw_dir("news"), ".jsonl") if f"date={top.item_date}" in p]
     originals = {path: store.read_text(path) for path in news}
     try:
         for path, text in originals.items():
@@ -182,7 +182,7 @@ def test_mp3_and_flac_conferences_are_decoded_and_scored_like_wav(trained_world)
     assert build.report.counts["audio"]["quarantined"] == 0
     assert len(build.panel.conference_row) == len(store.list_files(layout.raw_dir("audio")))  # every call, any format
     outcome = scan(config, publish=False)
-    assert outcome.scores[world.end]["present_audio"].any()
+    assert outcome.scores[world.end]["present_calls"].any()
 
 
 def test_rerunning_a_backfill_replaces_each_date_with_identical_bytes(trained_world):
@@ -206,9 +206,9 @@ def test_market_with_no_inputs_that_day_is_reported_missing_not_silently_skipped
     gone = world.markets[0]
     day = world.end
     # the scan sees a window of past days: take every chart, call and headline of the market out of the store
-    for modality in ("image", "audio"):
-        store.delete([p for p in store.list_files(layout.raw_dir(modality)) if f"/{gone}" in p])
-    for news in store.list_files(layout.raw_dir("text"), ".jsonl"):
+    for source in ("charts", "audio"):
+        store.delete([p for p in store.list_files(layout.raw_dir(source)) if f"/{gone}" in p])
+    for news in store.list_files(layout.raw_dir("news"), ".jsonl"):
         kept = [line for line in store.read_text(news).splitlines() if f'"{gone}"' not in line]
         store.write_text(news, "\n".join(kept) + "\n")
     no_rendering = config.with_overrides({"features.render_missing_charts": False})  # no chart drawn from prices either
@@ -216,7 +216,7 @@ def test_market_with_no_inputs_that_day_is_reported_missing_not_silently_skipped
     stats = outcome.stats[day]
     assert gone in stats.markets_missing
     assert gone not in set(outcome.scores[day].market)
-    assert stats.inputs["image"]["missing"] >= 1
+    assert stats.inputs["prices"]["missing"] >= 1
 
 
 def test_a_candidate_scans_into_its_own_namespace_and_another_version_may_not_overwrite_production(trained_world):

@@ -21,8 +21,8 @@ DATE = "2020-01-02"
 def day_scores(version: str, score: float = 0.9, date: str = DATE) -> pd.DataFrame:
     predictions = pd.DataFrame({
         "market": ["A", "B"], "date": [date, date], "score_5d": [score, 0.1], "alert_5d": [score > 0.5, False],
-        "weight_text": [1.0, 1.0], "weight_image": [0.0, 0.0], "weight_audio": [0.0, 0.0],
-        "present_text": [True, True], "present_image": [False, False], "present_audio": [False, False],
+        "weight_news": [1.0, 1.0], "weight_prices": [0.0, 0.0], "weight_calls": [0.0, 0.0],
+        "present_news": [True, True], "present_prices": [False, False], "present_calls": [False, False],
     })
     return scores_table(predictions, [5], {5: 0.5}, version)
 

@@ -9,8 +9,8 @@ def predictions() -> pd.DataFrame:
     return pd.DataFrame({
         "market": ["B", "A"], "date": ["2020-01-02", "2020-01-02"],
         "score_5d": [0.2, 0.9], "alert_5d": [False, True], "score_20d": [0.4, 0.1], "alert_20d": [False, False],
-        "weight_text": [0.5, 0.0], "weight_image": [0.5, 1.0], "weight_audio": [0.0, 0.0],
-        "present_text": [True, False], "present_image": [True, True], "present_audio": [False, False],
+        "weight_news": [0.5, 0.0], "weight_prices": [0.5, 1.0], "weight_calls": [0.0, 0.0],
+        "present_news": [True, False], "present_prices": [True, True], "present_calls": [False, False],
     })
 
 
@@ -20,7 +20,7 @@ def test_scores_table_has_one_row_per_market_and_horizon_in_a_fixed_order():
     assert list(zip(table.market, table.horizon)) == [("A", 5), ("A", 20), ("B", 5), ("B", 20)]
     a5 = table[(table.market == "A") & (table.horizon == 5)].iloc[0]
     assert (a5.score, a5.alert, a5.threshold, a5.model_version) == (0.9, True, 0.5, "abc123")
-    assert not table[table.market == "A"].present_text.any()
+    assert not table[table.market == "A"].present_news.any()
 
 
 def test_scores_table_is_independent_of_input_row_order():
@@ -30,8 +30,8 @@ def test_scores_table_is_independent_of_input_row_order():
 
 
 def test_input_counts_split_present_missing_and_quarantined_per_modality():
-    counts = input_counts(predictions(), quarantined={"image": 2}, markets_missing=1)
-    assert counts["text"] == {"ok": 1, "quarantined": 0, "missing": 2}
-    assert counts["image"] == {"ok": 2, "quarantined": 2, "missing": 1}
-    assert counts["audio"] == {"ok": 0, "quarantined": 0, "missing": 3}
+    counts = input_counts(predictions(), quarantined={"prices": 2}, markets_missing=1)
+    assert counts["news"] == {"ok": 1, "quarantined": 0, "missing": 2}
+    assert counts["prices"] == {"ok": 2, "quarantined": 2, "missing": 1}
+    assert counts["calls"] == {"ok": 0, "quarantined": 0, "missing": 3}
     assert np.all([sum(c.values()) >= 0 for c in counts.values()])

@@ -26,7 +26,7 @@ def stepped_optimizer(model):
 def test_checkpoint_directory_roundtrips_weights_optimizer_and_state_without_pickle(tmp_path):
     model = tiny_model()
     optimizer = stepped_optimizer(model)
-    state = TrainingState(epochs_done=3, best_val_loss=0.42, best_epoch=1, epochs_without_improvement=2,
+    state = TrainingState(epochs_done=3, best_selection=0.42, best_epoch=1, epochs_without_improvement=2,
                           history=[{"epoch": 0, "loss": 1.0, "val_auroc_20d": None}])
     best = {key: value + 1 for key, value in model.state_dict().items() if value.is_floating_point()}
     write_checkpoint_dir(tmp_path, CheckpointContents(model.state_dict(), best, optimizer.state_dict(), state))

@@ -20,9 +20,9 @@ def test_variants_from_one_encoding_equal_predicting_with_each_modality_masked()
                                   HORIZONS, 0.1)
     predictor = Predictor(model, calibration, {"version": "test"}, torch.device("cpu"))
     batch = next(batches_of(panel, np.arange(10, 50), 40))
-    variants = predictor.predict_variants(batch, {"fused": [], "masked-text": ["text"], "masked-audio": ["audio"]})
-    for name, masked in (("fused", []), ("masked-text", ["text"]), ("masked-audio", ["audio"])):
+    variants = predictor.predict_variants(batch, {"fused": [], "masked-news": ["news"], "masked-calls": ["calls"]})
+    for name, masked in (("fused", []), ("masked-news", ["news"]), ("masked-calls", ["calls"])):
         alone = predictor.predict(batch, mask_modalities=masked)
         for key, values in alone.items():
             np.testing.assert_allclose(variants[name][key], values, atol=1e-5, err_msg=f"{name} {key}")
-    assert np.all(variants["masked-text"]["weight_text"] == 0)
+    assert np.all(variants["masked-news"]["weight_news"] == 0)

@@ -49,11 +49,11 @@ def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(trained
     print(f"validation AUROC 20d {auroc:.3f}; {result.seconds:.1f}s, {result.samples_per_second:.0f} samples/s; {result.history}")
     assert auroc > 0.7
     assert scores["alert_20d"].dtype == bool and np.all((scores["score_20d"] >= 0) & (scores["score_20d"] <= 1))
-    weights = np.stack([scores[f"weight_{m}"] for m in ("text", "image", "audio")], axis=1)
+    weights = np.stack([scores[f"weight_{m}"] for m in ("news", "prices", "calls")], axis=1)
     present = held_out["modality_mask"].sum(axis=1) > 0
     np.testing.assert_allclose(weights[present].sum(axis=1), 1.0, atol=1e-4)
-    without_text = predictor.predict(held_out, mask_modalities=["text"])
-    assert np.all(without_text["weight_text"] == 0)
+    without_text = predictor.predict(held_out, mask_modalities=["news"])
+    assert np.all(without_text["weight_news"] == 0)
 
 
 def test_init_from_another_run_starts_from_its_encoders_and_freezing_keeps_them(trained_tiny):

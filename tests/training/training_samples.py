@@ -1,4 +1,4 @@
-"""Tiny in-memory evidence panels with a planted signal, in the PanelBuild shape build_panel returns.
+"""Tiny in-memory evidence panels with a planted signal, in the IngestedEvidence shape build_panel returns.
 
 A hidden, slowly moving fragility per (market, day) drives the storm labels and shows,
 noisily, in each day's text, prices, charts and conferences, so a model that reads its
@@ -17,7 +17,7 @@ from storm.features.price_history import PRICE_FEATURES
 from storm.features.windows import batches_of_rows
 
 HORIZONS = [5, 10, 20]
-TINY_FEATURES = dict(text_dim=8, max_headlines=2, image_size=16, n_mels=8, audio_frames=16, window_days=8,
+TINY_FEATURES = dict(text_dim=8, max_headlines=2, chart_size=16, n_mels=8, call_mel_frames=16, window_days=8,
                      max_conferences=2)
 TINY_MODEL = dict(hidden_dim=16, chart_backbone="resnet10t", dropout=0.0, modality_dropout=0.1)
 STORM_QUANTILE = {5: 0.85, 10: 0.8, 20: 0.75}  # share of calm days per horizon
@@ -37,13 +37,13 @@ def trading_dates(n_days: int, start: str = "2020-01-01") -> list[str]:
 
 def tiny_panel(n_markets: int = 4, n_days: int = 120, features: FeatureConfig | None = None, seed: int = 0,
                unknown_tail: int = 5):
-    """planted_panel as the PanelBuild build_panel returns (imports the Ray-side panel module)."""
-    from storm.features.panel import PanelBuild
+    """planted_panel as the IngestedEvidence build_panel returns (imports the Ray-side panel module)."""
+    from storm.features.panel import IngestedEvidence
     from storm.ingest import IngestReport
 
     panel = planted_panel(n_markets, n_days, features, seed, unknown_tail)
     dates = trading_dates(n_days)
-    return PanelBuild(panel=panel, report=IngestReport(start=dates[0], end=dates[-1], counts={}),
+    return IngestedEvidence(panel=panel, report=IngestReport(start=dates[0], end=dates[-1], counts={}),
                       markets=sorted(set(panel.market)), dates=dates)
 
 
@@ -62,11 +62,11 @@ def planted_panel(n_markets: int = 4, n_days: int = 120, features: FeatureConfig
     text_day *= (text_count > 0)[:, None]
     price = rng.normal(scale=0.3, size=(n, len(PRICE_FEATURES))).astype(np.float32)
     price[:, 1] += noisy(0.8)
-    chart = np.clip(128 + 40 * noisy(0.8)[:, None, None] + rng.normal(0, 20, (n, features.image_size, features.image_size)),
+    chart = np.clip(128 + 40 * noisy(0.8)[:, None, None] + rng.normal(0, 20, (n, features.chart_size, features.chart_size)),
                     0, 255).astype(np.uint8)
     market_start = np.repeat(np.arange(n_markets) * n_days, n_days)
     conference_row = np.sort(rng.choice(n, size=n // 6, replace=False))
-    conference_mel = (rng.normal(scale=0.3, size=(len(conference_row), features.n_mels, features.audio_frames))
+    conference_mel = (rng.normal(scale=0.3, size=(len(conference_row), features.n_mels, features.call_mel_frames))
                       + noisy(0.5)[conference_row, None, None]).astype(np.float16)
     day = np.tile(np.arange(n_days), n_markets)
     unknown = day >= n_days - unknown_tail

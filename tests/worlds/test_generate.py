@@ -56,9 +56,9 @@ def test_every_modality_lands_where_the_layout_says(tiny_world):
         assert list(prices.columns) == ["date", "open", "high", "low", "close", "volume"]
         assert prices["date"].tolist() == dates and (prices.dtypes.iloc[1:] == np.float64).all()
         assert all(store.exists(layout.chart(date, market)) for date in dates)
-    news = store.list_files(layout.raw_dir("text"), ".jsonl")
+    news = store.list_files(layout.raw_dir("news"), ".jsonl")
     assert len(news) == summary.counts["news_files"] > 0
-    assert all(path.startswith(layout.raw_dir("text") + "/date=") and path.endswith("/headlines.jsonl") for path in news)
+    assert all(path.startswith(layout.raw_dir("news") + "/date=") and path.endswith("/headlines.jsonl") for path in news)
     records = [json.loads(line) for line in store.read_text(news[0]).splitlines()]
     assert all(record["date"] in news[0] and record["market"] in summary.markets for record in records)
     audio = store.list_files(layout.raw_dir("audio"), ".wav")
@@ -95,7 +95,7 @@ def test_rerun_with_fewer_days_leaves_no_stale_files(tmp_path):
     store = open_store(config.storage)
     generate_world(config, store, progress=False)
     generate_world(config.with_overrides({"world.n_days": 60}), store, progress=False)
-    charts = store.list_files(Layout(store).raw_dir("image"), ".png")
+    charts = store.list_files(Layout(store).raw_dir("charts"), ".png")
     assert len(charts) == 2 * 60
 
 

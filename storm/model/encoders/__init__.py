@@ -1,14 +1,19 @@
 """Per-modality encoders: each maps its batch keys (``input_keys``) to a [B, hidden_dim] embedding.
 
 Every windowed modality reads the past ``features.window_days`` days (storm.features.windows).
-Importing this package registers every encoder in ``storm.model.registry``.
+Importing this package registers every encoder in ``storm.model.registry``: news ``daily_evidence``;
+prices ``price_evidence`` (the default) and ``chart_evidence`` (adds a CNN over the chart's pixels);
+calls ``conference_evidence`` (log-mel slices) and ``call_evidence`` (per-sentence call tables, plus log-mel).
 """
 
-from storm.model.encoders.audio import ConferencePoolEncoder, ConvGruMelEncoder
 from storm.model.encoders.calls import CallEvidenceEncoder
-from storm.model.encoders.image import ChartPriceEncoder, TimmImageEncoder
-from storm.model.encoders.evidence import ChartEvidenceEncoder, ConferenceEvidenceEncoder, DailyTextEvidenceEncoder
-from storm.model.encoders.text import DailyTextGruEncoder
+from storm.model.encoders.evidence import (
+    ChartEvidenceEncoder,
+    ConferenceEvidenceEncoder,
+    DailyTextEvidenceEncoder,
+    PriceEvidenceEncoder,
+)
+from storm.model.encoders.image import ChartCnn
 
-__all__ = ["CallEvidenceEncoder", "ChartEvidenceEncoder", "ChartPriceEncoder", "ConferenceEvidenceEncoder", "ConferencePoolEncoder",
-           "ConvGruMelEncoder", "DailyTextEvidenceEncoder", "DailyTextGruEncoder", "TimmImageEncoder"]
+__all__ = ["CallEvidenceEncoder", "ChartCnn", "ChartEvidenceEncoder", "ConferenceEvidenceEncoder",
+           "DailyTextEvidenceEncoder", "PriceEvidenceEncoder"]

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from storm.features.calls import SUMMARY_SLOTS, call_vector_dim
 from storm.model.encoders.evidence import CALL_HALF_LIVES, DecayedMeans, call_statistics
-from storm.model.registry import register_audio_encoder
+from storm.model.registry import register_calls_encoder
 from storm.schema import N_PRAAT
 
 DEFAULT_TEXT_DIM = 384  # the panel's sentence embeddings (features.text_dim); the audio registry is not told it
@@ -40,12 +40,12 @@ class CallReadings(nn.Module):
         if vectors.shape[-1] != call_vector_dim(self.text_dim):
             raise ValueError(f"call vectors have {vectors.shape[-1]} values, the call encoder expects "
                              f"{call_vector_dim(self.text_dim)} (text_dim {self.text_dim}): features.text_dim must be "
-                             f"{self.text_dim} for model.audio_encoder=call_evidence")
+                             f"{self.text_dim} for model.calls_encoder=call_evidence")
         voice, words, amount = vectors.float().split([3 * N_PRAAT, self.text_dim, SUMMARY_SLOTS], dim=-1)
         return self.voice(voice) + self.words(words * self.text_scale) + self.amount(amount)
 
 
-@register_audio_encoder("call_evidence")
+@register_calls_encoder("call_evidence")
 class CallEvidenceEncoder(nn.Module):
     """Recent calls from per-sentence tables (and recordings' log-mels, if any) -> decayed means of their readings."""
 
@@ -71,14 +71,14 @@ class CallEvidenceEncoder(nn.Module):
         return self.project(torch.cat([call_means, call_mass, mel_means, mel_mass], dim=1))
 
 
-def audio_encoder_for_panel(audio_encoder: str, panel) -> str:
-    """The audio encoder a run uses on ``panel``: ``call_evidence`` in place of the default ``conference_evidence``
+def calls_encoder_for_panel(calls_encoder: str, panel) -> str:
+    """The calls encoder a run uses on ``panel``: ``call_evidence`` in place of the default ``conference_evidence``
     when the panel holds per-sentence call tables (which the log-mel encoder cannot read); otherwise as configured."""
     holds_calls = panel.call_vector is not None and len(panel.call_vector) > 0
-    return "call_evidence" if holds_calls and audio_encoder == "conference_evidence" else audio_encoder
+    return "call_evidence" if holds_calls and calls_encoder == "conference_evidence" else calls_encoder
 
 
 def config_for_panel(config, panel):
-    """``config`` (a StormConfig) with the audio encoder ``audio_encoder_for_panel`` chooses; the same object if unchanged."""
-    chosen = audio_encoder_for_panel(config.model.audio_encoder, panel)
-    return config if chosen == config.model.audio_encoder else config.with_overrides({"model.audio_encoder": chosen})
+    """``config`` (a StormConfig) with the calls encoder ``calls_encoder_for_panel`` chooses; the same object if unchanged."""
+    chosen = calls_encoder_for_panel(config.model.calls_encoder, panel)
+    return config if chosen == config.model.calls_encoder else config.with_overrides({"model.calls_encoder": chosen})

@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from storm.features.price_history import PRICE_FEATURES
-from storm.model.encoders.image import TimmImageEncoder
-from storm.model.registry import register_audio_encoder, register_image_encoder, register_text_encoder
+from storm.model.encoders.image import ChartCnn
+from storm.model.registry import register_calls_encoder, register_news_encoder, register_prices_encoder
 
 TEXT_HALF_LIVES = (1.0, 5.0, 20.0, 60.0)  # trading days: the latest news, this week's tone, this month's, the window's
 PRICE_HALF_LIVES = (5.0, 10.0, 20.0, 60.0)  # a GARCH(1,1) forecast is itself a decayed mean of squared returns
@@ -53,7 +53,7 @@ def window_age(valid: Tensor) -> Tensor:
     return torch.arange(width - 1, -1, -1, device=valid.device, dtype=torch.float32).expand(valid.shape[0], width)
 
 
-@register_text_encoder("daily_evidence")
+@register_news_encoder("daily_evidence")
 class DailyTextEvidenceEncoder(nn.Module):
     """Each news day's pooled embedding -> ``readings`` linear readings -> headline-weighted decayed means.
 
@@ -100,7 +100,7 @@ class PriceEvidence(nn.Module):
         return self.project(torch.cat([price_days[:, -1].float(), summary], dim=1))
 
 
-@register_image_encoder("chart_evidence")
+@register_prices_encoder("chart_evidence")
 class ChartEvidenceEncoder(nn.Module):
     """The window's prices as decayed means, beside ``readings`` readings of the day's chart through a timm CNN.
 
@@ -113,7 +113,7 @@ class ChartEvidenceEncoder(nn.Module):
     def __init__(self, hidden_dim: int, dropout: float = 0.1, model_name: str = "mobilenetv3_small_050",
                  readings: int = 4) -> None:
         super().__init__()
-        self.chart = TimmImageEncoder(hidden_dim, dropout, model_name)
+        self.chart = ChartCnn(hidden_dim, dropout, model_name)
         self.read_chart = nn.Sequential(nn.Linear(hidden_dim, readings), nn.Dropout(max(dropout, 0.5)))
         self.prices = PriceEvidence(hidden_dim)
         self.merge = nn.Sequential(nn.Linear(hidden_dim + readings, hidden_dim), nn.GELU())
@@ -123,9 +123,9 @@ class ChartEvidenceEncoder(nn.Module):
         return self.merge(torch.cat([prices, self.read_chart(self.chart(inputs))], dim=1))
 
 
-@register_image_encoder("price_evidence")
+@register_prices_encoder("price_evidence")
 class PriceEvidenceEncoder(nn.Module):
-    """The window's prices as decayed means only: the chart modality without its CNN (ablation, fast demos)."""
+    """The window's prices as decayed means only: the default prices encoder (no chart pixels, no CNN)."""
 
     input_keys = ("price_days", "day_valid")
 
@@ -147,7 +147,7 @@ def call_statistics(mel: Tensor) -> Tensor:
     return torch.cat([mel.mean(dim=-1), mel.std(dim=-1), (mel[..., 1:] - mel[..., :-1]).abs().mean(dim=-1)], dim=-1)
 
 
-@register_audio_encoder("conference_evidence")
+@register_calls_encoder("conference_evidence")
 class ConferenceEvidenceEncoder(nn.Module):
     """Each recent call's log-mel statistics -> ``readings`` linear readings -> decayed means over the calls' ages."""
 
