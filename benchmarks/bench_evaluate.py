@@ -17,6 +17,8 @@ import os
 import statistics
 import time
 
+from common import offline
+
 COMPARED = ("garch", "trail-vol", "price-logit", "only-news", "only-prices", "only-calls", "frag-oracle", "ceiling")
 
 
@@ -29,7 +31,7 @@ def main() -> None:
     parser.add_argument("--skip-single-modality", action="store_true")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline()
 
     from storm.cli.common import build_config
     from storm.evaluation import evaluate

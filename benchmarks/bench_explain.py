@@ -11,14 +11,13 @@ the ratio (the goal: at most 1.5x).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+from common import offline  # noqa: E402
+
+offline()
 
 
 def main() -> None:

@@ -15,7 +15,9 @@ import shutil
 import tempfile
 import time
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from common import offline  # noqa: E402
+
+offline()
 
 
 def main() -> None:

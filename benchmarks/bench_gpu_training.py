@@ -4,7 +4,7 @@
 
 Runs storm's plain-PyTorch loop (storm.training.loop: what every Ray Train worker runs
 per epoch; Ray itself is not needed) at the default feature and model sizes on the
-planted-signal panel the training tests use (tests/training/training_samples.py), so
+planted-signal panel the training tests use (storm.features.planted), so
 there is something to learn and a held-out AUROC to compare. Prints, in one run:
 
 - per precision and device (CPU fp32, GPU fp32, GPU bf16 autocast, as the Ray worker
@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import statistics
-import sys
 import time
 
 import numpy as np
@@ -32,14 +30,13 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "training"))
 
 from storm.config import FeatureConfig, ModelConfig  # noqa: E402
 from storm.features.windows import batches_of_rows  # noqa: E402
 from storm.model import build_model  # noqa: E402
 from storm.training.loop import horizon_aurocs, predict, train_epoch  # noqa: E402
 from storm.training.losses import StormLoss  # noqa: E402
-from training_samples import HORIZONS, planted_panel  # noqa: E402
+from storm.features.planted import HORIZONS, planted_panel  # noqa: E402
 
 EMBARGO_DAYS = 20
 LEARNING_RATE, WEIGHT_DECAY = 1e-3, 1e-2

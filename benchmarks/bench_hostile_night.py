@@ -21,12 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "ingest"))
+from common import PeakRss, offline
 
-from hostile_media import forged_m4a, jpeg_scan_bomb  # noqa: E402
+offline()
 
 
 def main() -> None:
@@ -79,6 +76,8 @@ def main() -> None:
 
 def plant(layout, store, night: str, outside: Path, pd) -> list[str]:
     """Every hostile object in the night's window; returns the names to look for in quarantine."""
+    from storm.worlds.hostile import forged_m4a, jpeg_scan_bomb
+
     markets = sorted(path.rsplit("/", 1)[-1].removesuffix(".parquet") for path in store.list_files(layout.prices_dir()))
     victim, crashing = markets[0], markets[1]
     news, charts, calls = (layout.raw_dir(s) for s in ("news", "charts", "audio"))
@@ -108,21 +107,12 @@ def _next_day(date: str) -> str:
 
 
 def run_night(command: list[str], log: Path) -> dict:
-    import psutil
-
     began = time.perf_counter()
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        parent = psutil.Process(process.pid)
-        peak = 0
-        while process.poll() is None:
-            try:
-                tree = [parent, *parent.children(recursive=True)]
-                peak = max([peak] + [p.memory_info().rss for p in tree if p.is_running()])
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
-    return {"code": process.returncode, "seconds": time.perf_counter() - began, "peak_rss": peak}
+        with PeakRss(process.pid, every=0.05) as rss:
+            process.wait()
+    return {"code": process.returncode, "seconds": time.perf_counter() - began, "peak_rss": rss.largest}
 
 
 def quarantine_lines(store, layout, night: str, planted: list[str]) -> list[str]:

@@ -10,13 +10,14 @@ verifies all hashes again. Prints seconds per publish / read and the ratio to a 
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import tempfile
 import time
 import uuid
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from common import offline  # noqa: E402
+
+offline()
 
 
 def main() -> None:

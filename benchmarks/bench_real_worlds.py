@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import add_data_argument
+
 STORM = [str(Path(sys.executable).with_name("storm"))]
 REUTERS_KEEP = (r"stock|shares|wall st|market|dow |s&p|nasdaq|econom|recession|\bfed\b|federal reserve|"
                 r"rate (cut|hike)|bank|credit|crisis|bond|yield|treasur|inflation|jobless|payroll|default|debt|"
@@ -87,7 +89,7 @@ def print_report(root: Path, run: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, default=Path("../shared/realdata"))
+    add_data_argument(parser)
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "storm-real")
     parser.add_argument("--worlds", nargs="*", default=["stocknet", "reuters-sp500", "maec"])
     parser.add_argument("--steps", nargs="*", default=["import", "evaluate"])

@@ -19,16 +19,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+from common import PeakRss, offline  # noqa: E402
 
-import psutil  # noqa: E402
+offline()
+
 
 RUN = "bench"
 
@@ -38,37 +36,6 @@ class Measured:
     seconds: float
     peak_rss_gib: float   # this process + its Ray processes, at the highest point of the run
     added_rss_gib: float  # that peak less the same sum just before the run (Ray's idle processes excluded)
-
-
-class PeakRss:
-    """Peak summed RSS of this process and its descendants (the local Ray cluster), sampled every 0.2 s."""
-
-    def __enter__(self) -> "PeakRss":
-        self.before = self.peak = tree_rss()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _sample(self) -> None:
-        while not self._done.is_set():
-            self.peak = max(self.peak, tree_rss())
-            self._done.wait(0.2)
-
-
-def tree_rss() -> int:
-    me = psutil.Process()
-    total = 0
-    for process in [me, *me.children(recursive=True)]:
-        try:
-            total += process.memory_info().rss
-        except psutil.Error:  # exited between listing and reading
-            pass
-    return total
 
 
 def measure(action) -> Measured:

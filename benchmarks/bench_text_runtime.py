@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
-import os
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from common import add_data_argument, offline  # noqa: E402
+
+offline()
 
 
 def reuters_headlines(data: Path, count: int) -> list[str]:
@@ -42,7 +42,7 @@ def reuters_headlines(data: Path, count: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/realdata"))
+    add_data_argument(parser)
     parser.add_argument("--headlines", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from common import offline
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -23,7 +25,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=2)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline()
 
     from storm.cli.common import build_config
     from storm.evaluation.predictions import collect_predictions

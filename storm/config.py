@@ -29,7 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from storm.names import check_market_name, check_run_name
-from storm.redact import MASK, redact, redact_url_credentials
+from storm.redact import redact, redact_url_credentials
 
 ENV_PREFIX = "STORM_"
 ENV_NESTING = "__"

@@ -110,6 +110,24 @@ class CountColumn(ProgressColumn):
 SILENT = StageReporter(enabled=False)
 
 
+class StageClock:
+    """Seconds per named stage of one job, summed over its repeats (each fold's training adds to "train").
+
+    One per job (an evaluation makes its own), so no timing outlives the job or leaks into the next one.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+
 def epoch_line(metrics: Mapping[str, Any], total_epochs: int | None = None) -> str:
     """`epoch 3/8  loss 0.412  val_loss 0.455  val_auroc_20d 0.712  1,234 samples/s  5.2 s` (epochs counted from 1)."""
     number = int(metrics.get("epoch", 0)) + 1

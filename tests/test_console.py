@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from storm.console import SILENT, StageReporter, epoch_line
+from storm.console import SILENT, StageClock, StageReporter, epoch_line
 
 
 def log_console() -> tuple[Console, io.StringIO]:
@@ -89,3 +89,14 @@ def test_verbose_flag_turns_ray_console_logs_on_and_the_default_keeps_them_off(m
     verbose = CliRunner().invoke(app, ["--verbose", "config"])
     assert yaml.safe_load(quiet.output)["ray"]["log_to_console"] is False
     assert yaml.safe_load(verbose.output)["ray"]["log_to_console"] is True
+
+
+def test_a_stage_clock_sums_each_stage_over_its_repeats_and_keeps_the_time_of_a_failed_one():
+    clock = StageClock()
+    for _ in range(2):
+        with clock.timed("train"):
+            sum(range(10_000))
+    with pytest.raises(ValueError), clock.timed("predict"):
+        raise ValueError("boom")
+    assert set(clock.seconds) == {"train", "predict"} and all(s > 0 for s in clock.seconds.values())
+    assert StageClock().seconds == {}  # a new job starts from nothing

@@ -35,3 +35,13 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v",
 for module in (config_cmd, generate_cmd, import_cmd, ingest_cmd, train_cmd, evaluate_cmd, scan_cmd, metrics_cmd, submit_cmd,
                demo_cmd, explain_cmd):
     module.register(app)
+
+
+def run_command(command: str, argv: list[str]) -> int:
+    """`storm <command> <argv…>` in this process, returning its exit code: how a Ray job entrypoint (jobs/) runs a
+    command with the very options the CLI declares."""
+    try:
+        app([command, *argv], prog_name="storm")
+    except SystemExit as exited:
+        return exited.code if isinstance(exited.code, int) else (0 if exited.code is None else 1)
+    return 0

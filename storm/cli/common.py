@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-import yaml
 from rich.console import Console
 
 from storm.config import ConfigError, StormConfig, load_config, parse_value

@@ -17,7 +17,7 @@ from rich import box
 from rich.table import Table
 
 from storm.config import EvaluationConfig
-from storm.evaluation.bootstrap import METRICS, BootstrapInput, block_length, paired_bootstrap
+from storm.evaluation.bootstrap import BootstrapInput, block_length, paired_bootstrap
 from storm.evaluation.metrics import HorizonMetrics, horizon_metrics, reliability_points, score_column
 from storm.schema import storm_column
 

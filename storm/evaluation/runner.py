@@ -11,14 +11,13 @@ is read here and nowhere else. Everything lands in reports/<run>/ through the la
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Literal
 
 import pandas as pd
 
 from storm.config import StormConfig
-from storm.console import SILENT, StageReporter
+from storm.console import SILENT, StageClock, StageReporter
 from storm.evaluation.ablation import (CONTRIBUTIONS, contribution_summary, modality_ablation, modality_weights,
                                        with_contributions)
 from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY, evidence_activity,
@@ -48,8 +47,30 @@ class EvaluationError(ValueError):
     """The run cannot be evaluated as asked; the message says what is missing and what to run."""
 
 
-def fold_run(run: str, fold: str, modality: str | None = None) -> str:
-    return f"{run}-{fold}" + (f"-only-{modality}" if modality else "")
+@dataclass(frozen=True)
+class ModelVariant:
+    """One model a fold scores: the fused model (``fused``), the fused model with one modality masked at scoring
+    (``masked``: the ablation), or a model trained on one modality alone (``only``)."""
+
+    kind: Literal["fused", "masked", "only"]
+    modality: str | None = None
+
+    @property
+    def name(self) -> str:
+        """fused, masked-<modality> or only-<modality>: the model's name in the report."""
+        return self.kind if self.kind == "fused" else f"{self.kind}-{self.modality}"
+
+    @property
+    def masked_modalities(self) -> list[str]:
+        return [self.modality] if self.kind == "masked" else []
+
+
+FUSED = ModelVariant("fused")
+
+
+def fold_run(run: str, fold: str, variant: ModelVariant = FUSED) -> str:
+    """The run name a fold's trained model is stored under: <run>-<fold>, or <run>-<fold>-only-<modality>."""
+    return f"{run}-{fold}" + (f"-{variant.name}" if variant.kind == "only" else "")
 
 
 def main_horizon(horizons: list[int]) -> int:
@@ -60,7 +81,7 @@ def main_horizon(horizons: list[int]) -> int:
 class FoldOutcome:
     split: object                      # DateSplit
     models: list[ScoredModel]
-    runs: dict[str, dict]              # model name -> {"run", "version", "reused", "best_epoch", "history"}
+    runs: dict[str, dict]              # trained model's name -> {"run", "version", "reused", "best_epoch", "history"}
     masked: dict[str, pd.DataFrame] = field(default_factory=dict)  # modality -> fused predictions without it
 
 
@@ -81,25 +102,24 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     prices = read_prices(store, layout)
     if prices.empty:
         raise EvaluationError(f"no prices under {layout.prices_dir()}; generate a world first (storm generate)")
-    began = time.perf_counter()
-    stages: dict[str, float] = {}
-    build = evidence or build_panel(config, str(prices["date"].min()), str(prices["date"].max()), progress, store=store)
-    stages["panel"] = time.perf_counter() - began
+    clock = StageClock()
+    with clock.timed("panel"):
+        build = evidence or build_panel(config, str(prices["date"].min()), str(prices["date"].max()), progress,
+                                        store=store)
     splits = walk_forward_folds(build.dates, config.train, config.labels, folds)
     horizons = list(config.labels.horizons)
-    started = time.perf_counter()
-    references = reference_tables(config, prices, store, layout)
-    if set(config.model.modalities) - {"prices"}:
-        references.activity = evidence_activity(build.panel)
-    _add_stage(stages, "baselines", started)
-    context = EvaluationContext(store=store, layout=layout, build=build, references=references)
+    with clock.timed("baselines"):
+        references = reference_tables(config, prices, store, layout)
+        if set(config.model.modalities) - {"prices"}:
+            references.activity = evidence_activity(build.panel)
+    context = EvaluationContext(store=store, layout=layout, build=build, references=references, clock=clock)
     outcomes: list[FoldOutcome] = []
     for split in splits:
         log(f"{split.name}: train {split.train[0]}…{split.train[-1]}, validation {split.validation[0]}…"
             f"{split.validation[-1]}, test {split.test[0]}…{split.test[-1]}")
-        outcomes.append(_evaluate_fold(config, run, context, split, skip_single_modality, log, stages, progress))
+        outcomes.append(_evaluate_fold(config, run, context, split, skip_single_modality, log, progress))
     fused = pooled_fused(outcomes)
-    report = _report(config, run, outcomes, fused, horizons, store, layout, build, stages)
+    report = _report(config, run, outcomes, fused, horizons, context)
     report_path, plot_paths = write_outputs(store, layout, run, report, fused, prices)
     return EvaluationReport(run=run, report_path=report_path, plot_paths=plot_paths, content=report)
 
@@ -123,6 +143,7 @@ class EvaluationContext:
     layout: Layout
     build: object  # storm.features.panel.IngestedEvidence
     references: References
+    clock: StageClock = field(default_factory=StageClock)  # seconds per stage, summed over the folds
 
 
 def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectStore, layout: Layout) -> References:
@@ -140,44 +161,40 @@ def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectSto
 
 
 def _evaluate_fold(config: StormConfig, run: str, context: EvaluationContext, split, skip_single_modality: bool,
-                   log, stages: dict[str, float], progress: StageReporter = SILENT) -> FoldOutcome:
+                   log, progress: StageReporter = SILENT) -> FoldOutcome:
     from storm.features.windows import batches_of_rows
 
-    build, references = context.build, context.references
+    build, references, clock = context.build, context.references, context.clock
     horizons = list(config.labels.horizons)
     modalities = list(config.model.modalities)
-    started = time.perf_counter()
-    fused, runs = trained_fold_model(config, fold_run(run, split.name), build, split, log, progress,
-                                     store=context.store), {}
-    runs["fused"] = fused.summary
-    masks = {"fused": []}
-    if len(modalities) > 1:
-        masks.update({f"masked-{modality}": [modality] for modality in modalities})
-    scorers = {"fused": lambda inputs: {**fused.predictor.predict_variants(inputs, masks),
-                                        CONTRIBUTIONS: fused.predictor.contributions(inputs)}}
-    if len(modalities) > 1 and not skip_single_modality:
-        for modality in single_modalities(config):
-            single_config = config.with_overrides({"model.modalities": [modality], "train.init_from": None})
-            single = trained_fold_model(single_config, fold_run(run, split.name, modality), build, split, log, progress,
+    ablations = [ModelVariant("masked", m) for m in modalities] if len(modalities) > 1 else []
+    singles = ([ModelVariant("only", m) for m in single_modalities(config)]
+               if len(modalities) > 1 and not skip_single_modality else [])
+    with clock.timed("train"):
+        fused = trained_fold_model(config, fold_run(run, split.name), build, split, log, progress, store=context.store)
+        masks = {variant.name: variant.masked_modalities for variant in [FUSED, *ablations]}
+        scorers = {FUSED.name: lambda inputs: {**fused.predictor.predict_variants(inputs, masks),
+                                               CONTRIBUTIONS: fused.predictor.contributions(inputs)}}
+        runs = {FUSED.name: fused.summary}
+        for variant in singles:
+            single_config = config.with_overrides({"model.modalities": [variant.modality], "train.init_from": None})
+            single = trained_fold_model(single_config, fold_run(run, split.name, variant), build, split, log, progress,
                                         store=context.store)
-            scorers[modality] = (lambda inputs, p=single.predictor, m=modality: {m: p.predict(inputs)})
-            runs[modality] = single.summary
-    _add_stage(stages, "train", started)
-    started = time.perf_counter()
-    test_rows = build.panel.rows_on(split.test)
-    with progress.stage(f"{split.name}: scoring {len(test_rows)} test windows ({len(scorers)} models)"):
-        tables = collect_predictions(batches_of_rows(build.panel, test_rows, PREDICTION_BATCH_ROWS), scorers, horizons)
-    _add_stage(stages, "predict", started)
-    fused_table = tables.pop("fused")
-    fused_table = with_contributions(fused_table, tables.pop(CONTRIBUTIONS, None))
-    masked = {name.removeprefix("masked-"): tables.pop(name) for name in list(tables) if name.startswith("masked-")}
-    models = [ScoredModel(name="fused", kind="fused", predictions=fused_table)]
-    models += [ScoredModel(name=f"only-{modality}", kind="single_modality", predictions=table)
-               for modality, table in tables.items()]
-    started = time.perf_counter()
-    models += baseline_models(config, references, split, fused_table[["market", "date"]])
-    _add_stage(stages, "baselines", started)
-    return FoldOutcome(split=split, models=models, runs=runs, masked=masked)
+            scorers[variant.name] = (lambda inputs, p=single.predictor, name=variant.name: {name: p.predict(inputs)})
+            runs[variant.name] = single.summary
+    with clock.timed("predict"):
+        test_rows = build.panel.rows_on(split.test)
+        with progress.stage(f"{split.name}: scoring {len(test_rows)} test windows ({len(scorers)} models)"):
+            tables = collect_predictions(batches_of_rows(build.panel, test_rows, PREDICTION_BATCH_ROWS), scorers,
+                                         horizons)
+    fused_table = with_contributions(tables[FUSED.name], tables.get(CONTRIBUTIONS))
+    models = [ScoredModel(name=FUSED.name, kind="fused", predictions=fused_table)]
+    models += [ScoredModel(name=variant.name, kind="single_modality", predictions=tables[variant.name])
+               for variant in singles]
+    with clock.timed("baselines"):
+        models += baseline_models(config, references, split, fused_table[["market", "date"]])
+    return FoldOutcome(split=split, models=models, runs=runs,
+                       masked={variant.modality: tables[variant.name] for variant in ablations})
 
 
 def single_modalities(config: StormConfig) -> list[str]:
@@ -246,7 +263,7 @@ def pooled_fused(outcomes: list[FoldOutcome]) -> pd.DataFrame:
 
 
 def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], fused: pd.DataFrame, horizons: list[int],
-            store: ObjectStore, layout: Layout, build, stages: dict[str, float]) -> dict:
+            context: EvaluationContext) -> dict:
     folds = [FoldScores(models=o.models, periods={"name": o.split.name, **_periods(o.split)}) for o in outcomes]
     masked = {m: pd.concat([o.masked[m] for o in outcomes], ignore_index=True) for m in outcomes[0].masked}
     horizon = main_horizon(horizons)
@@ -256,8 +273,8 @@ def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], fused: p
         weights=modality_weights(fused, horizon),
         extra={"fold_runs": {o.split.name: o.runs for o in outcomes},
                "learning_curves": {o.split.name: {name: r["history"] for name, r in o.runs.items()} for o in outcomes},
-               "markets": list(build.markets), "world": _world_kind(store, layout),
-               "stage_seconds": {name: round(seconds, 1) for name, seconds in stages.items()},
+               "markets": list(context.build.markets), "world": _world_kind(context.store, context.layout),
+               "stage_seconds": {name: round(seconds, 1) for name, seconds in context.clock.seconds.items()},
                "modality_contributions": contribution_summary(fused, horizons, config.evaluation),
                "final_model": f"{run} (storm train): the model storm scan uses; the folds above fed this evaluation"},
     )
@@ -269,10 +286,6 @@ def _periods(split) -> dict:
 
     return {"train": period(split.train), "validation": period(split.validation), "test": period(split.test),
             "embargo_days": split.embargo_days}
-
-
-def _add_stage(stages: dict[str, float], name: str, started: float) -> None:
-    stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
 
 
 def _world_kind(store: ObjectStore, layout: Layout) -> str | None:

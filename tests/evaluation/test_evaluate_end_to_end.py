@@ -98,6 +98,8 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
     assert set(report["ablation"]["20"]["masked"]) == {"prices", "calls"}
     runs = report["fold_runs"]
     assert runs["fold1"]["fused"]["run"] == fold_run("tiny", "fold1") and not runs["fold1"]["fused"]["reused"]
+    assert set(report["stage_seconds"]) == {"panel", "baselines", "train", "predict"}
+    assert all(seconds > 0 for seconds in report["stage_seconds"].values())
     assert all(layout.store.read_bytes(path).startswith(b"\x89PNG") for path in outcome.plot_paths)
 
     again = counted(config, "tiny", skip_single_modality=True)

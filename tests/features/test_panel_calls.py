@@ -2,7 +2,6 @@
 market-day, gathered into windows and read by the call encoder without a NaN anywhere. Real Ray, real MiniLM."""
 
 import csv
-import json
 
 import numpy as np
 import pandas as pd

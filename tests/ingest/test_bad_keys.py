@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from hostile_media import forged_m4a, jpeg_scan_bomb, m4a_bytes, progressive_jpeg
+from storm.worlds.hostile import forged_m4a, jpeg_scan_bomb, m4a_bytes, progressive_jpeg
 from raw_inputs import EXPECTED_COUNTS, MAX_FILE_BYTES, RANGE, news_line, write_mixed_world, write_raw_file
 from storm.config import DecoderSandboxConfig, IngestConfig, StormConfig
 from storm.ingest import ingest_audio, ingest_charts, ingest_news, read_quarantine, run_ingest

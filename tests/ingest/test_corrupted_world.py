@@ -12,7 +12,6 @@ import zlib
 
 import numpy as np
 import psutil
-import pytest
 import yaml
 from typer.testing import CliRunner
 

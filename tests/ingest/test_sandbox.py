@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from hostile_media import forged_m4a, jpeg_scan_bomb, m4a_bytes, progressive_jpeg
+from storm.worlds.hostile import forged_m4a, jpeg_scan_bomb, m4a_bytes, progressive_jpeg
 from storm.config import DecoderSandboxConfig, FeatureConfig, IngestConfig
 from storm.ingest.audio import SlicePlan, decode_audio
 from storm.ingest.decode import decode_image

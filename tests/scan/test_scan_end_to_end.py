@@ -119,7 +119,6 @@ def test_scan_prints_each_alerts_driver_and_explain_prints_the_breakdown_and_the
 
     from storm.cli.explain_cmd import run_explain
     from storm.cli.scan_cmd import run_scan
-    from storm.scan.scores import scores_table
 
     config, world, store = trained_world
     layout = Layout(store)

@@ -6,7 +6,6 @@ from storm.config import FeatureConfig, ModelConfig
 from storm.model import build_model
 from storm.training.loop import evaluation_loss, predict, train_epoch
 from storm.training.losses import StormLoss, pos_weights_from_labels
-from storm.schema import storm_column
 from training_samples import HORIZONS, TINY_FEATURES, TINY_MODEL, batches_of, tiny_panel
 
 

@@ -1,4 +1,8 @@
-"""Hostile media for the decoder sandbox tests: a forged M4A memory bomb and a JPEG with thousands of scans."""
+"""Hostile raw inputs for drills and tests: a forged M4A memory bomb, a JPEG with thousands of scans.
+
+Each passes a header check and then costs a decoder gigabytes or minutes; storm's decoder sandbox
+(storm.ingest.sandbox) must quarantine them and the night go on (benchmarks/bench_hostile_night.py).
+"""
 
 from __future__ import annotations
 

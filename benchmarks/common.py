@@ -1,0 +1,72 @@
+"""What the benchmarks share: the offline switches, the real-data folder argument, process-tree memory peaks.
+
+Benchmarks run as scripts (`python benchmarks/bench_x.py`), so this folder is on their import path and each
+one does `from common import …`; they import storm's public modules and this file, never each other or tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+from pathlib import Path
+
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
+REAL_DATA = Path("../shared/realdata")  # StockNet, MAEC, Reuters (README, "Data" names the public sources)
+
+
+def offline() -> None:
+    """Never reach for a model hub, never report Ray usage: set before storm or transformers is imported."""
+    for name, value in OFFLINE.items():
+        os.environ.setdefault(name, value)
+
+
+def add_data_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=REAL_DATA,
+                        help=f"folder of the public data sets (default {REAL_DATA})")
+
+
+def tree_rss(pid: int | None = None) -> tuple[int, int]:
+    """(summed RSS, largest single RSS) in bytes of process ``pid`` (default: this one) and its descendants."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = largest = 0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            rss = process.memory_info().rss
+        except psutil.Error:  # exited between listing and reading
+            continue
+        total, largest = total + rss, max(largest, rss)
+    return total, largest
+
+
+class PeakRss:
+    """Peak RSS of a process tree (default: this process and its Ray processes), sampled every ``every`` seconds:
+    ``peak`` the summed tree, ``largest`` the biggest single process, ``before`` the sum when sampling began."""
+
+    def __init__(self, pid: int | None = None, every: float = 0.2) -> None:
+        self.pid, self.every = pid, every
+
+    def __enter__(self) -> "PeakRss":
+        self.before, self.largest = tree_rss(self.pid)
+        self.peak = self.before
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._done.is_set():
+            try:
+                total, largest = tree_rss(self.pid)
+            except psutil.Error:  # the watched process has exited
+                return
+            self.peak, self.largest = max(self.peak, total), max(self.largest, largest)
+            self._done.wait(self.every)
