@@ -22,8 +22,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from storm.evaluation.metrics import TRADING_DAYS_PER_YEAR, alert_column, score_column
+from storm.evaluation.metrics import alert_column, score_column
 from storm.evaluation.report import ScoredModel
+from storm.features.price_history import annualised_volatility, drawdown_from_peak
+from storm.labels import TRADING_DAYS_PER_YEAR
 from storm.schema import FWD_VOL, storm_column
 from storm.training.calibration import threshold_for_false_alarm_rate  # the model's own rule: a fair comparison
 from storm.training.splits import DateSplit
@@ -51,18 +53,12 @@ def storm_probability_column(horizon: int) -> str:
 # ---- price features, each known at the day's close ------------------------------------------------------------
 
 def trailing_log_volatility(close: np.ndarray, window: int = 20) -> np.ndarray:
-    """Log annualised std of the last ``window`` daily log returns up to and including each day."""
-    returns = pd.Series(np.diff(np.log(close)))
-    std = returns.rolling(window, min_periods=window).std(ddof=1).to_numpy()
+    """Log annualised std of the last ``window`` daily log returns up to and including each day (NaN until a full
+    window): the trail-vol baseline, on storm.features.price_history's one definition of volatility."""
+    volatility = annualised_volatility(np.diff(np.log(close)), window, min_periods=window)
     with np.errstate(divide="ignore"):
-        log_vol = np.log(std * np.sqrt(TRADING_DAYS_PER_YEAR))
+        log_vol = np.log(volatility)
     return np.concatenate([[np.nan], log_vol])
-
-
-def drawdown_from_peak(close: np.ndarray, window: int = 60) -> np.ndarray:
-    """1 − close / (highest close of the last ``window`` days, today included)."""
-    peak = pd.Series(close).rolling(window, min_periods=window).max().to_numpy()
-    return 1.0 - close / peak
 
 
 def log_return(close: np.ndarray, days: int) -> np.ndarray:

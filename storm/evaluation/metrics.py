@@ -24,9 +24,9 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
+from storm.labels import TRADING_DAYS_PER_YEAR
 from storm.schema import FWD_VOL, storm_column
 
-TRADING_DAYS_PER_YEAR = 252
 NAN = float("nan")
 CALIBRATION_BINS = 10
 

@@ -10,10 +10,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from storm.labels import TRADING_DAYS_PER_YEAR
+
 PRICE_FEATURES = ("log_return", "abs_return", "range", "volume_surprise", "drawdown_60", "log_vol_20", "log_vol_60")
 RETURN_SCALE = 50.0  # a 2% day reads as 1.0
 TYPICAL_LOG_VOL = np.log(0.18)  # annualised volatility of a calm index
 VOLUME_WINDOW = 60
+
+
+def annualised_volatility(log_returns: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+    """Annualised std (ddof 1) of the last ``window`` daily log returns at each day; NaN before ``min_periods``.
+
+    The one definition of trailing volatility: the model's price readings and the trail-vol baseline both use it.
+    """
+    std = pd.Series(log_returns).rolling(window, min_periods=min_periods).std().to_numpy()
+    return std * np.sqrt(TRADING_DAYS_PER_YEAR)
+
+
+def drawdown_from_peak(close: np.ndarray, window: int = 60, min_periods: int | None = None) -> np.ndarray:
+    """1 − close / (highest close of the last ``window`` days, today included); NaN before ``min_periods`` days
+    (default: the whole window)."""
+    peak = pd.Series(close).rolling(window, min_periods=window if min_periods is None else min_periods).max().to_numpy()
+    return 1.0 - close / peak
 
 
 def daily_price_features(prices: pd.DataFrame) -> np.ndarray:
@@ -26,11 +44,9 @@ def daily_price_features(prices: pd.DataFrame) -> np.ndarray:
     day_range = np.log(np.maximum(high, 1e-12) / np.maximum(low, 1e-12))
     log_volume = pd.Series(np.log1p(np.maximum(prices["volume"].to_numpy(np.float64), 0.0)))
     volume_surprise = (log_volume - log_volume.rolling(VOLUME_WINDOW, min_periods=1).mean()).to_numpy()
-    peak = pd.Series(close).rolling(60, min_periods=1).max().to_numpy()
-    drawdown = 1.0 - close / peak
-    returns = pd.Series(log_return)
-    vol_20 = returns.rolling(20, min_periods=2).std().to_numpy() * np.sqrt(252)
-    vol_60 = returns.rolling(60, min_periods=2).std().to_numpy() * np.sqrt(252)
+    drawdown = drawdown_from_peak(close, 60, min_periods=1)
+    vol_20 = annualised_volatility(log_return, 20, min_periods=2)
+    vol_60 = annualised_volatility(log_return, 60, min_periods=2)
     features = np.stack([
         log_return * RETURN_SCALE,
         np.abs(log_return) * RETURN_SCALE,

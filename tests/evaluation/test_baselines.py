@@ -29,6 +29,19 @@ def test_trailing_volatility_is_log_annualised_std_of_last_window_returns():
     assert np.isnan(vol[:10]).all() and not np.isnan(vol[10])
 
 
+def test_the_model_reads_the_same_trailing_volatility_and_drawdown_the_baselines_score_with():
+    from storm.features.price_history import PRICE_FEATURES, TYPICAL_LOG_VOL, daily_price_features, drawdown_from_peak
+
+    close = random_walk(200, seed=3)
+    ohlcv = pd.DataFrame({"close": close, "high": close * 1.01, "low": close * 0.99, "volume": 1e6})
+    readings = daily_price_features(ohlcv)
+    full = slice(61, None)  # once both windows are full, the two definitions are one
+    model_vol = readings[full, PRICE_FEATURES.index("log_vol_20")] + TYPICAL_LOG_VOL
+    np.testing.assert_allclose(model_vol, trailing_log_volatility(close, 20)[full], atol=1e-5)
+    np.testing.assert_allclose(readings[full, PRICE_FEATURES.index("drawdown_60")] / 5.0,
+                               drawdown_from_peak(close, 60)[full], atol=1e-6)
+
+
 def test_garch_forecast_never_changes_when_later_prices_change():
     close = random_walk(420)
     positions = np.arange(300, 420)
