@@ -349,32 +349,3 @@ def _platt_scaler(scores: np.ndarray, labels: np.ndarray):
         return probability
 
     return to_probability
-
-
-# ---- the earlier one-split interface, kept while the runner moves to folds ----------------------------------------
-
-def price_baseline_scores(
-    prices: pd.DataFrame, dates: set[str], horizons: list[int], vol_window: int, refit_every: int = 20
-) -> dict[str, pd.DataFrame]:
-    """Raw scores of trailing vol and GARCH on ``dates``: {"trailing_vol": table, "garch": table}.
-
-    Tables: market, date, raw_{h}d for each horizon, vol_pred. GARCH runs only where asked.
-    """
-    trailing, garch = [], []
-    for market, rows in prices.sort_values(["market", "date"]).groupby("market", sort=False):
-        close = rows["close"].to_numpy(float)
-        market_dates = rows["date"].to_numpy()
-        wanted = np.flatnonzero(np.isin(market_dates, list(dates)))
-        keys = pd.DataFrame({"market": market, "date": market_dates[wanted]})
-        trailing_vol = trailing_log_volatility(close, vol_window)[wanted]
-        trailing.append(keys.assign(**{raw_score_column(h): trailing_vol for h in horizons}, vol_pred=trailing_vol))
-        forecast = garch_log_volatility(close, wanted, sorted(set(horizons) | {vol_window}), refit_every)
-        garch.append(keys.assign(**{raw_score_column(h): forecast[h][wanted] for h in horizons},
-                                 vol_pred=forecast[vol_window][wanted]))
-    return {"trailing_vol": pd.concat(trailing, ignore_index=True), "garch": pd.concat(garch, ignore_index=True)}
-
-
-def oracle_scores(truth: pd.DataFrame, dates: set[str], horizons: list[int]) -> pd.DataFrame:
-    """The hidden fragility as a raw score on ``dates`` (truth: market, date, fragility)."""
-    rows = truth[truth["date"].isin(dates)]
-    return rows[["market", "date"]].assign(**{raw_score_column(h): rows["fragility"].to_numpy(float) for h in horizons})

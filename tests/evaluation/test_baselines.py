@@ -8,8 +8,6 @@ import pytest
 
 from storm.evaluation.baselines import (
     garch_log_volatility,
-    oracle_scores,
-    price_baseline_scores,
     score_baseline,
     trailing_log_volatility,
 )
@@ -60,26 +58,6 @@ def test_garch_forecast_tracks_realised_volatility_level():
     forecast = garch_log_volatility(close, np.arange(400, 600), [20])[20][400:]
     realised = trailing_log_volatility(close, 20)[400:]
     assert np.corrcoef(forecast, realised)[0, 1] > 0.5
-
-
-def test_price_baselines_score_only_the_requested_dates_per_market():
-    dates = pd.bdate_range("2019-01-01", periods=260).strftime("%Y-%m-%d")
-    prices = pd.concat([pd.DataFrame({"market": m, "date": dates, "close": random_walk(260, seed=s)})
-                        for s, m in enumerate(["AAA", "BBB"])])
-    wanted = set(dates[200:210])
-    tables = price_baseline_scores(prices, wanted, [5, 20], vol_window=20)
-    assert set(tables) == {"trailing_vol", "garch"}
-    for table in tables.values():
-        assert len(table) == 20 and set(table["date"]) == wanted
-        assert {"raw_5d", "raw_20d", "vol_pred"} <= set(table.columns)
-        assert table[["raw_5d", "raw_20d", "vol_pred"]].notna().all().all()
-
-
-def test_oracle_scores_are_the_true_fragility():
-    truth = pd.DataFrame({"market": ["A", "A", "B"], "date": ["2020-01-01", "2020-01-02", "2020-01-02"],
-                          "fragility": [0.1, 0.7, 0.4]})
-    scores = oracle_scores(truth, {"2020-01-02"}, [5, 20])
-    assert scores["raw_20d"].tolist() == [0.7, 0.4] and scores["raw_5d"].tolist() == [0.7, 0.4]
 
 
 def test_baseline_threshold_is_chosen_on_validation_at_the_false_alarm_rate():
