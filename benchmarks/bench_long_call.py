@@ -17,24 +17,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
-
-
-def write_call(path: Path, minutes: float, rate: int, channels: int, fmt: str, sentence: np.ndarray) -> None:
-    import soundfile
-
-    from storm.worlds.wav import resample
-
-    speech = resample(sentence, 16000, rate)
-    total = int(minutes * 60 * rate)
-    with soundfile.SoundFile(path, "w", samplerate=rate, channels=channels, format=fmt,
-                             subtype="PCM_16" if fmt == "FLAC" else None) as sink:
-        written, repeat = 0, 0
-        while written < total:
-            pitch = 1.0 + 0.05 * np.sin(repeat)
-            block = np.interp(np.arange(0, len(speech), pitch), np.arange(len(speech)), speech)[: total - written]
-            sink.write(np.repeat(block[:, None], channels, axis=1).astype(np.float32))
-            written, repeat = written + len(block), repeat + 1
+from common import write_call
 
 
 def main() -> None:

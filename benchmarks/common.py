@@ -11,6 +11,8 @@ import os
 import threading
 from pathlib import Path
 
+import numpy as np
+
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
 REAL_DATA = Path("../shared/realdata")  # StockNet, MAEC, Reuters (README, "Data" names the public sources)
 
@@ -70,3 +72,23 @@ class PeakRss:
                 return
             self.peak, self.largest = max(self.peak, total), max(self.largest, largest)
             self._done.wait(self.every)
+
+
+def write_call(path: Path, minutes: float, rate: int, channels: int, fmt: str, sentence: np.ndarray) -> int:
+    """A long call of ``sentence`` (16 kHz speech) repeated, its pitch varied per repeat, written block by block so
+    the writer stays small; returns how many repeats it holds."""
+    import soundfile
+
+    from storm.worlds.wav import resample
+
+    speech = resample(sentence, 16000, rate)
+    total = int(minutes * 60 * rate)
+    with soundfile.SoundFile(path, "w", samplerate=rate, channels=channels, format=fmt,
+                             subtype="PCM_16" if fmt == "FLAC" else None) as sink:
+        written, repeat = 0, 0
+        while written < total:
+            pitch = 1.0 + 0.05 * np.sin(repeat)
+            block = np.interp(np.arange(0, len(speech), pitch), np.arange(len(speech)), speech)[: total - written]
+            sink.write(np.repeat(block[:, None], channels, axis=1).astype(np.float32))
+            written, repeat = written + len(block), repeat + 1
+    return repeat

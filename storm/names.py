@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 
+# The kinds of raw input, each in its own raw/<source>/ folder: headlines, chart images, call recordings and
+# per-sentence call tables (prices, one file per market, are apart: raw/prices/).
+SOURCES = ("news", "charts", "audio", "calls")
 RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 MARKET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]{0,63}")
 

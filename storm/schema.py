@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from storm.store.layout import SOURCES
+from storm.names import SOURCES
 
 __all__ = ["MODALITIES", "MODALITY_SOURCES", "SOURCES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "INPUT_STATUSES", "ScanStats", "FWD_VOL",
            "PRAAT_COLUMNS", "N_PRAAT"]

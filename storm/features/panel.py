@@ -32,7 +32,7 @@ from storm.features.image import PRICE_READING_CHART_ENCODERS, price_window, ren
 from storm.features.price_history import PRICE_FEATURES, daily_price_features
 from storm.ingest import IngestReport, read_prices
 from storm.ingest.quarantine import write_quarantine
-from storm.ingest.readers import INGESTERS
+from storm.ingest.sources import INGESTERS
 from storm.labels import label_table
 from storm.ray_runtime import ensure_ray
 from storm.schema import FWD_VOL, storm_column

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -164,3 +165,18 @@ def recording_voice(blocks: Callable[[], Iterable[np.ndarray]], rate: int, pause
     if not spans:
         return np.zeros((0, N_PRAAT))
     return np.stack([voice_report(segment, rate) for segment in cut_segments(blocks(), spans)])
+
+
+def recording_voice_of(payload: bytes | Path, suffix: str) -> np.ndarray:
+    """float64 [sentences, 29]: Praat's voice report per pause-delimited sentence, decoded block by block (twice);
+    ``payload`` is the recording's bytes or a local file's path (then never read whole)."""
+    from storm.ingest.audio import open_audio
+
+    def mono_blocks():
+        with open_audio(payload, suffix) as (_, blocks):
+            for block in blocks:
+                yield block.mean(axis=1)
+
+    with open_audio(payload, suffix) as (header, _):
+        rate = header.rate
+    return recording_voice(mono_blocks, rate)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from storm.features.voice import recording_voice_of
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks, read_columns
 from storm.importing.spool import Spool
@@ -260,15 +261,14 @@ def _copy_recording(row: pd.Series, folder: Path, spec: RecordingImport, store: 
         if text_file is None or not text_file.is_file():
             return f"transcript {transcript[:80]!r} is not a file inside {folder}"
         sentences = _transcript_sentences(text_file)
-    payload = recording.read_bytes()
-    if spec.voice:
+    if spec.voice:  # from the file, block by block: the recording is never held whole while Praat runs
         try:
-            sentences = _with_voice(recording_voice_of(payload, suffix), sentences or [])
+            sentences = _with_voice(recording_voice_of(recording, suffix), sentences or [])
         except RejectedInput as rejected:
             return f"recording {recording.name!r}: {rejected.reason}"
         report.counts["voiced_sentences"] += len(sentences)
     target = layout.audio(date, market, event, suffix)
-    store.write_bytes(target, payload)
+    store.write_bytes(target, recording.read_bytes())
     report.objects.append(target)
     report.counts["recordings_written"] += 1
     report.markets.setdefault(market, ticker)
@@ -286,21 +286,6 @@ def _inside(folder: Path, name: str) -> Path | None:
         return None
     candidate = (folder / name).resolve()
     return candidate if candidate == folder or folder in candidate.parents else None
-
-
-def recording_voice_of(payload: bytes, suffix: str) -> np.ndarray:
-    """float64 [sentences, 29]: Praat's voice report per pause-delimited sentence, decoded block by block (twice)."""
-    from storm.features.voice import recording_voice
-    from storm.ingest.audio import open_audio
-
-    def mono_blocks():
-        with open_audio(payload, suffix) as (_, blocks):
-            for block in blocks:
-                yield block.mean(axis=1)
-
-    with open_audio(payload, suffix) as (header, _):
-        rate = header.rate
-    return recording_voice(mono_blocks, rate)
 
 
 def _with_voice(voice: np.ndarray, transcript: list[dict]) -> list[dict]:

@@ -1,17 +1,24 @@
-"""Ingest: read raw news, charts, audio and call tables with Ray Data, validate and decode each item, quarantine the rest."""
+"""Ingest: read raw news, charts, audio and call tables with Ray Data, validate and decode each item, quarantine the rest.
 
-from storm.ingest.decode import RejectedInput
-from storm.ingest.prices import PricesError, PricesRead, load_prices, read_prices
-from storm.ingest.quarantine import read_quarantine
-from storm.ingest.readers import INGESTERS, SourceIngest, ingest_audio, ingest_charts, ingest_news
-from storm.ingest.calls import ingest_call_tables
-from storm.ingest.report import IngestReport
-from storm.ingest.run import run_ingest
+Names are loaded on first use, so a decoder (storm.ingest.audio, .decode) is imported without Ray: the per-sentence
+voice features of a recording run in a small process (storm.features.voice).
+"""
 
-# Per-sentence call tables (storm.ingest.calls) are read like every raw input: `storm ingest` and the panel see them.
-INGESTERS.setdefault("calls", ingest_call_tables)
+from __future__ import annotations
 
-__all__ = [
-    "IngestReport", "SourceIngest", "PricesError", "PricesRead", "RejectedInput", "ingest_audio", "ingest_charts",
-    "ingest_call_tables", "ingest_news", "load_prices", "read_prices", "read_quarantine", "run_ingest",
-]
+import importlib
+
+_OWNERS = {
+    "IngestReport": "storm.ingest.report", "PricesError": "storm.ingest.prices", "PricesRead": "storm.ingest.prices",
+    "load_prices": "storm.ingest.prices", "read_prices": "storm.ingest.prices", "RejectedInput": "storm.ingest.errors",
+    "read_quarantine": "storm.ingest.quarantine", "SourceIngest": "storm.ingest.readers",
+    "ingest_audio": "storm.ingest.readers", "ingest_charts": "storm.ingest.readers", "ingest_news": "storm.ingest.readers",
+    "ingest_call_tables": "storm.ingest.calls", "INGESTERS": "storm.ingest.sources", "run_ingest": "storm.ingest.run",
+}
+__all__ = sorted(_OWNERS)
+
+
+def __getattr__(name: str):
+    if name in _OWNERS:
+        return getattr(importlib.import_module(_OWNERS[name]), name)
+    raise AttributeError(f"module 'storm.ingest' has no attribute {name!r}")

@@ -15,10 +15,10 @@ import math
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from scipy.signal import resample
 
 from storm.config import FeatureConfig, IngestConfig
 from storm.ingest.errors import RejectedInput
@@ -156,12 +156,15 @@ def _resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     """FFT resampling of one short excerpt: cost bounded by its length whatever the two rates are."""
     if rate == target or samples.size == 0:
         return samples.astype(np.float32)
+    from scipy.signal import resample  # here: a process that only reads voice never loads scipy.signal
+
     return resample(samples, max(1, round(samples.size * target / rate))).astype(np.float32)
 
 
 @contextmanager
-def open_audio(payload: bytes, suffix: str):
-    """(AudioHeader, iterator of float32 [n, channels] blocks) for a recording named ``*suffix``."""
+def open_audio(payload: bytes | Path, suffix: str):
+    """(AudioHeader, iterator of float32 [n, channels] blocks) for a recording named ``*suffix``: its bytes, or the
+    path of a local file (read block by block, never whole)."""
     if suffix in SOUNDFILE_FORMATS:
         with _open_soundfile(payload, suffix) as opened:
             yield opened
@@ -177,7 +180,7 @@ def _open_soundfile(payload: bytes, suffix: str):
     import soundfile
 
     try:
-        sound = soundfile.SoundFile(io.BytesIO(payload))
+        sound = soundfile.SoundFile(_readable(payload))
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as err:
         raise RejectedInput(f"not a readable {suffix[1:].upper()} file ({_libsndfile_message(err)})") from None
     with sound:
@@ -198,6 +201,11 @@ def _open_soundfile(payload: bytes, suffix: str):
         yield header, blocks()
 
 
+def _readable(payload: bytes | Path):
+    """What soundfile and PyAV open: a file-like over bytes, or a local path as text."""
+    return io.BytesIO(payload) if isinstance(payload, (bytes, bytearray, memoryview)) else str(payload)
+
+
 def _libsndfile_message(err: Exception) -> str:
     text = str(err).split(": ", 1)[-1] if "Error opening" in str(err) else str(err)
     return text.strip() or type(err).__name__
@@ -209,7 +217,7 @@ def _open_pyav(payload: bytes, suffix: str):
 
     demuxer, codecs = PYAV_FORMATS[suffix]
     try:
-        container = av.open(io.BytesIO(payload), format=demuxer)
+        container = av.open(_readable(payload), format=demuxer)
     except (av.FFmpegError, ValueError, OSError) as err:
         raise RejectedInput(f"not a readable {suffix[1:].upper()} file ({err or type(err).__name__})") from None
     with container:

@@ -81,9 +81,6 @@ def ingest_audio(store: ObjectStore, layout: Layout, start: str, end: str, cfg: 
                    partial(_decode_audio_batch, cfg=cfg, plan=plan, prefix=_uri_prefix(store)))
 
 
-INGESTERS: dict[str, Callable[..., SourceIngest]] = {"news": ingest_news, "charts": ingest_charts, "audio": ingest_audio}
-
-
 def _ingest(store: ObjectStore, layout: Layout, source: str, start: str, end: str, cfg: IngestConfig,
             decode_batch) -> SourceIngest:
     _check_range(start, end)

@@ -7,7 +7,7 @@ import time
 from storm.config import StormConfig
 from storm.ingest.prices import load_prices
 from storm.ingest.quarantine import quarantine_record, write_quarantine
-from storm.ingest.readers import INGESTERS
+from storm.ingest.sources import INGESTERS
 from storm.ingest.report import IngestReport, missing_market_days, source_counts, trading_market_days
 from storm.ray_runtime import ensure_ray
 from storm.store import Layout, open_store

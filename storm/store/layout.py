@@ -35,13 +35,13 @@ import datetime
 import posixpath
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from storm.names import check_market_name, check_run_name
-from storm.store.objectstore import ObjectStore
+from storm.names import SOURCES, check_market_name, check_run_name
 
-# The kinds of raw input, each in its own raw/<source>/ folder: headlines, chart images, call recordings and
-# per-sentence call tables (prices, one file per market, are apart: raw/prices/).
-SOURCES = ("news", "charts", "audio", "calls")
+if TYPE_CHECKING:  # the layout names paths; only a Layout object holds a store
+    from storm.store.objectstore import ObjectStore
+
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 

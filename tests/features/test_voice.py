@@ -52,3 +52,31 @@ def test_voice_report_gives_the_maec_columns_on_their_scale_and_silence_or_hiss_
     assert (voice[:, PRAAT_COLUMNS.index("Audio Length")] > 0.9).all()
     for silence in (np.zeros(RATE * 3, dtype=np.float32), (0.001 * rng.standard_normal(RATE * 3)).astype(np.float32)):
         assert recording_voice(blocks_of(silence), RATE).shape == (0, len(PRAAT_COLUMNS))
+
+
+def test_reading_a_recordings_voice_loads_neither_ray_nor_the_stores_table_libraries():
+    """A 90-minute call is read in a small process (BENCHMARKS.md: under 256 MiB): the voice path must stay light."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; import storm.features.voice, storm.ingest.audio; "
+             "print(sorted(m for m in ('ray', 'pandas', 'pyarrow', 'fsspec', 'scipy.signal', 'torch') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_a_recordings_voice_read_from_its_file_equals_the_voice_read_from_its_bytes(tmp_path):
+    import soundfile
+
+    from storm.features.voice import recording_voice_of
+
+    rate = 16000
+    t = np.arange(int(0.8 * rate)) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 140 * t) * (1 + 0.1 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    call = np.concatenate([tone, np.zeros(int(0.5 * rate), np.float32), tone])
+    path = tmp_path / "call.flac"
+    soundfile.write(path, call, rate, subtype="PCM_16")
+    from_file, from_bytes = recording_voice_of(path, ".flac"), recording_voice_of(path.read_bytes(), ".flac")
+    assert from_file.shape == (2, len(PRAAT_COLUMNS))
+    np.testing.assert_array_equal(from_file, from_bytes)
