@@ -143,3 +143,41 @@ def test_a_recording_imported_with_voice_gives_a_call_table_of_its_sentences_on_
     table = read_call(layout, "2016-01-05", "AAA", "call")
     assert report.counts["voiced_sentences"] == 3 and len(table) == 3 and table["text"].isna().all()
     assert np.allclose(table["Mean pitch"], 140, atol=5)
+
+
+def test_a_recording_and_a_maec_table_of_its_features_give_one_scale_and_undefined_stays_missing(tmp_path, layout):
+    """The two ways a user brings a call land on one scale: voice computed from the recording, and a vendor's MAEC
+    table of the same speech (values as Praat prints them, 6 significant digits; `--undefined--` where Praat had
+    none). Tolerance: every value within 1e-5 relative, the call vectors the model reads within 1e-4."""
+    pytest.importorskip("parselmouth")
+    import soundfile
+
+    from storm.features.calls import call_vector
+    from storm.worlds.speech import SpeechScript, synthesize
+
+    lines = ["Good morning and welcome to the call.", "Revenue fell in every region this quarter.",
+             "We are withdrawing our guidance for the year."]
+    pause = np.zeros(int(0.6 * 16000), np.float32)
+    speech = np.concatenate([part for line in lines for part in (synthesize(SpeechScript(line, 150, 45, 2), 16000),
+                                                                  pause)])
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    soundfile.write(folder / "call.flac", speech, 16000, subtype="PCM_16")
+    (folder / "mapping.csv").write_text("file,ticker,date\ncall.flac,AAA,2016-01-05\n")
+    import_recordings(RecordingImport(folder=folder, mapping=folder / "mapping.csv", voice=True), layout.store, layout)
+    heard = read_call(layout, "2016-01-05", "AAA", "call")[list(PRAAT_COLUMNS)].to_numpy(float).copy()
+    assert len(heard) == len(lines)  # one sentence per line, cut at the pauses
+    heard[0, PRAAT_COLUMNS.index("Degree of voice breaks")] = np.nan  # as a vendor's report leaves a value undefined
+
+    def printed(value: float) -> str:
+        return "--undefined--" if math.isnan(value) else f"{value:.6g}"
+
+    write_maec(tmp_path / "vendor.csv", [["20160105_AAA", "2016-01-05", "AAA", str(i), "", *map(printed, row)]
+                                         for i, row in enumerate(heard)])
+    report = import_call_tables([tmp_path / "vendor.csv"], CallImport(name="vendor"), layout.store, layout)
+    bought = read_call(layout, "2016-01-05", "AAA", "20160105_AAA")[list(PRAAT_COLUMNS)].to_numpy(float)
+    assert report.rejected == 0 and report.counts["undefined_values"] == int(np.isnan(heard).sum()) >= 1
+    np.testing.assert_array_equal(np.isnan(bought), np.isnan(heard))  # undefined stays missing, never 0
+    np.testing.assert_allclose(bought, heard, rtol=1e-5, equal_nan=True)
+    no_text = np.zeros((0, 8), np.float32)
+    np.testing.assert_allclose(call_vector(bought, no_text, 0, 8), call_vector(heard, no_text, 0, 8), atol=1e-4)
