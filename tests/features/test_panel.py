@@ -118,7 +118,7 @@ def test_windows_see_the_past_days_and_the_conference_until_it_leaves_the_window
     windows = gather_windows(panel, rows)
     assert set(WINDOW_INPUT_KEYS) <= set(windows)
     assert windows["text_days"].shape == (5, 5, 384) and windows["price_days"].shape[:2] == (5, 5)
-    assert windows["charts"].shape == (5, 1, 32, 32) and windows["audio_mel"].shape == (5, 2, 16, 32)
+    assert windows["image"].shape == (5, 1, 32, 32) and windows["audio_mel"].shape == (5, 2, 16, 32)
     # day 6's window holds day 5's two headlines and day 6's one, oldest first
     assert windows["text_day_count"][0].tolist() == [0, 0, 0, 2, 1]
     # the day-3 conference: in the windows ending on days 6 and 7 (ages 3 and 4 days), gone from day 8 on
