@@ -108,7 +108,7 @@ def test_panel_holds_each_days_evidence_once_with_labels_and_counts(ray_cluster,
     assert build.report.counts["news"] == {"ok": 3, "quarantined": 0, "missing": 8}
     assert build.report.counts["charts"] == {"ok": 1, "quarantined": 1, "missing": 9}
     assert build.report.counts["audio"] == {"ok": 0, "quarantined": 0, "missing": 10}
-    assert any(path.endswith("ingest-image.jsonl") for path in build.report.quarantine_files)
+    assert any(path.endswith("ingest-charts.jsonl") for path in build.report.quarantine_files)
 
 
 def test_windows_see_the_past_days_and_the_conference_until_it_leaves_the_window(ray_cluster, tiny_world):
