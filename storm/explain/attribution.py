@@ -229,7 +229,7 @@ def _call_variants(encoder, inputs, present: Tensor, call_labels):
     ages = inputs["audio_age"].float().cpu().numpy() * window
     samples, slots = np.nonzero(valid & present.cpu().numpy()[:, None])
     for part, sample, slot, variant, line in _variant_chunks(encoder, inputs, samples, slots):
-        for key in ("audio_valid", "audio_age", "audio_mel"):
+        for key in ("audio_valid", "audio_age", "audio_stats"):
             if key in variant:
                 variant[key][line, slot] = 0.0
         still = variant["audio_valid"].sum(dim=1) > 0

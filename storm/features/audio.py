@@ -88,3 +88,25 @@ def audio_features(excerpts: np.ndarray, sample_rate: int, n_mels: int, frames: 
     lengths = np.cumsum([0] + [mel.shape[1] for mel in mels])
     padded = [fit_frames(joined[:, begin:end], per_slice) for begin, end in zip(lengths[:-1], lengths[1:])]
     return fit_frames(np.concatenate(padded, axis=1), frames).astype(np.float32)
+
+
+CALL_STATISTICS_CHUNK = 256  # calls per torch pass: bounded memory however many calls a panel holds
+
+
+def call_statistics(mels: np.ndarray) -> np.ndarray:
+    """[C, n_mels, T] log-mels -> float32 [C, 3 * n_mels]: per band its mean, spread and mean frame-to-frame change.
+
+    Pitch and timbre move the band means, pauses the spread, speaking rate the change: what a strained speaker
+    alters. Fixed statistics leave a linear reading to learn (a CNN over a few hundred calls memorised them), and
+    being fixed they are computed once per call when the panel is built, never per window and epoch. In torch, as
+    the model computed them before, so the figures do not move.
+    """
+    import torch
+
+    mels = np.asarray(mels)
+    out = np.zeros((len(mels), 3 * mels.shape[1]), dtype=np.float32) if mels.ndim == 3 else np.zeros((0, 0), np.float32)
+    for begin in range(0, len(mels), CALL_STATISTICS_CHUNK):
+        mel = torch.from_numpy(np.ascontiguousarray(mels[begin:begin + CALL_STATISTICS_CHUNK])).float()
+        stats = torch.cat([mel.mean(dim=-1), mel.std(dim=-1), (mel[..., 1:] - mel[..., :-1]).abs().mean(dim=-1)], dim=-1)
+        out[begin:begin + len(mel)] = stats.numpy()
+    return out

@@ -27,7 +27,7 @@ class EvidencePanel:
     price: np.ndarray               # float32 [N, len(PRICE_FEATURES)]
     chart: np.ndarray               # uint8 [N, S, S]: the day's chart (0 where none)
     has_chart: np.ndarray           # bool [N]
-    conference_mel: np.ndarray      # float16 [C, n_mels, frames]: each conference once
+    conference_stats: np.ndarray    # float32 [C, 3 * n_mels]: each conference's log-mel statistics, once
     conference_row: np.ndarray      # int64 [C]: the row from which the conference is evidence
     recent_conferences: np.ndarray  # int64 [N, K]: conferences inside the row's window, most recent first; -1 none
     labels: np.ndarray              # float32 [N, H]: storm_{h}d, NaN unknown

@@ -8,7 +8,7 @@ batch time: nothing is duplicated or recomputed per window.
 Per row: the day's headlines mean-pooled (MiniLM sentence embeddings average
 well; the temporal encoder weighs the days) and their count, the day's price
 features, the day's chart (given PNG, else drawn from prices), and the indices
-of the most recent conferences inside the window (their log-mels held once).
+of the most recent conferences inside the window (their log-mel statistics held once).
 Labels come from the full price history, NaN where the future is unknown.
 """
 
@@ -24,6 +24,7 @@ import pandas as pd
 from storm.config import FeatureConfig, StormConfig
 from storm.console import SILENT, StageReporter
 from storm.features.alignment import effective_day_index, evidence_start, trading_calendars
+from storm.features.audio import CALL_STATISTICS_CHUNK, call_statistics
 from storm.features.cache import SPEC_SOURCES, FeatureCache, feature_spec_id
 from storm.features.calls import call_feature_spec_id, call_vector_dim
 from storm.features.evidence_panel import EvidencePanel, recent_conferences
@@ -86,7 +87,7 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
     text_day, text_count = _daily_text(rows, items["news"].items, caches["news"], calendars, features)
     chart, has_chart, chart_given = _daily_charts(rows, items["charts"].items, caches["charts"], prices, features,
                                                   draw=_reads_pixels(config))
-    conference_mel, conference_row = _conferences(rows, items["audio"].items, caches["audio"], calendars, features)
+    conference_stats, conference_row = _conferences(rows, items["audio"].items, caches["audio"], calendars, features)
     call_vector, call_row = _call_tables(rows, items.get("calls"), caches.get("calls"), calendars, features)
     market_start = _market_start(rows)
     labels = label_table(prices, config.labels)
@@ -94,7 +95,7 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
     panel = EvidencePanel(
         market=rows["market"].to_numpy(str), date=rows["date"].to_numpy(str), market_start=market_start,
         text_day=text_day, text_count=text_count, price=_daily_prices(rows, prices), chart=chart, has_chart=has_chart,
-        conference_mel=conference_mel, conference_row=conference_row,
+        conference_stats=conference_stats, conference_row=conference_row,
         recent_conferences=recent_conferences(conference_row, market_start, features.window_days, features.max_conferences),
         call_vector=call_vector, call_row=call_row,
         recent_calls=recent_conferences(call_row, market_start, features.window_days, features.max_conferences),
@@ -212,7 +213,8 @@ def _to_uint8(tensor: np.ndarray) -> np.ndarray:
 
 def _conferences(rows: pd.DataFrame, audio: pd.DataFrame, cache: FeatureCache, calendars,
                  features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    empty = (np.zeros((0, features.n_mels, features.call_mel_frames), dtype=np.float16), np.zeros(0, dtype=np.int64))
+    """(each recorded call's log-mel statistics [C, 3 * n_mels], once; the row each is evidence from)."""
+    empty = (np.zeros((0, 3 * features.n_mels), dtype=np.float32), np.zeros(0, dtype=np.int64))
     if audio.empty:
         return empty
     placed = audio.assign(row=_row_index(rows, audio, calendars))
@@ -221,8 +223,11 @@ def _conferences(rows: pd.DataFrame, audio: pd.DataFrame, cache: FeatureCache, c
     placed = placed[placed["content_hash"].isin(mels.keys())].drop_duplicates(["row", "content_hash"])
     if placed.empty:
         return empty
-    stacked = np.stack([mels[h] for h in placed["content_hash"]]).astype(np.float16)
-    return stacked, placed["row"].to_numpy(np.int64)
+    hashes = placed["content_hash"].tolist()
+    chunk = CALL_STATISTICS_CHUNK  # float16 as the panel held them: the statistics the model computed before
+    stats = [call_statistics(np.stack([mels[h] for h in hashes[i:i + chunk]]).astype(np.float16))
+             for i in range(0, len(hashes), chunk)]
+    return np.concatenate(stats), placed["row"].to_numpy(np.int64)
 
 
 def _call_tables(rows: pd.DataFrame, calls: SourceFeatures | None, cache: FeatureCache | None, calendars,

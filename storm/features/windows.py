@@ -13,7 +13,7 @@ import numpy as np
 from storm.features.evidence_panel import EvidencePanel
 from storm.schema import FWD_VOL, storm_column
 
-WINDOW_INPUT_KEYS = ("text_days", "text_day_count", "price_days", "day_valid", "image", "audio_mel", "audio_age",
+WINDOW_INPUT_KEYS = ("text_days", "text_day_count", "price_days", "day_valid", "image", "audio_stats", "audio_age",
                      "audio_valid", "call_features", "call_age", "call_valid", "modality_mask")
 
 
@@ -21,13 +21,12 @@ def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = T
     """Model inputs (WINDOW_INPUT_KEYS) for the samples ending on ``rows``; plus labels and keys if asked.
 
     text_days [B, W, D], text_day_count [B, W], price_days [B, W, F], day_valid [B, W] (oldest day first);
-    image [B, 1, S, S] in [-1, 1]; audio_mel [B, K, n_mels, T] in the panel's dtype (float16: half the bytes to
-    gather and to copy to a GPU; storm.training.loop.model_inputs casts every input to float32 on the device),
-    audio_age [B, K] (days / window), audio_valid [B, K];
+    image [B, 1, S, S] in [-1, 1]; audio_stats [B, K, 3 * n_mels] (each recent call's log-mel statistics,
+    storm.features.audio.call_statistics), audio_age [B, K] (days / window), audio_valid [B, K];
     call_features [B, K, call_vector_dim] (per-sentence call tables pooled per call, storm.features.calls), call_age
     [B, K], call_valid [B, K]: the same for the calls read from tables (most recent first; empty slots all 0);
-    modality_mask [B, 3]: text = any headline in the window, image = D's chart, audio = any conference (recording or
-    call table) in the window.
+    modality_mask [B, 3]: news = any headline in the window, prices = D's chart or prices, calls = any conference
+    (recording or call table) in the window.
     """
     rows = np.asarray(rows, dtype=np.int64)
     window = panel.window_days
@@ -39,13 +38,12 @@ def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = T
     conferences = panel.recent_conferences[rows]
     audio_valid = conferences >= 0
     safe = np.maximum(conferences, 0)
-    if len(panel.conference_mel):
-        audio_mel = panel.conference_mel[safe]  # the panel's float16: half the bytes to copy; model_inputs casts
-        audio_mel[~audio_valid] = 0  # a block fill: float16 arithmetic in numpy is slow
+    if len(panel.conference_stats):
+        audio_stats = panel.conference_stats[safe]
+        audio_stats[~audio_valid] = 0
         audio_age = np.where(audio_valid, (rows[:, None] - panel.conference_row[safe]) / window, 0.0)
     else:
-        audio_mel = np.zeros((len(rows), conferences.shape[1], *panel.conference_mel.shape[1:]),
-                             dtype=panel.conference_mel.dtype)
+        audio_stats = np.zeros((len(rows), conferences.shape[1], panel.conference_stats.shape[1]), dtype=np.float32)
         audio_age = np.zeros(conferences.shape)
     call_features, call_age, call_valid = _calls(panel, rows)
     mask = np.stack([text_day_count.sum(axis=1) > 0, panel.has_chart[rows],
@@ -62,7 +60,7 @@ def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = T
         "price_days": price_days,
         "day_valid": valid,
         "image": image,
-        "audio_mel": audio_mel,
+        "audio_stats": audio_stats,
         "audio_age": audio_age.astype(np.float32),
         "audio_valid": audio_valid.astype(np.float32),
         "call_features": call_features,

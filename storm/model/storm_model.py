@@ -2,7 +2,7 @@
 
 Batch contract (docs/INTERFACES.md "Model"): windows of past evidence from storm.features.windows —
 ``modality_mask`` [B, 3] float in MODALITIES order, plus each built encoder's ``input_keys`` (text_days,
-text_day_count, price_days, day_valid, image, audio_mel, audio_age, audio_valid).
+text_day_count, price_days, day_valid, image, audio_stats, audio_age, audio_valid).
 Inputs of missing or disabled modalities are never read into the result.
 """
 

@@ -140,7 +140,7 @@ def test_price_and_call_effects_are_the_score_change_when_that_reading_or_call_i
             else:
                 slot = [it for it in explanation.items if it.sample == item.sample and it.modality == "calls"].index(item)
                 occupied = torch.nonzero(changed["audio_valid"][0]).flatten()
-                for key in ("audio_valid", "audio_age", "audio_mel"):
+                for key in ("audio_valid", "audio_age", "audio_stats"):
                     changed[key][0, occupied[slot]] = 0.0
                 changed["modality_mask"][0, 2] = float(changed["audio_valid"].sum() > 0)
             expected = explanation.score_logit[item.sample] - model(changed).storm_logits[0].numpy()

@@ -69,3 +69,18 @@ def test_frames_not_divisible_by_windows_are_zero_padded_at_the_end():
     windows = np.stack([tone(0.5)[:33 * 160]] * 3)
     features = audio_features(windows, RATE, 16, 100)  # 3 windows of 33 frames + 1 padding frame
     assert features.shape == (16, 100) and np.all(features[:, 99] == 0.0) and np.all(features[:, :99] != 0.0)
+
+
+def test_call_statistics_are_each_bands_mean_spread_and_change_the_same_in_any_chunking(monkeypatch):
+    from storm.features import audio
+
+    rng = np.random.default_rng(0)
+    mels = rng.normal(size=(5, 4, 32)).astype(np.float16)
+    stats = audio.call_statistics(mels)
+    wide = mels.astype(np.float64)
+    np.testing.assert_allclose(stats[:, :4], wide.mean(axis=-1), atol=1e-5)
+    np.testing.assert_allclose(stats[:, 4:8], wide.std(axis=-1, ddof=1), atol=1e-5)
+    np.testing.assert_allclose(stats[:, 8:], np.abs(np.diff(wide, axis=-1)).mean(axis=-1), atol=1e-5)
+    monkeypatch.setattr(audio, "CALL_STATISTICS_CHUNK", 2)  # a panel of many calls is done in pieces
+    np.testing.assert_array_equal(audio.call_statistics(mels), stats)
+    assert audio.call_statistics(np.zeros((0, 4, 32), np.float16)).shape == (0, 12)

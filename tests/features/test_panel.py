@@ -98,7 +98,7 @@ def test_panel_holds_each_days_evidence_once_with_labels_and_counts(ray_cluster,
     assert panel.has_chart[quiet_day] and panel.has_chart[row_of(panel, "BBB", DATES[6])]  # broken PNG: drawn instead
 
     # the one conference is held once, evidence from its own day
-    assert panel.conference_mel.shape == (1, 16, 32) and panel.conference_row.tolist() == [row_of(panel, "AAA", DATES[3])]
+    assert panel.conference_stats.shape == (1, 3 * 16) and panel.conference_row.tolist() == [row_of(panel, "AAA", DATES[3])]
 
     # labels come from the full price history: the day-20 crash is within 20 days of day 9, not within 5
     last = row_of(panel, "AAA", DATES[9])
@@ -118,16 +118,17 @@ def test_windows_see_the_past_days_and_the_conference_until_it_leaves_the_window
     windows = gather_windows(panel, rows)
     assert set(WINDOW_INPUT_KEYS) <= set(windows)
     assert windows["text_days"].shape == (5, 5, 384) and windows["price_days"].shape[:2] == (5, 5)
-    assert windows["image"].shape == (5, 1, 32, 32) and windows["audio_mel"].shape == (5, 2, 16, 32)
+    assert windows["image"].shape == (5, 1, 32, 32) and windows["audio_stats"].shape == (5, 2, 3 * 16)
     # day 6's window holds day 5's two headlines and day 6's one, oldest first
     assert windows["text_day_count"][0].tolist() == [0, 0, 0, 2, 1]
     # the day-3 conference: in the windows ending on days 6 and 7 (ages 3 and 4 days), gone from day 8 on
     assert windows["audio_valid"][:, 0].tolist() == [1, 1, 0, 0, 0]
     np.testing.assert_allclose(windows["audio_age"][:2, 0], [3 / 5, 4 / 5])
-    # its log-mel as the panel holds it, once per window; every empty slot all zeros
+    # its log-mel statistics as the panel holds them, once per window; every empty slot all zeros
     conference = panel.recent_conferences[rows[0], 0]
-    np.testing.assert_array_equal(windows["audio_mel"][:2, 0], panel.conference_mel[[conference, conference]])
-    assert windows["audio_mel"][:2, 0].any() and not windows["audio_mel"][2:].any() and not windows["audio_mel"][:, 1].any()
+    np.testing.assert_array_equal(windows["audio_stats"][:2, 0], panel.conference_stats[[conference, conference]])
+    assert windows["audio_stats"][:2, 0].any() and not windows["audio_stats"][2:].any()
+    assert not windows["audio_stats"][:, 1].any()
     assert windows["modality_mask"].tolist() == [[1, 1, 1], [1, 1, 1], [1, 1, 0], [1, 1, 0], [0, 1, 0]]  # news stays 5 days
     assert windows["storm_20d"][3] == 1.0 and windows["date"][3] == DATES[9]
 

@@ -41,7 +41,7 @@ def make_batch(features: FeatureConfig, masks: list[list[float]], seed: int = 0)
         "price_days": torch.randn(size, window, N_PRICE_FEATURES, generator=generator),
         "day_valid": torch.ones(size, window),
         "image": torch.randn(size, 1, features.chart_size, features.chart_size, generator=generator),
-        "audio_mel": torch.randn(size, slots, features.n_mels, features.call_mel_frames, generator=generator) * audio_valid[..., None, None],
+        "audio_stats": torch.randn(size, slots, 3 * features.n_mels, generator=generator) * audio_valid[..., None],
         "audio_age": torch.rand(size, slots, generator=generator) * audio_valid,
         "audio_valid": audio_valid,
         "modality_mask": mask,

@@ -16,7 +16,7 @@ def inputs(batch=3, slots=2, text_dim=384, n_mels=8, frames=16, calls=True):
         "call_features": torch.zeros(batch, slots, call_vector_dim(text_dim)),
         "call_age": torch.tensor([[0.1, 0.5]] * batch),
         "call_valid": torch.tensor([[1.0, 1.0 if calls else 0.0]] * batch),
-        "audio_mel": torch.zeros(batch, slots, n_mels, frames),
+        "audio_stats": torch.zeros(batch, slots, 3 * n_mels),
         "audio_age": torch.zeros(batch, slots),
         "audio_valid": torch.zeros(batch, slots),
     }

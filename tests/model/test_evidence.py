@@ -74,10 +74,10 @@ def test_price_evidence_reads_only_the_markets_own_history():
 def test_an_invalid_conference_slot_does_not_change_the_encoding_and_a_fresh_call_weighs_more():
     _, features = small_configs()
     encoder = ConferenceEvidenceEncoder(features.n_mels, hidden_dim=8, window_days=features.window_days).eval()
-    mel = torch.randn(1, 2, features.n_mels, features.call_mel_frames)
-    inputs = {"audio_mel": mel, "audio_age": torch.tensor([[0.1, 0.0]]), "audio_valid": torch.tensor([[1.0, 0.0]])}
+    stats = torch.randn(1, 2, 3 * features.n_mels)
+    inputs = {"audio_stats": stats, "audio_age": torch.tensor([[0.1, 0.0]]), "audio_valid": torch.tensor([[1.0, 0.0]])}
     before = encoder(inputs)
-    assert torch.allclose(before, encoder({**inputs, "audio_mel": torch.cat([mel[:, :1], mel[:, 1:] + 3.0], dim=1)}))
+    assert torch.allclose(before, encoder({**inputs, "audio_stats": torch.cat([stats[:, :1], stats[:, 1:] + 3.0], dim=1)}))
     fresh = encoder({**inputs, "audio_age": torch.tensor([[0.0, 0.0]])})
     old = encoder({**inputs, "audio_age": torch.tensor([[0.9, 0.0]])})
     assert not torch.allclose(fresh, old)  # the call's age enters through the mass of each half-life

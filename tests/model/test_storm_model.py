@@ -59,7 +59,7 @@ def test_inputs_of_missing_modalities_do_not_change_the_output(fusion):
     batch = make_batch(features, mixed_masks())
     missing = batch["modality_mask"] == 0
     changed = dict(batch)
-    for column, key in enumerate(("text_days", "image", "audio_mel")):
+    for column, key in enumerate(("text_days", "image", "audio_stats")):
         noise = torch.randn_like(batch[key]) * missing[:, column].reshape(-1, *[1] * (batch[key].dim() - 1))
         changed[key] = batch[key] + noise
     assert torch.allclose(model(batch).storm_logits, model(changed).storm_logits, atol=1e-6)
@@ -93,7 +93,7 @@ def test_single_modality_model_builds_one_encoder_and_ignores_other_inputs(modal
 def test_single_modality_model_does_not_need_the_other_modalities_keys():
     model, features = _model(modalities=["calls"])
     batch = make_batch(features, [[0, 0, 1]] * 2)
-    keys = ("audio_mel", "audio_age", "audio_valid", "modality_mask")
+    keys = ("audio_stats", "audio_age", "audio_valid", "modality_mask")
     output = model.eval()({key: batch[key] for key in keys})
     assert torch.isfinite(output.storm_logits).all()
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from storm.features.calls import SUMMARY_SLOTS, call_vector_dim
-from storm.model.encoders.evidence import CALL_HALF_LIVES, DecayedMeans, call_statistics
+from storm.model.encoders.evidence import CALL_HALF_LIVES, DecayedMeans
 from storm.model.registry import register_calls_encoder
 from storm.schema import N_PRAAT
 
@@ -49,7 +49,7 @@ class CallReadings(nn.Module):
 class CallEvidenceEncoder(nn.Module):
     """Recent calls from per-sentence tables (and recordings' log-mels, if any) -> decayed means of their readings."""
 
-    input_keys = ("call_features", "call_age", "call_valid", "audio_mel", "audio_age", "audio_valid")
+    input_keys = ("call_features", "call_age", "call_valid", "audio_stats", "audio_age", "audio_valid")
 
     def __init__(self, n_mels: int, hidden_dim: int, dropout: float = 0.1, readings: int = 4,
                  half_lives: Sequence[float] = CALL_HALF_LIVES, window_days: int = 60,
@@ -64,9 +64,8 @@ class CallEvidenceEncoder(nn.Module):
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
         calls, call_valid = inputs["call_features"], inputs["call_valid"].float()
         call_means, call_mass = self.means(self.read_call(calls), call_valid, inputs["call_age"].float() * self.window_days)
-        mel, mel_valid = inputs["audio_mel"], inputs["audio_valid"].float()
-        batch, slots = mel_valid.shape
-        mel_readings = self.read_mel(call_statistics(mel.reshape(batch * slots, *mel.shape[2:]))).reshape(batch, slots, -1)
+        mel_valid = inputs["audio_valid"].float()
+        mel_readings = self.read_mel(inputs["audio_stats"].float())
         mel_means, mel_mass = self.means(mel_readings, mel_valid, inputs["audio_age"].float() * self.window_days)
         return self.project(torch.cat([call_means, call_mass, mel_means, mel_mass], dim=1))
 

@@ -137,21 +137,12 @@ class PriceEvidenceEncoder(nn.Module):
         return self.prices(inputs["price_days"], inputs["day_valid"])
 
 
-def call_statistics(mel: Tensor) -> Tensor:
-    """[N, n_mels, T] log-mel -> [N, 3 * n_mels]: per band its mean, spread and mean frame-to-frame change.
-
-    Pitch and timbre move the band means, pauses the spread, speaking rate the change: what a strained
-    speaker alters. Fixed statistics leave a linear reading to learn; a CNN over a few hundred calls memorised them.
-    """
-    mel = mel.float()
-    return torch.cat([mel.mean(dim=-1), mel.std(dim=-1), (mel[..., 1:] - mel[..., :-1]).abs().mean(dim=-1)], dim=-1)
-
-
 @register_calls_encoder("conference_evidence")
 class ConferenceEvidenceEncoder(nn.Module):
-    """Each recent call's log-mel statistics -> ``readings`` linear readings -> decayed means over the calls' ages."""
+    """Each recent call's log-mel statistics (storm.features.audio.call_statistics: per band mean, spread, change)
+    -> ``readings`` linear readings -> decayed means over the calls' ages."""
 
-    input_keys = ("audio_mel", "audio_age", "audio_valid")
+    input_keys = ("audio_stats", "audio_age", "audio_valid")
 
     def __init__(self, n_mels: int, hidden_dim: int, dropout: float = 0.1, readings: int = 4,
                  half_lives: Sequence[float] = CALL_HALF_LIVES, window_days: int = 60) -> None:
@@ -162,8 +153,7 @@ class ConferenceEvidenceEncoder(nn.Module):
         self.project = nn.Sequential(nn.Linear(len(half_lives) * (readings + 1), hidden_dim), nn.GELU())
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
-        mel, valid = inputs["audio_mel"], inputs["audio_valid"].float()
-        batch, slots = valid.shape
-        readings = self.read(call_statistics(mel.reshape(batch * slots, *mel.shape[2:]))).reshape(batch, slots, -1)
+        valid = inputs["audio_valid"].float()
+        readings = self.read(inputs["audio_stats"].float())
         means, mass = self.means(readings, valid, inputs["audio_age"].float() * self.window_days)
         return self.project(torch.cat([means, mass], dim=1))
