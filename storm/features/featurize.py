@@ -118,9 +118,12 @@ class SourceFeatures:
 
 
 def featurize(ok: ray.data.Dataset, source: str, cache: FeatureCache, dates: list[str],
-              features: FeatureConfig, ingest: IngestConfig) -> SourceFeatures:
-    """Run ``ok`` through the source's transform, store the new features in ``cache``; one pass over the data."""
-    cached = frozenset(cache.cached_hashes(dates))
+              features: FeatureConfig, ingest: IngestConfig, cached: frozenset[str] | None = None) -> SourceFeatures:
+    """Run ``ok`` through the source's transform, store the new features in ``cache``; one pass over the data.
+
+    ``cached``: the content hashes ``cache`` holds for ``dates``, when the caller has read them already.
+    """
+    cached = frozenset(cache.cached_hashes(dates)) if cached is None else cached
     keys = ITEM_KEYS[source]
     if source in ("news", "calls"):
         actor, batch_size = (HeadlineEmbedder, features.embed_batch_size) if source == "news" else (CallFeaturizer,

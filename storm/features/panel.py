@@ -261,9 +261,11 @@ def _daily_prices(rows: pd.DataFrame, prices: pd.DataFrame) -> np.ndarray:
 def _ingest_and_featurize(source: str, store: ObjectStore, layout: Layout, config: StormConfig, spec: str,
                         read_from: str, start: str, end: str, report: IngestReport) -> SourceFeatures:
     """Ingest [read_from, end], cache new features, write quarantine; count what lies in [start, end] into report."""
-    ingested = INGESTERS[source](store, layout, read_from, end, config.ingest, features=config.features)
     cache = FeatureCache(store, layout, source, spec)
-    items = featurize(ingested.ok, source, cache, cache.dates_between(read_from, end), config.features, config.ingest)
+    dates = cache.dates_between(read_from, end)
+    known = frozenset(cache.cached_hashes(dates))  # featurised before: checked, never decoded again
+    ingested = INGESTERS[source](store, layout, read_from, end, config.ingest, features=config.features, known=known)
+    items = featurize(ingested.ok, source, cache, dates, config.features, config.ingest, cached=known)
     rejected = ingested.quarantined.take_all()
     report.quarantine_files += write_quarantine(store, layout, source, rejected, read_from, end)
     report.counts[source] = {"ok": _dated_between(items.items, start, end),

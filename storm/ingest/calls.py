@@ -87,9 +87,10 @@ def _check_types(schema: pa.Schema) -> None:
 
 
 def ingest_call_tables(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
-                       features: FeatureConfig | None = None) -> SourceIngest:
+                       features: FeatureConfig | None = None, known: frozenset[str] = frozenset()) -> SourceIngest:
     """One ok row per good call table: OK_COLUMNS, with ``texts`` a JSON list (null: no text), ``acoustics``
-    float32 bytes [sentences, 29]; a bad table is one quarantine row."""
+    float32 bytes [sentences, 29]; a bad table is one quarantine row. ``known`` is not used: a table is read whole
+    to be checked, and reading it is the decoding."""
     for date in (start, end):
         partition(date)
     if start > end:

@@ -56,29 +56,37 @@ class SourceIngest:
 
 
 def ingest_news(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
-                features: FeatureConfig | None = None) -> SourceIngest:
-    """Headlines, one row per good JSONL line; a bad line is quarantined and the rest of its file flows."""
+                features: FeatureConfig | None = None, known: frozenset[str] = frozenset()) -> SourceIngest:
+    """Headlines, one row per good JSONL line; a bad line is quarantined and the rest of its file flows.
+
+    ``known`` (content hashes already featurised) is not used: a JSON line is as cheap to parse as to skip.
+    """
     return _ingest(store, layout, "news", start, end, cfg,
                    partial(_decode_news_batch, cfg=cfg, prefix=_uri_prefix(store)))
 
 
 def ingest_charts(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
-                  features: FeatureConfig | None = None) -> SourceIngest:
-    """Chart images (PNG or JPEG) as uint8 grayscale ``pixels`` [H, W]."""
+                  features: FeatureConfig | None = None, known: frozenset[str] = frozenset()) -> SourceIngest:
+    """Chart images (PNG or JPEG) as uint8 grayscale ``pixels`` [H, W].
+
+    An image whose content hash is in ``known`` (its features are cached) has its key, suffix and size checked
+    but is not decoded again: its row is ok with empty ``pixels``.
+    """
     return _ingest(store, layout, "charts", start, end, cfg,
-                   partial(_decode_chart_batch, cfg=cfg, prefix=_uri_prefix(store)))
+                   partial(_decode_chart_batch, cfg=cfg, prefix=_uri_prefix(store), known=known))
 
 
 def ingest_audio(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
-                 features: FeatureConfig | None = None) -> SourceIngest:
+                 features: FeatureConfig | None = None, known: frozenset[str] = frozenset()) -> SourceIngest:
     """Conference recordings as ``waveform``: float32 mono slices [slices, samples] at ``cfg.audio_sample_rate``.
 
     ``features`` says which slices of each call are kept (``features.call_slices``, ``call_mel_frames``);
-    pass the run's FeatureConfig (None: its defaults).
+    pass the run's FeatureConfig (None: its defaults). A recording whose content hash is in ``known`` (its
+    features are cached) has its key, suffix and size checked but is not decoded again (empty ``waveform``).
     """
     plan = SlicePlan.of(features or FeatureConfig(), cfg)
     return _ingest(store, layout, "audio", start, end, cfg,
-                   partial(_decode_audio_batch, cfg=cfg, plan=plan, prefix=_uri_prefix(store)))
+                   partial(_decode_audio_batch, cfg=cfg, plan=plan, prefix=_uri_prefix(store), known=known))
 
 
 def _ingest(store: ObjectStore, layout: Layout, source: str, start: str, end: str, cfg: IngestConfig,
@@ -188,42 +196,56 @@ def _date_of_key(path) -> str:
     return date
 
 
-def _decode_chart_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str) -> dict[str, list]:
-    with _decoder(cfg) as decoder:
-        rows = [_chart_row(payload, str(path), _date_of_key(path), cfg, prefix, decoder)
+def _decode_chart_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str,
+                        known: frozenset[str] = frozenset()) -> dict[str, list]:
+    with _decoder_unless_known(cfg, batch["bytes"], known) as decoder:
+        rows = [_chart_row(payload, str(path), _date_of_key(path), cfg, prefix, decoder, known)
                 for payload, path in zip(batch["bytes"], batch["path"])]
     return _as_columns(rows, OK_COLUMNS["charts"])
 
 
-def _chart_row(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str, decoder) -> dict:
+def _chart_row(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str, decoder,
+               known: frozenset[str] = frozenset()) -> dict:
     market = Layout.market_of_chart(path)
     row = quarantine_record(prefix + path, "charts", date, market, "")
     row.update(content_hash=decode.content_hash(payload), pixels=_NO_PIXELS)
-    row["reason"] = _reason_of(path, lambda: row.update(pixels=decoder.run(_decode_chart, payload, path, cfg)))
+    if row["content_hash"] in known:  # featurised before: checked as any item, never decoded again
+        row["reason"] = _reason_of(path, lambda: _check_chart(payload, path, cfg))
+    else:
+        row["reason"] = _reason_of(path, lambda: row.update(pixels=decoder.run(_decode_chart, payload, path, cfg)))
     return row
 
 
-def _decode_chart(payload: bytes, path: str, cfg: IngestConfig) -> np.ndarray:
+def _check_chart(payload: bytes, path: str, cfg: IngestConfig) -> str:
+    """The suffix of a well-named chart of an allowed size (else RejectedInput): what every chart passes."""
     suffix = decode.suffix_of(path, _SUFFIXES["charts"])
     decode.market_of_chart(path)
     decode.check_size(len(payload), cfg)  # the object may have grown since it was listed
-    return decode.decode_image(payload, suffix, cfg)
+    return suffix
 
 
-def _decode_audio_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, plan: SlicePlan, prefix: str) -> dict[str, list]:
-    with _decoder(cfg) as decoder:
-        rows = [_audio_row(payload, str(path), _date_of_key(path), cfg, plan, prefix, decoder)
+def _decode_chart(payload: bytes, path: str, cfg: IngestConfig) -> np.ndarray:
+    return decode.decode_image(payload, _check_chart(payload, path, cfg), cfg)
+
+
+def _decode_audio_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, plan: SlicePlan, prefix: str,
+                        known: frozenset[str] = frozenset()) -> dict[str, list]:
+    with _decoder_unless_known(cfg, batch["bytes"], known) as decoder:
+        rows = [_audio_row(payload, str(path), _date_of_key(path), cfg, plan, prefix, decoder, known)
                 for payload, path in zip(batch["bytes"], batch["path"])]
     return _as_columns(rows, OK_COLUMNS["audio"])
 
 
 def _audio_row(payload: bytes, path: str, date: str, cfg: IngestConfig, plan: SlicePlan, prefix: str,
-               decoder) -> dict:
+               decoder, known: frozenset[str] = frozenset()) -> dict:
     market, event = Layout.market_and_event_of_audio(path)
     row = quarantine_record(prefix + path, "audio", date, market, "")
     row.update(event=event, content_hash=decode.content_hash(payload), waveform=_NO_WAVEFORM)
-    row["reason"] = _reason_of(path, lambda: row.update(waveform=decoder.run(_decode_recording, payload, path, cfg,
-                                                                             plan)))
+    if row["content_hash"] in known:  # featurised before: checked as any item, never decoded again
+        row["reason"] = _reason_of(path, lambda: _check_recording(payload, path, cfg))
+    else:
+        row["reason"] = _reason_of(path, lambda: row.update(waveform=decoder.run(_decode_recording, payload, path,
+                                                                                 cfg, plan)))
     return row
 
 
@@ -246,11 +268,23 @@ def _decoder(cfg: IngestConfig):
     return DecoderSandbox(cfg.sandbox) if cfg.sandbox.enabled else _InProcess()
 
 
-def _decode_recording(payload: bytes, path: str, cfg: IngestConfig, plan: SlicePlan) -> np.ndarray:
+def _decoder_unless_known(cfg: IngestConfig, payloads, known: frozenset[str]):
+    """The batch's decoder; none at all (no sandbox child started) when every item in it is already known."""
+    if known and all(decode.content_hash(payload) in known for payload in payloads):
+        return _InProcess()  # never asked to decode: only the checks run, in this process
+    return _decoder(cfg)
+
+
+def _check_recording(payload: bytes, path: str, cfg: IngestConfig) -> str:
+    """The suffix of a well-named recording of an allowed size (else RejectedInput): what every recording passes."""
     suffix = decode.suffix_of(path, _SUFFIXES["audio"])
     decode.market_and_event_of_audio(path)
     decode.check_size(len(payload), cfg)
-    return decode_audio(payload, suffix, cfg, plan)
+    return suffix
+
+
+def _decode_recording(payload: bytes, path: str, cfg: IngestConfig, plan: SlicePlan) -> np.ndarray:
+    return decode_audio(payload, _check_recording(payload, path, cfg), cfg, plan)
 
 
 def _reason_of(path: str, decode_item: Callable[[], object]) -> str:

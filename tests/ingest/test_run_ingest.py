@@ -124,3 +124,26 @@ def test_start_after_end_is_a_clear_error(ray_cluster, local_storage):
     layout = Layout(open_store(config.storage))
     with pytest.raises(ValueError, match="start must not be after end"):
         ingest_news(layout.store, layout, "2024-01-05", "2024-01-02", config.ingest)
+
+
+def test_an_item_whose_features_are_cached_is_checked_but_not_decoded_again(ray_cluster, local_storage):
+    """The panel passes the cached content hashes: a known image or recording is not decoded again (a nightly scan
+    re-reads 60 days of them), yet its name, suffix and size are checked like any other item's."""
+    from storm.ingest.decode import content_hash
+
+    config = StormConfig(storage=local_storage)
+    layout = Layout(open_store(config.storage))
+    undecodable = b"\x89PNG\r\n\x1a\n" + b"not an image" * 10  # decoding it would quarantine it
+    write_raw_file(layout, "charts", "2024-01-02", "AAA.png", undecodable)
+    write_raw_file(layout, "charts", "2024-01-02", "bad-name.png", undecodable)  # the same bytes, a bad name
+    write_raw_file(layout, "audio", "2024-01-02", "AAA-call.wav", b"RIFF" + b"not a wav" * 10)
+    known = frozenset({content_hash(undecodable), content_hash(b"RIFF" + b"not a wav" * 10)})
+
+    fresh = ingest_charts(layout.store, layout, "2024-01-02", "2024-01-02", config.ingest)
+    assert fresh.ok.count() == 0 and fresh.quarantined.count() == 2  # decoded: not an image
+    charts = ingest_charts(layout.store, layout, "2024-01-02", "2024-01-02", config.ingest, known=known)
+    ok = charts.ok.take_all()
+    assert [row["source_path"].rsplit("/", 1)[-1] for row in ok] == ["AAA.png"] and ok[0]["pixels"].size == 0
+    assert [r["source_path"].rsplit("/", 1)[-1] for r in charts.quarantined.take_all()] == ["bad-name.png"]
+    audio = ingest_audio(layout.store, layout, "2024-01-02", "2024-01-02", config.ingest, known=known)
+    assert audio.ok.count() == 1 and audio.quarantined.count() == 0
