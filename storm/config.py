@@ -401,6 +401,12 @@ def _unquoted(raw: str) -> str:
     return raw
 
 
+def config_from_dict(data: dict[str, Any], source: str) -> StormConfig:
+    """A StormConfig from plain data (a stored model card's sections), or a ConfigError naming each bad key as a
+    config file's error would (a key renamed since it was written says its new name)."""
+    return _validate(data, source)
+
+
 def _validate(data: dict[str, Any], source: str) -> StormConfig:
     try:
         return StormConfig.model_validate(data)

@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import torch
 
-from storm.config import FeatureConfig, ModelConfig
+from storm.config import ConfigError, config_from_dict
 from storm.model import build_model
 from storm.schema import MODALITIES
 from storm.store import Layout, ObjectStore
@@ -128,7 +128,12 @@ def load_predictor(store: ObjectStore, layout: Layout, run: str, device: torch.d
 def predictor_from_published(published, device: torch.device | None = None) -> Predictor:
     """A Predictor from one loaded model version (a scan loads it once and ships it to its actors)."""
     card = published.card
-    model = build_model(ModelConfig.model_validate(card["model"]), FeatureConfig.model_validate(card["features"]),
-                        list(card["horizons"]))
+    try:
+        settings = config_from_dict({"model": card["model"], "features": card["features"]},
+                                    source=f"the card of model {card.get('run')} version {published.version}")
+    except ConfigError as err:
+        raise ConfigError(f"{err}. The model was published by another storm version; retrain it "
+                          f"(storm train --run {card.get('run')} --fresh)") from None
+    model = build_model(settings.model, settings.features, list(card["horizons"]))
     model.load_state_dict(published.weights)
     return Predictor(model, published.calibration, card, device)

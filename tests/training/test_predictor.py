@@ -26,3 +26,22 @@ def test_variants_from_one_encoding_equal_predicting_with_each_modality_masked()
         for key, values in alone.items():
             np.testing.assert_allclose(variants[name][key], values, atol=1e-5, err_msg=f"{name} {key}")
     assert np.all(variants["masked-news"]["weight_news"] == 0)
+
+
+def test_a_model_published_with_0_1_names_is_refused_with_the_new_key_and_what_to_do():
+    from types import SimpleNamespace
+
+    import pytest
+
+    from storm.config import ConfigError
+    from storm.training.predictor import predictor_from_published
+
+    card = {"run": "demo", "horizons": HORIZONS, "features": FeatureConfig(**TINY_FEATURES).model_dump(mode="json"),
+            "model": {**ModelConfig(**TINY_MODEL).model_dump(mode="json"), "modalities": ["text", "image"]}}
+    card["model"]["image_encoder"] = card["model"].pop("prices_encoder")
+    old = SimpleNamespace(card=card, version="0123abcd", weights={}, calibration=None)
+    with pytest.raises(ConfigError) as refused:
+        predictor_from_published(old)
+    message = str(refused.value)
+    assert "model.image_encoder was renamed model.prices_encoder" in message and "'text' is now 'news'" in message
+    assert "storm train --run demo --fresh" in message
