@@ -11,6 +11,7 @@ neither a 90-minute waveform nor a 90-minute mel is ever built.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Sequence
 
 import numpy as np
 from transformers.audio_utils import mel_filter_bank, spectrogram, window_function
@@ -93,8 +94,9 @@ def audio_features(excerpts: np.ndarray, sample_rate: int, n_mels: int, frames: 
 CALL_STATISTICS_CHUNK = 256  # calls per torch pass: bounded memory however many calls a panel holds
 
 
-def call_statistics(mels: np.ndarray) -> np.ndarray:
-    """[C, n_mels, T] log-mels -> float32 [C, 3 * n_mels]: per band its mean, spread and mean frame-to-frame change.
+def call_statistics(mels: Sequence[np.ndarray], n_mels: int) -> np.ndarray:
+    """C log-mels [n_mels, T] (a list or an array) -> float32 [C, 3 * n_mels]: per band its mean, spread and mean
+    frame-to-frame change, taken at float16 precision (as the panel held the log-mels) a chunk of calls at a time.
 
     Pitch and timbre move the band means, pauses the spread, speaking rate the change: what a strained speaker
     alters. Fixed statistics leave a linear reading to learn (a CNN over a few hundred calls memorised them), and
@@ -103,10 +105,10 @@ def call_statistics(mels: np.ndarray) -> np.ndarray:
     """
     import torch
 
-    mels = np.asarray(mels)
-    out = np.zeros((len(mels), 3 * mels.shape[1]), dtype=np.float32) if mels.ndim == 3 else np.zeros((0, 0), np.float32)
+    out = np.zeros((len(mels), 3 * n_mels), dtype=np.float32)
     for begin in range(0, len(mels), CALL_STATISTICS_CHUNK):
-        mel = torch.from_numpy(np.ascontiguousarray(mels[begin:begin + CALL_STATISTICS_CHUNK])).float()
-        stats = torch.cat([mel.mean(dim=-1), mel.std(dim=-1), (mel[..., 1:] - mel[..., :-1]).abs().mean(dim=-1)], dim=-1)
+        mel = torch.from_numpy(np.asarray(mels[begin:begin + CALL_STATISTICS_CHUNK], dtype=np.float16)).float()
+        change = (mel[..., 1:] - mel[..., :-1]).abs().mean(dim=-1)
+        stats = torch.cat([mel.mean(dim=-1), mel.std(dim=-1), change], dim=-1)
         out[begin:begin + len(mel)] = stats.numpy()
     return out

@@ -24,7 +24,7 @@ import pandas as pd
 from storm.config import FeatureConfig, StormConfig
 from storm.console import SILENT, StageReporter
 from storm.features.alignment import effective_day_index, evidence_start, trading_calendars
-from storm.features.audio import CALL_STATISTICS_CHUNK, call_statistics
+from storm.features.audio import call_statistics
 from storm.features.cache import SPEC_SOURCES, FeatureCache, feature_spec_id
 from storm.features.calls import call_feature_spec_id, call_vector_dim
 from storm.features.evidence_panel import EvidencePanel, recent_conferences
@@ -223,11 +223,7 @@ def _conferences(rows: pd.DataFrame, audio: pd.DataFrame, cache: FeatureCache, c
     placed = placed[placed["content_hash"].isin(mels.keys())].drop_duplicates(["row", "content_hash"])
     if placed.empty:
         return empty
-    hashes = placed["content_hash"].tolist()
-    chunk = CALL_STATISTICS_CHUNK  # float16 as the panel held them: the statistics the model computed before
-    stats = [call_statistics(np.stack([mels[h] for h in hashes[i:i + chunk]]).astype(np.float16))
-             for i in range(0, len(hashes), chunk)]
-    return np.concatenate(stats), placed["row"].to_numpy(np.int64)
+    return call_statistics([mels[h] for h in placed["content_hash"]], features.n_mels), placed["row"].to_numpy(np.int64)
 
 
 def _call_tables(rows: pd.DataFrame, calls: SourceFeatures | None, cache: FeatureCache | None, calendars,

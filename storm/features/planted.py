@@ -57,7 +57,8 @@ def planted_panel(n_markets: int, n_days: int, features: FeatureConfig, seed: in
     return EvidencePanel(
         market=np.repeat([f"M{i}" for i in range(n_markets)], n_days), date=np.array(dates * n_markets),
         market_start=market_start, text_day=text_day, text_count=text_count, price=price, chart=chart,
-        has_chart=rng.random(n) > 0.1, conference_stats=call_statistics(conference_mel), conference_row=conference_row,
+        has_chart=rng.random(n) > 0.1, conference_row=conference_row,
+        conference_stats=call_statistics(conference_mel, features.n_mels),
         recent_conferences=recent_conferences(conference_row, market_start, features.window_days, features.max_conferences),
         labels=labels, fwd_log_vol=np.where(unknown, np.nan, 0.5 * fragility - 1.5).astype(np.float32),
         horizons=list(horizons), window_days=features.window_days,

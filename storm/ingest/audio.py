@@ -93,8 +93,8 @@ def decode_audio(payload: bytes, suffix: str, cfg: IngestConfig, plan: SlicePlan
         resampled = _resample(buffer.mean(axis=1), header.rate, cfg.audio_sample_rate)
         offset = round((start - begin) * cfg.audio_sample_rate / header.rate)
         slices.append(resampled[offset:offset + plan.samples])
-    length = min(len(slice) for slice in slices)
-    kept = np.stack([slice[:length] for slice in slices]).astype(np.float32)
+    length = min(len(piece) for piece in slices)
+    kept = np.stack([piece[:length] for piece in slices]).astype(np.float32)
     if not np.isfinite(kept).all():
         raise RejectedInput("audio holds NaN or infinite samples")
     return np.clip(kept, -1.0, 1.0)  # float recordings may overshoot; the log-mel must stay finite

@@ -198,18 +198,19 @@ def _date_of_key(path) -> str:
 
 def _decode_chart_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str,
                         known: frozenset[str] = frozenset()) -> dict[str, list]:
-    with _decoder_unless_known(cfg, batch["bytes"], known) as decoder:
-        rows = [_chart_row(payload, str(path), _date_of_key(path), cfg, prefix, decoder, known)
-                for payload, path in zip(batch["bytes"], batch["path"])]
+    digests = [decode.content_hash(payload) for payload in batch["bytes"]]
+    with _decoder_unless_known(cfg, digests, known) as decoder:
+        rows = [_chart_row(payload, str(path), _date_of_key(path), cfg, prefix, decoder, digest, digest in known)
+                for payload, path, digest in zip(batch["bytes"], batch["path"], digests)]
     return _as_columns(rows, OK_COLUMNS["charts"])
 
 
-def _chart_row(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str, decoder,
-               known: frozenset[str] = frozenset()) -> dict:
+def _chart_row(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str, decoder, digest: str,
+               known: bool) -> dict:
     market = Layout.market_of_chart(path)
     row = quarantine_record(prefix + path, "charts", date, market, "")
-    row.update(content_hash=decode.content_hash(payload), pixels=_NO_PIXELS)
-    if row["content_hash"] in known:  # featurised before: checked as any item, never decoded again
+    row.update(content_hash=digest, pixels=_NO_PIXELS)
+    if known:  # featurised before: checked as any item, never decoded again
         row["reason"] = _reason_of(path, lambda: _check_chart(payload, path, cfg))
     else:
         row["reason"] = _reason_of(path, lambda: row.update(pixels=decoder.run(_decode_chart, payload, path, cfg)))
@@ -230,18 +231,19 @@ def _decode_chart(payload: bytes, path: str, cfg: IngestConfig) -> np.ndarray:
 
 def _decode_audio_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, plan: SlicePlan, prefix: str,
                         known: frozenset[str] = frozenset()) -> dict[str, list]:
-    with _decoder_unless_known(cfg, batch["bytes"], known) as decoder:
-        rows = [_audio_row(payload, str(path), _date_of_key(path), cfg, plan, prefix, decoder, known)
-                for payload, path in zip(batch["bytes"], batch["path"])]
+    digests = [decode.content_hash(payload) for payload in batch["bytes"]]
+    with _decoder_unless_known(cfg, digests, known) as decoder:
+        rows = [_audio_row(payload, str(path), _date_of_key(path), cfg, plan, prefix, decoder, digest, digest in known)
+                for payload, path, digest in zip(batch["bytes"], batch["path"], digests)]
     return _as_columns(rows, OK_COLUMNS["audio"])
 
 
 def _audio_row(payload: bytes, path: str, date: str, cfg: IngestConfig, plan: SlicePlan, prefix: str,
-               decoder, known: frozenset[str] = frozenset()) -> dict:
+               decoder, digest: str, known: bool) -> dict:
     market, event = Layout.market_and_event_of_audio(path)
     row = quarantine_record(prefix + path, "audio", date, market, "")
-    row.update(event=event, content_hash=decode.content_hash(payload), waveform=_NO_WAVEFORM)
-    if row["content_hash"] in known:  # featurised before: checked as any item, never decoded again
+    row.update(event=event, content_hash=digest, waveform=_NO_WAVEFORM)
+    if known:  # featurised before: checked as any item, never decoded again
         row["reason"] = _reason_of(path, lambda: _check_recording(payload, path, cfg))
     else:
         row["reason"] = _reason_of(path, lambda: row.update(waveform=decoder.run(_decode_recording, payload, path,
@@ -268,9 +270,9 @@ def _decoder(cfg: IngestConfig):
     return DecoderSandbox(cfg.sandbox) if cfg.sandbox.enabled else _InProcess()
 
 
-def _decoder_unless_known(cfg: IngestConfig, payloads, known: frozenset[str]):
+def _decoder_unless_known(cfg: IngestConfig, digests: list[str], known: frozenset[str]):
     """The batch's decoder; none at all (no sandbox child started) when every item in it is already known."""
-    if known and all(decode.content_hash(payload) in known for payload in payloads):
+    if known and all(digest in known for digest in digests):
         return _InProcess()  # never asked to decode: only the checks run, in this process
     return _decoder(cfg)
 
