@@ -26,7 +26,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Ta
 from rich.text import Text
 
 Advance = Callable[..., None]
-EPOCH_KEYS_SHOWN_APART = ("epoch", "samples_per_second", "epoch_seconds", "attempt_start_epoch")
+EPOCH_KEYS_SHOWN_APART = ("run", "job", "epoch", "samples_per_second", "epoch_seconds", "attempt_start_epoch")
 
 
 class StageReporter:
@@ -129,9 +129,10 @@ class StageClock:
 
 
 def epoch_line(metrics: Mapping[str, Any], total_epochs: int | None = None) -> str:
-    """`epoch 3/8  loss 0.412  val_loss 0.455  val_auroc_20d 0.712  1,234 samples/s  5.2 s` (epochs counted from 1)."""
+    """`demo-fold1: epoch 3/8  loss 0.412  val_loss 0.455  val_auroc_20d 0.712  1,234 samples/s  5.2 s` (epochs counted from 1)."""
     number = int(metrics.get("epoch", 0)) + 1
-    parts = [f"epoch {number}/{total_epochs}" if total_epochs else f"epoch {number}"]
+    parts = [f"{metrics['run']}:"] if metrics.get("run") else []
+    parts.append(f"epoch {number}/{total_epochs}" if total_epochs else f"epoch {number}")
     parts += [f"{key} {_figure(value)}" for key, value in metrics.items() if key not in EPOCH_KEYS_SHOWN_APART]
     if metrics.get("samples_per_second"):
         parts.append(f"{metrics['samples_per_second']:,.0f} samples/s")

@@ -10,10 +10,10 @@ from storm.training.splits import DateSplit, final_split, walk_forward_folds
 
 __all__ = [
     "Calibration", "DateSplit", "Predictor", "TrainResult", "fit_calibration", "load_predictor", "threshold_for_false_alarm_rate",
-    "train", "walk_forward_folds", "final_split",
+    "TrainingRequest", "train", "train_models", "walk_forward_folds", "final_split",
 ]
 
-_RAY_TRAINER = ("TrainResult", "train")
+_RAY_TRAINER = ("TrainResult", "TrainingRequest", "train", "train_models")
 
 
 def __getattr__(name: str):

@@ -114,3 +114,37 @@ def read_checkpoint_dir(directory: str | Path) -> CheckpointContents:
         optimizer=optimizer_from_parts(load_safetensors((directory / OPTIMIZER_TENSORS).read_bytes()), payload["optimizer"]),
         state=TrainingState.from_json(payload["training"]),
     )
+
+
+BATCH_STATE = "batch.json"
+
+
+@dataclass
+class BatchCheckpoint:
+    """A worker group training several models in turn (one Ray Train start-up for all): each job's contents so far,
+    in job order, up to the job in progress. `fingerprints` name the jobs, so a resume never mixes two batches."""
+
+    fingerprints: list[str]
+    jobs: list[CheckpointContents]
+
+
+def job_directory(directory: str | Path, index: int) -> Path:
+    return Path(directory) / f"job-{index:03d}"
+
+
+def write_batch_checkpoint_dir(directory: str | Path, batch: BatchCheckpoint) -> None:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for index, contents in enumerate(batch.jobs):
+        write_checkpoint_dir(job_directory(directory, index), contents)
+    (directory / BATCH_STATE).write_text(json.dumps({"fingerprints": batch.fingerprints, "jobs": len(batch.jobs)}))
+
+
+def read_batch_checkpoint_dir(directory: str | Path) -> BatchCheckpoint:
+    """A batch checkpoint; a checkpoint of one model (storm 0.2.0 and before) reads as a batch of one, unnamed."""
+    directory = Path(directory)
+    if not (directory / BATCH_STATE).exists():
+        return BatchCheckpoint(fingerprints=[], jobs=[read_checkpoint_dir(directory)])
+    state = json.loads((directory / BATCH_STATE).read_text())
+    return BatchCheckpoint(fingerprints=list(state["fingerprints"]),
+                           jobs=[read_checkpoint_dir(job_directory(directory, index)) for index in range(state["jobs"])])

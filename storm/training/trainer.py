@@ -1,5 +1,7 @@
 """`train`: evidence panel -> a date split -> Ray TorchTrainer -> best weights -> calibration -> models/<run>/.
 
+`train_models` trains several models (an evaluation's fold models) in one worker group, in turn.
+
 The Ray plumbing stays here and thin: the panel goes to the object store once
 and the workers get its reference plus the row indices of their split parts;
 the worker (storm.training.worker) only trains. Checkpoints live under
@@ -32,7 +34,7 @@ from storm.ray_runtime import ensure_ray
 from storm.store import Layout, ObjectStore, open_store
 from storm.training.artifacts import model_card, read_weights, write_model
 from storm.training.calibration import Calibration, fit_calibration
-from storm.training.checkpoint import read_checkpoint_dir, weights_to_bytes
+from storm.training.checkpoint import read_batch_checkpoint_dir, weights_to_bytes
 from storm.training.loop import predict
 from storm.training.losses import pos_weights_from_labels
 from storm.training.splits import DateSplit, final_split
@@ -66,60 +68,143 @@ class RunConflict(ValueError):
     """A run name already holds a run started with another config, split or world."""
 
 
-def train(config: StormConfig, evidence=None, split: DateSplit | None = None, fault: Callable[[int], None] | None = None,
+@dataclass(frozen=True)
+class TrainingRequest:
+    """One model to train: its config (``train.run_name`` names the run) and its split (default: the final one)."""
+
+    config: StormConfig
+    split: DateSplit | None = None
+
+
+@dataclass
+class PreparedJob:
+    """A request resolved against the evidence: what the workers need to train it, and how to publish it."""
+
+    config: StormConfig
+    split: DateSplit
+    fingerprint: str
+    rows: dict[str, np.ndarray]  # train, validation: panel row indices
+    pos_weights: list[float]
+    init_weights: dict | None
+
+    @property
+    def run(self) -> str:
+        return self.config.train.run_name
+
+    def loop_job(self) -> dict[str, Any]:
+        return {"config": self.config.model_dump(mode="json"), "fingerprint": self.fingerprint,
+                "pos_weights": self.pos_weights, "init_weights": self.init_weights,
+                "train_rows": self.rows["train"], "validation_rows": self.rows["validation"]}
+
+
+def train(config: StormConfig, evidence=None, split: DateSplit | None = None, fault: Callable[[str, int], None] | None = None,
           fresh: bool = False, progress: StageReporter = SILENT, store: ObjectStore | None = None) -> TrainResult:
     """Train `config.train.run_name` on `split` of `evidence` (defaults: every stored price day; the final split).
 
     `evidence` is a storm.features.panel.IngestedEvidence. `fault` is a drill hook called by each worker at the
-    start of every epoch (see worker.FailOnce). `fresh` discards an earlier run's checkpoints and fingerprint,
+    start of every epoch with the run and epoch (see worker.FailOnce). `fresh` discards an earlier run's checkpoints and fingerprint,
     keeping its published model servable until this training publishes the next version. ``store``: the
     configured object store, when the caller has it open already (an evaluation opens it once).
     """
+    return train_models([TrainingRequest(config, split)], evidence, fault, fresh, progress, store)[0]
+
+
+def train_models(requests: list[TrainingRequest], evidence=None, fault: Callable[[str, int], None] | None = None,
+                 fresh: bool = False, progress: StageReporter = SILENT,
+                 store: ObjectStore | None = None) -> list[TrainResult]:
+    """Train every request in turn in one Ray Train worker group, so its start-up is paid once; publish each.
+
+    The group's checkpoints live under the first run's checkpoint directory, claimed for this batch of models:
+    rerunning the same batch resumes it (finished models are not trained again), another batch under that
+    first run name is a RunConflict unless `fresh`. Every TrainResult's ``seconds`` is the whole call's.
+    """
+    if not requests:
+        return []
     started = time.perf_counter()
-    ensure_ray(config.ray)
-    store = store or open_store(config.storage)
+    first = requests[0].config
+    ensure_ray(first.ray)
+    store = store or open_store(first.storage)
     layout = Layout(store)
-    run, horizons = config.train.run_name, config.labels.horizons
-    build = evidence if evidence is not None else evidence_over_all_prices(config, progress)
-    config = config_for_panel(config, build.panel)  # call tables: call_evidence in place of the log-mel default
-    split = split or final_split(labelled_dates(build.panel), config.train, config.labels)
-    fingerprint = run_fingerprint(config, split, world_hash(store, layout))
-    claim_run(store, layout, run, fingerprint, fresh)
-    rows = {part: build.panel.rows_on(getattr(split, part)) for part in ("train", "validation")}
-    pos_weights = (pos_weights_from_labels(build.panel.labels[rows["train"]]) if config.train.balance_positives
-                   else [1.0] * len(horizons))
-    init_weights = read_weights(store, layout, config.train.init_from) if config.train.init_from else None
-    with progress.ray_train_epochs(config.train.epochs) as callbacks:
+    build = evidence if evidence is not None else evidence_over_all_prices(first, progress)
+    world = world_hash(store, layout)
+    jobs = [prepare_job(request, build, store, layout, world) for request in requests]
+    scaling = _shared_scaling(jobs)
+    owner = jobs[0].run
+    claim_run(store, layout, owner, batch_fingerprint([job.fingerprint for job in jobs]), fresh)
+    for job in jobs[1:]:
+        claim_run(store, layout, job.run, job.fingerprint, fresh)
+    epochs = first.train.epochs
+    with progress.ray_train_epochs(epochs) as callbacks:
         trainer = TorchTrainer(
             train_loop_per_worker,
-            train_loop_config={"config": config.model_dump(mode="json"), "pos_weights": pos_weights,
-                               "init_weights": init_weights, "fault": fault, "panel": ray.put(build.panel),
-                               "train_rows": rows["train"], "validation_rows": rows["validation"]},
-            scaling_config=ScalingConfig(num_workers=config.train.num_workers, use_gpu=config.train.use_gpu,
-                                         resources_per_worker={"CPU": config.train.cpus_per_worker,
-                                                               **config.ray.worker_resources}),
-            run_config=run_config(run, store, layout, config.train.max_failures, callbacks),
+            train_loop_config={"jobs": [job.loop_job() for job in jobs], "fault": fault, "panel": ray.put(build.panel)},
+            scaling_config=scaling,
+            run_config=run_config(owner, store, layout, first.train.max_failures, callbacks),
         )
-        with progress.stage(f"training {run}: {config.train.num_workers} workers, {config.train.epochs} epochs"):
+        what = owner if len(jobs) == 1 else f"{len(jobs)} models ({', '.join(job.run for job in jobs)})"
+        with progress.stage(f"training {what}: {first.train.num_workers} workers, up to {epochs} epochs"):
             result = trainer.fit()
     if result.checkpoint is None:
-        raise RuntimeError(f"run {run} finished without a checkpoint under {layout.checkpoints_dir(run)}; "
+        raise RuntimeError(f"run {owner} finished without a checkpoint under {layout.checkpoints_dir(owner)}; "
                            "check the worker logs above")
     with result.checkpoint.as_directory() as directory:
-        contents = read_checkpoint_dir(directory)
+        trained = read_batch_checkpoint_dir(directory).jobs
+    if len(trained) != len(jobs):
+        raise RuntimeError(f"the worker group under {layout.checkpoints_dir(owner)} trained {len(trained)} of "
+                           f"{len(jobs)} models; check the worker logs above")
+    seconds = time.perf_counter() - started
+    return [publish(job, contents, build, store, layout, seconds) for job, contents in zip(jobs, trained)]
+
+
+def prepare_job(request: TrainingRequest, build, store: ObjectStore, layout: Layout, world: str) -> PreparedJob:
+    config = config_for_panel(request.config, build.panel)  # call tables: call_evidence in place of the log-mel default
+    split = request.split or final_split(labelled_dates(build.panel), config.train, config.labels)
+    rows = {part: build.panel.rows_on(getattr(split, part)) for part in ("train", "validation")}
+    pos_weights = (pos_weights_from_labels(build.panel.labels[rows["train"]]) if config.train.balance_positives
+                   else [1.0] * len(config.labels.horizons))
+    init_weights = read_weights(store, layout, config.train.init_from) if config.train.init_from else None
+    return PreparedJob(config=config, split=split, fingerprint=run_fingerprint(config, split, world), rows=rows,
+                       pos_weights=pos_weights, init_weights=init_weights)
+
+
+def batch_fingerprint(fingerprints: list[str]) -> str:
+    """One model's own fingerprint; for several trained together, a hash of theirs in order."""
+    if len(fingerprints) == 1:
+        return fingerprints[0]
+    return hashlib.sha256(json.dumps(fingerprints).encode()).hexdigest()[:16]
+
+
+def _shared_scaling(jobs: list[PreparedJob]) -> ScalingConfig:
+    """The one worker group every job trains in: their train/ray resource settings must agree."""
+    def resources(job: PreparedJob) -> tuple:
+        train = job.config.train
+        return (train.num_workers, train.use_gpu, train.cpus_per_worker, train.max_failures,
+                tuple(sorted(job.config.ray.worker_resources.items())))
+
+    differing = [job.run for job in jobs if resources(job) != resources(jobs[0])]
+    if differing:
+        raise ValueError(f"{differing} ask for other workers or resources than {jobs[0].run}; "
+                         "models trained in one worker group must share them")
+    train = jobs[0].config.train
+    return ScalingConfig(num_workers=train.num_workers, use_gpu=train.use_gpu,
+                         resources_per_worker={"CPU": train.cpus_per_worker, **jobs[0].config.ray.worker_resources})
+
+
+def publish(job: PreparedJob, contents, build, store: ObjectStore, layout: Layout, seconds: float) -> TrainResult:
+    """Calibrate the job's best weights on its validation days and publish them under models/<run>/."""
+    config, horizons = job.config, job.config.labels.horizons
     weights = weights_to_bytes(contents.best_weights)
-    calibration = calibrate(config, contents.best_weights, build.panel, rows["validation"])
+    calibration = calibrate(config, contents.best_weights, build.panel, job.rows["validation"])
     history = contents.state.history
-    card = model_card(config, weights, split, contents.state.best_epoch,
-                      {"pos_weights": dict(zip(map(str, horizons), pos_weights)), "markets": list(build.markets),
-                       "fingerprint": fingerprint, "split_fingerprint": split.fingerprint()})
-    model_dir = write_model(store, layout, run, weights, card, calibration, history, split)
+    card = model_card(config, weights, job.split, contents.state.best_epoch,
+                      {"pos_weights": dict(zip(map(str, horizons), job.pos_weights)), "markets": list(build.markets),
+                       "fingerprint": job.fingerprint, "split_fingerprint": job.split.fingerprint()})
+    model_dir = write_model(store, layout, job.run, weights, card, calibration, history, job.split)
     throughputs = [entry["samples_per_second"] for entry in history if entry.get("samples_per_second")]
-    return TrainResult(run=run, model_dir=model_dir, version=card["version"], split=split, history=history,
-                       best_epoch=contents.state.best_epoch, calibration=calibration,
-                       seconds=time.perf_counter() - started,
-                       samples_per_second=float(np.mean(throughputs)) if throughputs else 0.0, fingerprint=fingerprint,
-                       weights_sha256=card["weights_sha256"])
+    return TrainResult(run=job.run, model_dir=model_dir, version=card["version"], split=job.split, history=history,
+                       best_epoch=contents.state.best_epoch, calibration=calibration, seconds=seconds,
+                       samples_per_second=float(np.mean(throughputs)) if throughputs else 0.0,
+                       fingerprint=job.fingerprint, weights_sha256=card["weights_sha256"])
 
 
 def run_config(run: str, store: ObjectStore, layout: Layout, max_failures: int, callbacks: list | None = None) -> RunConfig:

@@ -8,6 +8,10 @@ config, epochs run through the plain-PyTorch loop (storm.training.loop). Every
 epoch: validation metrics gathered from all workers, one `ray.train.report` per
 rank, a checkpoint from rank 0. A restarted worker group resumes from
 `ray.train.get_checkpoint()`.
+
+One worker group can train several models in turn (an evaluation's fold models):
+Ray Train's start-up, tens of seconds on a small machine, is then paid once. The
+checkpoint holds every job's state so far; a resumed group skips finished jobs.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import ray.train
@@ -27,20 +31,23 @@ import torch.distributed as dist
 from storm.config import StormConfig
 from storm.features.windows import batches_of_rows
 from storm.model import build_model, load_encoder_weights
-from storm.training.checkpoint import CheckpointContents, TrainingState, read_checkpoint_dir, write_checkpoint_dir
+from storm.training.checkpoint import (BatchCheckpoint, CheckpointContents, TrainingState, read_batch_checkpoint_dir,
+                                      write_batch_checkpoint_dir)
 from storm.training.loop import evaluation_loss, evidence_weight_choice, predict, train_epoch
 from storm.training.losses import StormLoss
 
 
 @dataclass(frozen=True)
 class FailOnce:
-    """A fault drill: the first worker to reach `epoch` raises, once per marker file (for resume tests and game days)."""
+    """A fault drill: the first worker to reach `epoch` (of `run`, default any) raises, once per marker file
+    (for resume tests and game days)."""
 
     marker: str
     epoch: int
+    run: str | None = None
 
-    def __call__(self, epoch: int) -> None:
-        if epoch != self.epoch:
+    def __call__(self, run: str, epoch: int) -> None:
+        if epoch != self.epoch or self.run not in (None, run):
             return
         try:
             os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
@@ -50,29 +57,55 @@ class FailOnce:
 
 
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
-    config = StormConfig.model_validate(loop_config["config"])
-    horizons, train = config.labels.horizons, config.train
+    """Train each of ``loop_config["jobs"]`` in turn in this one worker group; jobs a resumed batch finished are
+    skipped, the job in progress resumes from its last epoch."""
     panel = ray.get(loop_config["panel"])
+    jobs = loop_config["jobs"]
+    fingerprints = [job["fingerprint"] for job in jobs]
+    trained = _resumed_jobs(fingerprints)
+    for index, job in enumerate(jobs):
+        config = StormConfig.model_validate(job["config"])
+        resumed = trained[index] if index < len(trained) else None
+        if resumed is not None and job_finished(resumed.state, config.train):
+            continue
+
+        def report(metrics: dict[str, Any], contents: CheckpointContents, earlier=tuple(trained[:index])) -> None:
+            _report({"run": config.train.run_name, "job": index, **metrics},
+                    BatchCheckpoint(fingerprints, [*earlier, contents]))
+
+        contents = _train_job(panel, config, job, resumed, loop_config.get("fault"), report)
+        trained[index:index + 1] = [contents]
+
+
+def job_finished(state: TrainingState, train) -> bool:
+    """Every epoch run, or early stopping reached: nothing left to resume."""
+    return state.epochs_done >= train.epochs or state.epochs_without_improvement >= train.early_stopping_patience
+
+
+def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: CheckpointContents | None, fault,
+               report: Callable[[dict[str, Any], CheckpointContents], None]) -> CheckpointContents:
+    """One model's epochs, from scratch or from ``resumed``; returns its last checkpoint contents."""
+    horizons, train = config.labels.horizons, config.train
     context = ray.train.get_context()
     rank, world_size = context.get_world_rank(), context.get_world_size()
     torch.manual_seed(train.seed * 1000 + rank)
     device = ray.train.torch.get_device()
     autocast_dtype = torch.bfloat16 if device.type == "cuda" else None
     model = build_model(config.model, config.features, horizons)
-    if loop_config.get("init_weights") is not None:
-        load_encoder_weights(model, loop_config["init_weights"], freeze=train.freeze_encoders)
+    if job.get("init_weights") is not None:
+        load_encoder_weights(model, job["init_weights"], freeze=train.freeze_encoders)
     model = ray.train.torch.prepare_model(model)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=train.learning_rate, weight_decay=train.weight_decay)
-    loss_fn = StormLoss(loop_config["pos_weights"], train.storm_loss_weight, train.volatility_loss_weight)
-    state, best_weights = _resume(unwrap(model), optimizer)
+    loss_fn = StormLoss(job["pos_weights"], train.storm_loss_weight, train.volatility_loss_weight)
+    state, best_weights = _resume(unwrap(model), optimizer, resumed)
     attempt_start = state.epochs_done
-    fault = loop_config.get("fault")
-    validation_rows = np.asarray(loop_config["validation_rows"])[rank::world_size]
+    validation_rows = np.asarray(job["validation_rows"])[rank::world_size]
+    contents = CheckpointContents(unwrap(model).state_dict(), best_weights, optimizer.state_dict(), state)
     for epoch in range(state.epochs_done, train.epochs):
         if fault is not None:
-            fault(epoch)
-        mine = epoch_share(loop_config["train_rows"], train.seed, epoch, rank, world_size)
+            fault(config.train.run_name, epoch)
+        mine = epoch_share(job["train_rows"], train.seed, epoch, rank, world_size)
         stats = train_epoch(model, batches_of_rows(panel, mine, train.batch_size), optimizer, loss_fn, horizons,
                             autocast_dtype, device)
         outputs = _gather(predict(model, batches_of_rows(panel, validation_rows, train.batch_size),
@@ -96,9 +129,11 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         }
         state.history.append({key: _finite_or_none(value) for key, value in metrics.items()})
         state.epochs_done = epoch + 1
-        _report(metrics, CheckpointContents(unwrap(model).state_dict(), best_weights, optimizer.state_dict(), state))
+        contents = CheckpointContents(_snapshot(unwrap(model)), best_weights, optimizer.state_dict(), state)
+        report(metrics, contents)
         if state.epochs_without_improvement >= train.early_stopping_patience:
             break
+    return contents
 
 
 def epoch_share(train_rows, seed: int, epoch: int, rank: int, world_size: int) -> np.ndarray:
@@ -126,19 +161,30 @@ def selection_score(metric: str, val_loss: float, aurocs: list[float]) -> float:
     return val_loss if np.isfinite(val_loss) else float("inf")
 
 
-def _resume(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[TrainingState, dict]:
+def _resumed_jobs(fingerprints: list[str]) -> list[CheckpointContents]:
+    """What the last checkpoint of this batch holds, job by job ([] on a first attempt)."""
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is None:
-        return TrainingState(), _snapshot(model)
+        return []
     with checkpoint.as_directory() as directory:
-        contents = read_checkpoint_dir(directory)
+        batch = read_batch_checkpoint_dir(directory)
+    if batch.fingerprints and batch.fingerprints != fingerprints[:len(batch.fingerprints)]:
+        raise RuntimeError(f"the checkpoint this training resumes from ({checkpoint.path}) was written for other "
+                           "models; train under a new run name or delete that run's checkpoints")
+    return list(batch.jobs)
+
+
+def _resume(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+            resumed: CheckpointContents | None) -> tuple[TrainingState, dict]:
+    if resumed is None:
+        return TrainingState(), _snapshot(model)
     try:
-        model.load_state_dict(contents.weights)
-        optimizer.load_state_dict(contents.optimizer)
+        model.load_state_dict(resumed.weights)
+        optimizer.load_state_dict(resumed.optimizer)
     except (RuntimeError, ValueError) as err:
-        raise RuntimeError(f"the checkpoint this run resumes from ({checkpoint.path}) was written by a different "
-                           f"model config ({err}); train under a new run name or delete that run's checkpoints") from None
-    return contents.state, contents.best_weights
+        raise RuntimeError(f"the checkpoint this run resumes from was written by a different model config ({err}); "
+                           "train under a new run name or delete that run's checkpoints") from None
+    return resumed.state, resumed.best_weights
 
 
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -146,13 +192,13 @@ def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
 
 
-def _report(metrics: dict[str, float], contents: CheckpointContents) -> None:
+def _report(metrics: dict[str, Any], batch: BatchCheckpoint) -> None:
     """Every rank reports; only rank 0 attaches the checkpoint."""
     if ray.train.get_context().get_world_rank() != 0:
         ray.train.report(metrics)
         return
     with tempfile.TemporaryDirectory() as directory:
-        write_checkpoint_dir(directory, contents)
+        write_batch_checkpoint_dir(directory, batch)
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
 
 

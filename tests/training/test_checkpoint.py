@@ -57,3 +57,20 @@ def test_weights_version_changes_with_weights_and_not_with_serialisation():
     with torch.no_grad():
         next(model.parameters()).add_(1.0)
     assert weights_version(weights_to_bytes(model.state_dict())) != weights_version(payload)
+
+
+def test_a_batch_checkpoint_keeps_each_job_and_an_older_single_checkpoint_reads_as_a_batch_of_one(tmp_path):
+    from storm.training.checkpoint import BatchCheckpoint, read_batch_checkpoint_dir, write_batch_checkpoint_dir
+
+    model = tiny_model()
+    optimizer = stepped_optimizer(model)
+    jobs = [CheckpointContents(model.state_dict(), model.state_dict(), optimizer.state_dict(),
+                               TrainingState(epochs_done=epochs, best_epoch=epochs - 1)) for epochs in (4, 2)]
+    write_batch_checkpoint_dir(tmp_path / "batch", BatchCheckpoint(["fold1", "fold1-only-news"], jobs))
+    restored = read_batch_checkpoint_dir(tmp_path / "batch")
+    assert restored.fingerprints == ["fold1", "fold1-only-news"]
+    assert [job.state.epochs_done for job in restored.jobs] == [4, 2]
+
+    write_checkpoint_dir(tmp_path / "single", jobs[1])
+    legacy = read_batch_checkpoint_dir(tmp_path / "single")
+    assert legacy.fingerprints == [] and [job.state.epochs_done for job in legacy.jobs] == [2]

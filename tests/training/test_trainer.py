@@ -136,3 +136,37 @@ def test_a_fresh_retrain_that_fails_leaves_the_published_model_servable(trained_
         train(changed, build, fresh=True, fault=FailOnce(str(tmp_path / "failed"), epoch=0))
     assert (tmp_path / "failed").exists()
     assert load_predictor(store, layout, "tiny").version == result.version
+
+
+def test_models_trained_in_one_worker_group_equal_the_same_models_trained_alone(ray_cluster, local_storage):
+    """An evaluation trains its fold models together so Ray Train starts once; each must still be the model
+    its own training gives."""
+    from storm.training import TrainingRequest, train_models
+
+    build = tiny_panel(n_markets=2, n_days=60)
+    alone = [train(tiny_config(local_storage, run_name=f"alone-{i}", epochs=2, learning_rate=rate), build)
+             for i, rate in enumerate((5e-3, 1e-3))]
+    together = train_models([TrainingRequest(tiny_config(local_storage, run_name=f"together-{i}", epochs=2,
+                                                         learning_rate=rate)) for i, rate in enumerate((5e-3, 1e-3))],
+                            build)
+    assert [result.run for result in together] == ["together-0", "together-1"]
+    assert [result.weights_sha256 for result in together] == [result.weights_sha256 for result in alone]
+    assert alone[0].weights_sha256 != alone[1].weights_sha256
+    store = open_store(local_storage)
+    layout = Layout(store)
+    assert store.list_files(layout.checkpoints_dir("together-0"), suffix="batch.json")  # one run dir, the first's
+    assert not store.exists(layout.checkpoints_dir("together-1"))
+
+
+def test_a_failure_in_a_later_model_of_a_batch_resumes_it_without_training_the_finished_ones_again(ray_cluster,
+                                                                                                  local_storage, tmp_path):
+    from storm.training import TrainingRequest, train_models
+
+    build = tiny_panel(n_markets=2, n_days=60)
+    requests = [TrainingRequest(tiny_config(local_storage, run_name=name, epochs=2, max_failures=1))
+                for name in ("batch-a", "batch-b")]
+    results = train_models(requests, build, fault=FailOnce(str(tmp_path / "failed"), epoch=1, run="batch-b"))
+    assert (tmp_path / "failed").exists()
+    first, second = results
+    assert [entry["attempt_start_epoch"] for entry in first.history] == [0, 0]  # finished before the failure
+    assert [entry["attempt_start_epoch"] for entry in second.history] == [0, 1]  # resumed at its epoch 1
