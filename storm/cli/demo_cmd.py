@@ -1,7 +1,7 @@
 """`storm demo`: the main job end to end on embedded defaults, in a few minutes.
 
 generate a synthetic world → ingest and features → walk-forward evaluation (fused vs single
-modalities vs price baselines, with intervals) → train the final model → scan the last day →
+modalities vs price baselines, with intervals) and the final model, trained in one worker group → scan the last day →
 publish metrics (textfile, or a Pushgateway if configured). Each step is also its own command.
 The demo runs a smaller world and one fold so it fits in minutes, and says so; `storm evaluate`
 on the default world runs the full protocol.
@@ -46,7 +46,6 @@ def register(app: typer.Typer) -> None:
         from storm.evaluation import evaluate
         from storm.features.panel import build_panel
         from storm.store import Layout, open_store
-        from storm.training import train
 
         profile = [] if full else [f"{key}={value}" for key, value in DEMO_PROFILE.items()]
         settings = build_config(config, profile + list(overrides or []), **{"storage.root": root})
@@ -71,16 +70,17 @@ def register(app: typer.Typer) -> None:
         build = build_panel(settings, world["start"], world["end"], progress)
         console.print(show_ingest_report(build.report))
         console.print(f"features computed this run (the rest from the cache): {build.computed}")
-        step("evaluate (walk-forward)")
+        step("evaluate + train the final model")
         run = settings.train.run_name
         evaluation = evaluate(settings, run, skip_single_modality=not single_modality, evidence=build,
-                              log=lambda message: console.print(f"[dim]{message}[/]"), progress=progress)
+                              log=lambda message: console.print(f"[dim]{message}[/]"), progress=progress,
+                              final_model=True)
         for table in evaluation.tables():
             console.print(table)
-        step("train the final model")
-        result = train(settings, evidence=build, fresh=True, progress=progress)
-        console.print(calibration_table(result.calibration))
-        console.print(f"trained {run} ({result.version}, best epoch {result.best_epoch}) in {result.seconds:.0f} s")
+        final = evaluation.final
+        console.print(calibration_table(final.predictor.calibration))
+        console.print(f"{'reused' if final.summary['reused'] else 'trained'} {run} ({final.summary['version']}, "
+                      f"best epoch {final.summary['best_epoch']}) beside the fold models: one worker group for all")
         step("scan + publish")
         code = run_scan(settings, start=None, end=None, publish=True, force=True, console=console)
         marks = list(timings.items()) + [("end", time.time())]

@@ -38,6 +38,7 @@ class EvaluationReport:
     report_path: str
     plot_paths: list[str]
     content: dict = field(repr=False)
+    final: "TrainedModel | None" = None  # with final_model: the run storm scan uses, trained beside the folds
 
     def tables(self):
         return render_tables(self.content)
@@ -87,10 +88,12 @@ class FoldOutcome:
 
 def evaluate(config: StormConfig, run: str | None = None, folds: int | None = None, skip_single_modality: bool = False,
              log: Callable[[str], None] = lambda message: None, evidence=None,
-             progress: StageReporter = SILENT) -> EvaluationReport:
+             progress: StageReporter = SILENT, final_model: bool = False) -> EvaluationReport:
     """Walk-forward evaluation of the configured model over `folds` (default train.folds); writes report.json + PNGs.
 
     `evidence`: an IngestedEvidence over the whole history, when the caller already has one (the demo).
+    `final_model`: also train `run` itself on the final split (what `storm train` publishes), in the same worker
+    group as the fold models.
     """
     from storm.features.panel import build_panel
     from storm.ingest import read_prices
@@ -113,15 +116,19 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
         if set(config.model.modalities) - {"prices"}:
             references.activity = evidence_activity(build.panel)
     context = EvaluationContext(store=store, layout=layout, build=build, references=references, clock=clock)
-    outcomes: list[FoldOutcome] = []
     for split in splits:
         log(f"{split.name}: train {split.train[0]}…{split.train[-1]}, validation {split.validation[0]}…"
             f"{split.validation[-1]}, test {split.test[0]}…{split.test[-1]}")
-        outcomes.append(_evaluate_fold(config, run, context, split, skip_single_modality, log, progress))
+    variants = [FUSED] + ([ModelVariant("only", m) for m in single_modalities(config)]
+                          if len(config.model.modalities) > 1 and not skip_single_modality else [])
+    with clock.timed("train"):
+        trained = trained_evaluation_models(config, run, splits, variants, build, final_model, log, progress, store)
+    outcomes = [_evaluate_fold(config, context, split, trained[split.name], progress) for split in splits]
     fused = pooled_fused(outcomes)
     report = _report(config, run, outcomes, fused, horizons, context)
     report_path, plot_paths = write_outputs(store, layout, run, report, fused, prices)
-    return EvaluationReport(run=run, report_path=report_path, plot_paths=plot_paths, content=report)
+    return EvaluationReport(run=run, report_path=report_path, plot_paths=plot_paths, content=report,
+                            final=trained.get(FINAL))
 
 
 @dataclass
@@ -160,28 +167,22 @@ def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectSto
                        truth=truth)
 
 
-def _evaluate_fold(config: StormConfig, run: str, context: EvaluationContext, split, skip_single_modality: bool,
-                   log, progress: StageReporter = SILENT) -> FoldOutcome:
+def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, trained: dict[str, "TrainedModel"],
+                   progress: StageReporter = SILENT) -> FoldOutcome:
+    """Score the fold's trained models (``trained``: variant name -> model) and its baselines on its test block."""
     from storm.features.windows import batches_of_rows
 
     build, references, clock = context.build, context.references, context.clock
     horizons = list(config.labels.horizons)
     modalities = list(config.model.modalities)
     ablations = [ModelVariant("masked", m) for m in modalities] if len(modalities) > 1 else []
-    singles = ([ModelVariant("only", m) for m in single_modalities(config)]
-               if len(modalities) > 1 and not skip_single_modality else [])
-    with clock.timed("train"):
-        fused = trained_fold_model(config, fold_run(run, split.name), build, split, log, progress, store=context.store)
-        masks = {variant.name: variant.masked_modalities for variant in [FUSED, *ablations]}
-        scorers = {FUSED.name: lambda inputs: {**fused.predictor.predict_variants(inputs, masks),
-                                               CONTRIBUTIONS: fused.predictor.contributions(inputs)}}
-        runs = {FUSED.name: fused.summary}
-        for variant in singles:
-            single_config = config.with_overrides({"model.modalities": [variant.modality], "train.init_from": None})
-            single = trained_fold_model(single_config, fold_run(run, split.name, variant), build, split, log, progress,
-                                        store=context.store)
-            scorers[variant.name] = (lambda inputs, p=single.predictor, name=variant.name: {name: p.predict(inputs)})
-            runs[variant.name] = single.summary
+    singles = [name for name in trained if name != FUSED.name]
+    fused = trained[FUSED.name]
+    masks = {variant.name: variant.masked_modalities for variant in [FUSED, *ablations]}
+    scorers = {FUSED.name: lambda inputs: {**fused.predictor.predict_variants(inputs, masks),
+                                           CONTRIBUTIONS: fused.predictor.contributions(inputs)}}
+    for name in singles:
+        scorers[name] = (lambda inputs, p=trained[name].predictor, name=name: {name: p.predict(inputs)})
     with clock.timed("predict"):
         test_rows = build.panel.rows_on(split.test)
         with progress.stage(f"{split.name}: scoring {len(test_rows)} test windows ({len(scorers)} models)"):
@@ -189,11 +190,10 @@ def _evaluate_fold(config: StormConfig, run: str, context: EvaluationContext, sp
                                          horizons)
     fused_table = with_contributions(tables[FUSED.name], tables.get(CONTRIBUTIONS))
     models = [ScoredModel(name=FUSED.name, kind="fused", predictions=fused_table)]
-    models += [ScoredModel(name=variant.name, kind="single_modality", predictions=tables[variant.name])
-               for variant in singles]
+    models += [ScoredModel(name=name, kind="single_modality", predictions=tables[name]) for name in singles]
     with clock.timed("baselines"):
         models += baseline_models(config, references, split, fused_table[["market", "date"]])
-    return FoldOutcome(split=split, models=models, runs=runs,
+    return FoldOutcome(split=split, models=models, runs={name: model.summary for name, model in trained.items()},
                        masked={variant.modality: tables[variant.name] for variant in ablations})
 
 
@@ -227,33 +227,81 @@ def baseline_models(config: StormConfig, references: References, split, keys: pd
 @dataclass
 class TrainedModel:
     predictor: object
-    summary: dict
+    summary: dict  # run, version, weights_sha256, reused, best_epoch, history
+
+
+FINAL = "final"  # trained_evaluation_models' key for the run itself (the model storm scan uses)
+
+
+def trained_evaluation_models(config: StormConfig, run: str, splits: list, variants: list[ModelVariant], build,
+                              final_model: bool = False, log=lambda message: None, progress: StageReporter = SILENT,
+                              store: ObjectStore | None = None) -> dict:
+    """Every fold's trained variants ({fold: {variant name: TrainedModel}}, plus FINAL with `final_model`).
+
+    A stored model is reused when its fingerprint (config, split, world) matches; the others train together in one
+    worker group, so Ray Train starts once per evaluation rather than once per model.
+    """
+    wanted = {(split.name, variant.name): (_variant_config(config, fold_run(run, split.name, variant), variant), split)
+              for split in splits for variant in variants}
+    if final_model:
+        wanted[(FINAL, FUSED.name)] = (config.with_overrides({"train.run_name": run}), None)
+    store = store or open_store(config.storage)
+    trained: dict = {}
+    models = trained_models(list(wanted.values()), build, log, progress, store)
+    for (group, name), model in zip(wanted, models):
+        trained.setdefault(group, {})[name] = model
+    if final_model:
+        trained[FINAL] = trained[FINAL][FUSED.name]
+    return trained
+
+
+def _variant_config(config: StormConfig, name: str, variant: ModelVariant) -> StormConfig:
+    overrides = {"train.run_name": name}
+    if variant.kind == "only":
+        overrides.update({"model.modalities": [variant.modality], "train.init_from": None})
+    return config.with_overrides(overrides)
+
+
+def trained_models(wanted: list[tuple[StormConfig, object]], build, log=lambda message: None,
+                   progress: StageReporter = SILENT, store: ObjectStore | None = None) -> list[TrainedModel]:
+    """Each (config, split)'s run (config.train.run_name), reused when its stored fingerprint matches, the rest
+    trained afresh together (on ``store``, default: the configured one)."""
+    from storm.training import TrainingRequest, train_models
+    from storm.training.artifacts import model_exists, read_model
+    from storm.training.predictor import predictor_from_published
+    from storm.training.trainer import request_fingerprint, world_hash
+
+    if not wanted:
+        return []
+    store = store or open_store(wanted[0][0].storage)
+    layout = Layout(store)
+    world = world_hash(store, layout)
+    requests = [TrainingRequest(config, split) for config, split in wanted]
+    reused = {}
+    for request in requests:
+        name = request.config.train.run_name
+        reused[name] = (model_exists(store, layout, name) and read_model(store, layout, name).card.get("fingerprint")
+                        == request_fingerprint(request, build.panel, world))
+        log(f"reusing {name} (same config, split and world)" if reused[name] else f"training {name}")
+    train_models([request for request in requests if not reused[request.config.train.run_name]], evidence=build,
+                 fresh=True, progress=progress, store=store)
+    models = []
+    for config, _ in wanted:
+        name = config.train.run_name
+        published = read_model(store, layout, name)
+        models.append(TrainedModel(
+            predictor=predictor_from_published(published),
+            summary={"run": name, "version": published.version, "weights_sha256": published.card["weights_sha256"],
+                     "reused": reused[name], "best_epoch": published.card.get("best_epoch"),
+                     "history": published.history}))
+    return models
 
 
 def trained_fold_model(config: StormConfig, name: str, build, split, log=lambda message: None,
                        progress: StageReporter = SILENT, store: ObjectStore | None = None) -> TrainedModel:
     """The fold run `name`, reused when its stored fingerprint matches, else trained afresh (on ``store``, default:
     the configured one)."""
-    from storm.training import train
-    from storm.training.artifacts import model_exists, read_model
-    from storm.training.predictor import predictor_from_published
-    from storm.training.trainer import run_fingerprint, world_hash
-
-    store = store or open_store(config.storage)
-    layout = Layout(store)
-    run_config = config.with_overrides({"train.run_name": name})
-    wanted = run_fingerprint(run_config, split, world_hash(store, layout))
-    reused = model_exists(store, layout, name) and read_model(store, layout, name).card.get("fingerprint") == wanted
-    if not reused:
-        log(f"training {name}")
-        train(run_config, evidence=build, split=split, fresh=True, progress=progress, store=store)
-    else:
-        log(f"reusing {name} (same config, split and world)")
-    published = read_model(store, layout, name)
-    return TrainedModel(predictor=predictor_from_published(published),
-                    summary={"run": name, "version": published.version, "weights_sha256": published.card["weights_sha256"],
-                             "reused": reused,
-                             "best_epoch": published.card.get("best_epoch"), "history": published.history})
+    return trained_models([(config.with_overrides({"train.run_name": name}), split)], build, log, progress, store)[0]
 
 
 def pooled_fused(outcomes: list[FoldOutcome]) -> pd.DataFrame:

@@ -156,9 +156,19 @@ def train_models(requests: list[TrainingRequest], evidence=None, fault: Callable
     return [publish(job, contents, build, store, layout, seconds) for job, contents in zip(jobs, trained)]
 
 
+def resolved_request(request: TrainingRequest, panel) -> tuple[StormConfig, DateSplit]:
+    """The config and split a request trains with on `panel`."""
+    config = config_for_panel(request.config, panel)  # call tables: call_evidence in place of the log-mel default
+    return config, request.split or final_split(labelled_dates(panel), config.train, config.labels)
+
+
+def request_fingerprint(request: TrainingRequest, panel, world: str) -> str:
+    """The fingerprint a request's trained model would carry (what decides whether a stored one is reused)."""
+    return run_fingerprint(*resolved_request(request, panel), world)
+
+
 def prepare_job(request: TrainingRequest, build, store: ObjectStore, layout: Layout, world: str) -> PreparedJob:
-    config = config_for_panel(request.config, build.panel)  # call tables: call_evidence in place of the log-mel default
-    split = request.split or final_split(labelled_dates(build.panel), config.train, config.labels)
+    config, split = resolved_request(request, build.panel)
     rows = {part: build.panel.rows_on(getattr(split, part)) for part in ("train", "validation")}
     pos_weights = (pos_weights_from_labels(build.panel.labels[rows["train"]]) if config.train.balance_positives
                    else [1.0] * len(config.labels.horizons))

@@ -73,6 +73,21 @@ def evaluate_counting_stores(opened: list, monkeypatch):
     return counted
 
 
+def count_ray_train_fits(monkeypatch) -> list[int]:
+    """Appends, per Ray Train fit, how many models its worker group trained."""
+    from storm.training import trainer
+
+    fits: list[int] = []
+
+    class CountingTrainer(trainer.TorchTrainer):
+        def __init__(self, *args, train_loop_config, **kwargs):
+            fits.append(len(train_loop_config["jobs"]))
+            super().__init__(*args, train_loop_config=train_loop_config, **kwargs)
+
+    monkeypatch.setattr(trainer, "TorchTrainer", CountingTrainer)
+    return fits
+
+
 def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_reuse_the_folds(ray_cluster, local_storage,
                                                                                                monkeypatch):
     config = StormConfig(storage=local_storage).with_overrides(TINY)
@@ -80,7 +95,11 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
     write_world(layout)
     opened = []
     counted = evaluate_counting_stores(opened, monkeypatch)
-    outcome = counted(config, "tiny", skip_single_modality=True)  # 2 trainings, not 6: the suite runs on 2 cores
+    fits = count_ray_train_fits(monkeypatch)
+    outcome = counted(config, "tiny", skip_single_modality=True, final_model=True)  # 3 trainings: 2 cores
+    assert fits == [3]  # two folds and the final model, one worker group: Ray Train started once
+    assert outcome.final.summary["run"] == "tiny" and not outcome.final.summary["reused"]
+    assert read_model(layout.store, layout, "tiny").version == outcome.final.summary["version"]
     for table in outcome.tables():
         Console(width=80).print(table)
 
@@ -102,8 +121,9 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
     assert all(seconds > 0 for seconds in report["stage_seconds"].values())
     assert all(layout.store.read_bytes(path).startswith(b"\x89PNG") for path in outcome.plot_paths)
 
-    again = counted(config, "tiny", skip_single_modality=True)
+    again = counted(config, "tiny", skip_single_modality=True, final_model=True)
     assert all(again.content["fold_runs"][f]["fused"]["reused"] for f in ("fold1", "fold2"))
+    assert again.final.summary["reused"] and fits == [3]  # nothing trained, Ray Train not started
     assert opened == [1, 1]  # one object store per evaluation in this process, for the panel and every fold
     assert again.content["pooled"] == report["pooled"]  # same folds, same predictions, same figures and intervals
 
