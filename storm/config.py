@@ -222,8 +222,16 @@ def _no_old_modality_names(modalities: Any) -> Any:
 Modality = Literal["news", "prices", "calls"]
 
 
+def _anchor_from_bool(anchored: Any) -> Any:
+    """storm 0.2's `anchored_fusion: true/false` (its models' cards say so) is the `shared` anchor or `off`."""
+    if isinstance(anchored, bool):
+        return "shared" if anchored else "off"
+    return anchored
+
+
 class ModelConfig(Section):
     _old_names = field_validator("modalities", mode="before")(_no_old_modality_names)
+    _anchor_bool = field_validator("anchored_fusion", mode="before")(_anchor_from_bool)
 
     modalities: list[Modality] = Field(default_factory=lambda: ["news", "prices", "calls"])
     # Evidence accumulators (storm.model.encoders.evidence): a few learned readings per day or call, averaged over
@@ -236,7 +244,10 @@ class ModelConfig(Section):
     hidden_dim: int = Field(64, ge=8)
     dropout: float = Field(0.1, ge=0, lt=1)
     modality_dropout: float = Field(0.2, ge=0, lt=1)
-    anchored_fusion: bool = True  # also score prices alone; blend chosen on validation (fusion never below prices)
+    # Fusion never below prices: the published score is anchor + w * (full - anchor), w chosen on validation.
+    # prices_model: the anchor is the prices-only model, trained first on the same days and frozen inside the fused
+    # model (w = 0 scores exactly as it does); shared: the fused model's own weights score prices alone (storm 0.2).
+    anchored_fusion: Literal["prices_model", "shared", "off"] = "prices_model"
 
 
 class TrainConfig(Section):

@@ -90,8 +90,8 @@ def explain_windows(model, calibration, inputs: Mapping[str, Tensor], headlines:
     embeddings = model.encode(inputs, present)
     batch, _, hidden = embeddings.shape
     masks = torch.as_tensor(coalition_masks(present.cpu().numpy()), device=present.device)
-    fused = model.fuse(embeddings.unsqueeze(1).expand(batch, len(masks[0]), *embeddings.shape[1:]).reshape(-1, 3, hidden),
-                       masks.reshape(-1, 3))
+    fused = model.fuse(embeddings.unsqueeze(1).expand(batch, len(masks[0]), *embeddings.shape[1:])
+                       .reshape(-1, *embeddings.shape[1:]), masks.reshape(-1, 3))
     logits = published_coalition_values(model, fused, present, len(masks[0]))
     probabilities = calibration.probability(logits.reshape(-1, logits.shape[-1])).reshape(logits.shape)
     explanation = Explanation(
@@ -113,7 +113,9 @@ def published_coalition_values(model, fused, present: Tensor, n_coalitions: int)
     them), so v(S) = f(S ∩ prices) + w (f(S) - f(S ∩ prices)). At w = 0 news and calls get exactly 0: they
     cannot move a score the model reads from prices alone, and Shapley does not credit them through the
     coalitions without prices. A sample without prices is scored on its full input (the model's fallback),
-    so there v(S) = f(S). v(all) is the published score, v(empty) the baseline.
+    so there v(S) = f(S). v(all) is the published score, v(empty) the baseline. When the anchor is the
+    prices-only model g (model.anchor_model), f(S ∩ prices) above is g(prices), or g with nothing to read: the
+    samples with prices share the baseline g(nothing) + w (f(empty) - g(nothing)), those without have f(empty).
     """
     batch = present.shape[0]
     if fused.full_logits is None or model.anchor_index is None:
@@ -123,6 +125,12 @@ def published_coalition_values(model, fused, present: Tensor, n_coalitions: int)
     anchor_bit = 1 << model.anchor_index
     has_anchor = present[:, model.anchor_index].cpu().numpy().astype(bool)
     coalition = np.arange(n_coalitions)
+    if model.anchor_model is not None:
+        given = fused.anchor_logits.float().cpu().numpy().astype(np.float64).reshape(batch, n_coalitions, -1)
+        nothing = model.empty_anchor_logits().float().cpu().numpy().astype(np.float64)
+        lacks_prices = (coalition & anchor_bit) == 0
+        anchor = np.where((has_anchor[:, None] & lacks_prices[None, :])[:, :, None], nothing, given)
+        return anchor + weight * (full - anchor)
     anchor_of = np.where(has_anchor[:, None], (coalition & anchor_bit)[None, :], coalition[None, :])  # [B, 8]
     anchor = np.take_along_axis(full, anchor_of[:, :, None], axis=1)
     return anchor + weight * (full - anchor)
@@ -142,6 +150,8 @@ def _explain_items(model, calibration, inputs, present, embeddings, explanation:
                                                                                       source):
             replaced = embeddings[sample].clone()
             replaced[:, index] = encoder(variant_inputs).to(replaced.dtype)
+            if model.anchor_model is not None and index == model.anchor_index:  # the anchor reads the prices too
+                replaced[:, len(MODALITIES)] = model.anchor_model.encoders[modality](variant_inputs).to(replaced.dtype)
             kept = present[sample].clone()
             kept[:, index] = still_present
             without.append(model.fuse(replaced, kept).storm_logits.float().cpu().numpy().astype(np.float64))

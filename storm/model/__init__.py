@@ -16,12 +16,13 @@ from storm.model.registry import (
     create_encoder,
     create_fusion,
 )
-from storm.model.storm_model import ModelOutput, StormModel, build_model
+from storm.model.storm_model import ModelOutput, StormModel, build_model, load_anchor_weights, needs_prices_model
 from storm.model.transfer import TransferReport, load_encoder_weights
 
 __all__ = [
     "build_model", "StormModel", "ModelOutput", "StormHeads",
     "NEWS_ENCODERS", "PRICE_ENCODERS", "CALL_ENCODERS", "ENCODERS", "FUSIONS", "Registry",
     "create_encoder", "create_fusion",
-    "load_encoder_weights", "TransferReport", "present_modalities", "drop_modalities",
+    "load_encoder_weights", "TransferReport", "present_modalities", "drop_modalities", "load_anchor_weights",
+    "needs_prices_model",
 ]

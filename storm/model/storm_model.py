@@ -37,7 +37,7 @@ class ModelOutput:
 
 class StormModel(nn.Module):
     def __init__(self, encoders: Mapping[str, nn.Module], fusion: nn.Module, heads: StormHeads, modality_dropout: float = 0.0,
-                 anchor: str | None = None) -> None:
+                 anchor: str | None = None, anchor_model: "StormModel | None" = None) -> None:
         super().__init__()
         unknown = set(encoders) - set(MODALITIES)
         if unknown:
@@ -52,8 +52,13 @@ class StormModel(nn.Module):
         # anchor alone (trained beside the full input: StormLoss's anchor term), and the published score is
         # anchor + evidence_weight * (full - anchor) in logits, the weight chosen on the validation block
         # (storm.training.worker): where news and calls add nothing there, the model reads prices alone.
+        # With ``anchor_model`` the anchor is that model instead: the prices-only model, trained first on the same
+        # days and frozen here, so w = 0 scores exactly as it does (load_anchor_weights).
         self.anchor_index = MODALITIES.index(anchor) if anchor is not None and anchor in encoders and len(encoders) > 1 else None
         self.register_buffer("evidence_weight", torch.tensor(1.0))
+        self.anchor_model = anchor_model if self.anchor_index is not None else None
+        if self.anchor_model is not None:
+            self.anchor_model.requires_grad_(False)
 
     def forward(self, batch: Mapping[str, Tensor]) -> ModelOutput:
         present = present_modalities(batch["modality_mask"], self.enabled)
@@ -67,6 +72,8 @@ class StormModel(nn.Module):
         With an anchor: storm_logits = anchor + evidence_weight * (full - anchor), where "anchor" fuses the
         anchor modality alone (when the sample has it; else the full input). Training uses weight 1.
         """
+        if self.anchor_model is not None:
+            return self._fuse_on_anchor_model(embeddings, present)
         fused, weights = self.fusion(embeddings, present.float())
         storm_logits, log_vol = self.heads(fused)
         if self.anchor_index is None:
@@ -79,8 +86,35 @@ class StormModel(nn.Module):
         blended = storm_logits if self.training else anchor_logits + weight * (storm_logits - anchor_logits)
         return ModelOutput(blended, log_vol, weights, present.float(), anchor_logits=anchor_logits, full_logits=storm_logits)
 
+    def _fuse_on_anchor_model(self, embeddings: Tensor, present: Tensor) -> ModelOutput:
+        """The fused score over the frozen prices-only model: its score where the sample has prices (blended with
+        the full input's by the evidence weight), the full input's where it has none. Training fits the full input
+        alone (weight 1): the anchor is already trained."""
+        fused, weights = self.fusion(embeddings[:, :len(MODALITIES)], present.float())
+        storm_logits, log_vol = self.heads(fused)
+        if self.training:
+            return ModelOutput(storm_logits, log_vol, weights, present.float())
+        anchored = torch.zeros_like(present, dtype=torch.float32)
+        anchored[:, self.anchor_index] = 1.0
+        anchor_embeddings = torch.zeros_like(embeddings[:, :len(MODALITIES)])
+        anchor_embeddings[:, self.anchor_index] = embeddings[:, len(MODALITIES)]
+        anchor_logits, _ = self.anchor_model.heads(self.anchor_model.fusion(anchor_embeddings, anchored)[0])
+        has_anchor = present[:, self.anchor_index].bool().unsqueeze(1)
+        anchor_logits = torch.where(has_anchor, anchor_logits, storm_logits)
+        weight = self.evidence_weight.to(storm_logits.dtype)
+        blended = anchor_logits + weight * (storm_logits - anchor_logits)
+        return ModelOutput(blended, log_vol, weights, present.float(), anchor_logits=anchor_logits, full_logits=storm_logits)
+
+    def empty_anchor_logits(self) -> Tensor:
+        """[n_horizons]: the prices-only anchor's score with nothing to read (explanations' coalitions without prices)."""
+        nothing = self.evidence_weight.new_zeros(1, len(MODALITIES), self.fusion.hidden_dim)
+        return self.anchor_model.heads(self.anchor_model.fusion(nothing, nothing[:, :, 0])[0])[0][0]
+
     def encode(self, batch: Mapping[str, Tensor], present: Tensor) -> Tensor:
-        """[B, 3, hidden]: each built encoder runs on its present samples only; the rest stay zero (and masked)."""
+        """[B, 3, hidden]: each built encoder runs on its present samples only; the rest stay zero (and masked).
+
+        With an anchor model, [B, 4, hidden]: the fourth is the anchor model's reading of the prices.
+        """
         hidden = self.fusion.hidden_dim
         columns = []
         for index, modality in enumerate(MODALITIES):
@@ -88,13 +122,26 @@ class StormModel(nn.Module):
                 columns.append(_encode_present(self.encoders[modality], batch, present[:, index], hidden))
             else:
                 columns.append(present.new_zeros(present.shape[0], hidden, dtype=self.fusion.nothing.dtype))
+        if self.anchor_model is not None and not self.training:
+            anchor_encoder = self.anchor_model.encoders[MODALITIES[self.anchor_index]]
+            columns.append(_encode_present(anchor_encoder, batch, present[:, self.anchor_index], hidden))
         return torch.stack(columns, dim=1)
 
     def train(self, mode: bool = True) -> "StormModel":
         super().train(mode)
         for name in self.frozen_encoders:  # frozen BatchNorm statistics must not drift either
             self.encoders[name].eval()
+        if self.anchor_model is not None:  # frozen: its dropout and BatchNorm stay as the prices model scores
+            self.anchor_model.eval()
         return self
+
+
+def load_anchor_weights(model: StormModel, prices_model_weights: Mapping[str, Tensor]) -> None:
+    """The trained prices-only model's weights into ``model``'s frozen anchor (every key must match)."""
+    if model.anchor_model is None:
+        raise ValueError("this model has no prices-model anchor (model.anchored_fusion is not prices_model, or it "
+                         "reads prices alone)")
+    model.anchor_model.load_state_dict(dict(prices_model_weights))
 
 
 def _encode_present(encoder: nn.Module, batch: Mapping[str, Tensor], present: Tensor, hidden: int) -> Tensor:
@@ -127,5 +174,17 @@ def build_model(model: ModelConfig, features: FeatureConfig, horizons: list[int]
                                            n_mels=features.n_mels, **common)
     fusion = create_fusion(model.fusion, n_modalities=len(MODALITIES), **common)
     heads = StormHeads(model.hidden_dim, len(horizons), model.dropout)
+    anchor_model = (build_model(prices_model_config(model), features, horizons)  # after the rest: same initial weights
+                    if needs_prices_model(model) else None)
     return StormModel(encoders, fusion, heads, model.modality_dropout,
-                      anchor=ANCHOR_MODALITY if model.anchored_fusion else None)
+                      anchor=ANCHOR_MODALITY if model.anchored_fusion != "off" else None, anchor_model=anchor_model)
+
+
+def needs_prices_model(model: ModelConfig) -> bool:
+    """Whether this model's anchor is a separately trained prices-only model (see StormModel)."""
+    return model.anchored_fusion == "prices_model" and ANCHOR_MODALITY in model.modalities and len(model.modalities) > 1
+
+
+def prices_model_config(model: ModelConfig) -> ModelConfig:
+    """The model section of the prices-only model that anchors ``model``."""
+    return model.model_copy(update={"modalities": [ANCHOR_MODALITY]})

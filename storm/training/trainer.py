@@ -28,7 +28,8 @@ from ray.train.torch import TorchTrainer
 from storm.config import StormConfig
 from storm.features.windows import batches_of_rows
 from storm.console import SILENT, StageReporter
-from storm.model import build_model
+from storm.model import build_model, needs_prices_model
+from storm.model.storm_model import ANCHOR_MODALITY
 from storm.model.encoders.calls import config_for_panel
 from storm.ray_runtime import ensure_ray
 from storm.store import Layout, ObjectStore, open_store
@@ -86,6 +87,9 @@ class PreparedJob:
     rows: dict[str, np.ndarray]  # train, validation: panel row indices
     pos_weights: list[float]
     init_weights: dict | None
+    anchor_run: str | None = None       # the prices-only model this one is anchored on (model.anchored_fusion)
+    anchor_job: int | None = None       # … trained earlier in the same worker group
+    anchor_weights: dict | None = None  # … or already published (its fingerprint matched)
 
     @property
     def run(self) -> str:
@@ -94,6 +98,7 @@ class PreparedJob:
     def loop_job(self) -> dict[str, Any]:
         return {"config": self.config.model_dump(mode="json"), "fingerprint": self.fingerprint,
                 "pos_weights": self.pos_weights, "init_weights": self.init_weights,
+                "anchor_job": self.anchor_job, "anchor_weights": self.anchor_weights,
                 "train_rows": self.rows["train"], "validation_rows": self.rows["validation"]}
 
 
@@ -114,9 +119,12 @@ def train_models(requests: list[TrainingRequest], evidence=None, fault: Callable
                  store: ObjectStore | None = None) -> list[TrainResult]:
     """Train every request in turn in one Ray Train worker group, so its start-up is paid once; publish each.
 
-    The group's checkpoints live under the first run's checkpoint directory, claimed for this batch of models:
-    rerunning the same batch resumes it (finished models are not trained again), another batch under that
-    first run name is a RunConflict unless `fresh`. Every TrainResult's ``seconds`` is the whole call's.
+    A fused model anchored on a prices-only model (model.anchored_fusion: prices_model) gets that model,
+    `<run>-only-prices` on the same split, trained before it in the same group (once, however many ask for it)
+    unless a published one matches. Results come back in the order of `requests` (anchors are published, not
+    returned). The group's checkpoints live under the first requested run's checkpoint directory, claimed for this
+    batch of models: rerunning the same batch resumes it (finished models are not trained again), another batch
+    under that run name is a RunConflict unless `fresh`. Every TrainResult's ``seconds`` is the whole call's.
     """
     if not requests:
         return []
@@ -127,12 +135,13 @@ def train_models(requests: list[TrainingRequest], evidence=None, fault: Callable
     layout = Layout(store)
     build = evidence if evidence is not None else evidence_over_all_prices(first, progress)
     world = world_hash(store, layout)
-    jobs = [prepare_job(request, build, store, layout, world) for request in requests]
+    jobs, positions = planned_jobs(requests, build, store, layout, world)
     scaling = _shared_scaling(jobs)
-    owner = jobs[0].run
+    owner = jobs[positions[0]].run  # the first model asked for (not an anchor added for it) holds the checkpoints
     claim_run(store, layout, owner, batch_fingerprint([job.fingerprint for job in jobs]), fresh)
-    for job in jobs[1:]:
-        claim_run(store, layout, job.run, job.fingerprint, fresh)
+    for job in jobs:
+        if job.run != owner:
+            claim_run(store, layout, job.run, job.fingerprint, fresh)
     epochs = first.train.epochs
     with progress.ray_train_epochs(epochs) as callbacks:
         trainer = TorchTrainer(
@@ -153,7 +162,58 @@ def train_models(requests: list[TrainingRequest], evidence=None, fault: Callable
         raise RuntimeError(f"the worker group under {layout.checkpoints_dir(owner)} trained {len(trained)} of "
                            f"{len(jobs)} models; check the worker logs above")
     seconds = time.perf_counter() - started
-    return [publish(job, contents, build, store, layout, seconds) for job, contents in zip(jobs, trained)]
+    results = [publish(job, contents, build, store, layout, seconds) for job, contents in zip(jobs, trained)]
+    return [results[position] for position in positions]
+
+
+ANCHOR_RUN_SUFFIX = "-only-prices"  # the same name an evaluation gives its fold's prices-only model
+
+
+def anchor_request(request: TrainingRequest) -> TrainingRequest | None:
+    """The prices-only model a request's fused model is anchored on, on the same split (None: it needs none)."""
+    config = request.config
+    if not needs_prices_model(config.model):
+        return None
+    return TrainingRequest(config.with_overrides({"train.run_name": config.train.run_name + ANCHOR_RUN_SUFFIX,
+                                                  "model.modalities": [ANCHOR_MODALITY], "train.init_from": None}),
+                           request.split)
+
+
+def planned_jobs(requests: list[TrainingRequest], build, store: ObjectStore, layout: Layout,
+                 world: str) -> tuple[list[PreparedJob], list[int]]:
+    """The jobs in training order, each anchor before the models it anchors and each run once; and each
+    request's position among them."""
+    jobs: list[PreparedJob] = []
+    position_of: dict[str, int] = {}
+
+    def add(request: TrainingRequest) -> int:
+        job = prepare_job(request, build, store, layout, world)
+        if job.run in position_of:
+            if jobs[position_of[job.run]].fingerprint != job.fingerprint:
+                raise ValueError(f"{job.run} is asked for twice with different settings")
+            return position_of[job.run]
+        anchor = anchor_request(request)
+        if anchor is not None:
+            job.anchor_run = anchor.config.train.run_name
+            job.anchor_weights = published_weights(anchor, build, store, layout, world)
+            if job.anchor_weights is None:
+                job.anchor_job = add(anchor)
+        jobs.append(job)
+        position_of[job.run] = len(jobs) - 1
+        return position_of[job.run]
+
+    return jobs, [add(request) for request in requests]
+
+
+def published_weights(request: TrainingRequest, build, store: ObjectStore, layout: Layout, world: str) -> dict | None:
+    """The published weights of the request's run when they were trained exactly as asked, else None."""
+    from storm.training.artifacts import model_exists, read_model
+
+    run = request.config.train.run_name
+    if not model_exists(store, layout, run):
+        return None
+    published = read_model(store, layout, run)
+    return published.weights if published.card.get("fingerprint") == request_fingerprint(request, build.panel, world) else None
 
 
 def resolved_request(request: TrainingRequest, panel) -> tuple[StormConfig, DateSplit]:
@@ -208,7 +268,8 @@ def publish(job: PreparedJob, contents, build, store: ObjectStore, layout: Layou
     history = contents.state.history
     card = model_card(config, weights, job.split, contents.state.best_epoch,
                       {"pos_weights": dict(zip(map(str, horizons), job.pos_weights)), "markets": list(build.markets),
-                       "fingerprint": job.fingerprint, "split_fingerprint": job.split.fingerprint()})
+                       "fingerprint": job.fingerprint, "split_fingerprint": job.split.fingerprint(),
+                       "anchor_run": job.anchor_run})
     model_dir = write_model(store, layout, job.run, weights, card, calibration, history, job.split)
     throughputs = [entry["samples_per_second"] for entry in history if entry.get("samples_per_second")]
     return TrainResult(run=job.run, model_dir=model_dir, version=card["version"], split=job.split, history=history,

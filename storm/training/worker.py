@@ -30,7 +30,7 @@ import torch.distributed as dist
 
 from storm.config import StormConfig
 from storm.features.windows import batches_of_rows
-from storm.model import build_model, load_encoder_weights
+from storm.model import build_model, load_anchor_weights, load_encoder_weights
 from storm.training.checkpoint import (BatchCheckpoint, CheckpointContents, TrainingState, read_batch_checkpoint_dir,
                                       write_batch_checkpoint_dir)
 from storm.training.loop import evaluation_loss, evidence_weight_choice, predict, train_epoch
@@ -73,7 +73,9 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             _report({"run": config.train.run_name, "job": index, **metrics},
                     BatchCheckpoint(fingerprints, [*earlier, contents]))
 
-        contents = _train_job(panel, config, job, resumed, loop_config.get("fault"), report)
+        anchor = (trained[job["anchor_job"]].best_weights if job.get("anchor_job") is not None
+                  else job.get("anchor_weights"))
+        contents = _train_job(panel, config, job, resumed, loop_config.get("fault"), report, anchor)
         trained[index:index + 1] = [contents]
 
 
@@ -83,8 +85,11 @@ def job_finished(state: TrainingState, train) -> bool:
 
 
 def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: CheckpointContents | None, fault,
-               report: Callable[[dict[str, Any], CheckpointContents], None]) -> CheckpointContents:
-    """One model's epochs, from scratch or from ``resumed``; returns its last checkpoint contents."""
+               report: Callable[[dict[str, Any], CheckpointContents], None],
+               anchor_weights: dict | None = None) -> CheckpointContents:
+    """One model's epochs, from scratch or from ``resumed``; returns its last checkpoint contents.
+
+    ``anchor_weights``: the trained prices-only model a fused model is anchored on (model.anchored_fusion)."""
     horizons, train = config.labels.horizons, config.train
     context = ray.train.get_context()
     rank, world_size = context.get_world_rank(), context.get_world_size()
@@ -92,6 +97,11 @@ def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: Checkpo
     device = ray.train.torch.get_device()
     autocast_dtype = torch.bfloat16 if device.type == "cuda" else None
     model = build_model(config.model, config.features, horizons)
+    if model.anchor_model is not None:
+        if anchor_weights is None:
+            raise RuntimeError(f"{config.train.run_name} is anchored on a prices-only model, and none was trained "
+                               "before it (storm.training.trainer orders the anchor first)")
+        load_anchor_weights(model, anchor_weights)
     if job.get("init_weights") is not None:
         load_encoder_weights(model, job["init_weights"], freeze=train.freeze_encoders)
     model = ray.train.torch.prepare_model(model)

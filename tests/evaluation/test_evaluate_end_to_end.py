@@ -96,8 +96,8 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
     opened = []
     counted = evaluate_counting_stores(opened, monkeypatch)
     fits = count_ray_train_fits(monkeypatch)
-    outcome = counted(config, "tiny", skip_single_modality=True, final_model=True)  # 3 trainings: 2 cores
-    assert fits == [3]  # two folds and the final model, one worker group: Ray Train started once
+    outcome = counted(config, "tiny", skip_single_modality=True, final_model=True)  # 3 fused models: 2 cores
+    assert fits == [6]  # two folds and the final model, each after its prices anchor: Ray Train started once
     assert outcome.final.summary["run"] == "tiny" and not outcome.final.summary["reused"]
     assert read_model(layout.store, layout, "tiny").version == outcome.final.summary["version"]
     for table in outcome.tables():
@@ -123,7 +123,7 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
 
     again = counted(config, "tiny", skip_single_modality=True, final_model=True)
     assert all(again.content["fold_runs"][f]["fused"]["reused"] for f in ("fold1", "fold2"))
-    assert again.final.summary["reused"] and fits == [3]  # nothing trained, Ray Train not started
+    assert again.final.summary["reused"] and fits == [6]  # nothing trained, Ray Train not started
     assert opened == [1, 1]  # one object store per evaluation in this process, for the panel and every fold
     assert again.content["pooled"] == report["pooled"]  # same folds, same predictions, same figures and intervals
 

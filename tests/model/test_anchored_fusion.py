@@ -29,8 +29,41 @@ def test_evidence_weight_zero_scores_exactly_what_the_model_reads_from_prices_al
     assert not torch.allclose(model(batch).storm_logits, model(prices_only).storm_logits, atol=1e-4)
 
 
-def test_training_forward_gives_the_anchor_logits_for_its_own_loss():
+def test_at_weight_zero_the_fused_model_scores_exactly_as_the_prices_model_it_is_anchored_on():
+    """The default anchor is the trained prices-only model, frozen inside: w = 0 gives its very scores."""
+    from storm.model import load_anchor_weights
+    from storm.model.storm_model import prices_model_config
+
+    fused, features = _model()
+    torch.manual_seed(7)
+    prices_model = build_model(prices_model_config(small_configs()[0]), features, HORIZONS).eval()
+    load_anchor_weights(fused, prices_model.state_dict())
+    batch = make_batch(features, [[1, 1, 1], [0, 1, 1], [1, 1, 0], [0, 1, 0]])
+    fused.eval().evidence_weight.fill_(0.0)
+    assert torch.equal(fused(batch).storm_logits, prices_model(batch).storm_logits)
+    fused.evidence_weight.fill_(1.0)
+    assert not torch.allclose(fused(batch).storm_logits, prices_model(batch).storm_logits, atol=1e-4)
+    without_prices = make_batch(features, [[1, 0, 1]] * 2)  # nothing to anchor on: the full input's score
+    fused.evidence_weight.fill_(0.0)
+    output = fused(without_prices)
+    assert torch.equal(output.storm_logits, output.full_logits)
+
+
+def test_training_never_moves_the_prices_model_anchor():
     model, features = _model()
+    before = {key: value.clone() for key, value in model.anchor_model.state_dict().items()}
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+    output = model.train()(make_batch(features, mixed_masks()))
+    assert output.anchor_logits is None  # nothing of the anchor to fit
+    output.storm_logits.sum().backward()
+    optimizer.step()
+    assert all(torch.equal(before[key], value) for key, value in model.anchor_model.state_dict().items())
+    assert not model.anchor_model.training
+
+
+def test_a_shared_anchor_gives_its_logits_in_training_for_its_own_loss():
+    model, features = _model(anchored_fusion="shared")
+    assert model.anchor_model is None
     output = model.train()(make_batch(features, mixed_masks()))
     assert output.anchor_logits is not None and output.anchor_logits.shape == output.storm_logits.shape
     assert output.anchor_logits.requires_grad
@@ -39,6 +72,14 @@ def test_training_forward_gives_the_anchor_logits_for_its_own_loss():
 def test_a_model_without_prices_has_no_anchor():
     model, features = _model(modalities=["news", "calls"])
     assert model.anchor_index is None and model.eval()(make_batch(features, [[1, 0, 1]] * 2)).anchor_logits is None
+
+
+def test_storm_0_2_cards_saying_true_or_false_keep_the_anchor_they_were_trained_with():
+    from storm.config import ModelConfig
+
+    assert ModelConfig(anchored_fusion=True).anchored_fusion == "shared"
+    assert ModelConfig(anchored_fusion=False).anchored_fusion == "off"
+    assert ModelConfig().anchored_fusion == "prices_model"
 
 
 def validation(anchor_signal: float, evidence_signal: float, n: int = 400) -> dict[str, np.ndarray]:

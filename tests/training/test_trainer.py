@@ -11,6 +11,7 @@ from storm.schema import storm_column
 from storm.store import Layout, open_store
 from storm.training import load_predictor, train
 from storm.training.artifacts import read_model
+from storm.training.loop import model_inputs
 from storm.training.worker import FailOnce
 from storm.features.windows import gather_windows
 from storm.training.trainer import RunConflict
@@ -55,6 +56,15 @@ def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(trained
     without_text = predictor.predict(held_out, mask_modalities=["news"])
     assert np.all(without_text["weight_news"] == 0)
 
+    assert card["anchor_run"] == "tiny-only-prices"  # trained first, in the same worker group, and published
+    prices_model = load_predictor(store, layout, "tiny-only-prices").model
+    inputs = model_inputs(held_out, torch.device("cpu"))
+    predictor.model.evidence_weight.fill_(0.0)
+    priced = torch.as_tensor(held_out["modality_mask"][:, 1] > 0)  # without prices the fused model reads the rest
+    assert priced.sum() > 0
+    with torch.no_grad():
+        assert torch.equal(predictor.model(inputs).storm_logits[priced], prices_model(inputs).storm_logits[priced])
+
 
 def test_init_from_another_run_starts_from_its_encoders_and_freezing_keeps_them(trained_tiny):
     storage, build, base = trained_tiny
@@ -75,7 +85,8 @@ def test_init_from_another_run_starts_from_its_encoders_and_freezing_keeps_them(
 def test_a_worker_failure_mid_training_resumes_from_the_last_checkpoint_on_s3(ray_cluster, s3_storage, tmp_path):
     """Checkpoints go to the object store (here a real S3 server), as on a cluster."""
     config = tiny_config(s3_storage, run_name="drill", epochs=3, max_failures=1)
-    result = train(config, tiny_panel(n_markets=2, n_days=100), fault=FailOnce(str(tmp_path / "failed-once"), epoch=2))
+    result = train(config, tiny_panel(n_markets=2, n_days=100),
+                   fault=FailOnce(str(tmp_path / "failed-once"), epoch=2, run="drill"))  # not its prices anchor
     assert (tmp_path / "failed-once").exists()
     assert [entry["epoch"] for entry in result.history] == [0, 1, 2]
     resumed = [entry["attempt_start_epoch"] for entry in result.history if entry["attempt_start_epoch"] > 0]
