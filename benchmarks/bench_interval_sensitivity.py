@@ -57,10 +57,10 @@ def main() -> None:
     horizons = list(next(iter(differences.values())))
     for horizon in horizons:
         print(f"\n{horizon}d: fused − only-prices AUROC [95%] (width)")
-        print("seed  " + "".join(f"{f'blocks {block}':>34}" for block in args.blocks))
+        print("seed" + "".join(f"  {f'blocks of {block} days':>38}" for block in args.blocks))
         for seed in args.seeds:
             cells = [differences[seed, block][horizon] for block in args.blocks]
-            print(f"{seed:>4}  " + "".join(f"{_cell(cell):>34}" for cell in cells))
+            print(f"{seed:>4}" + "".join(f"  {_cell(cell):>38}" for cell in cells))
         estimates = [differences[seed, args.blocks[0]][horizon]["estimate"] for seed in args.seeds]
         if len(estimates) > 1:
             print(f"over seeds: mean {statistics.mean(estimates):+.4f}, sd {statistics.stdev(estimates):.4f}, "
