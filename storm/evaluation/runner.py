@@ -267,9 +267,9 @@ def trained_models(wanted: list[tuple[StormConfig, object]], build, log=lambda m
     """Each (config, split)'s run (config.train.run_name), reused when its stored fingerprint matches, the rest
     trained afresh together (on ``store``, default: the configured one)."""
     from storm.training import TrainingRequest, train_models
-    from storm.training.artifacts import model_exists, read_model
+    from storm.training.artifacts import read_model
     from storm.training.predictor import predictor_from_published
-    from storm.training.trainer import request_fingerprint, world_hash
+    from storm.training.trainer import matching_published, world_hash
 
     if not wanted:
         return []
@@ -280,19 +280,18 @@ def trained_models(wanted: list[tuple[StormConfig, object]], build, log=lambda m
     reused = {}
     for request in requests:
         name = request.config.train.run_name
-        reused[name] = (model_exists(store, layout, name) and read_model(store, layout, name).card.get("fingerprint")
-                        == request_fingerprint(request, build.panel, world))
+        reused[name] = matching_published(request, build, store, layout, world)
         log(f"reusing {name} (same config, split and world)" if reused[name] else f"training {name}")
-    train_models([request for request in requests if not reused[request.config.train.run_name]], evidence=build,
+    train_models([request for request in requests if reused[request.config.train.run_name] is None], evidence=build,
                  fresh=True, progress=progress, store=store)
     models = []
     for config, _ in wanted:
         name = config.train.run_name
-        published = read_model(store, layout, name)
+        published = reused[name] or read_model(store, layout, name)
         models.append(TrainedModel(
             predictor=predictor_from_published(published),
             summary={"run": name, "version": published.version, "weights_sha256": published.card["weights_sha256"],
-                     "reused": reused[name], "best_epoch": published.card.get("best_epoch"),
+                     "reused": reused[name] is not None, "best_epoch": published.card.get("best_epoch"),
                      "history": published.history}))
     return models
 

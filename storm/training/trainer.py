@@ -195,9 +195,11 @@ def planned_jobs(requests: list[TrainingRequest], build, store: ObjectStore, lay
         anchor = anchor_request(request)
         if anchor is not None:
             job.anchor_run = anchor.config.train.run_name
-            job.anchor_weights = published_weights(anchor, build, store, layout, world)
-            if job.anchor_weights is None:
+            published = matching_published(anchor, build, store, layout, world)
+            if published is None:
                 job.anchor_job = add(anchor)
+            else:
+                job.anchor_weights = published.weights
         jobs.append(job)
         position_of[job.run] = len(jobs) - 1
         return position_of[job.run]
@@ -205,15 +207,16 @@ def planned_jobs(requests: list[TrainingRequest], build, store: ObjectStore, lay
     return jobs, [add(request) for request in requests]
 
 
-def published_weights(request: TrainingRequest, build, store: ObjectStore, layout: Layout, world: str) -> dict | None:
-    """The published weights of the request's run when they were trained exactly as asked, else None."""
+def matching_published(request: TrainingRequest, build, store: ObjectStore, layout: Layout, world: str):
+    """The request's run as published (a PublishedModel) when it was trained exactly as asked, else None: what
+    lets a trainer or an evaluation reuse a model instead of training it again."""
     from storm.training.artifacts import model_exists, read_model
 
     run = request.config.train.run_name
     if not model_exists(store, layout, run):
         return None
     published = read_model(store, layout, run)
-    return published.weights if published.card.get("fingerprint") == request_fingerprint(request, build.panel, world) else None
+    return published if published.card.get("fingerprint") == request_fingerprint(request, build.panel, world) else None
 
 
 def resolved_request(request: TrainingRequest, panel) -> tuple[StormConfig, DateSplit]:
