@@ -141,7 +141,7 @@ def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: Checkpo
         state.epochs_done = epoch + 1
         contents = CheckpointContents(_snapshot(unwrap(model)), best_weights, optimizer.state_dict(), state)
         report(metrics, contents)
-        if state.epochs_without_improvement >= train.early_stopping_patience:
+        if job_finished(state, train):  # early stopping: the same rule a resumed group skips finished jobs by
             break
     return contents
 
