@@ -291,7 +291,9 @@ class EvaluationConfig(Section):
 
     bootstrap_resamples: int = Field(1000, ge=10)
     bootstrap_seed: int = 0
-    block_days: int | None = Field(None, ge=1)  # None: the longest label horizon; shorter than that is an error
+    # bootstrap block in trading days; None: DEFAULT_BLOCK_DAYS, or the longest label horizon if that is longer.
+    # Shorter than the longest horizon is an error (overlapping labels would be cut apart).
+    block_days: int | None = Field(None, ge=1)
     confidence: float = Field(0.95, gt=0, lt=1)
     calibration_bins: int = Field(10, ge=2)  # equal-width probability bins for ECE and reliability points
     # which single-modality models each fold trains beside the fused one; None: one per modality in model.modalities

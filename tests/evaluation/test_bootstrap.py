@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from storm.config import EvaluationConfig
-from storm.evaluation.bootstrap import BootstrapInput, RankedRows, paired_bootstrap, resample_counts
+from storm.evaluation.bootstrap import BootstrapInput, RankedRows, block_length, paired_bootstrap, resample_counts
 
 HORIZONS = [5, 20]
 
@@ -111,6 +111,12 @@ def test_a_model_without_scores_on_some_rows_is_compared_on_the_rows_both_scored
     result = paired_bootstrap(data, HORIZONS, "fused", EvaluationConfig(bootstrap_resamples=50))
     difference, verdict = result[20]["vs_reference"]["garch"]["auroc"]
     assert (difference.low, difference.high) == (0.0, 0.0)
+
+
+def test_default_blocks_span_a_quarter_of_trading_days_or_the_longest_horizon_if_longer():
+    assert block_length(EvaluationConfig(), [5, 10, 20]) == 60
+    assert block_length(EvaluationConfig(), [5, 90]) == 90
+    assert block_length(EvaluationConfig(block_days=20), [5, 10, 20]) == 20
 
 
 def test_blocks_shorter_than_the_longest_horizon_are_refused():

@@ -80,7 +80,7 @@ def test_report_pools_the_folds_and_gives_every_model_intervals_at_every_horizon
     assert report["pooled"]["20"]["frag-oracle"]["auroc"] == 1.0
     assert report["pooled"]["20"]["garch"]["brier"] is None  # not a probability: no Brier, no ECE
     assert report["pooled"]["20"]["garch"]["intervals"]["ece"]["estimate"] is None
-    assert report["bootstrap"]["block_days"] == 20 and report["bootstrap"]["n_dates"] == 120
+    assert report["bootstrap"]["block_days"] == 60 and report["bootstrap"]["n_dates"] == 120
 
 
 def test_every_other_model_is_compared_with_fused_and_gets_a_verdict(report):
