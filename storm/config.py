@@ -263,6 +263,10 @@ class TrainConfig(Section):
     storm_loss_weight: float = Field(1.0, ge=0)
     volatility_loss_weight: float = Field(0.5, ge=0)
     early_stopping_patience: int = Field(3, ge=1)
+    # calm-day sampling (storm.training.sampling): each epoch trains on every row within storm_margin_days of a storm
+    # label and on this share of the other (calm) rows, redrawn per epoch and weighted 1/share; 1.0: every row
+    calm_fraction: float = Field(1.0, gt=0, le=1)
+    storm_margin_days: int = Field(20, ge=0)
     early_stopping_metric: Literal["auroc", "loss"] = "auroc"  # the epoch kept: best mean validation AUROC, or loss
     max_failures: int = Field(1, ge=0)
     validation_fraction: float = Field(0.2, gt=0, lt=1)  # of each fold's training part, carved from its end

@@ -22,6 +22,7 @@ from storm.schema import FWD_VOL, storm_column
 from storm.training.losses import StormLoss
 
 MODEL_INPUT_KEYS = WINDOW_INPUT_KEYS
+SAMPLE_WEIGHT = "sample_weight"  # optional batch key: per-row loss weights [B]
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,13 @@ def train_epoch(model: torch.nn.Module, batches: Iterable[Mapping[str, torch.Ten
     for batch in batches:
         inputs = model_inputs(batch, device)
         storms, vols = batch_labels(batch, horizons, device)
+        weights = batch.get(SAMPLE_WEIGHT)  # importance weights of sampled calm rows (storm.training.sampling)
+        weights = None if weights is None else torch.as_tensor(weights).to(device).float()
         with autocast_context(device, autocast_dtype):
             output = model(inputs)
-        loss = loss_fn(output.storm_logits, output.log_vol, storms, vols).total
+        loss = loss_fn(output.storm_logits, output.log_vol, storms, vols, weights).total
         if output.anchor_logits is not None:  # the anchor alone learns to score too (fusion never below prices)
-            loss = loss + loss_fn.storm_term(output.anchor_logits, storms)
+            loss = loss + loss_fn.storm_term(output.anchor_logits, storms, weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

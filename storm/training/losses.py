@@ -43,29 +43,42 @@ class StormLoss:
         self.volatility_weight = volatility_weight
 
     def __call__(self, storm_logits: torch.Tensor, log_vol: torch.Tensor,
-                 storm_labels: torch.Tensor, vol_labels: torch.Tensor) -> LossParts:
-        storm = masked_bce(storm_logits.float(), storm_labels.float(), self.pos_weights.to(storm_logits.device))
-        volatility = masked_mse(log_vol.float(), vol_labels.float())
+                 storm_labels: torch.Tensor, vol_labels: torch.Tensor,
+                 sample_weight: torch.Tensor | None = None) -> LossParts:
+        """``sample_weight`` [B]: per-row importance weights (storm.training.sampling); None weighs rows equally."""
+        storm = masked_bce(storm_logits.float(), storm_labels.float(), self.pos_weights.to(storm_logits.device),
+                           sample_weight)
+        volatility = masked_mse(log_vol.float(), vol_labels.float(), sample_weight)
         total = self.storm_weight * storm + self.volatility_weight * volatility
         return LossParts(total=total, storm=storm, volatility=volatility)
 
 
-    def storm_term(self, storm_logits: torch.Tensor, storm_labels: torch.Tensor) -> torch.Tensor:
+    def storm_term(self, storm_logits: torch.Tensor, storm_labels: torch.Tensor,
+                   sample_weight: torch.Tensor | None = None) -> torch.Tensor:
         """The weighted storm part alone (for a second set of logits from the same model, e.g. its anchor)."""
         return self.storm_weight * masked_bce(storm_logits.float(), storm_labels.float(),
-                                              self.pos_weights.to(storm_logits.device))
+                                              self.pos_weights.to(storm_logits.device), sample_weight)
 
 
-def masked_bce(logits: torch.Tensor, labels: torch.Tensor, pos_weight: torch.Tensor) -> torch.Tensor:
-    """Mean BCE over known labels only ([B, H]); zero (still in the graph) when none is known."""
+def masked_bce(logits: torch.Tensor, labels: torch.Tensor, pos_weight: torch.Tensor,
+               sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """(Row-weighted) mean BCE over known labels only ([B, H]); zero (still in the graph) when none is known."""
     known = ~torch.isnan(labels)
     per_item = F.binary_cross_entropy_with_logits(
         logits, torch.where(known, labels, torch.zeros_like(labels)), pos_weight=pos_weight, reduction="none"
     )
-    return (per_item * known).sum() / known.sum().clamp(min=1)
+    return _weighted_mean(per_item, known, sample_weight)
 
 
-def masked_mse(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def masked_mse(predicted: torch.Tensor, target: torch.Tensor, sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     known = ~torch.isnan(target)
     squared = (predicted - torch.where(known, target, predicted.detach())) ** 2
-    return (squared * known).sum() / known.sum().clamp(min=1)
+    return _weighted_mean(squared, known, sample_weight)
+
+
+def _weighted_mean(values: torch.Tensor, known: torch.Tensor, sample_weight: torch.Tensor | None) -> torch.Tensor:
+    """Sum of w * value over known entries / sum of w over them; a row's weight spans its horizons."""
+    weight = known.float()
+    if sample_weight is not None:
+        weight = weight * sample_weight.to(values.device).float().reshape(-1, *([1] * (values.dim() - 1)))
+    return (values * weight).sum() / weight.sum().clamp(min=1e-12)  # 0, still in the graph, when nothing is known

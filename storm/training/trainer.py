@@ -38,6 +38,7 @@ from storm.training.calibration import Calibration, fit_calibration
 from storm.training.checkpoint import read_batch_checkpoint_dir, weights_to_bytes
 from storm.training.loop import predict
 from storm.training.losses import pos_weights_from_labels
+from storm.training.sampling import storm_adjacent
 from storm.training.splits import DateSplit, final_split
 from storm.training.worker import train_loop_per_worker
 
@@ -48,6 +49,7 @@ FINGERPRINT_TRAIN_FIELDS = ("num_workers", "epochs", "batch_size", "learning_rat
                             "storm_loss_weight",
                             "volatility_loss_weight", "early_stopping_patience", "early_stopping_metric", "false_alarm_rate", "calibration",
                             "init_from", "freeze_encoders", "seed")
+CALM_SAMPLING_FIELDS = ("calm_fraction", "storm_margin_days")
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class PreparedJob:
     anchor_run: str | None = None       # the prices-only model this one is anchored on (model.anchored_fusion)
     anchor_job: int | None = None       # … trained earlier in the same worker group
     anchor_weights: dict | None = None  # … or already published (its fingerprint matched)
+    calm_adjacent: np.ndarray | None = None  # bool per train row: kept every epoch under calm-day sampling
 
     @property
     def run(self) -> str:
@@ -99,7 +102,8 @@ class PreparedJob:
         return {"config": self.config.model_dump(mode="json"), "fingerprint": self.fingerprint,
                 "pos_weights": self.pos_weights, "init_weights": self.init_weights,
                 "anchor_job": self.anchor_job, "anchor_weights": self.anchor_weights,
-                "train_rows": self.rows["train"], "validation_rows": self.rows["validation"]}
+                "train_rows": self.rows["train"], "validation_rows": self.rows["validation"],
+                "calm_adjacent": self.calm_adjacent}
 
 
 def train(config: StormConfig, evidence=None, split: DateSplit | None = None, fault: Callable[[str, int], None] | None = None,
@@ -236,8 +240,11 @@ def prepare_job(request: TrainingRequest, build, store: ObjectStore, layout: Lay
     pos_weights = (pos_weights_from_labels(build.panel.labels[rows["train"]]) if config.train.balance_positives
                    else [1.0] * len(config.labels.horizons))
     init_weights = read_weights(store, layout, config.train.init_from) if config.train.init_from else None
+    calm_adjacent = (storm_adjacent(build.panel.labels, build.panel.market_start,
+                                    config.train.storm_margin_days)[rows["train"]]
+                     if config.train.calm_fraction < 1.0 else None)
     return PreparedJob(config=config, split=split, fingerprint=run_fingerprint(config, split, world), rows=rows,
-                       pos_weights=pos_weights, init_weights=init_weights)
+                       pos_weights=pos_weights, init_weights=init_weights, calm_adjacent=calm_adjacent)
 
 
 def batch_fingerprint(fingerprints: list[str]) -> str:
@@ -295,6 +302,8 @@ def run_fingerprint(config: StormConfig, split: DateSplit, world: str) -> str:
     payload = {section: getattr(config, section).model_dump(mode="json", exclude=FINGERPRINT_EXCLUDED.get(section))
                for section in FINGERPRINT_SECTIONS}
     payload["train"] = {name: train[name] for name in FINGERPRINT_TRAIN_FIELDS}
+    if config.train.calm_fraction < 1.0:  # sampling changes the result; models trained on every row keep their hash
+        payload["train"] |= {name: train[name] for name in CALM_SAMPLING_FIELDS}
     payload["split"] = split.fingerprint()
     payload["world"] = world
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

@@ -33,8 +33,9 @@ from storm.features.windows import batches_of_rows
 from storm.model import build_model, load_anchor_weights, load_encoder_weights
 from storm.training.checkpoint import (BatchCheckpoint, CheckpointContents, TrainingState, read_batch_checkpoint_dir,
                                       write_batch_checkpoint_dir)
-from storm.training.loop import evaluation_loss, evidence_weight_choice, predict, train_epoch
+from storm.training.loop import SAMPLE_WEIGHT, evaluation_loss, evidence_weight_choice, predict, train_epoch
 from storm.training.losses import StormLoss
+from storm.training.sampling import EpochRows, epoch_rows
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,9 @@ def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: Checkpo
     for epoch in range(state.epochs_done, train.epochs):
         if fault is not None:
             fault(config.train.run_name, epoch)
-        mine = epoch_share(job["train_rows"], train.seed, epoch, rank, world_size)
-        stats = train_epoch(model, batches_of_rows(panel, mine, train.batch_size), optimizer, loss_fn, horizons,
+        mine = epoch_rows(job["train_rows"], job.get("calm_adjacent"), train.calm_fraction, train.seed,
+                          epoch).share(rank, world_size)
+        stats = train_epoch(model, weighted_batches(panel, mine, train.batch_size), optimizer, loss_fn, horizons,
                             autocast_dtype, device)
         outputs = _gather(predict(model, batches_of_rows(panel, validation_rows, train.batch_size),
                                   horizons, autocast_dtype, device))
@@ -146,11 +148,11 @@ def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: Checkpo
     return contents
 
 
-def epoch_share(train_rows, seed: int, epoch: int, rank: int, world_size: int) -> np.ndarray:
-    """This rank's training rows for an epoch: a seeded shuffle cut into equal shares (DDP steps in lockstep)."""
-    order = np.random.default_rng([seed, epoch]).permutation(np.asarray(train_rows))
-    share = len(order) // world_size
-    return order[rank * share:(rank + 1) * share]
+def weighted_batches(panel, epoch: EpochRows, batch_size: int):
+    """Windows of the epoch's rows in order, each batch with its rows' loss weights."""
+    for offset, batch in zip(range(0, len(epoch.rows), batch_size), batches_of_rows(panel, epoch.rows, batch_size)):
+        batch[SAMPLE_WEIGHT] = epoch.weights[offset:offset + batch_size]
+        yield batch
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
