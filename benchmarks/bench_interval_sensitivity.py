@@ -8,7 +8,8 @@ models are trained once: the bootstrap's block length is not part of a model's f
 lengths reuse them (seed 0, the default, also reuses what `bench_real_worlds.py` trained under the same run name).
 Other seeds train the fused model and its prices-only anchor only (evaluation.single_modalities=[prices]).
 Prints, per horizon, fused − only-prices AUROC with its 95% interval for each seed and block length, each
-interval's width, and the spread of the estimate over seeds.
+interval's width (marked + or - where the interval lies entirely above or below 0), and the spread of the estimate
+over seeds.
 """
 
 from __future__ import annotations
@@ -57,10 +58,10 @@ def main() -> None:
     horizons = list(next(iter(differences.values())))
     for horizon in horizons:
         print(f"\n{horizon}d: fused − only-prices AUROC [95%] (width)")
-        print("seed" + "".join(f"  {f'blocks of {block} days':>38}" for block in args.blocks))
+        print("seed" + "".join(f"  {f'blocks of {block} days':>40}" for block in args.blocks))
         for seed in args.seeds:
             cells = [differences[seed, block][horizon] for block in args.blocks]
-            print(f"{seed:>4}" + "".join(f"  {_cell(cell):>38}" for cell in cells))
+            print(f"{seed:>4}" + "".join(f"  {_cell(cell):>40}" for cell in cells))
         estimates = [differences[seed, args.blocks[0]][horizon]["estimate"] for seed in args.seeds]
         if len(estimates) > 1:
             print(f"over seeds: mean {statistics.mean(estimates):+.4f}, sd {statistics.stdev(estimates):.4f}, "
@@ -68,8 +69,9 @@ def main() -> None:
 
 
 def _cell(interval: dict) -> str:
+    verdict = {"better": " +", "worse": " -"}.get(interval.get("verdict"), "")  # the interval excludes 0
     return (f"{interval['estimate']:+.4f} [{interval['low']:+.4f}, {interval['high']:+.4f}] "
-            f"({interval['high'] - interval['low']:.4f})")
+            f"({interval['high'] - interval['low']:.4f}){verdict}")
 
 
 if __name__ == "__main__":
