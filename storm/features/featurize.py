@@ -21,7 +21,7 @@ from storm.features.audio import audio_features
 from storm.features.cache import FeatureCache
 from storm.features.calls import call_vector, call_vector_dim
 from storm.features.image import chart_tensor
-from storm.features.text import embed_texts, embedding_threads, load_text_model, mask_market_name
+from storm.features.text import TextMemo, embed_texts, embedding_threads, load_text_model, mask_market_name
 
 ITEM_KEYS = {
     "news": ("market", "date", "content_hash", "source_path"),
@@ -30,6 +30,8 @@ ITEM_KEYS = {
     "calls": ("market", "date", "event", "content_hash", "source_path"),
 }
 CALLS_PER_BATCH = 8  # a call is ~100 sentences: a batch embeds about as many as 16 news batches
+NEWS_BATCHES_PER_CALL = 8  # headlines per actor call = 8 embedding batches, sorted by length among themselves
+TEXT_MEMO_ITEMS = 50_000  # distinct texts an embedding actor remembers (~77 MB of 384-dim float32)
 BatchTransform = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 
@@ -61,6 +63,7 @@ class HeadlineEmbedder:
         self.features = features
         self.cached_hashes = cached_hashes
         self.model = self.tokenizer = None  # loaded on the first uncached headline: a fully cached rerun never loads it
+        self.memo = TextMemo(TEXT_MEMO_ITEMS)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return featurize_new_items(batch, self.embed, self.cached_hashes, ITEM_KEYS["news"])
@@ -75,7 +78,9 @@ class HeadlineEmbedder:
         texts = [str(headline) for headline in batch["headline"]]
         if self.features.mask_market_names:
             texts = [mask_market_name(text, str(market)) for text, market in zip(texts, batch["market"])]
-        return embed_texts(self.model, self.tokenizer, texts, self.features.max_text_tokens, self.features.embed_batch_size)
+        return self.memo.embed(texts, lambda unique: embed_texts(self.model, self.tokenizer, unique,
+                                                                 self.features.max_text_tokens,
+                                                                 self.features.embed_batch_size))
 
 
 class CallFeaturizer(HeadlineEmbedder):
@@ -126,8 +131,8 @@ def featurize(ok: ray.data.Dataset, source: str, cache: FeatureCache, dates: lis
     cached = frozenset(cache.cached_hashes(dates)) if cached is None else cached
     keys = ITEM_KEYS[source]
     if source in ("news", "calls"):
-        actor, batch_size = (HeadlineEmbedder, features.embed_batch_size) if source == "news" else (CallFeaturizer,
-                                                                                                   CALLS_PER_BATCH)
+        actor, batch_size = ((HeadlineEmbedder, features.embed_batch_size * NEWS_BATCHES_PER_CALL) if source == "news"
+                             else (CallFeaturizer, CALLS_PER_BATCH))
         rows = ok.map_batches(actor, fn_constructor_kwargs={"features": features, "cached_hashes": cached},
                               compute=ray.data.ActorPoolStrategy(size=features.embed_actors),
                               batch_size=batch_size, num_cpus=1, batch_format="numpy")

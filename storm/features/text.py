@@ -6,6 +6,8 @@ package (or any model folder given as ``features.text_model``), once per Ray act
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import importlib
 import os
 import re
@@ -75,19 +77,48 @@ def mean_pool(token_embeddings, attention_mask):
 
 
 def embed_texts(model, tokenizer, texts: list[str], max_tokens: int = 64, batch_size: int = 64) -> np.ndarray:
-    """Unit-length sentence embeddings, float32 [len(texts), D]; texts cut at max_tokens tokens."""
+    """Unit-length sentence embeddings, float32 [len(texts), D]; texts cut at max_tokens tokens.
+
+    Texts are batched in order of length, so a batch pads to its own longest text rather than to the longest of a
+    random mix (a tweet beside a 60-token headline); rows come back in the order given."""
     import torch
 
     dim = model.config.hidden_size
     if len(texts) == 0:
         return np.zeros((0, dim), dtype=np.float32)
-    chunks = []
+    texts = list(texts)
+    order = np.argsort([len(text) for text in texts], kind="stable")
+    embedded = np.empty((len(texts), dim), dtype=np.float32)
     with torch.inference_mode():
         for begin in range(0, len(texts), batch_size):
-            encoded = tokenizer(
-                list(texts[begin:begin + batch_size]), padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
-            )
+            chosen = order[begin:begin + batch_size]
+            encoded = tokenizer([texts[i] for i in chosen], padding=True, truncation=True, max_length=max_tokens,
+                                return_tensors="pt")
             tokens = model(**encoded).last_hidden_state
             pooled = mean_pool(tokens, encoded["attention_mask"])
-            chunks.append(torch.nn.functional.normalize(pooled, p=2, dim=1).cpu().numpy())
-    return np.concatenate(chunks).astype(np.float32)
+            embedded[chosen] = torch.nn.functional.normalize(pooled, p=2, dim=1).cpu().numpy()
+    return embedded
+
+
+class TextMemo:
+    """The embeddings of the last ``capacity`` distinct texts an actor embedded: a retweet, a wire rewrite sent
+    twice or a call's "Thank you." is embedded once per actor while it stays among them (first in, first out)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def embed(self, texts: list[str], compute) -> np.ndarray:
+        """``compute(unique new texts) -> [n, D]`` is called once, on the texts not remembered."""
+        new = list(dict.fromkeys(text for text in texts if text not in self.vectors))
+        computed = compute(new) if new else None
+        fresh = dict(zip(new, computed)) if new else {}
+        rows = [fresh[text] if text in fresh else self.vectors[text] for text in texts]
+        self.misses += len(new)
+        self.hits += len(texts) - len(new)
+        for text, vector in fresh.items():
+            self.vectors[text] = vector
+        while len(self.vectors) > self.capacity:
+            self.vectors.popitem(last=False)
+        return np.stack(rows).astype(np.float32)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from storm.config import FeatureConfig
-from storm.features.text import embed_texts, load_text_model, mean_pool, text_model_path
+from storm.features.text import TextMemo, embed_texts, load_text_model, mean_pool, text_model_path
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,33 @@ def test_embeddings_are_unit_length_float32_and_independent_of_batching(minilm):
     assert together.shape == (3, 384) and together.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(together, one_by_one, atol=1e-4)  # padding must not leak into the pooled vector
+
+
+def test_texts_batched_by_length_come_back_in_the_order_given(minilm):
+    model, tokenizer = minilm
+    texts = ["Central bank holds rates steady amid inflation worries and a weaker dollar", "Dip", "Index falls 3%",
+             "Volatility spikes as traders dump risk", "Calm"]
+    batched = embed_texts(model, tokenizer, texts, batch_size=2)
+    for index, text in enumerate(texts):
+        np.testing.assert_allclose(batched[index], embed_texts(model, tokenizer, [text])[0], atol=1e-4)
+
+
+def test_a_repeated_text_is_embedded_once_and_every_copy_gets_its_vector():
+    computed: list[list[str]] = []
+
+    def compute(texts):
+        computed.append(list(texts))
+        return np.array([[float(len(text)), float(ord(text[0]))] for text in texts])
+
+    memo = TextMemo(capacity=2)
+    first = memo.embed(["rt: crash", "calm", "rt: crash"], compute)
+    assert computed == [["rt: crash", "calm"]]
+    assert first.tolist() == [[9.0, 114.0], [4.0, 99.0], [9.0, 114.0]]
+    assert memo.embed(["calm", "rt: crash"], compute).tolist() == [[4.0, 99.0], [9.0, 114.0]]
+    assert len(computed) == 1 and (memo.hits, memo.misses) == (3, 2)
+    memo.embed(["new"], compute)  # over capacity: the oldest ("rt: crash") is forgotten
+    memo.embed(["rt: crash"], compute)
+    assert computed[1:] == [["new"], ["rt: crash"]]
 
 
 def test_no_texts_give_an_empty_matrix(minilm):
