@@ -1,5 +1,8 @@
 """A real two-node Ray cluster on loopback: `storm submit train` and `storm submit scan` through the Jobs API.
 
+Feature work (Ray Data's per-item featurize tasks) runs on both nodes; training workers and scan actors only on
+the node that offers their resource.
+
 The head (`ray start --head`, token auth) holds the job drivers; a second
 node (`ray start --address …`) is the only one with the custom resource
 `storm_worker`, which training workers and scan actors ask for
@@ -186,6 +189,9 @@ def test_train_and_scan_jobs_run_on_the_second_node_and_keep_everything_in_the_o
     scoring_actors = [a for a in actors if "ScoringActor" in a["class_name"]]
     assert len(training_workers) == config.train.num_workers and scoring_actors
     assert {a["node_id"] for a in training_workers + scoring_actors} == {worker_node}
+    feature_tasks = [t for t in cluster.state("tasks") if "featurize_new_items" in t.get("name", "")]
+    nodes = {n["node_id"] for n in cluster.state("nodes") if n["state"] == "ALIVE"}
+    assert len(nodes) == 2 and {t["node_id"] for t in feature_tasks} == nodes  # feature work spread over both
 
     assert store.list_files(layout.checkpoints_dir(RUN))
     published = read_model(store, layout, RUN)  # the pointer, the version and every file's hash, from the bucket
