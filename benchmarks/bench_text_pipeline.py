@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_text_pipeline.py [--data ../shared/realdata] [--items 8192]
 
-For each real feed (StockNet tweets, in file order; Reuters headlines, in file order), the first --items items:
+For each real feed (StockNet tweets, Reuters headlines, MAEC call sentences; in file order), the first --items:
 - bare encoder: MiniLM's forward pass, mean pooling and normalisation alone, on batches of 64 tokenised before the
   clock starts, in file order, on the same threads the embedding actor gets (the floor of what any pipeline pays);
 - storm: the items as ingest hands them over (market, date, headline, source path, content hash) through
@@ -49,6 +49,18 @@ def reuters_headlines(data: Path, count: int) -> list[tuple[str, str, str]]:
     return rows
 
 
+def maec_sentences(data: Path, count: int) -> list[tuple[str, str, str]]:
+    """(market, date, text) of the first ``count`` call sentences with a transcript line."""
+    with gzip.open(data / "maec" / "maec_sentences.csv.gz", "rt", newline="") as handle:
+        rows = []
+        for row in csv.DictReader(handle):
+            if row["text"]:
+                rows.append((row["ticker"].lower(), row["date"][:10], row["text"]))
+            if len(rows) == count:
+                break
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_argument(parser)
@@ -75,7 +87,8 @@ def main() -> None:
     torch.set_num_threads(threads)
     print(f"{args.items} items per feed; {threads} thread(s) for the encoder; batches of {features.embed_batch_size}")
     for feed, rows in (("stocknet tweets", stocknet_tweets(args.data, args.items)),
-                       ("reuters headlines", reuters_headlines(args.data, args.items))):
+                       ("reuters headlines", reuters_headlines(args.data, args.items)),
+                       ("maec call sentences", maec_sentences(args.data, args.items))):
         texts = [mask_market_name(text, market) for market, _, text in rows]
         repeat_rate = 1 - len(set(texts)) / len(texts)
         batches = [tokenizer(texts[i:i + features.embed_batch_size], padding=True, truncation=True,
@@ -99,7 +112,7 @@ def main() -> None:
         result = featurize(ray.data.from_pandas(items), "news", cache, sorted(set(items["date"])), features,
                            config.ingest)
         pipeline = len(rows) / (time.perf_counter() - began)
-        print(f"{feed:18}: repeat rate {repeat_rate:.1%}; bare encoder {bare:6.0f}/s; storm {pipeline:6.0f}/s "
+        print(f"{feed:19}: repeat rate {repeat_rate:.1%}; bare encoder {bare:6.0f}/s; storm {pipeline:6.0f}/s "
               f"({result.computed} features written); storm ÷ bare {pipeline / bare:.2f}")
 
 
