@@ -27,35 +27,22 @@ from common import add_data_argument, offline
 offline()
 
 
-def stocknet_tweets(data: Path, count: int) -> list[tuple[str, str, str]]:
-    """(market, date, text) of the first ``count`` tweets."""
-    with gzip.open(data / "stocknet" / "tweets.csv.gz", "rt", newline="") as handle:
-        rows = []
+FEEDS = {  # feed: (file under the data folder, market column or a fixed market, date column, text column)
+    "stocknet tweets": ("stocknet/tweets.csv.gz", "ticker", "date", "text"),
+    "reuters headlines": ("reuters/reuters_editorial_2007_2016.csv.gz", "=gspc", "date", "headline"),
+    "maec call sentences": ("maec/maec_sentences.csv.gz", "ticker", "date", "text"),
+}
+
+
+def first_items(data: Path, feed: str, count: int) -> list[tuple[str, str, str]]:
+    """(market, date, text) of the feed's first ``count`` rows with a text, in file order."""
+    path, market, date, text = FEEDS[feed]
+    rows = []
+    with gzip.open(data / path, "rt", newline="") as handle:
         for row in csv.DictReader(handle):
-            rows.append((row["ticker"].lower(), row["date"][:10], row["text"]))
-            if len(rows) == count:
-                break
-    return rows
-
-
-def reuters_headlines(data: Path, count: int) -> list[tuple[str, str, str]]:
-    with gzip.open(data / "reuters" / "reuters_editorial_2007_2016.csv.gz", "rt", newline="") as handle:
-        rows = []
-        for row in csv.DictReader(handle):
-            if row["headline"]:
-                rows.append(("gspc", row["date"][:10], row["headline"]))
-            if len(rows) == count:
-                break
-    return rows
-
-
-def maec_sentences(data: Path, count: int) -> list[tuple[str, str, str]]:
-    """(market, date, text) of the first ``count`` call sentences with a transcript line."""
-    with gzip.open(data / "maec" / "maec_sentences.csv.gz", "rt", newline="") as handle:
-        rows = []
-        for row in csv.DictReader(handle):
-            if row["text"]:
-                rows.append((row["ticker"].lower(), row["date"][:10], row["text"]))
+            if row[text]:
+                name = market[1:] if market.startswith("=") else row[market].lower()
+                rows.append((name, row[date][:10], row[text]))
             if len(rows) == count:
                 break
     return rows
@@ -86,9 +73,8 @@ def main() -> None:
     model, tokenizer = load_text_model(features)
     torch.set_num_threads(threads)
     print(f"{args.items} items per feed; {threads} thread(s) for the encoder; batches of {features.embed_batch_size}")
-    for feed, rows in (("stocknet tweets", stocknet_tweets(args.data, args.items)),
-                       ("reuters headlines", reuters_headlines(args.data, args.items)),
-                       ("maec call sentences", maec_sentences(args.data, args.items))):
+    for feed in FEEDS:
+        rows = first_items(args.data, feed, args.items)
         texts = [mask_market_name(text, market) for market, _, text in rows]
         repeat_rate = 1 - len(set(texts)) / len(texts)
         batches = [tokenizer(texts[i:i + features.embed_batch_size], padding=True, truncation=True,
