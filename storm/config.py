@@ -279,6 +279,11 @@ class TrainConfig(Section):
     freeze_encoders: bool = False
     seed: int = 0
 
+    @property
+    def samples_calm_days(self) -> bool:
+        """Whether epochs draw a share of the calm rows (storm.training.sampling) rather than train on every row."""
+        return self.calm_fraction < 1.0
+
     @field_validator("run_name")
     @classmethod
     def _run_name_is_safe(cls, run: str) -> str:

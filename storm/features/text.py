@@ -6,11 +6,10 @@ package (or any model folder given as ``features.text_model``), once per Ray act
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import importlib
 import os
 import re
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -112,8 +111,7 @@ class TextMemo:
     def embed(self, texts: list[str], compute) -> np.ndarray:
         """``compute(unique new texts) -> [n, D]`` is called once, on the texts not remembered."""
         new = list(dict.fromkeys(text for text in texts if text not in self.vectors))
-        computed = compute(new) if new else None
-        fresh = dict(zip(new, computed)) if new else {}
+        fresh = dict(zip(new, compute(new))) if new else {}
         rows = [fresh[text] if text in fresh else self.vectors[text] for text in texts]
         self.misses += len(new)
         self.hits += len(texts) - len(new)

@@ -242,7 +242,7 @@ def prepare_job(request: TrainingRequest, build, store: ObjectStore, layout: Lay
     init_weights = read_weights(store, layout, config.train.init_from) if config.train.init_from else None
     calm_adjacent = (storm_adjacent(build.panel.labels, build.panel.market_start,
                                     config.train.storm_margin_days)[rows["train"]]
-                     if config.train.calm_fraction < 1.0 else None)
+                     if config.train.samples_calm_days else None)
     return PreparedJob(config=config, split=split, fingerprint=run_fingerprint(config, split, world), rows=rows,
                        pos_weights=pos_weights, init_weights=init_weights, calm_adjacent=calm_adjacent)
 
@@ -302,7 +302,7 @@ def run_fingerprint(config: StormConfig, split: DateSplit, world: str) -> str:
     payload = {section: getattr(config, section).model_dump(mode="json", exclude=FINGERPRINT_EXCLUDED.get(section))
                for section in FINGERPRINT_SECTIONS}
     payload["train"] = {name: train[name] for name in FINGERPRINT_TRAIN_FIELDS}
-    if config.train.calm_fraction < 1.0:  # sampling changes the result; models trained on every row keep their hash
+    if config.train.samples_calm_days:  # sampling changes the result; models trained on every row keep their hash
         payload["train"] |= {name: train[name] for name in CALM_SAMPLING_FIELDS}
     payload["split"] = split.fingerprint()
     payload["world"] = world
