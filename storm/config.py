@@ -311,6 +311,14 @@ class EvaluationConfig(Section):
     _old_names = field_validator("single_modalities", mode="before")(_no_old_modality_names)
 
 
+class ScanConfig(Section):
+    """How the nightly scan walks the universe."""
+
+    # markets whose evidence panel the scan assembles and scores at once: its memory grows with this, not with
+    # the number of markets (a batch of 256 markets x 60 days is ~15k panel rows, ~90 MB)
+    market_batch: int = Field(256, ge=1)
+
+
 class MetricsConfig(Section):
     pushgateway_url: str | None = None
     pushgateway_username: str | None = None
@@ -340,6 +348,7 @@ class StormConfig(Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    scan: ScanConfig = Field(default_factory=ScanConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
 

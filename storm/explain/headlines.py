@@ -97,14 +97,19 @@ def read_news_lines(store: ObjectStore, layout: Layout, start: str, end: str, in
 
 
 def read_headline_book(store: ObjectStore, layout: Layout, panel: EvidencePanel, calendars: dict[str, np.ndarray],
-                       features: FeatureConfig, ingest: IngestConfig) -> HeadlineBook:
-    """Each headline of the panel's days with its cached embedding; days that do not match the panel left out."""
-    dates = np.sort(panel.date)
-    first, last = str(dates[0]), str(dates[-1])
-    news = read_news_lines(store, layout, evidence_start(calendars, first, 0), last, ingest)
+                       features: FeatureConfig, ingest: IngestConfig, news: pd.DataFrame | None = None) -> HeadlineBook:
+    """Each headline of the panel's days with its cached embedding; days that do not match the panel left out.
+
+    ``news``: the raw headline lines (read_news_lines) when the caller has read them already, e.g. once for a
+    scan that builds its panel a batch of markets at a time.
+    """
+    if news is None:
+        dates = np.sort(panel.date)
+        news = read_news_lines(store, layout, evidence_start(calendars, str(dates[0]), 0), str(dates[-1]), ingest)
+    news = news[news["market"].isin(np.unique(panel.market))]
     placed = place_headlines(news, panel, calendars, features.max_headlines)
     cache = FeatureCache(store, layout, "news", feature_spec_id(features, "news"))
-    embeddings = cache.load(placed["date"].astype(str).unique().tolist()) if len(placed) else {}
+    embeddings = cache.load(placed["date"].astype(str).unique().tolist(), placed["content_hash"]) if len(placed) else {}
     placed = placed[placed["content_hash"].isin(embeddings.keys())]
     if placed.empty:
         return HeadlineBook(np.zeros(0, np.int64), np.zeros((0, features.text_dim), np.float32),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -95,12 +96,18 @@ class FeatureCache:
                     found.update(pq.read_table(handle, columns=["content_hash"]).column("content_hash").to_pylist())
         return found
 
-    def load(self, dates: list[str]) -> dict[str, np.ndarray]:
-        """content_hash -> feature for every item cached under ``dates``."""
+    def load(self, dates: list[str], hashes: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """content_hash -> feature for every item cached under ``dates`` (only ``hashes``, when given).
+
+        ``hashes`` keeps memory to what the caller places: a batch of markets loads its own items, not the day's.
+        """
+        wanted = None if hashes is None else pa.array(sorted(set(hashes)), pa.string())
         features: dict[str, np.ndarray] = {}
         for date in sorted(set(dates)):
             table = self.read(date)
-            if table is not None:
+            if table is not None and wanted is not None:
+                table = table.filter(pc.is_in(table.column("content_hash"), value_set=wanted))
+            if table is not None and len(table):
                 features.update(table_to_features(table))
         return features
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,31 @@ class IngestedEvidence:
     skipped_markets: dict[str, str] = field(default_factory=dict)  # market -> why it is not in the panel
 
 
+@dataclass
+class WindowEvidence:
+    """Every market's ingested items over a window, featurised and cached: what panels of any markets are built from.
+
+    Holds the items' keys only (market, date, content hash); the features stay in the cache until a panel
+    of some markets places them, so a scan can assemble its universe a batch of markets at a time.
+    """
+
+    config: StormConfig
+    store: ObjectStore
+    layout: Layout
+    start: str
+    end: str
+    prices: pd.DataFrame
+    calendars: dict[str, np.ndarray]
+    items: dict[str, SourceFeatures]
+    caches: dict[str, FeatureCache]
+    report: IngestReport
+    skipped_markets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def markets(self) -> list[str]:
+        return sorted(self.calendars)
+
+
 def build_panel(config: StormConfig, start: str, end: str, progress: StageReporter = SILENT,
                 store: ObjectStore | None = None) -> IngestedEvidence:
     """Evidence rows for every market from ``window_days - 1`` trading days before ``start`` to ``end``.
@@ -61,15 +87,27 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
     Reads only the raw partitions and cache partitions that can be evidence for [start, end].
     """
     began = time.perf_counter()
+    evidence = ingest_window(config, start, end, progress, store)
+    panel, chart_given = assemble_panel(evidence)
+    report = evidence.report
+    _count_missing(report, panel, chart_given, start, end)
+    report.seconds = time.perf_counter() - began
+    dates = sorted(set(panel.date[panel.date >= start]))
+    return IngestedEvidence(panel=panel, report=report, markets=evidence.markets, dates=dates,
+                            computed={m: evidence.items[m].computed for m in evidence.items},
+                            skipped_markets=evidence.skipped_markets)
+
+
+def ingest_window(config: StormConfig, start: str, end: str, progress: StageReporter = SILENT,
+                  store: ObjectStore | None = None) -> WindowEvidence:
+    """Ingest and featurise every source's items that can be evidence for [start, end]: one pass over raw inputs."""
     ensure_ray(config.ray)
     store = store or open_store(config.storage)  # the caller's, when it has the configured store open
     layout = Layout(store)
-    prices = read_prices(store, layout)
-    prices, skipped = _enough_history(prices, config.features.min_history_days)
+    prices, skipped = _enough_history(read_prices(store, layout), config.features.min_history_days)
     calendars = trading_calendars(prices)
     features = config.features
-    rows = panel_rows(calendars, start, end, features.window_days)
-    if not (rows["date"] >= start).any():
+    if not (panel_rows(calendars, start, end, features.window_days)["date"] >= start).any():
         raise ValueError(f"no trading days between {start} and {end} in {layout.prices_dir()}; "
                          "check the dates or generate/copy prices first")
     read_from = evidence_start(calendars, start, features.window_days - 1)
@@ -82,7 +120,27 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
         with progress.stage(f"ingest and features: {source} {read_from} .. {end}"):
             items[source] = _ingest_and_featurize(source, store, layout, config, specs[source], read_from, start,
                                                   end, report)
-    caches = {m: FeatureCache(store, layout, m, specs[m]) for m in specs}
+    return WindowEvidence(config=config, store=store, layout=layout, start=start, end=end, prices=prices,
+                          calendars=calendars, items=items,
+                          caches={m: FeatureCache(store, layout, m, specs[m]) for m in specs}, report=report,
+                          skipped_markets=skipped)
+
+
+def assemble_panel(evidence: WindowEvidence, markets: Sequence[str] | None = None) -> tuple[EvidencePanel, np.ndarray]:
+    """(the panel of ``markets``, default all, and which of its rows had a given chart) from ingested evidence.
+
+    Loads from the feature cache only the features these markets' rows place.
+    """
+    config, features = evidence.config, evidence.config.features
+    calendars, prices, items = evidence.calendars, evidence.prices, evidence.items
+    if markets is not None:
+        chosen = set(markets)
+        calendars = {m: days for m, days in calendars.items() if m in chosen}
+        prices = prices[prices["market"].isin(chosen)]
+        items = {source: SourceFeatures(items=found.items[found.items["market"].isin(chosen)], computed=found.computed)
+                 for source, found in items.items()}
+    caches = evidence.caches
+    rows = panel_rows(calendars, evidence.start, evidence.end, features.window_days)
     rows["row_of_day"] = np.arange(len(rows))
     text_day, text_count = _daily_text(rows, items["news"].items, caches["news"], calendars, features)
     chart, has_chart, chart_given = _daily_charts(rows, items["charts"].items, caches["charts"], prices, features,
@@ -103,11 +161,7 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
         fwd_log_vol=labelled[FWD_VOL].to_numpy(np.float32), horizons=list(config.labels.horizons),
         window_days=features.window_days,
     )
-    _count_missing(report, panel, chart_given, start, end)
-    report.seconds = time.perf_counter() - began
-    dates = sorted(set(panel.date[panel.date >= start]))
-    return IngestedEvidence(panel=panel, report=report, markets=sorted(calendars), dates=dates,
-                      computed={m: items[m].computed for m in specs}, skipped_markets=skipped)
+    return panel, chart_given
 
 
 def _enough_history(prices: pd.DataFrame, min_days: int) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -158,7 +212,7 @@ def _daily_text(rows: pd.DataFrame, news: pd.DataFrame, cache: FeatureCache, cal
     placed = news.assign(row=_row_index(rows, news, calendars))
     placed = placed[placed["row"] >= 0].sort_values(["row", "date", "source_path", "content_hash"], kind="stable")
     placed = placed.groupby("row", sort=False).tail(features.max_headlines)  # a flood of one day: the latest win
-    embeddings = cache.load(placed["date"].astype(str).unique().tolist())
+    embeddings = cache.load(placed["date"].astype(str).unique().tolist(), placed["content_hash"])
     known = placed[placed["content_hash"].isin(embeddings.keys())]
     if known.empty:
         return text_day, text_count
@@ -187,7 +241,7 @@ def _daily_charts(rows: pd.DataFrame, charts: pd.DataFrame, cache: FeatureCache,
     if not charts.empty:
         latest = charts.sort_values(["market", "date", "source_path"], kind="stable").drop_duplicates(["market", "date"], keep="last")
         placed = rows.merge(latest[["market", "date", "content_hash"]], on=["market", "date"], how="inner")
-        tensors = cache.load(placed["date"].astype(str).unique().tolist())
+        tensors = cache.load(placed["date"].astype(str).unique().tolist(), placed["content_hash"])
         for row, content_hash in zip(placed["row_of_day"], placed["content_hash"]):
             if content_hash in tensors:
                 chart[row] = _to_uint8(tensors[content_hash])
@@ -219,7 +273,7 @@ def _conferences(rows: pd.DataFrame, audio: pd.DataFrame, cache: FeatureCache, c
         return empty
     placed = audio.assign(row=_row_index(rows, audio, calendars))
     placed = placed[placed["row"] >= 0].sort_values(["row", "date", "event", "content_hash"], kind="stable")
-    mels = cache.load(placed["date"].astype(str).unique().tolist())
+    mels = cache.load(placed["date"].astype(str).unique().tolist(), placed["content_hash"])
     placed = placed[placed["content_hash"].isin(mels.keys())].drop_duplicates(["row", "content_hash"])
     if placed.empty:
         return empty
@@ -237,7 +291,7 @@ def _call_tables(rows: pd.DataFrame, calls: SourceFeatures | None, cache: Featur
         return empty
     placed = calls.items.assign(row=_row_index(rows, calls.items, calendars))
     placed = placed[placed["row"] >= 0].sort_values(["row", "date", "event", "content_hash"], kind="stable")
-    vectors = cache.load(placed["date"].astype(str).unique().tolist())
+    vectors = cache.load(placed["date"].astype(str).unique().tolist(), placed["content_hash"])
     placed = placed[placed["content_hash"].isin(vectors.keys())].drop_duplicates(["row", "content_hash"])
     if placed.empty:
         return empty

@@ -1,4 +1,5 @@
-"""Score trading days with a trained model: Ray Data batch inference on an actor pool.
+"""Score trading days with a trained model: every market's inputs ingested once (Ray Data), then scored on one
+Ray actor a batch of markets at a time (``scan.market_batch``), so the scan's memory does not grow with the universe.
 
 Each score comes with its explanation (storm.explain): exact Shapley values of the modalities and the
 headlines, price readings and calls that moved it, computed by the same actor from the same encoding and
@@ -22,10 +23,11 @@ import ray
 from storm.config import StormConfig
 from storm.console import SILENT, StageReporter
 from storm.explain.attribution import explain_windows
-from storm.explain.headlines import HeadlineBook, read_headline_book
+from storm.explain.headlines import HeadlineBook, read_headline_book, read_news_lines
 from storm.explain.table import contributions_by_horizon, explanations_table, rows_to_json, sample_rows
-from storm.features.alignment import trading_calendars
-from storm.features.panel import EvidencePanel, build_panel
+from storm.features.alignment import evidence_start
+from storm.features.evidence_panel import EvidencePanel
+from storm.features.panel import WindowEvidence, assemble_panel, ingest_window
 from storm.features.windows import gather_windows
 from storm.ingest import read_prices
 from storm.ray_runtime import ensure_ray
@@ -52,48 +54,51 @@ class ScanOutcome:
 
 
 class ScoringActor:
-    """Holds the one model version the scan loaded and the panel; scores (and explains) batches of panel rows."""
+    """Holds the one model version the scan loaded; scores (and explains) rows of the panels it is given.
 
-    def __init__(self, panel: EvidencePanel | ray.ObjectRef, published, headlines: HeadlineBook | None = None,
-                 explain: bool = False):
-        """`panel`, `published` and `headlines` may be object-store references (Ray Data passes them as given)."""
-        self.panel = _resolved(panel)
+    One actor serves the whole scan (the model is loaded once); the scan hands it one batch of markets'
+    panel at a time, so what it holds does not grow with the universe.
+    """
+
+    def __init__(self, published, explain: bool = False):
+        """`published` may be an object-store reference (ray.put once by the scan)."""
         self.predictor = predictor_from_published(_resolved(published))
-        self.headlines = _resolved(headlines)
         self.explain = explain
 
-    def __call__(self, batch: dict) -> dict:
-        windows = gather_windows(self.panel, batch["row"])
+    def score(self, panel: EvidencePanel, rows: np.ndarray, headlines: HeadlineBook | None = None) -> pd.DataFrame:
+        """One prediction row per panel row in ``rows``: market, date, scores, present_<modality>, explanations."""
+        windows = gather_windows(panel, rows)
         predicted = self.predictor.predict(windows)
         present = windows["modality_mask"] > 0.5
         out = {"market": windows["market"], "date": windows["date"], **predicted}
         for index, modality in enumerate(MODALITIES):
             out[f"present_{modality}"] = present[:, index]
         if self.explain:
-            out.update(self._explained(batch["row"], windows))
-        return out
+            out.update(self._explained(panel, rows, windows, headlines))
+        return pd.DataFrame({name: list(column) if np.ndim(column) > 1 else column for name, column in out.items()})
 
-    def _explained(self, rows, windows: dict) -> dict:
+    def _explained(self, panel: EvidencePanel, rows, windows: dict, headlines: HeadlineBook | None) -> dict:
         """contribution_<m>_<h>d columns and, per sample, its explanation rows as JSON bytes."""
         from storm.training.loop import autocast_context, model_inputs
 
         predictor = self.predictor
         inputs = model_inputs(windows, predictor.device)
-        headlines = self.headlines.for_windows(self.panel, rows) if self.headlines is not None else None
+        window_headlines = headlines.for_windows(panel, rows) if headlines is not None else None
         with autocast_context(predictor.device, predictor.autocast_dtype):
-            explanation = explain_windows(predictor.model, predictor.calibration, inputs, headlines,
-                                          call_labels=self._call_labels(rows))
+            explanation = explain_windows(predictor.model, predictor.calibration, inputs, window_headlines,
+                                          call_labels=_call_labels(panel, rows))
         payload = np.array([rows_to_json(sample_rows(explanation, i)) for i in range(len(rows))], dtype=object)
         return {**contributions_by_horizon(explanation), "explanation": payload}
 
-    def _call_labels(self, rows) -> list[list[str]]:
-        """Each call slot of each window named by the day it became evidence (slots most recent first, as gathered)."""
-        labels = []
-        for row in np.asarray(rows, dtype=np.int64):
-            conferences = self.panel.recent_conferences[row]
-            labels.append([f"conference call of {self.panel.date[self.panel.conference_row[c]]}" if c >= 0 else ""
-                           for c in conferences])
-        return labels
+
+def _call_labels(panel: EvidencePanel, rows) -> list[list[str]]:
+    """Each call slot of each window named by the day it became evidence (slots most recent first, as gathered)."""
+    labels = []
+    for row in np.asarray(rows, dtype=np.int64):
+        conferences = panel.recent_conferences[row]
+        labels.append([f"conference call of {panel.date[panel.conference_row[c]]}" if c >= 0 else ""
+                       for c in conferences])
+    return labels
 
 
 def _resolved(value):
@@ -144,16 +149,11 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
                   "features": {**published.card["features"],
                                "render_missing_charts": config.features.render_missing_charts}}
     panel_config = config.with_overrides(model_side)
-    build = build_panel(panel_config, dates[0], dates[-1], progress)  # only the window needed
-    headlines = None
-    if explain:
-        with progress.stage("scan: headlines of the windows, for the explanations"):
-            headlines = read_headline_book(store, layout, build.panel, trading_calendars(read_prices(store, layout)),
-                                           panel_config.features, config.ingest)
+    evidence = ingest_window(panel_config, dates[0], dates[-1], progress)  # every market's inputs, read once
     with progress.stage(f"scan: scoring {len(markets)} markets x {len(dates)} day(s)"
-                        + (", with explanations" if explain else "")):
-        predictions = _predict(build.panel, build.panel.rows_between(dates[0], dates[-1]), published, config,
-                               headlines, explain)
+                        + (", with explanations" if explain else "")
+                        + f", {config.scan.market_batch} markets at a time"):
+        predictions = _predict(evidence, dates, published, config, explain)
     outcome = ScanOutcome(dates=dates, scores={}, stats={}, model_version=version)
     elapsed_per_date = (time.time() - began) / len(dates)
     for date in dates:
@@ -187,21 +187,43 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     return outcome
 
 
-def _predict(panel: EvidencePanel, rows, published, config: StormConfig, headlines: HeadlineBook | None = None,
+def market_batches(markets: list[str], size: int) -> list[list[str]]:
+    """The universe in batches of ``size`` markets, in order."""
+    return [markets[i:i + size] for i in range(0, len(markets), size)]
+
+
+def _predict(evidence: WindowEvidence, dates: list[str], published, config: StormConfig,
              explain: bool = False) -> pd.DataFrame:
+    """Score [dates[0], dates[-1]] a batch of markets at a time, on one scoring actor.
+
+    The driver assembles the next batch's panel while the actor scores the one before, and holds at most
+    those two panels: memory is bounded by ``scan.market_batch``, not the number of markets.
+    """
     use_gpu = bool(ray.cluster_resources().get("GPU", 0))
-    dataset = ray.data.from_pandas(pd.DataFrame({"row": rows}))
-    scored = dataset.map_batches(
-        ScoringActor,
-        fn_constructor_args=(ray.put(panel), ray.put(published), ray.put(headlines), explain),
-        compute=ray.data.ActorPoolStrategy(size=1),
-        batch_size=config.train.batch_size,
-        batch_format="numpy",
-        num_cpus=0 if use_gpu else 1,
-        num_gpus=1 if use_gpu else 0,
-        resources=config.ray.worker_resources or None,
-    )
-    predictions = scored.to_pandas()
+    actor = ray.remote(ScoringActor).options(
+        num_cpus=0 if use_gpu else 1, num_gpus=1 if use_gpu else 0, resources=config.ray.worker_resources or None,
+    ).remote(ray.put(published), explain)
+    news = None
+    if explain:
+        news = read_news_lines(evidence.store, evidence.layout, evidence_start(evidence.calendars, dates[0], 0),
+                               dates[-1], config.ingest)
+    parts, in_flight = [], []
+    for markets in market_batches(evidence.markets, config.scan.market_batch):
+        panel, _ = assemble_panel(evidence, markets)
+        headlines = None
+        if explain:
+            headlines = read_headline_book(evidence.store, evidence.layout, panel, evidence.calendars,
+                                           evidence.config.features, config.ingest, news)
+        rows = panel.rows_between(dates[0], dates[-1])
+        panel_ref, headlines_ref = ray.put(panel), ray.put(headlines)
+        del panel, headlines
+        pending = [actor.score.remote(panel_ref, chunk, headlines_ref)
+                   for chunk in np.array_split(rows, max(1, -(-len(rows) // config.train.batch_size)))]
+        parts.extend(ray.get(in_flight))
+        in_flight = pending
+    parts.extend(ray.get(in_flight))
+    ray.kill(actor)
+    predictions = pd.concat(parts, ignore_index=True)
     return predictions.sort_values(["date", "market"], kind="stable").reset_index(drop=True)
 
 

@@ -199,6 +199,29 @@ def test_rerunning_a_backfill_replaces_each_date_with_identical_bytes(trained_wo
     assert len([p for p in store.list_files(layout.scores_dir(), "scores.parquet") if any(d in p for d in days)]) == 3
 
 
+def test_scanning_one_market_at_a_time_stores_the_same_scores_and_explanations_as_one_batch(trained_world):
+    """scan.market_batch bounds memory only: 3 batches of 1 market store what 1 batch of 3 stores.
+
+    Equal up to float rounding: the model scores a batch of rows at once, and a different batch size may round
+    the last bits differently.
+    """
+    config, world, store = trained_world
+    layout = Layout(store)
+    days = sorted(store.read_table(layout.prices(world.markets[0])).to_pandas()["date"])[-2:]
+
+    def stored() -> dict[str, pd.DataFrame]:
+        return {path: store.read_table(path).to_pandas() for d in days
+                for path in (layout.scores(d), layout.explanations(d))}
+
+    scan(config, start=days[0], end=days[-1], publish=False)
+    whole = stored()
+    one_at_a_time = config.with_overrides({"scan.market_batch": 1})
+    outcome = scan(one_at_a_time, start=days[0], end=days[-1], publish=False)
+    assert sorted(set(outcome.scores[days[-1]].market)) == sorted(world.markets)
+    for path, table in stored().items():
+        pd.testing.assert_frame_equal(table, whole[path], check_exact=False, rtol=1e-5, atol=1e-6, obj=path)
+
+
 def test_market_with_no_inputs_that_day_is_reported_missing_not_silently_skipped(trained_world):
     config, world, store = trained_world
     layout = Layout(store)
