@@ -42,3 +42,14 @@ def test_cache_reads_nothing_for_dates_without_partitions(local_storage):
     store = open_store(local_storage)
     cache = FeatureCache(store, Layout(store), "news", "spec1")
     assert cache.load(["2020-01-02"]) == {} and cache.cached_hashes(["2020-01-02"]) == set()
+
+
+def test_loading_some_hashes_reads_only_those_features(local_storage):
+    store = open_store(local_storage)
+    cache = FeatureCache(store, Layout(store), "audio", "spec1")
+    cache.add(rows(["a", "b", "c"], "2020-01-02", 1.0))
+    cache.add(rows(["d"], "2020-01-03", 5.0))
+    loaded = cache.load(["2020-01-02", "2020-01-03"], hashes=["b", "d", "not-cached"])
+    assert sorted(loaded) == ["b", "d"]
+    np.testing.assert_array_equal(loaded["d"], cache.load(["2020-01-03"])["d"])
+    assert cache.load(["2020-01-02"], hashes=[]) == {}

@@ -11,7 +11,8 @@ from PIL import Image
 
 from storm.config import FeatureConfig, StormConfig
 from storm.features.image import price_window, rendered_chart_tensor
-from storm.features.panel import build_panel
+from storm.features import featurize as featurize_module
+from storm.features.panel import assemble_panel, build_panel, ingest_window
 from storm.features.windows import WINDOW_INPUT_KEYS, gather_windows
 from storm.store import Layout, open_store
 
@@ -146,6 +147,25 @@ def test_rerun_computes_only_new_items(ray_cluster, tiny_world):
 
 
 @pytest.mark.parametrize("tiny_world", ["local", "s3"], indirect=True)
+def test_a_panel_of_some_markets_holds_their_rows_of_the_whole_panel_when_features_stream_in_small_chunks(
+        ray_cluster, tiny_world, monkeypatch):
+    """What a scan batch of markets sees is what the whole panel holds for them; chunked cache writes lose nothing."""
+    config, _ = tiny_world
+    monkeypatch.setattr(featurize_module, "CACHE_FLUSH_BYTES", 1)  # every Ray Data batch merged into the cache alone
+    monkeypatch.setattr(featurize_module, "STREAM_BATCH_ITEMS", 1)
+    evidence = ingest_window(config, DATES[5], DATES[9])
+    assert sum(found.computed for found in evidence.items.values()) > 0  # features computed now, in chunks
+    whole, _ = assemble_panel(evidence)
+    part, _ = assemble_panel(evidence, ["AAA"])
+    mine = whole.market == "AAA"
+    assert set(part.market) == {"AAA"} and len(part) == int(mine.sum())
+    np.testing.assert_array_equal(part.date, whole.date[mine])
+    for name in ("text_day", "text_count", "price", "chart", "has_chart", "labels"):
+        np.testing.assert_array_equal(getattr(part, name), getattr(whole, name)[mine], err_msg=name)
+    assert len(part.conference_row) == len(whole.conference_row) == 1  # AAA's call, placed on AAA's own rows
+    np.testing.assert_array_equal(part.conference_stats, whole.conference_stats)
+
+
 def test_a_one_day_build_reads_only_its_window(ray_cluster, tiny_world):
     config, _ = tiny_world
     one_day = build_panel(config, DATES[7], DATES[7])
