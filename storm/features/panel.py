@@ -68,6 +68,7 @@ class WindowEvidence:
     layout: Layout
     start: str
     end: str
+    read_from: str                                   # the first day any market's window reaches back to
     prices: pd.DataFrame
     calendars: dict[str, np.ndarray]
     items: dict[str, SourceFeatures]
@@ -120,7 +121,8 @@ def ingest_window(config: StormConfig, start: str, end: str, progress: StageRepo
         with progress.stage(f"ingest and features: {source} {read_from} .. {end}"):
             items[source] = _ingest_and_featurize(source, store, layout, config, specs[source], read_from, start,
                                                   end, report)
-    return WindowEvidence(config=config, store=store, layout=layout, start=start, end=end, prices=prices,
+    return WindowEvidence(config=config, store=store, layout=layout, start=start, end=end, read_from=read_from,
+                          prices=prices,
                           calendars=calendars, items=items,
                           caches={m: FeatureCache(store, layout, m, specs[m]) for m in specs}, report=report,
                           skipped_markets=skipped)

@@ -25,7 +25,6 @@ from storm.console import SILENT, StageReporter
 from storm.explain.attribution import explain_windows
 from storm.explain.headlines import HeadlineBook, read_headline_book, read_news_lines
 from storm.explain.table import contributions_by_horizon, explanations_table, rows_to_json, sample_rows
-from storm.features.alignment import evidence_start
 from storm.features.evidence_panel import EvidencePanel
 from storm.features.panel import WindowEvidence, assemble_panel, ingest_window
 from storm.features.windows import gather_windows
@@ -205,8 +204,7 @@ def _predict(evidence: WindowEvidence, dates: list[str], published, config: Stor
     ).remote(ray.put(published), explain)
     news = None
     if explain:
-        news = read_news_lines(evidence.store, evidence.layout, evidence_start(evidence.calendars, dates[0], 0),
-                               dates[-1], config.ingest)
+        news = read_news_lines(evidence.store, evidence.layout, evidence.read_from, dates[-1], config.ingest)
     parts, in_flight = [], []
     for markets in market_batches(evidence.markets, config.scan.market_batch):
         panel, _ = assemble_panel(evidence, markets)

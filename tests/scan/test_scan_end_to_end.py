@@ -220,6 +220,9 @@ def test_scanning_one_market_at_a_time_stores_the_same_scores_and_explanations_a
     assert sorted(set(outcome.scores[days[-1]].market)) == sorted(world.markets)
     for path, table in stored().items():
         pd.testing.assert_frame_equal(table, whole[path], check_exact=False, rtol=1e-5, atol=1e-6, obj=path)
+    explained = outcome.explanations[days[-1]]
+    headlines = explained[(explained.kind == "item") & (explained.modality == "news")]
+    assert (headlines.item_date < days[0]).any()  # the window's earlier headlines are read, not just the scanned days'
 
 
 def test_market_with_no_inputs_that_day_is_reported_missing_not_silently_skipped(trained_world):
