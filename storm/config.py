@@ -133,6 +133,7 @@ class WorldConfig(Section):
     conferences_per_month: float = Field(2.0, ge=0)
     with_text: bool = True
     with_audio: bool = True
+    call_tables: bool = True  # a transcript and Praat's per-sentence voice report beside each recording (~0.3 s a call)
     ceiling_paths: int = Field(300, ge=0)  # synthetic: forward paths per market-day, truth/storm_probability; 0: none
 
     @field_validator("replay_market")

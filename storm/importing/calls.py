@@ -260,10 +260,10 @@ def _copy_recording(row: pd.Series, folder: Path, spec: RecordingImport, store: 
         text_file = _inside(folder, transcript)
         if text_file is None or not text_file.is_file():
             return f"transcript {transcript[:80]!r} is not a file inside {folder}"
-        sentences = _transcript_sentences(text_file)
+        sentences = transcript_sentences(text_file)
     if spec.voice:  # from the file, block by block: the recording is never held whole while Praat runs
         try:
-            sentences = _with_voice(recording_voice_of(recording, suffix), sentences or [])
+            sentences = sentences_with_voice(recording_voice_of(recording, suffix), sentences or [])
         except RejectedInput as rejected:
             return f"recording {recording.name!r}: {rejected.reason}"
         report.counts["voiced_sentences"] += len(sentences)
@@ -288,7 +288,7 @@ def _inside(folder: Path, name: str) -> Path | None:
     return candidate if candidate == folder or folder in candidate.parents else None
 
 
-def _with_voice(voice: np.ndarray, transcript: list[dict]) -> list[dict]:
+def sentences_with_voice(voice: np.ndarray, transcript: list[dict]) -> list[dict]:
     """One row per voiced sentence; transcript lines paired with them when the counts agree, else rows of their own
     (the call vector pools voice and words separately, so the pairing never changes a reading)."""
     praat = [[None if value != value else float(value) for value in row] for row in voice.tolist()]
@@ -298,8 +298,12 @@ def _with_voice(voice: np.ndarray, transcript: list[dict]) -> list[dict]:
     return rows + [{**line, "sent_idx": len(rows) + i} for i, line in enumerate(transcript)]
 
 
-def _transcript_sentences(path: Path) -> list[dict]:
-    """One sentence a non-blank line; every voice feature undefined (a transcript has no voice)."""
-    lines = [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+def transcript_sentences(path: Path) -> list[dict]:
+    """One sentence a non-blank line of a transcript file (see ``text_sentences``)."""
+    return text_sentences(path.read_text(encoding="utf-8", errors="replace").splitlines())
+
+
+def text_sentences(lines: list[str]) -> list[dict]:
+    """One call-table row per non-blank sentence; every voice feature undefined (a transcript has no voice)."""
     return [{"sent_idx": i, "text": text, "praat": [None] * len(PRAAT_COLUMNS)}
-            for i, text in enumerate(line for line in lines if line)]
+            for i, text in enumerate(line.strip() for line in lines if line.strip())]

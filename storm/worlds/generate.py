@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import sys
 import time
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import nullcontext
+from multiprocessing import get_context
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,15 +26,17 @@ from storm.charts import encode_png, render_chart
 from storm.worlds.news import headlines_for_day
 from storm.worlds.plan import WorldPlan, market_rng
 from storm.worlds.replay import replay_world
-from storm.worlds.speech import conference_script, require_espeak, synthesize
+from storm.worlds.speech import SpeechScript, conference_script, require_espeak, synthesize
 from storm.worlds.synthetic import synthetic_world
 from storm.worlds.wav import encode_wav
+from storm.features.voice import recording_voice_of
+from storm.importing.calls import call_table, sentences_with_voice, text_sentences
 
 NEWS_STREAM, SCHEDULE_STREAM, SPEECH_STREAM, CEILING_STREAM = 3, 4, 5, 6
 TRADING_DAYS_PER_MONTH = 21
 CONFERENCE_EVENT = "conference"
 WRITE_THREADS = 4  # I/O bound (S3 PUTs); rendering stays on the main thread
-SPEECH_PROCESSES = 2  # espeak-ng subprocesses at a time: the machine has 2 cores
+SPEECH_PROCESSES = 2  # espeak-ng subprocesses and Praat processes at a time: the machine has 2 cores
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class WorldSummary:
     start: str
     end: str
     trading_days: int
-    counts: dict[str, int] = field(default_factory=dict)  # prices, charts, news_files, headlines, audio, truth
+    counts: dict[str, int] = field(default_factory=dict)  # prices, charts, news_files, headlines, audio, call_tables, truth
     storm_rate: dict[int, float] = field(default_factory=dict)  # share of labelled market-days with storm_{h}d = 1
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)  # plan, prices, truth, ceiling, charts, news, audio
@@ -76,8 +80,8 @@ def generate_world(config: StormConfig, store: ObjectStore, progress: bool = Tru
         counts["news_files"], counts["headlines"] = (
             stages.run("news", _write_news, plan, config, store, layout, writer, pending, progress)
             if config.world.with_text else (0, 0))
-        counts["audio"] = (stages.run("audio", _write_audio, plan, config, store, layout, progress)
-                           if config.world.with_audio else 0)
+        counts["audio"], counts["call_tables"] = (stages.run("audio", _write_audio, plan, config, store, layout, progress)
+                                                  if config.world.with_audio else (0, 0))
         for future in pending:
             future.result()
     storm_rate = world_storm_rates(plan, config)
@@ -119,7 +123,7 @@ def _clear_previous_world(store: ObjectStore, layout: Layout) -> None:
         raise WorldRootError(f"{store.uri}/raw holds data that storm generate did not write (no raw/world.json); "
                              "generate into an empty --root so real inputs are never overwritten")
     store.delete([layout.prices_dir(), *(layout.raw_dir(s) for s in ("news", "charts", "audio")),
-                  layout.world_manifest(), truth_root])
+                  layout.call_tables_dir(), layout.world_manifest(), truth_root])
 
 
 def _write_prices(plan: WorldPlan, store: ObjectStore, layout: Layout, writer: Executor, pending: list[Future]) -> int:
@@ -194,21 +198,38 @@ def conference_days(plan: WorldPlan, conferences_per_month: float) -> list[tuple
     return schedule
 
 
-def _write_audio(plan: WorldPlan, config: StormConfig, store: ObjectStore, layout: Layout, progress: bool) -> int:
+def _write_audio(plan: WorldPlan, config: StormConfig, store: ObjectStore, layout: Layout,
+                 progress: bool) -> tuple[int, int]:
+    """Each scheduled call: its recording, and with world.call_tables its transcript and Praat's per-sentence voice
+    report of the recording as a call table beside it (what `storm import calls --voice` writes for a user's call).
+    Returns (recordings, call tables) written."""
     rate = config.ingest.audio_sample_rate
     schedule = conference_days(plan, config.world.conferences_per_month)
+    with_tables = config.world.call_tables
 
-    def speak(index: int, day: int) -> None:
-        market = plan.markets[index]
+    def speak(index: int, day: int, voices: Executor | None) -> None:
+        market, date = plan.markets[index], plan.dates[day]
         script = conference_script(market_rng(plan.seed, SPEECH_STREAM, index, day), market,
                                    float(plan.speech_pressure[index, day]))
-        store.write_bytes(layout.audio(plan.dates[day], market, CONFERENCE_EVENT), encode_wav(synthesize(script, rate), rate))
+        recording = encode_wav(synthesize(script, rate), rate)
+        store.write_bytes(layout.audio(date, market, CONFERENCE_EVENT), recording)
+        if voices is not None:  # heard from the recording's bytes, as `storm import calls --voice` hears a user's
+            voice = voices.submit(recording_voice_of, recording, ".wav").result()
+            store.write_table(layout.call_table(date, market, CONFERENCE_EVENT), transcript_table(script, voice))
 
-    with ThreadPoolExecutor(SPEECH_PROCESSES, thread_name_prefix="storm-speech") as speakers:
-        futures = [speakers.submit(speak, index, day) for index, day in schedule]
-        for future in tqdm(futures, desc="audio", unit="call", file=sys.stderr, disable=not progress):
+    # Praat holds the GIL: its reports run in processes, while threads drive espeak-ng and the writes
+    praat = (ProcessPoolExecutor(SPEECH_PROCESSES, mp_context=get_context("spawn")) if with_tables and schedule
+             else nullcontext())
+    with praat as voices, ThreadPoolExecutor(2 * SPEECH_PROCESSES, thread_name_prefix="storm-speech") as speakers:
+        futures = [speakers.submit(speak, index, day, voices) for index, day in schedule]
+        for future in tqdm(futures, desc="calls", unit="call", file=sys.stderr, disable=not progress):
             future.result()
-    return len(schedule)
+    return len(schedule), len(schedule) if with_tables else 0
+
+
+def transcript_table(script: SpeechScript, voice: np.ndarray):
+    """A generated call's table: its script, one sentence a row, beside the voice Praat heard in its recording."""
+    return call_table(sentences_with_voice(voice, text_sentences(list(script.sentences))))
 
 
 def _manifest(plan: WorldPlan, config: StormConfig, counts: dict[str, int], storm_rate: dict[int, float]) -> dict:

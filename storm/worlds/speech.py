@@ -49,12 +49,18 @@ HESITATIONS = ("uh,", "um,", "well, we...", "so, uh,", "I mean,", "let me, uh,")
 
 @dataclass(frozen=True)
 class SpeechScript:
-    """What espeak-ng says and how: words per minute, pitch 0–99, extra gap between words (10 ms units)."""
+    """What espeak-ng says and how: words per minute, pitch 0–99, extra gap between words (10 ms units).
 
-    text: str
+    ``sentences`` is the call's transcript, one sentence each; espeak speaks them as one text."""
+
+    sentences: tuple[str, ...]
     words_per_minute: int
     pitch: int
     word_gap: int
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)
 
 
 def conference_script(rng: np.random.Generator, market: str, pressure: float) -> SpeechScript:
@@ -67,7 +73,7 @@ def conference_script(rng: np.random.Generator, market: str, pressure: float) ->
         sentences.append(sentence)
     sentences.append(str(rng.choice(CLOSERS)))
     return SpeechScript(
-        text=" ".join(sentences),
+        sentences=tuple(sentences),
         words_per_minute=int(np.clip(rng.normal(180.0 - 50.0 * pressure, 12.0), 90, 260)),
         pitch=int(np.clip(rng.normal(40.0 + 30.0 * pressure, 8.0), 0, 99)),
         word_gap=int(np.clip(rng.normal(8.0 * pressure, 2.0), 0, 20)),

@@ -79,6 +79,29 @@ def test_audio_is_16khz_mono_16bit_pcm(tiny_world):
         assert recording.getnframes() > 16000
 
 
+def test_every_recording_has_its_transcript_and_voice_beside_it_as_a_call_table(tiny_world):
+    from storm.features.voice import recording_voice_of
+    from storm.schema import PRAAT_COLUMNS
+    from storm.worlds.speech import CALM_LINES, CLOSERS, OPENERS, STRAINED_LINES
+
+    _, store, summary = tiny_world
+    layout = Layout(store)
+    audio = store.list_files(layout.raw_dir("audio"), ".wav")
+    assert summary.counts["call_tables"] == summary.counts["audio"] == len(audio)
+    for path in audio[:3]:
+        date = path.split("date=")[1].split("/")[0]
+        market, event = Layout.market_and_event_of_audio(path)
+        table = store.read_table(layout.call_table(date, market, event)).to_pandas()
+        assert table["sent_idx"].tolist() == list(range(len(table)))
+        words = table["text"].dropna().tolist()
+        assert len(words) >= 4 and words[0] in {opener.format(market=market) for opener in OPENERS} and words[-1] in CLOSERS
+        assert any(line.format(number=0)[:20].lower() in " ".join(words).lower()
+                   for line in CALM_LINES + STRAINED_LINES)
+        heard = recording_voice_of(store.read_bytes(path), ".wav")
+        voiced = table.dropna(subset=["Audio Length"])[list(PRAAT_COLUMNS)].to_numpy(float)
+        assert len(heard) >= 2 and np.array_equal(voiced, heard, equal_nan=True)  # Praat's report of the recording
+
+
 def test_true_fragility_is_only_in_the_truth_file(tiny_world):
     _, store, summary = tiny_world
     layout = Layout(store)
