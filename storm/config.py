@@ -240,7 +240,9 @@ class ModelConfig(Section):
     news_encoder: str = "daily_evidence"
     prices_encoder: str = "price_evidence"  # the window's prices; chart_evidence adds a CNN over the chart's pixels
     chart_backbone: str = "mobilenetv3_small_050"  # chart_evidence's CNN: any timm model name, trained from scratch
-    calls_encoder: str = "conference_evidence"  # log-mel slices; call_evidence reads per-sentence call tables too
+    # auto: call_evidence when the panel holds per-sentence call tables, else conference_evidence (log-mel slices of
+    # recordings); or name one: conference_evidence, call_evidence (tables + log-mel), call_sentences (tables only)
+    calls_encoder: str = "auto"
     fusion: Literal["concat", "gated", "attention"] = "concat"
     hidden_dim: int = Field(64, ge=8)
     dropout: float = Field(0.1, ge=0, lt=1)

@@ -230,22 +230,27 @@ def _price_variants(encoder, inputs, present: Tensor, _labels):
         yield items, sample, variant, torch.ones(len(items), dtype=torch.bool, device=sample.device)
 
 
+CALL_SLOTS = (("audio_valid", "audio_age", "audio_stats"),      # recordings' log-mel slices
+              ("call_valid", "call_age", "call_features"))     # per-sentence call tables
+
+
 def _call_variants(encoder, inputs, present: Tensor, call_labels):
-    """Each call in the window out of its slot."""
-    if "audio_valid" not in encoder.input_keys:
-        return
-    valid = inputs["audio_valid"].cpu().numpy() > 0.5
+    """Each call in the window out of its slot: a recording's or a call table's, whichever the encoder reads."""
+    families = [keys for keys in CALL_SLOTS if keys[0] in encoder.input_keys]
     window = getattr(encoder, "window_days", 1)
-    ages = inputs["audio_age"].float().cpu().numpy() * window
-    samples, slots = np.nonzero(valid & present.cpu().numpy()[:, None])
-    for part, sample, slot, variant, line in _variant_chunks(encoder, inputs, samples, slots):
-        for key in ("audio_valid", "audio_age", "audio_stats"):
-            if key in variant:
+    for valid_key, age_key, value_key in families:
+        valid = inputs[valid_key].cpu().numpy() > 0.5
+        ages = inputs[age_key].float().cpu().numpy() * window
+        samples, slots = np.nonzero(valid & present.cpu().numpy()[:, None])
+        for part, sample, slot, variant, line in _variant_chunks(encoder, inputs, samples, slots):
+            for key in (valid_key, age_key, value_key):
                 variant[key][line, slot] = 0.0
-        still = variant["audio_valid"].sum(dim=1) > 0
-        items = [Item(b, "calls", _call_label(call_labels, b, k, ages[b, k]), "", float(round(ages[b, k])))
-                 for b, k in zip(sample.tolist(), slot.tolist())]
-        yield items, sample, variant, still
+            still = sum(variant[keys[0]].sum(dim=1) for keys in families) > 0
+            labels = call_labels if valid_key == "audio_valid" else None
+            kind = "" if len(families) == 1 else (" (recording)" if valid_key == "audio_valid" else " (words and voice)")
+            items = [Item(b, "calls", _call_label(labels, b, k, ages[b, k]) + kind, "", float(round(ages[b, k])))
+                     for b, k in zip(sample.tolist(), slot.tolist())]
+            yield items, sample, variant, still
 
 
 def _call_label(call_labels, sample: int, slot: int, age: float) -> str:

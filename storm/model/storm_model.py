@@ -170,7 +170,10 @@ def build_model(model: ModelConfig, features: FeatureConfig, horizons: list[int]
     if "prices" in model.modalities:
         encoders["prices"] = create_encoder("prices", model.prices_encoder, {"model_name": model.chart_backbone}, **common)
     if "calls" in model.modalities:
-        encoders["calls"] = create_encoder("calls", model.calls_encoder, {"window_days": features.window_days},
+        from storm.model.encoders.calls import calls_encoder_for_panel  # auto without a panel: the log-mel encoder
+
+        encoders["calls"] = create_encoder("calls", calls_encoder_for_panel(model.calls_encoder, None), {"window_days": features.window_days,
+                                                                          "text_dim": features.text_dim},
                                            n_mels=features.n_mels, **common)
     fusion = create_fusion(model.fusion, n_modalities=len(MODALITIES), **common)
     heads = StormHeads(model.hidden_dim, len(horizons), model.dropout)

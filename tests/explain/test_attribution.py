@@ -148,3 +148,31 @@ def test_price_and_call_effects_are_the_score_change_when_that_reading_or_call_i
             expected = explanation.score_logit[item.sample] - model(changed).storm_logits[0].numpy()
             assert np.allclose(explanation.item_logit[index], expected, atol=1e-5), item
     assert {item.modality for item in explanation.items} == {"prices", "calls"}  # no headlines given: no text items
+
+
+def test_a_call_read_from_its_table_is_an_item_whose_removal_moves_the_score_by_its_effect():
+    from storm.features.calls import call_vector_dim
+
+    torch.manual_seed(4)
+    model_config, features = small_configs(fusion="gated", calls_encoder="call_sentences")
+    model = build_model(model_config, features, HORIZONS).eval()
+    batch = make_batch(features, [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]], seed=9)
+    generator = torch.Generator().manual_seed(3)
+    batch["call_valid"] = batch.pop("audio_valid")  # the same occupied slots, now call tables
+    batch["call_age"] = batch.pop("audio_age")
+    batch["call_features"] = torch.randn(2, features.max_conferences, call_vector_dim(features.text_dim),
+                                         generator=generator) * batch["call_valid"][..., None]
+    explanation = explain_windows(model, CALIBRATION, batch)
+    calls = [(index, item) for index, item in enumerate(explanation.items) if item.modality == "calls"]
+    assert len(calls) == int(batch["call_valid"].sum())
+    with torch.no_grad():
+        for index, item in calls:
+            changed = {key: value[item.sample:item.sample + 1].clone() for key, value in batch.items()}
+            slot = [it for it in explanation.items if it.sample == item.sample and it.modality == "calls"].index(item)
+            occupied = torch.nonzero(changed["call_valid"][0]).flatten()
+            for key in ("call_valid", "call_age", "call_features"):
+                changed[key][0, occupied[slot]] = 0.0
+            changed["modality_mask"][0, 2] = float(changed["call_valid"].sum() > 0)
+            expected = explanation.score_logit[item.sample] - model(changed).storm_logits[0].numpy()
+            assert np.allclose(explanation.item_logit[index], expected, atol=1e-5), item
+            assert item.label.startswith("call ") and "recording" not in item.label

@@ -54,9 +54,10 @@ def test_call_evidence_is_the_default_when_the_panel_holds_call_tables():
     class Empty:
         call_vector = np.zeros((0, call_vector_dim(384)), dtype=np.float32)
 
-    assert calls_encoder_for_panel("conference_evidence", Panel()) == "call_evidence"
-    assert calls_encoder_for_panel("conference_evidence", Empty()) == "conference_evidence"
-    assert calls_encoder_for_panel("conference_pool", Panel()) == "conference_pool"
+    assert calls_encoder_for_panel("auto", Panel()) == "call_evidence"
+    assert calls_encoder_for_panel("auto", Empty()) == "conference_evidence"
+    assert calls_encoder_for_panel("conference_evidence", Panel()) == "conference_evidence"  # named: kept
+    assert calls_encoder_for_panel("call_sentences", Empty()) == "call_sentences"
     model = build_model(ModelConfig(calls_encoder="call_evidence"), FeatureConfig(n_mels=8), [5, 10])
     assert isinstance(model.encoders["calls"], CallEvidenceEncoder)
 
@@ -70,6 +71,23 @@ def test_training_on_a_panel_with_call_tables_records_call_evidence_in_its_confi
 
     config = StormConfig()
     chosen = config_for_panel(config, Panel())
-    assert chosen.model.calls_encoder == "call_evidence" and config.model.calls_encoder == "conference_evidence"
-    explicit = config.with_overrides({"model.calls_encoder": "conference_pool"})
+    assert chosen.model.calls_encoder == "call_evidence" and config.model.calls_encoder == "auto"
+    explicit = config.with_overrides({"model.calls_encoder": "conference_evidence"})
     assert config_for_panel(explicit, Panel()) is explicit
+
+
+def test_call_sentences_reads_call_tables_and_ignores_recordings():
+    from storm.model.encoders.calls import CallSentencesEncoder
+
+    encoder = CallSentencesEncoder(n_mels=8, hidden_dim=16).eval()
+    batch = inputs()
+    assert set(encoder.input_keys) == {"call_features", "call_age", "call_valid"}
+    with torch.no_grad():
+        before = encoder(batch)
+        batch["call_features"] = batch["call_features"] + 1.0
+        changed = encoder(batch)
+        assert not torch.allclose(changed, before)
+        batch["audio_stats"], batch["audio_valid"] = batch["audio_stats"] + 1.0, torch.ones_like(batch["audio_valid"])
+        assert torch.equal(encoder(batch), changed)
+        model = build_model(ModelConfig(calls_encoder="call_sentences"), FeatureConfig(n_mels=8), [5, 10])
+    assert isinstance(model.encoders["calls"], CallSentencesEncoder)

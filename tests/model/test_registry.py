@@ -18,4 +18,4 @@ def test_every_registered_encoder_is_a_default_or_a_documented_choice():
     """No encoder kept only for history: each one is the default or one the config comments offer."""
     assert set(NEWS_ENCODERS) == {"daily_evidence"}
     assert set(PRICE_ENCODERS) == {"price_evidence", "chart_evidence"}
-    assert set(CALL_ENCODERS) == {"conference_evidence", "call_evidence"}
+    assert set(CALL_ENCODERS) == {"conference_evidence", "call_evidence", "call_sentences"}

@@ -139,8 +139,10 @@ def test_older_evidence_in_the_window_changes_the_score():
 def test_registries_hold_the_configured_default_names():
     from storm.config import ModelConfig
 
+    from storm.model.encoders.calls import calls_encoder_for_panel
+
     defaults = ModelConfig()
-    assert defaults.news_encoder in NEWS_ENCODERS and defaults.calls_encoder in CALL_ENCODERS
+    assert defaults.news_encoder in NEWS_ENCODERS and calls_encoder_for_panel(defaults.calls_encoder, None) in CALL_ENCODERS
     assert {"concat", "gated", "attention"} <= set(FUSIONS)
 
 

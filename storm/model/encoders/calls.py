@@ -50,6 +50,7 @@ class CallEvidenceEncoder(nn.Module):
     """Recent calls from per-sentence tables (and recordings' log-mels, if any) -> decayed means of their readings."""
 
     input_keys = ("call_features", "call_age", "call_valid", "audio_stats", "audio_age", "audio_valid")
+    reads_recordings = True  # also the recordings' log-mel slices, on their own decayed means
 
     def __init__(self, n_mels: int, hidden_dim: int, dropout: float = 0.1, readings: int = 4,
                  half_lives: Sequence[float] = CALL_HALF_LIVES, window_days: int = 60,
@@ -57,24 +58,41 @@ class CallEvidenceEncoder(nn.Module):
         super().__init__()
         self.window_days = window_days  # ages are fractions of the window
         self.read_call = CallReadings(text_dim, readings, dropout)
-        self.read_mel = nn.Sequential(nn.LayerNorm(3 * n_mels), nn.Dropout(dropout), nn.Linear(3 * n_mels, readings))
+        if self.reads_recordings:
+            self.read_mel = nn.Sequential(nn.LayerNorm(3 * n_mels), nn.Dropout(dropout),
+                                          nn.Linear(3 * n_mels, readings))
         self.means = DecayedMeans(half_lives)
-        self.project = nn.Sequential(nn.Linear(2 * len(half_lives) * (readings + 1), hidden_dim), nn.GELU())
+        sources = 2 if self.reads_recordings else 1
+        self.project = nn.Sequential(nn.Linear(sources * len(half_lives) * (readings + 1), hidden_dim), nn.GELU())
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
         calls, call_valid = inputs["call_features"], inputs["call_valid"].float()
-        call_means, call_mass = self.means(self.read_call(calls), call_valid, inputs["call_age"].float() * self.window_days)
-        mel_valid = inputs["audio_valid"].float()
-        mel_readings = self.read_mel(inputs["audio_stats"].float())
-        mel_means, mel_mass = self.means(mel_readings, mel_valid, inputs["audio_age"].float() * self.window_days)
-        return self.project(torch.cat([call_means, call_mass, mel_means, mel_mass], dim=1))
+        read = [*self.means(self.read_call(calls), call_valid, inputs["call_age"].float() * self.window_days)]
+        if self.reads_recordings:
+            mel_readings = self.read_mel(inputs["audio_stats"].float())
+            read += self.means(mel_readings, inputs["audio_valid"].float(), inputs["audio_age"].float() * self.window_days)
+        return self.project(torch.cat(read, dim=1))
+
+
+@register_calls_encoder("call_sentences")
+class CallSentencesEncoder(CallEvidenceEncoder):
+    """Per-sentence call tables only (voice and words); the recordings' log-mel slices are not read."""
+
+    input_keys = ("call_features", "call_age", "call_valid")
+    reads_recordings = False
+
+
+AUTO = "auto"
+RECORDINGS_ENCODER, TABLES_ENCODER = "conference_evidence", "call_evidence"
 
 
 def calls_encoder_for_panel(calls_encoder: str, panel) -> str:
-    """The calls encoder a run uses on ``panel``: ``call_evidence`` in place of the default ``conference_evidence``
-    when the panel holds per-sentence call tables (which the log-mel encoder cannot read); otherwise as configured."""
-    holds_calls = panel.call_vector is not None and len(panel.call_vector) > 0
-    return "call_evidence" if holds_calls and calls_encoder == "conference_evidence" else calls_encoder
+    """The calls encoder a run uses on ``panel``: ``auto`` is ``call_evidence`` when the panel holds per-sentence call
+    tables (which the log-mel encoder cannot read), else ``conference_evidence``; a named encoder is kept as named."""
+    if calls_encoder != AUTO:
+        return calls_encoder
+    holds_calls = panel is not None and panel.call_vector is not None and len(panel.call_vector) > 0
+    return TABLES_ENCODER if holds_calls else RECORDINGS_ENCODER
 
 
 def config_for_panel(config, panel):
