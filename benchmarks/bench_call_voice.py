@@ -63,7 +63,7 @@ def main() -> None:
 
     from storm.worlds.speech import SpeechScript, synthesize
 
-    sentence = synthesize(SpeechScript("Revenue grew in every region and we raise our guidance for the year.",
+    sentence = synthesize(SpeechScript(("Revenue grew in every region and we raise our guidance for the year.",),
                                        160, 50, 2), 16000)
     sentence = np.concatenate([sentence, np.zeros(int(0.4 * 16000), dtype=sentence.dtype)])
     with tempfile.TemporaryDirectory(prefix="storm-call-voice-") as folder:

@@ -31,7 +31,7 @@ def main() -> None:
 
     cfg = IngestConfig()
     plan = SlicePlan.of(FeatureConfig(), cfg)
-    sentence = synthesize(SpeechScript("Revenue grew in every region, and, uh, we raise our guidance for the year.",
+    sentence = synthesize(SpeechScript(("Revenue grew in every region, and, uh, we raise our guidance for the year.",),
                                        160, 50, 2), 16000)
     with tempfile.TemporaryDirectory(prefix="storm-long-call-") as folder:
         for suffix, fmt, rate, channels in ((".flac", "FLAC", 16000, 1), (".mp3", "MP3", 44100, 2)):

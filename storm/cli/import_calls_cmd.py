@@ -26,8 +26,10 @@ def register(import_app: typer.Typer) -> None:
                                                       "default: the first source's name."),
         start: Optional[str] = typer.Option(None, help="Only calls dated on or after this day, YYYY-MM-DD."),
         end: Optional[str] = typer.Option(None, help="Only calls dated on or before this day, YYYY-MM-DD."),
-        voice: bool = typer.Option(False, "--voice", help="Recordings: also write each pause-delimited sentence's "
-                                                          "Praat voice report (praat-parselmouth) as a call table."),
+        voice: bool = typer.Option(False, "--voice", help="Recordings: also write each sentence's Praat voice "
+                                                          "report (praat-parselmouth) as a call table; sentences are "
+                                                          "cut at a transcript's start/end times (start<TAB>end<TAB>"
+                                                          "text lines) when it has them, else at the pauses."),
         config: Optional[Path] = ConfigOption,
         overrides: Optional[list[str]] = SetOption,
         root: Optional[str] = typer.Option(None, help="Object store root (storage.root)."),

@@ -24,6 +24,7 @@ from storm.schema import N_PRAAT, PRAAT_COLUMNS
 
 FRAME_SECONDS = 0.010
 MAX_SEGMENT_SECONDS = 30.0
+MAX_TIMED_SECONDS = 600.0  # a transcript's sentence longer than this is a timing error, not a sentence
 PITCH_FLOOR, PITCH_CEILING = 75.0, 600.0  # Praat's voice-report defaults for speech; MAEC's maxima stop at 600 Hz
 
 # MAEC column -> the label of Praat's voice report (intensity and length come from elsewhere)
@@ -159,17 +160,42 @@ def _number(value) -> float:
     return number if math.isfinite(number) else math.nan
 
 
-def recording_voice(blocks: Callable[[], Iterable[np.ndarray]], rate: int, pauses: Pauses = Pauses()) -> np.ndarray:
-    """float64 [sentences, 29]: the voice report of every pause-delimited sentence; ``blocks()`` is read twice."""
-    spans = segment_sentences(blocks(), rate, pauses)
+def recording_voice(blocks: Callable[[], Iterable[np.ndarray]], rate: int, pauses: Pauses = Pauses(),
+                    times: list[tuple[float, float]] | None = None) -> np.ndarray:
+    """float64 [sentences, 29]: the voice report of every sentence; ``blocks()`` is read twice.
+
+    Sentences are cut at the pauses, or, with ``times`` (a transcript's [start, end) seconds, ascending and not
+    overlapping), exactly there: one row per timed sentence, all undefined where the recording ends before it."""
+    if times is None:
+        spans = segment_sentences(blocks(), rate, pauses)
+    else:
+        spans = timed_spans(times, rate)
     if not spans:
         return np.zeros((0, N_PRAAT))
-    return np.stack([voice_report(segment, rate) for segment in cut_segments(blocks(), spans)])
+    reports = [voice_report(segment, rate) for segment in cut_segments(blocks(), spans)]
+    reports += [np.full(N_PRAAT, np.nan)] * (len(spans) - len(reports))  # timed past the recording's end
+    return np.stack(reports)
 
 
-def recording_voice_of(payload: bytes | Path, suffix: str) -> np.ndarray:
-    """float64 [sentences, 29]: Praat's voice report per pause-delimited sentence, decoded block by block (twice);
-    ``payload`` is the recording's bytes or a local file's path (then never read whole)."""
+def timed_spans(times: list[tuple[float, float]], rate: int) -> list[tuple[int, int]]:
+    """[start, end) seconds -> sample spans; a ValueError names the first sentence whose times cannot be cut."""
+    spans, previous_end = [], 0
+    for index, (start, end) in enumerate(times):
+        begin, finish = int(round(start * rate)), int(round(end * rate))
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or finish <= begin:
+            raise ValueError(f"sentence {index + 1}: times {start}..{end} s are not a span")
+        if begin < previous_end:
+            raise ValueError(f"sentence {index + 1}: starts at {start} s, before the previous sentence ends")
+        if end - start > MAX_TIMED_SECONDS:
+            raise ValueError(f"sentence {index + 1}: {end - start:.0f} s long, over {MAX_TIMED_SECONDS:.0f} s")
+        spans.append((begin, finish))
+        previous_end = finish
+    return spans
+
+
+def recording_voice_of(payload: bytes | Path, suffix: str, times: list[tuple[float, float]] | None = None) -> np.ndarray:
+    """float64 [sentences, 29]: Praat's voice report per sentence (cut at pauses, or at ``times``), decoded block by
+    block (twice); ``payload`` is the recording's bytes or a local file's path (then never read whole)."""
     from storm.ingest.audio import open_audio
 
     def mono_blocks():
@@ -179,4 +205,4 @@ def recording_voice_of(payload: bytes | Path, suffix: str) -> np.ndarray:
 
     with open_audio(payload, suffix) as (header, _):
         rate = header.rate
-    return recording_voice(mono_blocks, rate)
+    return recording_voice(mono_blocks, rate, times=times)

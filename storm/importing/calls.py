@@ -7,7 +7,9 @@
     are missing values, written as NaN, never 0.
 (b) A folder of recordings with a mapping table (``file, ticker, date``, optional ``transcript``, ``event``):
     each recording copied to ``raw/audio/date=D/<market>-<event>.<suffix>``; a transcript (a text file, one
-    sentence a line) becomes a call table with the words and every voice feature undefined.
+    sentence a line, optionally ``start<TAB>end<TAB>text`` in seconds) becomes a call table with the words and every
+    voice feature undefined; with ``--voice`` each sentence's voice is Praat's report of the recording, cut at the
+    transcript's times when it has them, else at the pauses.
 
 Every row that cannot be part of a call is rejected with its file, line and reason, and the rest import.
 Tables are written with a fixed schema and row order, so a rerun writes byte-identical objects.
@@ -262,10 +264,13 @@ def _copy_recording(row: pd.Series, folder: Path, spec: RecordingImport, store: 
             return f"transcript {transcript[:80]!r} is not a file inside {folder}"
         sentences = transcript_sentences(text_file)
     if spec.voice:  # from the file, block by block: the recording is never held whole while Praat runs
+        times = sentence_times(sentences)
         try:
-            sentences = sentences_with_voice(recording_voice_of(recording, suffix), sentences or [])
+            sentences = sentences_with_voice(recording_voice_of(recording, suffix, times), sentences or [])
         except RejectedInput as rejected:
             return f"recording {recording.name!r}: {rejected.reason}"
+        except ValueError as wrong:  # the transcript's times cannot be cut from the recording
+            return f"transcript {transcript[:80]!r}: {wrong}"
         report.counts["voiced_sentences"] += len(sentences)
     target = layout.audio(date, market, event, suffix)
     store.write_bytes(target, recording.read_bytes())
@@ -298,9 +303,28 @@ def sentences_with_voice(voice: np.ndarray, transcript: list[dict]) -> list[dict
     return rows + [{**line, "sent_idx": len(rows) + i} for i, line in enumerate(transcript)]
 
 
+TIMED_LINE = re.compile(r"^\s*(\d+(?:\.\d*)?)\t(\d+(?:\.\d*)?)\t(.*)$")  # start \t end \t text (Audacity labels)
+
+
 def transcript_sentences(path: Path) -> list[dict]:
-    """One sentence a non-blank line of a transcript file (see ``text_sentences``)."""
-    return text_sentences(path.read_text(encoding="utf-8", errors="replace").splitlines())
+    """A transcript file's sentences: one a non-blank line, either plain text or ``start<TAB>end<TAB>text`` with
+    times in seconds (an Audacity label track); timed only when every line is."""
+    lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    timed = [TIMED_LINE.match(line) for line in lines]
+    if lines and all(timed):
+        sentences = text_sentences([match.group(3) for match in timed])
+        if len(sentences) == len(timed):
+            for sentence, match in zip(sentences, timed):
+                sentence["times"] = (float(match.group(1)), float(match.group(2)))
+            return sentences
+    return text_sentences(lines)
+
+
+def sentence_times(sentences: list[dict] | None) -> list[tuple[float, float]] | None:
+    """The transcript's (start, end) seconds per sentence when it was timed, else None (cut at the pauses)."""
+    if sentences and all("times" in sentence for sentence in sentences):
+        return [sentence["times"] for sentence in sentences]
+    return None
 
 
 def text_sentences(lines: list[str]) -> list[dict]:

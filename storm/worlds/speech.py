@@ -58,6 +58,10 @@ class SpeechScript:
     pitch: int
     word_gap: int
 
+    def __post_init__(self) -> None:
+        if isinstance(self.sentences, str):
+            raise TypeError("SpeechScript.sentences is a tuple of sentences, not one string")
+
     @property
     def text(self) -> str:
         return " ".join(self.sentences)

@@ -158,7 +158,7 @@ def test_a_recording_and_a_maec_table_of_its_features_give_one_scale_and_undefin
     lines = ["Good morning and welcome to the call.", "Revenue fell in every region this quarter.",
              "We are withdrawing our guidance for the year."]
     pause = np.zeros(int(0.6 * 16000), np.float32)
-    speech = np.concatenate([part for line in lines for part in (synthesize(SpeechScript(line, 150, 45, 2), 16000),
+    speech = np.concatenate([part for line in lines for part in (synthesize(SpeechScript((line,), 150, 45, 2), 16000),
                                                                   pause)])
     folder = tmp_path / "recordings"
     folder.mkdir()
@@ -181,3 +181,42 @@ def test_a_recording_and_a_maec_table_of_its_features_give_one_scale_and_undefin
     np.testing.assert_allclose(bought, heard, rtol=1e-5, equal_nan=True)
     no_text = np.zeros((0, 8), np.float32)
     np.testing.assert_allclose(call_vector(bought, no_text, 0, 8), call_vector(heard, no_text, 0, 8), atol=1e-4)
+
+
+def test_a_timed_transcript_cuts_the_sentences_where_it_says_and_bad_times_are_rejected(tmp_path, layout):
+    """Three voiced stretches 0.1 s apart: too close for pause segmentation (one sentence), but the transcript's
+    times cut three, each paired with its words; a sentence timed past the recording's end is undefined, not 0."""
+    pytest.importorskip("parselmouth")
+    rate = 16000
+    t = np.arange(int(rate * 1.2)) / rate
+    signal = np.concatenate([part for pitch in (120, 160, 200) for part in
+                             (sum(np.sin(2 * np.pi * k * pitch * t) / k for k in range(1, 5)) * 0.2,
+                              np.zeros(rate // 10))])
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    sink = io.BytesIO()
+    with wave.open(sink, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes((signal * 32767).astype("<i2").tobytes())
+    (folder / "call.wav").write_bytes(sink.getvalue())
+    (folder / "untimed.wav").write_bytes(sink.getvalue())
+    (folder / "bad.wav").write_bytes(sink.getvalue())
+    (folder / "call.txt").write_text("0.0\t1.2\tGood morning.\n1.3\t2.5\tRevenue fell.\n2.6\t3.8\tWe cut costs.\n"
+                                     "9.0\t10.0\tOperator?\n")
+    (folder / "untimed.txt").write_text("Good morning.\nRevenue fell.\nWe cut costs.\n")
+    (folder / "bad.txt").write_text("0.0\t1.2\tGood morning.\n1.0\t2.5\tRevenue fell.\n")
+    (folder / "mapping.csv").write_text("file,ticker,date,transcript\ncall.wav,AAA,2016-01-05,call.txt\n"
+                                        "untimed.wav,AAA,2016-01-05,untimed.txt\nbad.wav,AAA,2016-01-05,bad.txt\n")
+    report = import_recordings(RecordingImport(folder=folder, mapping=folder / "mapping.csv", voice=True),
+                               layout.store, layout)
+    timed = read_call(layout, "2016-01-05", "AAA", "call")
+    assert timed["text"].tolist() == ["Good morning.", "Revenue fell.", "We cut costs.", "Operator?"]
+    assert np.allclose(timed["Mean pitch"][:3], [120, 160, 200], atol=6)
+    assert np.allclose(timed["Audio Length"][:3], 1.2, atol=0.01)
+    assert timed.iloc[3][list(PRAAT_COLUMNS)].isna().all()  # past the end: undefined, never 0
+    untimed = read_call(layout, "2016-01-05", "AAA", "untimed")
+    assert untimed["Audio Length"].notna().sum() == 1  # cut at the pauses: one long stretch
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (4, "transcript 'bad.txt': sentence 2: starts at 1.0 s, before the previous sentence ends")]

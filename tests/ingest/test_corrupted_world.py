@@ -46,7 +46,7 @@ def png_claiming(width: int, height: int) -> bytes:
 
 def speech(text: str) -> np.ndarray:
     require_espeak()
-    return synthesize(SpeechScript(text=text, words_per_minute=160, pitch=50, word_gap=0), SPEECH_RATE)
+    return synthesize(SpeechScript(sentences=(text,), words_per_minute=160, pitch=50, word_gap=0), SPEECH_RATE)
 
 
 def broken_fmt_wav() -> bytes:
