@@ -126,6 +126,15 @@ def test_a_planted_stressful_headline_raises_the_score_ranks_first_and_its_remov
     assert np.allclose(after.score[0] - after.item[planted_index], before.score[0], atol=1e-6)
 
 
+def without_call(window: dict, explanation, item, keys: tuple[str, str, str]) -> None:
+    """Take the item's call out of a one-window batch: its slot's (valid, age, values) zeroed, calls masked if none left."""
+    slot = [it for it in explanation.items if it.sample == item.sample and it.modality == "calls"].index(item)
+    occupied = torch.nonzero(window[keys[0]][0]).flatten()
+    for key in keys:
+        window[key][0, occupied[slot]] = 0.0
+    window["modality_mask"][0, 2] = float(window[keys[0]].sum() > 0)
+
+
 def test_price_and_call_effects_are_the_score_change_when_that_reading_or_call_is_taken_out():
     model, features = random_model("gated", seed=11)
     batch = make_batch(features, [[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]], seed=5)
@@ -140,11 +149,7 @@ def test_price_and_call_effects_are_the_score_change_when_that_reading_or_call_i
                           and it.modality == "prices"].index(item.label)
                 changed["price_days"][..., column] = 0.0
             else:
-                slot = [it for it in explanation.items if it.sample == item.sample and it.modality == "calls"].index(item)
-                occupied = torch.nonzero(changed["audio_valid"][0]).flatten()
-                for key in ("audio_valid", "audio_age", "audio_stats"):
-                    changed[key][0, occupied[slot]] = 0.0
-                changed["modality_mask"][0, 2] = float(changed["audio_valid"].sum() > 0)
+                without_call(changed, explanation, item, ("audio_valid", "audio_age", "audio_stats"))
             expected = explanation.score_logit[item.sample] - model(changed).storm_logits[0].numpy()
             assert np.allclose(explanation.item_logit[index], expected, atol=1e-5), item
     assert {item.modality for item in explanation.items} == {"prices", "calls"}  # no headlines given: no text items
@@ -168,11 +173,7 @@ def test_a_call_read_from_its_table_is_an_item_whose_removal_moves_the_score_by_
     with torch.no_grad():
         for index, item in calls:
             changed = {key: value[item.sample:item.sample + 1].clone() for key, value in batch.items()}
-            slot = [it for it in explanation.items if it.sample == item.sample and it.modality == "calls"].index(item)
-            occupied = torch.nonzero(changed["call_valid"][0]).flatten()
-            for key in ("call_valid", "call_age", "call_features"):
-                changed[key][0, occupied[slot]] = 0.0
-            changed["modality_mask"][0, 2] = float(changed["call_valid"].sum() > 0)
+            without_call(changed, explanation, item, ("call_valid", "call_age", "call_features"))
             expected = explanation.score_logit[item.sample] - model(changed).storm_logits[0].numpy()
             assert np.allclose(explanation.item_logit[index], expected, atol=1e-5), item
             assert item.label.startswith("call ") and "recording" not in item.label

@@ -92,15 +92,20 @@ def test_tickers_filter_keeps_only_the_named_calls(tmp_path, layout):
     assert report.counts["filtered_out"] == 1 and report.objects == [layout.call_table("2015-03-02", "BBB", "b")]
 
 
-def tone_wav(seconds: float = 1.0) -> bytes:
-    t = np.arange(int(16000 * seconds)) / 16000
+def wav_bytes(signal: np.ndarray, rate: int = 16000) -> bytes:
+    """16-bit mono WAV of a float signal in [-1, 1]."""
     sink = io.BytesIO()
     with wave.open(sink, "wb") as writer:
         writer.setnchannels(1)
         writer.setsampwidth(2)
-        writer.setframerate(16000)
-        writer.writeframes((0.3 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2").tobytes())
+        writer.setframerate(rate)
+        writer.writeframes((signal * 32767).astype("<i2").tobytes())
     return sink.getvalue()
+
+
+def tone_wav(seconds: float = 1.0) -> bytes:
+    t = np.arange(int(16000 * seconds)) / 16000
+    return wav_bytes(0.3 * np.sin(2 * np.pi * 220 * t))
 
 
 def test_recordings_are_copied_with_their_transcript_and_bad_rows_rejected(tmp_path, layout):
@@ -130,13 +135,7 @@ def test_a_recording_imported_with_voice_gives_a_call_table_of_its_sentences_on_
     signal = np.concatenate([buzz, gap, buzz, gap, buzz])
     folder = tmp_path / "recordings"
     folder.mkdir()
-    sink = io.BytesIO()
-    with wave.open(sink, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(16000)
-        writer.writeframes((signal * 32767).astype("<i2").tobytes())
-    (folder / "call.wav").write_bytes(sink.getvalue())
+    (folder / "call.wav").write_bytes(wav_bytes(signal))
     (folder / "mapping.csv").write_text("file,ticker,date\ncall.wav,AAA,2016-01-05\n")
     report = import_recordings(RecordingImport(folder=folder, mapping=folder / "mapping.csv", voice=True),
                                layout.store, layout)
@@ -194,15 +193,8 @@ def test_a_timed_transcript_cuts_the_sentences_where_it_says_and_bad_times_are_r
                               np.zeros(rate // 10))])
     folder = tmp_path / "recordings"
     folder.mkdir()
-    sink = io.BytesIO()
-    with wave.open(sink, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes((signal * 32767).astype("<i2").tobytes())
-    (folder / "call.wav").write_bytes(sink.getvalue())
-    (folder / "untimed.wav").write_bytes(sink.getvalue())
-    (folder / "bad.wav").write_bytes(sink.getvalue())
+    for name in ("call", "untimed", "bad"):
+        (folder / f"{name}.wav").write_bytes(wav_bytes(signal, rate))
     (folder / "call.txt").write_text("0.0\t1.2\tGood morning.\n1.3\t2.5\tRevenue fell.\n2.6\t3.8\tWe cut costs.\n"
                                      "9.0\t10.0\tOperator?\n")
     (folder / "untimed.txt").write_text("Good morning.\nRevenue fell.\nWe cut costs.\n")
