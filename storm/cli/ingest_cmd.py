@@ -53,4 +53,6 @@ def show_ingest_report(report) -> Table:
         table.add_column(status, justify="right")
     for source, counts in report.counts.items():
         table.add_row(source, *(str(counts[status]) for status in INPUT_STATUSES))
+    if report.unread:
+        table.caption = "not read: " + "; ".join(f"{source} ({why})" for source, why in report.unread.items())
     return table

@@ -68,6 +68,21 @@ CALL_FEATURE_VERSION = 1
 _FLOOR = 1e-9
 
 
+AUTO_CALLS_ENCODER = "auto"
+# Calls encoders by what they read: recordings' log-mel slices, per-sentence call tables. (The features layer sits
+# below the model; tests/model/test_registry.py checks these against every registered encoder's input keys.)
+RECORDING_READING_CALL_ENCODERS = frozenset({"conference_evidence", "call_evidence"})
+TABLE_READING_CALL_ENCODERS = frozenset({"call_evidence", "call_sentences"})
+
+
+def resolved_calls_encoder(name: str, holds_call_tables: bool) -> str:
+    """``model.calls_encoder`` as a run uses it: ``auto`` is ``call_evidence`` where there are per-sentence call
+    tables (which the log-mel encoder cannot read), else ``conference_evidence``; a named encoder stays as named."""
+    if name != AUTO_CALLS_ENCODER:
+        return name
+    return "call_evidence" if holds_call_tables else "conference_evidence"
+
+
 def call_vector_dim(text_dim: int) -> int:
     return 3 * N_PRAAT + text_dim + SUMMARY_SLOTS
 

@@ -27,7 +27,8 @@ from storm.console import SILENT, StageReporter
 from storm.features.alignment import effective_day_index, evidence_start, trading_calendars
 from storm.features.audio import call_statistics
 from storm.features.cache import SPEC_SOURCES, FeatureCache, feature_spec_id
-from storm.features.calls import call_feature_spec_id, call_vector_dim
+from storm.features.calls import (RECORDING_READING_CALL_ENCODERS, TABLE_READING_CALL_ENCODERS, call_feature_spec_id,
+                                  call_vector_dim, resolved_calls_encoder)
 from storm.features.evidence_panel import EvidencePanel, recent_conferences
 from storm.features.featurize import SourceFeatures, featurize
 from storm.features.image import PRICE_READING_CHART_ENCODERS, price_window, rendered_chart_tensor
@@ -116,6 +117,8 @@ def ingest_window(config: StormConfig, start: str, end: str, progress: StageRepo
     specs = {s: feature_spec_id(features, s) for s in SPEC_SOURCES}
     if store.list_files(layout.call_tables_dir()):  # per-sentence call tables (storm import calls), read as calls
         specs["calls"] = call_feature_spec_id(features)
+    report.unread = unread_sources(config, holds_call_tables="calls" in specs)
+    specs = {source: spec for source, spec in specs.items() if source not in report.unread}
     items = {}
     for source in specs:
         with progress.stage(f"ingest and features: {source} {read_from} .. {end}"):
@@ -126,6 +129,29 @@ def ingest_window(config: StormConfig, start: str, end: str, progress: StageRepo
                           calendars=calendars, items=items,
                           caches={m: FeatureCache(store, layout, m, specs[m]) for m in specs}, report=report,
                           skipped_markets=skipped)
+
+
+def unread_sources(config: StormConfig, holds_call_tables: bool) -> dict[str, str]:
+    """Sources the configured model never reads, each with why: they are neither decoded nor featurised
+    (`storm ingest` still validates every source). A chart encoder that reads prices needs no chart pixels; a calls
+    encoder reads recordings' log-mels, call tables, or both; a modality left out of the model needs nothing."""
+    model = config.model
+    calls_encoder = resolved_calls_encoder(model.calls_encoder, holds_call_tables)
+    unread = {}
+    if "news" not in model.modalities:
+        unread["news"] = "news is not in model.modalities"
+    if "prices" not in model.modalities:
+        unread["charts"] = "prices is not in model.modalities"
+    elif not _reads_pixels(config) and config.features.render_missing_charts:  # else given PNGs decide presence
+        unread["charts"] = f"model.prices_encoder={model.prices_encoder} reads prices, not chart pixels"
+    if "calls" not in model.modalities:
+        unread["audio"] = unread["calls"] = "calls is not in model.modalities"
+    else:
+        if calls_encoder not in RECORDING_READING_CALL_ENCODERS:
+            unread["audio"] = f"calls encoder {calls_encoder} reads call tables, not recordings"
+        if calls_encoder not in TABLE_READING_CALL_ENCODERS:
+            unread["calls"] = f"calls encoder {calls_encoder} reads recordings, not call tables"
+    return unread if holds_call_tables else {source: why for source, why in unread.items() if source != "calls"}
 
 
 def assemble_panel(evidence: WindowEvidence, markets: Sequence[str] | None = None) -> tuple[EvidencePanel, np.ndarray]:
@@ -144,10 +170,10 @@ def assemble_panel(evidence: WindowEvidence, markets: Sequence[str] | None = Non
     caches = evidence.caches
     rows = panel_rows(calendars, evidence.start, evidence.end, features.window_days)
     rows["row_of_day"] = np.arange(len(rows))
-    text_day, text_count = _daily_text(rows, items["news"].items, caches["news"], calendars, features)
-    chart, has_chart, chart_given = _daily_charts(rows, items["charts"].items, caches["charts"], prices, features,
+    text_day, text_count = _daily_text(rows, items.get("news"), caches.get("news"), calendars, features)
+    chart, has_chart, chart_given = _daily_charts(rows, items.get("charts"), caches.get("charts"), prices, features,
                                                   draw=_reads_pixels(config))
-    conference_stats, conference_row = _conferences(rows, items["audio"].items, caches["audio"], calendars, features)
+    conference_stats, conference_row = _conferences(rows, items.get("audio"), caches.get("audio"), calendars, features)
     call_vector, call_row = _call_tables(rows, items.get("calls"), caches.get("calls"), calendars, features)
     market_start = _market_start(rows)
     labels = label_table(prices, config.labels)
@@ -206,11 +232,13 @@ def _row_index(rows: pd.DataFrame, items: pd.DataFrame, calendars: dict[str, np.
     return np.array([lookup.get((m, int(d)), -1) for m, d in zip(items["market"], day)], dtype=np.int64)
 
 
-def _daily_text(rows: pd.DataFrame, news: pd.DataFrame, cache: FeatureCache, calendars, features: FeatureConfig):
+def _daily_text(rows: pd.DataFrame, found: SourceFeatures | None, cache: FeatureCache | None, calendars,
+                features: FeatureConfig):
     text_day = np.zeros((len(rows), features.text_dim), dtype=np.float32)
     text_count = np.zeros(len(rows), dtype=np.float32)
-    if news.empty:
+    if found is None or found.items.empty:  # no news, or not read
         return text_day, text_count
+    news = found.items
     placed = news.assign(row=_row_index(rows, news, calendars))
     placed = placed[placed["row"] >= 0].sort_values(["row", "date", "source_path", "content_hash"], kind="stable")
     placed = placed.groupby("row", sort=False).tail(features.max_headlines)  # a flood of one day: the latest win
@@ -230,23 +258,27 @@ def _reads_pixels(config: StormConfig) -> bool:
     return config.model.prices_encoder not in PRICE_READING_CHART_ENCODERS
 
 
-def _daily_charts(rows: pd.DataFrame, charts: pd.DataFrame, cache: FeatureCache, prices: pd.DataFrame,
+def _daily_charts(rows: pd.DataFrame, found: SourceFeatures | None, cache: FeatureCache | None, prices: pd.DataFrame,
                   features: FeatureConfig, draw: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(chart pixels, has a chart, was given as a PNG) per row; missing PNGs drawn from prices if configured.
 
-    With ``draw`` False (the chart encoder reads prices, not pixels) nothing is rendered: every row with
-    prices has its chart modality, as the window of prices the encoder reads.
+    With ``draw`` False (the chart encoder reads prices, not pixels) the panel holds no pixels ([N, 0, 0]) and
+    nothing is rendered: every row with prices has its chart modality, as the window of prices the encoder reads
+    (charts are then not even read, ``found`` None, unless given PNGs alone decide the modality:
+    ``features.render_missing_charts`` False).
     """
-    size = features.chart_size
+    size = features.chart_size if draw else 0
     chart = np.zeros((len(rows), size, size), dtype=np.uint8)
     has_chart = np.zeros(len(rows), dtype=bool)
-    if not charts.empty:
+    if found is not None and not found.items.empty:
+        charts = found.items
         latest = charts.sort_values(["market", "date", "source_path"], kind="stable").drop_duplicates(["market", "date"], keep="last")
         placed = rows.merge(latest[["market", "date", "content_hash"]], on=["market", "date"], how="inner")
         tensors = cache.load(placed["date"].astype(str).unique().tolist(), placed["content_hash"])
         for row, content_hash in zip(placed["row_of_day"], placed["content_hash"]):
             if content_hash in tensors:
-                chart[row] = _to_uint8(tensors[content_hash])
+                if draw:
+                    chart[row] = _to_uint8(tensors[content_hash])
                 has_chart[row] = True
     given = has_chart.copy()
     if features.render_missing_charts and not draw:
@@ -267,12 +299,13 @@ def _to_uint8(tensor: np.ndarray) -> np.ndarray:
     return np.clip(np.rint((np.asarray(tensor).reshape(tensor.shape[-2:]) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def _conferences(rows: pd.DataFrame, audio: pd.DataFrame, cache: FeatureCache, calendars,
+def _conferences(rows: pd.DataFrame, found: SourceFeatures | None, cache: FeatureCache | None, calendars,
                  features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     """(each recorded call's log-mel statistics [C, 3 * n_mels], once; the row each is evidence from)."""
     empty = (np.zeros((0, 3 * features.n_mels), dtype=np.float32), np.zeros(0, dtype=np.int64))
-    if audio.empty:
+    if found is None or found.items.empty:  # no recordings, or not read
         return empty
+    audio = found.items
     placed = audio.assign(row=_row_index(rows, audio, calendars))
     placed = placed[placed["row"] >= 0].sort_values(["row", "date", "event", "content_hash"], kind="stable")
     mels = cache.load(placed["date"].astype(str).unique().tolist(), placed["content_hash"])

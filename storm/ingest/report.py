@@ -18,6 +18,7 @@ class IngestReport:
     quarantine_files: list[str] = field(default_factory=list)  # files written by this run
     quarantine_dir: str = ""
     seconds: float = 0.0
+    unread: dict[str, str] = field(default_factory=dict)  # source -> why the model's panel did not read it
 
 
 def trading_market_days(prices: pd.DataFrame, start: str, end: str) -> set[MarketDay]:

@@ -144,7 +144,8 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     thresholds = {int(h): float(t) for h, t in published.calibration.threshold.items()}
     horizons = sorted(thresholds)
 
-    model_side = {"labels": published.card["labels"],  # the model's window and feature settings; data policy stays
+    model_side = {"labels": published.card["labels"],  # the model's window, features and encoders (what it reads);
+                  "model": published.card["model"],  # data policy stays the user's
                   "features": {**published.card["features"],
                                "render_missing_charts": config.features.render_missing_charts}}
     panel_config = config.with_overrides(model_side)

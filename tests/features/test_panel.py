@@ -74,12 +74,18 @@ def row_of(panel, market: str, date: str) -> int:
     return int(np.flatnonzero((panel.market == market) & (panel.date == date))[0])
 
 
-def test_panel_draws_no_chart_when_the_chart_encoder_reads_prices_only(ray_cluster, tiny_world):
+def test_a_chart_encoder_that_reads_prices_gets_no_pixels_and_no_chart_is_read_or_drawn(ray_cluster, tiny_world):
     config, layout = tiny_world
-    panel = build_panel(config.with_overrides({"model.prices_encoder": "price_evidence"}), DATES[5], DATES[9]).panel
-    quiet_day, given = row_of(panel, "BBB", DATES[5]), row_of(panel, "AAA", DATES[5])
-    assert not panel.chart[quiet_day].any() and panel.has_chart.all()  # the modality is present: its prices
-    assert panel.chart[given].any()  # a given PNG is still read
+    build = build_panel(config.with_overrides({"model.prices_encoder": "price_evidence"}), DATES[5], DATES[9])
+    panel = build.panel
+    assert panel.chart.shape == (len(panel), 0, 0) and panel.has_chart.all()  # the modality is present: its prices
+    assert "charts" not in build.computed and "charts" not in build.report.counts
+    assert build.report.unread == {"charts": "model.prices_encoder=price_evidence reads prices, not chart pixels"}
+    assert gather_windows(panel, np.arange(3))["image"].shape == (3, 1, 0, 0)
+    # given PNGs alone decide the modality (no chart drawn from prices): they are read, their pixels still not held
+    given_only = build_panel(config.with_overrides({"features.render_missing_charts": False}), DATES[5], DATES[9])
+    assert given_only.panel.chart.shape[1:] == (0, 0) and given_only.report.counts["charts"]["ok"] == 1
+    assert given_only.panel.has_chart.sum() == 1 and given_only.panel.has_chart[row_of(given_only.panel, "AAA", DATES[5])]
 
 
 def test_panel_holds_each_days_evidence_once_with_labels_and_counts(ray_cluster, tiny_world):
@@ -114,7 +120,7 @@ def test_panel_holds_each_days_evidence_once_with_labels_and_counts(ray_cluster,
 
 def test_windows_see_the_past_days_and_the_conference_until_it_leaves_the_window(ray_cluster, tiny_world):
     config, _ = tiny_world
-    panel = build_panel(config, DATES[5], DATES[9]).panel
+    panel = build_panel(config.with_overrides({"model.prices_encoder": "chart_evidence"}), DATES[5], DATES[9]).panel
     rows = np.array([row_of(panel, "AAA", DATES[d]) for d in (6, 7, 8, 9)] + [row_of(panel, "BBB", DATES[7])])
     windows = gather_windows(panel, rows)
     assert set(WINDOW_INPUT_KEYS) <= set(windows)
@@ -136,6 +142,7 @@ def test_windows_see_the_past_days_and_the_conference_until_it_leaves_the_window
 
 def test_rerun_computes_only_new_items(ray_cluster, tiny_world):
     config, layout = tiny_world
+    config = config.with_overrides({"model.prices_encoder": "chart_evidence"})  # every source read
     first = build_panel(config, DATES[5], DATES[9])
     assert first.computed == {"news": 3, "charts": 1, "audio": 1}
     again = build_panel(config, DATES[5], DATES[9])
@@ -168,7 +175,7 @@ def test_a_panel_of_some_markets_holds_their_rows_of_the_whole_panel_when_featur
 
 def test_a_one_day_build_reads_only_its_window(ray_cluster, tiny_world):
     config, _ = tiny_world
-    one_day = build_panel(config, DATES[7], DATES[7])
+    one_day = build_panel(config.with_overrides({"model.prices_encoder": "chart_evidence"}), DATES[7], DATES[7])
     assert one_day.dates == [DATES[7]] and list(one_day.panel.date[one_day.panel.market == "AAA"]) == DATES[3:8]
     assert one_day.computed == {"news": 3, "charts": 1, "audio": 1}  # what lies in days 3..7, nothing earlier or later
     windows = gather_windows(one_day.panel, one_day.panel.rows_on([DATES[7]]))

@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from storm.features.calls import SUMMARY_SLOTS, call_vector_dim
+from storm.features.calls import SUMMARY_SLOTS, call_vector_dim, resolved_calls_encoder
 from storm.model.encoders.evidence import CALL_HALF_LIVES, DecayedMeans
 from storm.model.registry import register_calls_encoder
 from storm.schema import N_PRAAT
@@ -82,17 +82,10 @@ class CallSentencesEncoder(CallEvidenceEncoder):
     reads_recordings = False
 
 
-AUTO = "auto"
-RECORDINGS_ENCODER, TABLES_ENCODER = "conference_evidence", "call_evidence"
-
-
 def calls_encoder_for_panel(calls_encoder: str, panel) -> str:
-    """The calls encoder a run uses on ``panel``: ``auto`` is ``call_evidence`` when the panel holds per-sentence call
-    tables (which the log-mel encoder cannot read), else ``conference_evidence``; a named encoder is kept as named."""
-    if calls_encoder != AUTO:
-        return calls_encoder
+    """The calls encoder a run uses on ``panel`` (None: no panel, so no call tables): see resolved_calls_encoder."""
     holds_calls = panel is not None and panel.call_vector is not None and len(panel.call_vector) > 0
-    return TABLES_ENCODER if holds_calls else RECORDINGS_ENCODER
+    return resolved_calls_encoder(calls_encoder, holds_calls)
 
 
 def config_for_panel(config, panel):
