@@ -25,7 +25,7 @@ class EvidencePanel:
     text_day: np.ndarray            # float32 [N, text_dim]: mean of the day's headline embeddings (0: no news)
     text_count: np.ndarray          # float32 [N]: headlines that day
     price: np.ndarray               # float32 [N, len(PRICE_FEATURES)]
-    chart: np.ndarray               # uint8 [N, S, S]: the day's chart (0 where none)
+    chart: np.ndarray               # uint8 [N, S, S]: the day's chart (0 where none); [N, 0, 0]: pixels not read
     has_chart: np.ndarray           # bool [N]
     conference_stats: np.ndarray    # float32 [C, 3 * n_mels]: each conference's log-mel statistics, once
     conference_row: np.ndarray      # int64 [C]: the row from which the conference is evidence
