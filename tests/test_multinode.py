@@ -150,6 +150,8 @@ def world_on_s3(moto_endpoint, tmp_path_factory):
         "storage.root": f"s3://{bucket}/world", "storage.endpoint_url": moto_endpoint, "storage.region": S3_REGION,
         "storage.access_key_id": S3_KEY, "storage.secret_access_key": S3_SECRET,
         "world.n_markets": 2, "world.n_days": 90, "world.with_text": False, "world.with_audio": False,
+        # a chart encoder that reads pixels: the charts are feature work the two nodes share
+        "model.prices_encoder": "chart_evidence", "model.chart_backbone": "resnet10t",
         "train.epochs": 1, "train.num_workers": 2, "train.batch_size": 32, "train.run_name": RUN,
         "ray.worker_resources": {WORKER_RESOURCE: 1},
         "metrics.textfile": str(tmp_path_factory.mktemp("metrics") / "storm.prom"),

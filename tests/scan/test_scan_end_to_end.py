@@ -231,8 +231,8 @@ def test_market_with_no_inputs_that_day_is_reported_missing_not_silently_skipped
     gone = world.markets[0]
     day = world.end
     # the scan sees a window of past days: take every chart, call and headline of the market out of the store
-    for source in ("charts", "audio"):
-        store.delete([p for p in store.list_files(layout.raw_dir(source)) if f"/{gone}" in p])
+    for folder in (layout.raw_dir("charts"), layout.raw_dir("audio"), layout.call_tables_dir()):
+        store.delete([p for p in store.list_files(folder) if f"/{gone}" in p])
     for news in store.list_files(layout.raw_dir("news"), ".jsonl"):
         kept = [line for line in store.read_text(news).splitlines() if f'"{gone}"' not in line]
         store.write_text(news, "\n".join(kept) + "\n")
