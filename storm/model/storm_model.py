@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from storm.config import FeatureConfig, ModelConfig
+from storm.features.calls import resolved_calls_encoder
 from storm.model.heads import StormHeads
 from storm.model.modality_mask import drop_modalities, present_modalities
 from storm.model.registry import create_encoder, create_fusion
@@ -170,10 +171,9 @@ def build_model(model: ModelConfig, features: FeatureConfig, horizons: list[int]
     if "prices" in model.modalities:
         encoders["prices"] = create_encoder("prices", model.prices_encoder, {"model_name": model.chart_backbone}, **common)
     if "calls" in model.modalities:
-        from storm.model.encoders.calls import calls_encoder_for_panel  # auto without a panel: the log-mel encoder
-
-        encoders["calls"] = create_encoder("calls", calls_encoder_for_panel(model.calls_encoder, None), {"window_days": features.window_days,
-                                                                          "text_dim": features.text_dim},
+        name = resolved_calls_encoder(model.calls_encoder, holds_call_tables=False)  # auto, no panel: log-mel
+        encoders["calls"] = create_encoder("calls", name, {"window_days": features.window_days,
+                                                           "text_dim": features.text_dim},
                                            n_mels=features.n_mels, **common)
     fusion = create_fusion(model.fusion, n_modalities=len(MODALITIES), **common)
     heads = StormHeads(model.hidden_dim, len(horizons), model.dropout)

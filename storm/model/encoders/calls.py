@@ -50,13 +50,13 @@ class CallEvidenceEncoder(nn.Module):
     """Recent calls from per-sentence tables (and recordings' log-mels, if any) -> decayed means of their readings."""
 
     input_keys = ("call_features", "call_age", "call_valid", "audio_stats", "audio_age", "audio_valid")
-    reads_recordings = True  # also the recordings' log-mel slices, on their own decayed means
 
     def __init__(self, n_mels: int, hidden_dim: int, dropout: float = 0.1, readings: int = 4,
                  half_lives: Sequence[float] = CALL_HALF_LIVES, window_days: int = 60,
                  text_dim: int = DEFAULT_TEXT_DIM) -> None:
         super().__init__()
         self.window_days = window_days  # ages are fractions of the window
+        self.reads_recordings = "audio_valid" in self.input_keys  # the recordings' log-mels, on their own means
         self.read_call = CallReadings(text_dim, readings, dropout)
         if self.reads_recordings:
             self.read_mel = nn.Sequential(nn.LayerNorm(3 * n_mels), nn.Dropout(dropout),
