@@ -19,16 +19,24 @@ _MIN_VOLATILITY = 1e-6  # keeps log finite on a flat stretch
 
 
 def forward_max_drawdown(close: np.ndarray, horizon: int) -> np.ndarray:
-    """For day t: max over t ≤ b ≤ t+horizon of ``1 - close[b] / max(close[t..b])``; NaN where t+horizon is past the data."""
+    """For day t: max over t ≤ b ≤ t+horizon of ``1 - close[b] / max(close[t..b])``; NaN where t+horizon is past the data.
+
+    One pass per day ahead over all days at once: memory stays one array, whatever the horizon.
+    """
     close = np.asarray(close, dtype=np.float64)
     drawdown = np.full(close.shape[0], np.nan)
     if horizon < 0:
         raise ValueError(f"horizon must be ≥ 0 trading days, got {horizon}")
     if close.shape[0] <= horizon:
         return drawdown
-    windows = sliding_window_view(close, horizon + 1)  # windows[t, j] = close[t + j]
-    running_peak = np.maximum.accumulate(windows, axis=1)
-    drawdown[: windows.shape[0]] = (1.0 - windows / running_peak).max(axis=1)
+    days = close.shape[0] - horizon
+    running_peak = close[:days].copy()
+    worst = np.zeros(days)
+    for ahead in range(1, horizon + 1):
+        later = close[ahead:ahead + days]
+        np.maximum(running_peak, later, out=running_peak)
+        np.maximum(worst, 1.0 - later / running_peak, out=worst)
+    drawdown[:days] = worst
     return drawdown
 
 
@@ -56,21 +64,29 @@ def storm_flags(close: np.ndarray, horizon: int, threshold: float) -> np.ndarray
 def label_table(prices: pd.DataFrame, labels: LabelConfig) -> pd.DataFrame:
     """``date``, ``storm_{h}d`` per horizon and ``fwd_log_vol`` for one market's prices (sorted by date).
 
-    A frame with a ``market`` column is labelled market by market and keeps that column.
+    A frame with a ``market`` column is labelled per market and keeps that column (sorted by market, date):
+    all markets in one pass, a day whose look-ahead reaches past its own market's last day being unknown.
     """
-    if "market" in prices.columns:
-        parts = [_label_one_market(group, labels).assign(market=market)
-                 for market, group in prices.groupby("market", sort=True)]
-        table = pd.concat(parts, ignore_index=True) if parts else _label_one_market(prices.iloc[:0], labels)
-        return table[["market", *[c for c in table.columns if c != "market"]]]
-    return _label_one_market(prices, labels)
-
-
-def _label_one_market(prices: pd.DataFrame, labels: LabelConfig) -> pd.DataFrame:
-    ordered = prices.sort_values("date", kind="stable")
+    by_market = "market" in prices.columns
+    ordered = prices.sort_values(["market", "date"] if by_market else "date", kind="stable")
     close = ordered["close"].to_numpy(dtype=np.float64)
+    days_left = _days_left_in_market(ordered["market"].to_numpy() if by_market else np.zeros(len(ordered)))
     table = pd.DataFrame({"date": ordered["date"].astype(str).to_numpy()})
     for horizon in labels.horizons:
-        table[storm_column(horizon)] = storm_flags(close, horizon, labels.drawdown_threshold)
-    table[FWD_VOL] = forward_log_volatility(close, labels.volatility_window)
+        flags = storm_flags(close, horizon, labels.drawdown_threshold)
+        table[storm_column(horizon)] = np.where(days_left >= horizon, flags, np.nan)
+    volatility = forward_log_volatility(close, labels.volatility_window)
+    table[FWD_VOL] = np.where(days_left >= labels.volatility_window, volatility, np.nan)
+    if by_market:
+        table.insert(0, "market", ordered["market"].to_numpy())
     return table
+
+
+def _days_left_in_market(market: np.ndarray) -> np.ndarray:
+    """Per row of rows grouped by market: how many later rows its market has."""
+    if len(market) == 0:
+        return np.zeros(0, dtype=np.int64)
+    last_of_run = np.r_[market[1:] != market[:-1], True]
+    run_end = np.flatnonzero(last_of_run)  # index of each market's last row
+    end_of_row = np.repeat(run_end, np.diff(np.r_[-1, run_end]))
+    return end_of_row - np.arange(len(market))

@@ -30,9 +30,9 @@ from storm.features.cache import SPEC_SOURCES, FeatureCache, feature_spec_id
 from storm.features.calls import (RECORDING_READING_CALL_ENCODERS, TABLE_READING_CALL_ENCODERS, call_feature_spec_id,
                                   call_vector_dim, resolved_calls_encoder)
 from storm.features.evidence_panel import EvidencePanel, recent_conferences
-from storm.features.featurize import SourceFeatures, featurize
+from storm.features.featurize import ITEM_KEYS, SourceFeatures, featurize
 from storm.features.image import PRICE_READING_CHART_ENCODERS, price_window, rendered_chart_tensor
-from storm.features.price_history import PRICE_FEATURES, daily_price_features
+from storm.features.price_history import daily_price_features
 from storm.ingest import IngestReport, read_prices
 from storm.ingest.quarantine import write_quarantine
 from storm.ingest.sources import INGESTERS
@@ -70,7 +70,7 @@ class WindowEvidence:
     start: str
     end: str
     read_from: str                                   # the first day any market's window reaches back to
-    prices: pd.DataFrame
+    prices: pd.DataFrame                             # sorted by market, date (as read_prices returns them)
     calendars: dict[str, np.ndarray]
     items: dict[str, SourceFeatures]
     caches: dict[str, FeatureCache]
@@ -101,12 +101,16 @@ def build_panel(config: StormConfig, start: str, end: str, progress: StageReport
 
 
 def ingest_window(config: StormConfig, start: str, end: str, progress: StageReporter = SILENT,
-                  store: ObjectStore | None = None) -> WindowEvidence:
-    """Ingest and featurise every source's items that can be evidence for [start, end]: one pass over raw inputs."""
+                  store: ObjectStore | None = None, prices: pd.DataFrame | None = None) -> WindowEvidence:
+    """Ingest and featurise every source's items that can be evidence for [start, end]: one pass over raw inputs.
+
+    ``prices``: every market's prices as ``read_prices`` returned them, when the caller has read them already.
+    """
     ensure_ray(config.ray)
     store = store or open_store(config.storage)  # the caller's, when it has the configured store open
     layout = Layout(store)
-    prices, skipped = _enough_history(read_prices(store, layout), config.features.min_history_days)
+    prices = read_prices(store, layout) if prices is None else prices
+    prices, skipped = _enough_history(prices, config.features.min_history_days)
     calendars = trading_calendars(prices)
     features = config.features
     if not (panel_rows(calendars, start, end, features.window_days)["date"] >= start).any():
@@ -176,17 +180,18 @@ def assemble_panel(evidence: WindowEvidence, markets: Sequence[str] | None = Non
     conference_stats, conference_row = _conferences(rows, items.get("audio"), caches.get("audio"), calendars, features)
     call_vector, call_row = _call_tables(rows, items.get("calls"), caches.get("calls"), calendars, features)
     market_start = _market_start(rows)
-    labels = label_table(prices, config.labels)
-    labelled = rows[["market", "date"]].merge(labels, on=["market", "date"], how="left")
+    at_price_row = _price_row(rows, prices)
+    labels = label_table(prices, config.labels).iloc[at_price_row]  # labels come in the prices' order
     panel = EvidencePanel(
         market=rows["market"].to_numpy(str), date=rows["date"].to_numpy(str), market_start=market_start,
-        text_day=text_day, text_count=text_count, price=_daily_prices(rows, prices), chart=chart, has_chart=has_chart,
+        text_day=text_day, text_count=text_count, price=daily_price_features(prices)[at_price_row], chart=chart,
+        has_chart=has_chart,
         conference_stats=conference_stats, conference_row=conference_row,
         recent_conferences=recent_conferences(conference_row, market_start, features.window_days, features.max_conferences),
         call_vector=call_vector, call_row=call_row,
         recent_calls=recent_conferences(call_row, market_start, features.window_days, features.max_conferences),
-        labels=labelled[[storm_column(h) for h in config.labels.horizons]].to_numpy(np.float32),
-        fwd_log_vol=labelled[FWD_VOL].to_numpy(np.float32), horizons=list(config.labels.horizons),
+        labels=labels[[storm_column(h) for h in config.labels.horizons]].to_numpy(np.float32),
+        fwd_log_vol=labels[FWD_VOL].to_numpy(np.float32), horizons=list(config.labels.horizons),
         window_days=features.window_days,
     )
     return panel, chart_given
@@ -209,13 +214,27 @@ def _enough_history(prices: pd.DataFrame, min_days: int) -> tuple[pd.DataFrame, 
 
 def panel_rows(calendars: dict[str, np.ndarray], start: str, end: str, window_days: int) -> pd.DataFrame:
     """market, date, market_index: per market its trading days from window_days - 1 before start to end."""
-    parts = []
+    markets, spans = [], []
     for market, dates in sorted(calendars.items()):
         first = max(0, int(np.searchsorted(dates, start, side="left")) - (window_days - 1))
         last = int(np.searchsorted(dates, end, side="right"))
         if last > first:
-            parts.append(pd.DataFrame({"market": market, "date": dates[first:last], "market_index": np.arange(first, last)}))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["market", "date", "market_index"])
+            markets.append(market)
+            spans.append((dates, first, last))
+    if not spans:
+        return pd.DataFrame(columns=["market", "date", "market_index"])
+    lengths = [last - first for _, first, last in spans]
+    return pd.DataFrame({"market": np.repeat(np.array(markets, dtype=object), lengths),
+                         "date": np.concatenate([dates[first:last] for dates, first, last in spans]),
+                         "market_index": np.concatenate([np.arange(first, last) for _, first, last in spans])})
+
+
+def _price_row(rows: pd.DataFrame, prices: pd.DataFrame) -> np.ndarray:
+    """Each panel row's position in ``prices`` (sorted by market, date: a market's i-th trading day is its i-th row)."""
+    market = prices["market"].to_numpy()
+    first_row = np.flatnonzero(np.r_[True, market[1:] != market[:-1]]) if len(market) else np.zeros(0, np.int64)
+    offset = pd.Series(first_row, index=market[first_row])
+    return offset.reindex(rows["market"].to_numpy()).to_numpy(np.int64) + rows["market_index"].to_numpy(np.int64)
 
 
 def _market_start(rows: pd.DataFrame) -> np.ndarray:
@@ -284,8 +303,9 @@ def _daily_charts(rows: pd.DataFrame, found: SourceFeatures | None, cache: Featu
     if features.render_missing_charts and not draw:
         has_chart[:] = True  # every panel row is a trading day with prices
     elif features.render_missing_charts:
+        history_of = dict(tuple(prices.groupby("market", sort=False)))
         for market, group in rows[~has_chart].groupby("market", sort=False):
-            history = prices[prices["market"] == market]
+            history = history_of[market]
             for row, date in zip(group["row_of_day"], group["date"]):
                 window = price_window(history, str(date), features.chart_days)
                 if len(window):
@@ -333,16 +353,6 @@ def _call_tables(rows: pd.DataFrame, calls: SourceFeatures | None, cache: Featur
     return np.stack([vectors[h] for h in placed["content_hash"]]).astype(np.float32), placed["row"].to_numpy(np.int64)
 
 
-def _daily_prices(rows: pd.DataFrame, prices: pd.DataFrame) -> np.ndarray:
-    """Price features of each panel row, computed on the market's full history (so a window's first days are right)."""
-    result = np.zeros((len(rows), len(PRICE_FEATURES)), dtype=np.float32)
-    for market, group in rows.groupby("market", sort=False):
-        history = prices[prices["market"] == market].sort_values("date")
-        features = daily_price_features(history)
-        result[group["row_of_day"].to_numpy()] = features[group["market_index"].to_numpy()]
-    return result
-
-
 def _ingest_and_featurize(source: str, store: ObjectStore, layout: Layout, config: StormConfig, spec: str,
                         read_from: str, start: str, end: str, report: IngestReport) -> SourceFeatures:
     """Ingest [read_from, end], cache new features, write quarantine; count what lies in [start, end] into report."""
@@ -350,8 +360,11 @@ def _ingest_and_featurize(source: str, store: ObjectStore, layout: Layout, confi
     dates = cache.dates_between(read_from, end)
     known = frozenset(cache.cached_hashes(dates))  # featurised before: checked, never decoded again
     ingested = INGESTERS[source](store, layout, read_from, end, config.ingest, features=config.features, known=known)
-    items = featurize(ingested.ok, source, cache, dates, config.features, config.ingest, cached=known)
-    rejected = ingested.quarantined.take_all()
+    if ingested.nothing_listed:  # no Ray Data job for an empty source (5 s of a one-day scan)
+        items, rejected = SourceFeatures(items=pd.DataFrame(columns=list(ITEM_KEYS[source])), computed=0), []
+    else:
+        items = featurize(ingested.ok, source, cache, dates, config.features, config.ingest, cached=known)
+        rejected = ingested.quarantined.take_all()
     report.quarantine_files += write_quarantine(store, layout, source, rejected, read_from, end)
     report.counts[source] = {"ok": _dated_between(items.items, start, end),
                                "quarantined": sum(start <= str(r["date"]) <= end for r in rejected)}

@@ -108,7 +108,7 @@ def ingest_call_tables(store: ObjectStore, layout: Layout, start: str, end: str,
         ok, quarantined = ray.data.from_arrow(_empty_ok()), ray.data.from_arrow(_strings([], QUARANTINE_FIELDS))
     if unread:
         quarantined = quarantined.union(ray.data.from_arrow(_strings(unread, QUARANTINE_FIELDS)))
-    return SourceIngest(ok=ok, quarantined=quarantined)
+    return SourceIngest(ok=ok, quarantined=quarantined, nothing_listed=not sizes and not unread)
 
 
 def _listing(store: ObjectStore, base: str, start: str, end: str, cfg: IngestConfig, prefix: str):

@@ -53,6 +53,7 @@ TASK_RETRIES = 2  # Ray Data's default is -1 (forever): a crash that escaped the
 class SourceIngest:
     ok: ray.data.Dataset  # OK_COLUMNS[source]
     quarantined: ray.data.Dataset  # QUARANTINE_FIELDS
+    nothing_listed: bool = False   # no object of the source in range: nothing to featurise, nothing quarantined
 
 
 def ingest_news(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
@@ -95,7 +96,7 @@ def _ingest(store: ObjectStore, layout: Layout, source: str, start: str, end: st
     base = layout.raw_dir(source)
     sizes, bad_keys = _listed_sizes(store, base, start, end)
     if not sizes and not bad_keys:
-        return _empty(source)
+        return _empty(source, nothing_listed=True)
     readable = sorted(path for path, size in sizes.items() if size <= cfg.max_file_bytes)
     unread = [_oversize_record(_uri_prefix(store) + path, source, size, cfg)
               for path, size in sorted(sizes.items()) if size > cfg.max_file_bytes]
@@ -173,12 +174,12 @@ def _check_range(start: str, end: str) -> None:
         raise ValueError(f"date range {start}..{end} is empty: start must not be after end")
 
 
-def _empty(source: str) -> SourceIngest:
+def _empty(source: str, nothing_listed: bool = False) -> SourceIngest:
     def table(columns) -> pa.Table:
         return pa.table({name: pa.array([], type=_ARROW_TYPES.get(name, pa.string())) for name in columns})
 
     return SourceIngest(ok=ray.data.from_arrow(table(OK_COLUMNS[source])),
-                          quarantined=ray.data.from_arrow(table(QUARANTINE_FIELDS)))
+                        quarantined=ray.data.from_arrow(table(QUARANTINE_FIELDS)), nothing_listed=nothing_listed)
 
 
 def _uri_prefix(store: ObjectStore) -> str:

@@ -27,8 +27,10 @@ def run_ingest(config: StormConfig, start: str, end: str) -> IngestReport:
     report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
     for source, ingest in INGESTERS.items():
         result = ingest(store, layout, start, end, config.ingest, features=config.features)
-        present = [(row["market"], row["date"]) for row in result.ok.select_columns(["market", "date"]).take_all()]
-        rejected = result.quarantined.take_all()
+        present, rejected = [], []
+        if not result.nothing_listed:
+            present = [(row["market"], row["date"]) for row in result.ok.select_columns(["market", "date"]).take_all()]
+            rejected = result.quarantined.take_all()
         report.quarantine_files += write_quarantine(store, layout, source, rejected, start, end)
         report.counts[source] = source_counts(len(present), len(rejected), missing_market_days(trading, present))
     if prices.rejected:

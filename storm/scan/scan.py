@@ -106,15 +106,21 @@ def _resolved(value):
 
 def trading_days(store: ObjectStore, layout: Layout, start: str | None, end: str | None) -> tuple[list[str], list[str]]:
     """(trading days in [start, end], all markets) from raw prices; no dates given = the last completed day."""
-    prices = read_prices(store, layout)
+    return days_and_markets(read_prices(store, layout), layout, start, end)
+
+
+def days_and_markets(prices: pd.DataFrame, layout: Layout, start: str | None,
+                     end: str | None) -> tuple[list[str], list[str]]:
+    """(trading days of ``prices`` in [start, end], all their markets); no dates given = the last day."""
     if prices.empty:
         raise RuntimeError(f"no prices under {layout.prices_dir()}: generate or load a world first (storm generate)")
     days = sorted(prices["date"].astype(str).unique())
+    markets = sorted(prices["market"].unique())
     if start is None and end is None:
-        return [days[-1]], sorted(prices["market"].unique())
+        return [days[-1]], markets
     start = start or days[0]
     end = end or days[-1]
-    return [d for d in days if start <= d <= end], sorted(prices["market"].unique())
+    return [d for d in days if start <= d <= end], markets
 
 
 def scan(config: StormConfig, start: str | None = None, end: str | None = None, publish: bool = True,
@@ -134,7 +140,8 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     store = open_store(config.storage)
     layout = Layout(store)
     began = time.time()
-    dates, markets = trading_days(store, layout, start, end)
+    prices = read_prices(store, layout)  # read once: the days to score, and every market's window
+    dates, markets = days_and_markets(prices, layout, start, end)
     if not dates:
         raise RuntimeError(f"no trading days between {start} and {end} in {layout.prices_dir()}")
     run = config.train.run_name
@@ -149,7 +156,7 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
                   "features": {**published.card["features"],
                                "render_missing_charts": config.features.render_missing_charts}}
     panel_config = config.with_overrides(model_side)
-    evidence = ingest_window(panel_config, dates[0], dates[-1], progress)  # every market's inputs, read once
+    evidence = ingest_window(panel_config, dates[0], dates[-1], progress, store, prices)  # every input, read once
     with progress.stage(f"scan: scoring {len(markets)} markets x {len(dates)} day(s)"
                         + (", with explanations" if explain else "")
                         + f", {config.scan.market_batch} markets at a time"):
