@@ -60,3 +60,27 @@ def test_label_table_labels_each_market_separately():
 def test_negative_horizon_is_refused():
     with pytest.raises(ValueError, match="horizon"):
         forward_max_drawdown(np.array([1.0, 2.0]), -1)
+
+
+def test_a_markets_last_days_stay_unknown_though_another_market_follows_it():
+    crash_after = pd.DataFrame({"market": "B", "date": ["2024-01-01", "2024-01-02", "2024-01-03"], "close": [10.0, 5, 2]})
+    flat = pd.DataFrame({"market": "A", "date": ["2024-01-01", "2024-01-02", "2024-01-03"], "close": [100.0] * 3})
+    table = label_table(pd.concat([crash_after, flat]), LabelConfig(horizons=[1, 2], drawdown_threshold=0.1,
+                                                                     volatility_window=2))
+    assert list(table["market"]) == ["A"] * 3 + ["B"] * 3
+    # A's day 3 has no next day in A: unknown, not B's crash
+    np.testing.assert_array_equal(table["storm_1d"].to_numpy(), [0, 0, np.nan, 1, 1, np.nan])
+    np.testing.assert_array_equal(table["storm_2d"].to_numpy(), [0, np.nan, np.nan, 1, np.nan, np.nan])
+    assert np.isnan(table["fwd_log_vol"].to_numpy()[[1, 2, 4, 5]]).all()
+
+
+def test_labels_of_many_markets_at_once_equal_each_market_labelled_alone():
+    rng = np.random.default_rng(5)
+    parts = [pd.DataFrame({"market": f"M{i}", "date": pd.bdate_range("2020-01-01", periods=n).strftime("%Y-%m-%d"),
+                           "close": 100 * np.exp(np.cumsum(rng.normal(0, 0.04, n)))})
+             for i, n in enumerate([1, 5, 21, 22, 80])]
+    config = LabelConfig()
+    together = label_table(pd.concat(parts).sample(frac=1, random_state=1), config)
+    alone = pd.concat([label_table(part.drop(columns="market"), config).assign(market=part["market"].iloc[0])
+                       for part in parts], ignore_index=True)[together.columns]
+    pd.testing.assert_frame_equal(together, alone)

@@ -251,3 +251,16 @@ def test_evidence_logit_gains_on_prices_only_when_the_feed_carries_something(pan
                  if m.name == "price-logit").predictions
     gain = auroc(reader) - auroc(logit)
     assert (gain > 0.02) == better
+
+
+def test_price_readings_of_many_markets_at_once_equal_each_market_read_alone():
+    from storm.features.price_history import daily_price_features
+
+    parts = []
+    for index, days in enumerate([1, 2, 30, 61, 150]):
+        close = random_walk(days, seed=index)
+        parts.append(pd.DataFrame({"market": f"M{index}", "close": close, "high": close * 1.02, "low": close * 0.97,
+                                   "volume": np.arange(days) * 1e5}))
+    together = daily_price_features(pd.concat(parts, ignore_index=True))
+    alone = np.concatenate([daily_price_features(part.drop(columns="market")) for part in parts])
+    np.testing.assert_array_equal(together, alone)

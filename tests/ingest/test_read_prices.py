@@ -96,3 +96,28 @@ def test_a_prices_file_promising_too_many_rows_or_bytes_is_rejected_before_decod
     assert list(load_prices(layout.store, layout).prices["market"].unique()) == ["AAA", "BBB"]  # notes never read
     layout.store.write_table(layout.prices("AAA"), bomb.drop(columns="notes").assign(date="2024-01-0" + "2" * 100_000))
     assert "decodes to" in load_prices(layout.store, layout).rejected[layout.prices("AAA")]
+
+
+def test_files_of_different_schemas_are_read_alike_and_a_bad_date_rejects_only_its_file(layout):
+    write_prices(layout, "AAA", ["2024-01-02", "2024-01-03"])  # dates as strings
+    as_timestamps = layout.store.read_table(layout.prices("AAA")).to_pandas()
+    as_timestamps["date"] = pd.to_datetime(as_timestamps["date"])
+    layout.store.write_table(layout.prices("BBB"), as_timestamps)
+    layout.store.write_table(layout.prices("CCC"), as_timestamps.assign(date=as_timestamps["date"].dt.strftime("%Y/%m/%d")))
+    layout.store.write_table(layout.prices("DDD"), as_timestamps.assign(date=["2024-01-02", "not a day"]))
+    layout.store.write_table(layout.prices("EEE"), as_timestamps.assign(date=["2024-01-02", None]))
+    loaded = load_prices(layout.store, layout)
+    assert sorted(loaded.rejected) == [layout.prices("DDD"), layout.prices("EEE")]
+    assert "DDD.parquet has a bad date or price value" in loaded.rejected[layout.prices("DDD")]
+    assert "a date is missing" in loaded.rejected[layout.prices("EEE")]
+    by_market = loaded.prices.groupby("market")["date"].apply(list).to_dict()
+    assert by_market == {"AAA": ["2024-01-02", "2024-01-03"], "BBB": ["2024-01-02", "2024-01-03"],
+                         "CCC": ["2024-01-02", "2024-01-03"]}
+
+
+def test_markets_come_back_in_order_with_each_market_sorted_by_date(layout):
+    write_prices(layout, "BBB", ["2024-01-04", "2024-01-02", "2024-01-03"])
+    write_prices(layout, "AAA", ["2024-01-03", "2024-01-02"])
+    prices = read_prices(layout.store, layout)
+    assert list(zip(prices["market"], prices["date"])) == [
+        ("AAA", "2024-01-02"), ("AAA", "2024-01-03"), ("BBB", "2024-01-02"), ("BBB", "2024-01-03"), ("BBB", "2024-01-04")]
