@@ -57,12 +57,12 @@ def market_days(config) -> tuple[int, int]:
     return int(prices["market"].nunique()), len(prices)
 
 
-def measured(config, args) -> dict:
+def measured(config, folds: int) -> dict:
     from storm.evaluation import evaluate
 
     with PeakRss() as rss:
         began = time.perf_counter()
-        report = evaluate(config, "scale", folds=args.folds, skip_single_modality=True,
+        report = evaluate(config, "scale", folds=folds, skip_single_modality=True,
                           log=lambda message: print(f"    {message}", flush=True)).content
         seconds = time.perf_counter() - began
     stages = {name: float(report["stage_seconds"].get(name, 0.0)) for name in STAGES}
@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--real", type=Path, default=None, help="root of an imported real world (e.g. maec)")
+    parser.add_argument("--real-folds", type=int, default=3)
+    parser.add_argument("--real-set", action="append", default=[],
+                        help="override for the real world only, e.g. 'model.modalities=[prices,calls]' for maec")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override, repeatable")
     args = parser.parse_args()
     offline()
@@ -87,7 +90,7 @@ def main() -> None:
     worlds = {f"{n} markets": synthetic_config(args.workdir, n, args) for n in sorted(args.markets)}
     if args.real is not None:
         worlds[f"real: {args.real.name}"] = build_config(None, [f"storage.root={args.real}", f"train.epochs={args.epochs}",
-                                                                *args.overrides])
+                                                                *args.overrides, *args.real_set])
     ensure_ray(next(iter(worlds.values())).ray)
     print(f"machine: {os.cpu_count()} CPUs; synthetic worlds: {args.days} days, {args.headlines_per_day} headlines per "
           f"market-day, charts, no audio; {args.folds} fold(s), {args.epochs} epoch(s), single-modality models skipped",
@@ -97,18 +100,19 @@ def main() -> None:
         seconds = generated(config) if not name.startswith("real") else 0.0
         markets, days = market_days(config)
         print(f"  {name}: {markets} markets, {days:,} market-days (generated in {seconds:.0f} s)", flush=True)
-        results[name] = {"markets": markets, "market_days": days, **measured(config, args)}
+        folds = args.real_folds if name.startswith("real") else args.folds
+        results[name] = {"markets": markets, "market_days": days, "folds": folds, **measured(config, folds)}
         print(f"  {name}: {json.dumps(results[name])}", flush=True)
     report(results)
 
 
 def report(results: dict) -> None:
-    print("\n| world | market-days | " + " | ".join(f"{s} s (ms per market-day)" for s in STAGES)
+    print("\n| world | folds | market-days | " + " | ".join(f"{s} s (ms per market-day)" for s in STAGES)
           + " | evaluate s (ms per market-day) | peak RSS GiB (largest process) |")
-    print("|---|---|" + "---|" * (len(STAGES) + 2))
+    print("|---|---|---|" + "---|" * (len(STAGES) + 2))
     for name, result in results.items():
         per = lambda seconds: f"{seconds:.1f} ({1000 * seconds / result['market_days']:.2f})"  # noqa: E731
-        print(f"| {name} | {result['market_days']:,} | " + " | ".join(per(result["stages"][s]) for s in STAGES)
+        print(f"| {name} | {result['folds']} | {result['market_days']:,} | " + " | ".join(per(result["stages"][s]) for s in STAGES)
               + f" | {per(result['seconds'])} | {result['peak_rss_gib']:.2f} ({result['largest_gib']:.2f}) |")
     synthetic = [name for name in results if not name.startswith("real")]
     if len(synthetic) > 1:

@@ -81,7 +81,7 @@ def prepare(config, trained_root: Path | None) -> tuple[str, list[str]]:
         end = world.end
     here = Path(Layout(store).model_dir(RUN))
     if trained_root is None:
-        train(config)
+        train(config, fresh=True)  # a model of an earlier run of this benchmark is replaced
     else:
         shutil.copytree(trained_root, here, dirs_exist_ok=True)
     days, _ = trading_days(store, Layout(store), "0000-01-01", "9999-12-31")
@@ -130,15 +130,17 @@ def main() -> None:
         if trained_root is None:
             store = open_store(config.storage)
             trained_root = Path(Layout(store).model_dir(RUN))
-            scan(config, publish=False)  # warm-up: Ray Data and model load paths, on the smallest world
-        results[n] = {"cold": measure(lambda: scan(config, last, last, publish=False)),
-                      "warm": measure(lambda: scan(config, last, last, publish=False))}
+            scan(config, publish=False, force=True)  # warm-up: Ray Data and model load paths, on the smallest world
+        results[n] = {"cold": measure(lambda: scan(config, last, last, publish=False, force=True)),
+                      "warm": measure(lambda: scan(config, last, last, publish=False, force=True))}
         if n == args.backfill_markets:
             results[n]["plain"] = measure(lambda: plain_loop(config, last))
-            results[n]["warm-unexplained"] = measure(lambda: scan(config, last, last, publish=False, explain=False))
+            results[n]["warm-unexplained"] = measure(lambda: scan(config, last, last, publish=False, explain=False,
+                                                                  force=True))
             one_day, backfill = days_of[n][-2 - args.backfill_factor], days_of[n][-1 - args.backfill_factor:-1]
-            results[n]["1x"] = measure(lambda: scan(config, one_day, one_day, publish=False))
-            results[n][f"{args.backfill_factor}x"] = measure(lambda: scan(config, backfill[0], backfill[-1], publish=False))
+            results[n]["1x"] = measure(lambda: scan(config, one_day, one_day, publish=False, force=True))
+            results[n][f"{args.backfill_factor}x"] = measure(lambda: scan(config, backfill[0], backfill[-1],
+                                                                          publish=False, force=True))
         print(f"  {n} markets: " + ", ".join(f"{k} {m.seconds:.1f} s / {m.peak_rss_gib:.2f} GiB (+{m.added_rss_gib:.2f})"
                                               for k, m in results[n].items()), flush=True)
     report(results, sizes, args)

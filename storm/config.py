@@ -320,6 +320,11 @@ class ScanConfig(Section):
     # markets whose evidence panel the scan assembles and scores at once: its memory grows with this, not with
     # the number of markets (a batch of 256 markets x 60 days is ~15k panel rows, ~90 MB)
     market_batch: int = Field(256, ge=1)
+    # where the batches are scored: "actor" = one Ray actor (on a GPU when the cluster has one, on nodes holding
+    # ray.worker_resources); "driver" = the scan's own process, which has the model loaded already (an actor's start,
+    # a fresh process importing torch and storm, is ~6 s); "auto" = the driver on a one-node cluster without GPUs or
+    # worker resources, else the actor. Scores are the same either way.
+    scoring: Literal["auto", "driver", "actor"] = "auto"
 
 
 class MetricsConfig(Section):

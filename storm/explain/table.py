@@ -7,8 +7,6 @@ score and the baseline it explains, in logit (the model's raw storm logit) and i
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
@@ -56,17 +54,11 @@ def sample_rows(explanation: Explanation, sample: int, items_kept: int = ITEMS_K
     return rows
 
 
-def rows_to_json(rows: list[dict]) -> bytes:
-    """Compact bytes for a Ray Data column (NaN written as null)."""
-    return json.dumps([{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in rows],
-                      separators=(",", ":")).encode("utf-8")
-
-
-def explanations_table(payloads, markets, dates, version: str) -> pd.DataFrame:
-    """The stored table from each sample's JSON rows and keys; sorted so reruns write the same bytes."""
+def explanations_table(samples_rows, markets, dates, version: str) -> pd.DataFrame:
+    """The stored table from each sample's rows (sample_rows) and keys; sorted so reruns write the same bytes."""
     rows = []
-    for payload, market, date in zip(payloads, markets, dates):
-        for row in json.loads(bytes(payload).decode("utf-8")):
+    for sample, market, date in zip(samples_rows, markets, dates):
+        for row in sample:
             rows.append({**row, "date": str(date), "market": str(market), "model_version": version})
     table = pd.DataFrame(rows, columns=list(EXPLANATION_COLUMNS))
     if table.empty:

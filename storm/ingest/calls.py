@@ -23,7 +23,7 @@ from storm.config import FeatureConfig, IngestConfig
 from storm.ingest import decode
 from storm.ingest.errors import RejectedInput, describe
 from storm.ingest.quarantine import quarantine_record
-from storm.ingest.readers import SourceIngest
+from storm.ingest.readers import NothingListed, SourceIngest
 from storm.schema import N_PRAAT, PRAAT_COLUMNS, QUARANTINE_FIELDS
 from storm.store import Layout, ObjectStore
 from storm.store.layout import CALL_TABLE_SUFFIX, check_call_event, check_market, date_of, partition, raw_key_date
@@ -97,6 +97,8 @@ def ingest_call_tables(store: ObjectStore, layout: Layout, start: str, end: str,
         raise ValueError(f"date range {start}..{end} is empty: start must not be after end")
     prefix = "" if store.is_local else f"{store.scheme}://"
     sizes, unread = _listing(store, layout.call_tables_dir(), start, end, cfg, prefix)
+    if not sizes and not unread:
+        return NothingListed(_nothing_read)
     readable = sorted(path for path, size in sizes.items() if size <= cfg.max_file_bytes)
     if readable:
         raw = ray.data.read_binary_files(readable, filesystem=store.arrow_fs, include_paths=True)
@@ -105,10 +107,15 @@ def ingest_call_tables(store: ObjectStore, layout: Layout, start: str, end: str,
         ok = decoded.filter(expr=col("reason") == "").select_columns(list(OK_COLUMNS))
         quarantined = decoded.filter(expr=col("reason") != "").select_columns(list(QUARANTINE_FIELDS))
     else:
-        ok, quarantined = ray.data.from_arrow(_empty_ok()), ray.data.from_arrow(_strings([], QUARANTINE_FIELDS))
+        nothing = _nothing_read()
+        ok, quarantined = nothing.ok, nothing.quarantined
     if unread:
         quarantined = quarantined.union(ray.data.from_arrow(_strings(unread, QUARANTINE_FIELDS)))
-    return SourceIngest(ok=ok, quarantined=quarantined, nothing_listed=not sizes and not unread)
+    return SourceIngest(ok=ok, quarantined=quarantined)
+
+
+def _nothing_read() -> SourceIngest:
+    return SourceIngest(ok=ray.data.from_arrow(_empty_ok()), quarantined=ray.data.from_arrow(_strings([], QUARANTINE_FIELDS)))
 
 
 def _listing(store: ObjectStore, base: str, start: str, end: str, cfg: IngestConfig, prefix: str):

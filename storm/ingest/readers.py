@@ -15,7 +15,7 @@ range without files gives empty datasets, not an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Callable
 
 import numpy as np
@@ -54,6 +54,27 @@ class SourceIngest:
     ok: ray.data.Dataset  # OK_COLUMNS[source]
     quarantined: ray.data.Dataset  # QUARANTINE_FIELDS
     nothing_listed: bool = False   # no object of the source in range: nothing to featurise, nothing quarantined
+
+
+class NothingListed(SourceIngest):
+    """No object of the source in range. Its two empty datasets are built only if asked for: building them cost a
+    scan about a second per absent source, every night."""
+
+    def __init__(self, build_empty: Callable[[], SourceIngest]):
+        self._build_empty = build_empty
+        self.nothing_listed = True
+
+    @cached_property
+    def _built(self) -> SourceIngest:
+        return self._build_empty()
+
+    @property
+    def ok(self) -> ray.data.Dataset:
+        return self._built.ok
+
+    @property
+    def quarantined(self) -> ray.data.Dataset:
+        return self._built.quarantined
 
 
 def ingest_news(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
@@ -96,7 +117,7 @@ def _ingest(store: ObjectStore, layout: Layout, source: str, start: str, end: st
     base = layout.raw_dir(source)
     sizes, bad_keys = _listed_sizes(store, base, start, end)
     if not sizes and not bad_keys:
-        return _empty(source, nothing_listed=True)
+        return NothingListed(partial(_empty, source))
     readable = sorted(path for path, size in sizes.items() if size <= cfg.max_file_bytes)
     unread = [_oversize_record(_uri_prefix(store) + path, source, size, cfg)
               for path, size in sorted(sizes.items()) if size > cfg.max_file_bytes]
@@ -174,12 +195,12 @@ def _check_range(start: str, end: str) -> None:
         raise ValueError(f"date range {start}..{end} is empty: start must not be after end")
 
 
-def _empty(source: str, nothing_listed: bool = False) -> SourceIngest:
+def _empty(source: str) -> SourceIngest:
     def table(columns) -> pa.Table:
         return pa.table({name: pa.array([], type=_ARROW_TYPES.get(name, pa.string())) for name in columns})
 
     return SourceIngest(ok=ray.data.from_arrow(table(OK_COLUMNS[source])),
-                        quarantined=ray.data.from_arrow(table(QUARANTINE_FIELDS)), nothing_listed=nothing_listed)
+                        quarantined=ray.data.from_arrow(table(QUARANTINE_FIELDS)))
 
 
 def _uri_prefix(store: ObjectStore) -> str:

@@ -1,5 +1,6 @@
-"""Score trading days with a trained model: every market's inputs ingested once (Ray Data), then scored on one
-Ray actor a batch of markets at a time (``scan.market_batch``), so the scan's memory does not grow with the universe.
+"""Score trading days with a trained model: every market's inputs ingested once (Ray Data), then scored a batch of
+markets at a time (``scan.market_batch``), so the scan's memory does not grow with the universe. The batches are
+scored on one Ray actor, or in the scan's own process on a one-node CPU cluster (``scan.scoring``).
 
 Each score comes with its explanation (storm.explain): exact Shapley values of the modalities and the
 headlines, price readings and calls that moved it, computed by the same actor from the same encoding and
@@ -24,7 +25,7 @@ from storm.config import StormConfig
 from storm.console import SILENT, StageReporter
 from storm.explain.attribution import explain_windows
 from storm.explain.headlines import HeadlineBook, read_headline_book, read_news_lines
-from storm.explain.table import contributions_by_horizon, explanations_table, rows_to_json, sample_rows
+from storm.explain.table import contributions_by_horizon, explanations_table, sample_rows
 from storm.features.evidence_panel import EvidencePanel
 from storm.features.panel import WindowEvidence, assemble_panel, ingest_window
 from storm.features.windows import gather_windows
@@ -77,7 +78,7 @@ class ScoringActor:
         return pd.DataFrame({name: list(column) if np.ndim(column) > 1 else column for name, column in out.items()})
 
     def _explained(self, panel: EvidencePanel, rows, windows: dict, headlines: HeadlineBook | None) -> dict:
-        """contribution_<m>_<h>d columns and, per sample, its explanation rows as JSON bytes."""
+        """contribution_<m>_<h>d columns and, per sample, its explanation rows."""
         from storm.training.loop import autocast_context, model_inputs
 
         predictor = self.predictor
@@ -86,8 +87,10 @@ class ScoringActor:
         with autocast_context(predictor.device, predictor.autocast_dtype):
             explanation = explain_windows(predictor.model, predictor.calibration, inputs, window_headlines,
                                           call_labels=_call_labels(panel, rows))
-        payload = np.array([rows_to_json(sample_rows(explanation, i)) for i in range(len(rows))], dtype=object)
-        return {**contributions_by_horizon(explanation), "explanation": payload}
+        per_sample = np.empty(len(rows), dtype=object)  # each sample's explanation rows, a list of dicts
+        for i in range(len(rows)):
+            per_sample[i] = sample_rows(explanation, i)
+        return {**contributions_by_horizon(explanation), "explanation": per_sample}
 
 
 def _call_labels(panel: EvidencePanel, rows) -> list[list[str]]:
@@ -151,16 +154,21 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     thresholds = {int(h): float(t) for h, t in published.calibration.threshold.items()}
     horizons = sorted(thresholds)
 
-    model_side = {"labels": published.card["labels"],  # the model's window, features and encoders (what it reads);
-                  "model": published.card["model"],  # data policy stays the user's
-                  "features": {**published.card["features"],
-                               "render_missing_charts": config.features.render_missing_charts}}
-    panel_config = config.with_overrides(model_side)
-    evidence = ingest_window(panel_config, dates[0], dates[-1], progress, store, prices)  # every input, read once
-    with progress.stage(f"scan: scoring {len(markets)} markets x {len(dates)} day(s)"
-                        + (", with explanations" if explain else "")
-                        + f", {config.scan.market_batch} markets at a time"):
-        predictions = _predict(evidence, dates, published, config, explain)
+    scorer = _Scorer(published, explain, config)  # an actor starts while the driver ingests
+    try:
+        model_side = {"labels": published.card["labels"],  # the model's window, features and encoders (what it reads);
+                      "model": published.card["model"],  # data policy stays the user's
+                      "features": {**published.card["features"],
+                                   "render_missing_charts": config.features.render_missing_charts}}
+        panel_config = config.with_overrides(model_side)
+        evidence = ingest_window(panel_config, dates[0], dates[-1], progress, store, prices)  # every input, read once
+        with progress.stage(f"scan: scoring {len(markets)} markets x {len(dates)} day(s)"
+                            + (", with explanations" if explain else "")
+                            + f", {config.scan.market_batch} markets at a time"
+                            + (" in this process" if scorer.local is not None else " on a Ray actor")):
+            predictions = _predict(evidence, dates, scorer, config, explain)
+    finally:
+        scorer.close()
     outcome = ScanOutcome(dates=dates, scores={}, stats={}, model_version=version)
     elapsed_per_date = (time.time() - began) / len(dates)
     for date in dates:
@@ -199,17 +207,49 @@ def market_batches(markets: list[str], size: int) -> list[list[str]]:
     return [markets[i:i + size] for i in range(0, len(markets), size)]
 
 
-def _predict(evidence: WindowEvidence, dates: list[str], published, config: StormConfig,
-             explain: bool = False) -> pd.DataFrame:
-    """Score [dates[0], dates[-1]] a batch of markets at a time, on one scoring actor.
+class _Scorer:
+    """The scan's ScoringActor: a Ray actor, or the object itself in this process (``scan.scoring``, see
+    ScanConfig). Batches handed to an actor are scored while the driver assembles the next one."""
 
-    The driver assembles the next batch's panel while the actor scores the one before, and holds at most
-    those two panels: memory is bounded by ``scan.market_batch``, not the number of markets.
+    def __init__(self, published, explain: bool, config: StormConfig):
+        self.local = ScoringActor(published, explain) if scores_in_driver(config) else None
+        self.actor = None
+        if self.local is None:
+            use_gpu = bool(ray.cluster_resources().get("GPU", 0))
+            self.actor = ray.remote(ScoringActor).options(
+                num_cpus=0 if use_gpu else 1, num_gpus=1 if use_gpu else 0,
+                resources=config.ray.worker_resources or None,
+            ).remote(ray.put(published), explain)
+
+    def submit(self, panel: EvidencePanel, chunks: list[np.ndarray], headlines: HeadlineBook | None) -> list:
+        if self.local is not None:
+            return [self.local.score(panel, chunk, headlines) for chunk in chunks]
+        panel_ref, headlines_ref = ray.put(panel), ray.put(headlines)
+        return [self.actor.score.remote(panel_ref, chunk, headlines_ref) for chunk in chunks]
+
+    def results(self, submitted: list) -> list[pd.DataFrame]:
+        return submitted if self.local is not None else ray.get(submitted)
+
+    def close(self) -> None:
+        if self.actor is not None:
+            ray.kill(self.actor)
+
+
+def scores_in_driver(config: StormConfig) -> bool:
+    """``scan.scoring`` resolved: "auto" scores in the driver on a one-node cluster without GPUs or worker resources."""
+    if config.scan.scoring != "auto":
+        return config.scan.scoring == "driver"
+    alive = [node for node in ray.nodes() if node.get("Alive")]
+    return len(alive) <= 1 and not ray.cluster_resources().get("GPU", 0) and not config.ray.worker_resources
+
+
+def _predict(evidence: WindowEvidence, dates: list[str], scorer: _Scorer, config: StormConfig,
+             explain: bool = False) -> pd.DataFrame:
+    """Score [dates[0], dates[-1]] a batch of markets at a time.
+
+    With an actor scoring, the driver assembles the next batch's panel while the actor scores the one before, and
+    holds at most those two panels: memory is bounded by ``scan.market_batch``, not the number of markets.
     """
-    use_gpu = bool(ray.cluster_resources().get("GPU", 0))
-    actor = ray.remote(ScoringActor).options(
-        num_cpus=0 if use_gpu else 1, num_gpus=1 if use_gpu else 0, resources=config.ray.worker_resources or None,
-    ).remote(ray.put(published), explain)
     news = None
     if explain:
         news = read_news_lines(evidence.store, evidence.layout, evidence.read_from, dates[-1], config.ingest)
@@ -221,14 +261,12 @@ def _predict(evidence: WindowEvidence, dates: list[str], published, config: Stor
             headlines = read_headline_book(evidence.store, evidence.layout, panel, evidence.calendars,
                                            evidence.config.features, config.ingest, news)
         rows = panel.rows_between(dates[0], dates[-1])
-        panel_ref, headlines_ref = ray.put(panel), ray.put(headlines)
+        chunks = np.array_split(rows, max(1, -(-len(rows) // config.train.batch_size)))
+        pending = scorer.submit(panel, chunks, headlines)
         del panel, headlines
-        pending = [actor.score.remote(panel_ref, chunk, headlines_ref)
-                   for chunk in np.array_split(rows, max(1, -(-len(rows) // config.train.batch_size)))]
-        parts.extend(ray.get(in_flight))
+        parts.extend(scorer.results(in_flight))
         in_flight = pending
-    parts.extend(ray.get(in_flight))
-    ray.kill(actor)
+    parts.extend(scorer.results(in_flight))
     predictions = pd.concat(parts, ignore_index=True)
     return predictions.sort_values(["date", "market"], kind="stable").reset_index(drop=True)
 

@@ -21,6 +21,7 @@ from storm.explain.table import EXPLANATION_COLUMNS
 from storm.metrics import contract
 from storm.scan import scan
 from storm.scan.coherence import check_horizon_order
+from storm.scan.scan import scores_in_driver
 from storm.scan.score_store import ScoresOwnedByOtherVersion
 from storm.schema import SCORE_COLUMNS
 from storm.store import Layout, open_store
@@ -199,8 +200,9 @@ def test_rerunning_a_backfill_replaces_each_date_with_identical_bytes(trained_wo
     assert len([p for p in store.list_files(layout.scores_dir(), "scores.parquet") if any(d in p for d in days)]) == 3
 
 
-def test_scanning_one_market_at_a_time_stores_the_same_scores_and_explanations_as_one_batch(trained_world):
-    """scan.market_batch bounds memory only: 3 batches of 1 market store what 1 batch of 3 stores.
+def test_scoring_one_market_at_a_time_on_an_actor_stores_what_one_batch_in_this_process_stores(trained_world):
+    """scan.market_batch bounds memory only, and scan.scoring only says where: 3 batches of 1 market scored on a
+    Ray actor store what 1 batch of 3 scored in the scan's own process (auto, on this one-node cluster) stores.
 
     Equal up to float rounding: the model scores a batch of rows at once, and a different batch size may round
     the last bits differently.
@@ -215,7 +217,9 @@ def test_scanning_one_market_at_a_time_stores_the_same_scores_and_explanations_a
 
     scan(config, start=days[0], end=days[-1], publish=False)
     whole = stored()
-    one_at_a_time = config.with_overrides({"scan.market_batch": 1})
+    assert scores_in_driver(config)
+    one_at_a_time = config.with_overrides({"scan.market_batch": 1, "scan.scoring": "actor"})
+    assert not scores_in_driver(one_at_a_time)
     outcome = scan(one_at_a_time, start=days[0], end=days[-1], publish=False)
     assert sorted(set(outcome.scores[days[-1]].market)) == sorted(world.markets)
     for path, table in stored().items():
@@ -294,3 +298,10 @@ def test_failed_push_keeps_the_scores_and_metrics_push_republishes_them(trained_
         pushed = urllib.request.urlopen(f"{gateway.url}/metrics", timeout=10).read().decode()
         for market in world.markets:
             assert f'market="{market}"' in pushed
+
+
+def test_auto_scoring_leaves_the_driver_for_an_actor_when_workers_are_pinned_to_labelled_nodes(ray_cluster):
+    config = load_config(environ={})
+    assert scores_in_driver(config)  # the test cluster: one node, no GPU
+    assert not scores_in_driver(config.with_overrides({"ray.worker_resources": {"storm_worker": 1}}))
+    assert scores_in_driver(config.with_overrides({"ray.worker_resources": {"storm_worker": 1}, "scan.scoring": "driver"}))
