@@ -20,7 +20,7 @@ import os
 import time
 from pathlib import Path
 
-from common import PeakRss, offline
+from common import PeakRss, generated_world, offline
 
 STAGES = ("panel", "baselines", "train", "predict")
 
@@ -36,15 +36,13 @@ def synthetic_config(workdir: Path, markets: int, args):
 
 def generated(config) -> float:
     """Seconds spent generating the world (0 when one of this shape is there already)."""
-    from storm.store import Layout, open_store
+    from storm.store import open_store
     from storm.worlds import generate_world
 
-    store = open_store(config.storage)
-    manifest = Layout(store).world_manifest()
-    if store.exists(manifest) and json.loads(store.read_text(manifest)).get("world") == config.world.model_dump(mode="json"):
+    if generated_world(config) is not None:
         return 0.0
     began = time.perf_counter()
-    generate_world(config, store, progress=False)
+    generate_world(config, open_store(config.storage), progress=False)
     return time.perf_counter() - began
 
 

@@ -23,6 +23,19 @@ def offline() -> None:
         os.environ.setdefault(name, value)
 
 
+def generated_world(config) -> dict | None:
+    """The manifest of the world under ``config.storage`` when it was generated with exactly ``config.world``
+    (a benchmark may reuse it), else None."""
+    import json
+
+    from storm.store import Layout, open_store
+
+    store = open_store(config.storage)
+    path = Layout(store).world_manifest()
+    manifest = json.loads(store.read_text(path)) if store.exists(path) else {}
+    return manifest if manifest.get("world") == config.world.model_dump(mode="json") else None
+
+
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=REAL_DATA,
                         help=f"folder of the public data sets (default {REAL_DATA})")

@@ -82,11 +82,16 @@ def label_table(prices: pd.DataFrame, labels: LabelConfig) -> pd.DataFrame:
     return table
 
 
+def market_starts(market: np.ndarray) -> np.ndarray:
+    """Per row of rows grouped by market (as read_prices returns them): True where a market's first row is."""
+    market = np.asarray(market)
+    return np.r_[True, market[1:] != market[:-1]] if len(market) else np.zeros(0, dtype=bool)
+
+
 def _days_left_in_market(market: np.ndarray) -> np.ndarray:
     """Per row of rows grouped by market: how many later rows its market has."""
     if len(market) == 0:
         return np.zeros(0, dtype=np.int64)
-    last_of_run = np.r_[market[1:] != market[:-1], True]
-    run_end = np.flatnonzero(last_of_run)  # index of each market's last row
+    run_end = np.r_[np.flatnonzero(market_starts(market))[1:] - 1, len(market) - 1]  # each market's last row
     end_of_row = np.repeat(run_end, np.diff(np.r_[-1, run_end]))
     return end_of_row - np.arange(len(market))

@@ -36,7 +36,7 @@ from storm.features.price_history import daily_price_features
 from storm.ingest import IngestReport, read_prices
 from storm.ingest.quarantine import write_quarantine
 from storm.ingest.sources import INGESTERS
-from storm.labels import label_table
+from storm.labels import label_table, market_starts
 from storm.ray_runtime import ensure_ray
 from storm.schema import FWD_VOL, storm_column
 from storm.store import Layout, ObjectStore, open_store
@@ -232,7 +232,7 @@ def panel_rows(calendars: dict[str, np.ndarray], start: str, end: str, window_da
 def _price_row(rows: pd.DataFrame, prices: pd.DataFrame) -> np.ndarray:
     """Each panel row's position in ``prices`` (sorted by market, date: a market's i-th trading day is its i-th row)."""
     market = prices["market"].to_numpy()
-    first_row = np.flatnonzero(np.r_[True, market[1:] != market[:-1]]) if len(market) else np.zeros(0, np.int64)
+    first_row = np.flatnonzero(market_starts(market))
     offset = pd.Series(first_row, index=market[first_row])
     return offset.reindex(rows["market"].to_numpy()).to_numpy(np.int64) + rows["market_index"].to_numpy(np.int64)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from storm.labels import TRADING_DAYS_PER_YEAR
+from storm.labels import TRADING_DAYS_PER_YEAR, market_starts
 
 PRICE_FEATURES = ("log_return", "abs_return", "range", "volume_surprise", "drawdown_60", "log_vol_20", "log_vol_60")
 RETURN_SCALE = 50.0  # a 2% day reads as 1.0
@@ -47,8 +47,8 @@ def daily_price_features(prices: pd.DataFrame) -> np.ndarray:
     close = prices["close"].to_numpy(np.float64)
     log_close = np.log(np.maximum(close, 1e-12))
     log_return = np.diff(log_close, prepend=log_close[:1])
-    if market is not None and len(market):
-        log_return[np.r_[True, market[1:] != market[:-1]]] = 0.0  # a market's first day has no return
+    if market is not None:
+        log_return[market_starts(market)] = 0.0  # a market's first day has no return
     high = prices["high"].to_numpy(np.float64)
     low = prices["low"].to_numpy(np.float64)
     day_range = np.log(np.maximum(high, 1e-12) / np.maximum(low, 1e-12))
@@ -74,5 +74,4 @@ def _rolling(values: np.ndarray, market: np.ndarray | None, window: int, min_per
     series = pd.Series(values)
     if market is None:
         return series.rolling(window, min_periods=min_periods)
-    runs = np.cumsum(np.r_[True, market[1:] != market[:-1]]) if len(market) else np.zeros(0, dtype=np.int64)
-    return series.groupby(runs, sort=False).rolling(window, min_periods=min_periods)
+    return series.groupby(np.cumsum(market_starts(market)), sort=False).rolling(window, min_periods=min_periods)
