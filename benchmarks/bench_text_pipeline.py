@@ -1,6 +1,7 @@
 """storm's headline-embedding stage against the bare encoder, on real feeds, in one run: headlines/s and the ratio.
 
-    .venv/bin/python benchmarks/bench_text_pipeline.py [--data ../shared/realdata] [--items 8192]
+    .venv/bin/python benchmarks/bench_text_pipeline.py [--data ../shared/realdata] [--items 8192] \
+        [--feeds reuters stocknet maec]
 
 For each real feed (StockNet tweets, Reuters headlines, MAEC call sentences; in file order), the first --items:
 - bare encoder: MiniLM's forward pass, mean pooling and normalisation alone, on batches of 64 tokenised before the
@@ -52,6 +53,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_argument(parser)
     parser.add_argument("--items", type=int, default=8192)
+    parser.add_argument("--feeds", nargs="*", choices=[feed.split()[0] for feed in FEEDS],
+                        default=[feed.split()[0] for feed in FEEDS], help="the feeds to measure (first word)")
     args = parser.parse_args()
 
     import pandas as pd
@@ -73,7 +76,7 @@ def main() -> None:
     model, tokenizer = load_text_model(features)
     torch.set_num_threads(threads)
     print(f"{args.items} items per feed; {threads} thread(s) for the encoder; batches of {features.embed_batch_size}")
-    for feed in FEEDS:
+    for feed in (feed for feed in FEEDS if feed.split()[0] in args.feeds):
         rows = first_items(args.data, feed, args.items)
         texts = [mask_market_name(text, market) for market, _, text in rows]
         repeat_rate = 1 - len(set(texts)) / len(texts)

@@ -153,9 +153,8 @@ def bounded_json(line: bytes, cfg: IngestConfig) -> Any:
         text = line.decode("utf-8")
     except UnicodeDecodeError as err:
         raise RejectedInput(f"not UTF-8 text: {err}") from None
-    depth = json_depth(text)
-    if depth > cfg.max_json_depth:
-        raise RejectedInput(f"JSON nests {depth} levels deep, over ingest.max_json_depth={cfg.max_json_depth}; not parsed")
+    if json_depth(text, stop_above=cfg.max_json_depth) > cfg.max_json_depth:
+        raise RejectedInput(f"JSON nests deeper than ingest.max_json_depth={cfg.max_json_depth} levels; not parsed")
     try:
         return json.loads(text, parse_int=lambda s: _number(s, int, cfg), parse_float=lambda s: _number(s, float, cfg),
                           parse_constant=_no_constant, object_pairs_hook=_unicode_object)
@@ -165,8 +164,12 @@ def bounded_json(line: bytes, cfg: IngestConfig) -> Any:
         raise RejectedInput(f"malformed JSON: {describe(err)}") from None
 
 
-def json_depth(text: str) -> int:
-    """Deepest nesting of [ and { outside strings, in one linear pass (no parsing, so nothing can recurse)."""
+def json_depth(text: str, stop_above: int | None = None) -> int:
+    """Deepest nesting of [ and { outside strings, in one linear pass (no parsing, so nothing can recurse).
+
+    With ``stop_above``, the scan ends at the first bracket deeper than that: a line of 60k brackets costs no more
+    than one that is just too deep.
+    """
     depth = deepest = 0
     in_string = False
     for token in _JSON_TOKENS.finditer(text):
@@ -178,6 +181,8 @@ def json_depth(text: str) -> int:
         elif mark in "[{":
             depth += 1
             deepest = max(deepest, depth)
+            if stop_above is not None and deepest > stop_above:
+                break
         else:
             depth -= 1
     return deepest

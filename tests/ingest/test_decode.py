@@ -125,7 +125,7 @@ def test_good_news_line_gives_market_date_headline():
         (news_line(market="A-B"), "bad market name"),
         (news_line(market="../../etc"), "bad market name"),
         (b"[" * 100_000 + b"]" * 100_000, "line is 200000 bytes, over ingest.max_news_line_bytes=65536"),
-        (b"[" * 5000 + b"]" * 5000, "JSON nests 5000 levels deep, over ingest.max_json_depth=16"),
+        (b"[" * 5000 + b"]" * 5000, "JSON nests deeper than ingest.max_json_depth=16 levels"),
         (b'{"market": "AAA", "headline": "x", "n": ' + b"9" * 5000 + b"}", "JSON number of 5000 characters"),
         (b'{"market": "AAA", "headline": "x", "n": 1e999}', "JSON number 1e999 is not finite"),
         (b'{"market": "AAA", "headline": "x", "n": NaN}', "JSON constant NaN"),
@@ -141,6 +141,12 @@ def test_json_depth_ignores_brackets_inside_strings():
     assert json_depth(json.dumps({"a": [1, {"b": "[[[{{{"}]})) == 3
     assert json_depth('"\\"[[["') == 0
     assert json_depth('[["\\\\"]]') == 2  # an escaped backslash ends the string
+
+
+def test_json_depth_stops_at_the_first_bracket_past_the_limit():
+    assert json_depth("[" * 5000 + "]" * 5000) == 5000
+    assert json_depth("[" * 5000 + "]" * 5000, stop_above=16) == 17
+    assert json_depth("[[]]", stop_above=16) == 2
 
 
 def test_json_depth_scans_a_flood_of_escaped_quotes_in_one_pass():
