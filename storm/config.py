@@ -272,6 +272,9 @@ class TrainConfig(Section):
     storm_margin_days: int = Field(20, ge=0)
     early_stopping_metric: Literal["auroc", "loss"] = "auroc"  # the epoch kept: best mean validation AUROC, or loss
     max_failures: int = Field(1, ge=0)
+    # how often Ray Train's controller collects the workers' reports: it takes one per worker per poll and a worker
+    # holds one, so at Ray's default (2 s) every epoch report of every model can stall training up to 2 s
+    report_poll_seconds: float = Field(0.2, gt=0)
     validation_fraction: float = Field(0.2, gt=0, lt=1)  # of each fold's training part, carved from its end
     embargo_days: int | None = None  # None: max(longest horizon, labels.volatility_window); shorter is an error
     folds: int = Field(3, ge=1)  # walk-forward test blocks of `storm evaluate`

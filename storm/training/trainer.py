@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import posixpath
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import ray
@@ -155,7 +157,8 @@ def train_models(requests: list[TrainingRequest], evidence=None, fault: Callable
             run_config=run_config(owner, store, layout, first.train.max_failures, callbacks),
         )
         what = owner if len(jobs) == 1 else f"{len(jobs)} models ({', '.join(job.run for job in jobs)})"
-        with progress.stage(f"training {what}: {first.train.num_workers} workers, up to {epochs} epochs"):
+        with progress.stage(f"training {what}: {first.train.num_workers} workers, up to {epochs} epochs"), \
+                reports_polled_every(first.train.report_poll_seconds):
             result = trainer.fit()
     if result.checkpoint is None:
         raise RuntimeError(f"run {owner} finished without a checkpoint under {layout.checkpoints_dir(owner)}; "
@@ -168,6 +171,26 @@ def train_models(requests: list[TrainingRequest], evidence=None, fault: Callable
     seconds = time.perf_counter() - started
     results = [publish(job, contents, build, store, layout, seconds) for job, contents in zip(jobs, trained)]
     return [results[position] for position in positions]
+
+
+REPORT_POLL_ENV = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
+
+
+@contextmanager
+def reports_polled_every(seconds: float) -> Iterator[None]:
+    """Ray Train's controller polls its workers every RAY_TRAIN_HEALTH_CHECK_INTERVAL_S (default 2 s) and takes one
+    report per worker per poll, while a worker's report queue holds one: each ``ray.train.report`` after the first
+    waits up to a poll. fit() hands this variable from the driver's environment to the controller it creates, so it
+    is set for the call; a value the user exported wins.
+    """
+    if REPORT_POLL_ENV in os.environ:
+        yield
+        return
+    os.environ[REPORT_POLL_ENV] = str(seconds)
+    try:
+        yield
+    finally:
+        os.environ.pop(REPORT_POLL_ENV, None)
 
 
 ANCHOR_RUN_SUFFIX = "-only-prices"  # the same name an evaluation gives its fold's prices-only model

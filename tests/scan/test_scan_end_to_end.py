@@ -25,7 +25,7 @@ from storm.scan.scan import scores_in_driver
 from storm.scan.score_store import ScoresOwnedByOtherVersion
 from storm.schema import SCORE_COLUMNS
 from storm.store import Layout, open_store
-from storm.training import train
+from storm.training import TrainingRequest, train_models
 from storm.worlds import generate_world
 
 pytestmark = pytest.mark.slow
@@ -47,8 +47,13 @@ def trained_world(tmp_path_factory, ray_cluster):
     store = open_store(config.storage)
     world = generate_world(config, store, progress=False)
     recode_conferences(store, Layout(store))
-    train(config)
+    # production and a candidate (another seed, so another version) in one worker group: Ray Train starts once
+    train_models([TrainingRequest(config), TrainingRequest(candidate_of(config))])
     return config, world, store
+
+
+def candidate_of(config):
+    return config.with_overrides({"train.run_name": "scan-candidate", "train.seed": 1})
 
 
 def recode_conferences(store, layout: Layout) -> None:
@@ -253,8 +258,7 @@ def test_a_candidate_scans_into_its_own_namespace_and_another_version_may_not_ov
     layout = Layout(store)
     scan(config, publish=False)
     production = store.read_bytes(layout.scores(world.end))
-    candidate = config.with_overrides({"train.run_name": "scan-candidate", "train.seed": 1})
-    train(candidate)
+    candidate = candidate_of(config)
     scan(candidate, publish=False, candidate=True)
     assert store.exists(layout.scores(world.end, "scan-candidate"))
     with pytest.raises(ScoresOwnedByOtherVersion, match="--force"):

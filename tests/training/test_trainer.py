@@ -1,6 +1,8 @@
 """Ray Train end to end on tiny data: 2 workers (DDP over gloo), real local Ray, a real store."""
 
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -166,3 +168,16 @@ def test_a_worker_failure_in_a_later_model_of_a_batch_resumes_it_from_s3_without
     layout = Layout(store)
     assert store.list_files(layout.checkpoints_dir("batch-a"), suffix="training_state.json")
     assert load_predictor(store, layout, "batch-b").version == second.version
+
+
+def test_ray_train_reports_are_polled_at_the_configured_interval_unless_the_user_set_one(monkeypatch):
+    from storm.training.trainer import REPORT_POLL_ENV, reports_polled_every
+
+    monkeypatch.delenv(REPORT_POLL_ENV, raising=False)
+    with reports_polled_every(0.2):
+        assert os.environ[REPORT_POLL_ENV] == "0.2"  # what fit() hands to the controller it creates
+    assert REPORT_POLL_ENV not in os.environ
+    monkeypatch.setenv(REPORT_POLL_ENV, "5")
+    with reports_polled_every(0.2):
+        assert os.environ[REPORT_POLL_ENV] == "5"
+    assert os.environ[REPORT_POLL_ENV] == "5"
