@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from typing import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from servers import free_port, wait_until
+from servers import free_port, stop_ray_node, wait_until
 from storm.cli import app
 from storm.config import load_config
 from storm.store import Layout, open_store
@@ -78,12 +77,7 @@ def ray_node(arguments: list[str], env: dict[str, str], temp_dir: Path) -> Itera
     try:
         yield node
     finally:
-        os.killpg(node.pid, signal.SIGTERM)
-        try:
-            node.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(node.pid, signal.SIGKILL)
-            node.wait(timeout=30)
+        stop_ray_node(node)
 
 
 def _alive(node: subprocess.Popen, temp_dir: Path) -> None:

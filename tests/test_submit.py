@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import free_port, wait_until
+from servers import free_port, stop_ray_node, wait_until
 from storm import submit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +78,7 @@ def test_auth_token_comes_from_option_then_env_then_token_file(tmp_path):
     assert submit.auth_headers("t0k") == {"Authorization": "Bearer t0k"} and submit.auth_headers(None) == {}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def token_protected_ray_head():
     """`ray start --head --block` on loopback ports with token auth, in its own process group; killed after."""
     token = uuid.uuid4().hex
@@ -102,12 +101,7 @@ def token_protected_ray_head():
         wait_until(lambda: _jobs_api_up(address, token, head, log), timeout=180, interval=1.0, what="Ray Jobs API")
         yield address, token
     finally:
-        os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=15)  # ray start --block shuts its processes down on SIGTERM; slow ones get killed
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait(timeout=30)
+        stop_ray_node(head)
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
