@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from storm.config import LabelConfig, StormConfig
+from storm.config import LabelConfig, StorageConfig, StormConfig
 from storm.evaluation import evaluate
 from storm.evaluation.runner import fold_run
 from storm.ingest import read_prices
@@ -52,7 +52,6 @@ def calibration_of(layout: Layout, run: str) -> dict:
     return read_model(layout.store, layout, run).calibration.to_json()
 
 
-@pytest.mark.slow
 def evaluate_counting_stores(opened: list, monkeypatch):
     """`evaluate`, appending to ``opened`` how many object stores each call opened in this process."""
     original = ObjectStore.__init__
@@ -88,15 +87,23 @@ def count_ray_train_fits(monkeypatch) -> list[int]:
     return fits
 
 
-def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_reuse_the_folds(ray_cluster, local_storage,
-                                                                                               monkeypatch):
-    config = StormConfig(storage=local_storage).with_overrides(TINY)
-    layout = Layout(open_store(local_storage))
+@pytest.fixture(scope="module")
+def evaluated_tiny(ray_cluster, tmp_path_factory):
+    """The tiny world evaluated once: 2 folds and the final model, the Ray Train fits and opened stores counted."""
+    config = StormConfig(storage=StorageConfig(root=str(tmp_path_factory.mktemp("evaluated") / "store"))).with_overrides(TINY)
+    layout = Layout(open_store(config.storage))
     write_world(layout)
-    opened = []
-    counted = evaluate_counting_stores(opened, monkeypatch)
-    fits = count_ray_train_fits(monkeypatch)
-    outcome = counted(config, "tiny", skip_single_modality=True, final_model=True)  # 3 fused models: 2 cores
+    opened: list[int] = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        counted = evaluate_counting_stores(opened, monkeypatch)
+        fits = count_ray_train_fits(monkeypatch)
+        outcome = counted(config, "tiny", skip_single_modality=True, final_model=True)  # 3 fused models: 2 cores
+    return config, layout, outcome, fits, opened
+
+
+def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_reuse_the_folds(evaluated_tiny,
+                                                                                               monkeypatch):
+    config, layout, outcome, fits, opened = evaluated_tiny
     assert fits == [6]  # two folds and the final model, each after its prices anchor: Ray Train started once
     assert outcome.final.summary["run"] == "tiny" and not outcome.final.summary["reused"]
     assert read_model(layout.store, layout, "tiny").version == outcome.final.summary["version"]
@@ -121,23 +128,27 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
     assert all(seconds > 0 for seconds in report["stage_seconds"].values())
     assert all(layout.store.read_bytes(path).startswith(b"\x89PNG") for path in outcome.plot_paths)
 
+    counted = evaluate_counting_stores(opened, monkeypatch)
+    refits = count_ray_train_fits(monkeypatch)
     again = counted(config, "tiny", skip_single_modality=True, final_model=True)
     assert all(again.content["fold_runs"][f]["fused"]["reused"] for f in ("fold1", "fold2"))
-    assert again.final.summary["reused"] and fits == [6]  # nothing trained, Ray Train not started
+    assert again.final.summary["reused"] and refits == []  # nothing trained, Ray Train not started
     assert opened == [1, 1]  # one object store per evaluation in this process, for the panel and every fold
     assert again.content["pooled"] == report["pooled"]  # same folds, same predictions, same figures and intervals
 
 
 @pytest.mark.slow
-def test_scrambling_the_test_period_changes_neither_the_folds_weights_nor_its_calibration(ray_cluster, local_storage):
-    config = StormConfig(storage=local_storage).with_overrides(TINY)
-    layout = Layout(open_store(local_storage))
-    write_world(layout)
-    first = evaluate(config, "plain", folds=2, skip_single_modality=True)
+def test_scrambling_the_test_period_changes_neither_the_folds_weights_nor_its_calibration(evaluated_tiny,
+                                                                                        local_storage):
+    """The same world with fold 1's test block (and all after it) shuffled, evaluated in a store of its own."""
+    config, layout, first, _, _ = evaluated_tiny
+    scrambled_layout = Layout(open_store(local_storage))
     fold1_test_start = DATES.index(first.content["folds"][0]["periods"]["test"]["start"])
-    write_world(layout, scramble_from=fold1_test_start)
-    second = evaluate(config, "scrambled", folds=2, skip_single_modality=True)
+    write_world(scrambled_layout, scramble_from=fold1_test_start)
+    second = evaluate(config.with_overrides({"storage.root": local_storage.root}), "scrambled", folds=2,
+                      skip_single_modality=True)
     plain, scrambled = first.content["fold_runs"]["fold1"]["fused"], second.content["fold_runs"]["fold1"]["fused"]
     assert plain["weights_sha256"] == scrambled["weights_sha256"]  # nothing of the test block reached training
-    assert calibration_of(layout, fold_run("plain", "fold1")) == calibration_of(layout, fold_run("scrambled", "fold1"))
+    assert calibration_of(layout, fold_run("tiny", "fold1")) == calibration_of(scrambled_layout,
+                                                                             fold_run("scrambled", "fold1"))
     assert first.content["folds"][0]["metrics"]["20"]["fused"] != second.content["folds"][0]["metrics"]["20"]["fused"]
