@@ -35,8 +35,11 @@ apt-test:
 demo: venv apt-runtime
 	$(BIN)/storm demo
 
+# Two pytest workers, each test module whole on one (its module fixtures, e.g. a trained world, built once); each
+# worker starts its own small Ray cluster. TEST_WORKERS=0 runs the suite in this one process.
+TEST_WORKERS ?= 2
 test: venv apt-test
-	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf storm-data storm-metrics.prom ray_results
