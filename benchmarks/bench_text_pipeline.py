@@ -34,6 +34,8 @@ FEEDS = {  # feed: (file under the data folder, market column or a fixed market,
     "maec call sentences": ("maec/maec_sentences.csv.gz", "ticker", "date", "text"),
 }
 
+FEED_NAMES = {feed.split()[0]: feed for feed in FEEDS}  # what --feeds takes: reuters, stocknet, maec
+
 
 def first_items(data: Path, feed: str, count: int) -> list[tuple[str, str, str]]:
     """(market, date, text) of the feed's first ``count`` rows with a text, in file order."""
@@ -53,8 +55,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_argument(parser)
     parser.add_argument("--items", type=int, default=8192)
-    parser.add_argument("--feeds", nargs="*", choices=[feed.split()[0] for feed in FEEDS],
-                        default=[feed.split()[0] for feed in FEEDS], help="the feeds to measure (first word)")
+    parser.add_argument("--feeds", nargs="*", choices=list(FEED_NAMES), default=list(FEED_NAMES),
+                        help="the feeds to measure")
     args = parser.parse_args()
 
     import pandas as pd
@@ -76,7 +78,7 @@ def main() -> None:
     model, tokenizer = load_text_model(features)
     torch.set_num_threads(threads)
     print(f"{args.items} items per feed; {threads} thread(s) for the encoder; batches of {features.embed_batch_size}")
-    for feed in (feed for feed in FEEDS if feed.split()[0] in args.feeds):
+    for feed in (FEED_NAMES[name] for name in args.feeds):
         rows = first_items(args.data, feed, args.items)
         texts = [mask_market_name(text, market) for market, _, text in rows]
         repeat_rate = 1 - len(set(texts)) / len(texts)

@@ -129,16 +129,16 @@ def _running(command_for_port: Callable[[int], list[str]], log: Path) -> Iterato
             _wait_ready(server)
             break
         except PortTaken:
-            _stop(process)
+            stop_process_group(process)
             if attempt == START_ATTEMPTS:
                 raise
         except BaseException:
-            _stop(process)
+            stop_process_group(process)
             raise
     try:
         yield server
     finally:
-        _stop(process)
+        stop_process_group(process)
 
 
 class PortTaken(RuntimeError):
@@ -186,34 +186,23 @@ def listens_on(pid: int, port: int) -> bool:
     return False
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+def stop_process_group(process: subprocess.Popen, grace_seconds: float = 20) -> None:
+    """Stop a server started in its own process group: SIGTERM to its leader, then SIGKILL to what is left.
 
-
-def stop_ray_node(node: subprocess.Popen) -> None:
-    """Stop a `ray start --block` node started in its own process group.
-
-    SIGTERM to `ray start` alone: it stops its own processes and exits in ~2 s. The same signal to the whole group
-    at once took ~33 s (each process shutting down beside the others). What is left after it exits is killed.
+    The leader alone gets SIGTERM: `ray start --block` stops its own processes and exits in ~2 s, where the same
+    signal to the whole group at once took ~33 s (each process shutting down beside the others).
     """
-    if node.poll() is None:
-        os.kill(node.pid, signal.SIGTERM)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
         try:
-            node.wait(timeout=15)
+            process.wait(timeout=grace_seconds)
         except subprocess.TimeoutExpired:
             pass
     try:
-        os.killpg(node.pid, signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:  # the group is gone already
         pass
-    node.wait(timeout=30)
+    process.wait(timeout=30)
 
 
 def prometheus_query(prometheus_url: str, promql: str) -> list[dict]:

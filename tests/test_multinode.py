@@ -31,7 +31,7 @@ from typing import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from servers import free_port, stop_ray_node, wait_until
+from servers import free_port, stop_process_group, wait_until
 from storm.cli import app
 from storm.config import load_config
 from storm.store import Layout, open_store
@@ -77,7 +77,7 @@ def ray_node(arguments: list[str], env: dict[str, str], temp_dir: Path) -> Itera
     try:
         yield node
     finally:
-        stop_ray_node(node)
+        stop_process_group(node)
 
 
 def _alive(node: subprocess.Popen, temp_dir: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import free_port, stop_ray_node, wait_until
+from servers import free_port, stop_process_group, wait_until
 from storm import submit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +101,7 @@ def token_protected_ray_head():
         wait_until(lambda: _jobs_api_up(address, token, head, log), timeout=180, interval=1.0, what="Ray Jobs API")
         yield address, token
     finally:
-        stop_ray_node(head)
+        stop_process_group(head)
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
