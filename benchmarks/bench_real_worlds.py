@@ -11,8 +11,8 @@ baseline AUROCs with their intervals. Sources (public, see README "Real data"):
   maec           MAEC (Li et al., CIKM 2020): earnings calls, per-sentence text + Praat features, 2015-2018
   reuters-sp500  Reuters editorial headlines 2007-2016 with the S&P 500 index (arch.data.sp500): the headlines
                  that name markets or the economy, the latest 16 a day
-  reuters-full   the same with every one of the 2,187,952 headlines (not in the default list: embedding the whole
-                 feed is 1-2 hours of 2 cores)
+  reuters-full   the same with every one of the 2,187,952 headlines (not in the default list: the whole run took
+                 2 h 37 min on 2 cores, 2 h 34 min of it embedding; BENCHMARKS.md)
 """
 
 from __future__ import annotations
