@@ -16,39 +16,13 @@ Prints both rates, storm ÷ bare (above 1 where repeated texts are not embedded 
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import hashlib
 import tempfile
 import time
-from pathlib import Path
 
-from common import add_data_argument, offline
+from common import FEED_NAMES, add_data_argument, feed_items, offline
 
 offline()
-
-
-FEEDS = {  # feed: (file under the data folder, market column or a fixed market, date column, text column)
-    "stocknet tweets": ("stocknet/tweets.csv.gz", "ticker", "date", "text"),
-    "reuters headlines": ("reuters/reuters_editorial_2007_2016.csv.gz", "=gspc", "date", "headline"),
-    "maec call sentences": ("maec/maec_sentences.csv.gz", "ticker", "date", "text"),
-}
-
-FEED_NAMES = {feed.split()[0]: feed for feed in FEEDS}  # what --feeds takes: reuters, stocknet, maec
-
-
-def first_items(data: Path, feed: str, count: int) -> list[tuple[str, str, str]]:
-    """(market, date, text) of the feed's first ``count`` rows with a text, in file order."""
-    path, market, date, text = FEEDS[feed]
-    rows = []
-    with gzip.open(data / path, "rt", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row[text]:
-                name = market[1:] if market.startswith("=") else row[market].lower()
-                rows.append((name, row[date][:10], row[text]))
-            if len(rows) == count:
-                break
-    return rows
 
 
 def main() -> None:
@@ -79,7 +53,7 @@ def main() -> None:
     torch.set_num_threads(threads)
     print(f"{args.items} items per feed; {threads} thread(s) for the encoder; batches of {features.embed_batch_size}")
     for feed in (FEED_NAMES[name] for name in args.feeds):
-        rows = first_items(args.data, feed, args.items)
+        rows = feed_items(args.data, feed, args.items)
         texts = [mask_market_name(text, market) for market, _, text in rows]
         repeat_rate = 1 - len(set(texts)) / len(texts)
         batches = [tokenizer(texts[i:i + features.embed_batch_size], padding=True, truncation=True,

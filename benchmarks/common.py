@@ -41,6 +41,31 @@ def add_data_argument(parser: argparse.ArgumentParser) -> None:
                         help=f"folder of the public data sets (default {REAL_DATA})")
 
 
+FEEDS = {  # feed: (file under the data folder, market column or a fixed market, date column, text column)
+    "stocknet tweets": ("stocknet/tweets.csv.gz", "ticker", "date", "text"),
+    "reuters headlines": ("reuters/reuters_editorial_2007_2016.csv.gz", "=gspc", "date", "headline"),
+    "maec call sentences": ("maec/maec_sentences.csv.gz", "ticker", "date", "text"),
+}
+FEED_NAMES = {feed.split()[0]: feed for feed in FEEDS}  # what --feeds takes: reuters, stocknet, maec
+
+
+def feed_items(data: Path, feed: str, count: int = 0) -> list[tuple[str, str, str]]:
+    """(market, date, text) of the feed's first ``count`` rows with a text (0: all), in file order."""
+    import csv
+    import gzip
+
+    path, market, date, text = FEEDS[feed]
+    rows = []
+    with gzip.open(data / path, "rt", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row[text]:
+                name = market[1:] if market.startswith("=") else row[market].lower()
+                rows.append((name, row[date][:10], row[text]))
+            if len(rows) == count:
+                break
+    return rows
+
+
 def tree_rss(pid: int | None = None) -> tuple[int, int]:
     """(summed RSS, largest single RSS) in bytes of process ``pid`` (default: this one) and its descendants."""
     import psutil

@@ -30,7 +30,8 @@ from storm.features.cache import SPEC_SOURCES, FeatureCache, feature_spec_id
 from storm.features.calls import (RECORDING_READING_CALL_ENCODERS, TABLE_READING_CALL_ENCODERS, call_feature_spec_id,
                                   call_vector_dim, resolved_calls_encoder)
 from storm.features.evidence_panel import EvidencePanel, recent_conferences
-from storm.features.featurize import ITEM_KEYS, SourceFeatures, featurize
+from storm.features.batch_features import ITEM_KEYS
+from storm.features.featurize import SourceFeatures, featurize
 from storm.features.image import PRICE_READING_CHART_ENCODERS, price_window, rendered_chart_tensor
 from storm.features.price_history import daily_price_features
 from storm.ingest import IngestReport, read_prices

@@ -55,14 +55,15 @@ def embedding_threads(features: FeatureConfig) -> int:
     return features.embed_threads or max(1, (os.cpu_count() or 1) // features.embed_actors)
 
 
-def load_text_model(features: FeatureConfig):
-    """(model, tokenizer) in eval mode, from local files only, weights from safetensors."""
+def load_text_model(features: FeatureConfig, device: str = "cpu"):
+    """(model, tokenizer) in eval mode on ``device``, from local files only, weights from safetensors (float32)."""
+    import torch
     from transformers import AutoModel, AutoTokenizer
 
     folder = text_model_path(features.text_model)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModel.from_pretrained(folder, local_files_only=True, use_safetensors=True)
-    model.eval()
+    model = AutoModel.from_pretrained(folder, local_files_only=True, use_safetensors=True, dtype=torch.float32)
+    model.to(device).eval()
     hidden = model.config.hidden_size
     if hidden != features.text_dim:
         raise ValueError(f"features.text_dim is {features.text_dim} but {folder} gives {hidden}-dim embeddings; set features.text_dim={hidden}")
@@ -76,7 +77,8 @@ def mean_pool(token_embeddings, attention_mask):
 
 
 def embed_texts(model, tokenizer, texts: list[str], max_tokens: int = 64, batch_size: int = 64) -> np.ndarray:
-    """Unit-length sentence embeddings, float32 [len(texts), D]; texts cut at max_tokens tokens.
+    """Unit-length sentence embeddings, float32 [len(texts), D]; texts cut at max_tokens tokens, computed on the
+    model's device (tokens are moved there, vectors come back to the CPU).
 
     Texts are batched in order of length, so a batch pads to its own longest text rather than to the longest of a
     random mix (a tweet beside a 60-token headline); rows come back in the order given."""
@@ -92,7 +94,7 @@ def embed_texts(model, tokenizer, texts: list[str], max_tokens: int = 64, batch_
         for begin in range(0, len(texts), batch_size):
             chosen = order[begin:begin + batch_size]
             encoded = tokenizer([texts[i] for i in chosen], padding=True, truncation=True, max_length=max_tokens,
-                                return_tensors="pt")
+                                return_tensors="pt").to(model.device)
             tokens = model(**encoded).last_hidden_state
             pooled = mean_pool(tokens, encoded["attention_mask"])
             embedded[chosen] = torch.nn.functional.normalize(pooled, p=2, dim=1).cpu().numpy()

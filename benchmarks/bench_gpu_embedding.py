@@ -1,0 +1,174 @@
+"""Headline embedding on a GPU against the same code on the CPU: headlines/s, bare floor, agreement, in one run.
+
+    python benchmarks/bench_gpu_embedding.py [--data ../shared/realdata] [--items 0] [--every 1] \
+        [--text-model FOLDER] [--batch-sizes 64 256 1024] [--reference 4096] [--out results.json]
+
+Runs storm's embedding actor (storm.features.batch_features.HeadlineEmbedder: what each Ray Data embedding actor
+runs per batch: market-name masking, the memo of repeated texts, length-sorted encoder batches, float32 bytes
+out) on batches shaped as Ray Data hands them over, on the CPU and on CUDA. Ray itself is not needed, so this
+runs on a GPU machine without Ray. On the Reuters feed (every --every-th headline, in file order), it prints:
+
+- the feed's repeat rate (the share of masked headlines that came earlier);
+- storm on the CPU (all of the machine's cores) on the first --reference headlines: the reference vectors;
+- per batch size and precision, the bare encoder on the GPU: forward pass, pooling and normalisation on batches
+  tokenised and moved to the GPU before the clock starts (the floor any pipeline pays), with its cosine to the
+  CPU reference; storm keeps float32 unless another precision is both faster and within cosine 0.99;
+- per batch size, storm's actor end to end on the GPU over every headline, ÷ the bare float32 encoder at that
+  batch size, and its cosine to the CPU reference;
+- what the whole feed (1,987,983 headlines once same-day duplicates are dropped) would take at that rate.
+Without CUDA only the CPU figures are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+
+from common import FEED_NAMES, add_data_argument, feed_items, offline
+
+offline()
+
+WHOLE_FEED = 1_987_983  # Reuters headlines after same-day duplicates (BENCHMARKS: the whole feed through storm)
+
+
+def ray_batches(rows: list[tuple[str, str, str]], size: int) -> list[dict]:
+    """The items as ingest hands them to the embedding actor, in Ray Data's numpy batches of ``size``."""
+    import numpy as np
+
+    batches = []
+    for begin in range(0, len(rows), size):
+        chunk = rows[begin:begin + size]
+        column = (lambda values: np.array(values, dtype=object))
+        batches.append({"market": column([m for m, _, _ in chunk]), "date": column([d for _, d, _ in chunk]),
+                        "headline": column([t for _, _, t in chunk]),
+                        "content_hash": column([hashlib.sha256(f"{begin + i}:{t}".encode()).hexdigest()
+                                                for i, (_, _, t) in enumerate(chunk)]),
+                        "source_path": column(["raw/news/reuters.jsonl"] * len(chunk))})
+    return batches
+
+
+def run_actor(embedder, batches: list[dict]):
+    """(seconds, [N, D] vectors) of the actor over every batch; seconds include nothing but the calls."""
+    import numpy as np
+
+    began = time.perf_counter()
+    outputs = [embedder(batch) for batch in batches]
+    seconds = time.perf_counter() - began
+    vectors = np.stack([np.frombuffer(f, dtype=np.float32) for out in outputs for f in out["feature"]])
+    return seconds, vectors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_argument(parser)
+    parser.add_argument("--items", type=int, default=0, help="headlines to read (0: the whole file)")
+    parser.add_argument("--every", type=int, default=1, help="keep every n-th headline of those read")
+    parser.add_argument("--text-model", default=None, help="model folder (default: features.text_model)")
+    parser.add_argument("--batch-sizes", type=int, nargs="*", default=[64, 256, 1024])
+    parser.add_argument("--bare-items", type=int, default=65_536, help="headlines for each bare-encoder run")
+    parser.add_argument("--reference", type=int, default=4096, help="headlines embedded on the CPU as reference")
+    parser.add_argument("--device", default="cuda", help="the accelerator's torch device (cpu: try the script here)")
+    parser.add_argument("--out", default=None, help="write the figures as JSON here too")
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+
+    from storm.config import FeatureConfig
+    from storm.features.batch_features import NEWS_BATCHES_PER_CALL, HeadlineEmbedder
+    from storm.features.text import load_text_model, mask_market_name, mean_pool
+
+    features = FeatureConfig(**({"text_model": args.text_model} if args.text_model else {}))
+    rows = feed_items(args.data, FEED_NAMES["reuters"], args.items)[::args.every]
+    texts = [mask_market_name(text, market) for market, _, text in rows]
+    figures: dict = {"headlines": len(rows), "repeat_rate": 1 - len(set(texts)) / len(texts),
+                     "cpu_threads": torch.get_num_threads(), "cpus": os.cpu_count()}
+    print(f"{len(rows)} Reuters headlines (every {args.every}th), repeat rate {figures['repeat_rate']:.1%}; "
+          f"torch {torch.__version__}, {figures['cpu_threads']} CPU threads")
+
+    reference_rows = rows[:args.reference]
+    cpu = HeadlineEmbedder(features, frozenset(), "cpu")
+    cpu.embed({"headline": np.array(["warm up"], dtype=object), "market": np.array(["gspc"], dtype=object)})
+    cpu.memo = type(cpu.memo)(cpu.memo.capacity)
+    seconds, reference = run_actor(cpu, ray_batches(reference_rows, features.embed_batch_size * NEWS_BATCHES_PER_CALL))
+    figures["cpu_storm_per_s"] = len(reference_rows) / seconds
+    print(f"storm on the CPU, {len(reference_rows)} headlines, batches of {features.embed_batch_size}: "
+          f"{figures['cpu_storm_per_s']:,.0f}/s")
+    device = args.device
+    if device == "cuda" and not torch.cuda.is_available():
+        print("no CUDA device: the GPU rows are left out")
+        return _write(figures, args.out)
+
+    def synchronize() -> None:
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    figures["gpu"] = torch.cuda.get_device_name(0) if device == "cuda" else device
+    bare_texts = texts[:args.bare_items]
+    figures["bare"] = {}
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        model, tokenizer = load_text_model(features, device)
+        model.to(dtype)
+        for size in args.batch_sizes:
+            encoded = [tokenizer(bare_texts[i:i + size], padding=True, truncation=True,
+                                 max_length=features.max_text_tokens, return_tensors="pt").to(device)
+                       for i in range(0, len(bare_texts), size)]
+            with torch.inference_mode():
+                for batch in encoded[:3]:  # warm-up: kernels chosen, memory taken
+                    model(**batch)
+                synchronize()
+                began = time.perf_counter()
+                for batch in encoded:
+                    pooled = mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
+                    torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
+                synchronize()
+                rate = len(bare_texts) / (time.perf_counter() - began)
+                check = [tokenizer(texts[i:i + size], padding=True, truncation=True,
+                                   max_length=features.max_text_tokens, return_tensors="pt").to(device)
+                         for i in range(0, len(reference_rows), size)]
+                vectors = torch.cat([torch.nn.functional.normalize(
+                    mean_pool(model(**b).last_hidden_state, b["attention_mask"]).float(), p=2, dim=1) for b in check])
+            cosine = (vectors.cpu().numpy() * reference).sum(axis=1)
+            name = f"{str(dtype).removeprefix('torch.')} batch {size}"
+            figures["bare"][name] = {"per_s": rate, "cosine_min": float(cosine.min()), "cosine_mean": float(cosine.mean())}
+            print(f"bare encoder on the GPU, {name:<17}: {rate:10,.0f}/s  cosine to CPU min {cosine.min():.5f} "
+                  f"mean {cosine.mean():.5f}")
+        del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
+
+    figures["storm_gpu"] = {}
+    for size in args.batch_sizes:
+        gpu = HeadlineEmbedder(features.model_copy(update={"gpu_embed_batch_size": size}), frozenset(), device)
+        began = time.perf_counter()
+        gpu.embed({"headline": np.array(["warm up"], dtype=object), "market": np.array(["gspc"], dtype=object)})
+        load_seconds = time.perf_counter() - began
+        gpu.memo = type(gpu.memo)(gpu.memo.capacity)
+        seconds, vectors = run_actor(gpu, ray_batches(rows, size * NEWS_BATCHES_PER_CALL))
+        cosine = (vectors[:len(reference_rows)] * reference).sum(axis=1)
+        rate = len(rows) / seconds
+        bare = figures["bare"][f"float32 batch {size}"]["per_s"]
+        figures["storm_gpu"][size] = {"per_s": rate, "over_bare_fp32": rate / bare, "load_s": load_seconds,
+                                      "cosine_min": float(cosine.min()), "memo_hits": gpu.memo.hits,
+                                      "whole_feed_minutes": WHOLE_FEED / rate / 60,
+                                      "peak_gpu_mib": (torch.cuda.max_memory_allocated() / 2**20
+                                                       if device == "cuda" else None)}
+        print(f"storm on the GPU, batches of {size:>4}: {rate:8,.0f}/s over {len(rows):,} headlines "
+              f"(model load {load_seconds:.1f} s, {gpu.memo.hits:,} memo hits); ÷ bare fp32 {rate / bare:.2f}; "
+              f"÷ storm on this CPU {rate / figures['cpu_storm_per_s']:.1f}x; cosine to CPU min {cosine.min():.5f}; "
+              f"whole feed {WHOLE_FEED / rate / 60:.1f} min")
+        del gpu
+    _write(figures, args.out)
+
+
+def _write(figures: dict, out: str | None) -> None:
+    if out:
+        with open(out, "w") as handle:
+            json.dump(figures, handle, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from storm.config import FeatureConfig
+from storm.features.batch_features import HeadlineEmbedder
+from storm.features.featurize import embedding_placement
+
+
+def test_auto_embeds_on_the_cpu_when_the_cluster_has_no_gpus():
+    placement = embedding_placement(FeatureConfig(embed_actors=2), cluster_gpus=0)
+    assert (placement.actors, placement.num_cpus, placement.num_gpus, placement.device) == (2, 1, 0, "cpu")
+
+
+def test_auto_puts_one_embedding_actor_on_each_gpu_of_the_cluster():
+    placement = embedding_placement(FeatureConfig(embed_actors=1), cluster_gpus=4)
+    assert (placement.actors, placement.num_gpus, placement.device) == (4, 1.0, "cuda")
+    assert placement.num_cpus == 1  # tokenising stays on a CPU beside the GPU
+
+
+def test_more_embedding_actors_than_gpus_share_them():
+    placement = embedding_placement(FeatureConfig(embed_actors=4), cluster_gpus=2)
+    assert placement.actors == 4 and placement.num_gpus == pytest.approx(0.5)
+    assert placement.actors * placement.num_gpus <= 2
+
+
+def test_cpu_setting_keeps_embedding_off_the_gpus():
+    placement = embedding_placement(FeatureConfig(embed_device="cpu"), cluster_gpus=8)
+    assert (placement.num_gpus, placement.device) == (0, "cpu")
+
+
+def test_cuda_setting_on_a_cluster_without_gpus_is_an_error_not_a_cpu_run():
+    with pytest.raises(ValueError, match="no GPUs"):
+        embedding_placement(FeatureConfig(embed_device="cuda"), cluster_gpus=0)
+
+
+def test_a_gpu_embedder_reads_the_gpu_batch_size_and_a_cpu_one_the_cpu_batch_size():
+    features = FeatureConfig(embed_batch_size=64, gpu_embed_batch_size=512)
+    assert HeadlineEmbedder(features, frozenset(), "cuda").encoder_batch_size == 512
+    assert HeadlineEmbedder(features, frozenset(), "cpu").encoder_batch_size == 64
+
+
+def test_headline_embedder_outside_ray_embeds_only_uncached_items_and_keeps_their_keys():
+    embedder = HeadlineEmbedder(FeatureConfig(), frozenset({"h-cached"}))
+    batch = {"market": np.array(["spx", "spx", "ftse"], dtype=object),
+             "date": np.array(["2020-03-02"] * 3, dtype=object),
+             "headline": np.array(["Stocks slump on virus fears", "Old news", "FTSE rallies"], dtype=object),
+             "content_hash": np.array(["h-new-1", "h-cached", "h-new-2"], dtype=object),
+             "source_path": np.array(["raw/news/a.jsonl"] * 3, dtype=object)}
+    out = embedder(batch)
+    assert list(out["content_hash"]) == ["h-new-1", "h-cached", "h-new-2"]
+    assert out["feature"][1] == b""
+    vectors = [np.frombuffer(out["feature"][i], dtype=np.float32) for i in (0, 2)]
+    assert all(v.shape == (384,) and abs(np.linalg.norm(v) - 1) < 1e-4 for v in vectors)
