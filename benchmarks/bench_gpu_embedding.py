@@ -70,6 +70,11 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="*", default=[64, 256, 1024])
     parser.add_argument("--bare-items", type=int, default=65_536, help="headlines for each bare-encoder run")
     parser.add_argument("--reference", type=int, default=4096, help="headlines embedded on the CPU as reference")
+    parser.add_argument("--dtypes", nargs="*", default=["float32", "bfloat16", "float16"],
+                        help="precisions of the bare encoder (float32 always: storm's)")
+    parser.add_argument("--processes", type=int, nargs="*", default=[1, 2, 4],
+                        help="embedding actors sharing the GPU, each its own process as under Ray")
+    parser.add_argument("--storm-min-batch", type=int, default=256, help="smallest batch size run through storm")
     parser.add_argument("--device", default="cuda", help="the accelerator's torch device (cpu: try the script here)")
     parser.add_argument("--out", default=None, help="write the figures as JSON here too")
     args = parser.parse_args()
@@ -109,7 +114,7 @@ def main() -> None:
     figures["gpu"] = torch.cuda.get_device_name(0) if device == "cuda" else device
     bare_texts = texts[:args.bare_items]
     figures["bare"] = {}
-    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+    for dtype in dict.fromkeys([torch.float32, *(getattr(torch, name) for name in args.dtypes)]):
         model, tokenizer = load_text_model(features, device)
         model.to(dtype)
         for size in args.batch_sizes:
@@ -140,28 +145,63 @@ def main() -> None:
     if device == "cuda":
         torch.cuda.empty_cache()
 
-    figures["storm_gpu"] = {}
+    figures["tokenise_alone"] = {}
+    sorted_texts = sorted(texts, key=len)
     for size in args.batch_sizes:
-        gpu = HeadlineEmbedder(features.model_copy(update={"gpu_embed_batch_size": size}), frozenset(), device)
         began = time.perf_counter()
-        gpu.embed({"headline": np.array(["warm up"], dtype=object), "market": np.array(["gspc"], dtype=object)})
-        load_seconds = time.perf_counter() - began
-        gpu.memo = type(gpu.memo)(gpu.memo.capacity)
-        seconds, vectors = run_actor(gpu, ray_batches(rows, size * NEWS_BATCHES_PER_CALL))
-        cosine = (vectors[:len(reference_rows)] * reference).sum(axis=1)
-        rate = len(rows) / seconds
-        bare = figures["bare"][f"float32 batch {size}"]["per_s"]
-        figures["storm_gpu"][size] = {"per_s": rate, "over_bare_fp32": rate / bare, "load_s": load_seconds,
-                                      "cosine_min": float(cosine.min()), "memo_hits": gpu.memo.hits,
-                                      "whole_feed_minutes": WHOLE_FEED / rate / 60,
-                                      "peak_gpu_mib": (torch.cuda.max_memory_allocated() / 2**20
-                                                       if device == "cuda" else None)}
-        print(f"storm on the GPU, batches of {size:>4}: {rate:8,.0f}/s over {len(rows):,} headlines "
-              f"(model load {load_seconds:.1f} s, {gpu.memo.hits:,} memo hits); ÷ bare fp32 {rate / bare:.2f}; "
-              f"÷ storm on this CPU {rate / figures['cpu_storm_per_s']:.1f}x; cosine to CPU min {cosine.min():.5f}; "
-              f"whole feed {WHOLE_FEED / rate / 60:.1f} min")
-        del gpu
+        for begin in range(0, len(sorted_texts), size):
+            tokenizer(sorted_texts[begin:begin + size], padding=True, truncation=True,
+                      max_length=features.max_text_tokens, return_tensors="pt")
+        figures["tokenise_alone"][size] = len(texts) / (time.perf_counter() - began)
+        print(f"tokenising alone, one process, batches of {size:>4}: {figures['tokenise_alone'][size]:10,.0f}/s")
+
+    figures["storm_gpu"] = {}
+    context = torch.multiprocessing.get_context("spawn")
+    for size in args.batch_sizes:
+        if size < args.storm_min_batch:
+            continue
+        for processes in args.processes:
+            barrier, queue = context.Barrier(processes), context.Queue()
+            share = -(-len(rows) // processes)
+            workers = [context.Process(target=actor_process, args=(rank, rows[rank * share:(rank + 1) * share],
+                                                                    features.model_copy(
+                                                                        update={"gpu_embed_batch_size": size}),
+                                                                    device, barrier, queue))
+                       for rank in range(processes)]
+            for worker in workers:
+                worker.start()
+            results = sorted(queue.get() for _ in workers)
+            for worker in workers:
+                worker.join()
+            seconds = max(r[2] for r in results) - min(r[1] for r in results)
+            vectors, hits = results[0][3], sum(r[4] for r in results)
+            cosine = (vectors[:len(reference_rows)] * reference).sum(axis=1)
+            rate = len(rows) / seconds
+            bare = figures["bare"][f"float32 batch {size}"]["per_s"]
+            figures["storm_gpu"][f"batch {size}, {processes} actor(s)"] = {
+                "per_s": rate, "over_bare_fp32": rate / bare, "cosine_min": float(cosine.min()), "memo_hits": hits,
+                "whole_feed_minutes": WHOLE_FEED / rate / 60}
+            print(f"storm on the GPU, batches of {size:>4}, {processes} actor process(es): {rate:8,.0f}/s over "
+                  f"{len(rows):,} headlines ({hits:,} memo hits); ÷ bare fp32 {rate / bare:.2f}; "
+                  f"÷ storm on this CPU {rate / figures['cpu_storm_per_s']:.1f}x; cosine to CPU min {cosine.min():.5f}; "
+                  f"whole feed {WHOLE_FEED / rate / 60:.1f} min")
     _write(figures, args.out)
+
+
+def actor_process(rank: int, rows: list, features, device: str, barrier, queue) -> None:
+    """One embedding actor in its own process, as Ray runs each: model loaded and warm before the common start."""
+    import numpy as np
+
+    from storm.features.batch_features import NEWS_BATCHES_PER_CALL, HeadlineEmbedder
+
+    embedder = HeadlineEmbedder(features, frozenset(), device)
+    embedder.embed({"headline": np.array(["warm up"], dtype=object), "market": np.array(["gspc"], dtype=object)})
+    embedder.memo = type(embedder.memo)(embedder.memo.capacity)
+    batches = ray_batches(rows, features.gpu_embed_batch_size * NEWS_BATCHES_PER_CALL)
+    barrier.wait()
+    began = time.time()
+    _, vectors = run_actor(embedder, batches)
+    queue.put((rank, began, time.time(), vectors if rank == 0 else None, embedder.memo.hits))
 
 
 def _write(figures: dict, out: str | None) -> None:

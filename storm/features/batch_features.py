@@ -36,9 +36,9 @@ def featurize_new_items(batch: dict[str, np.ndarray], transform: BatchTransform,
     is_new = np.array([str(h) not in cached_hashes for h in hashes], dtype=bool)
     features = np.full(len(hashes), b"", dtype=object)
     if is_new.any():
-        computed = transform({name: np.asarray(column)[is_new] for name, column in batch.items()})
-        for row, feature in zip(np.flatnonzero(is_new), computed):
-            features[row] = np.ascontiguousarray(feature, dtype=np.float32).tobytes()
+        computed = np.ascontiguousarray(transform({name: np.asarray(column)[is_new] for name, column in batch.items()}),
+                                        dtype=np.float32)
+        features[is_new] = [feature.tobytes() for feature in computed]
     return {**{name: np.asarray(batch[name]) for name in keys}, "feature": features}
 
 

@@ -89,15 +89,17 @@ def embed_texts(model, tokenizer, texts: list[str], max_tokens: int = 64, batch_
         return np.zeros((0, dim), dtype=np.float32)
     texts = list(texts)
     order = np.argsort([len(text) for text in texts], kind="stable")
-    embedded = np.empty((len(texts), dim), dtype=np.float32)
+    pooled = []
     with torch.inference_mode():
         for begin in range(0, len(texts), batch_size):
-            chosen = order[begin:begin + batch_size]
-            encoded = tokenizer([texts[i] for i in chosen], padding=True, truncation=True, max_length=max_tokens,
-                                return_tensors="pt").to(model.device)
+            encoded = tokenizer([texts[i] for i in order[begin:begin + batch_size]], padding=True, truncation=True,
+                                max_length=max_tokens, return_tensors="pt").to(model.device)
             tokens = model(**encoded).last_hidden_state
-            pooled = mean_pool(tokens, encoded["attention_mask"])
-            embedded[chosen] = torch.nn.functional.normalize(pooled, p=2, dim=1).cpu().numpy()
+            pooled.append(torch.nn.functional.normalize(mean_pool(tokens, encoded["attention_mask"]), p=2, dim=1))
+        # one copy back per call: on a GPU the next batch is tokenised while this one is computed
+        sorted_vectors = torch.cat(pooled).float().cpu().numpy()
+    embedded = np.empty((len(texts), dim), dtype=np.float32)
+    embedded[order] = sorted_vectors
     return embedded
 
 
