@@ -1,22 +1,25 @@
 """Headline embedding on a GPU against the same code on the CPU: headlines/s, bare floor, agreement, in one run.
 
-    python benchmarks/bench_gpu_embedding.py [--data ../shared/realdata] [--items 0] [--every 1] \
-        [--text-model FOLDER] [--batch-sizes 64 256 1024] [--reference 4096] [--out results.json]
+    python benchmarks/bench_gpu_embedding.py [--data ../shared/realdata] [--every 8] [--text-model FOLDER] \
+        [--batch-sizes 64 256 1024] [--dtypes float32 bfloat16 float16] [--processes 1 2 4 8] [--out results.json]
 
 Runs storm's embedding actor (storm.features.batch_features.HeadlineEmbedder: what each Ray Data embedding actor
 runs per batch: market-name masking, the memo of repeated texts, length-sorted encoder batches, float32 bytes
 out) on batches shaped as Ray Data hands them over, on the CPU and on CUDA. Ray itself is not needed, so this
-runs on a GPU machine without Ray. On the Reuters feed (every --every-th headline, in file order), it prints:
+runs on a GPU machine without Ray: each actor is a process of its own, as under Ray, all sharing the one GPU
+(Ray's transport of batches to the actors is not in the figures). On the Reuters feed (every --every-th headline,
+in file order), it prints:
 
 - the feed's repeat rate (the share of masked headlines that came earlier);
 - storm on the CPU (all of the machine's cores) on the first --reference headlines: the reference vectors;
-- per batch size and precision, the bare encoder on the GPU: forward pass, pooling and normalisation on batches
+- per precision and batch size, the bare encoder on the GPU: forward pass, pooling and normalisation on batches
   tokenised and moved to the GPU before the clock starts (the floor any pipeline pays), with its cosine to the
   CPU reference; storm keeps float32 unless another precision is both faster and within cosine 0.99;
-- per batch size, storm's actor end to end on the GPU over every headline, ÷ the bare float32 encoder at that
-  batch size, and its cosine to the CPU reference;
+- the tokeniser alone in one process (what one actor's CPU side can feed a GPU);
+- per batch size (from --storm-min-batch) and number of actor processes, storm's actors end to end on the GPU over
+  every headline, ÷ the bare float32 encoder at that batch size, and their cosine to the CPU reference;
 - what the whole feed (1,987,983 headlines once same-day duplicates are dropped) would take at that rate.
-Without CUDA only the CPU figures are printed.
+Without CUDA only the CPU figures are printed (--device cpu runs every row on the CPU, to try the script).
 """
 
 from __future__ import annotations

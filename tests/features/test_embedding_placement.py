@@ -7,30 +7,37 @@ from storm.features.featurize import embedding_placement
 
 
 def test_auto_embeds_on_the_cpu_when_the_cluster_has_no_gpus():
-    placement = embedding_placement(FeatureConfig(embed_actors=2), cluster_gpus=0)
+    placement = embedding_placement(FeatureConfig(embed_actors=2), cluster_gpus=0, cluster_cpus=16)
     assert (placement.actors, placement.num_cpus, placement.num_gpus, placement.device) == (2, 1, 0, "cpu")
 
 
-def test_auto_puts_one_embedding_actor_on_each_gpu_of_the_cluster():
-    placement = embedding_placement(FeatureConfig(embed_actors=1), cluster_gpus=4)
-    assert (placement.actors, placement.num_gpus, placement.device) == (4, 1.0, "cuda")
-    assert placement.num_cpus == 1  # tokenising stays on a CPU beside the GPU
+def test_auto_shares_each_gpu_among_several_tokenising_actors():
+    placement = embedding_placement(FeatureConfig(gpu_embed_actors_per_gpu=8), cluster_gpus=1, cluster_cpus=16)
+    assert (placement.actors, placement.device) == (8, "cuda")
+    assert placement.num_gpus == pytest.approx(1 / 8) and placement.num_cpus == 1
 
 
-def test_more_embedding_actors_than_gpus_share_them():
-    placement = embedding_placement(FeatureConfig(embed_actors=4), cluster_gpus=2)
-    assert placement.actors == 4 and placement.num_gpus == pytest.approx(0.5)
-    assert placement.actors * placement.num_gpus <= 2
+def test_gpu_actors_take_at_most_half_the_cpus_but_one_per_gpu_at_least():
+    assert embedding_placement(FeatureConfig(), cluster_gpus=1, cluster_cpus=4).actors == 2
+    few_cpus = embedding_placement(FeatureConfig(), cluster_gpus=4, cluster_cpus=2)
+    assert few_cpus.actors == 4 and few_cpus.num_gpus == 1.0
+
+
+def test_gpu_shares_never_add_up_to_more_gpus_than_the_cluster_has():
+    for gpus, cpus in [(1, 16), (2, 16), (4, 64), (3, 7), (0.5, 8)]:
+        placement = embedding_placement(FeatureConfig(embed_actors=3), cluster_gpus=gpus, cluster_cpus=cpus)
+        assert placement.actors * placement.num_gpus <= gpus + 1e-9
+        assert 0 < placement.num_gpus <= 1
 
 
 def test_cpu_setting_keeps_embedding_off_the_gpus():
-    placement = embedding_placement(FeatureConfig(embed_device="cpu"), cluster_gpus=8)
+    placement = embedding_placement(FeatureConfig(embed_device="cpu"), cluster_gpus=8, cluster_cpus=64)
     assert (placement.num_gpus, placement.device) == (0, "cpu")
 
 
 def test_cuda_setting_on_a_cluster_without_gpus_is_an_error_not_a_cpu_run():
     with pytest.raises(ValueError, match="no GPUs"):
-        embedding_placement(FeatureConfig(embed_device="cuda"), cluster_gpus=0)
+        embedding_placement(FeatureConfig(embed_device="cuda"), cluster_gpus=0, cluster_cpus=2)
 
 
 def test_a_gpu_embedder_reads_the_gpu_batch_size_and_a_cpu_one_the_cpu_batch_size():
