@@ -58,3 +58,13 @@ def test_headline_embedder_outside_ray_embeds_only_uncached_items_and_keeps_thei
     assert out["feature"][1] == b""
     vectors = [np.frombuffer(out["feature"][i], dtype=np.float32) for i in (0, 2)]
     assert all(v.shape == (384,) and abs(np.linalg.norm(v) - 1) < 1e-4 for v in vectors)
+
+
+def test_features_ending_in_zero_bytes_keep_their_full_length():
+    from storm.features.batch_features import featurize_new_items
+
+    batch = {"content_hash": np.array(["a", "b", "c"], dtype=object), "market": np.array(["m"] * 3, dtype=object)}
+    vectors = np.array([[1.0, 0.0], [0.0, 0.0]], dtype=np.float32)  # trailing zero bytes, one all zero
+    out = featurize_new_items(batch, lambda new: vectors, frozenset({"b"}), ("market", "content_hash"))
+    assert [len(f) for f in out["feature"]] == [8, 0, 8]
+    np.testing.assert_array_equal(np.frombuffer(out["feature"][2], dtype=np.float32), [0.0, 0.0])
