@@ -5,12 +5,13 @@
 
 For each real feed (StockNet tweets, Reuters headlines, MAEC call sentences; in file order), the first --items:
 - bare encoder: MiniLM's forward pass, mean pooling and normalisation alone, on batches of 64 tokenised before the
-  clock starts, in file order, on the same threads the embedding actor gets (the floor of what any pipeline pays);
+  clock starts, in file order, on the same threads the embedding actor gets (the floor of what any pipeline pays),
+  in float32 and, where storm's `features.embed_precision` resolves to bfloat16 on this CPU, in bfloat16 too;
 - storm: the items as ingest hands them over (market, date, headline, source path, content hash) through
   storm.features.featurize (a Ray Data actor stage: model load, market-name masking, length-sorted batches, the
   actor's memo of repeated texts, the feature cache written), with Ray already up.
-Prints both rates, storm ÷ bare (above 1 where repeated texts are not embedded again), and each feed's repeat rate
-(the share of items whose masked text came earlier in the feed).
+Prints the rates, storm ÷ bare at storm's precision (above 1 where repeated texts are not embedded again), storm ÷
+bare float32, and each feed's repeat rate (the share of items whose masked text came earlier in the feed).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def main() -> None:
     from storm.config import load_config
     from storm.features.cache import FeatureCache, feature_spec_id
     from storm.features.featurize import featurize
-    from storm.features.text import embedding_threads, load_text_model, mask_market_name, mean_pool
+    from storm.features.text import (cpu_has_native_bf16, embedding_dtype, embedding_threads, load_text_model,
+                                     mask_market_name, mean_pool)
     from storm.ray_runtime import ensure_ray
     from storm.store import Layout, open_store
 
@@ -49,9 +51,12 @@ def main() -> None:
     features = config.features
     threads = embedding_threads(features)
     ensure_ray(config.ray)
-    model, tokenizer = load_text_model(features)
+    storm_dtype = embedding_dtype(features.embed_precision, "cpu", cpu_has_native_bf16())
+    models = {dtype: load_text_model(features, "cpu", dtype) for dtype in dict.fromkeys(["float32", storm_dtype])}
+    tokenizer = models["float32"][1]
     torch.set_num_threads(threads)
-    print(f"{args.items} items per feed; {threads} thread(s) for the encoder; batches of {features.embed_batch_size}")
+    print(f"{args.items} items per feed; {threads} thread(s) for the encoder; batches of {features.embed_batch_size}; "
+          f"storm embeds in {storm_dtype} here (bf16 in hardware: {cpu_has_native_bf16()})")
     for feed in (FEED_NAMES[name] for name in args.feeds):
         rows = feed_items(args.data, feed, args.items)
         texts = [mask_market_name(text, market) for market, _, text in rows]
@@ -59,12 +64,14 @@ def main() -> None:
         batches = [tokenizer(texts[i:i + features.embed_batch_size], padding=True, truncation=True,
                              max_length=features.max_text_tokens, return_tensors="pt")
                    for i in range(0, len(texts), features.embed_batch_size)]
-        began = time.perf_counter()
-        with torch.inference_mode():
-            for encoded in batches:
-                pooled = mean_pool(model(**encoded).last_hidden_state, encoded["attention_mask"])
-                torch.nn.functional.normalize(pooled, p=2, dim=1)
-        bare = len(texts) / (time.perf_counter() - began)
+        bare = {}
+        for dtype, (model, _) in models.items():
+            began = time.perf_counter()
+            with torch.inference_mode():
+                for encoded in batches:
+                    pooled = mean_pool(model(**encoded).last_hidden_state.float(), encoded["attention_mask"])
+                    torch.nn.functional.normalize(pooled, p=2, dim=1)
+            bare[dtype] = len(texts) / (time.perf_counter() - began)
 
         store = open_store(config.with_overrides({"storage.root": f"{workdir}/{feed.split()[0]}"}).storage)
         cache = FeatureCache(store, Layout(store), "news", feature_spec_id(features, "news"))
@@ -77,8 +84,10 @@ def main() -> None:
         result = featurize(ray.data.from_pandas(items), "news", cache, sorted(set(items["date"])), features,
                            config.ingest)
         pipeline = len(rows) / (time.perf_counter() - began)
-        print(f"{feed:19}: repeat rate {repeat_rate:.1%}; bare encoder {bare:6.0f}/s; storm {pipeline:6.0f}/s "
-              f"({result.computed} features written); storm ÷ bare {pipeline / bare:.2f}")
+        print(f"{feed:19}: repeat rate {repeat_rate:.1%}; bare encoder "
+              + "; ".join(f"{dtype} {rate:6.0f}/s" for dtype, rate in bare.items())
+              + f"; storm {pipeline:6.0f}/s ({result.computed} features written); storm ÷ bare {storm_dtype} "
+              f"{pipeline / bare[storm_dtype]:.2f}; storm ÷ bare float32 {pipeline / bare['float32']:.2f}")
 
 
 if __name__ == "__main__":

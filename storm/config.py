@@ -202,6 +202,7 @@ class FeatureConfig(Section):
     embed_device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: embedding actors on GPUs when the cluster has them
     gpu_embed_batch_size: int = Field(1024, ge=1)  # texts per encoder step on a GPU (embed_batch_size is the CPU's)
     gpu_embed_actors_per_gpu: int = Field(8, ge=1)  # actors sharing a GPU, each tokenising on its own CPU
+    embed_precision: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 where the CPU has it in hardware
     mask_market_names: bool = True  # embed "the market" in place of the market's own name: tone, not identity
     chart_size: int = Field(64, ge=16)  # chart images are read as chart_size x chart_size grayscale
     chart_days: int = Field(20, ge=5)

@@ -15,7 +15,8 @@ from storm.config import FeatureConfig
 from storm.features.audio import audio_features
 from storm.features.calls import call_vector
 from storm.features.image import chart_tensor
-from storm.features.text import TextMemo, embed_texts, embedding_threads, load_text_model, mask_market_name
+from storm.features.text import (TextMemo, cpu_has_native_bf16, embed_texts, embedding_dtype, embedding_threads,
+                                 load_text_model, mask_market_name)
 
 ITEM_KEYS = {
     "news": ("market", "date", "content_hash", "source_path"),
@@ -53,8 +54,8 @@ def audio_batch_mels(batch: dict[str, np.ndarray], sample_rate: int, n_mels: int
 class HeadlineEmbedder:
     """Ray actor: loads MiniLM once, on the CPU or on the GPU Ray gave it, then embeds each batch's uncached headlines.
 
-    On a GPU the encoder stays float32 and reads ``features.gpu_embed_batch_size`` texts a step (a GPU is idle at
-    the CPU's 64); tokenising stays on the actor's CPU.
+    On a GPU the encoder reads ``features.gpu_embed_batch_size`` texts a step (a GPU is idle at the CPU's 64);
+    tokenising stays on the actor's CPU. ``features.embed_precision`` picks float32 or bfloat16 per actor's hardware.
     """
 
     def __init__(self, features: FeatureConfig, cached_hashes: frozenset[str], device: EmbedDevice = "cpu"):
@@ -78,7 +79,9 @@ class HeadlineEmbedder:
             if self.device == "cpu":
                 # Ray gives a 1-CPU actor one intra-op thread; embedding is the only heavy work while it runs
                 torch.set_num_threads(embedding_threads(self.features))
-            self.model, self.tokenizer = load_text_model(self.features, self.device)
+            dtype = embedding_dtype(self.features.embed_precision, self.device,
+                                    self.device == "cpu" and cpu_has_native_bf16())
+            self.model, self.tokenizer = load_text_model(self.features, self.device, dtype)
         texts = [str(headline) for headline in batch["headline"]]
         if self.features.mask_market_names:
             texts = [mask_market_name(text, str(market)) for text, market in zip(texts, batch["market"])]

