@@ -1,6 +1,6 @@
 """storm's headline-embedding stage against the bare encoder, on real feeds, in one run: headlines/s and the ratio.
 
-    .venv/bin/python benchmarks/bench_text_pipeline.py [--data ../shared/realdata] [--items 8192] \
+    .venv/bin/python benchmarks/bench_text_pipeline.py [--data ../shared/realdata] [--items 8192] [--set k=v] \
         [--feeds reuters stocknet maec]
 
 For each real feed (StockNet tweets, Reuters headlines, MAEC call sentences; in file order), the first --items:
@@ -32,13 +32,15 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=8192)
     parser.add_argument("--feeds", nargs="*", choices=list(FEED_NAMES), default=list(FEED_NAMES),
                         help="the feeds to measure")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="a storm config override, e.g. --set features.embed_threads=1 (repeatable)")
     args = parser.parse_args()
 
     import pandas as pd
     import ray
     import torch
 
-    from storm.config import load_config
+    from storm.cli.common import build_config
     from storm.features.cache import FeatureCache, feature_spec_id
     from storm.features.featurize import featurize
     from storm.features.text import (cpu_has_native_bf16, embedding_dtype, embedding_threads, load_text_model,
@@ -47,7 +49,7 @@ def main() -> None:
     from storm.store import Layout, open_store
 
     workdir = tempfile.mkdtemp(prefix="storm-text-pipeline-")
-    config = load_config(environ={}, overrides={"storage.root": f"{workdir}/store"})
+    config = build_config(None, [*args.overrides, f"storage.root={workdir}/store"])
     features = config.features
     threads = embedding_threads(features)
     ensure_ray(config.ray)
