@@ -11,7 +11,7 @@ runs on a GPU machine without Ray: each actor is a process of its own, as under 
 in file order), it prints:
 
 - the feed's repeat rate (the share of masked headlines that came earlier);
-- storm on the CPU (all of the machine's cores) on the first --reference headlines: the reference vectors;
+- storm on the CPU in float32 (all of the machine's cores) on the first --reference headlines: the reference vectors;
 - per precision and batch size, the bare encoder on the GPU: forward pass, pooling and normalisation on batches
   tokenised and moved to the GPU before the clock starts (the floor any pipeline pays), with its cosine to the
   CPU reference; storm keeps float32 unless another precision is both faster and within cosine 0.99;
@@ -53,6 +53,15 @@ def ray_batches(rows: list[tuple[str, str, str]], size: int) -> list[dict]:
     return batches
 
 
+def warmed(embedder):
+    """The embedder with its model loaded and kernels chosen on one text, its memo empty again."""
+    import numpy as np
+
+    embedder.embed({"headline": np.array(["warm up"], dtype=object), "market": np.array(["gspc"], dtype=object)})
+    embedder.memo = type(embedder.memo)(embedder.memo.capacity)
+    return embedder
+
+
 def run_actor(embedder, batches: list[dict]):
     """(seconds, [N, D] vectors) of the actor over every batch; seconds include nothing but the calls."""
     import numpy as np
@@ -82,7 +91,6 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="write the figures as JSON here too")
     args = parser.parse_args()
 
-    import numpy as np
     import torch
 
     from storm.config import FeatureConfig
@@ -98,10 +106,8 @@ def main() -> None:
           f"torch {torch.__version__}, {figures['cpu_threads']} CPU threads")
 
     reference_rows = rows[:args.reference]
-    cpu = HeadlineEmbedder(features, frozenset(), "cpu")
-    cpu.embed({"headline": np.array(["warm up"], dtype=object), "market": np.array(["gspc"], dtype=object)})
-    cpu.memo = type(cpu.memo)(cpu.memo.capacity)
-    seconds, reference = run_actor(cpu, ray_batches(reference_rows, features.embed_batch_size * NEWS_BATCHES_PER_CALL))
+    cpu = warmed(HeadlineEmbedder(features.model_copy(update={"embed_precision": "float32"}), frozenset(), "cpu"))
+    seconds, reference = run_actor(cpu, ray_batches(reference_rows, cpu.encoder_batch_size * NEWS_BATCHES_PER_CALL))
     figures["cpu_storm_per_s"] = len(reference_rows) / seconds
     print(f"storm on the CPU, {len(reference_rows)} headlines, batches of {features.embed_batch_size}: "
           f"{figures['cpu_storm_per_s']:,.0f}/s")
@@ -117,9 +123,8 @@ def main() -> None:
     figures["gpu"] = torch.cuda.get_device_name(0) if device == "cuda" else device
     bare_texts = texts[:args.bare_items]
     figures["bare"] = {}
-    for dtype in dict.fromkeys([torch.float32, *(getattr(torch, name) for name in args.dtypes)]):
-        model, tokenizer = load_text_model(features, device)
-        model.to(dtype)
+    for dtype in dict.fromkeys(["float32", *args.dtypes]):
+        model, tokenizer = load_text_model(features, device, dtype)
         for size in args.batch_sizes:
             encoded = [tokenizer(bare_texts[i:i + size], padding=True, truncation=True,
                                  max_length=features.max_text_tokens, return_tensors="pt").to(device)
@@ -140,7 +145,7 @@ def main() -> None:
                 vectors = torch.cat([torch.nn.functional.normalize(
                     mean_pool(model(**b).last_hidden_state, b["attention_mask"]).float(), p=2, dim=1) for b in check])
             cosine = (vectors.cpu().numpy() * reference).sum(axis=1)
-            name = f"{str(dtype).removeprefix('torch.')} batch {size}"
+            name = f"{dtype} batch {size}"
             figures["bare"][name] = {"per_s": rate, "cosine_min": float(cosine.min()), "cosine_mean": float(cosine.mean())}
             print(f"bare encoder on the GPU, {name:<17}: {rate:10,.0f}/s  cosine to CPU min {cosine.min():.5f} "
                   f"mean {cosine.mean():.5f}")
@@ -193,14 +198,10 @@ def main() -> None:
 
 def actor_process(rank: int, rows: list, features, device: str, barrier, queue) -> None:
     """One embedding actor in its own process, as Ray runs each: model loaded and warm before the common start."""
-    import numpy as np
-
     from storm.features.batch_features import NEWS_BATCHES_PER_CALL, HeadlineEmbedder
 
-    embedder = HeadlineEmbedder(features, frozenset(), device)
-    embedder.embed({"headline": np.array(["warm up"], dtype=object), "market": np.array(["gspc"], dtype=object)})
-    embedder.memo = type(embedder.memo)(embedder.memo.capacity)
-    batches = ray_batches(rows, features.gpu_embed_batch_size * NEWS_BATCHES_PER_CALL)
+    embedder = warmed(HeadlineEmbedder(features, frozenset(), device))
+    batches = ray_batches(rows, embedder.encoder_batch_size * NEWS_BATCHES_PER_CALL)
     barrier.wait()
     began = time.time()
     _, vectors = run_actor(embedder, batches)

@@ -30,6 +30,11 @@ EmbedDevice = Literal["cpu", "cuda"]
 BatchTransform = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 
+def encoder_batch_size(features: FeatureConfig, device: EmbedDevice) -> int:
+    """Texts per encoder step: ``gpu_embed_batch_size`` on a GPU (a GPU idles at the CPU's 64), else ``embed_batch_size``."""
+    return features.gpu_embed_batch_size if device == "cuda" else features.embed_batch_size
+
+
 def featurize_new_items(batch: dict[str, np.ndarray], transform: BatchTransform, cached_hashes: frozenset[str],
                         keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The batch's item keys plus ``feature``: float32 bytes for uncached items, b"" for cached ones."""
@@ -70,7 +75,7 @@ class HeadlineEmbedder:
 
     @property
     def encoder_batch_size(self) -> int:
-        return self.features.gpu_embed_batch_size if self.device == "cuda" else self.features.embed_batch_size
+        return encoder_batch_size(self.features, self.device)
 
     def embed(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         if self.model is None:
@@ -79,8 +84,7 @@ class HeadlineEmbedder:
             if self.device == "cpu":
                 # Ray gives a 1-CPU actor one intra-op thread; embedding is the only heavy work while it runs
                 torch.set_num_threads(embedding_threads(self.features))
-            dtype = embedding_dtype(self.features.embed_precision, self.device,
-                                    self.device == "cpu" and cpu_has_native_bf16())
+            dtype = embedding_dtype(self.features.embed_precision, self.device, cpu_has_native_bf16())
             self.model, self.tokenizer = load_text_model(self.features, self.device, dtype)
         texts = [str(headline) for headline in batch["headline"]]
         if self.features.mask_market_names:

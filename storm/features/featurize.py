@@ -18,7 +18,7 @@ import ray
 from storm.config import FeatureConfig, IngestConfig
 from storm.features.batch_features import (ITEM_KEYS, NEWS_BATCHES_PER_CALL, CallFeaturizer, EmbedDevice,
                                            HeadlineEmbedder, audio_batch_mels, chart_batch_tensors,
-                                           featurize_new_items)
+                                           encoder_batch_size, featurize_new_items)
 from storm.features.cache import FeatureCache
 from storm.features.calls import call_vector_dim
 
@@ -85,8 +85,8 @@ def featurize(ok: ray.data.Dataset, source: str, cache: FeatureCache, dates: lis
     if source in ("news", "calls"):
         resources = ray.cluster_resources()
         placement = embedding_placement(features, resources.get("GPU", 0), resources.get("CPU", 1))
-        encoder_batch = features.gpu_embed_batch_size if placement.device == "cuda" else features.embed_batch_size
-        actor, batch_size = ((HeadlineEmbedder, encoder_batch * NEWS_BATCHES_PER_CALL) if source == "news"
+        actor, batch_size = ((HeadlineEmbedder, encoder_batch_size(features, placement.device) * NEWS_BATCHES_PER_CALL)
+                             if source == "news"
                              else (CallFeaturizer, CALLS_PER_BATCH))
         rows = ok.map_batches(actor, fn_constructor_kwargs={"features": features, "cached_hashes": cached,
                                                             "device": placement.device},
