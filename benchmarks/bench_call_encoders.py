@@ -111,7 +111,7 @@ def compare(config, store, folds: int | None) -> dict:
     report = build_report("call encoders", fold_scores, horizons, main_horizon(horizons), config.evaluation)
     result = {}
     for horizon in map(str, horizons):
-        pooled, versus = report["pooled"][horizon], report["versus_reference"][horizon]
+        pooled, versus = report["headline"][horizon], report["versus_reference"][horizon]
         row = {name: _auroc(pooled[REFERENCE if name == REFERENCE_VARIANT else name]) for name in VARIANTS}
         row["minus"] = {name: (versus[name]["auroc"]["estimate"], versus[name]["auroc"]["low"],
                                versus[name]["auroc"]["high"], versus[name]["auroc"]["verdict"])

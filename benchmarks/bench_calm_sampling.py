@@ -85,7 +85,7 @@ def main() -> None:
     print(f"\nsampled (calm_fraction={args.calm_fraction}) − full, pooled test rows, 95% paired block bootstrap "
           f"({block}-day blocks); Brier: lower is better")
     for horizon in map(str, horizons):
-        pooled, versus = report["pooled"][horizon], report["versus_reference"][horizon]["full"]
+        pooled, versus = report["headline"][horizon], report["versus_reference"][horizon]["full"]
         cells = []
         for metric in ("auroc", "brier"):
             difference = versus[metric]

@@ -62,14 +62,14 @@ def main() -> None:
 
 def print_world(report: dict) -> None:
     for horizon in map(str, report["horizons"]):
-        fused = report["pooled"][horizon]["fused"]
+        fused = report["headline"][horizon]["fused"]
         auroc, brier = fused["intervals"]["auroc"], fused["intervals"].get("brier") or {}
         print(f"  {horizon}d fused AUROC {_ci(auroc)}  Brier {_ci(brier, 4)}  "
               f"({fused['n_positives']} storm days of {fused['n_rows']})")
         for name in COMPARED:
             versus = report["versus_reference"][horizon].get(name)
             if versus:
-                model = report["pooled"][horizon][name]
+                model = report["headline"][horizon][name]
                 print(f"     fused − {name:<11} AUROC {_ci(versus['auroc'])} {versus['auroc']['verdict']:<20}"
                       f" ({name} {model['auroc']:.3f}; Brier {_number(model.get('brier'), 4)})")
 

@@ -88,7 +88,7 @@ def timed(command: list[str]) -> tuple[float, float, int]:
 def print_report(root: Path, run: str) -> None:
     report = json.loads((root / "reports" / run / "report.json").read_text())
     print(json.dumps({"stage_seconds": report.get("stage_seconds")}))
-    for horizon, rows in report.get("pooled", {}).items():
+    for horizon, rows in report.get("headline", {}).items():
         print(f"horizon {horizon}: " + json.dumps(rows)[:2000])
 
 

@@ -69,7 +69,7 @@ def main() -> None:
                                 periods={"name": split.name}))
     report = build_report("transfer", folds, horizons, main_horizon(horizons), target.evaluation)
     for h in map(str, horizons):
-        fine_tuned, scratch = report["pooled"][h]["fused"], report["pooled"][h]["scratch"]
+        fine_tuned, scratch = report["headline"][h]["fused"], report["headline"][h]["scratch"]
         versus = report["versus_reference"][h]["scratch"]["auroc"]
         print(f"{h}d: fine-tuned AUROC {fine_tuned['auroc']:.3f}, from scratch {scratch['auroc']:.3f}, "
               f"difference {versus['estimate']:+.3f} [{versus['low']:+.3f}, {versus['high']:+.3f}] {versus['verdict']}")

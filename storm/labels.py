@@ -95,3 +95,25 @@ def _days_left_in_market(market: np.ndarray) -> np.ndarray:
     run_end = np.r_[np.flatnonzero(market_starts(market))[1:] - 1, len(market) - 1]  # each market's last row
     end_of_row = np.repeat(run_end, np.diff(np.r_[-1, run_end]))
     return end_of_row - np.arange(len(market))
+
+
+def storm_episode_ids(market: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per row of rows grouped by market in date order: the storm episode each storm day belongs to (0, 1, …), −1
+    on calm or unknown days.
+
+    An episode is a run of consecutive storm days (label 1) of one market: the days of one fall, seen from each
+    day before it that the horizon reaches. Consecutive storm days are one event, not many: counting days would
+    count a single crash h times, and a verdict would rest on far fewer independent events than it claims.
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    storm = labels == 1
+    starts = storm & ~np.r_[False, storm[:-1]]
+    starts |= storm & market_starts(market)  # a run never continues into the next market
+    ids = np.cumsum(starts) - 1
+    return np.where(storm, ids, -1)
+
+
+def count_storm_episodes(market: np.ndarray, labels: np.ndarray) -> int:
+    """How many runs of consecutive storm days the rows hold (rows grouped by market, in date order)."""
+    ids = storm_episode_ids(market, labels)
+    return int(ids.max() + 1) if len(ids) and ids.max() >= 0 else 0

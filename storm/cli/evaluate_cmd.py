@@ -46,6 +46,6 @@ def register(app: typer.Typer) -> None:
 
 def _notes(report: dict) -> list[str]:
     main = str(report["main_horizon"])
-    notes = [f"{name}: {note}" for name, figures in report["pooled"][main].items() for note in figures.get("notes", [])]
+    notes = [f"{name}: {note}" for name, figures in report["headline"][main].items() for note in figures.get("notes", [])]
     notes += [f"{name}: {note}" for name, model in report["models"].items() for note in model["notes"]]
     return notes

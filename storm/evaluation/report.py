@@ -1,9 +1,13 @@
 """The evaluation report: one JSON document with every figure, and the tables a person reads.
 
-Pure apart from rendering: ``build_report`` pools the folds' test predictions, scores
+Pure apart from rendering: ``build_report`` gathers the folds' test predictions, scores
 every model with bootstrap intervals (and fused − model differences with a verdict),
-and keeps each fold's own figures for their spread. ``render_tables`` turns that into
-rich tables that read whole at 80 columns. Writing it to the store is the runner's job.
+and keeps each fold's own figures for their spread. The headline ranks storm days
+against calm days of the same fold only (and markets against markets of the same date):
+no per-fold calibration can move it. Where the test blocks hold fewer than
+``evaluation.min_episodes`` storm episodes at a horizon, no verdict is given there.
+``render_tables`` turns that into rich tables that read whole at 80 columns. Writing it
+to the store is the runner's job.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from rich.table import Table
 
 from storm.config import EvaluationConfig
 from storm.evaluation.bootstrap import BootstrapInput, block_length, paired_bootstrap
-from storm.evaluation.metrics import HorizonMetrics, horizon_metrics, reliability_points, score_column
+from storm.evaluation.metrics import (FOLD, HorizonMetrics, episode_warnings, horizon_metrics, reliability_points,
+                                     score_column)
 from storm.schema import storm_column
 
 REFERENCE = "fused"
 SPREAD_METRICS = ("auroc", "pr_auc", "brier", "ece")
-TABLE_VERDICT = {"better": "better", "worse": "worse", "not distinguishable": "n.d.", None: "–"}
+TOO_FEW_STORMS = "too few storms"
+TABLE_VERDICT = {"better": "better", "worse": "worse", "not distinguishable": "n.d.", TOO_FEW_STORMS: "too few",
+                 None: "–"}
 
 
 @dataclass
@@ -51,16 +58,18 @@ def score_models(models: list[ScoredModel], horizons: list[int], n_bins: int = 1
 
 
 def pool_folds(folds: list[FoldScores]) -> list[ScoredModel]:
-    """Each model's test predictions over all folds, in first-seen order; a horizon is probabilistic only if in every fold."""
+    """Each model's test predictions over all folds with their fold (column ``fold``), in first-seen order; a horizon
+    is probabilistic only if in every fold."""
     pooled: dict[str, ScoredModel] = {}
-    for fold in folds:
+    for index, fold in enumerate(folds):
         for model in fold.models:
+            predictions = model.predictions.assign(**{FOLD: fold.periods.get("name", f"fold{index + 1}")})
             if model.name not in pooled:
-                pooled[model.name] = ScoredModel(model.name, model.kind, model.predictions, dict(model.probabilistic),
+                pooled[model.name] = ScoredModel(model.name, model.kind, predictions, dict(model.probabilistic),
                                                  list(model.notes))
                 continue
             into = pooled[model.name]
-            into.predictions = pd.concat([into.predictions, model.predictions], ignore_index=True)
+            into.predictions = pd.concat([into.predictions, predictions], ignore_index=True)
             into.probabilistic = {h: into.probabilistic.get(h, True) and model.probabilistic.get(h, True)
                                   for h in set(into.probabilistic) | set(model.probabilistic)}
             into.notes += [note for note in model.notes if note not in into.notes]
@@ -90,7 +99,7 @@ def on_reference_rows(models: list[ScoredModel], reference: str) -> list[ScoredM
 def bootstrap_input(models: list[ScoredModel], horizons: list[int], reference: str | None) -> BootstrapInput:
     """Rows of the reference model (else of the first), every model's scores aligned to them (NaN where missing)."""
     base = next((m for m in models if m.name == reference), models[0]).predictions
-    keys = base[["market", "date", *(storm_column(h) for h in horizons)]].reset_index(drop=True)
+    keys = base[["market", "date", FOLD, *(storm_column(h) for h in horizons)]].reset_index(drop=True)
     scores = {}
     for model in models:
         aligned = keys[["market", "date"]].merge(model.predictions[["market", "date", *(score_column(h) for h in horizons)]],
@@ -98,7 +107,8 @@ def bootstrap_input(models: list[ScoredModel], horizons: list[int], reference: s
         scores[model.name] = {h: aligned[score_column(h)].to_numpy(float) for h in horizons}
     return BootstrapInput(markets=keys["market"].to_numpy(str), dates=keys["date"].to_numpy(str),
                           labels={h: keys[storm_column(h)].to_numpy(float) for h in horizons}, scores=scores,
-                          probabilistic={m.name: dict(m.probabilistic) for m in models})
+                          probabilistic={m.name: dict(m.probabilistic) for m in models},
+                          folds=keys[FOLD].to_numpy(str))
 
 
 def build_report(
@@ -110,17 +120,24 @@ def build_report(
     ablation: dict | None = None,
     weights: dict | None = None,
     extra: dict | None = None,
+    drawdowns: pd.DataFrame | None = None,
 ) -> dict:
-    """Every figure as JSON-ready data (None, never NaN): pooled with intervals, per fold, spread, reliability."""
+    """Every figure as JSON-ready data (None, never NaN): headline with intervals, per fold, spread, reliability,
+    storm episodes and each model's warning before each.
+
+    ``drawdowns``: market, date, drawdown_{h}d (the forward fall from each day), for each episode's depth.
+    """
     settings = settings or EvaluationConfig()
     models = pool_folds(folds)
     reference = REFERENCE if any(m.name == REFERENCE for m in models) else None
     if reference:
         models = on_reference_rows(models, reference)
-    pooled = score_models(models, horizons, settings.calibration_bins)
+    headline = score_models(models, horizons, settings.calibration_bins)
     per_fold = [score_models(fold.models, horizons, settings.calibration_bins) for fold in folds]
     data = bootstrap_input(models, horizons, reference)
     intervals = paired_bootstrap(data, horizons, reference, settings)
+    base = reference or models[0].name
+    storms = {h: storm_counts(headline[base][h], per_fold, base, folds, h, settings.min_episodes) for h in horizons}
     report = {
         "run": run,
         "main_horizon": main_horizon,
@@ -128,12 +145,15 @@ def build_report(
         "reference": reference,
         "models": {m.name: {"kind": m.kind, "notes": m.notes, "probabilistic": {h: m.probabilistic.get(h, True) for h in horizons},
                             "n_folds": sum(any(x.name == m.name for x in f.models) for f in folds)} for m in models},
-        "pooled": {str(h): {m.name: {**pooled[m.name][h].as_dict(),
-                                     "intervals": {k: v.as_dict() for k, v in intervals[h]["models"][m.name].items()}}
-                            for m in models} for h in horizons},
-        "versus_reference": {str(h): {name: {metric: {**difference.as_dict(), "verdict": verdict}
+        "headline": {str(h): {m.name: {**headline[m.name][h].as_dict(),
+                                       "intervals": {k: v.as_dict() for k, v in intervals[h]["models"][m.name].items()}}
+                              for m in models} for h in horizons},
+        "versus_reference": {str(h): {name: {metric: {**difference.as_dict(),
+                                                      "verdict": verdict if storms[h]["judged"] else TOO_FEW_STORMS}
                                              for metric, (difference, verdict) in by_metric.items()}
                                       for name, by_metric in intervals[h]["vs_reference"].items()} for h in horizons},
+        "storms": {str(h): storms[h] for h in horizons},
+        "episodes": {str(h): episode_table(models, h, drawdowns) for h in horizons},
         "folds": [{"periods": fold.periods,
                    "metrics": {str(h): {name: figures[h].as_dict() for name, figures in scored.items()} for h in horizons}}
                   for fold, scored in zip(folds, per_fold)],
@@ -143,14 +163,14 @@ def build_report(
                                                             m.predictions[score_column(h)].to_numpy(float),
                                                             settings.calibration_bins)
                                  for m in models if m.probabilistic.get(h, True)} for h in horizons},
-        "positives": {str(h): _positives(pooled, reference or models[0].name, h) for h in horizons},
         "bootstrap": {"resamples": settings.bootstrap_resamples, "seed": settings.bootstrap_seed,
                       "block_days": block_length(settings, horizons), "confidence": settings.confidence,
                       "n_markets": int(len(np.unique(data.markets))), "n_dates": int(len(np.unique(data.dates))),
-                      "method": "paired: markets drawn with replacement × moving blocks of test dates, "
-                                "the same draw for every model; percentile intervals"},
+                      "method": "paired: markets drawn with replacement × moving blocks of test dates drawn within "
+                                "each fold, the same draw for every model; percentile intervals"},
+        "metric_definitions": METRIC_DEFINITIONS,
         "calibration_bins": settings.calibration_bins,
-        "best_price_baseline": best_price_baseline(models, pooled, main_horizon),
+        "best_price_baseline": best_price_baseline(models, headline, main_horizon),
         "ablation": ablation or {},
         "modality_weights": weights or {},
     }
@@ -158,14 +178,63 @@ def build_report(
     return _json_ready(report)
 
 
-def best_price_baseline(models: list[ScoredModel], pooled, horizon: int) -> str | None:
-    """The baseline with the lowest pooled Brier at ``horizon`` (highest AUROC where none is a probability)."""
+METRIC_DEFINITIONS = {
+    "auroc": "within folds: share of (storm day, calm day) pairs of the same fold's test block ranked right, folds "
+             "weighted by their pairs; no per-fold calibration can change it",
+    "cross_sectional_auroc": "per test date, the storm markets against the calm ones, averaged over dates holding both",
+    "pr_auc": "within folds: each fold's average precision, weighted by its storm days",
+    "brier": "mean squared error of the calibrated probability; brier_base_rate: the test rows' own storm share as a "
+             "constant forecast",
+    "log_loss": "mean negative log likelihood of the calibrated probability; log_loss_base_rate likewise",
+    "n_storm_episodes": "runs of consecutive storm days of one market within one fold's test block",
+}
+
+
+def storm_counts(figures: HorizonMetrics, per_fold: list[dict], name: str, folds: list[FoldScores], horizon: int,
+                 min_episodes: int) -> dict:
+    """Storm episodes in the test blocks at one horizon, per fold, and whether that is enough to judge."""
+    episodes = figures.n_storm_episodes
+    return {"n_rows": figures.n_rows, "n_storm_days": figures.n_positives, "n_episodes": episodes,
+            "per_fold": {fold.periods.get("name", f"fold{i + 1}"): scored[name][horizon].n_storm_episodes
+                         for i, (fold, scored) in enumerate(zip(folds, per_fold)) if name in scored},
+            "min_episodes": min_episodes, "judged": episodes >= min_episodes,
+            "verdict": None if episodes >= min_episodes else f"too few storms to judge ({episodes} episodes)"}
+
+
+def episode_table(models: list[ScoredModel], horizon: int, drawdowns: pd.DataFrame | None) -> list[dict]:
+    """Each test-block storm episode (fold, market, first and last storm day, depth) and every model's lead in
+    trading days: from the first day of the alert run that reached the episode to its first storm day (None: no
+    alert reached it), deepest first."""
+    leads = None
+    for model in models:
+        warned = episode_warnings(model.predictions, horizon)
+        warned = warned.rename(columns={"lead_days": model.name})
+        keys = [FOLD, "market", "first_storm_day", "last_storm_day", "known_start"]
+        leads = warned if leads is None else leads.merge(warned, on=keys, how="outer")
+    if leads is None or leads.empty:
+        return []
+    column = f"drawdown_{horizon}d"
+    if drawdowns is not None and column in drawdowns.columns:
+        depth = drawdowns[["market", "date", column]].rename(columns={"date": "first_storm_day", column: "depth"})
+        leads = leads.merge(depth, on=["market", "first_storm_day"], how="left")
+    else:
+        leads["depth"] = np.nan
+    leads = leads.sort_values(["depth", "first_storm_day"], ascending=[False, True], na_position="last")
+    names = [m.name for m in models]
+    return [{FOLD: row[FOLD], "market": row["market"], "first_storm_day": row["first_storm_day"],
+             "last_storm_day": row["last_storm_day"], "known_start": bool(row["known_start"]), "depth": row["depth"],
+             "lead_days": {name: row[name] for name in names if name in row.index}}
+            for _, row in leads.iterrows()]
+
+
+def best_price_baseline(models: list[ScoredModel], headline, horizon: int) -> str | None:
+    """The baseline with the highest within-fold AUROC at ``horizon`` (lowest Brier where none ranks)."""
     baselines = [m.name for m in models if m.kind == "baseline"]
-    with_brier = [name for name in baselines if not math.isnan(pooled[name][horizon].brier)]
-    if with_brier:
-        return min(with_brier, key=lambda name: pooled[name][horizon].brier)
-    ranked = [name for name in baselines if not math.isnan(pooled[name][horizon].auroc)]
-    return max(ranked, key=lambda name: pooled[name][horizon].auroc) if ranked else None
+    ranked = [name for name in baselines if not math.isnan(headline[name][horizon].auroc)]
+    if ranked:
+        return max(ranked, key=lambda name: headline[name][horizon].auroc)
+    with_brier = [name for name in baselines if not math.isnan(headline[name][horizon].brier)]
+    return min(with_brier, key=lambda name: headline[name][horizon].brier) if with_brier else None
 
 
 def _spread(figures: list[HorizonMetrics]) -> dict:
@@ -177,11 +246,6 @@ def _spread(figures: list[HorizonMetrics]) -> dict:
                           "max": float(values.max()) if len(values) else None,
                           "std": float(values.std(ddof=1)) if len(values) > 1 else None, "n_folds": int(len(values))}
     return spread
-
-
-def _positives(pooled, name: str, horizon: int) -> dict:
-    result = pooled[name][horizon]
-    return {"n_rows": result.n_rows, "n_positives": result.n_positives, "n_episodes": result.n_episodes}
 
 
 def _json_ready(value):
@@ -201,11 +265,60 @@ def _json_ready(value):
 # ---- tables --------------------------------------------------------------------------------------------------------
 
 def render_tables(report: dict) -> list[Table]:
-    """AUROC, Brier (each with fused − model and a verdict), PR-AUC and ECE, alerts, and the spread over folds."""
-    return [_difference_table(report, "auroc", "AUROC", "{:.3f}", "{:.2f}"),
-            _difference_table(report, "brier", "Brier", "{:.3f}", "{:.3f}"),
-            _pr_auc_ece_table(report), _alerts_table(report), _spread_table(report)] + (
+    """Storm episodes, within-fold and cross-sectional AUROC, Brier (each with fused − model and a verdict), PR-AUC
+    and ECE, alerts, each episode's warnings, and the spread over folds."""
+    several_markets = any(figures.get("cross_sectional_auroc") is not None
+                          for by_model in report["headline"].values() for figures in by_model.values())
+    return [_storms_table(report), _difference_table(report, "auroc", "AUROC", "{:.3f}", "{:.2f}")] + (
+        [_difference_table(report, "cross_sectional_auroc", "X-sect AUROC", "{:.3f}", "{:.2f}")]
+        if several_markets else []) + [
+        _difference_table(report, "brier", "Brier", "{:.3f}", "{:.3f}"),
+        _pr_auc_ece_table(report), _alerts_table(report), _episodes_table(report), _spread_table(report)] + (
         [_contributions_table(report)] if report.get("modality_contributions") else [])
+
+
+def _storms_table(report: dict) -> Table:
+    folds = [fold["periods"].get("name", f"fold{i + 1}") for i, fold in enumerate(report["folds"])]
+    table = Table(title="Storm episodes in the test blocks (runs of consecutive storm days of one market)",
+                  caption=f"no verdict below {_min_episodes(report)} episodes (evaluation.min_episodes)",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("h", justify="right", no_wrap=True)
+    for name in folds:
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("all", justify="right", no_wrap=True)
+    table.add_column("verdicts", no_wrap=True)
+    for h in report["horizons"]:
+        storms = report["storms"][str(h)]
+        table.add_row(f"{h}d", *(str(storms["per_fold"].get(name, "–")) for name in folds), str(storms["n_episodes"]),
+                      "judged" if storms["judged"] else "too few storms to judge")
+    return table
+
+
+def _min_episodes(report: dict) -> int:
+    return next(iter(report["storms"].values()))["min_episodes"] if report.get("storms") else 0
+
+
+def _too_few_caption(report: dict) -> str:
+    thin = [f"{h}d ({s['n_episodes']} episodes)" for h, s in report.get("storms", {}).items() if not s["judged"]]
+    return f"; too few storms to judge at {', '.join(thin)}" if thin else ""
+
+
+def _episodes_table(report: dict, shown: int = 10) -> Table:
+    """The deepest test episodes at the main horizon: how early each model warned (trading days; – = missed)."""
+    h = str(report["main_horizon"])
+    reference, baseline = report.get("reference"), report.get("best_price_baseline")
+    names = [name for name in (reference, baseline) if name]
+    episodes = report.get("episodes", {}).get(h, [])
+    table = Table(title=f"Warnings before the deepest {min(shown, len(episodes))} of {len(episodes)} storm episodes "
+                        f"({h}d), in trading days",
+                  caption="lead: first day of the alert run that reached the episode to its first storm day; "
+                          "– = no alert reached it; every episode in report.json", box=box.SIMPLE_HEAD, pad_edge=False)
+    for heading in ("market", "first storm", "depth", *names):
+        table.add_column(heading, no_wrap=True, justify="left" if heading in ("market", "first storm") else "right")
+    for episode in episodes[:shown]:
+        table.add_row(str(episode["market"])[:12], episode["first_storm_day"], _number(episode["depth"], "{:.0%}"),
+                      *(_number(episode["lead_days"].get(name), "{:+.0f}") for name in names))
+    return table
 
 
 def _contributions_table(report: dict) -> Table:
@@ -234,28 +347,43 @@ def _new_table(title: str, caption: str, headings: list[str]) -> Table:
 
 
 def _rows(report: dict):
-    """(table, horizon, model, pooled figures) in horizon order, one section per horizon."""
+    """(horizon, model, headline figures) in horizon order, one section per horizon."""
     for h in report["horizons"]:
-        for name, figures in report["pooled"][str(h)].items():
+        for name, figures in report["headline"][str(h)].items():
             yield str(h), name, figures
 
 
 def _difference_table(report: dict, metric: str, heading: str, fmt: str, bound_fmt: str) -> Table:
     folds = len(report["folds"])
-    lower = "" if metric in ("auroc", "pr_auc") else ", lower is better"
-    table = _new_table(f"{heading}: pooled test of {folds} fold{'s' * (folds != 1)}, 95% intervals{lower}",
+    lower = "" if metric in ("auroc", "cross_sectional_auroc", "pr_auc") else ", lower is better"
+    how = {"auroc": "within each fold's test block", "cross_sectional_auroc": "markets of the same date",
+           "brier": "calibrated probabilities"}.get(metric, "")
+    table = _new_table(f"{heading}, {how}, {folds} fold{'s' * (folds != 1)}, 95% intervals{lower}",
                        "fused is: better / worse only when the interval of fused − model excludes 0; "
-                       "n.d. = not distinguishable", ["model", heading, "fused − model", "fused is"])
+                       f"n.d. = not distinguishable{_too_few_caption(report)}",
+                       ["model", heading, "fused − model", "fused is"])
     previous = None
     for h, name, figures in _rows(report):
         if previous is not None and h != previous:
+            _base_rate_row(table, report, previous, metric, fmt)
             table.add_section()
         previous = h
         versus = report["versus_reference"][h].get(name, {}).get(metric)
         table.add_row(name, f"{h}d", _interval(figures["intervals"][metric], fmt, bound_fmt),
                       _interval(versus, "{:+.3f}", bound_fmt) if versus else "–",
                       TABLE_VERDICT[versus["verdict"]] if versus else "–")
+    if previous is not None:
+        _base_rate_row(table, report, previous, metric, fmt)
     return table
+
+
+def _base_rate_row(table: Table, report: dict, h: str, metric: str, fmt: str) -> None:
+    """Brier's reference: the test rows' own storm share as a constant forecast (skill is the gap below it)."""
+    if metric != "brier":
+        return
+    base = report["headline"][h].get(report.get("reference") or "", {}).get("brier_base_rate")
+    if base is not None:
+        table.add_row("(base rate)", f"{h}d", fmt.format(base), "", "")
 
 
 def _pr_auc_ece_table(report: dict) -> Table:
@@ -272,7 +400,7 @@ def _pr_auc_ece_table(report: dict) -> Table:
 
 
 def _alerts_table(report: dict) -> Table:
-    table = _new_table("Alerts at the validation threshold (pooled test)",
+    table = _new_table("Alerts at the validation threshold (test blocks)",
                        "false al./mkt-yr: alert-days on calm days per market-year; warned: storm episodes with "
                        "an alert run reaching them; lead: median days from that run's first alert to the episode",
                        ["model", "recall", "precision", "false al./mkt-yr", "warned", "lead d"])

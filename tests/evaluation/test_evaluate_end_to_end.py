@@ -114,10 +114,10 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
     assert [fold["periods"]["name"] for fold in report["folds"]] == ["fold1", "fold2"]
     tested = [fold["periods"]["test"] for fold in report["folds"]]
     assert tested[0]["end"] < tested[1]["start"] and tested[1]["end"] == DATES[-1]
-    assert {"fused", "trail-vol", "garch", "price-logit", "frag-oracle"} <= set(report["pooled"]["20"])
-    pooled_rows = report["pooled"]["20"]["fused"]["n_rows"]
+    assert {"fused", "trail-vol", "garch", "price-logit", "frag-oracle"} <= set(report["headline"]["20"])
+    pooled_rows = report["headline"]["20"]["fused"]["n_rows"]
     assert pooled_rows == sum(fold["metrics"]["20"]["fused"]["n_rows"] for fold in report["folds"]) > 0
-    assert report["pooled"]["20"]["frag-oracle"]["auroc"] == 1.0
+    assert report["headline"]["20"]["frag-oracle"]["auroc"] == 1.0
     interval = report["versus_reference"]["20"]["garch"]["auroc"]
     assert interval["low"] <= interval["estimate"] <= interval["high"] and interval["verdict"] in (
         "better", "worse", "not distinguishable")
@@ -134,7 +134,7 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
     assert all(again.content["fold_runs"][f]["fused"]["reused"] for f in ("fold1", "fold2"))
     assert again.final.summary["reused"] and refits == []  # nothing trained, Ray Train not started
     assert opened == [1, 1]  # one object store per evaluation in this process, for the panel and every fold
-    assert again.content["pooled"] == report["pooled"]  # same folds, same predictions, same figures and intervals
+    assert again.content["headline"] == report["headline"]  # same folds, same predictions, same figures and intervals
 
 
 @pytest.mark.slow

@@ -61,7 +61,7 @@ def folds(n_folds=2, markets=("AAA", "BBB", "CCC", "DDD"), n_days=60) -> list[Fo
             for k in range(n_folds)]
 
 
-SETTINGS = EvaluationConfig(bootstrap_resamples=100)
+SETTINGS = EvaluationConfig(bootstrap_resamples=100, min_episodes=5)  # the fixture holds 8 episodes
 
 
 @pytest.fixture(scope="module")
@@ -71,15 +71,15 @@ def report():
 
 def test_report_pools_the_folds_and_gives_every_model_intervals_at_every_horizon(report):
     json.dumps(report, allow_nan=False)  # strict JSON: NaN became null
-    assert set(report["pooled"]) == {"5", "20"} and list(report["pooled"]["20"]) == NAMES
-    fused = report["pooled"]["20"]["fused"]
+    assert set(report["headline"]) == {"5", "20"} and list(report["headline"]["20"]) == NAMES
+    fused = report["headline"]["20"]["fused"]
     assert fused["n_rows"] == 2 * 4 * 60  # two folds of 4 markets × 60 days
     for name in NAMES:
-        auroc = report["pooled"]["20"][name]["intervals"]["auroc"]
+        auroc = report["headline"]["20"][name]["intervals"]["auroc"]
         assert auroc["low"] <= auroc["estimate"] <= auroc["high"]
-    assert report["pooled"]["20"]["frag-oracle"]["auroc"] == 1.0
-    assert report["pooled"]["20"]["garch"]["brier"] is None  # not a probability: no Brier, no ECE
-    assert report["pooled"]["20"]["garch"]["intervals"]["ece"]["estimate"] is None
+    assert report["headline"]["20"]["frag-oracle"]["auroc"] == 1.0
+    assert report["headline"]["20"]["garch"]["brier"] is None  # not a probability: no Brier, no ECE
+    assert report["headline"]["20"]["garch"]["intervals"]["ece"]["estimate"] is None
     assert report["bootstrap"]["block_days"] == 60 and report["bootstrap"]["n_dates"] == 120
 
 
@@ -89,7 +89,7 @@ def test_every_other_model_is_compared_with_fused_and_gets_a_verdict(report):
     assert versus["frag-oracle"]["auroc"]["verdict"] == "worse"  # a perfect ranking beats fused
     assert versus["trail-vol"]["auroc"]["verdict"] == "better"
     difference = versus["only-news"]["auroc"]
-    pooled = report["pooled"]["20"]
+    pooled = report["headline"]["20"]
     assert difference["estimate"] == pytest.approx(pooled["fused"]["auroc"] - pooled["only-news"]["auroc"])
     assert difference["verdict"] in ("better", "worse", "not distinguishable")
 
@@ -110,7 +110,7 @@ def test_reliability_points_for_probabilities_only_and_the_best_price_baseline(r
 
 
 def test_alert_figures_report_episodes_warned_and_false_alarms_per_market_year(report):
-    fused = report["pooled"]["20"]["fused"]
+    fused = report["headline"]["20"]["fused"]
     assert fused["n_episodes"] == 8 and 0 < fused["n_episodes_warned"] <= 8
     assert fused["false_alarms_per_market_year"] is not None
 
@@ -121,12 +121,12 @@ def test_pooled_figures_use_only_fused_rows_and_a_horizon_uncalibrated_in_one_fo
     extra.predictions = pd.concat([extra.predictions, scored_table(("ZZZ",), 60, 1.2, seed=3)], ignore_index=True)
     split_folds[1].models[4].probabilistic = {20: False}
     report = build_report("demo", split_folds, HORIZONS, 20, SETTINGS)
-    trail = report["pooled"]["20"]["trail-vol"]
-    assert trail["n_rows"] == report["pooled"]["20"]["fused"]["n_rows"]
+    trail = report["headline"]["20"]["trail-vol"]
+    assert trail["n_rows"] == report["headline"]["20"]["fused"]["n_rows"]
     assert trail["auroc"] == pytest.approx(trail["intervals"]["auroc"]["estimate"])
     assert any("60 rows outside fused" in note for note in report["models"]["trail-vol"]["notes"])
     assert report["models"]["trail-vol"]["probabilistic"] == {"5": True, "20": False}
-    assert trail["brier"] is None and report["pooled"]["5"]["trail-vol"]["brier"] is not None
+    assert trail["brier"] is None and report["headline"]["5"]["trail-vol"]["brier"] is not None
 
 
 def test_overlapping_folds_are_refused():
