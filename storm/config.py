@@ -315,6 +315,12 @@ class EvaluationConfig(Section):
     block_days: int | None = Field(None, ge=1)
     confidence: float = Field(0.95, gt=0, lt=1)
     calibration_bins: int = Field(10, ge=2)  # equal-width probability bins for ECE and reliability points
+    # fewest storm episodes (runs of consecutive storm days of one market) the test blocks must hold at a horizon
+    # before the report calls any model better or worse there: below it, "too few storms to judge (k episodes)"
+    min_episodes: int = Field(10, ge=1)
+    # episodes drawn around their first storm day in the report's folder (scores of the reference and the best
+    # baseline beside the price), deepest first
+    episode_plots: int = Field(4, ge=0)
     # which single-modality models each fold trains beside the fused one; None: one per modality in model.modalities
     single_modalities: list[Modality] | None = None
 
