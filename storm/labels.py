@@ -117,3 +117,15 @@ def count_storm_episodes(market: np.ndarray, labels: np.ndarray) -> int:
     """How many runs of consecutive storm days the rows hold (rows grouped by market, in date order)."""
     ids = storm_episode_ids(market, labels)
     return int(ids.max() + 1) if len(ids) and ids.max() >= 0 else 0
+
+
+def forward_drawdowns(prices: pd.DataFrame, horizons: list[int]) -> pd.DataFrame:
+    """market, date, drawdown_{h}d: the deepest peak-to-trough fall within h days ahead of each day (NaN where the
+    future is not in the data): how deep the storm a label counts was."""
+    ordered = prices.sort_values(["market", "date"], kind="stable")
+    close = ordered["close"].to_numpy(np.float64)
+    days_left = _days_left_in_market(ordered["market"].to_numpy())
+    table = pd.DataFrame({"market": ordered["market"].to_numpy(), "date": ordered["date"].astype(str).to_numpy()})
+    for horizon in horizons:
+        table[f"drawdown_{horizon}d"] = np.where(days_left >= horizon, forward_max_drawdown(close, horizon), np.nan)
+    return table

@@ -2,10 +2,14 @@
 and (synthetic worlds only) the fragility oracle and the ceiling.
 
 Every baseline turns what was known at a day's close into one raw score per
-(market, date) and horizon. ``score_baseline`` then treats it like the model: a
-probability fitted on the fold's validation rows (Platt scaling, unregularised)
-and an alert threshold chosen there at the model's false-alarm rate, with the
-model's own rule, so the comparison on the test rows is fair.
+(market, date) and horizon. ``score_baseline`` then treats it exactly like the model:
+the score becomes a logit (a volatility is standardised on the fold's training rows and
+centred on the training base rate; a regression's log-odds already is one), and the
+model's own calibration (storm.training.calibration: the hazard map shrunk toward the
+training base rate, nested alert thresholds at the model's false-alarm rate) is fitted on
+the fold's validation rows. Where those hold no storm at any horizon, the validation rows
+of the earlier folds join them (an expanding window). Every baseline reaches the report
+as calibrated probabilities; no raw score is ever pooled beside a probability.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,7 +32,8 @@ from storm.evaluation.report import ScoredModel
 from storm.features.price_history import annualised_volatility, drawdown_from_peak
 from storm.labels import TRADING_DAYS_PER_YEAR
 from storm.schema import FWD_VOL, storm_column
-from storm.training.calibration import threshold_for_false_alarm_rate  # the model's own rule: a fair comparison
+from storm.training.calibration import (  # the model's own calibration and alert rule: a fair comparison
+    calibration_prior, fit_calibration, threshold_for_false_alarm_rate)
 from storm.training.splits import DateSplit
 
 GARCH_SCALE = 100.0  # arch fits best on returns in percent
@@ -39,6 +45,11 @@ TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY = "fragility", "storm_probability"  # k
 
 def raw_score_column(horizon: int) -> str:
     return f"raw_{horizon}d"
+
+
+def logit_column(horizon: int) -> str:
+    """A model's raw logit at h in a predictions table: what its calibration maps to score_{h}d."""
+    return f"logit_{horizon}d"
 
 
 def garch_column(horizon: int) -> str:
@@ -172,8 +183,8 @@ def _run_garch(tasks: list[tuple], workers: int) -> list[np.ndarray]:
 
 def price_baselines(prices: pd.DataFrame, labels: pd.DataFrame, split: DateSplit, horizons: list[int],
                     vol_window: int, false_alarm_rate: float, features: pd.DataFrame | None = None,
-                    workers: int = GARCH_WORKERS) -> list[ScoredModel]:
-    """trail-vol, garch and price-logit, scored on ``split.test`` (Platt + threshold on ``split.validation``).
+                    workers: int = GARCH_WORKERS, calibration: "BaselineCalibration | None" = None) -> list[ScoredModel]:
+    """trail-vol, garch and price-logit, scored on ``split.test`` (calibrated and thresholded on validation).
 
     ``prices``: market, date, close (all history); ``labels``: market, date, storm_{h}d, fwd_log_vol.
     ``features``: price_features(...) computed once for all folds (computed here if None).
@@ -191,7 +202,9 @@ def price_baselines(prices: pd.DataFrame, labels: pd.DataFrame, split: DateSplit
                                                      vol_pred=features[garch_column(vol_window)]),
         "price-logit": price_logistic_scores(features, labels, split.train, horizons),
     }
-    return [_scored(name, "baseline", table, labels, split, horizons, false_alarm_rate) for name, table in raw.items()]
+    calibration = calibration or BaselineCalibration()
+    return [_scored(name, "baseline", table, labels, split, horizons, false_alarm_rate, calibration,
+                    log_odds=name == "price-logit") for name, table in raw.items()]
 
 
 def price_logistic_scores(features: pd.DataFrame, labels: pd.DataFrame, train_dates: list[str],
@@ -252,17 +265,19 @@ def _days_since(flags: np.ndarray, cap: float = 250.0) -> np.ndarray:
 
 
 def evidence_logistic_model(features: pd.DataFrame, activity: pd.DataFrame, labels: pd.DataFrame, split: DateSplit,
-                            horizons: list[int], false_alarm_rate: float) -> ScoredModel:
+                            horizons: list[int], false_alarm_rate: float,
+                            calibration: "BaselineCalibration | None" = None) -> ScoredModel:
     """The price logistic plus evidence activity (EVIDENCE_ACTIVITY_FEATURES): a reader of real feeds any team
     could build without a model of language or voice, fitted on the fold's past like the price logistic."""
     joined = features.merge(activity, on=["market", "date"], how="inner")
     raw = price_logistic_scores(joined, labels, split.train, horizons, extra=EVIDENCE_ACTIVITY_FEATURES)
-    return _scored("evidence-logit", "baseline", raw, labels, split, horizons, false_alarm_rate)
+    return _scored("evidence-logit", "baseline", raw, labels, split, horizons, false_alarm_rate,
+                   calibration or BaselineCalibration(), log_odds=True)
 
 
 def truth_models(truth_tables: dict[str, pd.DataFrame], labels: pd.DataFrame, split: DateSplit, horizons: list[int],
-                 false_alarm_rate: float) -> list[ScoredModel]:
-    """Synthetic worlds only: frag-oracle (the hidden fragility, Platt-scaled) and ceiling (already a probability).
+                 false_alarm_rate: float, calibration: "BaselineCalibration | None" = None) -> list[ScoredModel]:
+    """Synthetic worlds only: frag-oracle (the hidden fragility, calibrated) and ceiling (already a probability).
 
     ``truth_tables``: {"fragility": market, date, fragility; "storm_probability": market, date,
     storm_probability_{h}d}; either may be missing. The fragility oracle is no ceiling: it ignores
@@ -274,78 +289,104 @@ def truth_models(truth_tables: dict[str, pd.DataFrame], labels: pd.DataFrame, sp
         fragility = truth_tables[TRUTH_FRAGILITY]
         raw = fragility[["market", "date"]].assign(**{raw_score_column(h): fragility["fragility"].to_numpy(float)
                                                       for h in horizons})
-        models.append(_scored("frag-oracle", "oracle", raw, labels, split, horizons, false_alarm_rate))
+        models.append(_scored("frag-oracle", "oracle", raw, labels, split, horizons, false_alarm_rate,
+                              calibration or BaselineCalibration()))
     if TRUTH_STORM_PROBABILITY in truth_tables:
         probability = truth_tables[TRUTH_STORM_PROBABILITY]
         raw = probability[["market", "date"]].assign(**{raw_score_column(h): probability[storm_probability_column(h)]
                                                         for h in horizons})
-        models.append(_scored("ceiling", "ceiling", raw, labels, split, horizons, false_alarm_rate, platt=False))
+        models.append(_scored("ceiling", "ceiling", raw, labels, split, horizons, false_alarm_rate,
+                              calibration or BaselineCalibration(), probability=True))
     return models
 
 
-def _scored(name, kind, raw, labels, split: DateSplit, horizons, false_alarm_rate, platt: bool = True) -> ScoredModel:
-    predictions, probabilistic, notes = score_baseline(raw, labels, set(split.validation), set(split.test), horizons,
-                                                       false_alarm_rate, platt=platt)
-    return ScoredModel(name=name, kind=kind, predictions=predictions, probabilistic=probabilistic, notes=notes)
+@dataclass(frozen=True)
+class BaselineCalibration:
+    """How a fold's baselines are calibrated: the prior's strength (train.calibration_prior_episodes) and the
+    validation dates of the earlier folds, which join a validation block that holds no storm at any horizon."""
+
+    prior_episodes: float = 5.0
+    earlier_validation: tuple[str, ...] = ()
 
 
-def score_baseline(
-    raw: pd.DataFrame,
-    labels: pd.DataFrame,
-    validation_dates: set[str],
-    test_dates: set[str],
-    horizons: list[int],
-    false_alarm_rate: float,
-    platt: bool = True,
-) -> tuple[pd.DataFrame, dict[int, bool], list[str]]:
-    """Turn raw baseline scores into a predictions table on the test dates.
+def _scored(name, kind, raw, labels, split: DateSplit, horizons, false_alarm_rate, calibration: BaselineCalibration,
+            log_odds: bool = False, probability: bool = False) -> ScoredModel:
+    predictions, notes = score_baseline(raw, labels, split, horizons, false_alarm_rate, calibration,
+                                        log_odds=log_odds, probability=probability)
+    return ScoredModel(name=name, kind=kind, predictions=predictions, probabilistic={h: True for h in horizons},
+                       notes=notes)
 
-    Per horizon, fitted on validation rows only: Platt scaling (a probability, so Brier
-    means something; skipped with ``platt=False`` for scores that already are one) and the
-    alert threshold at ``false_alarm_rate``. Where validation cannot support a probability
-    (one class, or a score that ranks backwards) the raw score is kept and the horizon is
-    marked not probabilistic.
-    Returns (table with score_{h}d, alert_{h}d, labels, vol_pred if given; {h: probabilistic}; notes).
+
+def score_baseline(raw: pd.DataFrame, labels: pd.DataFrame, split: DateSplit, horizons: list[int],
+                   false_alarm_rate: float, calibration: BaselineCalibration, log_odds: bool = False,
+                   probability: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """Raw baseline scores -> a predictions table on ``split.test``: logit_{h}d, score_{h}d (calibrated), alert_{h}d.
+
+    ``log_odds``: the raw score already is a logit (a regression's); otherwise it is standardised on the training
+    rows and centred on the training base rate (a monotone map per fold: its ranking is the raw score's).
+    ``probability``: the raw score already is a calibrated probability (the ceiling): only thresholded.
     """
-    joined = raw.merge(labels, on=["market", "date"], how="left")
-    validation = joined[joined["date"].isin(validation_dates)]
-    test = joined[joined["date"].isin(test_dates)].copy()
-    probabilistic, notes = {}, []
-    for h in horizons:
-        raw_name, label_name = raw_score_column(h), storm_column(h)
-        to_probability = (_platt_scaler(validation[raw_name].to_numpy(float), validation[label_name].to_numpy(float))
-                          if platt else _identity)
-        probabilistic[h] = to_probability is not None
-        if to_probability is None:
-            notes.append(f"storm_{h}d: validation cannot calibrate this baseline; raw score kept, Brier skipped")
-            to_probability = _identity
-        validation_score = to_probability(validation[raw_name].to_numpy(float))
-        threshold = threshold_for_false_alarm_rate(validation_score, validation[label_name].to_numpy(float), false_alarm_rate)
-        test[score_column(h)] = to_probability(test[raw_name].to_numpy(float))
-        test[alert_column(h)] = test[score_column(h)].to_numpy() >= threshold
-    keep = ["market", "date", *(c for h in horizons for c in (score_column(h), alert_column(h), storm_column(h)))]
-    keep += [c for c in ("vol_pred", FWD_VOL) if c in test.columns]
-    return test[keep].sort_values(["market", "date"]).reset_index(drop=True), probabilistic, notes
+    joined = raw.merge(labels, on=["market", "date"], how="left").sort_values(["market", "date"], ignore_index=True)
+    label_matrix = joined[[storm_column(h) for h in horizons]].to_numpy(float)
+    train = joined["date"].isin(set(split.train)).to_numpy()
+    prior = calibration_prior(joined["market"].to_numpy()[train], label_matrix[train], horizons,
+                              calibration.prior_episodes)
+    scores = joined[[raw_score_column(h) for h in horizons]].to_numpy(float)
+    if probability:
+        logits = np.log(np.clip(scores, 1e-12, 1.0)) - np.log1p(-np.clip(scores, 0.0, 1.0 - 1e-12))
+    elif log_odds:
+        logits = scores
+    else:
+        logits = _standardised_logits(scores, train, prior.base_rate, horizons)
+    rows, notes = _calibration_rows(joined, label_matrix, split, calibration, horizons)
+    usable = rows & np.isfinite(logits).all(axis=1)
+    test = joined["date"].isin(set(split.test)).to_numpy()
+    table = joined.loc[test, ["market", "date"]].reset_index(drop=True)
+    if probability:
+        probabilities = np.clip(scores, 0.0, 1.0)
+        thresholds = {h: threshold_for_false_alarm_rate(probabilities[usable, i], label_matrix[usable, i],
+                                                        false_alarm_rate) for i, h in enumerate(horizons)}
+        alerts = np.logical_or.accumulate(np.stack([probabilities[test, i] >= thresholds[h]
+                                                    for i, h in enumerate(horizons)], axis=1), axis=1)
+        probabilities = probabilities[test]
+    else:
+        fitted = fit_calibration(logits[usable], label_matrix[usable], horizons, false_alarm_rate, method="hazard",
+                                 prior=prior)
+        probabilities = fitted.probability(logits[test])
+        alerts = fitted.alerts(np.nan_to_num(probabilities, nan=-1.0))
+    for i, h in enumerate(horizons):
+        missing = ~np.isfinite(logits[test, i])
+        table[logit_column(h)] = logits[test, i]
+        table[score_column(h)] = np.where(missing, np.nan, probabilities[:, i])
+        table[alert_column(h)] = alerts[:, i] & ~missing
+        table[storm_column(h)] = label_matrix[test, i]
+    for column in ("vol_pred", FWD_VOL):
+        if column in joined.columns:
+            table[column] = joined.loc[test, column].to_numpy()
+    return table, notes
 
 
-def _identity(scores: np.ndarray) -> np.ndarray:
-    return scores
+def _standardised_logits(scores: np.ndarray, train: np.ndarray, base_rate: dict[int, float],
+                         horizons: list[int]) -> np.ndarray:
+    """(score − training mean) / training sd + logit(training base rate), per horizon: a logit on the scale the
+    calibration expects, increasing in the score."""
+    logits = np.full(scores.shape, np.nan)
+    for i, h in enumerate(horizons):
+        fitted = scores[train, i][np.isfinite(scores[train, i])]
+        centre, spread = (fitted.mean(), fitted.std()) if len(fitted) > 1 else (0.0, 1.0)
+        rate = base_rate[h]
+        logits[:, i] = (scores[:, i] - centre) / (spread if spread > 0 else 1.0) + np.log(rate / (1 - rate))
+    return logits
 
 
-def _platt_scaler(scores: np.ndarray, labels: np.ndarray):
-    """Unregularised logistic map raw score -> probability (None if validation cannot fit a rising one)."""
-    known = ~np.isnan(scores) & ~np.isnan(labels)
-    if len(np.unique(labels[known])) < 2:
-        return None
-    fitted = LogisticRegression(C=np.inf).fit(scores[known].reshape(-1, 1), labels[known].astype(int))
-    if fitted.coef_[0, 0] <= 0:
-        return None
+def _calibration_rows(joined: pd.DataFrame, label_matrix: np.ndarray, split: DateSplit,
+                      calibration: BaselineCalibration, horizons: list[int]) -> tuple[np.ndarray, list[str]]:
+    """The fold's validation rows, widened to the earlier folds' validation rows where they hold no storm."""
+    validation = joined["date"].isin(set(split.validation)).to_numpy()
+    if np.nansum(label_matrix[validation]) > 0 or not calibration.earlier_validation:
+        return validation, []
+    widened = validation | joined["date"].isin(set(calibration.earlier_validation)).to_numpy()
+    return widened, ["validation block without a storm at any horizon: calibrated on it and the earlier folds' "
+                     "validation blocks pooled"]
 
-    def to_probability(values: np.ndarray) -> np.ndarray:
-        probability = np.full(len(values), np.nan)
-        finite = ~np.isnan(values)
-        if finite.any():
-            probability[finite] = fitted.predict_proba(values[finite].reshape(-1, 1))[:, 1]
-        return probability
 
-    return to_probability

@@ -44,6 +44,40 @@ def score_over_price_png(
     return _png(figure)
 
 
+EPISODE_DAYS_BEFORE, EPISODE_DAYS_AFTER = 60, 20
+
+
+def episode_scores_png(prices: pd.DataFrame, predictions: dict[str, pd.DataFrame], horizon: int,
+                       episodes: list[dict]) -> bytes:
+    """One panel per storm episode: the close from 60 trading days before its first storm day to 20 after, and each
+    named model's calibrated score (its own fold's), the episode's storm days shaded. How early did each rise?"""
+    figure = Figure(figsize=(10, 2.6 * max(len(episodes), 1)))
+    axes = figure.subplots(max(len(episodes), 1), 1, squeeze=False)[:, 0]
+    colours = ["tab:red", "tab:blue", "tab:green", "tab:purple"]
+    for axis, episode in zip(axes, episodes):
+        market, first = episode["market"], episode["first_storm_day"]
+        price = prices[prices["market"] == market].sort_values("date", ignore_index=True)
+        at = int(np.searchsorted(price["date"].to_numpy(str), first))
+        window = price.iloc[max(at - EPISODE_DAYS_BEFORE, 0):at + EPISODE_DAYS_AFTER + 1]
+        days = pd.to_datetime(window["date"])
+        axis.plot(days, window["close"], color="black", linewidth=1.0)
+        axis.set_ylabel(f"{market} close")
+        score_axis = axis.twinx()
+        for colour, (name, table) in zip(colours, predictions.items()):
+            rows = table[(table["market"] == market) & table["date"].isin(set(window["date"]))].sort_values("date")
+            score_axis.plot(pd.to_datetime(rows["date"]), rows[score_column(horizon)], color=colour, linewidth=1.0,
+                            label=name)
+            if name == next(iter(predictions)):
+                _shade_storms(axis, pd.to_datetime(rows["date"]), rows[storm_column(horizon)].to_numpy(float))
+        score_axis.set_ylabel(f"P(storm ≤{horizon}d)")
+        score_axis.legend(loc="upper left", fontsize="small")
+        depth = episode.get("depth")
+        axis.set_title(f"{market}: storm from {first}" + (f", fall {depth:.0%}" if depth is not None else ""),
+                       fontsize="small")
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
 def _shade_storms(axis, days: pd.Series, labels: np.ndarray) -> None:
     """One shaded span per run of consecutive storm days."""
     storm = np.concatenate([[False], labels == 1, [False]])

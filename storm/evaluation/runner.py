@@ -20,15 +20,18 @@ from storm.config import StormConfig
 from storm.console import SILENT, StageClock, StageReporter
 from storm.evaluation.ablation import (CONTRIBUTIONS, contribution_summary, modality_ablation, modality_weights,
                                        with_contributions)
-from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY, evidence_activity,
-                                        evidence_logistic_model, price_baselines, price_features, truth_models)
-from storm.evaluation.plots import reliability_by_horizon_png, score_over_price_png
-from storm.evaluation.predictions import collect_predictions
+from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY, BaselineCalibration,
+                                        evidence_activity, evidence_logistic_model, price_baselines, price_features,
+                                        truth_models)
+from storm.evaluation.placement import fold_storms, placement_advice
+from storm.evaluation.plots import episode_scores_png, reliability_by_horizon_png, score_over_price_png
+from storm.evaluation.predictions import collect_predictions, long_predictions
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
 from storm.schema import storm_column
 from storm.store import Layout, ObjectStore, open_store
 
 REPORT_NAME = "report.json"
+PREDICTIONS_NAME = "predictions.parquet"
 PREDICTION_BATCH_ROWS = 256
 
 
@@ -123,10 +126,12 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
                           if len(config.model.modalities) > 1 and not skip_single_modality else [])
     with clock.timed("train"):
         trained = trained_evaluation_models(config, run, splits, variants, build, final_model, log, progress, store)
-    outcomes = [_evaluate_fold(config, context, split, trained[split.name], progress) for split in splits]
+    outcomes = [_evaluate_fold(config, context, split, trained[split.name], progress, splits[:index])
+                for index, split in enumerate(splits)]
     fused = pooled_fused(outcomes)
     report = _report(config, run, outcomes, fused, horizons, context)
-    report_path, plot_paths = write_outputs(store, layout, run, report, fused, prices)
+    report_path, plot_paths = write_outputs(store, layout, run, report, fused, prices, outcomes,
+                                            config.evaluation.episode_plots)
     return EvaluationReport(run=run, report_path=report_path, plot_paths=plot_paths, content=report,
                             final=trained.get(FINAL))
 
@@ -140,6 +145,7 @@ class References:
     features: pd.DataFrame
     truth: dict[str, pd.DataFrame]
     activity: pd.DataFrame | None = None  # news and call activity per market-day (evidence-logit); None: no evidence
+    drawdowns: pd.DataFrame | None = None  # market, date, drawdown_{h}d: the fall ahead of each day (episode depth)
 
 
 @dataclass
@@ -155,7 +161,7 @@ class EvaluationContext:
 
 def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectStore, layout: Layout) -> References:
     """The truth files are read here and nowhere else in storm: only evaluation may see them."""
-    from storm.labels import label_table
+    from storm.labels import forward_drawdowns, label_table
 
     horizons = list(config.labels.horizons)
     truth = {}
@@ -164,12 +170,13 @@ def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectSto
             truth[key] = store.read_table(path).to_pandas()
     return References(prices=prices, labels=label_table(prices, config.labels),
                        features=price_features(prices[["market", "date", "close"]], horizons, config.labels.volatility_window),
-                       truth=truth)
+                       truth=truth, drawdowns=forward_drawdowns(prices, horizons))
 
 
 def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, trained: dict[str, "TrainedModel"],
-                   progress: StageReporter = SILENT) -> FoldOutcome:
-    """Score the fold's trained models (``trained``: variant name -> model) and its baselines on its test block."""
+                   progress: StageReporter = SILENT, earlier: list | None = None) -> FoldOutcome:
+    """Score the fold's trained models (``trained``: variant name -> model) and its baselines on its test block
+    (``earlier``: the folds before it, whose validation blocks calibrate a baseline where this one holds no storm)."""
     from storm.features.windows import batches_of_rows
 
     build, references, clock = context.build, context.references, context.clock
@@ -179,10 +186,10 @@ def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, train
     singles = [name for name in trained if name != FUSED.name]
     fused = trained[FUSED.name]
     masks = {variant.name: variant.masked_modalities for variant in [FUSED, *ablations]}
-    scorers = {FUSED.name: lambda inputs: {**fused.predictor.predict_variants(inputs, masks),
+    scorers = {FUSED.name: lambda inputs: {**fused.predictor.predict_variants(inputs, masks, with_logits=True),
                                            CONTRIBUTIONS: fused.predictor.contributions(inputs)}}
     for name in singles:
-        scorers[name] = (lambda inputs, p=trained[name].predictor, name=name: {name: p.predict(inputs)})
+        scorers[name] = (lambda inputs, p=trained[name].predictor, name=name: {name: p.predict(inputs, with_logits=True)})
     with clock.timed("predict"):
         test_rows = build.panel.rows_on(split.test)
         with progress.stage(f"{split.name}: scoring {len(test_rows)} test windows ({len(scorers)} models)"):
@@ -192,7 +199,8 @@ def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, train
     models = [ScoredModel(name=FUSED.name, kind="fused", predictions=fused_table)]
     models += [ScoredModel(name=name, kind="single_modality", predictions=tables[name]) for name in singles]
     with clock.timed("baselines"):
-        models += baseline_models(config, references, split, fused_table[["market", "date"]])
+        earlier_validation = tuple(date for fold in earlier or [] for date in fold.validation)
+        models += baseline_models(config, references, split, fused_table[["market", "date"]], earlier_validation)
     return FoldOutcome(split=split, models=models, runs={name: model.summary for name, model in trained.items()},
                        masked={variant.modality: tables[variant.name] for variant in ablations})
 
@@ -209,16 +217,19 @@ def single_modalities(config: StormConfig) -> list[str]:
     return list(chosen)
 
 
-def baseline_models(config: StormConfig, references: References, split, keys: pd.DataFrame) -> list[ScoredModel]:
-    """Price baselines fitted on the fold's past (and the truths, synthetic only) on exactly the rows in `keys`."""
+def baseline_models(config: StormConfig, references: References, split, keys: pd.DataFrame,
+                    earlier_validation: tuple[str, ...] = ()) -> list[ScoredModel]:
+    """Price baselines fitted on the fold's past (and the truths, synthetic only) on exactly the rows in `keys`,
+    calibrated like the model (``earlier_validation``: the earlier folds' validation dates, see BaselineCalibration)."""
     horizons, rate = list(config.labels.horizons), config.train.false_alarm_rate
+    calibration = BaselineCalibration(config.train.calibration_prior_episodes, earlier_validation)
     models = price_baselines(references.prices, references.labels, split, horizons, config.labels.volatility_window, rate,
-                             features=references.features)
+                             features=references.features, calibration=calibration)
     if references.activity is not None:
         models.append(evidence_logistic_model(references.features, references.activity, references.labels, split,
-                                              horizons, rate))
+                                              horizons, rate, calibration))
     if references.truth:
-        models += truth_models(references.truth, references.labels, split, horizons, rate)
+        models += truth_models(references.truth, references.labels, split, horizons, rate, calibration)
     for model in models:
         model.predictions = keys.merge(model.predictions, on=["market", "date"], how="inner")
     return models
@@ -311,11 +322,14 @@ def pooled_fused(outcomes: list[FoldOutcome]) -> pd.DataFrame:
 
 def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], fused: pd.DataFrame, horizons: list[int],
             context: EvaluationContext) -> dict:
-    folds = [FoldScores(models=o.models, periods={"name": o.split.name, **_periods(o.split)}) for o in outcomes]
+    labels = context.references.labels
+    folds = [FoldScores(models=o.models, periods={"name": o.split.name, **_periods(o.split),
+                                                  "storm_episodes": fold_storms(labels, o.split, horizons)})
+             for o in outcomes]
     masked = {m: pd.concat([o.masked[m] for o in outcomes], ignore_index=True) for m in outcomes[0].masked}
     horizon = main_horizon(horizons)
     return build_report(
-        run, folds, horizons, horizon, config.evaluation,
+        run, folds, horizons, horizon, config.evaluation, drawdowns=context.references.drawdowns,
         ablation=modality_ablation(fused, masked, horizons) if masked else {},
         weights=modality_weights(fused, horizon),
         extra={"fold_runs": {o.split.name: o.runs for o in outcomes},
@@ -323,6 +337,7 @@ def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], fused: p
                "markets": list(context.build.markets), "world": _world_kind(context.store, context.layout),
                "stage_seconds": {name: round(seconds, 3) for name, seconds in context.clock.seconds.items()},
                "modality_contributions": contribution_summary(fused, horizons, config.evaluation),
+               "placement": placement_advice(labels, [o.split for o in outcomes], horizons, config.evaluation.min_episodes),
                "final_model": f"{run} (storm train): the model storm scan uses; the folds above fed this evaluation"},
     )
 
@@ -342,14 +357,26 @@ def _world_kind(store: ObjectStore, layout: Layout) -> str | None:
 
 
 def write_outputs(store: ObjectStore, layout: Layout, run: str, report: dict, fused: pd.DataFrame,
-                  prices: pd.DataFrame) -> tuple[str, list[str]]:
-    """PNGs then report.json (which lists them) under reports/<run>/; returns (report path, plot paths)."""
+                  prices: pd.DataFrame, outcomes: list[FoldOutcome] | None = None,
+                  episode_plots: int = 4) -> tuple[str, list[str]]:
+    """predictions.parquet, PNGs, then report.json (which lists them) under reports/<run>/; returns (report path,
+    plot paths)."""
     horizon = report["main_horizon"]
     storm_days = fused.groupby("market")[storm_column(horizon)].sum().sort_values(ascending=False, kind="stable")
     figures = {
         f"score_over_price_{horizon}d.png": score_over_price_png(prices, fused, horizon, None, storm_days.index.tolist()),
         "reliability.png": reliability_by_horizon_png(report),
     }
+    if outcomes:
+        tested = {m.name: m.predictions for m in pool_folds([FoldScores(o.models, {"name": o.split.name})
+                                                             for o in outcomes])}
+        report["predictions"] = layout.report_file(run, PREDICTIONS_NAME)
+        store.write_table(report["predictions"], long_predictions(tested, report["horizons"]))
+        deepest = report["episodes"].get(str(horizon), [])[:episode_plots]
+        shown = {name: tested[name] for name in (report.get("reference"), report.get("best_price_baseline"))
+                 if name in tested}
+        if deepest and shown:
+            figures[f"episodes_{horizon}d.png"] = episode_scores_png(prices, shown, horizon, deepest)
     plot_paths = []
     for name, png in figures.items():
         plot_paths.append(layout.report_file(run, name))

@@ -44,20 +44,22 @@ class Predictor:
         return dict(self.calibration.threshold)
 
     def predict(self, batch: Mapping[str, np.ndarray], mask_modalities: Iterable[str] = (),
-                calibration: Calibration | None = None) -> dict[str, np.ndarray]:
+                calibration: Calibration | None = None, with_logits: bool = False) -> dict[str, np.ndarray]:
         """score_{h}d, alert_{h}d, vol_pred, weight_<modality> for each row; `mask_modalities` are treated as missing.
 
         `calibration` replaces the run's own (e.g. one fitted on pooled walk-forward validation folds).
+        `with_logits`: also logit_{h}d, the raw logit the calibration maps (evaluation's predictions file).
         """
         inputs = masked_inputs(batch, mask_modalities)
         outputs = predict(self.model, [inputs], autocast_dtype=self.autocast_dtype, device=self.device)
         return self._outputs(outputs["storm_logits"], outputs["log_vol"], outputs["modality_weights"],
-                             calibration or self.calibration)
+                             calibration or self.calibration, with_logits)
 
 
     @torch.no_grad()
     def predict_variants(self, batch: Mapping[str, np.ndarray], variants: Mapping[str, Iterable[str]],
-                         calibration: Calibration | None = None) -> dict[str, dict[str, np.ndarray]]:
+                         calibration: Calibration | None = None,
+                         with_logits: bool = False) -> dict[str, dict[str, np.ndarray]]:
         """{variant: predict(batch, mask_modalities)} for several masks, encoding the batch once.
 
         Masking a modality only changes what the fusion sees, so every ablation reuses the same encodings.
@@ -78,7 +80,7 @@ class Predictor:
                 output = self.model.fuse(embeddings, kept)
                 results[name] = self._outputs(output.storm_logits.float().cpu().numpy(),
                                               output.log_vol.float().cpu().numpy(),
-                                              output.modality_weights.float().cpu().numpy(), calibration)
+                                              output.modality_weights.float().cpu().numpy(), calibration, with_logits)
         return results
 
     def contributions(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -91,13 +93,16 @@ class Predictor:
         inputs = model_inputs(masked_inputs(batch), self.device)
         return contributions_by_horizon(explain_windows(self.model, self.calibration, inputs, items=False))
 
-    def _outputs(self, logits: np.ndarray, log_vol: np.ndarray, weights: np.ndarray, calibration: Calibration) -> dict:
+    def _outputs(self, logits: np.ndarray, log_vol: np.ndarray, weights: np.ndarray, calibration: Calibration,
+                 with_logits: bool = False) -> dict:
         scores = calibration.probability(logits)
         alerts = calibration.alerts(scores)
         result: dict[str, np.ndarray] = {}
         for index, horizon in enumerate(self.horizons):
             result[f"score_{horizon}d"] = scores[:, index]
             result[f"alert_{horizon}d"] = alerts[:, index]
+            if with_logits:
+                result[f"logit_{horizon}d"] = np.asarray(logits[:, index], dtype=np.float64)
         result["vol_pred"] = log_vol.astype(np.float64)
         for index, modality in enumerate(MODALITIES):
             result[f"weight_{modality}"] = weights[:, index].astype(np.float64)

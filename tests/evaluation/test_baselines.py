@@ -61,31 +61,51 @@ def test_garch_forecast_tracks_realised_volatility_level():
 
 
 def test_baseline_threshold_is_chosen_on_validation_at_the_false_alarm_rate():
+    from storm.evaluation.baselines import BaselineCalibration
+    from storm.training.splits import DateSplit
+
     rng = np.random.default_rng(0)
-    n = 400
+    n = 600
     dates = [f"d{i:04d}" for i in range(n)]
     labels = (rng.random(n) < 0.2).astype(float)
     raw = labels * 1.0 + rng.standard_normal(n)  # informative but noisy
     table = pd.DataFrame({"market": "A", "date": dates, "raw_5d": raw})
     label_table = pd.DataFrame({"market": "A", "date": dates, "storm_5d": labels})
-    validation, test = set(dates[:200]), set(dates[200:])
-    scored, probabilistic, notes = score_baseline(table, label_table, validation, test, [5], false_alarm_rate=0.1)
-    assert probabilistic == {5: True} and not notes
+    split = DateSplit(train=dates[:200], validation=dates[200:400], test=dates[400:], embargo_days=0)
+    scored, notes = score_baseline(table, label_table, split, [5], 0.1, BaselineCalibration())
+    assert not notes
     assert len(scored) == 200 and scored["score_5d"].between(0, 1).all()
-    # ranking kept: probability is monotone in the raw score
-    assert np.array_equal(np.argsort(scored["score_5d"].to_numpy()), np.argsort(raw[200:]))
+    # ranking kept: probability is monotone in the raw score, and the logit is the raw score standardised
+    assert np.array_equal(np.argsort(scored["score_5d"].to_numpy()), np.argsort(raw[400:]))
+    assert np.array_equal(np.argsort(scored["logit_5d"].to_numpy()), np.argsort(raw[400:]))
     # on validation the rule alerts on at most 10% of calm days; test sees about the same
     calm = scored["storm_5d"] == 0
     assert 0.03 < scored.loc[calm, "alert_5d"].mean() < 0.2
 
 
-def test_baseline_without_both_classes_in_validation_keeps_raw_score():
-    dates = [f"d{i}" for i in range(10)]
-    table = pd.DataFrame({"market": "A", "date": dates, "raw_5d": np.arange(10.0)})
-    labels = pd.DataFrame({"market": "A", "date": dates, "storm_5d": [0.0] * 5 + [0, 1, 0, 1, 1]})
-    scored, probabilistic, notes = score_baseline(table, labels, set(dates[:5]), set(dates[5:]), [5], 0.2)
-    assert probabilistic == {5: False} and notes
-    assert scored["score_5d"].tolist() == [5.0, 6.0, 7.0, 8.0, 9.0]
+def test_a_validation_block_without_storms_borrows_the_earlier_folds_and_never_keeps_a_raw_score():
+    from storm.evaluation.baselines import BaselineCalibration
+    from storm.training.splits import DateSplit
+
+    rng = np.random.default_rng(1)
+    n = 900
+    dates = [f"d{i:04d}" for i in range(n)]
+    labels = (rng.random(n) < 0.1).astype(float)
+    labels[600:750] = 0.0  # this fold's validation block is calm
+    raw = 2.0 * labels + rng.standard_normal(n) - 8.0  # log-odds far from probabilities
+    table = pd.DataFrame({"market": "A", "date": dates, "raw_5d": raw})
+    label_table = pd.DataFrame({"market": "A", "date": dates, "storm_5d": labels})
+    split = DateSplit(train=dates[:580], validation=dates[600:750], test=dates[750:], embargo_days=0)
+    alone, alone_notes = score_baseline(table, label_table, split, [5], 0.1, BaselineCalibration())
+    widened, notes = score_baseline(table, label_table, split, [5], 0.1,
+                                    BaselineCalibration(earlier_validation=tuple(dates[300:450])))
+    assert not alone_notes and notes and "earlier folds" in notes[0]
+    for scored in (alone, widened):
+        assert scored["score_5d"].between(0, 1).all()  # a probability, never the raw −8
+    # alone, 150 calm days outweigh a prior of 5 episodes only partly: lower than the base rate, never 1e-6
+    assert 0.1 / 4 < alone["score_5d"].mean() < 0.1
+    assert 0.1 / 2 < widened["score_5d"].mean() < 2 * 0.1  # with storms in the earlier blocks: near the base rate
+    assert not np.allclose(alone["score_5d"], widened["score_5d"])
 
 
 # ---- the fold interface: price_features, price_baselines, truth_models ----------------------------------------
