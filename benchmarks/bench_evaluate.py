@@ -64,8 +64,10 @@ def print_world(report: dict) -> None:
     for horizon in map(str, report["horizons"]):
         fused = report["headline"][horizon]["fused"]
         auroc, brier = fused["intervals"]["auroc"], fused["intervals"].get("brier") or {}
-        print(f"  {horizon}d fused AUROC {_ci(auroc)}  Brier {_ci(brier, 4)}  "
-              f"({fused['n_positives']} storm days of {fused['n_rows']})")
+        storms = report["storms"][horizon]
+        print(f"  {horizon}d fused AUROC within folds {_ci(auroc)}  Brier {_ci(brier, 4)} (base rate "
+              f"{_number(fused.get('brier_base_rate'), 4)})  ({fused['n_positives']} storm days of {fused['n_rows']}, "
+              f"{storms['n_episodes']} episodes {storms['per_fold']}{'' if storms['judged'] else ': too few to judge'})")
         for name in COMPARED:
             versus = report["versus_reference"][horizon].get(name)
             if versus:

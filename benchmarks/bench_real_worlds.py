@@ -86,10 +86,34 @@ def timed(command: list[str]) -> tuple[float, float, int]:
 
 
 def print_report(root: Path, run: str) -> None:
+    """Per horizon: the storm episodes in the test blocks, then every model's within-fold AUROC (and cross-sectional
+    AUROC where the world has several markets) with its interval and fused − model with the verdict."""
     report = json.loads((root / "reports" / run / "report.json").read_text())
     print(json.dumps({"stage_seconds": report.get("stage_seconds")}))
     for horizon, rows in report.get("headline", {}).items():
-        print(f"horizon {horizon}: " + json.dumps(rows)[:2000])
+        storms = report["storms"][horizon]
+        print(f"horizon {horizon}d: {storms['n_episodes']} test episodes {storms['per_fold']}"
+              + ("" if storms["judged"] else f" -> {storms['verdict']}"))
+        for name, figures in rows.items():
+            versus = report["versus_reference"][horizon].get(name, {}).get("auroc")
+            print(f"  {name:<16} AUROC {_interval(figures['intervals']['auroc'])}"
+                  f"  x-sect {_interval(figures['intervals']['cross_sectional_auroc'])}"
+                  f"  Brier {_number(figures['brier'])} (base {_number(figures['brier_base_rate'])})"
+                  + (f"  fused − it {_interval(versus, '{:+.3f}')} {versus['verdict']}" if versus else ""))
+    for horizon, advice in report.get("placement", {}).items():
+        if advice.get("advice"):
+            print(f"placement {horizon}d: {advice['advice']}")
+
+
+def _number(value, fmt: str = "{:.3f}") -> str:
+    return "–" if value is None else fmt.format(value)
+
+
+def _interval(figure: dict | None, fmt: str = "{:.3f}") -> str:
+    if not figure or figure.get("estimate") is None:
+        return "–"
+    bounds = "" if figure.get("low") is None else f" [{fmt.format(figure['low'])}, {fmt.format(figure['high'])}]"
+    return fmt.format(figure["estimate"]) + bounds
 
 
 def main() -> None:
@@ -116,6 +140,7 @@ def main() -> None:
             print(f"[{world}] evaluate: {seconds:.1f} s, exit {code}")
             if code:
                 raise SystemExit(code)
+            print_report(root, world)
 
 
 if __name__ == "__main__":

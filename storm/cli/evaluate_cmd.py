@@ -40,6 +40,8 @@ def register(app: typer.Typer) -> None:
         for note in _notes(outcome.content):
             console.print(f"[yellow]note: {note}[/]")
         console.print(f"report: {outcome.report_path}", soft_wrap=True)
+        if outcome.content.get("predictions"):
+            console.print(f"scores: {outcome.content['predictions']}", soft_wrap=True)
         for path in outcome.plot_paths:
             console.print(f"plot:   {path}", soft_wrap=True)
 
@@ -48,4 +50,7 @@ def _notes(report: dict) -> list[str]:
     main = str(report["main_horizon"])
     notes = [f"{name}: {note}" for name, figures in report["headline"][main].items() for note in figures.get("notes", [])]
     notes += [f"{name}: {note}" for name, model in report["models"].items() for note in model["notes"]]
+    notes += [f"{h}d: {storms['verdict']}; {report['placement'][h]['advice']}"
+              for h, storms in report.get("storms", {}).items()
+              if not storms["judged"] and report.get("placement", {}).get(h, {}).get("advice")]
     return notes
