@@ -29,6 +29,17 @@ this is the case the intercept + shared slope handles and temperature scaling di
 (benchmarks/bench_calibration_shift.py). A change in P(storm | logit) itself is invisible to
 any calibration fitted on past labels.
 
+A calm validation block: validation holds 0–2 storm episodes per horizon on real data, and the unpenalised fit
+then runs to its bounds (no storm at 5 days: α_5 → −30, nothing alerts; a few storms: β → 20, everything alerts).
+With a `CalibrationPrior` (storm.training.calibration_prior: the training base rate per horizon, worth
+`train.calibration_prior_episodes` storm episodes) the fit minimises
+
+    NLL(days) + ½ Σ_h τ_h (α'_h − α⁰'_h)² + ½ τ_β (log β)²
+
+with α⁰ the β = 1 intercepts whose mean probability on the validation logits is the base rate, intercepts
+measured at the logits' centre (prior_target), τ_h = episodes × days per episode. A calm block then stays near
+the training base rate; many validation episodes outweigh the prior. `Calibration.prior` records it all.
+
 Alerts are nested: a storm expected within 5 days is also expected within 20, so
 alert_j = (P_j ≥ t_j) OR alert_{j−1}. Thresholds are chosen shortest horizon first, each the
 lowest whose nested alerts keep the false-alarm rate on non-storm validation days within
@@ -44,6 +55,11 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
+
+from storm.labels import count_storm_episodes
+from storm.training.calibration_prior import (  # noqa: F401 (CalibrationPrior, calibration_prior: re-exported)
+    CalibrationPrior, PriorRecord, PriorTarget, calibration_prior, prior_target,
+)
 
 Method = Literal["hazard", "isotonic"]
 METHODS = ("hazard", "isotonic")
@@ -64,6 +80,7 @@ class Calibration:
     intercept: dict[int, float] = field(default_factory=dict)  # "hazard": α_h, non-decreasing in h
     isotonic: dict[int, dict[str, list[float]]] = field(default_factory=dict)  # h -> {"x": logits, "y": probs}
     validation_false_alarm_rate: dict[int, float] = field(default_factory=dict)  # of the nested alerts
+    prior: PriorRecord | None = None  # the prior fitted with and how much it decided; None: fitted without one
 
     def probability(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated probability [N, H] from raw logits [N, H]; non-decreasing along each row."""
@@ -103,6 +120,7 @@ class Calibration:
             "validation_false_alarm_rate": {str(h): None if np.isnan(r) else r
                                             for h, r in self.validation_false_alarm_rate.items()},
             "isotonic": {str(h): points for h, points in self.isotonic.items()},
+            "prior": None if self.prior is None else self.prior.to_json(),
         }
 
     @classmethod
@@ -121,6 +139,7 @@ class Calibration:
             isotonic=by_horizon(data.get("isotonic", {})),
             validation_false_alarm_rate={h: float("nan") if r is None else float(r)
                                          for h, r in by_horizon(data.get("validation_false_alarm_rate", {})).items()},
+            prior=PriorRecord.from_json(data["prior"]) if data.get("prior") else None,  # absent: before priors
         )
 
 
@@ -144,32 +163,65 @@ def probability_from_cloglog(eta: np.ndarray) -> np.ndarray:
     return -np.expm1(-np.exp(np.minimum(eta, 700.0)))
 
 
-def fit_hazard_calibration(logits: np.ndarray, labels: np.ndarray) -> tuple[float, list[float]]:
-    """(β, [α_h]) maximising the joint Bernoulli likelihood of all known labels; identity if one class only."""
+def fit_hazard_calibration(logits: np.ndarray, labels: np.ndarray,
+                           prior: PriorTarget | None = None) -> tuple[float, list[float]]:
+    """(β, [α_h]) maximising the joint Bernoulli likelihood of all known labels, penalised toward `prior` when given.
+
+    Without a prior a fit with one label class stays at the identity; with one, it stays near the prior."""
     log_hazard = log_cumulative_hazard(coherent_logits(logits))
     labels = np.asarray(labels, dtype=np.float64)
     known = ~np.isnan(labels) & np.isfinite(log_hazard)
     n_horizons = labels.shape[1]
-    if len(np.unique(labels[known])) < 2:
+    if prior is None and len(np.unique(labels[known])) < 2:
         return 1.0, [0.0] * n_horizons
+    centre = prior.centre if prior is not None else 0.0
     rows, columns = np.nonzero(known)
-    x, y = log_hazard[rows, columns], labels[rows, columns]
-    # α_j = a_1 + Σ_{2≤k≤j} δ_k with δ_k ≥ 0; steps[c, k] = 1 where parameter k adds to column c's intercept
-    steps = np.tril(np.ones((n_horizons, n_horizons)))[columns]
+    x, y = log_hazard[rows, columns] - centre, labels[rows, columns]
+    # α'_j = a_1 + Σ_{2≤k≤j} δ_k with δ_k ≥ 0; cumulate[j, k] = 1 where parameter k adds to horizon j's intercept
+    cumulate = np.tril(np.ones((n_horizons, n_horizons)))
+    steps = cumulate[columns]
+    scale = max(len(y), 1)
 
-    def nll_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+    def objective_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
         eta = theta[0] * x + steps @ theta[1:]
         hazard = np.exp(np.minimum(eta, 700.0))
         log_p = np.where(eta < -30.0, eta, np.log(-np.expm1(-hazard)))
-        nll = -np.sum(y * log_p - (1.0 - y) * hazard)
+        objective = -np.sum(y * log_p - (1.0 - y) * hazard)
         d_eta = -(y * _hazard_over_expm1(hazard) - (1.0 - y) * hazard)  # d nll / d eta
-        return nll / len(y), np.concatenate([[d_eta @ x], d_eta @ steps]) / len(y)
+        gradient = np.concatenate([[d_eta @ x], d_eta @ steps])
+        if prior is not None:
+            shift = cumulate @ theta[1:] - prior.centred_intercept
+            objective += 0.5 * np.sum(prior.intercept_strength * shift ** 2) + 0.5 * prior.slope_strength * np.log(theta[0]) ** 2
+            gradient[1:] += cumulate.T @ (prior.intercept_strength * shift)
+            gradient[0] += prior.slope_strength * np.log(theta[0]) / theta[0]
+        return objective / scale, gradient / scale
 
-    start = np.concatenate([[1.0], np.zeros(n_horizons)])
     bounds = [SLOPE_BOUNDS, INTERCEPT_BOUNDS] + [(0.0, INTERCEPT_BOUNDS[1] - INTERCEPT_BOUNDS[0])] * (n_horizons - 1)
-    fitted = minimize(nll_and_gradient, start, jac=True, method="L-BFGS-B", bounds=bounds)
-    slope, intercepts = float(fitted.x[0]), np.cumsum(fitted.x[1:])
-    return slope, [float(a) for a in intercepts]
+    fitted = minimize(objective_and_gradient, _start(prior, n_horizons), jac=True, method="L-BFGS-B", bounds=bounds)
+    slope, centred = float(fitted.x[0]), np.cumsum(fitted.x[1:])
+    return slope, [float(a) for a in centred - slope * centre]
+
+
+def _start(prior: PriorTarget | None, n_horizons: int) -> np.ndarray:
+    """The identity, or the prior's own point (its intercepts made non-decreasing, within bounds)."""
+    if prior is None:
+        return np.concatenate([[1.0], np.zeros(n_horizons)])
+    centred = np.maximum.accumulate(np.clip(prior.centred_intercept, *INTERCEPT_BOUNDS))
+    return np.concatenate([[1.0], centred[:1], np.diff(centred)])
+
+
+def intercept_information(logits: np.ndarray, labels: np.ndarray, slope: float, intercepts: list[float]) -> np.ndarray:
+    """Per horizon, the curvature of the negative log-likelihood in α_h at (β, α): what the validation days say."""
+    log_hazard = log_cumulative_hazard(coherent_logits(logits))
+    labels = np.asarray(labels, dtype=np.float64)
+    eta = np.asarray(intercepts)[None, :] + slope * log_hazard
+    hazard = np.exp(np.minimum(eta, 700.0))
+    with np.errstate(over="ignore", invalid="ignore"):  # storm day: −d² log(1 − e^−u)/dη², → u/2 as u → 0
+        storm = np.where(hazard < 1e-4, hazard * (0.5 - hazard / 6.0),
+                         np.where(hazard > 700.0, 0.0,
+                                  hazard * (hazard * np.exp(hazard) - np.expm1(hazard)) / np.expm1(hazard) ** 2))
+    curvature = np.where(labels == 1, storm, hazard)  # calm day: d² u / dη² = u
+    return np.where(np.isnan(labels) | ~np.isfinite(log_hazard), 0.0, curvature).sum(axis=0)
 
 
 def _hazard_over_expm1(hazard: np.ndarray) -> np.ndarray:
@@ -213,29 +265,75 @@ def nested_threshold(scores: np.ndarray, labels: np.ndarray, false_alarm_rate: f
 
 
 def fit_calibration(logits: np.ndarray, labels: np.ndarray, horizons: list[int], false_alarm_rate: float,
-                    method: Method = "hazard") -> Calibration:
-    """Coherent calibration from validation logits [N, H] and labels [N, H] (NaN = unknown), horizons ascending."""
+                    method: Method = "hazard", prior: CalibrationPrior | None = None,
+                    validation_markets: np.ndarray | None = None) -> Calibration:
+    """Coherent calibration from validation logits [N, H] and labels [N, H] (NaN = unknown), horizons ascending.
+
+    `prior`: the training base rates to shrink toward (storm always passes one; None fits the likelihood alone).
+    `validation_markets` [N]: each row's market, rows grouped by market in date order, to count the validation
+    storm episodes the calibration records (None: one market)."""
     if method not in METHODS:
         raise ValueError(f"calibration method {method!r} is not one of {METHODS} (train.calibration); per-horizon "
                          "temperature was removed because it could break the horizon order")
     if list(horizons) != sorted(horizons):
         raise ValueError(f"horizons {horizons} must be ascending: calibration keeps P(≤ h) non-decreasing in h")
     logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=np.float64)
-    slope, intercept, isotonic = 1.0, {h: 0.0 for h in horizons}, {}
     if method == "hazard":
-        slope, intercepts = fit_hazard_calibration(logits, labels)
-        intercept = dict(zip(horizons, intercepts))
+        fitted = _fit_hazard(logits, labels, horizons, prior, validation_markets)
     else:
-        coherent = coherent_logits(logits)
-        for i, horizon in enumerate(horizons):
-            if len(np.unique(_known(coherent[:, i], labels[:, i])[1])) == 2:
-                isotonic[horizon] = fit_isotonic(coherent[:, i], labels[:, i])  # else: sigmoid(logit) stands in
-        intercept = {}
+        fitted = _fit_isotonic_maps(logits, labels, horizons, prior, validation_markets)
     draft = Calibration(method=method, horizons=list(horizons), threshold={}, false_alarm_rate=false_alarm_rate,
-                        slope=slope, intercept=intercept, isotonic=isotonic)
+                        **fitted)
     threshold, realised = nested_thresholds(draft.probability(logits), labels, horizons, false_alarm_rate)
     return Calibration(method=method, horizons=list(horizons), threshold=threshold, false_alarm_rate=false_alarm_rate,
-                       slope=slope, intercept=intercept, isotonic=isotonic, validation_false_alarm_rate=realised)
+                       validation_false_alarm_rate=realised, **fitted)
+
+
+def _fit_hazard(logits: np.ndarray, labels: np.ndarray, horizons: list[int], prior: CalibrationPrior | None,
+                validation_markets: np.ndarray | None) -> dict:
+    """slope, intercept and (with a prior) its record, for Calibration."""
+    if prior is None:
+        slope, intercepts = fit_hazard_calibration(logits, labels)
+        return {"slope": slope, "intercept": dict(zip(horizons, intercepts))}
+    target = prior_target(prior, log_cumulative_hazard(coherent_logits(logits)), labels, horizons)
+    slope, intercepts = fit_hazard_calibration(logits, labels, target)
+    information = intercept_information(logits, labels, slope, intercepts)
+    shrinkage = target.intercept_strength / (target.intercept_strength + information)
+    record = PriorRecord(prior=prior, intercept=dict(zip(horizons, map(float, target.intercept))),
+                         centre=target.centre, intercept_strength=dict(zip(horizons, map(float, target.intercept_strength))),
+                         slope_strength=target.slope_strength,
+                         validation_episodes=validation_episodes(labels, horizons, validation_markets),
+                         shrinkage=dict(zip(horizons, map(float, shrinkage))))
+    return {"slope": slope, "intercept": dict(zip(horizons, intercepts)), "prior": record}
+
+
+def _fit_isotonic_maps(logits: np.ndarray, labels: np.ndarray, horizons: list[int], prior: CalibrationPrior | None,
+                       validation_markets: np.ndarray | None) -> dict:
+    """One monotone map per horizon with both classes; with a prior, a horizon without a validation storm gets the
+    training base rate (a constant map) rather than the model's own sigmoid(logit)."""
+    coherent, isotonic, fallback = coherent_logits(logits), {}, set()
+    for i, horizon in enumerate(horizons):
+        known_labels = _known(coherent[:, i], labels[:, i])[1]
+        if len(np.unique(known_labels)) == 2:
+            isotonic[horizon] = fit_isotonic(coherent[:, i], labels[:, i])
+        elif prior is not None and not np.any(known_labels == 1):
+            isotonic[horizon] = {"x": [0.0], "y": [prior.base_rate[horizon]]}
+            fallback.add(horizon)
+        # else: sigmoid(logit) stands in
+    if prior is None:
+        return {"isotonic": isotonic, "intercept": {}}
+    record = PriorRecord(prior=prior, intercept={}, centre=0.0, intercept_strength={}, slope_strength=0.0,
+                         validation_episodes=validation_episodes(labels, horizons, validation_markets),
+                         shrinkage={h: 1.0 if h in fallback else 0.0 for h in horizons})
+    return {"isotonic": isotonic, "intercept": {}, "prior": record}
+
+
+def validation_episodes(labels: np.ndarray, horizons: list[int], markets: np.ndarray | None = None) -> dict[int, int]:
+    """Storm episodes per horizon in rows grouped by market in date order (markets None: one market)."""
+    markets = np.zeros(len(labels), dtype=np.int64) if markets is None else np.asarray(markets)
+    if len(markets) != len(labels):
+        raise ValueError(f"validation_markets has {len(markets)} rows, the labels {len(labels)}: one market per row")
+    return {h: count_storm_episodes(markets, labels[:, i]) for i, h in enumerate(horizons)}
 
 
 def nested_thresholds(probabilities: np.ndarray, labels: np.ndarray, horizons: list[int],
