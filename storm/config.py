@@ -274,7 +274,11 @@ class TrainConfig(Section):
     # label and on this share of the other (calm) rows, redrawn per epoch and weighted 1/share; 1.0: every row
     calm_fraction: float = Field(1.0, gt=0, le=1)
     storm_margin_days: int = Field(20, ge=0)
-    early_stopping_metric: Literal["auroc", "loss"] = "auroc"  # the epoch kept: best mean validation AUROC, or loss
+    # the epoch (and evidence share) kept: "auroc" = best mean validation AUROC over the horizons with at least
+    # selection_min_episodes validation storm episodes, the validation loss where none has; "loss" = always the loss
+    early_stopping_metric: Literal["auroc", "loss"] = "auroc"
+    # an AUROC over fewer storm episodes than this is noise, and selection by it chases one fall (storm.training.selection)
+    selection_min_episodes: int = Field(10, ge=1)
     max_failures: int = Field(1, ge=0)
     # how often Ray Train's controller collects the workers' reports: it takes one per worker per poll and a worker
     # holds one, so at Ray's default (2 s) every epoch report of every model can stall training up to 2 s

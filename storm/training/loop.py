@@ -112,23 +112,37 @@ def evaluation_loss(outputs: Mapping[str, np.ndarray], loss_fn: StormLoss) -> fl
     return float(parts.total)
 
 
-def evidence_weight_choice(outputs: dict[str, np.ndarray], weights=EVIDENCE_WEIGHTS) -> tuple[float, list[float]]:
-    """The blend anchor + w * (full - anchor) with the best mean validation AUROC, and its per-horizon AUROCs.
+def evidence_weight_choice(outputs: dict[str, np.ndarray], weights=EVIDENCE_WEIGHTS, auroc_columns: list[int] | None = None,
+                           loss_fn: StormLoss | None = None) -> tuple[float, list[float]]:
+    """The blend anchor + w * (full - anchor) validation ranks best, and its per-horizon AUROCs.
 
-    Ties go to the smaller weight: evidence beyond prices must earn its place on data the model did not fit.
-    Without anchor outputs (a single-modality model) the weight is 1.
+    Ranked by the mean AUROC over `auroc_columns` (None: every horizon); with none (too few validation storm
+    episodes anywhere, storm.training.selection), by the validation storm loss of the blended logits, the storm
+    part of the loss the model trains with (`loss_fn`; unweighted BCE without one). Ties go to the smaller weight:
+    evidence beyond prices must earn its place on data the model did not fit. Without anchor outputs (a
+    single-modality model) the weight is 1.
     """
     if "anchor_logits" not in outputs or "full_logits" not in outputs:
         return 1.0, horizon_aurocs(outputs)
+    columns = list(range(outputs["storm_labels"].shape[1])) if auroc_columns is None else list(auroc_columns)
     best = None
     for weight in weights:
         blended = outputs["anchor_logits"] + weight * (outputs["full_logits"] - outputs["anchor_logits"])
         aurocs = horizon_aurocs({**outputs, "storm_logits": blended})
-        defined = [a for a in aurocs if np.isfinite(a)]
-        score = float(np.mean(defined)) if defined else float("-inf")
+        defined = [aurocs[column] for column in columns if np.isfinite(aurocs[column])]
+        score = float(np.mean(defined)) if defined else -storm_log_loss(blended, outputs["storm_labels"], loss_fn)
         if best is None or score > best[0] + 1e-9:
             best = (score, weight, aurocs)
     return best[1], best[2]
+
+
+def storm_log_loss(logits: np.ndarray, labels: np.ndarray, loss_fn: StormLoss | None = None) -> float:
+    """The storm part of the training loss on known labels (BCE of sigmoid(logit)); +inf where none is known."""
+    labels = np.asarray(labels, dtype=np.float32)
+    if not np.any(~np.isnan(labels)):
+        return float("inf")
+    loss_fn = loss_fn or StormLoss([1.0] * labels.shape[1])
+    return float(loss_fn.storm_term(torch.from_numpy(np.asarray(logits, dtype=np.float32)), torch.from_numpy(labels)))
 
 
 def horizon_aurocs(outputs: dict[str, np.ndarray]) -> list[float]:

@@ -36,11 +36,12 @@ from storm.model.encoders.calls import config_for_panel
 from storm.ray_runtime import ensure_ray
 from storm.store import Layout, ObjectStore, open_store
 from storm.training.artifacts import model_card, read_weights, write_model
-from storm.training.calibration import Calibration, fit_calibration
+from storm.training.calibration import Calibration, calibration_prior, fit_calibration
 from storm.training.checkpoint import read_batch_checkpoint_dir, weights_to_bytes
 from storm.training.loop import predict
 from storm.training.losses import pos_weights_from_labels
 from storm.training.sampling import storm_adjacent
+from storm.training.selection import SelectionRule, selection_rule
 from storm.training.splits import DateSplit, final_split
 from storm.training.worker import train_loop_per_worker
 
@@ -50,7 +51,7 @@ FINGERPRINT_EXCLUDED = {"ingest": {"sandbox"}}  # limits on hostile items never 
 FINGERPRINT_TRAIN_FIELDS = ("num_workers", "epochs", "batch_size", "learning_rate", "weight_decay", "balance_positives",
                             "storm_loss_weight",
                             "volatility_loss_weight", "early_stopping_patience", "early_stopping_metric", "false_alarm_rate", "calibration",
-                            "init_from", "freeze_encoders", "seed")
+                            "init_from", "freeze_encoders", "seed", "selection_min_episodes", "calibration_prior_episodes")
 CALM_SAMPLING_FIELDS = ("calm_fraction", "storm_margin_days")
 
 
@@ -90,6 +91,7 @@ class PreparedJob:
     fingerprint: str
     rows: dict[str, np.ndarray]  # train, validation: panel row indices
     pos_weights: list[float]
+    selection: SelectionRule     # what ranks epochs and evidence shares, from the validation storm episodes
     init_weights: dict | None
     anchor_run: str | None = None       # the prices-only model this one is anchored on (model.anchored_fusion)
     anchor_job: int | None = None       # … trained earlier in the same worker group
@@ -105,7 +107,7 @@ class PreparedJob:
                 "pos_weights": self.pos_weights, "init_weights": self.init_weights,
                 "anchor_job": self.anchor_job, "anchor_weights": self.anchor_weights,
                 "train_rows": self.rows["train"], "validation_rows": self.rows["validation"],
-                "calm_adjacent": self.calm_adjacent}
+                "calm_adjacent": self.calm_adjacent, "selection": self.selection.to_json()}
 
 
 def train(config: StormConfig, evidence=None, split: DateSplit | None = None, fault: Callable[[str, int], None] | None = None,
@@ -266,8 +268,11 @@ def prepare_job(request: TrainingRequest, build, store: ObjectStore, layout: Lay
     calm_adjacent = (storm_adjacent(build.panel.labels, build.panel.market_start,
                                     config.train.storm_margin_days)[rows["train"]]
                      if config.train.samples_calm_days else None)
+    selection = selection_rule(build.panel.market[rows["validation"]], build.panel.labels[rows["validation"]],
+                               config.labels.horizons, config.train)  # panel rows: by market, in date order
     return PreparedJob(config=config, split=split, fingerprint=run_fingerprint(config, split, world), rows=rows,
-                       pos_weights=pos_weights, init_weights=init_weights, calm_adjacent=calm_adjacent)
+                       pos_weights=pos_weights, selection=selection, init_weights=init_weights,
+                       calm_adjacent=calm_adjacent)
 
 
 def batch_fingerprint(fingerprints: list[str]) -> str:
@@ -297,12 +302,13 @@ def publish(job: PreparedJob, contents, build, store: ObjectStore, layout: Layou
     """Calibrate the job's best weights on its validation days and publish them under models/<run>/."""
     config, horizons = job.config, job.config.labels.horizons
     weights = weights_to_bytes(contents.best_weights)
-    calibration = calibrate(config, contents.best_weights, build.panel, job.rows["validation"])
+    calibration = calibrate(config, contents.best_weights, build.panel, job.rows["validation"], job.rows["train"])
     history = contents.state.history
     card = model_card(config, weights, job.split, contents.state.best_epoch,
                       {"pos_weights": dict(zip(map(str, horizons), job.pos_weights)), "markets": list(build.markets),
                        "fingerprint": job.fingerprint, "split_fingerprint": job.split.fingerprint(),
-                       "anchor_run": job.anchor_run})
+                       "anchor_run": job.anchor_run, "calibration_prior": calibration_card(calibration),
+                       "selection": selection_card(job.selection, history, contents.state.best_epoch)})
     model_dir = write_model(store, layout, job.run, weights, card, calibration, history, job.split)
     throughputs = [entry["samples_per_second"] for entry in history if entry.get("samples_per_second")]
     return TrainResult(run=job.run, model_dir=model_dir, version=card["version"], split=job.split, history=history,
@@ -369,12 +375,32 @@ def claim_run(store: ObjectStore, layout: Layout, run: str, fingerprint: str, fr
     store.write_text(layout.run_fingerprint_file(run), json.dumps({"fingerprint": fingerprint}))
 
 
-def calibrate(config: StormConfig, weights: dict[str, torch.Tensor], panel, validation_rows: np.ndarray) -> Calibration:
-    """Probabilities and thresholds from the best weights' validation logits (the only days not trained on)."""
+def calibrate(config: StormConfig, weights: dict[str, torch.Tensor], panel, validation_rows: np.ndarray,
+              train_rows: np.ndarray) -> Calibration:
+    """Probabilities and thresholds from the best weights' validation logits (the only days not trained on), held
+    by the training rows' base rates (a validation block may hold no storm at some horizon)."""
     horizons = config.labels.horizons
+    prior = calibration_prior(panel.market[train_rows], panel.labels[train_rows], horizons,
+                              config.train.calibration_prior_episodes)  # panel rows: by market, in date order
     outputs = raw_outputs(config, weights, panel, validation_rows)
     return fit_calibration(outputs["storm_logits"], outputs["storm_labels"], horizons, config.train.false_alarm_rate,
-                           method=config.train.calibration)
+                           method=config.train.calibration, prior=prior,
+                           validation_markets=panel.market[validation_rows])
+
+
+def calibration_card(calibration: Calibration) -> dict | None:
+    """The model card's account of the calibration prior: base rates, strength, and how much it decided."""
+    if calibration.prior is None:
+        return None
+    record = calibration.prior.to_json()
+    return {key: record[key] for key in ("episodes", "base_rate", "days_per_episode", "validation_episodes",
+                                         "shrinkage")}
+
+
+def selection_card(rule: SelectionRule, history: list[dict[str, Any]], best_epoch: int) -> dict:
+    """The model card's account of what chose the kept epoch and the evidence share."""
+    kept = next((entry for entry in history if entry.get("epoch") == best_epoch), {})
+    return {**rule.to_json(), "chose": ["epoch", "evidence_share"], "evidence_weight": kept.get("evidence_weight")}
 
 
 def raw_outputs(config: StormConfig, weights: dict[str, torch.Tensor], panel, rows: np.ndarray) -> dict[str, np.ndarray]:

@@ -36,6 +36,7 @@ from storm.training.checkpoint import (BatchCheckpoint, CheckpointContents, Trai
 from storm.training.loop import SAMPLE_WEIGHT, evaluation_loss, evidence_weight_choice, predict, train_epoch
 from storm.training.losses import StormLoss
 from storm.training.sampling import EpochRows, epoch_rows
+from storm.training.selection import SelectionRule
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: Checkpo
     state, best_weights = _resume(unwrap(model), optimizer, resumed)
     attempt_start = state.epochs_done
     validation_rows = np.asarray(job["validation_rows"])[rank::world_size]
+    rule = SelectionRule.from_json(job["selection"])  # episodes counted on the whole validation set by the trainer
+    auroc_columns = rule.auroc_columns(horizons)
     contents = CheckpointContents(unwrap(model).state_dict(), best_weights, optimizer.state_dict(), state)
     for epoch in range(state.epochs_done, train.epochs):
         if fault is not None:
@@ -123,8 +126,8 @@ def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: Checkpo
         outputs = _gather(predict(model, batches_of_rows(panel, validation_rows, train.batch_size),
                                   horizons, autocast_dtype, device))
         val_loss = evaluation_loss(outputs, loss_fn)
-        evidence_weight, aurocs = evidence_weight_choice(outputs)
-        selection = selection_score(train.early_stopping_metric, val_loss, aurocs)
+        evidence_weight, aurocs = evidence_weight_choice(outputs, auroc_columns=auroc_columns, loss_fn=loss_fn)
+        selection = rule.score(val_loss, aurocs, horizons)
         improved = selection < state.best_selection
         if improved:
             state.best_selection, state.best_epoch, state.epochs_without_improvement = selection, epoch, 0
@@ -135,7 +138,7 @@ def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: Checkpo
         metrics = {
             "epoch": epoch, "loss": _sum_over_workers(stats.loss * stats.n_samples) / max(_sum_over_workers(stats.n_samples), 1),
             "val_loss": val_loss, **{f"val_auroc_{h}d": auroc for h, auroc in zip(horizons, aurocs)},
-            "evidence_weight": evidence_weight,
+            "evidence_weight": evidence_weight, "selection": rule.criterion(),
             "samples_per_second": _sum_over_workers(stats.samples_per_second), "epoch_seconds": stats.seconds,
             "attempt_start_epoch": attempt_start,
         }
@@ -158,19 +161,6 @@ def weighted_batches(panel, epoch: EpochRows, batch_size: int):
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The model inside DDP (what gets saved: no `module.` prefix)."""
     return getattr(model, "module", model)
-
-
-def selection_score(metric: str, val_loss: float, aurocs: list[float]) -> float:
-    """Lower is better. "auroc": minus the mean validation AUROC over horizons — the ranking a warning lives on;
-    the loss also rewards confidence that calibration re-fits anyway, and rose while AUROC still climbed."""
-    if metric == "loss":
-        return val_loss if np.isfinite(val_loss) else float("inf")
-    defined = [a for a in aurocs if np.isfinite(a)]
-    if defined:
-        return -float(np.mean(defined))
-    # A validation block without a storm at any horizon ranks nothing (few episodes on one real market):
-    # keep the epoch with the lowest loss rather than publishing the untrained initial weights.
-    return val_loss if np.isfinite(val_loss) else float("inf")
 
 
 def _resumed_jobs(fingerprints: list[str]) -> list[CheckpointContents]:

@@ -13,6 +13,7 @@ from storm.schema import storm_column
 from storm.store import Layout, open_store
 from storm.training import load_predictor, train
 from storm.training.artifacts import read_model
+from storm.training.calibration import INTERCEPT_BOUNDS, SLOPE_BOUNDS
 from storm.training.loop import model_inputs
 from storm.training.worker import FailOnce
 from storm.features.windows import gather_windows
@@ -66,6 +67,24 @@ def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(trained
     assert priced.sum() > 0
     with torch.no_grad():
         assert torch.equal(predictor.model(inputs).storm_logits[priced], prices_model(inputs).storm_logits[priced])
+
+
+def test_the_published_calibration_sits_inside_its_bounds_and_the_card_says_what_held_and_chose_it(trained_tiny):
+    storage, _, result = trained_tiny
+    store = open_store(storage)
+    published = read_model(store, Layout(store), "tiny")
+    calibration, card = published.calibration, published.card
+    assert SLOPE_BOUNDS[0] < calibration.slope < SLOPE_BOUNDS[1]
+    assert all(INTERCEPT_BOUNDS[0] < a < INTERCEPT_BOUNDS[1] for a in calibration.intercept.values())
+    assert all(threshold >= 1e-6 for threshold in calibration.threshold.values())  # not "every score alerts"
+    prior = card["calibration_prior"]
+    assert prior["episodes"] == 5.0 and set(prior["base_rate"]) == set(prior["shrinkage"]) == {"5", "10", "20"}
+    assert all(0 < rate < 1 for rate in prior["base_rate"].values())
+    assert calibration.prior.validation_episodes == {int(h): n for h, n in prior["validation_episodes"].items()}
+    selection = card["selection"]
+    assert selection["chose"] == ["epoch", "evidence_share"] and selection["min_episodes"] == 10
+    assert selection["criterion"] == result.history[result.best_epoch]["selection"]
+    assert selection["evidence_weight"] == result.history[result.best_epoch]["evidence_weight"]
 
 
 def test_init_from_another_run_starts_from_its_encoders_and_freezing_keeps_them(trained_tiny):
