@@ -1,0 +1,250 @@
+"""The stack (super learner): candidates' logits combined with non-negative weights, shipped only when it is
+measurably ahead of the best candidate alone.
+
+A desk adopts storm only if it is never behind the best model it already has (Wolpert 1992; van der Laan,
+Polley & Hubbard 2007). So the combination is judged on its cross-validated predictions (contiguous date
+blocks, each predicted by a fit on the others) against the best single candidate, by the within-fold AUROC
+with a paired moving-block bootstrap; the stack ships only if the gain's lower bound clears ``min_gain``,
+otherwise the best candidate ships alone, unchanged.
+
+Pure numpy/scipy: arrays in, a ``StackFit`` out, for one horizon.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
+from threadpoolctl import threadpool_limits
+
+from storm.evaluation.bootstrap import RankedRows, resample_counts
+from storm.evaluation.metrics import within_fold_auroc
+
+STACK = "stack"
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """How the stack is fitted and judged.
+
+    ``l2`` is the ridge strength on the standardised weights against the summed log loss (sklearn's 1/C): a
+    Gaussian prior of variance 1/l2 per weight, worth about l2 rows, so it only settles near-collinear candidates.
+    """
+
+    l2: float = 1.0
+    cv_blocks: int = 5  # contiguous date blocks for the cross-validated stack logits
+    block_days: int = 60  # moving-block length of the bootstrap, in dates (at least the longest horizon)
+    resamples: int = 500
+    seed: int = 0
+    confidence: float = 0.95
+    min_gain: float = 0.0  # the gain's lower bound must exceed this for the stack to ship
+
+
+@dataclass
+class StackFit:
+    """What ships at one horizon: logit = intercept + Σ_m weights[m] × (logit_m − means[m]) / sds[m].
+
+    When a member ships alone its standardisation is the identity (mean 0, sd 1, weight 1, intercept 0), so its
+    logit passes through bit for bit.
+    """
+
+    members: list[str]
+    weights: dict[str, float]
+    intercept: float
+    means: dict[str, float]
+    sds: dict[str, float]
+    shipped: str  # "stack" or a member's name
+    best_member: str
+    gain: dict  # estimate, low, high, n_resamples: within-fold AUROC of the CV stack − the best member's
+    reason: str
+    member_aurocs: dict[str, float]
+
+    def member_terms(self, logits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Each member's additive term w_m z_m (0 where w_m = 0, even if that member is missing)."""
+        return {m: self._term(m, logits) for m in self.members}
+
+    def logit(self, logits: dict[str, np.ndarray]) -> np.ndarray:
+        """The shipped combination; NaN where a member with a positive weight is NaN."""
+        total = np.full(np.shape(logits[self._used()[0]]), self.intercept, dtype=np.float64)
+        for m in self._used():
+            total = total + self._term(m, logits)
+        return total
+
+    def member_contributions(self, logits: dict[str, np.ndarray],
+                             baseline: dict[str, float | np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Exact Shapley values of the members for the logit: they add up to logit − baseline logit.
+
+        The logit is additive in members, so member m's Shapley value is its term minus its term at the baseline.
+        Default baseline: every member at its mean (z = 0), whose logit is the intercept; then the value is w_m z_m.
+        ``baseline`` gives members' raw logits instead (a reference day, or a market's average).
+        """
+        terms = self.member_terms(logits)
+        if baseline is None:
+            return terms
+        return {m: terms[m] - self._term(m, baseline) for m in self.members}
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> StackFit:
+        return cls(**json.loads(text))
+
+    def _used(self) -> list[str]:
+        used = [m for m in self.members if self.weights[m] != 0]
+        return used or self.members[:1]
+
+    def _term(self, member: str, logits: dict) -> np.ndarray:
+        weight = self.weights[member]
+        if weight == 0:
+            return np.zeros(np.shape(logits[member]) if member in logits else np.shape(next(iter(logits.values()))))
+        return weight * ((np.asarray(logits[member], dtype=np.float64) - self.means[member]) / self.sds[member])
+
+
+def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarray, markets: np.ndarray,
+              groups: np.ndarray, settings: StackSettings) -> StackFit:
+    """Fit, judge and choose what ships at one horizon, on the rows (of one or several folds' validation blocks)
+    whose label is known and whose every candidate logit is finite; ``groups`` is each row's fold."""
+    members = list(logits)
+    raw = np.column_stack([np.asarray(logits[m], dtype=np.float64) for m in members])
+    labels = np.asarray(labels, dtype=np.float64)
+    usable = ~np.isnan(labels) & np.isfinite(raw).all(axis=1)
+    if not usable.any():
+        raise ValueError(f"fit_stack: no row has a known label and a finite logit from every candidate {members}; "
+                         "pass the validation rows the candidates all scored")
+    raw, labels = raw[usable], labels[usable]
+    dates, markets, groups = np.asarray(dates)[usable], np.asarray(markets)[usable], np.asarray(groups)[usable]
+
+    member_aurocs = {m: _float(within_fold_auroc(labels, raw[:, i], groups)) for i, m in enumerate(members)}
+    best = _best(member_aurocs)
+    stack_cv = cross_validated_logits(dict(zip(members, raw.T)), labels, dates, settings)
+    gain = _gain(stack_cv, raw[:, members.index(best)], labels, dates, markets, groups, settings)
+
+    means, sds, z = _standardise(raw)
+    if gain["low"] is not None and gain["low"] > settings.min_gain:
+        intercept, weights = _fit_weights(z, labels, settings.l2)
+        return StackFit(members, dict(zip(members, map(float, weights))), float(intercept),
+                        dict(zip(members, map(float, means))), dict(zip(members, map(float, sds))), STACK, best,
+                        gain, _reason(STACK, best, member_aurocs, gain, settings, members, weights), member_aurocs)
+    alone = {m: float(m == best) for m in members}
+    return StackFit(members, alone, 0.0, {m: 0.0 if m == best else float(mu) for m, mu in zip(members, means)},
+                    {m: 1.0 if m == best else float(sd) for m, sd in zip(members, sds)}, best, best, gain,
+                    _reason(best, best, member_aurocs, gain, settings, members, None), member_aurocs)
+
+
+def cross_validated_logits(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarray,
+                           settings: StackSettings) -> np.ndarray:
+    """The super learner's out-of-sample stack logits: the sorted dates cut into ``cv_blocks`` contiguous blocks,
+    each block's rows predicted by a fit on the other blocks' rows.
+
+    Standardisation uses every row (it sees no label). Labels overlapping a block edge leak at most h days per
+    edge into a fit of a handful of weights; no purge gap is kept.
+    """
+    _, _, z = _standardise(np.column_stack([np.asarray(v, dtype=np.float64) for v in logits.values()]))
+    labels = np.asarray(labels, dtype=np.float64)
+    unique_dates, date_index = np.unique(np.asarray(dates), return_inverse=True)
+    block_of_date = np.zeros(len(unique_dates), dtype=np.int64)
+    for block, chunk in enumerate(np.array_split(np.arange(len(unique_dates)), settings.cv_blocks)):
+        block_of_date[chunk] = block
+    block = block_of_date[date_index]
+    predicted = np.full(len(labels), np.nan)
+    for held_out in np.unique(block):
+        train = block != held_out
+        if not train.any():  # one date block only: nothing to fit on, so no honest prediction
+            continue
+        intercept, weights = _fit_weights(z[train], labels[train], settings.l2)
+        predicted[~train] = intercept + z[~train] @ weights
+    return predicted
+
+
+def _standardise(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    means, sds = raw.mean(axis=0), raw.std(axis=0)
+    sds = np.where(sds > 0, sds, 1.0)
+    return means, sds, (raw - means) / sds
+
+
+def _fit_weights(z: np.ndarray, labels: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
+    """Intercept and weights ≥ 0 minimising mean Bernoulli log loss + ½·l2·Σw² / N (L-BFGS-B, analytic gradient)."""
+    n, k = z.shape
+
+    def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        eta = theta[0] + z @ theta[1:]
+        residual = expit(eta) - labels
+        loss = np.mean(np.logaddexp(0.0, eta) - labels * eta) + 0.5 * l2 * theta[1:] @ theta[1:] / n
+        gradient = np.concatenate([[residual.mean()], z.T @ residual / n + l2 * theta[1:] / n])
+        return float(loss), gradient
+
+    rate = np.clip(labels.mean(), 1e-6, 1 - 1e-6)
+    start = np.concatenate([[np.log(rate / (1 - rate))], np.zeros(k)])
+    result = minimize(loss_and_gradient, start, jac=True, method="L-BFGS-B",
+                      bounds=[(None, None)] + [(0.0, None)] * k, options={"maxiter": 500, "gtol": 1e-10})
+    return float(result.x[0]), np.maximum(result.x[1:], 0.0)
+
+
+def _best(member_aurocs: dict[str, float]) -> str:
+    """The member with the highest within-fold AUROC; ties go to the first in order."""
+    best = None
+    for member, auroc in member_aurocs.items():
+        if auroc is not None and (best is None or auroc > member_aurocs[best]):
+            best = member
+    if best is None:
+        raise ValueError("fit_stack: no fold holds both storm and calm rows, so no candidate can be ranked; "
+                         "pass validation blocks that hold storms")
+    return best
+
+
+def _gain(stack: np.ndarray, best: np.ndarray, labels: np.ndarray, dates: np.ndarray, markets: np.ndarray,
+          groups: np.ndarray, settings: StackSettings) -> dict:
+    """Within-fold AUROC of the CV stack − the best member's, and its percentile interval over paired resamples.
+
+    A resample draws markets with replacement and moving blocks of consecutive dates within each fold (a date
+    seen by two folds counts once per fold); both sides are scored on the same weights. The best member is held
+    fixed (chosen on these rows, which favours it, so the rule errs toward not shipping the stack).
+    """
+    rows = np.flatnonzero(~np.isnan(stack))
+    estimate = _float(within_fold_auroc(labels[rows], stack[rows], groups[rows])
+                      - within_fold_auroc(labels[rows], best[rows], groups[rows]))
+    if estimate is None or settings.resamples <= 0:
+        return {"estimate": estimate, "low": None, "high": None, "n_resamples": 0}
+    market_index = np.unique(markets, return_inverse=True)[1]
+    group_index = np.unique(groups, return_inverse=True)[1]
+    date_index = np.unique(dates, return_inverse=True)[1]
+    unit_ids, unit_index = np.unique(group_index * (date_index.max() + 1) + date_index, return_inverse=True)
+    unit_group = unit_ids // (date_index.max() + 1)
+    ranked = [RankedRows(scores, labels, rows, 1, groups) for scores in (stack, best)]
+    samples = []
+    with threadpool_limits(1):
+        for market_counts, date_counts in resample_counts(market_index.max() + 1, len(unit_ids), settings.resamples,
+                                                          settings.block_days, settings.seed, unit_group):
+            weights = market_counts[market_index] * date_counts[unit_index]
+            samples.append(ranked[0].metrics(weights, False)["auroc"] - ranked[1].metrics(weights, False)["auroc"])
+    differences = np.concatenate(samples)
+    defined = differences[~np.isnan(differences)]
+    if not len(defined):
+        return {"estimate": estimate, "low": None, "high": None, "n_resamples": 0}
+    tail = 100 * (1 - settings.confidence) / 2
+    low, high = np.percentile(defined, [tail, 100 - tail])
+    return {"estimate": estimate, "low": float(low), "high": float(high), "n_resamples": int(len(defined))}
+
+
+def _reason(shipped: str, best: str, member_aurocs: dict, gain: dict, settings: StackSettings, members: list[str],
+            weights: np.ndarray | None) -> str:
+    """One sentence for the model card, with the figures."""
+    if gain["low"] is None:
+        return (f"{best} ships alone (within-fold AUROC {member_aurocs[best]:.3f}): the stack's gain over it could "
+                f"not be measured on these rows.")
+    stack_auroc = member_aurocs[best] + gain["estimate"]
+    figures = (f"the stack's cross-validated within-fold AUROC {stack_auroc:.3f} vs {best}'s "
+               f"{member_aurocs[best]:.3f}, gain {gain['estimate']:+.3f} ({100 * settings.confidence:g}% interval "
+               f"{gain['low']:+.3f} to {gain['high']:+.3f}, {gain['n_resamples']} resamples)")
+    if shipped == STACK:
+        used = ", ".join(f"{m} {w:.2f}" for m, w in zip(members, weights) if w > 0)
+        return f"The stack ships ({used}): {figures}, lower bound above {settings.min_gain:g}."
+    return f"{best} ships alone: {figures}, lower bound not above {settings.min_gain:g}."
+
+
+def _float(value: float) -> float | None:
+    return None if value is None or value != value else float(value)
