@@ -18,6 +18,7 @@ import multiprocessing
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -311,16 +312,25 @@ class BaselineCalibration:
 
 def _scored(name, kind, raw, labels, split: DateSplit, horizons, false_alarm_rate, calibration: BaselineCalibration,
             log_odds: bool = False, probability: bool = False) -> ScoredModel:
-    predictions, notes = score_baseline(raw, labels, split, horizons, false_alarm_rate, calibration,
-                                        log_odds=log_odds, probability=probability)
-    return ScoredModel(name=name, kind=kind, predictions=predictions, probabilistic={h: True for h in horizons},
-                       notes=notes)
+    scored = score_baseline(raw, labels, split, horizons, false_alarm_rate, calibration, log_odds=log_odds,
+                            probability=probability)
+    return ScoredModel(name=name, kind=kind, predictions=scored.test, probabilistic={h: True for h in horizons},
+                       notes=scored.notes, validation=scored.validation)
+
+
+class BaselineScores(NamedTuple):
+    """A baseline's calibrated tables on the fold's test and validation rows (the latter feed the stack)."""
+
+    test: pd.DataFrame
+    validation: pd.DataFrame
+    notes: list[str]
 
 
 def score_baseline(raw: pd.DataFrame, labels: pd.DataFrame, split: DateSplit, horizons: list[int],
                    false_alarm_rate: float, calibration: BaselineCalibration, log_odds: bool = False,
-                   probability: bool = False) -> tuple[pd.DataFrame, list[str]]:
-    """Raw baseline scores -> a predictions table on ``split.test``: logit_{h}d, score_{h}d (calibrated), alert_{h}d.
+                   probability: bool = False) -> BaselineScores:
+    """Raw baseline scores -> predictions tables on ``split.test`` and ``split.validation``: logit_{h}d, score_{h}d
+    (calibrated), alert_{h}d, storm_{h}d.
 
     ``log_odds``: the raw score already is a logit (a regression's); otherwise it is standardised on the training
     rows and centred on the training base rate (a monotone map per fold: its ranking is the raw score's).
@@ -340,30 +350,31 @@ def score_baseline(raw: pd.DataFrame, labels: pd.DataFrame, split: DateSplit, ho
         logits = _standardised_logits(scores, train, prior.base_rate, horizons)
     rows, notes = _calibration_rows(joined, label_matrix, split, calibration, horizons)
     usable = rows & np.isfinite(logits).all(axis=1)
-    test = joined["date"].isin(set(split.test)).to_numpy()
-    table = joined.loc[test, ["market", "date"]].reset_index(drop=True)
     if probability:
         probabilities = np.clip(scores, 0.0, 1.0)
-        thresholds = {h: threshold_for_false_alarm_rate(probabilities[usable, i], label_matrix[usable, i],
-                                                        false_alarm_rate) for i, h in enumerate(horizons)}
-        alerts = np.logical_or.accumulate(np.stack([probabilities[test, i] >= thresholds[h]
-                                                    for i, h in enumerate(horizons)], axis=1), axis=1)
-        probabilities = probabilities[test]
+        thresholds = np.array([threshold_for_false_alarm_rate(probabilities[usable, i], label_matrix[usable, i],
+                                                              false_alarm_rate) for i in range(len(horizons))])
+        alerts = np.logical_or.accumulate(probabilities >= thresholds[None, :], axis=1)
     else:
         fitted = fit_calibration(logits[usable], label_matrix[usable], horizons, false_alarm_rate, method="hazard",
-                                 prior=prior)
-        probabilities = fitted.probability(logits[test])
+                                 prior=prior, validation_markets=joined["market"].to_numpy()[usable])
+        probabilities = fitted.probability(logits)
         alerts = fitted.alerts(np.nan_to_num(probabilities, nan=-1.0))
-    for i, h in enumerate(horizons):
-        missing = ~np.isfinite(logits[test, i])
-        table[logit_column(h)] = logits[test, i]
-        table[score_column(h)] = np.where(missing, np.nan, probabilities[:, i])
-        table[alert_column(h)] = alerts[:, i] & ~missing
-        table[storm_column(h)] = label_matrix[test, i]
-    for column in ("vol_pred", FWD_VOL):
-        if column in joined.columns:
-            table[column] = joined.loc[test, column].to_numpy()
-    return table, notes
+    tables = {}
+    for part in ("test", "validation"):
+        chosen = joined["date"].isin(set(getattr(split, part))).to_numpy()
+        table = joined.loc[chosen, ["market", "date"]].reset_index(drop=True)
+        for i, h in enumerate(horizons):
+            missing = ~np.isfinite(logits[chosen, i])
+            table[logit_column(h)] = logits[chosen, i]
+            table[score_column(h)] = np.where(missing, np.nan, probabilities[chosen, i])
+            table[alert_column(h)] = alerts[chosen, i] & ~missing
+            table[storm_column(h)] = label_matrix[chosen, i]
+        for column in ("vol_pred", FWD_VOL):
+            if column in joined.columns:
+                table[column] = joined.loc[chosen, column].to_numpy()
+        tables[part] = table
+    return BaselineScores(tables["test"], tables["validation"], notes)
 
 
 def _standardised_logits(scores: np.ndarray, train: np.ndarray, base_rate: dict[int, float],

@@ -42,6 +42,7 @@ class ScoredModel:
     predictions: pd.DataFrame
     probabilistic: dict[int, bool] = field(default_factory=dict)  # horizon -> score is a probability
     notes: list[str] = field(default_factory=list)
+    validation: pd.DataFrame | None = None  # the same model's predictions on its fold's validation rows (the stack's)
 
 
 @dataclass

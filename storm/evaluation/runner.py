@@ -195,14 +195,29 @@ def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, train
         with progress.stage(f"{split.name}: scoring {len(test_rows)} test windows ({len(scorers)} models)"):
             tables = collect_predictions(batches_of_rows(build.panel, test_rows, PREDICTION_BATCH_ROWS), scorers,
                                          horizons)
+        validation = validation_predictions(build.panel, split, trained, horizons, progress)
     fused_table = with_contributions(tables[FUSED.name], tables.get(CONTRIBUTIONS))
-    models = [ScoredModel(name=FUSED.name, kind="fused", predictions=fused_table)]
-    models += [ScoredModel(name=name, kind="single_modality", predictions=tables[name]) for name in singles]
+    models = [ScoredModel(name=FUSED.name, kind="fused", predictions=fused_table, validation=validation[FUSED.name])]
+    models += [ScoredModel(name=name, kind="single_modality", predictions=tables[name], validation=validation[name])
+               for name in singles]
     with clock.timed("baselines"):
         earlier_validation = tuple(date for fold in earlier or [] for date in fold.validation)
         models += baseline_models(config, references, split, fused_table[["market", "date"]], earlier_validation)
     return FoldOutcome(split=split, models=models, runs={name: model.summary for name, model in trained.items()},
                        masked={variant.modality: tables[variant.name] for variant in ablations})
+
+
+def validation_predictions(panel, split, trained: dict[str, "TrainedModel"], horizons: list[int],
+                           progress: StageReporter = SILENT) -> dict[str, pd.DataFrame]:
+    """Each trained variant's predictions on the fold's validation rows: the out-of-training scores a stack of
+    candidates is fitted on (storm.evaluation.product)."""
+    from storm.features.windows import batches_of_rows
+
+    scorers = {name: (lambda inputs, p=model.predictor, name=name: {name: p.predict(inputs, with_logits=True)})
+               for name, model in trained.items()}
+    rows = panel.rows_on(split.validation)
+    with progress.stage(f"{split.name}: scoring {len(rows)} validation windows ({len(scorers)} models)"):
+        return collect_predictions(batches_of_rows(panel, rows, PREDICTION_BATCH_ROWS), scorers, horizons)
 
 
 def single_modalities(config: StormConfig) -> list[str]:

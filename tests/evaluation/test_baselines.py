@@ -72,9 +72,10 @@ def test_baseline_threshold_is_chosen_on_validation_at_the_false_alarm_rate():
     table = pd.DataFrame({"market": "A", "date": dates, "raw_5d": raw})
     label_table = pd.DataFrame({"market": "A", "date": dates, "storm_5d": labels})
     split = DateSplit(train=dates[:200], validation=dates[200:400], test=dates[400:], embargo_days=0)
-    scored, notes = score_baseline(table, label_table, split, [5], 0.1, BaselineCalibration())
+    scored, validation, notes = score_baseline(table, label_table, split, [5], 0.1, BaselineCalibration())
     assert not notes
     assert len(scored) == 200 and scored["score_5d"].between(0, 1).all()
+    assert list(validation["date"]) == dates[200:400] and validation["score_5d"].between(0, 1).all()
     # ranking kept: probability is monotone in the raw score, and the logit is the raw score standardised
     assert np.array_equal(np.argsort(scored["score_5d"].to_numpy()), np.argsort(raw[400:]))
     assert np.array_equal(np.argsort(scored["logit_5d"].to_numpy()), np.argsort(raw[400:]))
@@ -96,9 +97,9 @@ def test_a_validation_block_without_storms_borrows_the_earlier_folds_and_never_k
     table = pd.DataFrame({"market": "A", "date": dates, "raw_5d": raw})
     label_table = pd.DataFrame({"market": "A", "date": dates, "storm_5d": labels})
     split = DateSplit(train=dates[:580], validation=dates[600:750], test=dates[750:], embargo_days=0)
-    alone, alone_notes = score_baseline(table, label_table, split, [5], 0.1, BaselineCalibration())
-    widened, notes = score_baseline(table, label_table, split, [5], 0.1,
-                                    BaselineCalibration(earlier_validation=tuple(dates[300:450])))
+    alone, _, alone_notes = score_baseline(table, label_table, split, [5], 0.1, BaselineCalibration())
+    widened, _, notes = score_baseline(table, label_table, split, [5], 0.1,
+                                       BaselineCalibration(earlier_validation=tuple(dates[300:450])))
     assert not alone_notes and notes and "earlier folds" in notes[0]
     for scored in (alone, widened):
         assert scored["score_5d"].between(0, 1).all()  # a probability, never the raw −8
