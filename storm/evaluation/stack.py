@@ -238,8 +238,8 @@ def _reason(shipped: str, best: str, member_aurocs: dict, gain: dict, settings: 
                 f"not be measured on these rows.")
     stack_auroc = member_aurocs[best] + gain["estimate"]
     figures = (f"the stack's cross-validated within-fold AUROC {stack_auroc:.3f} vs {best}'s "
-               f"{member_aurocs[best]:.3f}, gain {gain['estimate']:+.3f} ({100 * settings.confidence:g}% interval "
-               f"{gain['low']:+.3f} to {gain['high']:+.3f}, {gain['n_resamples']} resamples)")
+               f"{member_aurocs[best]:.3f}, gain {gain['estimate']:+.4f} ({100 * settings.confidence:g}% interval "
+               f"{gain['low']:+.4f} to {gain['high']:+.4f}, {gain['n_resamples']} resamples)")
     if shipped == STACK:
         used = ", ".join(f"{m} {w:.2f}" for m, w in zip(members, weights) if w > 0)
         return f"The stack ships ({used}): {figures}, lower bound above {settings.min_gain:g}."
