@@ -328,6 +328,9 @@ class EvaluationConfig(Section):
     # episodes drawn around their first storm day in the report's folder (scores of the reference and the best
     # baseline beside the price), deepest first
     episode_plots: int = Field(4, ge=0)
+    # evaluate the product as storm publishes it: a stack of the baselines, the boosted model and storm's own models
+    # fitted on validation predictions only (storm.evaluation.product), the reference of every verdict
+    stack: bool = True
     # which single-modality models each fold trains beside the fused one; None: one per modality in model.modalities
     single_modalities: list[Modality] | None = None
 

@@ -13,7 +13,7 @@ to the store is the runner's job.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,8 @@ from storm.evaluation.metrics import (FOLD, HorizonMetrics, episode_warnings, ho
 from storm.schema import storm_column
 
 REFERENCE = "fused"
+PRODUCT = "storm"  # the published score (storm.evaluation.product): the reference wherever it was evaluated
+EVIDENCE_PAIR = ("fused", "only-prices")  # what news and calls add: fused − the same model reading prices alone
 SPREAD_METRICS = ("auroc", "pr_auc", "brier", "ece")
 TOO_FEW_STORMS = "too few storms"
 TABLE_VERDICT = {"better": "better", "worse": "worse", "not distinguishable": "n.d.", TOO_FEW_STORMS: "too few",
@@ -130,13 +132,15 @@ def build_report(
     """
     settings = settings or EvaluationConfig()
     models = pool_folds(folds)
-    reference = REFERENCE if any(m.name == REFERENCE for m in models) else None
+    names = {m.name for m in models}
+    reference = next((name for name in (PRODUCT, REFERENCE) if name in names), None)
     if reference:
         models = on_reference_rows(models, reference)
     headline = score_models(models, horizons, settings.calibration_bins)
     per_fold = [score_models(fold.models, horizons, settings.calibration_bins) for fold in folds]
     data = bootstrap_input(models, horizons, reference)
     intervals = paired_bootstrap(data, horizons, reference, settings)
+    evidence = _evidence_gain(data, horizons, reference, settings)
     base = reference or models[0].name
     storms = {h: storm_counts(headline[base][h], per_fold, base, folds, h, settings.min_episodes) for h in horizons}
     report = {
@@ -153,6 +157,9 @@ def build_report(
                                                       "verdict": verdict if storms[h]["judged"] else TOO_FEW_STORMS}
                                              for metric, (difference, verdict) in by_metric.items()}
                                       for name, by_metric in intervals[h]["vs_reference"].items()} for h in horizons},
+        "evidence_gain": {str(h): {metric: {**difference.as_dict(),
+                                            "verdict": verdict if storms[h]["judged"] else TOO_FEW_STORMS}
+                                    for metric, (difference, verdict) in evidence[h].items()} for h in evidence},
         "storms": {str(h): storms[h] for h in horizons},
         "episodes": {str(h): episode_table(models, h, drawdowns) for h in horizons},
         "folds": [{"periods": fold.periods,
@@ -177,6 +184,18 @@ def build_report(
     }
     report.update(extra or {})
     return _json_ready(report)
+
+
+def _evidence_gain(data, horizons: list[int], reference: str | None, settings: EvaluationConfig) -> dict:
+    """fused − only-prices per horizon and metric, (Interval, verdict): what news and calls add, kept beside a
+    product reference (with fused as the reference it is already in versus_reference)."""
+    fused, prices = EVIDENCE_PAIR
+    if reference == fused or not {fused, prices} <= set(data.scores):
+        return {}
+    pair = replace(data, scores={name: data.scores[name] for name in EVIDENCE_PAIR},
+                   probabilistic={name: data.probabilistic.get(name, {}) for name in EVIDENCE_PAIR})
+    result = paired_bootstrap(pair, horizons, fused, settings)
+    return {h: result[h]["vs_reference"][prices] for h in horizons}
 
 
 METRIC_DEFINITIONS = {
@@ -275,7 +294,36 @@ def render_tables(report: dict) -> list[Table]:
         if several_markets else []) + [
         _difference_table(report, "brier", "Brier", "{:.3f}", "{:.3f}"),
         _pr_auc_ece_table(report), _alerts_table(report), _episodes_table(report), _spread_table(report)] + (
+        [_evidence_table(report)] if report.get("evidence_gain") else []) + (
+        [_stack_table(report)] if report.get("stack") else []) + (
         [_contributions_table(report)] if report.get("modality_contributions") else [])
+
+
+def _evidence_table(report: dict) -> Table:
+    """fused − prices only: what news and calls add, whatever the product ships."""
+    table = Table(title="What news and calls add: fused − prices only, within folds, 95% intervals",
+                  caption=f"better / worse only when the interval excludes 0{_too_few_caption(report)}",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for heading in ("h", "AUROC", "Brier", "verdict"):
+        table.add_column(heading, justify="right" if heading != "verdict" else "left", no_wrap=True)
+    for h, metrics in report["evidence_gain"].items():
+        table.add_row(f"{h}d", _interval(metrics["auroc"], "{:+.3f}", "{:+.3f}"),
+                      _interval(metrics["brier"], "{:+.4f}", "{:+.4f}"), TABLE_VERDICT[metrics["auroc"]["verdict"]])
+    return table
+
+
+def _stack_table(report: dict) -> Table:
+    """Per fold and horizon: what the product shipped (the stack or its best member) and the stack's gain."""
+    table = Table(title="What the product shipped per fold (stack of candidates, fitted on validation only)",
+                  caption="gain: within-fold validation AUROC of the cross-validated stack − the best member, 95% "
+                          "interval; the stack ships only where the interval lies above 0",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for heading in ("fold", "h", "shipped", "best member", "gain"):
+        table.add_column(heading, no_wrap=True, justify="right" if heading in ("h", "gain") else "left")
+    for fold, by_horizon in report["stack"].items():
+        for h, fit in by_horizon.items():
+            table.add_row(fold, f"{h}d", fit["shipped"], fit["best_member"], _interval(fit["gain"], "{:+.3f}", "{:+.3f}"))
+    return table
 
 
 def _storms_table(report: dict) -> Table:
@@ -359,10 +407,11 @@ def _difference_table(report: dict, metric: str, heading: str, fmt: str, bound_f
     lower = "" if metric in ("auroc", "cross_sectional_auroc", "pr_auc") else ", lower is better"
     how = {"auroc": "within each fold's test block", "cross_sectional_auroc": "markets of the same date",
            "brier": "calibrated probabilities"}.get(metric, "")
+    ref = report.get("reference") or REFERENCE
     table = _new_table(f"{heading}, {how}, {folds} fold{'s' * (folds != 1)}, 95% intervals{lower}",
-                       "fused is: better / worse only when the interval of fused − model excludes 0; "
+                       f"{ref} is: better / worse only when the interval of {ref} − model excludes 0; "
                        f"n.d. = not distinguishable{_too_few_caption(report)}",
-                       ["model", heading, "fused − model", "fused is"])
+                       ["model", heading, f"{ref} − model", f"{ref} is"])
     previous = None
     for h, name, figures in _rows(report):
         if previous is not None and h != previous:

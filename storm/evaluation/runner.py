@@ -26,6 +26,7 @@ from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY
 from storm.evaluation.placement import fold_storms, placement_advice
 from storm.evaluation.plots import episode_scores_png, reliability_by_horizon_png, score_over_price_png
 from storm.evaluation.predictions import collect_predictions, long_predictions
+from storm.evaluation.product import stacked_product
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
 from storm.schema import storm_column
 from storm.store import Layout, ObjectStore, open_store
@@ -87,6 +88,7 @@ class FoldOutcome:
     models: list[ScoredModel]
     runs: dict[str, dict]              # trained model's name -> {"run", "version", "reused", "best_epoch", "history"}
     masked: dict[str, pd.DataFrame] = field(default_factory=dict)  # modality -> fused predictions without it
+    stack: dict = field(default_factory=dict)  # horizon -> what the product shipped (storm.evaluation.product)
 
 
 def evaluate(config: StormConfig, run: str | None = None, folds: int | None = None, skip_single_modality: bool = False,
@@ -128,6 +130,13 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
         trained = trained_evaluation_models(config, run, splits, variants, build, final_model, log, progress, store)
     outcomes = [_evaluate_fold(config, context, split, trained[split.name], progress, splits[:index])
                 for index, split in enumerate(splits)]
+    if config.evaluation.stack:
+        with clock.timed("stack"):
+            stacked = stacked_product([(o.split, o.models) for o in outcomes], references.labels, horizons,
+                                      config.train.false_alarm_rate, config.train.calibration_prior_episodes)
+        for outcome, (product, summary) in zip(outcomes, stacked):
+            outcome.models.insert(0, product)
+            outcome.stack = summary
     fused = pooled_fused(outcomes)
     report = _report(config, run, outcomes, fused, horizons, context)
     report_path, plot_paths = write_outputs(store, layout, run, report, fused, prices, outcomes,
@@ -352,6 +361,7 @@ def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], fused: p
                "markets": list(context.build.markets), "world": _world_kind(context.store, context.layout),
                "stage_seconds": {name: round(seconds, 3) for name, seconds in context.clock.seconds.items()},
                "modality_contributions": contribution_summary(fused, horizons, config.evaluation),
+               "stack": {o.split.name: o.stack for o in outcomes if o.stack},
                "placement": placement_advice(labels, [o.split for o in outcomes], horizons, config.evaluation.min_episodes),
                "final_model": f"{run} (storm train): the model storm scan uses; the folds above fed this evaluation"},
     )
