@@ -186,7 +186,19 @@ class IngestConfig(Section):
     max_news_line_bytes: int = Field(64 * 1024, ge=64)  # a longer line is rejected before JSON parsing
     max_json_depth: int = Field(16, ge=2)  # nesting of a news line ({"market": ...} is depth 1)
     max_json_number_chars: int = Field(64, ge=8)  # a number literal longer than this is rejected, not converted
+    # Every stored row's day lies in [earliest_date, today + latest_days_ahead] (storm.ingest.dates): one row dated
+    # 9999-12-31 would otherwise become the scan's default day. Rows outside are rejected at import, dropped at load.
+    earliest_date: str = "1900-01-01"
+    latest_days_ahead: int = Field(1, ge=0)
     sandbox: DecoderSandboxConfig = Field(default_factory=DecoderSandboxConfig)
+
+    @field_validator("earliest_date")
+    @classmethod
+    def _earliest_is_a_day(cls, day: str) -> str:
+        try:
+            return datetime.date.fromisoformat(day).isoformat()
+        except ValueError:
+            raise ValueError(f"ingest.earliest_date {day!r} is not a YYYY-MM-DD day") from None
 
 
 class FeatureConfig(Section):

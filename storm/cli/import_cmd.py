@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -47,7 +48,8 @@ def prices(
     chosen = frozenset(t.strip() for t in tickers.split(",") if t.strip()) if tickers else None
     spec = PricesImport(name=name or "prices", adjust=adjust, ticker_column=ticker_column, start=start, end=end,
                         tickers=chosen)
-    _run("prices", lambda store, layout: import_prices(paths, spec, store, layout), config, overrides, root)
+    _run("prices", lambda store, layout, dates: import_prices(paths, replace(spec, dates=dates), store, layout),
+         config, overrides, root)
 
 
 @import_app.command("news")
@@ -89,7 +91,8 @@ def news(
     except ValueError as err:
         typer.secho(str(err), fg="red", err=True)
         raise typer.Exit(2) from None
-    _run("news", lambda store, layout: import_news(files, spec, store, layout), config, overrides, root)
+    _run("news", lambda store, layout, dates: import_news(files, replace(spec, dates=dates), store, layout),
+         config, overrides, root)
 
 
 def _default_name(path: Path) -> str:
@@ -98,14 +101,16 @@ def _default_name(path: Path) -> str:
 
 
 def _run(kind: str, action, config: Optional[Path], overrides: Optional[list[str]], root: Optional[str]) -> None:
+    """``action(store, layout, dates)`` with the store and the stored-date range (ingest.*) of the config."""
     from storm.importing.rows import TableError
+    from storm.ingest.dates import DateRange
     from storm.store import Layout, open_store
 
     settings = build_config(config, overrides, **{"storage.root": root})
     store = open_store(settings.storage)
     began = time.perf_counter()
     try:
-        report = action(store, Layout(store))
+        report = action(store, Layout(store), DateRange.of(settings.ingest))
     except (TableError, ValueError, FileNotFoundError) as err:
         typer.secho(f"storm import {kind}: {err}", fg="red", err=True)
         raise typer.Exit(2) from None

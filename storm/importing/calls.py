@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks, read_columns
 from storm.importing.spool import Spool
 from storm.importing.tickers import MarketNames, TickerError, market_name
+from storm.ingest.dates import DateRange
 from storm.ingest.errors import RejectedInput
 from storm.schema import PRAAT_COLUMNS
 from storm.store import Layout, ObjectStore
@@ -55,6 +56,7 @@ class CallImport:
     ticker_column: str = "ticker"
     sentence_column: str = "sent_idx"
     text_column: str = "text"
+    dates: DateRange = field(default_factory=DateRange.default)  # the days a call may carry (ingest.earliest_date …)
 
 
 def import_call_tables(files: list[Path], spec: CallImport, store: ObjectStore, layout: Layout) -> ImportReport:
@@ -116,6 +118,9 @@ def _sentences(rows: pd.DataFrame, source: str, spec: CallImport, report: Import
         date = str(raw_date).strip()[:10]
         if not is_date(date):
             report.reject(source, line, f"bad date ({str(raw_date)[:40]!r})")
+            continue
+        if not spec.dates.contains(date):
+            report.reject(source, line, spec.dates.reason(date))
             continue
         if (spec.start and date < spec.start) or (spec.end and date > spec.end):
             report.counts["outside_dates"] += 1
@@ -208,6 +213,7 @@ class RecordingImport:
     end: str | None = None
     max_file_bytes: int = 256 * 1024 * 1024
     voice: bool = False  # also compute each sentence's voice report from the recording (storm.features.voice)
+    dates: DateRange = field(default_factory=DateRange.default)
 
 
 def import_recordings(spec: RecordingImport, store: ObjectStore, layout: Layout) -> ImportReport:
@@ -237,6 +243,8 @@ def _copy_recording(row: pd.Series, folder: Path, spec: RecordingImport, store: 
         return None
     if not is_date(date):
         return f"bad date ({str(row['date'])[:40]!r})"
+    if not spec.dates.contains(date):
+        return spec.dates.reason(date)
     if (spec.start and date < spec.start) or (spec.end and date > spec.end):
         report.counts["outside_dates"] += 1
         return None

@@ -22,6 +22,7 @@ from storm.importing.rows import iter_chunks
 from storm.importing.spool import Spool
 from storm.importing.tickers import MarketNames, market_name
 from storm.importing.timestamps import MarketClose, close_dates, parse_timestamps
+from storm.ingest.dates import DateRange
 from storm.store import Layout, ObjectStore
 
 _RETWEET = re.compile(r"^\s*RT\s+@\w+:?\s*", re.IGNORECASE)
@@ -51,6 +52,7 @@ class NewsImport:
     max_per_day: int | None = None            # firehose cap: the latest N items of a market-day before its close
     start: str | None = None
     end: str | None = None
+    dates: DateRange = field(default_factory=DateRange.default)  # the days an item may inform (ingest.earliest_date …)
 
 
 def dedup_key(text: str) -> str:
@@ -107,6 +109,8 @@ def _items(rows: pd.DataFrame, source: str, spec: NewsImport, fixed_market: str 
     for line, date, market, item, bad, item_id, stamp, raw_time, spelled in zip(*lists):
         if bad or date is None:
             report.reject(source, line, f"bad timestamp ({str(raw_time)[:40]!r})")
+        elif not spec.dates.contains(date):
+            report.reject(source, line, spec.dates.reason(date))
         elif isinstance(market, Exception):
             report.reject(source, line, f"bad ticker ({market})")
         elif not item:

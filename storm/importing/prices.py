@@ -10,7 +10,7 @@ unsorted rows are repaired and counted; a missing volume becomes 0, counted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks, read_columns
 from storm.importing.spool import Spool
 from storm.importing.tickers import MarketNames, TickerError, market_name
+from storm.ingest.dates import DateRange
 from storm.schema import PRICE_COLUMNS
 from storm.store import Layout, ObjectStore
 
@@ -37,6 +38,7 @@ class PricesImport:
     start: str | None = None
     end: str | None = None
     tickers: frozenset[str] | None = None  # only these (vendor spelling or market name); None: every ticker
+    dates: DateRange = field(default_factory=DateRange.default)  # the days a row may carry (ingest.earliest_date …)
 
 
 def price_files(paths: list[Path]) -> list[Path]:
@@ -115,16 +117,18 @@ def _ticker_column(lowered: dict[str, str], spec: PricesImport) -> str | None:
 
 def _good_rows(rows: pd.DataFrame, source: str, spec: PricesImport, fixed: str | None, ticker_column: str | None,
                report: ImportReport):
-    dates = pd.to_datetime(rows["date"].astype("string"), format="mixed", errors="coerce")
-    day = dates.dt.strftime("%Y-%m-%d")
+    day = _days(rows["date"])
     numbers = {c: pd.to_numeric(rows[c], errors="coerce") for c in (*OHLC, "volume", ADJ_CLOSE) if c in rows}
     if spec.adjust and ADJ_CLOSE in numbers:
         factor = numbers[ADJ_CLOSE] / numbers["close"]
         for column in OHLC:
             numbers[column] = numbers[column] * factor
     volume = numbers.get("volume", pd.Series(np.nan, index=rows.index))
-    reasons = _problems(dates, {c: numbers[c] for c in OHLC}, volume)
-    outside = reasons.isna() & (((day < spec.start) if spec.start else False) | ((day > spec.end) if spec.end else False))
+    reasons = _problems(day, {c: numbers[c] for c in OHLC}, volume)
+    beyond = reasons.isna().to_numpy(bool) & spec.dates.outside(day)
+    reasons[beyond] = [spec.dates.reason(d) for d in day[beyond]]
+    text = day.fillna("")
+    outside = reasons.isna() & (((text < spec.start) if spec.start else False) | ((text > spec.end) if spec.end else False))
     report.counts["outside_dates"] += int(outside.sum())
     markets = _markets(rows[ticker_column], report) if ticker_column else [fixed] * len(rows)
     columns = [rows["line"].tolist(), reasons.tolist(), outside.tolist(), markets, day.tolist(),
@@ -154,9 +158,31 @@ def _markets(tickers: pd.Series, report: ImportReport) -> list:
     return markets
 
 
-def _problems(dates: pd.Series, prices: dict[str, pd.Series], volume: pd.Series) -> pd.Series:
+def _days(values: pd.Series) -> pd.Series:
+    """Each value's day as YYYY-MM-DD (None where no date): in bulk, else value by value, so one value pandas
+    cannot parse (mixed time zones, an overflow) makes a bad row, never a failed import."""
+    text = values.astype("string")
+    try:
+        return _day_text(pd.to_datetime(text, format="mixed", errors="coerce"))
+    except (ValueError, TypeError, OverflowError):
+        pass
+    days = []
+    for value in text:
+        try:
+            days.append(_day_text(pd.to_datetime(pd.Series([value], dtype="string"), format="mixed",
+                                                 errors="coerce")).iloc[0])
+        except (ValueError, TypeError, OverflowError):
+            days.append(None)
+    return pd.Series(days, index=values.index, dtype=object)
+
+
+def _day_text(dates: pd.Series) -> pd.Series:
+    return dates.dt.strftime("%Y-%m-%d").astype(object).where(dates.notna(), None)
+
+
+def _problems(days: pd.Series, prices: dict[str, pd.Series], volume: pd.Series) -> pd.Series:
     """The first reason each row cannot be a trading day, else None (vectorised)."""
-    conditions, reasons = [dates.isna()], ["bad date"]
+    conditions, reasons = [days.isna()], ["bad date"]
     for column, value in prices.items():
         conditions.append(~np.isfinite(value.to_numpy(np.float64)))
         reasons.append(f"{column} is missing or not a number")
@@ -168,7 +194,7 @@ def _problems(dates: pd.Series, prices: dict[str, pd.Series], volume: pd.Series)
     conditions.append(volume.to_numpy(np.float64) < 0)
     reasons.append("negative volume")
     chosen = np.select([np.asarray(c, dtype=bool) for c in conditions], reasons, default="")
-    return pd.Series([reason or None for reason in chosen.tolist()], index=dates.index, dtype=object)
+    return pd.Series([reason or None for reason in chosen.tolist()], index=days.index, dtype=object)
 
 
 def _market_table(records: pd.DataFrame, report: ImportReport) -> pd.DataFrame:

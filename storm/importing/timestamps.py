@@ -26,6 +26,11 @@ ZONE_ABBREVIATIONS = {  # hours east of UTC; abbreviations are ambiguous in gene
 }
 
 
+UTC_TIMES = "datetime64[us, UTC]"
+_FIRST_PLACEABLE = pd.Timestamp("0001-01-02", tz="UTC").as_unit("us")
+_LAST_PLACEABLE = pd.Timestamp("9999-12-30", tz="UTC").as_unit("us")
+
+
 @dataclass(frozen=True)
 class MarketClose:
     """The close items are assigned to: local time and zone (IANA name)."""
@@ -60,7 +65,8 @@ def parse_timestamps(values: pd.Series, naive_tz: str = "UTC") -> ParsedTimes:
     A timestamp without zone is taken in ``naive_tz``; an unknown zone abbreviation makes the value bad.
     """
     text = values.astype("string").fillna("").str.strip()
-    utc = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    # Microseconds, not pandas' old nanoseconds: year -1 or 9999 parses (and is rejected by its date), never aborts.
+    utc = pd.Series(pd.NaT, index=values.index, dtype=UTC_TIMES)
     date_only = pd.Series(None, index=values.index, dtype=object)
     done = pd.Series(False, index=values.index)
 
@@ -73,20 +79,48 @@ def parse_timestamps(values: pd.Series, naive_tz: str = "UTC") -> ParsedTimes:
     compact = text.str.extract(_COMPACT.pattern)
     is_compact = compact[0].notna() & ~done
     if is_compact.any():
-        utc[is_compact] = _compact_to_utc(compact[is_compact], naive_tz)
+        utc[is_compact] = _each_or_bad(lambda rows: _compact_to_utc(compact.loc[rows.index], naive_tz), text[is_compact])
         done |= is_compact & utc.notna()
 
     rest = ~done & (text != "") & ~is_compact
     if rest.any():
         with_offset = rest & text.str.contains(_HAS_OFFSET.pattern, regex=True)
         if with_offset.any():
-            utc[with_offset] = pd.to_datetime(text[with_offset], format="mixed", errors="coerce", utc=True)
+            utc[with_offset] = _each_or_bad(
+                lambda rows: pd.to_datetime(rows, format="mixed", errors="coerce", utc=True), text[with_offset])
         naive = rest & ~with_offset
         if naive.any():
-            parsed = pd.to_datetime(text[naive], format="mixed", errors="coerce")
-            utc[naive] = parsed.dt.tz_localize(naive_tz, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
+            utc[naive] = _each_or_bad(lambda rows: _localized(rows, naive_tz), text[naive])
         done |= rest & utc.notna()
-    return ParsedTimes(utc=utc, date_only=date_only, bad=~done)
+    beyond = utc.notna() & ((utc < _FIRST_PLACEABLE) | (utc > _LAST_PLACEABLE))
+    utc[beyond] = pd.NaT  # a zone shift there leaves what Python's datetime can hold
+    return ParsedTimes(utc=utc, date_only=date_only, bad=~done | beyond)
+
+
+def _localized(text: pd.Series, naive_tz: str) -> pd.Series:
+    parsed = pd.to_datetime(text, format="mixed", errors="coerce")
+    return parsed.dt.tz_localize(naive_tz, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
+
+
+def _each_or_bad(parse, text: pd.Series) -> pd.Series:
+    """``parse`` over all of ``text`` at once; when that raises (a year pandas cannot hold, an overflow in a zone
+    shift), value by value, NaT (a bad row) where one value alone raises: one timestamp never aborts an import."""
+    try:
+        return _as_utc(parse(text))
+    except (ValueError, OverflowError, ArithmeticError):  # OutOfBoundsDatetime is a ValueError
+        pass
+    parsed = pd.Series(pd.NaT, index=text.index, dtype=UTC_TIMES)
+    for position in range(len(text)):
+        one = text.iloc[position:position + 1]
+        try:
+            parsed.iloc[position] = _as_utc(parse(one)).iloc[0]
+        except (ValueError, OverflowError, ArithmeticError):
+            continue
+    return parsed
+
+
+def _as_utc(times: pd.Series) -> pd.Series:
+    return times.astype(UTC_TIMES) if len(times) else pd.Series(pd.NaT, index=times.index, dtype=UTC_TIMES)
 
 
 def _compact_to_utc(parts: pd.DataFrame, naive_tz: str) -> pd.Series:

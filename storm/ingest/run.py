@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from storm.config import StormConfig
+from storm.ingest.dates import DateRange
 from storm.ingest.prices import load_prices
 from storm.ingest.quarantine import quarantine_record, write_quarantine
 from storm.ingest.sources import INGESTERS
@@ -22,7 +23,7 @@ def run_ingest(config: StormConfig, start: str, end: str) -> IngestReport:
     ensure_ray(config.ray)
     store = open_store(config.storage)
     layout = Layout(store)
-    prices = load_prices(store, layout)
+    prices = load_prices(store, layout, dates=DateRange.of(config.ingest))
     trading = trading_market_days(prices.prices, start, end)
     report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
     for source, ingest in INGESTERS.items():
@@ -33,9 +34,9 @@ def run_ingest(config: StormConfig, start: str, end: str) -> IngestReport:
             rejected = result.quarantined.take_all()
         report.quarantine_files += write_quarantine(store, layout, source, rejected, start, end)
         report.counts[source] = source_counts(len(present), len(rejected), missing_market_days(trading, present))
-    if prices.rejected:
+    if prices.rejected or prices.rows_left_out:
         records = [quarantine_record(_uri(store, path), "prices", end, _market_of(path), reason)
-                   for path, reason in prices.rejected.items()]
+                   for path, reason in (*prices.rejected.items(), *prices.rows_left_out.items())]
         report.quarantine_files += write_quarantine(store, layout, "prices", records, start, end)
         report.counts["prices"] = source_counts(int(prices.prices["market"].nunique()), len(records), 0)
     report.seconds = time.perf_counter() - started

@@ -212,3 +212,15 @@ def test_a_timed_transcript_cuts_the_sentences_where_it_says_and_bad_times_are_r
     assert untimed["Audio Length"].notna().sum() == 1  # cut at the pauses: one long stretch
     assert [(r.line, r.reason) for r in report.rejects] == [
         (4, "transcript 'bad.txt': sentence 2: starts at 1.0 s, before the previous sentence ends")]
+
+
+def test_a_call_dated_outside_the_stored_range_is_quarantined_and_the_others_import(tmp_path, layout):
+    source = tmp_path / "calls.csv"
+    write_maec(source, [
+        ["c1", "2015-03-02", "AAPL", "0", "Good morning.", *praat_row()],
+        ["c2", "9999-12-31", "AAPL", "0", "From the far future.", *praat_row()],   # line 3
+        ["c3", "1850-01-01", "AAPL", "0", "From the far past.", *praat_row()],     # line 4
+    ])
+    report = import_call_tables([source], CallImport(name="maec"), layout.store, layout)
+    assert report.counts["calls_written"] == 1 and report.rejects_by_reason["date outside the stored range"] == 2
+    assert [r.line for r in report.rejects] == [3, 4]

@@ -191,3 +191,41 @@ def test_prices_import_keeps_only_the_named_tickers_by_vendor_spelling_or_market
     report = import_prices([tmp_path], PricesImport(tickers=frozenset({"BF-B", "MSFT"})), store, Layout(store))
     assert sorted(report.markets) == ["BF_B", "MSFT"] and report.counts["markets_written"] == 2
     assert not store.exists(Layout(store).prices("AAPL"))
+
+
+def test_a_price_row_dated_9999_or_minus_1_is_quarantined_and_the_good_days_import(tmp_path, store):
+    prices = tmp_path / "EVIL.csv"
+    prices.write_text(YAHOO_HEADER + yahoo_rows("2015-01-05", 5)
+                      + "9999-12-31,1,2,0.5,1.5,1.5,10\n-1,1,2,0.5,1.5,1.5,10\n"
+                      + "2262-04-11T23:00:00Z,1,2,0.5,1.5,1.5,10\n1899-12-29,1,2,0.5,1.5,1.5,10\n")
+    report = import_prices([prices], PricesImport(), store, Layout(store))
+    stored = store.read_table(Layout(store).prices("EVIL")).to_pandas()
+    assert stored["date"].max() == "2015-01-09" and len(stored) == 5
+    reasons = {r["line"]: r["reason"] for r in quarantined(store, "prices", "prices")}
+    assert sorted(reasons) == [7, 8, 9, 10]
+    assert all(reason.startswith("date outside the stored range") for reason in reasons.values())
+    assert "9999-12-31" in reasons[7] and "ingest.earliest_date" in reasons[7]
+    assert report.rejects_by_reason["date outside the stored range"] == 4
+
+
+def test_news_timestamps_pandas_cannot_hold_are_quarantined_rows_never_an_aborted_import(tmp_path, store):
+    feed = tmp_path / "feed.csv"
+    pd.DataFrame({"date": ["2016-03-14 12:00:00", "-1", "2262-04-11T23:00:00Z", "9999-12-31", "1677-09-21T00:00:00Z",
+                           "2262-04-11 23:00", "99991231 11:00 PM PST"],
+                  "headline": ["good", "a", "b", "c", "d", "e", "f"], "ticker": ["AAPL"] * 7}).to_csv(feed, index=False)
+    spec = NewsImport(name="feed", columns=NewsColumns(market="ticker"))
+    report = import_news([feed], spec, store, Layout(store))
+    assert report.counts["items_written"] == 1 and report.rejected == 6
+    assert Layout(store).news_files("feed") == [Layout(store).news_file("2016-03-14", "feed")]
+    assert {r["reason"].split(" (")[0] for r in quarantined(store, "news", "feed")} == {
+        "bad timestamp", "date outside the stored range"}
+
+
+def test_the_stored_date_range_comes_from_the_config(tmp_path, local_storage):
+    prices = tmp_path / "OLD.csv"
+    prices.write_text(YAHOO_HEADER + yahoo_rows("1995-01-02", 5) + yahoo_rows("2015-01-05", 5))
+    result = CliRunner().invoke(app, ["import", "prices", str(prices), "--root", local_storage.root,
+                                      "--set", "ingest.earliest_date=2000-01-01"])
+    assert result.exit_code == 0, result.output
+    store = open_store(local_storage)
+    assert store.read_table(Layout(store).prices("OLD")).to_pandas()["date"].min() == "2015-01-05"

@@ -121,3 +121,16 @@ def test_markets_come_back_in_order_with_each_market_sorted_by_date(layout):
     prices = read_prices(layout.store, layout)
     assert list(zip(prices["market"], prices["date"])) == [
         ("AAA", "2024-01-02"), ("AAA", "2024-01-03"), ("BBB", "2024-01-02"), ("BBB", "2024-01-03"), ("BBB", "2024-01-04")]
+
+
+def test_stored_rows_dated_outside_the_range_are_left_out_at_load_and_said_so(layout):
+    from storm.ingest.dates import DateRange
+
+    write_prices(layout, "EVIL", ["2024-01-02", "2024-01-03", "9999-12-31"])
+    write_prices(layout, "GOOD", ["2024-01-02", "2024-01-03"])
+    loaded = load_prices(layout.store, layout, dates=DateRange("1900-01-01", "2024-12-31"))
+    assert loaded.prices["date"].max() == "2024-01-03"
+    assert list(loaded.prices["market"].unique()) == ["EVIL", "GOOD"] and not loaded.rejected
+    [(path, reason)] = loaded.rows_left_out.items()
+    assert path == layout.prices("EVIL") and "1 row(s) left out" in reason and "9999-12-31" in reason
+    assert read_prices(layout.store, layout)["date"].max() == "2024-01-03"  # the default range: today + 1
