@@ -89,12 +89,12 @@ def split_secret_arguments(extra_args: Sequence[str]) -> tuple[list[str], dict[s
     index = 0
     while index < len(args):
         arg = args[index]
-        flag, joined, item = arg.partition("=") if arg.startswith("--set=") else (arg, "", "")
-        if flag in SET_FLAGS and (joined or index + 1 < len(args)):
-            item = item if joined else args[index + 1]
+        joined = _joined_set_item(arg)
+        if joined is not None or (arg in SET_FLAGS and index + 1 < len(args)):
+            item = joined if joined is not None else args[index + 1]
             key, has_value, value = item.partition("=")
             if not has_value:  # the item itself is not shown: it may be a secret pasted without its key
-                position = index + 1 if joined else index + 2
+                position = index + 1 if joined is not None else index + 2
                 raise UnknownJobOverride(f"job argument {position}: --set needs key=value; nothing was submitted")
             if not is_known_key(key.strip()):
                 raise UnknownJobOverride(f"job argument --set {unknown_key_message(key.strip())}; nothing was "
@@ -102,8 +102,8 @@ def split_secret_arguments(extra_args: Sequence[str]) -> tuple[list[str], dict[s
             if is_secret_key(key.strip()) or redact_url_credentials(value) != value:
                 secrets[config_env_var(key.strip())] = value
             else:
-                public.extend([arg] if joined else [arg, item])
-            index += 1 if joined else 2
+                public.extend([arg] if joined is not None else [arg, item])
+            index += 1 if joined is not None else 2
             continue
         if redact_url_credentials(arg) != arg:
             raise SecretInJobArguments(f"job argument {index + 1} holds URL credentials ({redact_url_credentials(arg)}); "
@@ -111,6 +111,16 @@ def split_secret_arguments(extra_args: Sequence[str]) -> tuple[list[str], dict[s
         public.append(arg)
         index += 1
     return public, secrets
+
+
+def _joined_set_item(arg: str) -> str | None:
+    """The ``key=value`` of a --set written as one argument (``--set=k=v``, or the short flag's ``-sk=v``), else
+    None: every spelling the CLI parser accepts is recognised, so none carries a secret into the entrypoint."""
+    if arg.startswith("--set="):
+        return arg[len("--set="):]
+    if arg.startswith("-s") and not arg.startswith("--") and len(arg) > 2:
+        return arg[2:]
+    return None
 
 
 def config_env_var(dotted: str) -> str:

@@ -167,6 +167,25 @@ def test_secret_overrides_leave_the_job_arguments_for_environment_variables():
     assert "pw" not in str(refused.value)
 
 
+@pytest.mark.parametrize("spelling", [
+    [f"-sstorage.secret_access_key={SECRET}"],            # short flag, value attached
+    ["-s", f"storage.secret_access_key={SECRET}"],
+    [f"--set=storage.secret_access_key={SECRET}"],
+    ["--set", f"storage.secret_access_key={SECRET}"],
+])
+def test_every_cli_spelling_of_a_secret_set_leaves_the_entrypoint(spelling):
+    public, secrets = submit.split_secret_arguments(["--date", "2024-03-15", *spelling, "-strain.epochs=2"])
+    assert secrets == {"STORM_STORAGE__SECRET_ACCESS_KEY": SECRET}
+    assert public == ["--date", "2024-03-15", "-strain.epochs=2"]
+    assert SECRET not in submit.entrypoint_for("scan", public)
+
+
+def test_an_attached_short_set_of_an_unknown_key_is_refused_without_its_value():
+    with pytest.raises(submit.UnknownJobOverride) as refused:
+        submit.split_secret_arguments([f"-sstorage.secret_acess_key={SECRET}"])
+    assert SECRET not in str(refused.value)
+
+
 def test_the_environment_form_of_a_secret_is_what_the_job_config_reads():
     from storm.config import load_config
 
