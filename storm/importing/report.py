@@ -30,6 +30,9 @@ class ImportReport:
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)            # things a user should know (skipped tickers, …)
 
+    def __post_init__(self) -> None:
+        Layout.check_import_name(self.name)  # before the importer writes anything named by it
+
     def reject(self, source: str, line: int, reason: str) -> None:
         self.rejects_by_reason[_reason_kind(reason)] += 1
         if len(self.rejects) < MAX_REJECTS_KEPT:

@@ -112,7 +112,7 @@ class Layout:
         return self.store.path("raw", _check_source(source), partition(date))
 
     def news_file(self, date: str, name: str = "headlines") -> str:
-        return self.store.path("raw", "news", partition(date), f"{name}.jsonl")
+        return self.store.path("raw", "news", partition(date), f"{_check_file_name(name)}.jsonl")
 
     def chart(self, date: str, market: str) -> str:
         return self.store.path("raw", "charts", partition(date), f"{check_market(market)}.png")
@@ -162,6 +162,16 @@ class Layout:
     # storm import: what each import wrote and the rows it rejected
     def imports_dir(self) -> str:
         return self.store.path("raw", "imports")
+
+    @staticmethod
+    def check_import_name(name: str) -> str:
+        """An import's name (its manifest, quarantine and news files are named by it): one path segment."""
+        try:
+            return _check_file_name(name)
+        except ValueError:
+            raise ValueError(f"import name {name!r} is not allowed: it names files in the store, so it is one word of "
+                             "letters, digits, '_', '-', '.' (not starting with '.'); choose another --name. "
+                             "Nothing was written") from None
 
     def import_manifest(self, kind: str, name: str) -> str:
         """raw/imports/<kind>-<name>.json: sources, counts, markets with the vendor's ticker spelling."""

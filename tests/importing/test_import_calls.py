@@ -224,3 +224,11 @@ def test_a_call_dated_outside_the_stored_range_is_quarantined_and_the_others_imp
     report = import_call_tables([source], CallImport(name="maec"), layout.store, layout)
     assert report.counts["calls_written"] == 1 and report.rejects_by_reason["date outside the stored range"] == 2
     assert [r.line for r in report.rejects] == [3, 4]
+
+
+def test_a_call_import_named_with_a_slash_is_refused_before_anything_is_written(tmp_path, layout):
+    source = tmp_path / "calls.csv"
+    write_maec(source, [["c1", "2015-03-02", "AAPL", "0", "Good morning.", *praat_row()]])
+    with pytest.raises(ValueError, match="import name '../evil' is not allowed"):
+        import_call_tables([source], CallImport(name="../evil"), layout.store, layout)
+    assert not (tmp_path / "store").exists() or not [p for p in (tmp_path / "store").rglob("*") if p.is_file()]

@@ -229,3 +229,18 @@ def test_the_stored_date_range_comes_from_the_config(tmp_path, local_storage):
     assert result.exit_code == 0, result.output
     store = open_store(local_storage)
     assert store.read_table(Layout(store).prices("OLD")).to_pandas()["date"].min() == "2015-01-05"
+
+
+@pytest.mark.parametrize("kind", ["news", "prices"])
+def test_an_import_name_that_is_no_single_word_is_refused_before_anything_is_written(tmp_path, local_storage, kind):
+    feed = tmp_path / "AAPL.csv"
+    if kind == "news":
+        pd.DataFrame({"date": ["2016-03-14 12:00:00"], "headline": ["a"], "ticker": ["AAPL"]}).to_csv(feed, index=False)
+        extra = ["--market-column", "ticker"]
+    else:
+        feed.write_text(YAHOO_HEADER + yahoo_rows("2016-03-01", 5))
+        extra = []
+    result = CliRunner().invoke(app, ["import", kind, str(feed), "--root", local_storage.root, "--name", "sub/evil",
+                                      *extra])
+    assert result.exit_code == 2 and "import name 'sub/evil' is not allowed" in result.output
+    assert not [p for p in Path(local_storage.root).rglob("*") if p.is_file()]
