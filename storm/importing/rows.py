@@ -71,7 +71,8 @@ def iter_chunks(path: Path, columns: list[str], chunk_rows: int = CHUNK_ROWS) ->
 def _open_text(path: Path) -> io.TextIOBase:
     """Text with undecodable bytes kept as surrogates, so a bad line is found and rejected, not the file."""
     raw = gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+    # utf-8-sig: a leading byte-order mark (Excel's "CSV UTF-8") is dropped, not read into the first column name
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def _csv_chunks(path: Path, header: list[str], columns: list[str], chunk_rows: int) -> Iterator[RowChunk]:

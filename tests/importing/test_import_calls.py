@@ -232,3 +232,12 @@ def test_a_call_import_named_with_a_slash_is_refused_before_anything_is_written(
     with pytest.raises(ValueError, match="import name '../evil' is not allowed"):
         import_call_tables([source], CallImport(name="../evil"), layout.store, layout)
     assert not (tmp_path / "store").exists() or not [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
+
+
+def test_a_call_table_saved_with_a_utf8_byte_order_mark_imports(tmp_path, layout):
+    source = tmp_path / "calls.csv"
+    write_maec(source, [["c1", "2015-03-02", "AAPL", "0", "Good morning.", *praat_row()]])
+    source.write_bytes(b"\xef\xbb\xbf" + source.read_bytes())
+    report = import_call_tables([source], CallImport(name="maec"), layout.store, layout)
+    assert report.counts["calls_written"] == 1 and report.rejected == 0
+    assert read_call(layout, "2015-03-02", "AAPL", "c1")["text"].tolist() == ["Good morning."]  # call_id was read

@@ -244,3 +244,16 @@ def test_an_import_name_that_is_no_single_word_is_refused_before_anything_is_wri
                                       *extra])
     assert result.exit_code == 2 and "import name 'sub/evil' is not allowed" in result.output
     assert not [p for p in Path(local_storage.root).rglob("*") if p.is_file()]
+
+
+def test_csvs_saved_with_a_utf8_byte_order_mark_import_like_plain_ones(tmp_path, store):
+    bom = "\ufeff"
+    prices = tmp_path / "AAPL.csv"
+    prices.write_text(bom + YAHOO_HEADER + yahoo_rows("2016-03-01", 5), encoding="utf-8")
+    report = import_prices([prices], PricesImport(), store, Layout(store))
+    assert report.counts["markets_written"] == 1 and not [note for note in report.notes if "skipped" in note]
+    feed = tmp_path / "feed.csv.gz"
+    with gzip.open(feed, "wt", encoding="utf-8", newline="") as stream:
+        stream.write(bom + "date,headline,ticker\n2016-03-14 12:00:00,Apple slides,AAPL\n")
+    report = import_news([feed], NewsImport(name="feed", columns=NewsColumns(market="ticker")), store, Layout(store))
+    assert report.counts["items_written"] == 1
