@@ -30,7 +30,6 @@ from storm.features.voice import recording_voice_of
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks, read_columns
 from storm.importing.spool import Spool
-from storm.importing.tickers import MarketNames, TickerError, market_name
 from storm.ingest.dates import DateRange
 from storm.ingest.errors import RejectedInput
 from storm.schema import PRAAT_COLUMNS
@@ -107,7 +106,7 @@ def _sentences(rows: pd.DataFrame, source: str, spec: CallImport, report: Import
     column = {name: rows[name].tolist() for name in (spec.ticker_column, spec.date_column, spec.sentence_column,
                                                        spec.text_column)}
     call_ids = rows[spec.call_column].tolist() if spec.call_column in rows else [None] * len(rows)
-    markets = MarketNames()
+    markets = report.names
     events: dict[object, str | None] = {}
     for position, line in enumerate(rows["line"].tolist()):
         ticker = str(column[spec.ticker_column][position]).strip()
@@ -248,10 +247,9 @@ def _copy_recording(row: pd.Series, folder: Path, spec: RecordingImport, store: 
     if (spec.start and date < spec.start) or (spec.end and date > spec.end):
         report.counts["outside_dates"] += 1
         return None
-    try:
-        market = market_name(ticker)
-    except (TickerError, ValueError) as err:
-        return f"bad ticker ({err})"
+    market = report.names[ticker]
+    if isinstance(market, Exception):
+        return f"bad ticker ({market})"
     recording = _inside(folder, str(row["file"]).strip())
     if recording is None or not recording.is_file():
         return f"recording {str(row['file'])[:80]!r} is not a file inside {folder}"

@@ -20,7 +20,6 @@ import pandas as pd
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks
 from storm.importing.spool import Spool
-from storm.importing.tickers import MarketNames, market_name
 from storm.importing.timestamps import MarketClose, close_dates, parse_timestamps
 from storm.ingest.dates import DateRange
 from storm.store import Layout, ObjectStore
@@ -66,7 +65,9 @@ def import_news(files: list[Path], spec: NewsImport, store: ObjectStore, layout:
     if (columns.market is None) == (columns.market_name is None):
         raise ValueError("give either a market column (--market-column) or one market for a market-wide feed (--market)")
     report = ImportReport(kind="news", name=spec.name, sources=[str(f) for f in files])
-    fixed_market = market_name(columns.market_name) if columns.market_name else None
+    fixed_market = report.names[columns.market_name] if columns.market_name else None
+    if isinstance(fixed_market, Exception):
+        raise fixed_market
     if fixed_market:
         report.markets[fixed_market] = columns.market_name
     keep = re.compile(spec.keep, re.IGNORECASE) if spec.keep else None
@@ -100,7 +101,7 @@ def _items(rows: pd.DataFrame, source: str, spec: NewsImport, fixed_market: str 
     text = rows[columns.text].astype("string").fillna("").str.strip()
     times = parse_timestamps(rows[columns.time], spec.naive_tz)
     dates = close_dates(times, spec.close, spec.date_only_before_close)
-    markets = _markets(rows, columns, fixed_market)
+    markets = _markets(rows, columns, fixed_market, report)
     ids = rows[columns.id].astype("string").fillna("") if columns.id else pd.Series("", index=rows.index)
     published = times.utc.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     raw_markets = rows[columns.market].astype("string").fillna("").str.strip() if columns.market else None
@@ -128,12 +129,11 @@ def _items(rows: pd.DataFrame, source: str, spec: NewsImport, fixed_market: str 
                    "order": (source, int(line))}
 
 
-def _markets(rows: pd.DataFrame, columns: NewsColumns, fixed_market: str | None) -> list:
-    """Each row's market name, or the error saying why its ticker names none."""
+def _markets(rows: pd.DataFrame, columns: NewsColumns, fixed_market: str | None, report: ImportReport) -> list:
+    """Each row's market name, or the error saying why its ticker names none (or collides with another's)."""
     if fixed_market:
         return [fixed_market] * len(rows)
-    names = MarketNames()
-    return [names[ticker] for ticker in rows[columns.market].astype("string").fillna("")]
+    return [report.names[ticker] for ticker in rows[columns.market].astype("string").fillna("").str.strip()]
 
 
 def _drop_repeats(records: list[dict], report: ImportReport) -> list[dict]:

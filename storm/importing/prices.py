@@ -19,7 +19,6 @@ import pandas as pd
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks, read_columns
 from storm.importing.spool import Spool
-from storm.importing.tickers import MarketNames, TickerError, market_name
 from storm.ingest.dates import DateRange
 from storm.schema import PRICE_COLUMNS
 from storm.store import Layout, ObjectStore
@@ -85,10 +84,9 @@ def _spool_file(path: Path, spec: PricesImport, spool: Spool, report: ImportRepo
     fixed = None
     if ticker_column is None:
         stem = path.name.split(".csv")[0].split(".parquet")[0] if path.suffix.lower() != ".pq" else path.stem
-        try:
-            fixed = market_name(stem)
-        except (TickerError, ValueError) as err:
-            report.notes.append(f"{path}: skipped, the file name is no ticker ({err})")
+        fixed = report.names[stem]
+        if isinstance(fixed, Exception):
+            report.notes.append(f"{path}: skipped, the file name is no ticker we can use ({fixed})")
             return
         report.markets[fixed] = stem
     wanted = {name: lowered[name] for name in ("date", *OHLC, "volume", ADJ_CLOSE) if name in lowered}
@@ -150,9 +148,8 @@ def _good_rows(rows: pd.DataFrame, source: str, spec: PricesImport, fixed: str |
 
 def _markets(tickers: pd.Series, report: ImportReport) -> list:
     """Each row's market name, or the error saying why its ticker names none; good names join the manifest."""
-    names = MarketNames()
-    markets = [names[ticker] for ticker in tickers.astype("string").fillna("").str.strip()]
-    for ticker, name in names.items():
+    markets = [report.names[ticker] for ticker in tickers.astype("string").fillna("").str.strip()]
+    for ticker, name in report.names.items():
         if not isinstance(name, ValueError):
             report.markets.setdefault(name, ticker)
     return markets

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from storm.importing.rows import RowReject
+from storm.importing.tickers import MarketNames
 from storm.store import Layout, ObjectStore
 
 MAX_REJECTS_KEPT = 10_000  # beyond this, one summary record per reason: a flood of bad lines stays small
@@ -29,6 +30,7 @@ class ImportReport:
     objects: list[str] = field(default_factory=list)          # store paths written
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)            # things a user should know (skipped tickers, …)
+    names: MarketNames = field(default_factory=MarketNames)   # every ticker spelling met -> market name (one-to-one)
 
     def __post_init__(self) -> None:
         Layout.check_import_name(self.name)  # before the importer writes anything named by it
@@ -50,7 +52,8 @@ class ImportReport:
         return {"kind": self.kind, "name": self.name, "sources": self.sources, "counts": dict(sorted(self.counts.items())),
                 "repairs": dict(sorted(self.repairs.items())), "rejected": self.rejected,
                 "rejected_by_reason": dict(sorted(self.rejects_by_reason.items())),
-                "markets": dict(sorted(self.markets.items())), "notes": self.notes}
+                "markets": dict(sorted(self.markets.items())), "ticker_spellings": self.names.spellings(),
+                "notes": self.notes}
 
     def write(self, store: ObjectStore, layout: Layout) -> tuple[str, str]:
         """The manifest and the rejected rows (an empty file when none), replacing an earlier run's."""

@@ -257,3 +257,33 @@ def test_csvs_saved_with_a_utf8_byte_order_mark_import_like_plain_ones(tmp_path,
         stream.write(bom + "date,headline,ticker\n2016-03-14 12:00:00,Apple slides,AAPL\n")
     report = import_news([feed], NewsImport(name="feed", columns=NewsColumns(market="ticker")), store, Layout(store))
     assert report.counts["items_written"] == 1
+
+
+def test_tickers_that_would_merge_into_one_market_are_refused_naming_both_and_the_manifest_keeps_every_spelling(
+        tmp_path, store):
+    table = tmp_path / "long.csv"
+    rows = [{"date": f"{d:%Y-%m-%d}", "ticker": ticker, "open": 10.0, "high": 12.0, "low": 9.0, "close": close,
+             "volume": 100.0}
+            for ticker, close in (("PL", 11.0), ("ÄPL", 99.0), ("BRK-B", 11.0), ("BRK/B", 99.0))
+            for d in pd.bdate_range("2016-01-04", periods=5)]
+    pd.DataFrame(rows).to_csv(table, index=False)
+    report = import_prices([table], PricesImport(name="long"), store, Layout(store))
+    layout = Layout(store)
+    for market in ("PL", "BRK_B"):
+        assert store.read_table(layout.prices(market)).to_pandas()["close"].tolist() == [11.0] * 5  # nothing merged
+    reasons = [r["reason"] for r in quarantined(store, "prices", "long")]
+    assert len(reasons) == 10 and "tickers 'PL' and 'ÄPL' would both be market 'PL'" in reasons[0]
+    assert "tickers 'BRK-B' and 'BRK/B'" in reasons[5]
+    manifest = json.loads(store.read_text(layout.import_manifest("prices", "long")))
+    assert manifest["markets"] == {"BRK_B": "BRK-B", "PL": "PL"}
+    assert sorted(manifest["ticker_spellings"]) == ["BRK-B", "BRK/B", "PL", "ÄPL"]
+    assert manifest["ticker_spellings"]["ÄPL"].startswith("refused: ")
+
+
+def test_news_of_two_spellings_of_one_market_never_merge(tmp_path, store):
+    feed = tmp_path / "feed.csv"
+    pd.DataFrame({"date": ["2016-03-14 12:00:00"] * 2, "headline": ["Berkshire B", "Other"],
+                  "ticker": ["BRK-B", "BRK/B"]}).to_csv(feed, index=False)
+    report = import_news([feed], NewsImport(name="feed", columns=NewsColumns(market="ticker")), store, Layout(store))
+    assert report.counts["items_written"] == 1 and report.rejected == 1
+    assert "'BRK-B' and 'BRK/B'" in report.rejects[0].reason
