@@ -23,7 +23,7 @@ from storm.config import FeatureConfig, IngestConfig
 from storm.ingest import decode
 from storm.ingest.errors import RejectedInput, describe
 from storm.ingest.quarantine import quarantine_record
-from storm.ingest.readers import NothingListed, SourceIngest
+from storm.ingest.readers import TASK_RETRIES, NothingListed, SourceIngest
 from storm.schema import N_PRAAT, PRAAT_COLUMNS, QUARANTINE_FIELDS
 from storm.store import Layout, ObjectStore
 from storm.store.layout import CALL_TABLE_SUFFIX, check_call_event, check_market, date_of, partition, raw_key_date
@@ -103,7 +103,7 @@ def ingest_call_tables(store: ObjectStore, layout: Layout, start: str, end: str,
     if readable:
         raw = ray.data.read_binary_files(readable, filesystem=store.arrow_fs, include_paths=True)
         decoded = raw.map_batches(partial(_decode_batch, prefix=prefix), batch_format="numpy",
-                                  batch_size=_BATCH_ROWS).materialize()
+                                  batch_size=_BATCH_ROWS, max_retries=TASK_RETRIES).materialize()
         ok = decoded.filter(expr=col("reason") == "").select_columns(list(OK_COLUMNS))
         quarantined = decoded.filter(expr=col("reason") != "").select_columns(list(QUARANTINE_FIELDS))
     else:
