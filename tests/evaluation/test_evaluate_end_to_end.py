@@ -167,3 +167,18 @@ def test_scrambling_the_test_period_changes_neither_the_folds_weights_nor_its_ca
     assert calibration_of(layout, fold_run("tiny", "fold1")) == calibration_of(scrambled_layout,
                                                                              fold_run("scrambled", "fold1"))
     assert first.content["folds"][0]["metrics"]["20"]["fused"] != second.content["folds"][0]["metrics"]["20"]["fused"]
+
+
+def test_no_published_model_has_a_calibration_parameter_at_its_bound_or_an_alert_threshold_below_1e_6(evaluated_tiny):
+    """A 1-epoch model on a 2-market world once published slope 20 (the bound) and thresholds of 1e-17: every score
+    alerted. The prior toward the training base rate keeps every fold model and the final model inside."""
+    from storm.training.calibration import INTERCEPT_BOUNDS, SLOPE_BOUNDS
+
+    config, layout, outcome, _, _ = evaluated_tiny
+    runs = [run["fused"]["run"] for run in outcome.content["fold_runs"].values()] + ["tiny"]
+    for run in runs:
+        calibration = read_model(layout.store, layout, run).calibration
+        assert SLOPE_BOUNDS[0] + 1e-6 < calibration.slope < SLOPE_BOUNDS[1] - 1e-6, run
+        assert all(INTERCEPT_BOUNDS[0] + 1e-6 < a < INTERCEPT_BOUNDS[1] - 1e-6 for a in calibration.intercept.values())
+        assert min(calibration.threshold.values()) >= 1e-6, (run, calibration.threshold)
+        assert calibration.prior is not None and set(calibration.prior.prior.base_rate) == {5, 20}
