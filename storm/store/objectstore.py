@@ -25,14 +25,11 @@ import pyarrow.parquet as pq
 
 from storm.config import StorageConfig
 from storm.redact import redact_url_credentials
+from storm.store.bounded_parquet import TableTooLarge, read_bounded  # noqa: F401 - TableTooLarge: read_table raises it
 
 
 class PathOutsideStore(ValueError):
     """A name would have made a path outside the store's root (another folder, or on S3 another bucket)."""
-
-
-class TableTooLarge(ValueError):
-    """A parquet file whose metadata promises more rows or decoded bytes than the reader accepts (not decoded)."""
 
 
 class NotARegularFile(ValueError):
@@ -201,16 +198,15 @@ class ObjectStore:
                    max_decoded_bytes: int | None = None) -> pa.Table:
         """The parquet table at path; with `columns`, only those of them the file has.
 
-        `max_rows` / `max_decoded_bytes` are checked against the file's metadata before anything is decoded
-        (TableTooLarge): a small file can promise gigabytes.
+        `max_rows` / `max_decoded_bytes` are checked before anything is decoded (TableTooLarge): a small file can
+        promise gigabytes, and a dictionary-encoded one hide them from its footer (storm.store.bounded_parquet).
         """
         with self._open_to_read(path) as handle:
             if columns is None and max_rows is None and max_decoded_bytes is None:
                 return pq.read_table(handle)
-            parquet = pq.ParquetFile(handle)
-            wanted = None if columns is None else [name for name in columns if name in parquet.schema_arrow.names]
-            _check_table_size(path, parquet.metadata, wanted, max_rows, max_decoded_bytes)
-            return parquet.read(columns=wanted)
+            names = pq.ParquetFile(handle).schema_arrow.names
+            wanted = None if columns is None else [name for name in columns if name in names]
+            return read_bounded(handle, path, wanted, max_rows, max_decoded_bytes)
 
     def list_files(self, prefix: str, suffix: str = "") -> list[str]:
         """Every file under prefix (recursively) ending in suffix, sorted; [] if the prefix is absent.
@@ -253,23 +249,6 @@ class ObjectStore:
         for path in paths:
             if self.fs.exists(path):
                 self.fs.rm(path, recursive=True)
-
-
-def _check_table_size(path: str, metadata, columns: list[str] | None, max_rows: int | None,
-                      max_decoded_bytes: int | None) -> None:
-    if max_rows is not None and metadata.num_rows > max_rows:
-        raise TableTooLarge(f"{path} holds {metadata.num_rows} rows, over the limit of {max_rows}; not read")
-    if max_decoded_bytes is None:
-        return
-    decoded = 0
-    for group in range(metadata.num_row_groups):
-        row_group = metadata.row_group(group)
-        for index in range(row_group.num_columns):
-            chunk = row_group.column(index)
-            if columns is None or chunk.path_in_schema.split(".", 1)[0] in columns:
-                decoded += chunk.total_uncompressed_size
-    if decoded > max_decoded_bytes:
-        raise TableTooLarge(f"{path} decodes to {decoded} bytes, over the limit of {max_decoded_bytes}; not read")
 
 
 def _under(path: str, root: str) -> bool:

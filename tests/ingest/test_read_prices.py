@@ -134,3 +134,63 @@ def test_stored_rows_dated_outside_the_range_are_left_out_at_load_and_said_so(la
     [(path, reason)] = loaded.rows_left_out.items()
     assert path == layout.prices("EVIL") and "1 row(s) left out" in reason and "9999-12-31" in reason
     assert read_prices(layout.store, layout)["date"].max() == "2024-01-03"  # the default range: today + 1
+
+
+def write_dictionary_bomb(layout: Layout, market: str, rows: int = 100_000, chars: int = 10_000,
+                          stored_as_dictionary: bool = False) -> None:
+    """A ~4 KB prices file of ``rows`` copies of one ``chars``-long date: dictionary pages, a footer saying ~12 KB.
+
+    Written from a dictionary array, so this process never holds the decoded gigabyte; without the Arrow schema
+    (``store_schema=False``) a reader sees a plain string column, as in a file pandas wrote.
+    """
+    import os
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dates = pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int32)), pa.array(["2024-01-02" + "2" * chars]))
+    table = pa.table({"date": dates, **{column: pa.array(np.full(rows, 1.0)) for column in PRICE_COLUMNS[1:]}})
+    os.makedirs(layout.prices_dir(), exist_ok=True)
+    pq.write_table(table, layout.prices(market), compression="zstd", store_schema=stored_as_dictionary)
+
+
+@pytest.mark.parametrize("stored_as_dictionary", [False, True])
+def test_a_dictionary_encoded_string_bomb_is_rejected_by_its_real_decoded_size(layout, stored_as_dictionary):
+    import os
+
+    import pyarrow.parquet as pq
+
+    write_dictionary_bomb(layout, "EVIL", rows=20_000, chars=10_000, stored_as_dictionary=stored_as_dictionary)
+    write_prices(layout, "GOOD", ["2024-01-02", "2024-01-03"])
+    assert os.path.getsize(layout.prices("EVIL")) < 10_000
+    assert str(pq.ParquetFile(layout.prices("EVIL")).schema_arrow.field("date").type) == (
+        "dictionary<values=string, indices=int32, ordered=0>" if stored_as_dictionary else "string")
+    loaded = load_prices(layout.store, layout)
+    assert list(loaded.prices["market"].unique()) == ["GOOD"]
+    reason = loaded.rejected[layout.prices("EVIL")]
+    decoded = int(reason.split("decodes to ", 1)[1].split(" bytes", 1)[0])
+    assert decoded >= 20_000 * 10_010 and "strings counted as they would be decoded" in reason
+
+
+def test_loading_a_dictionary_bomb_stays_within_a_bounded_peak_memory(layout, tmp_path):
+    """In a child process: the 100k x 10 KB bomb of the issue (1 GB decoded) must not raise the peak by 200 MiB."""
+    import os
+    import subprocess
+    import sys
+
+    write_dictionary_bomb(layout, "EVIL")
+    script = tmp_path / "load.py"
+    script.write_text(
+        "import resource, sys\n"
+        "from storm.config import StorageConfig\n"
+        "from storm.store import Layout, open_store\n"
+        "from storm.ingest.prices import load_prices\n"
+        "store = open_store(StorageConfig(root=sys.argv[1]))\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "loaded = load_prices(store, Layout(store))\n"
+        "print(len(loaded.rejected), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n")
+    result = subprocess.run([sys.executable, str(script), layout.store.root], capture_output=True, text=True,
+                            timeout=300)
+    rejected, grown_mib = (int(part) for part in result.stdout.split())
+    assert rejected == 1 and grown_mib < 200, result.stdout + result.stderr
