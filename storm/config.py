@@ -343,6 +343,8 @@ class EvaluationConfig(Section):
     # evaluate the product as storm publishes it: a stack of the baselines, the boosted model and storm's own models
     # fitted on validation predictions only (storm.evaluation.product), the reference of every verdict
     stack: bool = True
+    # the boosted candidate (LightGBM on the price features a quant would engineer) beside the other baselines
+    boosted: bool = True
     # which single-modality models each fold trains beside the fused one; None: one per modality in model.modalities
     single_modalities: list[Modality] | None = None
 

@@ -28,6 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from storm.evaluation.boosted import BoostedSettings, fit_boosted
 from storm.evaluation.metrics import alert_column, score_column
 from storm.evaluation.report import ScoredModel
 from storm.features.price_history import annualised_volatility, drawdown_from_peak
@@ -233,6 +234,31 @@ def price_logistic_scores(features: pd.DataFrame, labels: pd.DataFrame, train_da
 
 
 EVIDENCE_ACTIVITY_FEATURES = ("news_items_5", "news_items_20", "news_surprise", "call_within_20", "days_since_call")
+
+
+def boosted_model(features: pd.DataFrame, labels: pd.DataFrame, split: DateSplit, horizons: list[int],
+                  false_alarm_rate: float, calibration: "BaselineCalibration | None" = None,
+                  settings: BoostedSettings | None = None) -> ScoredModel:
+    """The boosted candidate (storm.evaluation.boosted) on QUANT_FEATURES: trees fitted on the fold's training dates,
+    stopped on its validation dates, then calibrated like every other model."""
+    fitted = fit_boosted(features, labels, split.train, split.validation, horizons, settings or BoostedSettings())
+    logits = fitted.logits(features)
+    raw = features[["market", "date"]].assign(**{raw_score_column(h): logits[:, i] for i, h in enumerate(horizons)})
+    model = _scored("boosted", "baseline", raw, labels, split, horizons, false_alarm_rate,
+                    calibration or BaselineCalibration(), log_odds=True)
+    model.notes += [f"storm_{h}d: {note}" for h, note in fitted.notes.items()]
+    model.notes.append("trees per horizon: " + ", ".join(f"{h}d {n}" for h, n in fitted.iterations.items()))
+    return model
+
+
+def call_calendar(panel) -> pd.DataFrame | None:
+    """market, date of every call the panel holds (None without calls): the schedule the boosted model reads."""
+    rows = [np.asarray(r) for r in (getattr(panel, "conference_row", None), getattr(panel, "call_row", None))
+            if r is not None and len(r)]
+    if not rows:
+        return None
+    chosen = np.unique(np.concatenate(rows))
+    return pd.DataFrame({"market": np.asarray(panel.market)[chosen], "date": np.asarray(panel.date)[chosen]})
 
 
 def evidence_activity(panel) -> pd.DataFrame:

@@ -20,13 +20,14 @@ from storm.config import StormConfig
 from storm.console import SILENT, StageClock, StageReporter
 from storm.evaluation.ablation import (CONTRIBUTIONS, contribution_summary, modality_ablation, modality_weights,
                                        with_contributions)
-from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY, BaselineCalibration,
-                                        evidence_activity, evidence_logistic_model, price_baselines, price_features,
-                                        truth_models)
+from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY, BaselineCalibration, boosted_model,
+                                        call_calendar, evidence_activity, evidence_logistic_model, price_baselines,
+                                        price_features, truth_models)
 from storm.evaluation.placement import fold_storms, placement_advice
 from storm.evaluation.plots import episode_scores_png, reliability_by_horizon_png, score_over_price_png
 from storm.evaluation.predictions import collect_predictions, long_predictions
 from storm.evaluation.product import stacked_product
+from storm.features.price_history import quant_price_features
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
 from storm.schema import storm_column
 from storm.store import Layout, ObjectStore, open_store
@@ -120,6 +121,8 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
         references = reference_tables(config, prices, store, layout)
         if set(config.model.modalities) - {"prices"}:
             references.activity = evidence_activity(build.panel)
+        if config.evaluation.boosted:
+            references.quant = quant_price_features(prices, calls=call_calendar(build.panel))
     context = EvaluationContext(store=store, layout=layout, build=build, references=references, clock=clock)
     for split in splits:
         log(f"{split.name}: train {split.train[0]}…{split.train[-1]}, validation {split.validation[0]}…"
@@ -155,6 +158,7 @@ class References:
     truth: dict[str, pd.DataFrame]
     activity: pd.DataFrame | None = None  # news and call activity per market-day (evidence-logit); None: no evidence
     drawdowns: pd.DataFrame | None = None  # market, date, drawdown_{h}d: the fall ahead of each day (episode depth)
+    quant: pd.DataFrame | None = None  # market, date, QUANT_FEATURES (the boosted candidate's); None: not evaluated
 
 
 @dataclass
@@ -249,6 +253,8 @@ def baseline_models(config: StormConfig, references: References, split, keys: pd
     calibration = BaselineCalibration(config.train.calibration_prior_episodes, earlier_validation)
     models = price_baselines(references.prices, references.labels, split, horizons, config.labels.volatility_window, rate,
                              features=references.features, calibration=calibration)
+    if references.quant is not None:
+        models.append(boosted_model(references.quant, references.labels, split, horizons, rate, calibration))
     if references.activity is not None:
         models.append(evidence_logistic_model(references.features, references.activity, references.labels, split,
                                               horizons, rate, calibration))

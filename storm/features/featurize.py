@@ -92,13 +92,13 @@ def featurize(ok: ray.data.Dataset, source: str, cache: FeatureCache, dates: lis
                                                             "device": placement.device},
                               compute=ray.data.ActorPoolStrategy(size=placement.actors),
                               batch_size=batch_size, num_cpus=placement.num_cpus, num_gpus=placement.num_gpus,
-                              batch_format="numpy")
+                              batch_format="numpy", max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES)
     else:
         transform = (partial(chart_batch_tensors, chart_size=features.chart_size) if source == "charts" else
                      partial(audio_batch_mels, sample_rate=ingest.audio_sample_rate, n_mels=features.n_mels,
                              frames=features.call_mel_frames))
         rows = ok.map_batches(featurize_new_items, fn_kwargs={"transform": transform, "cached_hashes": cached, "keys": keys},
-                              batch_size=16, batch_format="numpy")
+                              batch_size=16, batch_format="numpy", max_retries=TASK_RETRIES)
     return _store_streamed(rows, source, cache, features)
 
 

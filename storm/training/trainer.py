@@ -47,7 +47,9 @@ from storm.training.worker import train_loop_per_worker
 
 CHECKPOINTS_KEPT = 2
 FINGERPRINT_SECTIONS = ("model", "features", "labels", "ingest")
-FINGERPRINT_EXCLUDED = {"ingest": {"sandbox"}}  # limits on hostile items never change what a good item decodes to
+# limits on hostile items and the stored-date range only decide which bad rows are quarantined: never what a good item
+# decodes to, so a model trained before them is the same model
+FINGERPRINT_EXCLUDED = {"ingest": {"sandbox", "earliest_date", "latest_days_ahead"}}
 FINGERPRINT_TRAIN_FIELDS = ("num_workers", "epochs", "batch_size", "learning_rate", "weight_decay", "balance_positives",
                             "storm_loss_weight",
                             "volatility_loss_weight", "early_stopping_patience", "early_stopping_metric", "false_alarm_rate", "calibration",

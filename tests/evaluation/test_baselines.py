@@ -285,3 +285,21 @@ def test_price_readings_of_many_markets_at_once_equal_each_market_read_alone():
     together = daily_price_features(pd.concat(parts, ignore_index=True))
     alone = np.concatenate([daily_price_features(part.drop(columns="market")) for part in parts])
     np.testing.assert_array_equal(together, alone)
+
+
+def test_the_boosted_candidate_scores_the_test_rows_as_calibrated_probabilities_that_rank_the_crashes(panel):
+    from sklearn.metrics import roc_auc_score
+
+    from storm.evaluation.baselines import boosted_model
+    from storm.features.price_history import quant_price_features
+
+    prices, labels, _ = panel
+    split = split_of()
+    model = boosted_model(quant_price_features(prices), labels, split, HORIZONS, 0.1)
+    table = model.predictions
+    assert model.name == "boosted" and model.kind == "baseline" and set(table["date"]) == set(split.test)
+    assert table["score_20d"].between(0, 1).all() and model.validation["score_20d"].between(0, 1).all()
+    assert (table["score_5d"] <= table["score_20d"] + 1e-12).all()  # the model's own order across horizons
+    known = table.dropna(subset=["storm_20d"])
+    assert roc_auc_score(known["storm_20d"], known["score_20d"]) > 0.7  # volatility announces these crashes
+    assert any(note.startswith("trees per horizon") for note in model.notes)
