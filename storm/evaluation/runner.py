@@ -365,6 +365,7 @@ def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], fused: p
         extra={"fold_runs": {o.split.name: o.runs for o in outcomes},
                "learning_curves": {o.split.name: {name: r["history"] for name, r in o.runs.items()} for o in outcomes},
                "markets": list(context.build.markets), "world": _world_kind(context.store, context.layout),
+               "labels": config.labels.model_dump(mode="json"),
                "stage_seconds": {name: round(seconds, 3) for name, seconds in context.clock.seconds.items()},
                "modality_contributions": contribution_summary(fused, horizons, config.evaluation),
                "stack": {o.split.name: o.stack for o in outcomes if o.stack},
