@@ -152,9 +152,10 @@ def coherent_logits(logits: np.ndarray) -> np.ndarray:
 
 
 def log_cumulative_hazard(logits: np.ndarray) -> np.ndarray:
-    """log Λ with Λ = softplus(logit) = −log(1 − sigmoid(logit)), stable for very negative logits (→ logit)."""
+    """log Λ with Λ = softplus(logit) = −log(1 − sigmoid(logit)), stable for very negative logits (→ logit);
+    NaN (a row a model could not score) stays NaN, quietly."""
     logits = np.asarray(logits, dtype=np.float64)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(logits < -30.0, logits, np.log(np.logaddexp(0.0, np.maximum(logits, -30.0))))
 
 
