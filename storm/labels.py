@@ -1,8 +1,11 @@
 """Storm labels and forward volatility from daily closes (pure numpy / pandas).
 
-A storm within h days on day t means the close falls, peak to trough, by at
-least ``labels.drawdown_threshold`` somewhere in days t..t+h. Days whose
-future is not in the data yet get NaN, never 0: an unknown future is not calm.
+A storm within h days on day t means a peak-to-trough fall somewhere in days
+t..t+h of the kind ``labels.kind`` names: the close by ``drawdown_threshold``
+(``drawdown``), the close by ``vol_multiple`` × trailing σ × √h
+(``vol_scaled``), or the close relative to an index by ``excess_threshold``
+(``excess``). Days whose future is not in the data yet get NaN, never 0: an
+unknown future is not calm.
 """
 
 from __future__ import annotations
@@ -55,10 +58,49 @@ def forward_log_volatility(close: np.ndarray, window: int) -> np.ndarray:
     return volatility
 
 
-def storm_flags(close: np.ndarray, horizon: int, threshold: float) -> np.ndarray:
-    """1.0 where the forward max drawdown within horizon reaches threshold, 0.0 where it does not, NaN where unknown."""
+def storm_flags(close: np.ndarray, horizon: int, threshold: float | np.ndarray) -> np.ndarray:
+    """1.0 where the forward max drawdown within horizon reaches threshold (one, or one per day), 0.0 where it does
+    not, NaN where either is unknown."""
     drawdown = forward_max_drawdown(close, horizon)
-    return np.where(np.isnan(drawdown), np.nan, (drawdown >= threshold).astype(np.float64))
+    unknown = np.isnan(drawdown) | np.isnan(threshold)
+    return np.where(unknown, np.nan, (drawdown >= threshold).astype(np.float64))
+
+
+def trailing_daily_volatility(close: np.ndarray, market: np.ndarray, lookback: int) -> np.ndarray:
+    """Per row (rows grouped by market, in date order): the std (ddof 1) of the market's last ``lookback`` daily log
+    returns up to and including that day; NaN until the market has that many. Trailing only: the vol_scaled threshold
+    of day t never reads a day after t."""
+    # price_history imports this module, so a top-level import would be circular; one definition of trailing vol
+    from storm.features.price_history import annualised_volatility
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_close = np.log(np.where(close > 0, close, np.nan))
+    returns = np.diff(log_close, prepend=np.nan)
+    returns[market_starts(market)] = np.nan  # a market's first day has no return
+    return annualised_volatility(returns, lookback, lookback, market) / np.sqrt(TRADING_DAYS_PER_YEAR)
+
+
+def close_relative_to_index(prices: pd.DataFrame, labels: LabelConfig) -> np.ndarray:
+    """Per row of ``prices`` (market, date, close; grouped by market, in date order): close / the index's level on
+    that date (its last level on or before it; NaN before the index starts). Its drawdown is the excess fall.
+
+    The index is the market ``labels.index_market`` or, unset, the equal-weighted index of every market here.
+    """
+    from storm.features.price_history import equal_weighted_index  # circular at top level, as above
+
+    if labels.index_market is None:
+        index = equal_weighted_index(prices)
+    elif labels.index_market in set(prices["market"]):
+        index = prices.loc[prices["market"] == labels.index_market, ["date", "close"]]
+    else:
+        raise ValueError(f"labels.index_market {labels.index_market!r} is not a market of these prices; import its "
+                         "prices with the world, or leave labels.index_market unset for the equal-weighted index")
+    index = index.assign(date=index["date"].astype(str)).sort_values("date", kind="stable")
+    index_dates, index_close = index["date"].to_numpy(), index["close"].to_numpy(np.float64)
+    at = np.searchsorted(index_dates, prices["date"].astype(str).to_numpy(), side="right") - 1
+    level = np.where(at >= 0, index_close[np.maximum(at, 0)], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return prices["close"].to_numpy(np.float64) / level
 
 
 def label_table(prices: pd.DataFrame, labels: LabelConfig) -> pd.DataFrame:
@@ -70,16 +112,31 @@ def label_table(prices: pd.DataFrame, labels: LabelConfig) -> pd.DataFrame:
     by_market = "market" in prices.columns
     ordered = prices.sort_values(["market", "date"] if by_market else "date", kind="stable")
     close = ordered["close"].to_numpy(dtype=np.float64)
-    days_left = _days_left_in_market(ordered["market"].to_numpy() if by_market else np.zeros(len(ordered)))
+    market = ordered["market"].to_numpy() if by_market else np.zeros(len(ordered), dtype=np.int64)
+    days_left = _days_left_in_market(market)
     table = pd.DataFrame({"date": ordered["date"].astype(str).to_numpy()})
+    falling, threshold = _what_falls_and_how_far(ordered.assign(market=market), labels)
     for horizon in labels.horizons:
-        flags = storm_flags(close, horizon, labels.drawdown_threshold)
+        flags = storm_flags(falling, horizon, threshold(horizon))
         table[storm_column(horizon)] = np.where(days_left >= horizon, flags, np.nan)
     volatility = forward_log_volatility(close, labels.volatility_window)
     table[FWD_VOL] = np.where(days_left >= labels.volatility_window, volatility, np.nan)
     if by_market:
         table.insert(0, "market", ordered["market"].to_numpy())
     return table
+
+
+def _what_falls_and_how_far(prices: pd.DataFrame, labels: LabelConfig):
+    """(the series whose forward drawdown is read, horizon → the fall that makes a storm: one or one per row)."""
+    close = prices["close"].to_numpy(dtype=np.float64)
+    if labels.kind == "excess":
+        return close_relative_to_index(prices, labels), lambda horizon: labels.excess_threshold
+    if labels.kind == "vol_scaled":
+        # a flat stretch (σ = 0) must not make a zero fall a storm
+        daily = np.maximum(trailing_daily_volatility(close, prices["market"].to_numpy(), labels.vol_lookback),
+                           _MIN_VOLATILITY)
+        return close, lambda horizon: labels.vol_multiple * daily * np.sqrt(horizon)
+    return close, lambda horizon: labels.drawdown_threshold
 
 
 def market_starts(market: np.ndarray) -> np.ndarray:
