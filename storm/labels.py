@@ -16,8 +16,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from storm.config import LabelConfig
 from storm.schema import FWD_VOL, storm_column
+from storm.series import (TRADING_DAYS_PER_YEAR, annualised_volatility, daily_log_returns,  # noqa: F401 (re-exported)
+                          equal_weighted_index, market_starts)
 
-TRADING_DAYS_PER_YEAR = 252
 _MIN_VOLATILITY = 1e-6  # keeps log finite on a flat stretch
 
 
@@ -70,13 +71,7 @@ def trailing_daily_volatility(close: np.ndarray, market: np.ndarray, lookback: i
     """Per row (rows grouped by market, in date order): the std (ddof 1) of the market's last ``lookback`` daily log
     returns up to and including that day; NaN until the market has that many. Trailing only: the vol_scaled threshold
     of day t never reads a day after t."""
-    # price_history imports this module, so a top-level import would be circular; one definition of trailing vol
-    from storm.features.price_history import annualised_volatility
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_close = np.log(np.where(close > 0, close, np.nan))
-    returns = np.diff(log_close, prepend=np.nan)
-    returns[market_starts(market)] = np.nan  # a market's first day has no return
+    returns = daily_log_returns(close, market)
     return annualised_volatility(returns, lookback, lookback, market) / np.sqrt(TRADING_DAYS_PER_YEAR)
 
 
@@ -86,8 +81,6 @@ def close_relative_to_index(prices: pd.DataFrame, labels: LabelConfig) -> np.nda
 
     The index is the market ``labels.index_market`` or, unset, the equal-weighted index of every market here.
     """
-    from storm.features.price_history import equal_weighted_index  # circular at top level, as above
-
     if labels.index_market is None:
         index = equal_weighted_index(prices)
     elif labels.index_market in set(prices["market"]):
@@ -137,12 +130,6 @@ def _what_falls_and_how_far(prices: pd.DataFrame, labels: LabelConfig):
                            _MIN_VOLATILITY)
         return close, lambda horizon: labels.vol_multiple * daily * np.sqrt(horizon)
     return close, lambda horizon: labels.drawdown_threshold
-
-
-def market_starts(market: np.ndarray) -> np.ndarray:
-    """Per row of rows grouped by market (as read_prices returns them): True where a market's first row is."""
-    market = np.asarray(market)
-    return np.r_[True, market[1:] != market[:-1]] if len(market) else np.zeros(0, dtype=bool)
 
 
 def _days_left_in_market(market: np.ndarray) -> np.ndarray:

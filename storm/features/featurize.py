@@ -20,6 +20,7 @@ from storm.features.batch_features import (ITEM_KEYS, NEWS_BATCHES_PER_CALL, Cal
                                            HeadlineEmbedder, audio_batch_mels, chart_batch_tensors,
                                            encoder_batch_size, featurize_new_items)
 from storm.features.cache import FeatureCache
+from storm.ingest.readers import TASK_RETRIES
 from storm.features.calls import call_vector_dim
 
 CALLS_PER_BATCH = 8  # a call is ~100 sentences: a batch embeds about as many as 16 news batches

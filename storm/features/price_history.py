@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from storm.labels import TRADING_DAYS_PER_YEAR, market_starts
+from storm.series import (TRADING_DAYS_PER_YEAR, annualised_volatility, daily_log_returns,  # noqa: F401 (re-exported)
+                          equal_weighted_index, market_starts, trailing_window)
 
 PRICE_FEATURES = ("log_return", "abs_return", "range", "volume_surprise", "drawdown_60", "log_vol_20", "log_vol_60")
 RETURN_SCALE = 50.0  # a 2% day reads as 1.0
@@ -18,22 +19,11 @@ TYPICAL_LOG_VOL = np.log(0.18)  # annualised volatility of a calm index
 VOLUME_WINDOW = 60
 
 
-def annualised_volatility(log_returns: np.ndarray, window: int, min_periods: int,
-                          market: np.ndarray | None = None) -> np.ndarray:
-    """Annualised std (ddof 1) of the last ``window`` daily log returns at each day; NaN before ``min_periods``.
-
-    The one definition of trailing volatility: the model's price readings and the trail-vol baseline both use it.
-    ``market`` (rows grouped by market): each market's windows hold its own returns only.
-    """
-    std = _rolling(log_returns, market, window, min_periods).std().to_numpy()
-    return std * np.sqrt(TRADING_DAYS_PER_YEAR)
-
-
 def drawdown_from_peak(close: np.ndarray, window: int = 60, min_periods: int | None = None,
                        market: np.ndarray | None = None) -> np.ndarray:
     """1 − close / (highest close of the last ``window`` days, today included); NaN before ``min_periods`` days
     (default: the whole window)."""
-    peak = _rolling(close, market, window, window if min_periods is None else min_periods).max().to_numpy()
+    peak = trailing_window(close, market, window, window if min_periods is None else min_periods).max().to_numpy()
     return 1.0 - close / peak
 
 
@@ -53,7 +43,7 @@ def daily_price_features(prices: pd.DataFrame) -> np.ndarray:
     low = prices["low"].to_numpy(np.float64)
     day_range = np.log(np.maximum(high, 1e-12) / np.maximum(low, 1e-12))
     log_volume = np.log1p(np.maximum(prices["volume"].to_numpy(np.float64), 0.0))
-    volume_surprise = log_volume - _rolling(log_volume, market, VOLUME_WINDOW, 1).mean().to_numpy()
+    volume_surprise = log_volume - trailing_window(log_volume, market, VOLUME_WINDOW, 1).mean().to_numpy()
     drawdown = drawdown_from_peak(close, 60, min_periods=1, market=market)
     vol_20 = annualised_volatility(log_return, 20, min_periods=2, market=market)
     vol_60 = annualised_volatility(log_return, 60, min_periods=2, market=market)
@@ -67,14 +57,6 @@ def daily_price_features(prices: pd.DataFrame) -> np.ndarray:
         np.log(np.maximum(vol_60, 1e-4)) - TYPICAL_LOG_VOL,
     ], axis=1)
     return np.nan_to_num(features, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-
-
-def _rolling(values: np.ndarray, market: np.ndarray | None, window: int, min_periods: int):
-    """A trailing window over ``values``; with ``market`` (rows grouped by market) one that restarts per market."""
-    series = pd.Series(values)
-    if market is None:
-        return series.rolling(window, min_periods=min_periods)
-    return series.groupby(np.cumsum(market_starts(market)), sort=False).rolling(window, min_periods=min_periods)
 
 
 # ---- price features a quant would engineer (the boosted candidate's inputs) ---------------------------------------
@@ -116,7 +98,7 @@ def quant_price_features(prices: pd.DataFrame, calls: pd.DataFrame | None = None
     market = prices["market"].to_numpy()
     dates = prices["date"].astype(str).to_numpy()
     close = prices["close"].to_numpy(np.float64)
-    returns = _daily_log_returns(close, market)
+    returns = daily_log_returns(close, market)
     index = equal_weighted_index(prices) if index is None else index
     index_returns, index_features = _index_readings(index, dates, market)
     features = {
@@ -135,23 +117,6 @@ def quant_price_features(prices: pd.DataFrame, calls: pd.DataFrame | None = None
     return table
 
 
-def equal_weighted_index(prices: pd.DataFrame) -> pd.DataFrame:
-    """date, close of the world's equal-weighted index: each date's mean daily log return over the markets that
-    traded that day and the day before, compounded from 1 (a market's first day adds no return)."""
-    prices = prices.sort_values(["market", "date"], kind="stable")
-    returns = _daily_log_returns(prices["close"].to_numpy(np.float64), prices["market"].to_numpy())
-    mean = pd.Series(returns).groupby(prices["date"].astype(str).to_numpy()).mean().sort_index()
-    return pd.DataFrame({"date": mean.index.to_numpy(), "close": np.exp(np.cumsum(mean.fillna(0.0).to_numpy()))})
-
-
-def _daily_log_returns(close: np.ndarray, market: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_close = np.log(np.where(close > 0, close, np.nan))
-    returns = np.diff(log_close, prepend=np.nan)
-    returns[market_starts(market)] = np.nan  # a market's first day has no return
-    return returns
-
-
 def _log_realised_vol(mean_square: np.ndarray) -> np.ndarray:
     """log annualised volatility from a mean squared daily return (uncentred, as realised variance is)."""
     return np.log(np.maximum(np.sqrt(mean_square * TRADING_DAYS_PER_YEAR), MIN_VOL))
@@ -162,11 +127,11 @@ def _volatility_features(returns: np.ndarray, market: np.ndarray) -> dict[str, n
     & Shephard 2010), and the monthly vol against its own year's median and its five-year trend (Danielsson,
     Valenzuela & Zer 2018)."""
     square = returns ** 2
-    har = {days: _log_realised_vol(_rolling(square, market, days, days).mean().to_numpy()) for days in (1, 5, 22)}
-    downside = _rolling(square * (returns < 0), market, 22, 22)  # NaN stays NaN: a missing day is no calm day
+    har = {days: _log_realised_vol(trailing_window(square, market, days, days).mean().to_numpy()) for days in (1, 5, 22)}
+    downside = trailing_window(square * (returns < 0), market, 22, 22)  # NaN stays NaN: a missing day is no calm day
     semivariance = downside.mean().to_numpy() * TRADING_DAYS_PER_YEAR
-    year_median = _rolling(np.exp(har[22]), market, TRADING_DAYS_PER_YEAR, 126).median().to_numpy()
-    trend = _rolling(har[22], market, 5 * TRADING_DAYS_PER_YEAR, TRADING_DAYS_PER_YEAR).mean().to_numpy()
+    year_median = trailing_window(np.exp(har[22]), market, TRADING_DAYS_PER_YEAR, 126).median().to_numpy()
+    trend = trailing_window(har[22], market, 5 * TRADING_DAYS_PER_YEAR, TRADING_DAYS_PER_YEAR).mean().to_numpy()
     return {
         "har_vol_1": har[1], "har_vol_5": har[5], "har_vol_22": har[22],
         "downside_semivariance_22": np.log(np.maximum(semivariance, MIN_VOL ** 2)),
@@ -193,8 +158,8 @@ def _index_readings(index: pd.DataFrame, dates: np.ndarray, market: np.ndarray):
     index_dates = index["date"].to_numpy()
     index_close = index["close"].to_numpy(np.float64)
     index_market = np.zeros(len(index_close), dtype=np.int64)  # one series: no market boundaries
-    square = _daily_log_returns(index_close, index_market) ** 2
-    own = {"index_vol_22": _log_realised_vol(_rolling(square, index_market, 22, 22).mean().to_numpy()),
+    square = daily_log_returns(index_close, index_market) ** 2
+    own = {"index_vol_22": _log_realised_vol(trailing_window(square, index_market, 22, 22).mean().to_numpy()),
            "index_drawdown_60": drawdown_from_peak(index_close, 60, min_periods=1, market=index_market)}
     at = np.searchsorted(index_dates, dates, side="right") - 1  # the index's last date on or before each row
 
@@ -215,7 +180,7 @@ def _market_model(returns: np.ndarray, index_returns: np.ndarray, market: np.nda
     y, x = np.where(both, returns, np.nan), np.where(both, index_returns, np.nan)
 
     def moments(window: int, min_periods: int):
-        mean = {name: _rolling(v, market, window, min_periods).mean().to_numpy()
+        mean = {name: trailing_window(v, market, window, min_periods).mean().to_numpy()
                 for name, v in {"x": x, "y": y, "xy": x * y, "xx": x * x, "yy": y * y}.items()}
         return (mean["xy"] - mean["x"] * mean["y"], mean["xx"] - mean["x"] ** 2, mean["yy"] - mean["y"] ** 2)
 
@@ -235,7 +200,7 @@ def _detrended_log_volume(prices: pd.DataFrame, market: np.ndarray) -> np.ndarra
     volume = pd.to_numeric(prices["volume"], errors="coerce").to_numpy(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_volume = np.log(np.where(volume > 0, volume, np.nan))
-    return log_volume - _rolling(log_volume, market, 250, 20).mean().to_numpy()
+    return log_volume - trailing_window(log_volume, market, 250, 20).mean().to_numpy()
 
 
 def _call_timing(market: np.ndarray, dates: np.ndarray, calls: pd.DataFrame | None) -> dict[str, np.ndarray]:

@@ -335,9 +335,22 @@ def run_fingerprint(config: StormConfig, split: DateSplit, world: str) -> str:
     payload["train"] = {name: train[name] for name in FINGERPRINT_TRAIN_FIELDS}
     if config.train.samples_calm_days:  # sampling changes the result; models trained on every row keep their hash
         payload["train"] |= {name: train[name] for name in CALM_SAMPLING_FIELDS}
+    payload["labels"] = label_fingerprint(config.labels)
     payload["split"] = split.fingerprint()
     payload["world"] = world
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+LABEL_KIND_FIELDS = {"drawdown": ("drawdown_threshold",), "vol_scaled": ("vol_multiple", "vol_lookback"),
+                     "excess": ("excess_threshold", "index_market")}
+
+
+def label_fingerprint(labels) -> dict:
+    """The label settings that decide the labels: the horizons, the volatility window and the chosen kind's own
+    parameters (a drawdown run hashes as it did before label kinds existed, so its models are reused)."""
+    dumped = labels.model_dump(mode="json")
+    chosen = {name: dumped[name] for name in ("horizons", "volatility_window", *LABEL_KIND_FIELDS[labels.kind])}
+    return chosen if labels.kind == "drawdown" else {**chosen, "kind": labels.kind}
 
 
 def world_hash(store: ObjectStore, layout: Layout) -> str:
