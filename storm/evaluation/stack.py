@@ -121,7 +121,11 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
     member_aurocs = {m: _float(within_fold_auroc(labels, raw[:, i], groups)) for i, m in enumerate(members)}
     best = _best(member_aurocs)
     stack_cv = cross_validated_logits(dict(zip(members, raw.T)), labels, dates, settings)
-    gain = _gain(stack_cv, raw[:, members.index(best)], labels, dates, markets, groups, settings)
+    # Each CV block's stack logits come from their own fit (their own intercept): ranked against another block's
+    # they would measure the two fits, as a pooled AUROC measures two folds' calibrations. So the gain pairs storm
+    # and calm rows of the same fold and CV block only, for the stack and the best member alike.
+    pairs_within = np.char.add(np.char.add(groups.astype(str), "/"), cv_blocks(dates, settings).astype(str))
+    gain = _gain(stack_cv, raw[:, members.index(best)], labels, dates, markets, pairs_within, settings)
 
     means, sds, z = _standardise(raw)
     if gain["low"] is not None and gain["low"] > settings.min_gain:
@@ -145,11 +149,7 @@ def cross_validated_logits(logits: dict[str, np.ndarray], labels: np.ndarray, da
     """
     _, _, z = _standardise(np.column_stack([np.asarray(v, dtype=np.float64) for v in logits.values()]))
     labels = np.asarray(labels, dtype=np.float64)
-    unique_dates, date_index = np.unique(np.asarray(dates), return_inverse=True)
-    block_of_date = np.zeros(len(unique_dates), dtype=np.int64)
-    for block, chunk in enumerate(np.array_split(np.arange(len(unique_dates)), settings.cv_blocks)):
-        block_of_date[chunk] = block
-    block = block_of_date[date_index]
+    block = cv_blocks(dates, settings)
     predicted = np.full(len(labels), np.nan)
     for held_out in np.unique(block):
         train = block != held_out
@@ -158,6 +158,15 @@ def cross_validated_logits(logits: dict[str, np.ndarray], labels: np.ndarray, da
         intercept, weights = _fit_weights(z[train], labels[train], settings.l2)
         predicted[~train] = intercept + z[~train] @ weights
     return predicted
+
+
+def cv_blocks(dates: np.ndarray, settings: StackSettings) -> np.ndarray:
+    """Per row, its contiguous date block (0 .. cv_blocks − 1): the sorted unique dates cut into equal runs."""
+    unique_dates, date_index = np.unique(np.asarray(dates), return_inverse=True)
+    block_of_date = np.zeros(len(unique_dates), dtype=np.int64)
+    for block, chunk in enumerate(np.array_split(np.arange(len(unique_dates)), settings.cv_blocks)):
+        block_of_date[chunk] = block
+    return block_of_date[date_index]
 
 
 def _standardise(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -205,10 +214,11 @@ def _gain(stack: np.ndarray, best: np.ndarray, labels: np.ndarray, dates: np.nda
     fixed (chosen on these rows, which favours it, so the rule errs toward not shipping the stack).
     """
     rows = np.flatnonzero(~np.isnan(stack))
-    estimate = _float(within_fold_auroc(labels[rows], stack[rows], groups[rows])
-                      - within_fold_auroc(labels[rows], best[rows], groups[rows]))
+    aurocs = {"stack_auroc": _float(within_fold_auroc(labels[rows], stack[rows], groups[rows])),
+              "best_auroc": _float(within_fold_auroc(labels[rows], best[rows], groups[rows]))}
+    estimate = None if None in aurocs.values() else aurocs["stack_auroc"] - aurocs["best_auroc"]
     if estimate is None or settings.resamples <= 0:
-        return {"estimate": estimate, "low": None, "high": None, "n_resamples": 0}
+        return {"estimate": estimate, "low": None, "high": None, "n_resamples": 0, **aurocs}
     market_index = np.unique(markets, return_inverse=True)[1]
     group_index = np.unique(groups, return_inverse=True)[1]
     date_index = np.unique(dates, return_inverse=True)[1]
@@ -224,10 +234,10 @@ def _gain(stack: np.ndarray, best: np.ndarray, labels: np.ndarray, dates: np.nda
     differences = np.concatenate(samples)
     defined = differences[~np.isnan(differences)]
     if not len(defined):
-        return {"estimate": estimate, "low": None, "high": None, "n_resamples": 0}
+        return {"estimate": estimate, "low": None, "high": None, "n_resamples": 0, **aurocs}
     tail = 100 * (1 - settings.confidence) / 2
     low, high = np.percentile(defined, [tail, 100 - tail])
-    return {"estimate": estimate, "low": float(low), "high": float(high), "n_resamples": int(len(defined))}
+    return {"estimate": estimate, "low": float(low), "high": float(high), "n_resamples": int(len(defined)), **aurocs}
 
 
 def _reason(shipped: str, best: str, member_aurocs: dict, gain: dict, settings: StackSettings, members: list[str],
@@ -236,9 +246,8 @@ def _reason(shipped: str, best: str, member_aurocs: dict, gain: dict, settings: 
     if gain["low"] is None:
         return (f"{best} ships alone (within-fold AUROC {member_aurocs[best]:.3f}): the stack's gain over it could "
                 f"not be measured on these rows.")
-    stack_auroc = member_aurocs[best] + gain["estimate"]
-    figures = (f"the stack's cross-validated within-fold AUROC {stack_auroc:.3f} vs {best}'s "
-               f"{member_aurocs[best]:.3f}, gain {gain['estimate']:+.4f} ({100 * settings.confidence:g}% interval "
+    figures = (f"the stack's cross-validated AUROC {gain['stack_auroc']:.3f} vs {best}'s {gain['best_auroc']:.3f} "
+               f"(pairs within each fold's CV block), gain {gain['estimate']:+.4f} ({100 * settings.confidence:g}% interval "
                f"{gain['low']:+.4f} to {gain['high']:+.4f}, {gain['n_resamples']} resamples)")
     if shipped == STACK:
         used = ", ".join(f"{m} {w:.2f}" for m, w in zip(members, weights) if w > 0)
