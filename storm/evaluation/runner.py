@@ -121,7 +121,8 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
         references = reference_tables(config, prices, store, layout)
         if set(config.model.modalities) - {"prices"}:
             references.activity = evidence_activity(build.panel)
-        if config.evaluation.boosted:
+    if config.evaluation.boosted:
+        with clock.timed("boosted"):
             references.quant = quant_price_features(prices, calls=call_calendar(build.panel))
     context = EvaluationContext(store=store, layout=layout, build=build, references=references, clock=clock)
     for split in splits:
@@ -213,9 +214,16 @@ def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, train
     models = [ScoredModel(name=FUSED.name, kind="fused", predictions=fused_table, validation=validation[FUSED.name])]
     models += [ScoredModel(name=name, kind="single_modality", predictions=tables[name], validation=validation[name])
                for name in singles]
+    earlier_validation = tuple(date for fold in earlier or [] for date in fold.validation)
+    calibration = BaselineCalibration(config.train.calibration_prior_episodes, earlier_validation)
     with clock.timed("baselines"):
-        earlier_validation = tuple(date for fold in earlier or [] for date in fold.validation)
-        models += baseline_models(config, references, split, fused_table[["market", "date"]], earlier_validation)
+        models += baseline_models(config, references, split, fused_table[["market", "date"]], calibration)
+    if references.quant is not None:
+        with clock.timed("boosted"):
+            boosted = boosted_model(references.quant, references.labels, split, horizons, config.train.false_alarm_rate,
+                                    calibration)
+            boosted.predictions = fused_table[["market", "date"]].merge(boosted.predictions, on=["market", "date"])
+            models.append(boosted)
     return FoldOutcome(split=split, models=models, runs={name: model.summary for name, model in trained.items()},
                        masked={variant.modality: tables[variant.name] for variant in ablations})
 
@@ -246,15 +254,13 @@ def single_modalities(config: StormConfig) -> list[str]:
 
 
 def baseline_models(config: StormConfig, references: References, split, keys: pd.DataFrame,
-                    earlier_validation: tuple[str, ...] = ()) -> list[ScoredModel]:
+                    calibration: BaselineCalibration | None = None) -> list[ScoredModel]:
     """Price baselines fitted on the fold's past (and the truths, synthetic only) on exactly the rows in `keys`,
-    calibrated like the model (``earlier_validation``: the earlier folds' validation dates, see BaselineCalibration)."""
+    calibrated like the model (``calibration``: the prior's strength and the earlier folds' validation dates)."""
     horizons, rate = list(config.labels.horizons), config.train.false_alarm_rate
-    calibration = BaselineCalibration(config.train.calibration_prior_episodes, earlier_validation)
+    calibration = calibration or BaselineCalibration(config.train.calibration_prior_episodes)
     models = price_baselines(references.prices, references.labels, split, horizons, config.labels.volatility_window, rate,
                              features=references.features, calibration=calibration)
-    if references.quant is not None:
-        models.append(boosted_model(references.quant, references.labels, split, horizons, rate, calibration))
     if references.activity is not None:
         models.append(evidence_logistic_model(references.features, references.activity, references.labels, split,
                                               horizons, rate, calibration))

@@ -135,7 +135,7 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
     assert set(report["ablation"]["20"]["masked"]) == {"prices", "calls"}
     runs = report["fold_runs"]
     assert runs["fold1"]["fused"]["run"] == fold_run("tiny", "fold1") and not runs["fold1"]["fused"]["reused"]
-    assert set(report["stage_seconds"]) == {"panel", "baselines", "train", "predict", "stack"}
+    assert set(report["stage_seconds"]) == {"panel", "baselines", "boosted", "train", "predict", "stack"}
     # the product is the stack (or its best member) fitted on validation rows only, the reference of every verdict
     assert report["reference"] == "storm" and set(report["stack"]) == {"fold1", "fold2"}
     assert all(fit["shipped"] in fit["weights"] or fit["shipped"] == "stack"
