@@ -94,12 +94,20 @@ def print_report(root: Path, run: str) -> None:
         storms = report["storms"][horizon]
         print(f"horizon {horizon}d: {storms['n_episodes']} test episodes {storms['per_fold']}"
               + ("" if storms["judged"] else f" -> {storms['verdict']}"))
+        reference = report.get("reference")
         for name, figures in rows.items():
             versus = report["versus_reference"][horizon].get(name, {}).get("auroc")
             print(f"  {name:<16} AUROC {_interval(figures['intervals']['auroc'])}"
                   f"  x-sect {_interval(figures['intervals']['cross_sectional_auroc'])}"
                   f"  Brier {_number(figures['brier'])} (base {_number(figures['brier_base_rate'])})"
-                  + (f"  fused − it {_interval(versus, '{:+.3f}')} {versus['verdict']}" if versus else ""))
+                  + (f"  {reference} − it {_interval(versus, '{:+.3f}')} {versus['verdict']}" if versus else ""))
+        evidence = report.get("evidence_gain", {}).get(horizon, {}).get("auroc")
+        if evidence:
+            print(f"  fused − only-prices (what news and calls add): {_interval(evidence, '{:+.3f}')} "
+                  f"{evidence['verdict']}")
+    for fold, by_horizon in report.get("stack", {}).items():
+        for horizon, fit in by_horizon.items():
+            print(f"stack {fold} {horizon}d: {fit['reason']}")
     for horizon, advice in report.get("placement", {}).items():
         if advice.get("advice"):
             print(f"placement {horizon}d: {advice['advice']}")

@@ -43,7 +43,8 @@ def stacked_product(folds: list[tuple[object, list[ScoredModel]]], labels: pd.Da
         fit_rows = _pooled_validation(seen, names, horizons)
         names, dropped = _scored_enough(fit_rows, names, horizons)
         test_rows = _aligned({m.name: m.predictions for m in candidates}, names, horizons)
-        fits = {h: _fit(fit_rows, names, h, settings) for h in horizons}
+        incumbents = [m.name for m in candidates if m.kind == "baseline" and m.name in names]
+        fits = {h: _fit(fit_rows, names, h, settings, incumbents) for h in horizons}
         validation_logits = np.column_stack([fits[h].logit(_logits(fit_rows, names, h)) for h in horizons])
         test_logits = np.column_stack([fits[h].logit(_logits(test_rows, names, h)) for h in horizons])
         train = labels[labels["date"].isin(set(split.train))].sort_values(["market", "date"])
@@ -67,12 +68,14 @@ def stacked_product(folds: list[tuple[object, list[ScoredModel]]], labels: pd.Da
     return results
 
 
-def _fit(rows: pd.DataFrame, names: list[str], horizon: int, settings: StackSettings) -> StackFit:
+def _fit(rows: pd.DataFrame, names: list[str], horizon: int, settings: StackSettings,
+         incumbents: list[str]) -> StackFit:
     """The stack at one horizon; where the validation rows cannot judge one (no fold with a storm and a calm day),
     storm's own model ships alone: nothing on validation says another candidate is better."""
     try:
         return fit_stack(_logits(rows, names, horizon), rows[storm_column(horizon)].to_numpy(float),
-                         rows["date"].to_numpy(str), rows["market"].to_numpy(str), rows["fold"].to_numpy(str), settings)
+                         rows["date"].to_numpy(str), rows["market"].to_numpy(str), rows["fold"].to_numpy(str), settings,
+                         incumbents)
     except ValueError as err:
         own = next((name for name in ("fused", "only-prices") if name in names), names[0])
         return StackFit(members=list(names), weights={name: float(name == own) for name in names}, intercept=0.0,

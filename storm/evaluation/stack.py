@@ -105,9 +105,14 @@ class StackFit:
 
 
 def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarray, markets: np.ndarray,
-              groups: np.ndarray, settings: StackSettings) -> StackFit:
+              groups: np.ndarray, settings: StackSettings, incumbents: list[str] | None = None) -> StackFit:
     """Fit, judge and choose what ships at one horizon, on the rows (of one or several folds' validation blocks)
-    whose label is known and whose every candidate logit is finite; ``groups`` is each row's fold."""
+    whose label is known and whose every candidate logit is finite; ``groups`` is each row's fold.
+
+    ``incumbents``: the members a desk already runs. Where the stack does not ship and the best member is not one
+    of them, that member replaces the best incumbent only if its own gain over it has a lower bound above
+    ``min_gain``: the burden of proof is on the challenger, so a validation block's noise never swaps the desk's
+    model for a worse one."""
     members = list(logits)
     raw = np.column_stack([np.asarray(logits[m], dtype=np.float64) for m in members])
     labels = np.asarray(labels, dtype=np.float64)
@@ -133,10 +138,26 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
         return StackFit(members, dict(zip(members, map(float, weights))), float(intercept),
                         dict(zip(members, map(float, means))), dict(zip(members, map(float, sds))), STACK, best,
                         gain, _reason(STACK, best, member_aurocs, gain, settings, members, weights), member_aurocs)
-    alone = {m: float(m == best) for m in members}
-    return StackFit(members, alone, 0.0, {m: 0.0 if m == best else float(mu) for m, mu in zip(members, means)},
-                    {m: 1.0 if m == best else float(sd) for m, sd in zip(members, sds)}, best, best, gain,
-                    _reason(best, best, member_aurocs, gain, settings, members, None), member_aurocs)
+    reason = _reason(best, best, member_aurocs, gain, settings, members, None)
+    shipped = best
+    ranked_incumbents = [m for m in incumbents or [] if m in members and member_aurocs[m] is not None]
+    if ranked_incumbents and best not in ranked_incumbents:
+        incumbent = max(ranked_incumbents, key=lambda m: member_aurocs[m])
+        challenge = _gain(raw[:, members.index(best)], raw[:, members.index(incumbent)], labels, dates, markets,
+                          groups, settings)
+        earned = challenge["low"] is not None and challenge["low"] > settings.min_gain
+        shipped = best if earned else incumbent
+        reason += (f" Against the desk's best, {incumbent} ({member_aurocs[incumbent]:.3f}), {best} gains "
+                   f"{_signed(challenge['estimate'])} (interval {_signed(challenge['low'])} to "
+                   f"{_signed(challenge['high'])}): {shipped} ships.")
+    alone = {m: float(m == shipped) for m in members}
+    return StackFit(members, alone, 0.0, {m: 0.0 if m == shipped else float(mu) for m, mu in zip(members, means)},
+                    {m: 1.0 if m == shipped else float(sd) for m, sd in zip(members, sds)}, shipped, best, gain,
+                    reason, member_aurocs)
+
+
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.4f}"
 
 
 def cross_validated_logits(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarray,

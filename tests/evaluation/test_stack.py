@@ -156,3 +156,23 @@ def test_the_gain_is_not_lost_to_each_cv_blocks_own_intercept_when_storms_cluste
     fit = fit_stack({"good": good, "noise": noise}, labels, dates.astype(str), markets.astype(str),
                     np.full(len(dates), "fold1"), StackSettings(resamples=50))
     assert fit.gain["estimate"] > -0.02, fit.reason
+
+
+def test_a_challenger_that_is_not_significantly_better_never_replaces_the_desks_incumbent():
+    rng = np.random.default_rng(11)
+    n_markets, n_dates = 10, 300
+    dates = np.tile(np.arange(n_dates), n_markets).astype(str)
+    markets = np.repeat(np.arange(n_markets), n_dates).astype(str)
+    labels = (rng.random(len(dates)) < 0.1).astype(float)
+    signal = labels + rng.standard_normal(len(dates))
+    incumbent = signal + 0.6 * rng.standard_normal(len(dates))
+    challenger = signal + 0.55 * rng.standard_normal(len(dates))  # a hair better, well within the noise
+    groups = np.full(len(dates), "fold1")
+    logits = {"challenger": challenger, "garch": incumbent}
+    free = fit_stack(logits, labels, dates, markets, groups, StackSettings(resamples=100))
+    held = fit_stack(logits, labels, dates, markets, groups, StackSettings(resamples=100), incumbents=["garch"])
+    if free.shipped == "stack":
+        pytest.skip("the stack itself earned its place on this draw")
+    assert free.best_member == "challenger" and free.shipped == "challenger"
+    assert held.shipped == "garch" and "garch ships" in held.reason
+    np.testing.assert_array_equal(held.logit(logits), incumbent)
