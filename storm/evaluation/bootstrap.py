@@ -112,7 +112,7 @@ class RankedRows:
     """
 
     def __init__(self, scores: np.ndarray, labels: np.ndarray, rows: np.ndarray, n_bins: int,
-                 groups: np.ndarray | None = None):
+                 groups: np.ndarray | None = None, ranking_only: bool = False):
         groups = np.zeros(len(scores), dtype=np.int64) if groups is None else np.asarray(groups)
         ordered = rows[np.lexsort((scores[rows], groups[rows]))]
         score, label, group_of_row = scores[ordered], labels[ordered], groups[ordered]
@@ -138,11 +138,14 @@ class RankedRows:
         # then calm and storm weight per group
         n = len(ordered)
         at = n_segments
+        # ranking_only (a by-date ranking needs no loss sums): those rows stay in the map, empty, so indices hold
+        losses = [] if ranking_only else [(score - label) ** 2, log_loss, score - label]
+        loss_rows = [] if ranking_only else [np.full(n, at), np.full(n, at + 1), at + 2 + bins]
         self.sums = sparse.csr_matrix(
-            (np.concatenate([np.ones(n), (score - label) ** 2, log_loss, score - label, 1 - label, label]),
-             (np.concatenate([segment, np.full(n, at), np.full(n, at + 1), at + 2 + bins,
-                              at + 2 + n_bins + group_index, at + 2 + n_bins + n_groups + group_index]),
-              np.tile(ordered, 6))),
+            (np.concatenate([np.ones(n), *losses, 1 - label, label]),
+             (np.concatenate([segment, *loss_rows, at + 2 + n_bins + group_index,
+                              at + 2 + n_bins + n_groups + group_index]),
+              np.tile(ordered, 3 + len(losses)))),
             shape=(at + 2 + n_bins + 2 * n_groups, len(scores)))
         self.n_bins = n_bins
         self.by_group = sparse.csr_matrix((np.ones(g), (self.tie_group, np.arange(g))), shape=(n_groups, g))
@@ -198,7 +201,7 @@ class ModelRows:
     def __init__(self, scores: np.ndarray, labels: np.ndarray, rows: np.ndarray, n_bins: int, folds: np.ndarray,
                  dates: np.ndarray, several_markets: bool):
         self.by_fold = RankedRows(scores, labels, rows, n_bins, folds)
-        self.by_date = RankedRows(scores, labels, rows, n_bins, dates) if several_markets else None
+        self.by_date = RankedRows(scores, labels, rows, n_bins, dates, ranking_only=True) if several_markets else None
 
     def metrics(self, weights: np.ndarray, probabilistic: bool, date_counts: np.ndarray) -> dict[str, np.ndarray]:
         result = self.by_fold.metrics(weights, probabilistic)
