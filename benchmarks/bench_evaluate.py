@@ -19,7 +19,7 @@ import time
 
 from common import offline
 
-COMPARED = ("garch", "trail-vol", "price-logit", "only-news", "only-prices", "only-calls", "frag-oracle", "ceiling")
+COMPARED = ("fused", "garch", "trail-vol", "price-logit", "boosted", "only-news", "only-prices", "only-calls", "frag-oracle", "ceiling")
 
 
 def main() -> None:
@@ -61,19 +61,21 @@ def main() -> None:
 
 
 def print_world(report: dict) -> None:
+    reference = report.get("reference") or "fused"
     for horizon in map(str, report["horizons"]):
-        fused = report["headline"][horizon]["fused"]
-        auroc, brier = fused["intervals"]["auroc"], fused["intervals"].get("brier") or {}
+        product = report["headline"][horizon][reference]
+        auroc, brier = product["intervals"]["auroc"], product["intervals"].get("brier") or {}
         storms = report["storms"][horizon]
-        print(f"  {horizon}d fused AUROC within folds {_ci(auroc)}  Brier {_ci(brier, 4)} (base rate "
-              f"{_number(fused.get('brier_base_rate'), 4)})  ({fused['n_positives']} storm days of {fused['n_rows']}, "
-              f"{storms['n_episodes']} episodes {storms['per_fold']}{'' if storms['judged'] else ': too few to judge'})")
+        print(f"  {horizon}d {reference} AUROC within folds {_ci(auroc)}  Brier {_ci(brier, 4)} (base rate "
+              f"{_number(product.get('brier_base_rate'), 4)})  ({product['n_positives']} storm days of "
+              f"{product['n_rows']}, {storms['n_episodes']} episodes {storms['per_fold']}"
+              f"{'' if storms['judged'] else ': too few to judge'})")
         for name in COMPARED:
             versus = report["versus_reference"][horizon].get(name)
             if versus:
                 model = report["headline"][horizon][name]
-                print(f"     fused − {name:<11} AUROC {_ci(versus['auroc'])} {versus['auroc']['verdict']:<20}"
-                      f" ({name} {model['auroc']:.3f}; Brier {_number(model.get('brier'), 4)})")
+                print(f"     {reference} − {name:<11} AUROC {_ci(versus['auroc'])} {versus['auroc']['verdict']:<20}"
+                      f" ({name} {_number(model['auroc'], 3)}; Brier {_number(model.get('brier'), 4)})")
 
 
 def print_spread(summaries: dict) -> None:

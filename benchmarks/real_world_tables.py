@@ -1,0 +1,99 @@
+"""README's real-world tables, printed as Markdown from the reports `storm evaluate` wrote (nothing recomputed).
+
+    .venv/bin/python benchmarks/real_world_tables.py WORLD=REPORT.json [WORLD=REPORT.json ...]
+
+e.g. stocknet=/work/worlds/stocknet/reports/stocknet/report.json. Three tables: the verdicts per world and horizon
+(test episodes, the product against the best baseline, what news and calls add), every model's within-fold AUROC,
+and how early the product and the best baseline warned before the storms at the main horizon.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def interval(figure: dict | None, fmt: str = "{:+.3f}") -> str:
+    if not figure or figure.get("estimate") is None:
+        return "–"
+    if figure.get("low") is None:
+        return fmt.format(figure["estimate"])
+    return f"{fmt.format(figure['estimate'])} [{fmt.format(figure['low'])}, {fmt.format(figure['high'])}]"
+
+
+def verdict(figure: dict | None, storms: dict) -> str:
+    if not storms["judged"]:
+        return f"too few storms to judge ({storms['n_episodes']} episodes)"
+    return {"better": "better", "worse": "**worse**", "not distinguishable": "n.d."}.get((figure or {}).get("verdict"), "–")
+
+
+def best_baseline(report: dict, horizon: str) -> str | None:
+    baselines = [name for name, model in report["models"].items() if model["kind"] == "baseline"]
+    ranked = [name for name in baselines if report["headline"][horizon][name]["auroc"] is not None]
+    return max(ranked, key=lambda name: report["headline"][horizon][name]["auroc"]) if ranked else None
+
+
+def verdict_table(reports: dict[str, dict]) -> list[str]:
+    lines = ["| world | h | test episodes (per fold) | storm AUROC | best baseline | storm − it | "
+             "fused − prices only |", "|---|---|---|---|---|---|---|"]
+    for world, report in reports.items():
+        reference = report["reference"]
+        for horizon in map(str, report["horizons"]):
+            storms, headline = report["storms"][horizon], report["headline"][horizon]
+            baseline = best_baseline(report, horizon)
+            versus = report["versus_reference"][horizon].get(baseline, {}).get("auroc") if baseline else None
+            evidence = (report.get("evidence_gain", {}).get(horizon, {}) or
+                        report["versus_reference"][horizon].get("only-prices", {})).get("auroc")
+            per_fold = " / ".join(str(k) for k in storms["per_fold"].values())
+            lines.append(
+                f"| {world} | {horizon}d | {storms['n_episodes']} ({per_fold}) | "
+                f"{interval(headline[reference]['intervals']['auroc'], '{:.3f}')} | "
+                f"{baseline} {headline[baseline]['auroc']:.3f} | {interval(versus)} {verdict(versus, storms)} | "
+                f"{interval(evidence)} {verdict(evidence, storms) if evidence else ''} |")
+    return lines
+
+
+def model_table(reports: dict[str, dict]) -> list[str]:
+    names = []
+    for report in reports.values():
+        names += [name for name in report["models"] if name not in names and report["models"][name]["kind"] != "oracle"]
+    lines = ["| model | " + " | ".join(reports) + " |", "|---|" + "---|" * len(reports)]
+    for name in names:
+        cells = []
+        for report in reports.values():
+            figures = [report["headline"][str(h)].get(name, {}).get("auroc") for h in report["horizons"]]
+            cells.append(" / ".join("–" if f is None else f"{f:.3f}" for f in figures) if any(figures) else "–")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def lead_table(reports: dict[str, dict]) -> list[str]:
+    lines = ["| world | h | episodes | model | warned | median lead (trading days) | false alarms per market-year |",
+             "|---|---|---|---|---|---|---|"]
+    for world, report in reports.items():
+        horizon = str(report["main_horizon"])
+        episodes = report["episodes"][horizon]
+        for name in (report["reference"], best_baseline(report, horizon)):
+            figures = report["headline"][horizon][name]
+            leads = [e["lead_days"].get(name) for e in episodes]
+            warned = [lead for lead in leads if lead is not None]
+            median = sorted(warned)[len(warned) // 2] if warned else None
+            false_alarms = figures["false_alarms_per_market_year"]
+            lines.append(f"| {world} | {horizon}d | {len(episodes)} | {name} | {len(warned)} | "
+                         f"{'–' if median is None else f'{median:+.0f}'} | "
+                         f"{'–' if false_alarms is None else f'{false_alarms:.1f}'} |")
+    return lines
+
+
+def main() -> None:
+    reports = {}
+    for argument in sys.argv[1:]:
+        world, path = argument.split("=", 1)
+        reports[world] = json.loads(Path(path).read_text())
+    for table in (verdict_table(reports), model_table(reports), lead_table(reports)):
+        print("\n".join(table) + "\n")
+
+
+if __name__ == "__main__":
+    main()
