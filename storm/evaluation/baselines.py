@@ -246,7 +246,7 @@ def boosted_model(features: pd.DataFrame, labels: pd.DataFrame, split: DateSplit
     raw = features[["market", "date"]].assign(**{raw_score_column(h): logits[:, i] for i, h in enumerate(horizons)})
     model = _scored("boosted", "baseline", raw, labels, split, horizons, false_alarm_rate,
                     calibration or BaselineCalibration(), log_odds=True)
-    model.notes += [f"storm_{h}d: {note}" for h, note in fitted.notes.items()]
+    model.notes += [f"storm_{h}d, {split.name}: {note}" for h, note in fitted.notes.items()]
     model.notes.append("trees per horizon: " + ", ".join(f"{h}d {n}" for h, n in fitted.iterations.items()))
     return model
 

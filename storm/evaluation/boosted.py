@@ -31,6 +31,9 @@ class BoostedSettings:
     lambda_l2: float = 1.0
     n_estimators: int = 500
     early_stopping_rounds: int = 50
+    # a validation block without a storm cannot say when to stop (its log loss only rewards lower hazards): then this
+    # many rounds, a fixed budget at the learning rate above, rather than no trees at all
+    calm_validation_rounds: int = 100
     # 1: on a loaded 2-core machine LightGBM's two OpenMP threads waited on each other (fit 190 s vs 24.3 s with one
     # thread on 700 markets x 1000 days, the same trees); raise it on an idle many-core machine
     threads: int = 1
@@ -85,8 +88,9 @@ def fit_boosted(features: pd.DataFrame, labels: pd.DataFrame, train_dates, valid
     """One classifier per horizon on the training dates' rows, stopped early on the validation dates' log loss.
 
     ``features``: market, date and QUANT_FEATURES (quant_price_features); ``labels``: market, date,
-    storm_{h}d (NaN: future unknown, row unused). A horizon whose training or validation rows hold one class
-    only gets no trees: a constant log-odds at the training base rate (shrunk by half a storm, so finite).
+    storm_{h}d (NaN: future unknown, row unused). A horizon whose training rows hold one class only gets no trees:
+    a constant log-odds at the training base rate (shrunk by half a storm, so finite). One whose validation rows
+    hold no storm trains a fixed ``calm_validation_rounds`` trees without early stopping.
     """
     _design(features.head(0), QUANT_FEATURES)  # a table without the columns is refused before any work
     joined = features[["market", "date", *QUANT_FEATURES]].merge(
@@ -101,20 +105,24 @@ def fit_boosted(features: pd.DataFrame, labels: pd.DataFrame, train_dates, valid
         fit_rows, stop_rows = train & known, validation & known
         storms, rows = float(y[fit_rows].sum()), int(fit_rows.sum())
         model.constant_logits[h] = math.log((storms + 0.5) / (rows - storms + 0.5))
-        one_class = [part for part, mask in (("training", fit_rows), ("validation", stop_rows))
-                     if len(np.unique(y[mask])) < 2]
-        if one_class:
+        if len(np.unique(y[fit_rows])) < 2:
             model.boosters[h], model.iterations[h] = None, 0
-            model.notes[h] = (f"storm_{h}d: {' and '.join(one_class)} rows hold one class only ({storms:.0f} storms in "
-                              f"{rows} training rows): constant log-odds at the training base rate, no trees")
+            model.notes[h] = (f"training rows hold one class only ({storms:.0f} storms in {rows} rows): constant "
+                              "log-odds at the training base rate, no trees")
             continue
-        booster = _fit_one(x[fit_rows], y[fit_rows], x[stop_rows], y[stop_rows], settings)
+        stops = len(np.unique(y[stop_rows])) == 2
+        if not stops:
+            model.notes[h] = (f"validation rows hold no storm and cannot stop training: "
+                              f"{settings.calm_validation_rounds} trees")
+        booster = _fit_one(x[fit_rows], y[fit_rows], x[stop_rows], y[stop_rows], settings, stops)
         model.boosters[h], model.iterations[h] = booster, booster.current_iteration()
     return model
 
 
-def _fit_one(x_train, y_train, x_validation, y_validation, settings: BoostedSettings) -> lgb.Booster:
-    """Train with early stopping, then keep only the best iteration's trees (what to_json stores)."""
+def _fit_one(x_train, y_train, x_validation, y_validation, settings: BoostedSettings,
+             early_stopping: bool = True) -> lgb.Booster:
+    """Train with early stopping (else a fixed calm_validation_rounds), then keep only the best iteration's trees
+    (what to_json stores)."""
     monotone = [QUANT_MONOTONE.get(name, 0) for name in QUANT_FEATURES]
     params = {
         "objective": "binary", "metric": "binary_logloss", "num_leaves": settings.num_leaves,
@@ -125,6 +133,9 @@ def _fit_one(x_train, y_train, x_validation, y_validation, settings: BoostedSett
         "verbose": -1,
     }
     train_set = lgb.Dataset(x_train, y_train, feature_name=list(QUANT_FEATURES), free_raw_data=True)
+    if not early_stopping:
+        booster = lgb.train(params, train_set, num_boost_round=settings.calm_validation_rounds)
+        return lgb.Booster(model_str=booster.model_to_string())
     stop_set = lgb.Dataset(x_validation, y_validation, reference=train_set)  # binned as training was
     booster = lgb.train(params, train_set, num_boost_round=settings.n_estimators, valid_sets=[stop_set],
                         callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)])

@@ -101,17 +101,19 @@ def test_json_round_trip_gives_identical_logits():
     assert again.iterations == model.iterations and again.notes == model.notes
 
 
-def test_a_horizon_with_one_class_gets_the_training_base_rate_and_a_note():
+def test_a_horizon_without_training_storms_gets_the_training_base_rate_and_a_calm_validation_a_fixed_budget():
     features, labels, train, validation, _ = planted_world(storms_follow_high_vol)
     labels["storm_20d"] = 0.0  # no storm anywhere
     labels.loc[labels["date"].isin(validation), "storm_5d"] = 0.0  # storms in training, none in validation
     model = fit_boosted(features, labels, train, validation, [5, 20], FAST)
     logits = model.logits(features)
     train_rows = labels["date"].isin(train)
-    rate = labels.loc[train_rows, "storm_5d"].mean()
-    assert model.boosters == {5: None, 20: None} and set(model.notes) == {5, 20}
-    assert np.allclose(logits[:, 0], np.log(rate / (1 - rate)), atol=0.01)
+    assert model.boosters[20] is None and set(model.notes) == {5, 20}
     assert np.all(logits[:, 1] == logits[0, 1]) and np.isfinite(logits[0, 1]) and logits[0, 1] < np.log(1 / train_rows.sum())
+    # a calm validation block cannot stop training: the fixed budget of trees, still learning the planted signal
+    assert model.iterations[5] == FAST.calm_validation_rounds and "cannot stop" in model.notes[5]
+    known = labels["storm_5d"].notna() & ~train_rows & ~labels["date"].isin(validation)
+    assert roc_auc_score(labels.loc[known, "storm_5d"], logits[known.to_numpy(), 0]) > 0.6
 
 
 def test_only_training_labels_shape_the_trees():
