@@ -29,7 +29,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from storm.evaluation.boosted import BoostedSettings, fit_boosted
-from storm.evaluation.metrics import alert_column, score_column
+from storm.evaluation.metrics import alert_column, logit_column, score_column
 from storm.evaluation.report import ScoredModel
 from storm.features.price_history import annualised_volatility, drawdown_from_peak
 from storm.labels import TRADING_DAYS_PER_YEAR
@@ -47,11 +47,6 @@ TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY = "fragility", "storm_probability"  # k
 
 def raw_score_column(horizon: int) -> str:
     return f"raw_{horizon}d"
-
-
-def logit_column(horizon: int) -> str:
-    """A model's raw logit at h in a predictions table: what its calibration maps to score_{h}d."""
-    return f"logit_{horizon}d"
 
 
 def garch_column(horizon: int) -> str:

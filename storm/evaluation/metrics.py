@@ -44,6 +44,22 @@ def alert_column(horizon: int) -> str:
     return f"alert_{horizon}d"
 
 
+def logit_column(horizon: int) -> str:
+    """A model's raw logit at h in a predictions table: what its calibration maps to score_{h}d."""
+    return f"logit_{horizon}d"
+
+
+def by_fold_and_market(table: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """(the rows in fold, market, date order; per row its fold/market key): runs of storm days never continue
+    from one market into the next, nor from one fold's test block into the next fold's."""
+    keys = [FOLD, "market", "date"] if FOLD in table.columns else ["market", "date"]
+    ordered = table.sort_values(keys, ignore_index=True)
+    group = ordered["market"].astype(str).to_numpy()
+    if FOLD in ordered.columns:
+        group = ordered[FOLD].astype(str).to_numpy() + "/" + group
+    return ordered, group
+
+
 @dataclass
 class HorizonMetrics:
     """Every figure for one model at one horizon on the test rows with known labels."""
@@ -157,13 +173,8 @@ def cross_sectional_auroc(labels: np.ndarray, scores: np.ndarray, dates: np.ndar
 def storm_episode_count(table: pd.DataFrame, horizon: int) -> int:
     """Runs of consecutive storm days per market within each fold's test block: the independent events a verdict
     rests on (a fall seen from each of the h days before it is one storm, not h)."""
-    label_name = storm_column(horizon)
-    keys = [FOLD, "market", "date"] if FOLD in table.columns else ["market", "date"]
-    ordered = table.sort_values(keys)
-    market = ordered["market"].astype(str).to_numpy()
-    if FOLD in ordered.columns:
-        market = ordered[FOLD].astype(str).to_numpy() + "/" + market
-    ids = storm_episode_ids(market, ordered[label_name].to_numpy(float))
+    ordered, group = by_fold_and_market(table)
+    ids = storm_episode_ids(group, ordered[storm_column(horizon)].to_numpy(float))
     return int(ids.max() + 1) if len(ids) and ids.max() >= 0 else 0
 
 
@@ -240,12 +251,8 @@ def lead_times(table: pd.DataFrame, horizon: int) -> np.ndarray:
 def episode_warnings(table: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """One row per storm episode (per fold where the table has one): fold, market, first_storm_day,
     last_storm_day, known_start, lead_days (NaN: no alert run reached it), by lead_times' rule."""
-    keys = [FOLD, "market", "date"] if FOLD in table.columns else ["market", "date"]
-    ordered = table.sort_values(keys, ignore_index=True)
+    ordered, group = by_fold_and_market(table)
     labels, alerts = ordered[storm_column(horizon)].to_numpy(float), ordered[alert_column(horizon)].to_numpy(bool)
-    group = ordered["market"].astype(str).to_numpy()
-    if FOLD in ordered.columns:
-        group = ordered[FOLD].astype(str).to_numpy() + "/" + group
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     rows = []
     for start, end in zip(starts, [*starts[1:], len(ordered)]):

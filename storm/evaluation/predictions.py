@@ -11,7 +11,9 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from storm.evaluation.metrics import alert_column, by_fold_and_market, logit_column, score_column
 from storm.features.windows import WINDOW_INPUT_KEYS as MODEL_INPUT_KEYS
+from storm.labels import storm_episode_ids
 from storm.schema import FWD_VOL, MODALITIES, storm_column
 
 MultiPredictFn = Callable[[dict[str, np.ndarray]], Mapping[str, Mapping[str, np.ndarray]]]
@@ -49,22 +51,18 @@ def collect_predictions(
 
 def long_predictions(models: Mapping[str, pd.DataFrame], horizons: list[int]) -> pd.DataFrame:
     """Every model's test-block scores, one row per (model, market, date, horizon): fold, probability (calibrated),
-    logit (raw, where the model has one), alert, label and storm episode id (runs of storm days of one market in
-    one fold; −1 on calm days). The file anyone recomputes the report's figures from."""
-    from storm.labels import storm_episode_ids
-
+    logit (raw, where the model has one), alert, label and storm episode id ("fold/market/k" for the k-th run of
+    storm days of one market in one fold; empty on calm days). The file anyone recomputes the report's figures from."""
     parts = []
     for name, table in models.items():
-        ordered = table.sort_values(["fold", "market", "date"], ignore_index=True)
-        key = ordered["fold"].astype(str).to_numpy() + "/" + ordered["market"].astype(str).to_numpy()
+        ordered, key = by_fold_and_market(table)
         for h in horizons:
             labels = ordered[storm_column(h)].to_numpy(float)
-            logit = f"logit_{h}d"
             parts.append(pd.DataFrame({
                 "model": name, "market": ordered["market"].astype(str), "date": ordered["date"].astype(str),
                 "fold": ordered["fold"].astype(str), "horizon": np.int16(h),
-                "probability": ordered[f"score_{h}d"].to_numpy(float),
-                "logit": ordered[logit].to_numpy(float) if logit in ordered.columns else np.nan,
-                "alert": ordered[f"alert_{h}d"].to_numpy(bool), "label": labels,
+                "probability": ordered[score_column(h)].to_numpy(float),
+                "logit": ordered[logit_column(h)].to_numpy(float) if logit_column(h) in ordered.columns else np.nan,
+                "alert": ordered[alert_column(h)].to_numpy(bool), "label": labels,
                 "episode": [f"{k}/{e}" if e >= 0 else "" for k, e in zip(key, storm_episode_ids(key, labels))]}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from storm.evaluation.metrics import alert_column, score_column
+from storm.evaluation.metrics import alert_column, logit_column, score_column
 from storm.evaluation.report import ScoredModel
 from storm.evaluation.stack import StackFit, StackSettings, fit_stack
 from storm.schema import storm_column
@@ -58,7 +58,7 @@ def stacked_product(folds: list[tuple[object, list[ScoredModel]]], labels: pd.Da
         alerts = calibration.alerts(np.nan_to_num(probabilities, nan=-1.0))
         table = test_rows[["market", "date"]].copy()
         for i, h in enumerate(horizons):
-            table[f"logit_{h}d"] = test_logits[:, i]
+            table[logit_column(h)] = test_logits[:, i]
             table[score_column(h)] = probabilities[:, i]
             table[alert_column(h)] = alerts[:, i] & np.isfinite(test_logits[:, i])
             table[storm_column(h)] = test_rows[storm_column(h)].to_numpy(float)

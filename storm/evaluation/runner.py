@@ -27,8 +27,8 @@ from storm.evaluation.placement import fold_storms, placement_advice
 from storm.evaluation.plots import episode_scores_png, reliability_by_horizon_png, score_over_price_png
 from storm.evaluation.predictions import collect_predictions, long_predictions
 from storm.evaluation.product import stacked_product
-from storm.features.price_history import quant_price_features
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
+from storm.features.price_history import quant_price_features
 from storm.schema import storm_column
 from storm.store import Layout, ObjectStore, open_store
 
@@ -202,8 +202,7 @@ def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, train
     masks = {variant.name: variant.masked_modalities for variant in [FUSED, *ablations]}
     scorers = {FUSED.name: lambda inputs: {**fused.predictor.predict_variants(inputs, masks, with_logits=True),
                                            CONTRIBUTIONS: fused.predictor.contributions(inputs)}}
-    for name in singles:
-        scorers[name] = (lambda inputs, p=trained[name].predictor, name=name: {name: p.predict(inputs, with_logits=True)})
+    scorers |= {name: plain_scorer(name, trained[name].predictor) for name in singles}
     with clock.timed("predict"):
         test_rows = build.panel.rows_on(split.test)
         with progress.stage(f"{split.name}: scoring {len(test_rows)} test windows ({len(scorers)} models)"):
@@ -222,10 +221,14 @@ def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, train
         with clock.timed("boosted"):
             boosted = boosted_model(references.quant, references.labels, split, horizons, config.train.false_alarm_rate,
                                     calibration)
-            boosted.predictions = fused_table[["market", "date"]].merge(boosted.predictions, on=["market", "date"])
-            models.append(boosted)
+            models.append(on_rows(boosted, fused_table[["market", "date"]]))
     return FoldOutcome(split=split, models=models, runs={name: model.summary for name, model in trained.items()},
                        masked={variant.modality: tables[variant.name] for variant in ablations})
+
+
+def plain_scorer(name: str, predictor):
+    """A collect_predictions scorer: the predictor's own outputs, with logits, under ``name``."""
+    return lambda inputs: {name: predictor.predict(inputs, with_logits=True)}
 
 
 def validation_predictions(panel, split, trained: dict[str, "TrainedModel"], horizons: list[int],
@@ -234,8 +237,7 @@ def validation_predictions(panel, split, trained: dict[str, "TrainedModel"], hor
     candidates is fitted on (storm.evaluation.product)."""
     from storm.features.windows import batches_of_rows
 
-    scorers = {name: (lambda inputs, p=model.predictor, name=name: {name: p.predict(inputs, with_logits=True)})
-               for name, model in trained.items()}
+    scorers = {name: plain_scorer(name, model.predictor) for name, model in trained.items()}
     rows = panel.rows_on(split.validation)
     with progress.stage(f"{split.name}: scoring {len(rows)} validation windows ({len(scorers)} models)"):
         return collect_predictions(batches_of_rows(panel, rows, PREDICTION_BATCH_ROWS), scorers, horizons)
@@ -266,9 +268,13 @@ def baseline_models(config: StormConfig, references: References, split, keys: pd
                                               horizons, rate, calibration))
     if references.truth:
         models += truth_models(references.truth, references.labels, split, horizons, rate, calibration)
-    for model in models:
-        model.predictions = keys.merge(model.predictions, on=["market", "date"], how="inner")
-    return models
+    return [on_rows(model, keys) for model in models]
+
+
+def on_rows(model: ScoredModel, keys: pd.DataFrame) -> ScoredModel:
+    """The model with its test predictions cut to exactly the (market, date) rows in ``keys``."""
+    model.predictions = keys.merge(model.predictions, on=["market", "date"], how="inner")
+    return model
 
 
 @dataclass
