@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from storm.names import SOURCES
 
-__all__ = ["MODALITIES", "MODALITY_SOURCES", "SOURCES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "INPUT_STATUSES", "ScanStats", "FWD_VOL",
+__all__ = ["MODALITIES", "MODALITY_SOURCES", "SOURCES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "PRODUCT_MEMBERS", "member_column", "INPUT_STATUSES", "ScanStats", "FWD_VOL",
            "PRAAT_COLUMNS", "N_PRAAT"]
 
 MODALITIES = ("news", "prices", "calls")
@@ -52,9 +52,19 @@ FWD_VOL = "fwd_log_vol"
 
 
 # scores/date=D/scores.parquet, one row per (market, horizon)
+# the published score's possible members (storm.desk): the desk's price models and storm's neural model
+PRODUCT_MEMBERS = ("trail-vol", "garch", "price-logit", "boosted", "fused")
+
+
+def member_column(member: str) -> str:
+    """A scores-table column: the member's exact Shapley value in the published score (NaN: not a stacked model)."""
+    return "member_" + member.replace("-", "_")
+
+
 SCORE_COLUMNS = (
     "date", "market", "horizon", "score", "alert", "threshold", "model_version",
     "weight_news", "weight_prices", "weight_calls", "present_news", "present_prices", "present_calls",
+    *(member_column(m) for m in PRODUCT_MEMBERS),
 )
 
 INPUT_STATUSES = ("ok", "quarantined", "missing")

@@ -18,7 +18,7 @@ from rich.table import Table
 from storm.cli.common import ConfigOption, SetOption, build_config, start_ray
 from storm.config import StormConfig
 from storm.console import StageReporter, probability, signed
-from storm.schema import MODALITIES
+from storm.schema import MODALITIES, PRODUCT_MEMBERS, member_column
 
 
 def register(app: typer.Typer) -> None:
@@ -108,15 +108,16 @@ def alerts_table(scores: pd.DataFrame, title: str) -> Table:
 
 
 def scores_table(scores: pd.DataFrame, title: str) -> Table:
-    """market, horizon, score, threshold, alert and what drove it (each modality's contribution); fits 80 columns."""
+    """market, horizon, score, threshold, alert and what drove it: each modality's contribution, or for a stacked
+    model each member's (the members with a contribution somewhere); fits 80 columns."""
+    members = [m for m in PRODUCT_MEMBERS if member_column(m) in scores and scores[member_column(m)].abs().gt(0).any()]
     table = Table(title=title)
     table.add_column("market", no_wrap=True)
-    for column in ("horizon", "score", "threshold", "alert", *MODALITIES):
+    for column in ("horizon", "score", "threshold", "alert", *(members or MODALITIES)):
         table.add_column(column, justify="right", no_wrap=True)
     for row in scores.itertuples(index=False):
-        table.add_row(
-            row.market, f"{row.horizon}d", probability(row.score), probability(row.threshold),
-            "[bold red]ALERT[/]" if row.alert else "-",
-            *(signed(getattr(row, f'weight_{m}')) if getattr(row, f"present_{m}") else "–" for m in MODALITIES),
-        )
+        drivers = ([signed(getattr(row, member_column(m))) for m in members] if members else
+                   [signed(getattr(row, f'weight_{m}')) if getattr(row, f"present_{m}") else "–" for m in MODALITIES])
+        table.add_row(row.market, f"{row.horizon}d", probability(row.score), probability(row.threshold),
+                      "[bold red]ALERT[/]" if row.alert else "-", *drivers)
     return table

@@ -35,20 +35,49 @@ def register(app: typer.Typer) -> None:
         })
         console = Console(highlight=False)
         start_ray(settings, console)
-        outcome = run_training(settings, StageReporter(console), fresh)
+        outcome, product = run_training(settings, StageReporter(console), fresh)
         console.print(calibration_table(outcome.calibration))
-        console.print(f"model {outcome.version} (best epoch {outcome.best_epoch}) in {outcome.seconds:.1f}s, "
+        console.print(f"neural model {outcome.version} (best epoch {outcome.best_epoch}) in {outcome.seconds:.1f}s, "
                       f"{outcome.samples_per_second:.0f} training samples/s: {outcome.model_dir}", soft_wrap=True)
+        if product is not None:
+            console.print(product_table(product.product))
+            for note in product.notes:
+                console.print(f"  {note}", soft_wrap=True, markup=False)
+            console.print(f"published model {product.version}: the neural model and the desk's members, stacked "
+                          "as above (product.json)", soft_wrap=True)
 
 
 def run_training(settings, progress: StageReporter, fresh: bool = False):
+    """Train the neural model, then (evaluation.stack) fit the desk's members and publish the stacked product."""
+    from storm.evaluation.product import publish_product
+    from storm.store import open_store
     from storm.training import train
+    from storm.training.trainer import evidence_over_all_prices
 
     try:
-        return train(settings, progress=progress, fresh=fresh)
+        evidence = evidence_over_all_prices(settings, progress)
+        outcome = train(settings, evidence=evidence, progress=progress, fresh=fresh)
+        product = publish_product(settings, evidence, open_store(settings.storage), progress=progress) \
+            if settings.evaluation.stack else None
+        return outcome, product
     except (ValueError, FileNotFoundError) as err:  # bad dates, no prices, unknown --init-from run: say what to do
         typer.secho(str(err), fg="red", err=True)
         raise typer.Exit(2) from None
+
+
+def product_table(product) -> Table:
+    """Per horizon what ships: the stack (its weights) or one member alone, and the validation gain behind it."""
+    table = Table(title="published score (stack chosen on the validation dates)")
+    for name in ("horizon", "ships", "weights", "gain vs best member [95%]"):
+        table.add_column(name, justify="right" if name == "horizon" else "left")
+    for horizon in product.horizons:
+        fit = product.fits[horizon]
+        weights = ", ".join(f"{m} {w:.2f}" for m, w in fit.weights.items() if w != 0)
+        gain = fit.gain
+        interval = ("–" if gain.get("estimate") is None else f"{gain['estimate']:+.4f}" + (
+            "" if gain.get("low") is None else f" [{gain['low']:+.4f}, {gain['high']:+.4f}]"))
+        table.add_row(f"{horizon}d", fit.shipped, weights, f"{interval} vs {fit.best_member}")
+    return table
 
 
 def history_table(history: list[dict], best_epoch: int) -> Table:

@@ -23,34 +23,27 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from arch import arch_model
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from storm.evaluation.boosted import BoostedSettings, fit_boosted
+from storm.desk.boosted import BoostedSettings, fit_boosted
+from storm.desk.garch import GARCH_SCALE, MIN_GARCH_RETURNS
+from storm.desk.members import (LOGIT_FEATURES, LogisticFit, Standardisation, garch_column,  # noqa: F401
+                                log_return, logit_inputs, trailing_log_volatility)  # (log_return etc. re-exported)
 from storm.evaluation.metrics import alert_column, logit_column, score_column
 from storm.evaluation.report import ScoredModel
-from storm.features.price_history import annualised_volatility, drawdown_from_peak
+from storm.features.price_history import drawdown_from_peak
 from storm.labels import TRADING_DAYS_PER_YEAR
 from storm.schema import FWD_VOL, storm_column
 from storm.training.calibration import (  # the model's own calibration and alert rule: a fair comparison
     calibration_prior, fit_calibration, threshold_for_false_alarm_rate)
 from storm.training.splits import DateSplit
 
-GARCH_SCALE = 100.0  # arch fits best on returns in percent
-MIN_GARCH_RETURNS = 100
 GARCH_WORKERS = 2
-LOGIT_FEATURES = ("trail_vol_20", "trail_vol_60", "drawdown_60", "return_5", "return_20")  # + garch_{h}d
 TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY = "fragility", "storm_probability"  # keys of truth_models' tables
 
 
 def raw_score_column(horizon: int) -> str:
     return f"raw_{horizon}d"
-
-
-def garch_column(horizon: int) -> str:
-    return f"garch_{horizon}d"
 
 
 def storm_probability_column(horizon: int) -> str:
@@ -59,21 +52,6 @@ def storm_probability_column(horizon: int) -> str:
 
 
 # ---- price features, each known at the day's close ------------------------------------------------------------
-
-def trailing_log_volatility(close: np.ndarray, window: int = 20) -> np.ndarray:
-    """Log annualised std of the last ``window`` daily log returns up to and including each day (NaN until a full
-    window): the trail-vol baseline, on storm.features.price_history's one definition of volatility."""
-    volatility = annualised_volatility(np.diff(np.log(close)), window, min_periods=window)
-    with np.errstate(divide="ignore"):
-        log_vol = np.log(volatility)
-    return np.concatenate([[np.nan], log_vol])
-
-
-def log_return(close: np.ndarray, days: int) -> np.ndarray:
-    """Log return over the last ``days`` days."""
-    past = np.concatenate([np.full(days, np.nan), close[:-days]])
-    return np.log(close / past)
-
 
 def garch_log_volatility(close: np.ndarray, positions: np.ndarray, horizons: list[int], refit_every: int = 20,
                          executor=None) -> dict[int, np.ndarray]:
@@ -159,11 +137,8 @@ def price_features(prices: pd.DataFrame, horizons: list[int], vol_window: int, r
         garch = _forecasts_from_paths(len(close), blocks, paths[used: used + len(blocks)], garch_horizons)
         used += len(blocks)
         features.append(pd.DataFrame({
-            "market": market, "date": rows["date"].to_numpy(),
-            "trail_vol_20": trailing_log_volatility(close, 20), "trail_vol_60": trailing_log_volatility(close, 60),
-            f"trail_vol_{vol_window}": trailing_log_volatility(close, vol_window),
-            "drawdown_60": drawdown_from_peak(close, 60), "return_5": log_return(close, 5),
-            "return_20": log_return(close, 20), **{garch_column(h): garch[h] for h in garch_horizons}}))
+            "market": market, "date": rows["date"].to_numpy(), **logit_inputs(close, vol_window),
+            **{garch_column(h): garch[h] for h in garch_horizons}}))
     return pd.concat(features, ignore_index=True)
 
 
@@ -222,8 +197,7 @@ def price_logistic_scores(features: pd.DataFrame, labels: pd.DataFrame, train_da
         fit_rows = train & complete & ~np.isnan(y)
         raw = np.full(len(joined), np.nan)
         if len(np.unique(y[fit_rows])) == 2:
-            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x[fit_rows], y[fit_rows].astype(int))
-            raw[complete] = model.decision_function(x[complete])
+            raw[complete] = LogisticFit.fit(x[fit_rows], y[fit_rows], columns).decision(x[complete])
         table[raw_score_column(h)] = raw
     return table
 
@@ -234,7 +208,7 @@ EVIDENCE_ACTIVITY_FEATURES = ("news_items_5", "news_items_20", "news_surprise", 
 def boosted_model(features: pd.DataFrame, labels: pd.DataFrame, split: DateSplit, horizons: list[int],
                   false_alarm_rate: float, calibration: "BaselineCalibration | None" = None,
                   settings: BoostedSettings | None = None) -> ScoredModel:
-    """The boosted candidate (storm.evaluation.boosted) on QUANT_FEATURES: trees fitted on the fold's training dates,
+    """The boosted candidate (storm.desk.boosted) on QUANT_FEATURES: trees fitted on the fold's training dates,
     stopped on its validation dates, then calibrated like every other model."""
     fitted = fit_boosted(features, labels, split.train, split.validation, horizons, settings or BoostedSettings())
     logits = fitted.logits(features)
@@ -402,13 +376,8 @@ def _standardised_logits(scores: np.ndarray, train: np.ndarray, base_rate: dict[
                          horizons: list[int]) -> np.ndarray:
     """(score − training mean) / training sd + logit(training base rate), per horizon: a logit on the scale the
     calibration expects, increasing in the score."""
-    logits = np.full(scores.shape, np.nan)
-    for i, h in enumerate(horizons):
-        fitted = scores[train, i][np.isfinite(scores[train, i])]
-        centre, spread = (fitted.mean(), fitted.std()) if len(fitted) > 1 else (0.0, 1.0)
-        rate = base_rate[h]
-        logits[:, i] = (scores[:, i] - centre) / (spread if spread > 0 else 1.0) + np.log(rate / (1 - rate))
-    return logits
+    return np.column_stack([Standardisation.fit(scores[train, i], base_rate[h]).apply(scores[:, i])
+                            for i, h in enumerate(horizons)])
 
 
 def _calibration_rows(joined: pd.DataFrame, label_matrix: np.ndarray, split: DateSplit,

@@ -32,6 +32,11 @@ def batch_predictions(batch: Mapping[str, np.ndarray], outputs: Mapping[str, np.
     return table
 
 
+def plain_scorer(name: str, predictor):
+    """A collect_predictions scorer: the predictor's own outputs, with logits, under ``name``."""
+    return lambda inputs: {name: predictor.predict(inputs, with_logits=True)}
+
+
 def collect_predictions(
     batches: Iterable[Mapping[str, np.ndarray]], scorers: dict[str, MultiPredictFn], horizons: list[int]
 ) -> dict[str, pd.DataFrame]:

@@ -11,22 +11,37 @@ have published, never chosen on test data.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from storm.config import StormConfig
+from storm.console import SILENT, StageReporter
+from storm.desk.boosted import BoostedSettings
+from storm.desk.members import fit_desk_members
+from storm.desk.product import ProductModel
+from storm.evaluation.predictions import collect_predictions, plain_scorer
+from storm.features.windows import batches_of_rows
+from storm.store import Layout, ObjectStore
+
+from storm.desk.combination import StackFit
+from storm.desk.members import DESK_MEMBERS
+from storm.desk.product import NEURAL, probability_logit
 from storm.evaluation.metrics import alert_column, logit_column, score_column
 from storm.evaluation.report import ScoredModel
-from storm.evaluation.stack import StackFit, StackSettings, fit_stack
+from storm.evaluation.stack import StackSettings, fit_stack, shipped_alone
 from storm.schema import storm_column
-from storm.training.calibration import calibration_prior, fit_calibration
+from storm.training.calibration import Calibration, CalibrationPrior, calibration_prior, fit_calibration
 
 PRODUCT = "storm"
-PROBABILITY_CLIP = 1e-9  # logit of a calibrated probability: finite at 0 and 1
 
 
 def is_candidate(model: ScoredModel) -> bool:
-    """Models the stack may use: baselines a desk runs, the fused model and the neural prices model."""
-    return model.validation is not None and (model.kind in ("baseline", "fused") or model.name == "only-prices")
+    """Members the stack may use: the desk's price models and the fused model, the ones `storm train` publishes and
+    a scan can score from stored prices (storm.desk), so the evaluated product is the published recipe."""
+    return model.validation is not None and model.name in (*DESK_MEMBERS, NEURAL)
 
 
 def stacked_product(folds: list[tuple[object, list[ScoredModel]]], labels: pd.DataFrame, horizons: list[int],
@@ -44,16 +59,11 @@ def stacked_product(folds: list[tuple[object, list[ScoredModel]]], labels: pd.Da
         names, dropped = _scored_enough(fit_rows, names, horizons)
         test_rows = _aligned({m.name: m.predictions for m in candidates}, names, horizons)
         incumbents = [m.name for m in candidates if m.kind == "baseline" and m.name in names]
-        fits = {h: _fit(fit_rows, names, h, settings, incumbents) for h in horizons}
-        validation_logits = np.column_stack([fits[h].logit(_logits(fit_rows, names, h)) for h in horizons])
-        test_logits = np.column_stack([fits[h].logit(_logits(test_rows, names, h)) for h in horizons])
         train = labels[labels["date"].isin(set(split.train))].sort_values(["market", "date"])
         prior = calibration_prior(train["market"].to_numpy(), train[[storm_column(h) for h in horizons]].to_numpy(float),
                                   horizons, prior_episodes)
-        validation_labels = fit_rows[[storm_column(h) for h in horizons]].to_numpy(float)
-        usable = np.isfinite(validation_logits).all(axis=1) & ~np.isnan(validation_labels).all(axis=1)
-        calibration = fit_calibration(validation_logits[usable], validation_labels[usable], horizons, false_alarm_rate,
-                                      prior=prior, validation_markets=fit_rows["market"].to_numpy()[usable])
+        fits, calibration = fit_combination(fit_rows, names, horizons, settings, incumbents, prior, false_alarm_rate)
+        test_logits = np.column_stack([fits[h].logit(_logits(test_rows, names, h)) for h in horizons])
         probabilities = calibration.probability(test_logits)
         alerts = calibration.alerts(np.nan_to_num(probabilities, nan=-1.0))
         table = test_rows[["market", "date"]].copy()
@@ -68,6 +78,20 @@ def stacked_product(folds: list[tuple[object, list[ScoredModel]]], labels: pd.Da
     return results
 
 
+def fit_combination(rows: pd.DataFrame, names: list[str], horizons: list[int], settings: StackSettings,
+                    incumbents: list[str], prior: CalibrationPrior,
+                    false_alarm_rate: float) -> tuple[dict[int, StackFit], Calibration]:
+    """Per horizon the StackFit chosen on ``rows`` (validation rows with each member's calibrated score_{h}d as
+    "<member>:score_{h}d", labels and fold), and the calibration of the combined logit fitted on the same rows."""
+    fits = {h: _fit(rows, names, h, settings, incumbents) for h in horizons}
+    logits = np.column_stack([fits[h].logit(_logits(rows, names, h)) for h in horizons])
+    labels = rows[[storm_column(h) for h in horizons]].to_numpy(float)
+    usable = np.isfinite(logits).all(axis=1) & ~np.isnan(labels).all(axis=1)
+    calibration = fit_calibration(logits[usable], labels[usable], horizons, false_alarm_rate, prior=prior,
+                                  validation_markets=rows["market"].to_numpy()[usable])
+    return fits, calibration
+
+
 def _fit(rows: pd.DataFrame, names: list[str], horizon: int, settings: StackSettings,
          incumbents: list[str]) -> StackFit:
     """The stack at one horizon; where the validation rows cannot judge one (no fold with a storm and a calm day),
@@ -77,11 +101,12 @@ def _fit(rows: pd.DataFrame, names: list[str], horizon: int, settings: StackSett
                          rows["date"].to_numpy(str), rows["market"].to_numpy(str), rows["fold"].to_numpy(str), settings,
                          incumbents)
     except ValueError as err:
-        own = next((name for name in ("fused", "only-prices") if name in names), names[0])
-        return StackFit(members=list(names), weights={name: float(name == own) for name in names}, intercept=0.0,
-                        means={name: 0.0 for name in names}, sds={name: 1.0 for name in names}, shipped=own,
-                        best_member=own, gain={"estimate": None, "low": None, "high": None, "n_resamples": 0},
-                        reason=f"{own} ships alone: the validation rows cannot fit a stack ({err})", member_aurocs={})
+        own = NEURAL if NEURAL in names else names[0]
+        logits = _logits(rows, names, horizon)
+        means = {name: float(np.nanmean(values)) if np.isfinite(values).any() else 0.0 for name, values in logits.items()}
+        return shipped_alone(list(names), own, means, {}, own, {"estimate": None, "low": None, "high": None,
+                                                               "n_resamples": 0},
+                             f"{own} ships alone: the validation rows cannot fit a stack ({err})", {})
 
 
 def _scored_enough(rows: pd.DataFrame, names: list[str], horizons: list[int]) -> tuple[list[str], list[str]]:
@@ -90,7 +115,7 @@ def _scored_enough(rows: pd.DataFrame, names: list[str], horizons: list[int]) ->
     kept, notes = [], []
     for name in names:
         share = float(np.mean([rows[f"{name}:{score_column(h)}"].notna().mean() for h in horizons])) if len(rows) else 0.0
-        if share >= 0.5 or name == "fused":
+        if share >= 0.5 or name == NEURAL:
             kept.append(name)
         else:
             notes.append(f"{name} left out of the stack: it scored {share:.0%} of the validation rows")
@@ -104,11 +129,7 @@ def _summary(fit: StackFit) -> dict:
 
 def _logits(rows: pd.DataFrame, names: list[str], horizon: int) -> dict[str, np.ndarray]:
     """Each candidate's logit of its calibrated probability: comparable across folds, monotone within one."""
-    logits = {}
-    for name in names:
-        p = np.clip(rows[f"{name}:{score_column(horizon)}"].to_numpy(float), PROBABILITY_CLIP, 1 - PROBABILITY_CLIP)
-        logits[name] = np.log(p) - np.log1p(-p)
-    return logits
+    return {name: probability_logit(rows[f"{name}:{score_column(horizon)}"].to_numpy(float)) for name in names}
 
 
 def _aligned(tables: dict[str, pd.DataFrame], names: list[str], horizons: list[int]) -> pd.DataFrame:
@@ -128,3 +149,67 @@ def _pooled_validation(seen: list[tuple[str, dict[str, pd.DataFrame]]], names: l
     parts = [_aligned(tables, names, horizons).assign(fold=fold) for fold, tables in seen
              if all(name in tables for name in names)]
     return pd.concat(parts, ignore_index=True)
+
+
+# ---- the product `storm train` publishes ------------------------------------------------------------------------
+
+PREDICTION_BATCH_ROWS = 256
+
+
+@dataclass
+class PublishedProduct:
+    version: str
+    product: ProductModel
+    notes: list[str]
+
+
+def publish_product(config: StormConfig, evidence, store: ObjectStore, settings: StackSettings | None = None,
+                    progress: StageReporter = SILENT) -> PublishedProduct:
+    """Fit the desk's members on the run's published split, stack them with its neural model on the split's
+    validation rows (the same rule as every evaluated fold: storm.evaluation.stack), and publish the result as a new
+    version of the run holding the neural weights and product.json.
+
+    ``evidence``: the IngestedEvidence the run was trained on (its panel scores the validation rows)."""
+    from storm.ingest import read_prices
+    from storm.labels import label_table
+    from storm.training.artifacts import PRODUCT as PRODUCT_JSON, read_model, republish_with
+    from storm.training.predictor import predictor_from_published
+
+    run, horizons = config.train.run_name, list(config.labels.horizons)
+    layout = Layout(store)
+    published = read_model(store, layout, run)
+    split = published.split
+    prices = read_prices(store, layout)
+    labels = label_table(prices, config.labels)
+    with progress.stage(f"{run}: fitting the desk's members (trail-vol, GARCH, price logistic"
+                        + (", boosted trees" if config.evaluation.boosted else "") + ") on the training dates"):
+        desk = fit_desk_members(prices, labels, split.train, split.validation, horizons,
+                                config.labels.volatility_window, config.train.false_alarm_rate,
+                                config.train.calibration_prior_episodes,
+                                BoostedSettings() if config.evaluation.boosted else None)
+    validation = set(split.validation)
+    tables = {}
+    with progress.stage(f"{run}: scoring {len(validation)} validation dates with every member"):
+        rows = evidence.panel.rows_on(split.validation)
+        tables[NEURAL] = collect_predictions(batches_of_rows(evidence.panel, rows, PREDICTION_BATCH_ROWS),
+                                             {NEURAL: plain_scorer(NEURAL, predictor_from_published(published))},
+                                             horizons)[NEURAL]
+        for name, table in desk.raw_logits(prices).items():
+            chosen = table[table["date"].isin(validation)].reset_index(drop=True)
+            probabilities = desk.probability(name, chosen[[logit_column(h) for h in horizons]].to_numpy(float))
+            tables[name] = chosen[["market", "date"]].assign(
+                **{score_column(h): probabilities[:, i] for i, h in enumerate(horizons)})
+    names = [NEURAL, *(m for m in DESK_MEMBERS if m in tables)]
+    fit_rows = _aligned(tables, names, horizons).assign(fold="final")
+    names, notes = _scored_enough(fit_rows, names, horizons)
+    train = labels[labels["date"].isin(set(split.train))].sort_values(["market", "date"])
+    prior = calibration_prior(train["market"].to_numpy(), train[[storm_column(h) for h in horizons]].to_numpy(float),
+                              horizons, config.train.calibration_prior_episodes)
+    with progress.stage(f"{run}: choosing the stack on {len(fit_rows)} validation rows"):
+        fits, calibration = fit_combination(fit_rows, names, horizons, settings or StackSettings(),
+                                            [m for m in names if m != NEURAL], prior, config.train.false_alarm_rate)
+    product = ProductModel(horizons=horizons, members=names, fits=fits, calibration=calibration, desk=desk)
+    payload = json.dumps(product.to_json(), sort_keys=True, allow_nan=False).encode("utf-8")
+    version = republish_with(store, layout, run, {PRODUCT_JSON: payload},
+                             {"product": {"members": names, "horizons": product.card(), "notes": notes}})
+    return PublishedProduct(version.version, product, notes)

@@ -25,8 +25,8 @@ from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY
                                         price_features, truth_models)
 from storm.evaluation.placement import fold_storms, placement_advice
 from storm.evaluation.plots import episode_scores_png, reliability_by_horizon_png, score_over_price_png
-from storm.evaluation.predictions import collect_predictions, long_predictions
-from storm.evaluation.product import stacked_product
+from storm.evaluation.predictions import collect_predictions, long_predictions, plain_scorer
+from storm.evaluation.product import publish_product, stacked_product
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
 from storm.features.price_history import quant_price_features
 from storm.schema import storm_column
@@ -141,6 +141,9 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
         for outcome, (product, summary) in zip(outcomes, stacked):
             outcome.models.insert(0, product)
             outcome.stack = summary
+    if final_model and config.evaluation.stack:  # what storm train publishes: the final model stacked with the desk's
+        with clock.timed("stack"):
+            publish_product(config.with_overrides({"train.run_name": run}), build, store, progress=progress)
     fused = pooled_fused(outcomes)
     report = _report(config, run, outcomes, fused, horizons, context)
     report_path, plot_paths = write_outputs(store, layout, run, report, fused, prices, outcomes,
@@ -224,11 +227,6 @@ def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, train
             models.append(on_rows(boosted, fused_table[["market", "date"]]))
     return FoldOutcome(split=split, models=models, runs={name: model.summary for name, model in trained.items()},
                        masked={variant.modality: tables[variant.name] for variant in ablations})
-
-
-def plain_scorer(name: str, predictor):
-    """A collect_predictions scorer: the predictor's own outputs, with logits, under ``name``."""
-    return lambda inputs: {name: predictor.predict(inputs, with_logits=True)}
 
 
 def validation_predictions(panel, split, trained: dict[str, "TrainedModel"], horizons: list[int],

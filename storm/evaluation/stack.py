@@ -12,19 +12,16 @@ Pure numpy/scipy: arrays in, a ``StackFit`` out, for one horizon.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
+from storm.desk.combination import STACK, StackFit
 from storm.evaluation.bootstrap import RankedRows, resample_counts
 from storm.evaluation.metrics import within_fold_auroc
-
-STACK = "stack"
-
 
 @dataclass(frozen=True)
 class StackSettings:
@@ -41,67 +38,6 @@ class StackSettings:
     seed: int = 0
     confidence: float = 0.95
     min_gain: float = 0.0  # the gain's lower bound must exceed this for the stack to ship
-
-
-@dataclass
-class StackFit:
-    """What ships at one horizon: logit = intercept + Σ_m weights[m] × (logit_m − means[m]) / sds[m].
-
-    When a member ships alone its standardisation is the identity (mean 0, sd 1, weight 1, intercept 0), so its
-    logit passes through bit for bit.
-    """
-
-    members: list[str]
-    weights: dict[str, float]
-    intercept: float
-    means: dict[str, float]
-    sds: dict[str, float]
-    shipped: str  # "stack" or a member's name
-    best_member: str
-    gain: dict  # estimate, low, high, n_resamples: within-fold AUROC of the CV stack − the best member's
-    reason: str
-    member_aurocs: dict[str, float]
-
-    def member_terms(self, logits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Each member's additive term w_m z_m (0 where w_m = 0, even if that member is missing)."""
-        return {m: self._term(m, logits) for m in self.members}
-
-    def logit(self, logits: dict[str, np.ndarray]) -> np.ndarray:
-        """The shipped combination; NaN where a member with a positive weight is NaN."""
-        total = np.full(np.shape(logits[self._used()[0]]), self.intercept, dtype=np.float64)
-        for m in self._used():
-            total = total + self._term(m, logits)
-        return total
-
-    def member_contributions(self, logits: dict[str, np.ndarray],
-                             baseline: dict[str, float | np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        """Exact Shapley values of the members for the logit: they add up to logit − baseline logit.
-
-        The logit is additive in members, so member m's Shapley value is its term minus its term at the baseline.
-        Default baseline: every member at its mean (z = 0), whose logit is the intercept; then the value is w_m z_m.
-        ``baseline`` gives members' raw logits instead (a reference day, or a market's average).
-        """
-        terms = self.member_terms(logits)
-        if baseline is None:
-            return terms
-        return {m: terms[m] - self._term(m, baseline) for m in self.members}
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> StackFit:
-        return cls(**json.loads(text))
-
-    def _used(self) -> list[str]:
-        used = [m for m in self.members if self.weights[m] != 0]
-        return used or self.members[:1]
-
-    def _term(self, member: str, logits: dict) -> np.ndarray:
-        weight = self.weights[member]
-        if weight == 0:
-            return np.zeros(np.shape(logits[member]) if member in logits else np.shape(next(iter(logits.values()))))
-        return weight * ((np.asarray(logits[member], dtype=np.float64) - self.means[member]) / self.sds[member])
 
 
 def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarray, markets: np.ndarray,
@@ -150,10 +86,17 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
         reason += (f" Against the desk's best, {incumbent} ({member_aurocs[incumbent]:.3f}), {best} gains "
                    f"{_signed(challenge['estimate'])} (interval {_signed(challenge['low'])} to "
                    f"{_signed(challenge['high'])}): {shipped} ships.")
-    alone = {m: float(m == shipped) for m in members}
-    return StackFit(members, alone, 0.0, {m: 0.0 if m == shipped else float(mu) for m, mu in zip(members, means)},
-                    {m: 1.0 if m == shipped else float(sd) for m, sd in zip(members, sds)}, shipped, best, gain,
-                    reason, member_aurocs)
+    return shipped_alone(members, shipped, dict(zip(members, map(float, means))), dict(zip(members, map(float, sds))),
+                         best, gain, reason, member_aurocs)
+
+
+def shipped_alone(members: list[str], shipped: str, means: dict[str, float], sds: dict[str, float], best: str,
+                  gain: dict, reason: str, member_aurocs: dict) -> StackFit:
+    """One member ships unchanged: logit = mean + (logit − mean), its own logit; "every member at its mean" (the
+    explanations' baseline) is then that member at its validation mean."""
+    return StackFit(members, {m: float(m == shipped) for m in members}, means.get(shipped, 0.0), means,
+                    {m: 1.0 if m == shipped else sds.get(m, 1.0) for m in members}, shipped, best, gain, reason,
+                    member_aurocs)
 
 
 def _signed(value: float | None) -> str:

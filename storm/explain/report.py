@@ -25,13 +25,25 @@ def default_horizon(scores: pd.DataFrame, market: str) -> int:
 
 
 def breakdown_lines(rows: pd.DataFrame, score_row=None) -> list[str]:
-    """Score, baseline, each modality's Shapley value (logit and probability) and each modality's items."""
-    first = rows.iloc[0]
+    """Score, baseline, each modality's Shapley value (logit and probability) and each modality's items; for a
+    stacked model first each member's Shapley value in the published score, then the neural member's own breakdown."""
+    members = rows[rows["kind"] == "member"].sort_values("rank")
+    rows = rows[rows["kind"] != "member"]
+    first = members.iloc[0] if len(members) else rows.iloc[0]
     lines = [f"{first.market} on {first.date}, {int(first.horizon)}-day horizon: score {probability(first.score)} "
              f"(logit {first.score_logit:+.2f})"
              + (f", {'ON ALERT' if bool(score_row.alert) else 'no alert'} at threshold "
-                f"{probability(score_row.threshold)}" if score_row is not None else ""),
-             f"{BASELINE_NOTE}: {probability(first.baseline)} (logit {first.baseline_logit:+.2f})"]
+                f"{probability(score_row.threshold)}" if score_row is not None else "")]
+    if len(members):
+        lines += member_lines(members)
+        if rows.empty:
+            return lines
+        first = rows.iloc[0]
+        shipped = "fused" in set(members["item"])
+        lines.append(("inside the neural member (fused)" if shipped else
+                      "the neural member (fused) has weight 0 in this score; for reference")
+                     + f": its own calibrated score {probability(first.score)} (logit {first.score_logit:+.2f})")
+    lines.append(f"{BASELINE_NOTE}: {probability(first.baseline)} (logit {first.baseline_logit:+.2f})")
     lines += _evidence_weight_lines(first)
     lines.append("contributions (exact Shapley values over the modalities; they add up to score - baseline):")
     modalities = rows[rows["kind"] == "modality"].set_index("modality")
@@ -53,6 +65,22 @@ def breakdown_lines(rows: pd.DataFrame, score_row=None) -> list[str]:
         for item in items.itertuples(index=False):
             when = f"{item.item_date}  " if item.item_date else ""
             lines.append(f"    {item.contribution_logit:+.4f} ({signed(item.contribution)})  {when}{item.item}")
+    return lines
+
+
+def member_lines(members: pd.DataFrame) -> list[str]:
+    """A stacked score's members: each one's exact Shapley value in the published score, its own probability and
+    its term in the stack's logit; they add up to score − baseline (every member at its validation mean)."""
+    first = members.iloc[0]
+    lines = [f"baseline: the published score with every member at its validation mean: {probability(first.baseline)} "
+             f"(logit {first.baseline_logit:+.2f})",
+             "members (exact Shapley values over the stack's members; they add up to score - baseline):"]
+    for row in members.itertuples(index=False):
+        own = "not scored (weight 0)" if not math.isfinite(row.item_value) else f"its own score {probability(row.item_value)}"
+        lines.append(f"  {row.item:<12} {signed(row.contribution):>9}   (stack logit term {row.contribution_logit:+.3f}; "
+                     f"{own})")
+    lines.append(f"  {'sum':<12} {signed(members['contribution'].sum()):>9} = {probability(first.score)} - "
+                 f"{probability(first.baseline)}")
     return lines
 
 

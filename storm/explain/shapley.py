@@ -22,22 +22,27 @@ FULL = 2 ** N_PLAYERS - 1
 EMPTY = 0
 
 
-def _weight(size: int) -> float:
+def _weight(size: int, players: int = N_PLAYERS) -> float:
     """|S|! (n - |S| - 1)! / n!: the weight of adding a player to a coalition of `size` others."""
-    return factorial(size) * factorial(N_PLAYERS - size - 1) / factorial(N_PLAYERS)
+    return factorial(size) * factorial(players - size - 1) / factorial(players)
 
 
-def shapley_matrix() -> np.ndarray:
-    """[8, 3]: phi = values @ matrix, for values indexed by coalition."""
-    matrix = np.zeros((2 ** N_PLAYERS, N_PLAYERS))
-    for player in range(N_PLAYERS):
-        for coalition in range(2 ** N_PLAYERS):
+def shapley_matrix(players: int = N_PLAYERS) -> np.ndarray:
+    """[2^n, n]: phi = values @ matrix, for values indexed by coalition (bit i of the index: player i is in)."""
+    matrix = np.zeros((2 ** players, players))
+    for player in range(players):
+        for coalition in range(2 ** players):
             if coalition >> player & 1:
                 continue
-            weight = _weight(bin(coalition).count("1"))
+            weight = _weight(bin(coalition).count("1"), players)
             matrix[coalition | 1 << player, player] += weight
             matrix[coalition, player] -= weight
     return matrix
+
+
+def coalitions(players: int) -> np.ndarray:
+    """[2^n, n] bool: coalition k holds player i when bit i of k is set."""
+    return np.array([[bool(k >> i & 1) for i in range(players)] for k in range(2 ** players)], dtype=bool)
 
 
 SHAPLEY_MATRIX = shapley_matrix()

@@ -3,6 +3,9 @@
 One row per (market, horizon) and modality (kind "modality": its Shapley value) and per kept item
 (kind "item": the headline, price reading or call and its occlusion effect). Every row repeats the
 score and the baseline it explains, in logit (the model's raw storm logit) and in calibrated probability.
+A stacked model (storm.desk.product) adds one row per member (kind "member": its exact Shapley value in the
+published score, with the published score and baseline); its modality and item rows then explain the neural
+member's own score.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ def explanations_table(samples_rows, markets, dates, version: str) -> pd.DataFra
     table["evidence_weight"] = table["evidence_weight"].astype("float64")
     table["horizon"] = table["horizon"].astype("int32")
     table["rank"] = table["rank"].astype("int32")
-    kind_order = table["kind"].map({"modality": 0, "item": 1})
+    kind_order = table["kind"].map({"member": 0, "modality": 1, "item": 2})
     modality_order = table["modality"].map({m: i for i, m in enumerate(MODALITIES)})
     table = table.assign(_k=kind_order, _m=modality_order).sort_values(
         ["date", "market", "horizon", "_k", "_m", "rank"], kind="stable").drop(columns=["_k", "_m"])
@@ -92,18 +95,34 @@ def main_driver(table: pd.DataFrame, market: str, horizon: int) -> tuple[str, pd
 
 
 def driver_lines(table: pd.DataFrame, scores: pd.DataFrame) -> list[str]:
-    """Per alerting market (its shortest alerting horizon): the main driver and its top 3 items, one line each."""
+    """Per alerting market (its shortest alerting horizon): the main driver and its top 3 items, one line each.
+
+    For a stacked model the driver is first the member that raised the score most; when that is the neural
+    member, its own main modality and items follow."""
     lines = []
     alerting = scores[scores["alert"]].sort_values(["market", "horizon"]).drop_duplicates("market")
     for row in alerting.sort_values("score", ascending=False).itertuples(index=False):
-        found = main_driver(table, row.market, int(row.horizon))
+        mine = table[(table.market == row.market) & (table.horizon == row.horizon)]
+        members = mine[mine.kind == "member"].sort_values("contribution", ascending=False)
+        if len(members):
+            top = members.iloc[0]
+            if top["contribution"] <= 0:
+                lines.append(f"{row.market} {int(row.horizon)}d: no member raised it above the baseline "
+                             f"({probability(top['baseline'])}); the alert threshold sits below it")
+                continue
+            lines.append(f"{row.market} {int(row.horizon)}d: driven by member {top['item']} "
+                         f"({signed(top['contribution'])} of {probability(row.score)})")
+            if top["item"] != "fused":
+                continue
+        found = main_driver(mine, row.market, int(row.horizon))
         if found is None:
             continue
         modality, items = found
-        share = table[(table.market == row.market) & (table.horizon == row.horizon) & (table.kind == "modality")
-                      & (table.modality == modality)]["contribution"].iloc[0]
-        lines.append(f"{row.market} {int(row.horizon)}d: driven by {modality} ({signed(share)} of "
-                     f"{probability(row.score)})")
+        share = mine[(mine.kind == "modality") & (mine.modality == modality)]["contribution"].iloc[0]
+        lines.append(("    within it, " if len(members) else f"{row.market} {int(row.horizon)}d: ")
+                     + f"driven by {modality} ({signed(share)} of "
+                     + (f"its own {probability(mine[mine.kind == 'modality']['score'].iloc[0])})" if len(members)
+                        else f"{probability(row.score)})"))
         for item in items.itertuples(index=False):
             lines.append(f"    {item.contribution_logit:+.4f} logit ({signed(item.contribution)})  {_short(item.item)}")
     return lines

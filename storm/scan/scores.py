@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from storm.schema import MODALITIES, SCORE_COLUMNS, INPUT_STATUSES
+from storm.schema import INPUT_STATUSES, MODALITIES, PRODUCT_MEMBERS, SCORE_COLUMNS, member_column
 
 
 def scores_table(predictions: pd.DataFrame, horizons: list[int], thresholds: dict[int, float], version: str) -> pd.DataFrame:
@@ -32,6 +32,10 @@ def scores_table(predictions: pd.DataFrame, horizons: list[int], thresholds: dic
                 source = f"weight_{modality}"
             part[f"weight_{modality}"] = predictions[source].astype("float64").to_numpy()
             part[f"present_{modality}"] = predictions[f"present_{modality}"].astype(bool).to_numpy()
+        for member in PRODUCT_MEMBERS:  # a stacked model's member contributions (storm.desk.product); else NaN
+            source = f"{member_column(member)}_{horizon}d"
+            part[member_column(member)] = (predictions[source].astype("float64").to_numpy() if source in predictions
+                                           else np.nan)
         rows.append(part)
     table = pd.concat(rows, ignore_index=True)[list(SCORE_COLUMNS)]
     return table.sort_values(["date", "market", "horizon"], kind="stable").reset_index(drop=True)

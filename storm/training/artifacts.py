@@ -38,6 +38,8 @@ CALIBRATION = "calibration.json"
 HISTORY = "history.json"
 SPLIT = "split.json"
 PUBLISHED_FILES = (MODEL_WEIGHTS, CALIBRATION, HISTORY, SPLIT)  # each recorded by sha256 in the card
+PRODUCT = "product.json"  # optional: the stacked product (storm.desk.product), recorded like the others when present
+OPTIONAL_FILES = (PRODUCT,)
 VERSION_CHARS = 12
 
 
@@ -81,10 +83,15 @@ class ModelVersion:
 
 def publish_model(store: ObjectStore, layout: Layout, run: str, weights: bytes, card: dict, calibration: Calibration,
                   history: list[dict], split: DateSplit,
-                  before_pointer: Callable[[str], None] | None = None) -> ModelVersion:
-    """write_model, returning what was published (run, version, prefix, hashes)."""
+                  before_pointer: Callable[[str], None] | None = None,
+                  optional: dict[str, bytes] | None = None) -> ModelVersion:
+    """write_model, returning what was published (run, version, prefix, hashes); ``optional``: OPTIONAL_FILES
+    published inside the same version (the stacked product)."""
+    unknown = set(optional or {}) - set(OPTIONAL_FILES)
+    if unknown:
+        raise ValueError(f"publish_model: {sorted(unknown)} are not files a model version may hold ({OPTIONAL_FILES})")
     files = {MODEL_WEIGHTS: weights, CALIBRATION: _json_bytes(calibration.to_json()), HISTORY: _json_bytes(history),
-             SPLIT: _json_bytes(split.to_json())}
+             SPLIT: _json_bytes(split.to_json()), **(optional or {})}
     hashes = {name: _sha256(payload) for name, payload in files.items()}
     version = content_version(card, hashes)
     card["version"] = version
@@ -121,6 +128,7 @@ class PublishedModel:
     version: str = ""
     split: DateSplit | None = None
     history: list[dict] | None = None
+    product: dict | None = None  # product.json (storm.desk.product.ProductModel.to_json); None: the neural model alone
 
 
 def read_model(store: ObjectStore, layout: Layout, run: str, version: str | None = None) -> PublishedModel:
@@ -132,7 +140,21 @@ def read_model(store: ObjectStore, layout: Layout, run: str, version: str | None
     return PublishedModel(
         card=card, weights=weights_from_bytes(contents[MODEL_WEIGHTS]),
         calibration=Calibration.from_json(json.loads(contents[CALIBRATION])), run=run, version=version,
-        split=DateSplit.from_json(json.loads(contents[SPLIT])), history=json.loads(contents[HISTORY]))
+        split=DateSplit.from_json(json.loads(contents[SPLIT])), history=json.loads(contents[HISTORY]),
+        product=json.loads(contents[PRODUCT]) if PRODUCT in contents else None)
+
+
+def republish_with(store: ObjectStore, layout: Layout, run: str, optional: dict[str, bytes],
+                   card_update: dict) -> ModelVersion:
+    """A new version of ``run``: its current version's files, plus ``optional`` files and ``card_update`` in the
+    card, published and switched to as one version (a reader sees the old version whole or the new one whole)."""
+    pointer = read_pointer(store, layout, run)
+    contents = verify_version(store, layout, run, pointer["version"], pointer.get("card_sha256"))
+    card = {key: value for key, value in json.loads(contents[MODEL_CARD]).items() if key != "files"}
+    card.update(card_update)
+    return publish_model(store, layout, run, contents[MODEL_WEIGHTS], card,
+                         Calibration.from_json(json.loads(contents[CALIBRATION])), json.loads(contents[HISTORY]),
+                         DateSplit.from_json(json.loads(contents[SPLIT])), optional=optional)
 
 
 def read_weights(store: ObjectStore, layout: Layout, run: str, version: str | None = None) -> dict:
@@ -178,7 +200,7 @@ def verify_version(store: ObjectStore, layout: Layout, run: str, version: str,
     _check_hash(card_path, contents[MODEL_CARD], expected_card_sha256, f"the pointer {layout.model_pointer(run)}")
     card = json.loads(contents[MODEL_CARD])
     recorded = card.get("files", {})
-    for name in PUBLISHED_FILES:
+    for name in (*PUBLISHED_FILES, *(name for name in OPTIONAL_FILES if name in recorded)):
         path = layout.model_version_file(run, version, name)
         if name not in recorded:
             raise ModelIntegrityError(f"{card_path} records no sha256 for {name}; republish run {run}")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 from sklearn.metrics import roc_auc_score
 
-from storm.evaluation.boosted import BoostedModel, BoostedSettings, fit_boosted
+from storm.desk.boosted import BoostedModel, BoostedSettings, fit_boosted
 from storm.features.price_history import QUANT_FEATURES, QUANT_MONOTONE
 
 FAST = BoostedSettings(n_estimators=200, early_stopping_rounds=20, threads=1)
