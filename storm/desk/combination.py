@@ -19,8 +19,8 @@ STACK = "stack"
 class StackFit:
     """What ships at one horizon: logit = intercept + Σ_m weights[m] × (logit_m − means[m]) / sds[m].
 
-    When a member ships alone its standardisation is the identity (mean 0, sd 1, weight 1, intercept 0), so its
-    logit passes through bit for bit.
+    When a member ships alone its weight is 1, its sd 1 and the intercept its validation mean, so its logit passes
+    through unchanged and "every member at its mean" (the explanations' baseline) is that member at its mean.
     """
 
     members: list[str]
@@ -39,7 +39,10 @@ class StackFit:
         return {m: self._term(m, logits) for m in self.members}
 
     def logit(self, logits: dict[str, np.ndarray]) -> np.ndarray:
-        """The shipped combination; NaN where a member with a positive weight is NaN."""
+        """The shipped combination; NaN where a member with a positive weight is NaN. A member shipped alone passes
+        through bit for bit."""
+        if self.shipped != STACK and self.shipped in logits:
+            return np.asarray(logits[self.shipped], dtype=np.float64)
         total = np.full(np.shape(logits[self._used()[0]]), self.intercept, dtype=np.float64)
         for m in self._used():
             total = total + self._term(m, logits)

@@ -105,7 +105,8 @@ class DeskMembers:
     garch: dict[str, GarchParams]  # market -> its parameters (markets with too short a history are absent)
     logistic: dict[int, LogisticFit | None]  # None: one class in the training rows, no score
     boosted: BoostedModel | None
-    calibrations: dict[str, Calibration] = field(default_factory=dict)
+    calibrations: dict[str, Calibration] = field(default_factory=dict)  # the members that can score, each calibrated
+    skipped: dict[str, str] = field(default_factory=dict)  # member -> why it could not be fitted
 
     def raw_logits(self, prices: pd.DataFrame, members=DESK_MEMBERS) -> dict[str, pd.DataFrame]:
         """Per member (of ``members``), market, date and logit_{h}d for every row of ``prices`` (market, date, close;
@@ -122,8 +123,8 @@ class DeskMembers:
                 PRICE_LOGIT: _logit_table(keys, {h: _logistic_logits(self.logistic[h], readings)
                                                  for h in self.horizons}),
             }
-        tables = {name: table for name, table in tables.items() if name in members}
-        if self.boosted is not None and BOOSTED in members:
+        tables = {name: table for name, table in tables.items() if name in members and name in self.calibrations}
+        if self.boosted is not None and BOOSTED in members and BOOSTED in self.calibrations:
             quant = quant_price_features(prices)
             logits = self.boosted.logits(quant)
             tables[BOOSTED] = _logit_table(quant[["market", "date"]],
@@ -146,7 +147,8 @@ class DeskMembers:
                 "garch": {market: params.to_json() for market, params in self.garch.items()},
                 "logistic": {str(h): None if fit is None else vars(fit) for h, fit in self.logistic.items()},
                 "boosted": None if self.boosted is None else self.boosted.to_json(),
-                "calibrations": {name: calibration.to_json() for name, calibration in self.calibrations.items()}}
+                "calibrations": {name: calibration.to_json() for name, calibration in self.calibrations.items()},
+                "skipped": self.skipped}
 
     @classmethod
     def from_json(cls, data: dict) -> "DeskMembers":
@@ -156,7 +158,8 @@ class DeskMembers:
                    garch={market: GarchParams.from_json(v) for market, v in data["garch"].items()},
                    logistic={int(h): None if f is None else LogisticFit(**f) for h, f in data["logistic"].items()},
                    boosted=None if data["boosted"] is None else BoostedModel.from_json(data["boosted"]),
-                   calibrations={name: Calibration.from_json(c) for name, c in data["calibrations"].items()})
+                   calibrations={name: Calibration.from_json(c) for name, c in data["calibrations"].items()},
+                   skipped=dict(data.get("skipped", {})))
 
 
 def price_readings(prices: pd.DataFrame, garch: dict[str, GarchParams], horizons: list[int],
@@ -211,13 +214,18 @@ def fit_desk_members(prices: pd.DataFrame, labels: pd.DataFrame, train_dates: li
     if boosted is not None:
         members.boosted = fit_boosted(quant_price_features(ordered), labels, sorted(train), sorted(validation),
                                       horizons, boosted)
+    members.calibrations = dict.fromkeys(DESK_MEMBERS)  # placeholders, so raw_logits scores every member once
     logits = members.raw_logits(ordered)
+    members.calibrations = {}
     for name, table in logits.items():
         joined = table.merge(labels, on=["market", "date"], how="left")
         chosen = joined["date"].isin(validation).to_numpy()
         member_logits = joined[[_logit(h) for h in horizons]].to_numpy(float)[chosen]
         member_labels = joined[[storm_column(h) for h in horizons]].to_numpy(float)[chosen]
         usable = np.isfinite(member_logits).all(axis=1)
+        if not usable.any():  # e.g. GARCH where no market has MIN_GARCH_RETURNS training returns: not a member
+            members.skipped[name] = "no validation row has a score"
+            continue
         members.calibrations[name] = fit_calibration(
             member_logits[usable], member_labels[usable], horizons, false_alarm_rate, method="hazard", prior=prior,
             validation_markets=joined["market"].to_numpy()[chosen][usable])
