@@ -63,10 +63,12 @@ def active_alerts_panel() -> table.Panel:
 
 def why_alerting_panel() -> bargauge.Panel:
     return (bargauge.Panel().title("Why is it alerting").datasource(DATASOURCE)
-            .description("Per market and horizon on alert: how much news, prices (chart) and calls added to the score, "
-                         "in probability (exact Shapley values; they add up to score minus the all-masked baseline). "
-                         "`storm explain --market M --date D` names the headlines, price readings and calls.")
-            .with_target(query(WHY_ALERTING, "{{market}} {{horizon}}d {{modality}}", "A"))
+            .description("Per market and horizon on alert, in probability (exact Shapley values). A stacked score: "
+                         "each member's share (modality=all: trail-vol, garch, price-logit, boosted, fused; they add "
+                         "up to score minus every member at its mean). Inside the neural member (member=fused): how "
+                         "much news, prices (chart) and calls added to its own score. `storm explain --market M "
+                         "--date D` names the members, headlines, price readings and calls.")
+            .with_target(query(WHY_ALERTING, "{{market}} {{horizon}}d {{member}} {{modality}}", "A"))
             .orientation(VizOrientation.HORIZONTAL).unit("percentunit").min(-1).max(1).height(8).span(12))
 
 

@@ -14,7 +14,7 @@ from typing import Mapping
 import pandas as pd
 from prometheus_client import CollectorRegistry, Gauge
 
-from storm.schema import INPUT_STATUSES, MODALITIES, SCORE_COLUMNS, ScanStats
+from storm.schema import INPUT_STATUSES, MODALITIES, PRODUCT_MEMBERS, SCORE_COLUMNS, ScanStats, member_column
 
 ALERT_SCORE = "storm_alert_score"
 ALERT_THRESHOLD = "storm_alert_threshold"
@@ -28,6 +28,8 @@ SCAN_INPUTS = "storm_scan_inputs"
 SCAN_MARKETS_SCORED = "storm_scan_markets_scored"
 SCAN_MARKETS_MISSING = "storm_scan_markets_missing"
 MODEL_INFO = "storm_model_info"
+NEURAL_MEMBER = "fused"  # storm_alert_contribution's member label on the neural model's modality contributions
+MEMBER_COLUMNS = tuple(member_column(m) for m in PRODUCT_MEMBERS)
 
 ALL_METRICS = (
     ALERT_SCORE, ALERT_THRESHOLD, ALERT_ACTIVE, MODALITY_WEIGHT, ALERT_CONTRIBUTION, SCAN_LAST_SUCCESS, SCAN_DURATION,
@@ -65,7 +67,7 @@ def build_registry(
     model_version). stats None (a republish without stored stats) leaves out
     SCAN_STATS_METRICS so a push does not overwrite them.
     """
-    missing = [c for c in SCORE_COLUMNS if c not in scores.columns]
+    missing = [c for c in SCORE_COLUMNS if c not in scores.columns and c not in MEMBER_COLUMNS]  # scans before stacks
     if missing:
         raise ValueError(f"scores table lacks columns {missing}; expected SCORE_COLUMNS {list(SCORE_COLUMNS)}")
     registry = CollectorRegistry(auto_describe=True)
@@ -110,13 +112,23 @@ def _add_modality_weights(registry: CollectorRegistry, scores: pd.DataFrame) -> 
 
 
 def _add_contributions(registry: CollectorRegistry, scores: pd.DataFrame) -> None:
-    """Each modality's Shapley value in the score (probability units; they add up to score - baseline)."""
-    gauge = _gauge(registry, ALERT_CONTRIBUTION, "Contribution of each modality to the storm score, in probability: "
-                   "exact Shapley values that add up to score minus the all-masked baseline.",
-                   ("market", "horizon", "modality"))
+    """What moved each score, in probability units, labelled by member and modality.
+
+    member=fused, modality=news|prices|calls: the neural model's modality Shapley values (they add up to its own
+    score − its all-masked baseline). A stacked model (storm.desk.product) adds modality="all" per member: each
+    member's Shapley value in the published score (they add up to score − every member at its mean)."""
+    gauge = _gauge(registry, ALERT_CONTRIBUTION, "Contribution to the storm score, in probability (exact Shapley "
+                   "values): per member of a stacked score (modality=all; they add up to score minus baseline), and "
+                   "per modality inside the neural member (member=fused).", ("market", "horizon", "member", "modality"))
+    members = [m for m in PRODUCT_MEMBERS if member_column(m) in scores.columns]
     for row in scores.itertuples(index=False):
+        market, horizon = str(row.market), horizon_label(row.horizon)
         for modality in MODALITIES:
-            gauge.labels(str(row.market), horizon_label(row.horizon), modality).set(float(getattr(row, f"weight_{modality}")))
+            gauge.labels(market, horizon, NEURAL_MEMBER, modality).set(float(getattr(row, f"weight_{modality}")))
+        for member in members:
+            value = float(getattr(row, member_column(member)))
+            if value == value:  # NaN: not a stacked model, or a member it does not use
+                gauge.labels(market, horizon, member, "all").set(value)
 
 
 def _add_model_info(registry: CollectorRegistry, scores: pd.DataFrame, model_info: Mapping[str, str]) -> None:

@@ -50,11 +50,28 @@ def test_modality_weights_come_from_the_longest_horizon(scores, stats):
     assert value(registry, contract.MODALITY_WEIGHT, market="DAX", modality="prices") == pytest.approx(0.6)
 
 
-def test_contributions_carry_market_horizon_and_modality(scores, stats):
+def test_contributions_carry_market_horizon_member_and_modality(scores, stats):
     registry = build_registry(scores, stats, {})
-    assert value(registry, contract.ALERT_CONTRIBUTION, market="SPX", horizon="5", modality="news") == \
-        pytest.approx(0.5 + 5 / 1000)
-    assert value(registry, contract.ALERT_CONTRIBUTION, market="DAX", horizon="20", modality="calls") == pytest.approx(0.4)
+    assert value(registry, contract.ALERT_CONTRIBUTION, market="SPX", horizon="5", member="fused",
+                 modality="news") == pytest.approx(0.5 + 5 / 1000)
+    assert value(registry, contract.ALERT_CONTRIBUTION, market="DAX", horizon="20", member="fused",
+                 modality="calls") == pytest.approx(0.4)
+    assert len([k for k in samples(registry) if k[0] == contract.ALERT_CONTRIBUTION]) == len(scores) * 3
+
+
+def test_a_stacked_scores_members_are_published_with_modality_all_and_unused_members_are_not(scores, stats):
+    stacked = scores.assign(member_garch=0.03, member_fused=0.01, member_boosted=float("nan"))
+    registry = build_registry(stacked, stats, {})
+    assert value(registry, contract.ALERT_CONTRIBUTION, market="SPX", horizon="5", member="garch",
+                 modality="all") == pytest.approx(0.03)
+    members = {dict(k[1])["member"] for k in samples(registry) if k[0] == contract.ALERT_CONTRIBUTION
+               and dict(k[1])["modality"] == "all"}
+    assert members == {"garch", "fused"}
+
+
+def test_scores_stored_before_stacks_existed_still_publish(scores, stats):
+    old = scores.drop(columns=[c for c in scores.columns if c.startswith("member_")])
+    registry = build_registry(old, stats, {})
     assert len([k for k in samples(registry) if k[0] == contract.ALERT_CONTRIBUTION]) == len(scores) * 3
 
 
