@@ -23,6 +23,9 @@ from storm.training.calibration import Calibration, calibration_prior, fit_calib
 
 TRAIL_VOL, GARCH, PRICE_LOGIT, BOOSTED = "trail-vol", "garch", "price-logit", "boosted"
 DESK_MEMBERS = (TRAIL_VOL, GARCH, PRICE_LOGIT, BOOSTED)
+# what a risk desk already runs, GARCH first: the models a challenger (boosted trees, storm's neural model) must beat
+# with a significant margin before it replaces them; GARCH ships where the validation rows can rank nobody
+DESK_INCUMBENTS = (GARCH, TRAIL_VOL, PRICE_LOGIT)
 LOGIT_FEATURES = ("trail_vol_20", "trail_vol_60", "drawdown_60", "return_5", "return_20")  # + garch_{h}d
 
 

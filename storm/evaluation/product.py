@@ -27,7 +27,7 @@ from storm.features.windows import batches_of_rows
 from storm.store import Layout, ObjectStore
 
 from storm.desk.combination import StackFit
-from storm.desk.members import DESK_MEMBERS
+from storm.desk.members import DESK_INCUMBENTS, DESK_MEMBERS
 from storm.desk.product import NEURAL, probability_logit
 from storm.evaluation.metrics import alert_column, logit_column, score_column
 from storm.evaluation.report import ScoredModel
@@ -58,7 +58,7 @@ def stacked_product(folds: list[tuple[object, list[ScoredModel]]], labels: pd.Da
         fit_rows = _pooled_validation(seen, names, horizons)
         names, dropped = _scored_enough(fit_rows, names, horizons)
         test_rows = _aligned({m.name: m.predictions for m in candidates}, names, horizons)
-        incumbents = [m.name for m in candidates if m.kind == "baseline" and m.name in names]
+        incumbents = [name for name in DESK_INCUMBENTS if name in names]
         train = labels[labels["date"].isin(set(split.train))].sort_values(["market", "date"])
         prior = calibration_prior(train["market"].to_numpy(), train[[storm_column(h) for h in horizons]].to_numpy(float),
                                   horizons, prior_episodes)
@@ -95,13 +95,13 @@ def fit_combination(rows: pd.DataFrame, names: list[str], horizons: list[int], s
 def _fit(rows: pd.DataFrame, names: list[str], horizon: int, settings: StackSettings,
          incumbents: list[str]) -> StackFit:
     """The stack at one horizon; where the validation rows cannot judge one (no fold with a storm and a calm day),
-    storm's own model ships alone: nothing on validation says another candidate is better."""
+    the desk's first incumbent (GARCH) ships alone: nothing on validation says a challenger is better."""
     try:
         return fit_stack(_logits(rows, names, horizon), rows[storm_column(horizon)].to_numpy(float),
                          rows["date"].to_numpy(str), rows["market"].to_numpy(str), rows["fold"].to_numpy(str), settings,
                          incumbents)
     except ValueError as err:
-        own = NEURAL if NEURAL in names else names[0]
+        own = next((name for name in (*incumbents, NEURAL) if name in names), names[0])
         logits = _logits(rows, names, horizon)
         means = {name: float(np.nanmean(values)) if np.isfinite(values).any() else 0.0 for name, values in logits.items()}
         return shipped_alone(list(names), own, means, {}, own, {"estimate": None, "low": None, "high": None,
@@ -207,7 +207,8 @@ def publish_product(config: StormConfig, evidence, store: ObjectStore, settings:
                               horizons, config.train.calibration_prior_episodes)
     with progress.stage(f"{run}: choosing the stack on {len(fit_rows)} validation rows"):
         fits, calibration = fit_combination(fit_rows, names, horizons, settings or StackSettings(),
-                                            [m for m in names if m != NEURAL], prior, config.train.false_alarm_rate)
+                                            [m for m in DESK_INCUMBENTS if m in names], prior,
+                                            config.train.false_alarm_rate)
     product = ProductModel(horizons=horizons, members=names, fits=fits, calibration=calibration, desk=desk)
     payload = json.dumps(product.to_json(), sort_keys=True, allow_nan=False).encode("utf-8")
     version = republish_with(store, layout, run, {PRODUCT_JSON: payload},
