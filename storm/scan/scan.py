@@ -33,7 +33,7 @@ from storm.ingest import read_prices
 from storm.ray_runtime import ensure_ray
 from storm.metrics.stored import write_scan_stats
 from storm.scan.coherence import check_horizon_order
-from storm.scan.score_store import write_day_scores
+from storm.scan.score_store import write_day_explanations, write_day_scores
 from storm.scan.scores import input_counts, scores_table
 from storm.schema import MODALITIES, MODALITY_SOURCES, ScanStats
 from storm.store import Layout, ObjectStore, open_store
@@ -180,7 +180,7 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
         outcome.score_paths[date] = write_day_scores(store, layout, date, table, version, namespace, force)
         if explain:  # the lease is ours now: write_day_scores refused otherwise
             outcome.explanations[date] = explanations_table(day["explanation"], day["market"], day["date"], version)
-            store.write_table(layout.explanations(date, namespace), outcome.explanations[date])
+            write_day_explanations(store, layout, date, outcome.explanations[date], version, namespace)
         stats = ScanStats(
             date=date,
             duration_seconds=round(elapsed_per_date, 3),

@@ -2,18 +2,24 @@
 
 Each date's scores carry a lease beside them (scores/date=D/lease.json, see
 Layout.scores_lease) naming the model version that wrote them, the scan that
-holds it (host, process, a random tag) and when it was taken. The lease is
-created exclusively (locally a hard link that fails if the name exists, like
-O_EXCL; on S3 a conditional PUT, If-None-Match: *, after probing once that the
-store honours it), so of two scans racing on one date with different versions
-exactly one wins. A rerun with the same version rewrites the same bytes
-(idempotent); another version is refused unless `force=True` (`storm scan
---force`), or unless the lease is stale: older than `storage.lease_stale_seconds`
-with no scores beside it (a scan killed between the two). After writing its
-scores a scan reads the lease again: if another version took it meanwhile, the
-scan withdraws its own scores and raises LeaseLost, so a date never holds one
-version's lease over another's scores. A candidate run writes into its own
-namespace (candidates/<run>/scores/…) and never touches production scores.
+holds it (host, process, a random tag) and when it was taken. Every write of a
+lease, the scores or the explanations is a compare-and-swap on the object's
+version (ObjectStore.write_if: locally under a folder lock, on S3 a PUT with
+If-None-Match: * or If-Match: <ETag>, after probing once that the store honours
+both), so of two scans racing on one date exactly one wins and the other is
+refused with nothing of its own left behind.
+
+A rerun with the same version rewrites the same bytes (idempotent); another
+version is refused unless `force=True` (`storm scan --force`), or unless the
+lease is stale: older than `storage.lease_stale_seconds` with no scores beside
+it (a scan killed between the two). Scores and explanations are written only
+after reading that the lease still names this version, against the object's
+version seen before that read; after writing, the lease is read again, and if
+another version took it meanwhile the scan withdraws what it wrote (only if it
+is still what it wrote) and raises LeaseLost, so a date never holds one
+version's lease over another's scores or explanations. A candidate run writes
+into its own namespace (candidates/<run>/scores/…) and never touches
+production scores.
 """
 
 from __future__ import annotations
@@ -28,8 +34,10 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from storm.store import Layout, ObjectStore
+from storm.store.objectstore import parquet_bytes
 
 MODEL_VERSION_COLUMN = "model_version"
+WRITE_ATTEMPTS = 5  # compare-and-swaps of one object before a scan gives up on a date another scan keeps rewriting
 
 
 class ScoresOwnedByOtherVersion(RuntimeError):
@@ -45,27 +53,30 @@ class ScoresOwnedByOtherVersion(RuntimeError):
 
 
 class LeaseLost(ScoresOwnedByOtherVersion):
-    """Another scan took the date's lease while this one wrote its scores; this scan's scores were withdrawn."""
+    """Another scan took the date's lease before or while this one wrote; nothing of this scan's is left there."""
 
-    def __init__(self, date: str, winner: "ScoresLease", version: str, path: str):
-        self.date, self.stored_version, self.version = date, winner.model_version, version
+    def __init__(self, date: str, winner: "ScoresLease | None", version: str, path: str, withdrawn: bool):
+        winning_version = winner.model_version if winner is not None else "none"
+        self.date, self.stored_version, self.version = date, winning_version, version
+        what = ("what this scan wrote there was withdrawn" if withdrawn
+                else "this scan wrote nothing there")
         RuntimeError.__init__(
-            self, f"scores for {date} ({path}): while this scan (model version {version}) wrote them, scan "
-                  f"{winner.holder or 'unknown'} took the date's lease for version {winner.model_version}; this "
-                  f"scan's scores were withdrawn so the date never mixes versions. Rescan {date} with the version "
-                  "that should own it (--force to replace the other)")
+            self, f"{path} ({date}): scan {(winner.holder if winner is not None else '') or 'unknown'} took the "
+                  f"date's lease for version {winning_version} while this scan (model version {version}) was "
+                  f"taking or holding it; {what}, so the date never mixes versions. Rescan {date} with the "
+                  "version that should own it (--force to replace the other)")
 
 
 class ExclusiveWritesUnsupported(ScoresOwnedByOtherVersion):
-    """The object store ignores conditional creates (If-None-Match), so two scans could both win a lease."""
+    """The object store ignores conditional writes (If-None-Match / If-Match), so two scans could both win a lease."""
 
     def __init__(self, date: str, version: str, store_uri: str):
         self.date, self.stored_version, self.version = date, "", version
         RuntimeError.__init__(
-            self, f"the object store {store_uri} does not honour exclusive creates (an S3 PUT with If-None-Match: * "
-                  f"overwrote an existing object), so scores for {date} cannot be leased safely; nothing was "
-                  "written. Use a store that supports conditional writes (AWS S3, recent MinIO), or run one scan "
-                  "at a time with --force")
+            self, f"the object store {store_uri} does not honour conditional writes (an S3 PUT or DELETE with "
+                  f"If-None-Match: * or If-Match: <ETag> went through on a changed object), so scores for {date} "
+                  "cannot be leased safely; nothing was written. Use a store that supports conditional writes "
+                  "and deletes (AWS S3, or an S3-compatible store that implements them)")
 
 
 @dataclass(frozen=True)
@@ -97,38 +108,94 @@ def write_day_scores(store: ObjectStore, layout: Layout, date: str, table: pd.Da
     """Store date's scores under the date's lease; returns the scores path.
 
     Raises ScoresOwnedByOtherVersion (nothing written) when another version holds a live lease and not `force`,
-    LeaseLost when another scan took the lease while this one wrote (its scores withdrawn), and
-    ExclusiveWritesUnsupported when the store cannot create a lease exclusively.
+    LeaseLost when another scan took the lease first or while this one wrote (nothing of this scan's left), and
+    ExclusiveWritesUnsupported when the store cannot write conditionally.
     """
     _check_table_version(table, model_version, date)
-    path, lease_path = layout.scores(date, candidate), layout.scores_lease(date, candidate)
+    _require_conditional_writes(store, layout, date, model_version)
     stale_after = stale_after_seconds if stale_after_seconds is not None else store.lease_stale_seconds
     ours = ScoresLease(date=date, model_version=model_version, candidate=candidate, holder=_holder(),
                        taken_at=time.time() if now is None else now)
-    owner = _owner(store, layout, date, candidate)
-    if owner is None:  # unclaimed: the first exclusive create wins; a loser reads who won
-        if not store.honours_exclusive_create(layout.exclusive_write_probe(uuid.uuid4().hex)):
-            raise ExclusiveWritesUnsupported(date, model_version, store.uri)
-        claimed = store.create_exclusive(lease_path, ours.to_bytes())
-        owner = ours if claimed else _owner(store, layout, date, candidate)
-    if owner.model_version != model_version:
-        stale = _is_stale(owner, ours.taken_at, stale_after) and not store.exists(path)
-        if not (force or stale):
-            raise ScoresOwnedByOtherVersion(date, owner.model_version, model_version, path, candidate)
-        store.write_bytes(lease_path, ours.to_bytes())
-    store.write_table(path, table)
-    _check_still_ours(store, layout, date, candidate, model_version, path)
+    _take_lease(store, layout, ours, force, stale_after)
+    path = layout.scores(date, candidate)
+    _write_under_lease(store, layout, date, candidate, model_version, path, parquet_bytes(table))
     return path
 
 
-def _check_still_ours(store: ObjectStore, layout: Layout, date: str, candidate: str | None, version: str,
-                      path: str) -> None:
-    """After writing: the lease must still name this version; else withdraw this scan's scores and say so."""
+def write_day_explanations(store: ObjectStore, layout: Layout, date: str, table: pd.DataFrame, model_version: str,
+                           candidate: str | None = None) -> str:
+    """Store date's explanations beside its scores, only while the date's lease names model_version.
+
+    Written after write_day_scores by the same scan; LeaseLost if another version took the date meanwhile (then
+    nothing of this scan's explanations is left there). Returns the explanations path.
+    """
+    _require_conditional_writes(store, layout, date, model_version)
+    path = layout.explanations(date, candidate)
+    _write_under_lease(store, layout, date, candidate, model_version, path, parquet_bytes(table))
+    return path
+
+
+def _require_conditional_writes(store: ObjectStore, layout: Layout, date: str, version: str) -> None:
+    if not store.honours_conditional_writes(layout.exclusive_write_probe(uuid.uuid4().hex)):
+        raise ExclusiveWritesUnsupported(date, version, store.uri)
+
+
+def _take_lease(store: ObjectStore, layout: Layout, ours: ScoresLease, force: bool, stale_after: float) -> None:
+    """Make the date's lease name ours.model_version: kept if it already does, created if absent, another
+    version's taken over only when stale or forced.
+
+    Creation and takeover are one compare-and-swap against the lease as read, so of two scans that both found it
+    free, stale or forced, exactly one takes it; the other is refused before writing anything.
+    """
+    date, candidate, version = ours.date, ours.candidate, ours.model_version
+    lease_path, scores_path = layout.scores_lease(date, candidate), layout.scores(date, candidate)
+    seen = store.read_versioned(lease_path)
+    owner = ScoresLease.from_bytes(seen[0], lease_path) if seen else _owner_from_scores(store, layout, date, candidate)
+    if seen is not None and owner.model_version == version:
+        return
+    if owner is not None and owner.model_version != version:
+        stale = _is_stale(owner, ours.taken_at, stale_after) and store.version_of(scores_path) is None
+        if not (force or stale):
+            raise ScoresOwnedByOtherVersion(date, owner.model_version, version, scores_path, candidate)
+    if store.write_if(lease_path, ours.to_bytes(), seen[1] if seen else None) is not None:
+        return
+    winner = _owner(store, layout, date, candidate)  # another scan's lease landed between our read and our write
+    if winner is not None and winner.model_version == version:
+        return
+    if owner is None and winner is not None:  # both found the date unclaimed: refused as if it had been claimed
+        raise ScoresOwnedByOtherVersion(date, winner.model_version, version, scores_path, candidate)
+    raise LeaseLost(date, winner, version, lease_path, withdrawn=False)
+
+
+def _write_under_lease(store: ObjectStore, layout: Layout, date: str, candidate: str | None, version: str,
+                       path: str, payload: bytes) -> None:
+    """Write payload at path only while the date's lease names version; withdraw it if the lease changes hands.
+
+    The object's version is read before the lease, and the write swaps only that version: a scan whose lease was
+    taken after its read cannot overwrite what the new holder wrote. After the write the lease is read again; if
+    another version holds it, this scan deletes its object only if it is still the one it wrote.
+    """
+    for _ in range(WRITE_ATTEMPTS):
+        seen = store.version_of(path)
+        _check_lease_names(store, layout, date, candidate, version, path, withdrawn=False)
+        written = store.write_if(path, payload, seen)
+        if written is not None:
+            break
+    else:
+        raise RuntimeError(f"{path} ({date}) changed under each of {WRITE_ATTEMPTS} writes of this scan (model "
+                           f"version {version}); another scan of the same version is writing the date: run one")
+    try:
+        _check_lease_names(store, layout, date, candidate, version, path, withdrawn=True)
+    except LeaseLost:
+        store.delete_if(path, written)
+        raise
+
+
+def _check_lease_names(store: ObjectStore, layout: Layout, date: str, candidate: str | None, version: str,
+                       path: str, withdrawn: bool) -> None:
     holder = _owner(store, layout, date, candidate)
-    if holder is not None and holder.model_version != version:
-        if store.exists(path) and _versions_in(store, path) == [version]:
-            store.delete([path])
-        raise LeaseLost(date, holder, version, path)
+    if holder is None or holder.model_version != version:
+        raise LeaseLost(date, holder, version, path, withdrawn)
 
 
 def scores_owner(store: ObjectStore, layout: Layout, date: str, candidate: str | None = None) -> str | None:
@@ -139,15 +206,21 @@ def scores_owner(store: ObjectStore, layout: Layout, date: str, candidate: str |
 
 def _owner(store: ObjectStore, layout: Layout, date: str, candidate: str | None) -> ScoresLease | None:
     lease_path = layout.scores_lease(date, candidate)
-    if store.exists(lease_path):
-        return ScoresLease.from_bytes(store.read_bytes(lease_path), lease_path)
+    seen = store.read_versioned(lease_path)
+    if seen is not None:
+        return ScoresLease.from_bytes(seen[0], lease_path)
+    return _owner_from_scores(store, layout, date, candidate)
+
+
+def _owner_from_scores(store: ObjectStore, layout: Layout, date: str, candidate: str | None) -> ScoresLease | None:
+    """Scores from before leases: owned by their version column, never stale (the scores are there)."""
     scores_path = layout.scores(date, candidate)
-    if not store.exists(scores_path):
+    if store.version_of(scores_path) is None:
         return None
     versions = _versions_in(store, scores_path)
     stored = versions[0] if len(versions) == 1 else ",".join(versions)
     return ScoresLease(date=date, model_version=stored, candidate=candidate, holder="scores from before leases",
-                       taken_at=float("inf"))  # never stale: the scores are there
+                       taken_at=float("inf"))
 
 
 def _versions_in(store: ObjectStore, scores_path: str) -> list[str]:

@@ -7,6 +7,9 @@ fsspec filesystem) or ``store.arrow_fs`` as ``filesystem=``.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import io
 import os
 import posixpath
@@ -143,42 +146,135 @@ class ObjectStore:
         temporary sibling is hard-linked into place (link fails if the name
         exists, like O_EXCL); on S3 a conditional PUT (If-None-Match: *).
         """
+        return self.write_if(path, payload, None) is not None
+
+    def version_of(self, path: str) -> str | None:
+        """What identifies path's current content (on S3 its ETag, locally a SHA-256 of it); None if absent.
+
+        Never answered from a cached listing: conditional writes compare against it.
+        """
         if not self.is_local:
+            self.fs.invalidate_cache(path)
             try:
-                self.fs.pipe_file(path, payload, mode="create")
-            except OSError:  # FileExistsError for 412; s3fs turns some 412/409 answers into a plain OSError
-                self.fs.invalidate_cache(path)  # the winner's object: never answer from a stale listing
-                if self.fs.exists(path):
-                    return False
-                raise
-            return True
+                return self.fs.info(path).get("ETag")
+            except FileNotFoundError:
+                return None
+        try:
+            return _content_version(self.read_bytes(path))
+        except FileNotFoundError:
+            return None
+
+    def read_versioned(self, path: str) -> tuple[bytes, str] | None:
+        """path's bytes with the version they are (see version_of), read together; None if absent.
+
+        On S3 the body is fetched with If-Match on the ETag just seen, so the pair never mixes two writes.
+        """
+        if self.is_local:
+            try:
+                payload = self.read_bytes(path)
+            except FileNotFoundError:
+                return None
+            return payload, _content_version(payload)
+        failure = None
+        for _ in range(_CHANGED_WHILE_READ_RETRIES):
+            self.fs.invalidate_cache(path)
+            try:
+                with self.fs.open(path, "rb") as handle:
+                    return handle.read(), handle.details["ETag"]
+            except FileNotFoundError:
+                return None
+            except OSError as err:  # 412 when replaced between the HEAD and the GET: read the new one
+                failure = err
+        raise failure
+
+    def write_if(self, path: str, payload: bytes, expected: str | None) -> str | None:
+        """Compare-and-swap: write payload only if path is still at version `expected` (None: only if absent).
+
+        Returns the new version, or None when path had changed (nothing written). Locally the compare and the
+        rename happen under an exclusive lock on the folder; on S3 one conditional PUT (If-Match: <ETag>, or
+        If-None-Match: * to create).
+        """
+        if self.is_local:
+            return self._write_if_local(path, payload, expected)
+        if len(payload) >= _MAX_SINGLE_PUT_BYTES:
+            raise ValueError(f"{path}: {len(payload)} bytes is over one S3 PUT ({_MAX_SINGLE_PUT_BYTES}); "
+                             "a conditional write cannot be split into parts")
+        condition = {"mode": "create"} if expected is None else {"IfMatch": expected}
+        try:  # chunksize: one PUT, never a multipart upload (which would drop the condition)
+            answer = self.fs.pipe_file(path, payload, chunksize=len(payload) + 1, **condition)
+        except OSError:  # 412, 409 or 404 (If-Match on a deleted object), some as plain OSError: did it change?
+            if self.version_of(path) != expected:
+                return None
+            raise
+        return (answer or {}).get("ETag") or self.version_of(path)
+
+    def _write_if_local(self, path: str, payload: bytes, expected: str | None) -> str | None:
         self._check_inside(path)
         temporary = _durable_sibling(path, payload)
         try:
-            os.link(temporary, path)
-        except FileExistsError:
-            return False
+            with _folder_lock(os.path.dirname(path)):
+                if expected is None:
+                    try:
+                        os.link(temporary, path)  # fails if the name exists, whoever made it
+                    except FileExistsError:
+                        return None
+                elif self.version_of(path) != expected:
+                    return None
+                else:
+                    os.replace(temporary, path)
         finally:
-            os.unlink(temporary)
+            if os.path.lexists(temporary):
+                os.unlink(temporary)
         sync_folder(os.path.dirname(path))
+        return _content_version(payload)
+
+    def delete_if(self, path: str, expected: str) -> bool:
+        """Delete path only if it is still at version `expected`; False (nothing deleted) if it changed or is gone.
+
+        What a writer uses to withdraw its own object without ever removing one another writer put there since.
+        """
+        if self.is_local:
+            self._check_inside(path)
+            if not os.path.isdir(os.path.dirname(path)):
+                return False
+            with _folder_lock(os.path.dirname(path)):
+                if self.version_of(path) != expected:
+                    return False
+                os.unlink(path)
+            sync_folder(os.path.dirname(path))
+            return True
+        bucket, key, _ = self.fs.split_path(path)
+        try:
+            self.fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=expected)
+        except OSError:  # 412 (changed) or 404 (gone)
+            if self.version_of(path) != expected:
+                return False
+            raise
+        finally:
+            self.fs.invalidate_cache(path)
         return True
 
-    def honours_exclusive_create(self, probe_path: str) -> bool:
-        """Whether create_exclusive really refuses an existing name here (probed once per store on S3).
+    def honours_conditional_writes(self, probe_path: str) -> bool:
+        """Whether write_if and delete_if really refuse a changed object here (probed once per store on S3).
 
-        Some S3-compatible stores ignore If-None-Match and overwrite: then two writers would both win.
-        The probe creates probe_path twice and removes it.
+        Some S3-compatible stores ignore If-None-Match or If-Match and overwrite: then two writers would both win.
+        The probe creates probe_path, tries a second create, a replace and a delete against a wrong ETag (each
+        must be refused), and removes it.
         """
         if self.is_local:
             return True
-        if "exclusive_create_probe" not in self.__dict__:
+        if "conditional_writes_probe" not in self.__dict__:
+            wrong = '"00000000000000000000000000000000"'
             try:
-                first = self.create_exclusive(probe_path, b"probe")
-                honoured = first and not self.create_exclusive(probe_path, b"probe again")
+                first = self.write_if(probe_path, b"probe", None)
+                honoured = (first is not None and first != wrong
+                            and self.write_if(probe_path, b"probe again", None) is None
+                            and self.write_if(probe_path, b"probe again", wrong) is None
+                            and not self.delete_if(probe_path, wrong))
             finally:
                 self.delete([probe_path])
-            self.__dict__["exclusive_create_probe"] = honoured  # frozen dataclass: cached like a cached_property
-        return self.__dict__["exclusive_create_probe"]
+            self.__dict__["conditional_writes_probe"] = honoured  # frozen dataclass: cached like a cached_property
+        return self.__dict__["conditional_writes_probe"]
 
     def write_text(self, path: str, text: str) -> None:
         self.write_bytes(path, text.encode("utf-8"))
@@ -188,11 +284,7 @@ class ObjectStore:
 
     def write_table(self, path: str, table: pa.Table | pd.DataFrame) -> None:
         """Parquet written atomically, deterministic bytes for the same rows."""
-        if isinstance(table, pd.DataFrame):
-            table = pa.Table.from_pandas(table, preserve_index=False)
-        sink = io.BytesIO()
-        pq.write_table(table, sink, compression="zstd", write_statistics=False)
-        self.write_bytes(path, sink.getvalue())
+        self.write_bytes(path, parquet_bytes(table))
 
     def read_table(self, path: str, columns: Iterable[str] | None = None, max_rows: int | None = None,
                    max_decoded_bytes: int | None = None) -> pa.Table:
@@ -249,6 +341,37 @@ class ObjectStore:
         for path in paths:
             if self.fs.exists(path):
                 self.fs.rm(path, recursive=True)
+
+
+def parquet_bytes(table: pa.Table | pd.DataFrame) -> bytes:
+    """The Parquet file every store write makes of table: the same bytes for the same rows."""
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd", write_statistics=False)
+    return sink.getvalue()
+
+
+_CHANGED_WHILE_READ_RETRIES = 5
+_MAX_SINGLE_PUT_BYTES = 5 * 2**30  # S3's limit for one PUT
+
+
+def _content_version(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: str):
+    """An exclusive lock on a local folder (flock on its descriptor) while a conditional write compares and swaps.
+
+    Held by every write_if / delete_if in the folder, across threads and processes on this machine.
+    """
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def _under(path: str, root: str) -> bool:

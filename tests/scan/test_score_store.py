@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from storm.scan.score_store import (
-    ExclusiveWritesUnsupported, LeaseLost, ScoresLease, ScoresOwnedByOtherVersion, read_day_scores, scores_owner,
+    ExclusiveWritesUnsupported, ScoresLease, ScoresOwnedByOtherVersion, read_day_scores, scores_owner,
     write_day_scores,
 )
 from storm.scan.scores import scores_table
@@ -145,39 +145,31 @@ def test_the_stale_limit_comes_from_the_storage_config(local_storage):
     assert scores_owner(store, layout, DATE) == "v2"
 
 
-def test_a_scan_that_loses_the_lease_while_writing_withdraws_its_scores_and_says_so(layout):
-    """Scan A (checked) and scan B (forced) interleave: B's lease lands between A's lease and A's scores."""
-    store = layout.store
-    write_table = store.write_table
-    interleaved = []
-
-    def forced_scan_slips_in(path, table):
-        if not interleaved:  # only before A's scores; B's own write goes straight through
-            interleaved.append("vB")
-            write_day_scores(store, layout, DATE, day_scores("vB", 0.2), "vB", force=True)
-        write_table(path, table)
-
-    object.__setattr__(store, "write_table", forced_scan_slips_in)
-    with pytest.raises(LeaseLost) as lost:
-        write_day_scores(store, layout, DATE, day_scores("vA", 0.9), "vA")
-    assert interleaved and isinstance(lost.value, ScoresOwnedByOtherVersion)  # the CLI's clear exit 2, no traceback
-    assert DATE in str(lost.value) and "vB" in str(lost.value) and "withdrawn" in str(lost.value)
-    assert scores_owner(store, layout, DATE) == "vB"
-    path = layout.scores(DATE)
-    assert not store.exists(path) or set(read_day_scores(store, layout, DATE)["model_version"]) == {"vB"}  # never mixed
+# Scans racing on one lease (takeovers, withdrawals, explanations): tests/scan/test_lease_takeover.py
 
 
-def test_a_store_that_ignores_conditional_creates_refuses_leased_scans(s3_storage):
+@pytest.mark.parametrize("ignored", ["If-None-Match", "If-Match on PUT", "If-Match on DELETE"])
+def test_a_store_that_ignores_conditional_writes_refuses_leased_scans(s3_storage, ignored):
     store = open_store(s3_storage)
     layout = Layout(store)
-    assert store.honours_exclusive_create(layout.exclusive_write_probe("t1"))  # moto honours If-None-Match
-
-    def create_ignoring_if_none_match(path, payload):
-        careless.fs.pipe_file(path, payload)
-        return True
+    assert store.honours_conditional_writes(layout.exclusive_write_probe("t1"))  # moto honours all three
 
     careless = open_store(s3_storage)
-    object.__setattr__(careless, "create_exclusive", create_ignoring_if_none_match)
+    pipe_file, call_s3 = careless.fs.pipe_file, careless.fs.call_s3
+
+    def put_ignoring_conditions(path, payload, **options):
+        if ignored == "If-None-Match" and options.get("mode") == "create":
+            options.pop("mode")
+        if ignored == "If-Match on PUT":
+            options.pop("IfMatch", None)
+        return pipe_file(path, payload, **options)
+
+    def delete_ignoring_if_match(method, **options):
+        if ignored == "If-Match on DELETE" and method == "delete_object":
+            options.pop("IfMatch", None)
+        return call_s3(method, **options)
+
+    careless.fs.pipe_file, careless.fs.call_s3 = put_ignoring_conditions, delete_ignoring_if_match
     with pytest.raises(ExclusiveWritesUnsupported, match="conditional writes"):
         write_day_scores(careless, Layout(careless), DATE, day_scores("v1"), "v1")
     assert not careless.list_files(careless.path("scores"))  # nothing written, probe removed
