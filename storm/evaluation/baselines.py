@@ -220,16 +220,6 @@ def boosted_model(features: pd.DataFrame, labels: pd.DataFrame, split: DateSplit
     return model
 
 
-def call_calendar(panel) -> pd.DataFrame | None:
-    """market, date of every call the panel holds (None without calls): the schedule the boosted model reads."""
-    rows = [np.asarray(r) for r in (getattr(panel, "conference_row", None), getattr(panel, "call_row", None))
-            if r is not None and len(r)]
-    if not rows:
-        return None
-    chosen = np.unique(np.concatenate(rows))
-    return pd.DataFrame({"market": np.asarray(panel.market)[chosen], "date": np.asarray(panel.date)[chosen]})
-
-
 def evidence_activity(panel) -> pd.DataFrame:
     """market, date and how much was said: decayed log1p item counts (5/20 days), today's count against the
     60-day mean, and whether/when a call was heard. What a quant reads from a feed before reading a word."""

@@ -21,7 +21,7 @@ from storm.console import SILENT, StageClock, StageReporter
 from storm.evaluation.ablation import (CONTRIBUTIONS, contribution_summary, modality_ablation, modality_weights,
                                        with_contributions)
 from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY, BaselineCalibration, boosted_model,
-                                        call_calendar, evidence_activity, evidence_logistic_model, price_baselines,
+                                        evidence_activity, evidence_logistic_model, price_baselines,
                                         price_features, truth_models)
 from storm.evaluation.placement import fold_storms, placement_advice
 from storm.evaluation.plots import episode_scores_png, reliability_by_horizon_png, score_over_price_png
@@ -123,7 +123,9 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
             references.activity = evidence_activity(build.panel)
     if config.evaluation.boosted:
         with clock.timed("boosted"):
-            references.quant = quant_price_features(prices, calls=call_calendar(build.panel))
+            # no call calendar: the stored calls hold no future dates at scan time, so the published boosted member
+            # could not read days_until_call; evaluated and published members read the same features
+            references.quant = quant_price_features(prices)
     context = EvaluationContext(store=store, layout=layout, build=build, references=references, clock=clock)
     for split in splits:
         log(f"{split.name}: train {split.train[0]}…{split.train[-1]}, validation {split.validation[0]}…"

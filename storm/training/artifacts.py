@@ -5,6 +5,8 @@
         calibration.json    order-preserving calibration and alert threshold per horizon
         history.json        per-epoch metrics
         split.json          the train / validation / test dates
+        product.json        optional: the stacked product (storm.desk.product): the desk's members, per-horizon
+                            stacks and their calibration, published by `storm train` beside the neural weights
         model.json          model card: configs, horizons, feature specs, dates trained on, the version, and
                             the sha256 of every file above (written last in the version)
     models/<run>/current.json   {"run", "version", "card_sha256"}: switched last, in one atomic write
