@@ -32,7 +32,9 @@ from storm.features.windows import gather_windows
 from storm.ingest import read_prices
 from storm.ray_runtime import ensure_ray
 from storm.metrics.stored import write_scan_stats
+from storm.desk.product import ProductModel
 from storm.scan.coherence import check_horizon_order
+from storm.scan.product_scores import with_product
 from storm.scan.score_store import write_day_explanations, write_day_scores
 from storm.scan.scores import input_counts, scores_table
 from storm.schema import MODALITIES, MODALITY_SOURCES, ScanStats
@@ -151,7 +153,9 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     namespace = run if candidate else None
     published = read_model(store, layout, run)  # loaded once, before any Ray work; the actors get this version
     version = published.card["version"]
-    thresholds = {int(h): float(t) for h, t in published.calibration.threshold.items()}
+    product = ProductModel.from_json(published.product) if published.product else None  # a stacked model
+    calibration = product.calibration if product is not None else published.calibration
+    thresholds = {int(h): float(t) for h, t in calibration.threshold.items()}
     horizons = sorted(thresholds)
 
     scorer = _Scorer(published, explain, config)  # an actor starts while the driver ingests
@@ -169,6 +173,9 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
             predictions = _predict(evidence, dates, scorer, config, explain)
     finally:
         scorer.close()
+    if product is not None:
+        with progress.stage(f"scan: the stack's members ({', '.join(product.used_members())}) on {len(markets)} markets"):
+            predictions = with_product(predictions, product, prices)
     outcome = ScanOutcome(dates=dates, scores={}, stats={}, model_version=version)
     elapsed_per_date = (time.time() - began) / len(dates)
     for date in dates:

@@ -326,3 +326,55 @@ def test_auto_scoring_leaves_the_driver_for_an_actor_when_workers_are_pinned_to_
     assert scores_in_driver(config)  # the test cluster: one node, no GPU
     assert not scores_in_driver(config.with_overrides({"ray.worker_resources": {"storm_worker": 1}}))
     assert scores_in_driver(config.with_overrides({"ray.worker_resources": {"storm_worker": 1}, "scan.scoring": "driver"}))
+
+
+def test_the_scan_of_a_stacked_model_stores_what_scoring_the_product_in_one_process_gives(trained_world):
+    """storm train's product (the neural model stacked with the desk's members, product.json) scanned a market at
+    a time on a Ray actor stores the scores the same ProductModel gives when every member is scored here at once;
+    each stored score's member contributions add up to score − baseline."""
+    from storm.desk.product import NEURAL, ProductModel
+    from storm.evaluation.product import publish_product
+    from storm.features.panel import build_panel
+    from storm.features.windows import gather_windows
+    from storm.ingest import read_prices
+    from storm.schema import PRODUCT_MEMBERS, member_column
+    from storm.training.artifacts import read_model
+    from storm.training.predictor import predictor_from_published
+
+    config, world, store = trained_world
+    candidate = candidate_of(config)
+    layout = Layout(store)
+    prices = read_prices(store, layout)
+    evidence = build_panel(candidate, str(prices["date"].min()), str(prices["date"].max()), store=store)
+    published = publish_product(candidate, evidence, store)
+    model = read_model(store, layout, "scan-candidate")
+    assert model.version == published.version and model.product is not None
+    assert model.card["product"]["members"][0] == NEURAL
+    day = sorted(prices["date"].unique())[-1]
+    outcome = scan(candidate.with_overrides({"scan.market_batch": 1, "scan.scoring": "actor"}), start=day, end=day,
+                   publish=False, candidate=True)
+    stored = store.read_table(layout.scores(day, "scan-candidate")).to_pandas()
+    assert (stored["model_version"] == published.version).all()
+
+    product = ProductModel.from_json(model.product)
+    rows = evidence.panel.rows_on([day])
+    neural = predictor_from_published(model).predict(gather_windows(evidence.panel, rows))
+    keys = pd.DataFrame({"market": evidence.panel.market[rows], "date": evidence.panel.date[rows]})
+    desk = product.desk.raw_logits(prices[prices["date"] <= day])
+    probabilities = {NEURAL: np.column_stack([neural[f"score_{h}d"] for h in product.horizons])}
+    for member in product.used_members():
+        if member != NEURAL:
+            table = keys.merge(desk[member], on=["market", "date"], how="left")
+            probabilities[member] = product.desk.probability(member, table.filter(like="logit_").to_numpy())
+    expected = product.score(probabilities).probability
+    for i, h in enumerate(product.horizons):
+        mine = stored[stored["horizon"] == h].set_index("market").loc[keys["market"], "score"].to_numpy()
+        assert np.allclose(mine, expected[:, i], rtol=1e-5, atol=1e-6)
+    explained = outcome.explanations[day]
+    members = explained[explained["kind"] == "member"]
+    assert len(members) and set(members["item"]) <= set(PRODUCT_MEMBERS)
+    total = members.groupby(["market", "horizon"]).agg(contribution=("contribution", "sum"), score=("score", "first"),
+                                                       baseline=("baseline", "first"))
+    assert np.allclose(total["contribution"], total["score"] - total["baseline"], atol=1e-5)
+    used = [member_column(m) for m in product.used_members()]
+    assert stored[used].notna().all().all()
