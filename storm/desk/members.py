@@ -17,7 +17,8 @@ from sklearn.linear_model import LogisticRegression
 
 from storm.desk.boosted import BoostedModel, BoostedSettings, fit_boosted
 from storm.desk.garch import GarchParams, fit_garch, garch_log_volatility_forecasts
-from storm.features.price_history import annualised_volatility, drawdown_from_peak, quant_price_features
+from storm.features.price_history import (annualised_volatility, daily_log_returns, drawdown_from_peak,
+                                          log_return_over, quant_price_features)
 from storm.schema import storm_column
 from storm.training.calibration import Calibration, calibration_prior, fit_calibration
 
@@ -33,7 +34,7 @@ def garch_column(horizon: int) -> str:
     return f"garch_{horizon}d"
 
 
-def trailing_log_volatility(close: np.ndarray, window: int = 20) -> np.ndarray:
+def trailing_log_volatility(close: np.ndarray, window: int = 20) -> np.ndarray:  # one market's
     """Log annualised std of the last ``window`` daily log returns up to and including each day (NaN until a full
     window)."""
     volatility = annualised_volatility(np.diff(np.log(close)), window, min_periods=window)
@@ -111,12 +112,15 @@ class DeskMembers:
     calibrations: dict[str, Calibration] = field(default_factory=dict)  # the members that can score, each calibrated
     skipped: dict[str, str] = field(default_factory=dict)  # member -> why it could not be fitted
 
-    def raw_logits(self, prices: pd.DataFrame, members=DESK_MEMBERS) -> dict[str, pd.DataFrame]:
+    def raw_logits(self, prices: pd.DataFrame, members=DESK_MEMBERS, dates=None) -> dict[str, pd.DataFrame]:
         """Per member (of ``members``), market, date and logit_{h}d for every row of ``prices`` (market, date, close;
-        the boosted member also reads volume when present), each from that day's close and earlier only."""
+        the boosted member also reads volume when present), each from that day's close and earlier only.
+
+        ``dates``: score only rows on these dates (a night's scan), still reading every earlier price."""
         tables = {}
+        wanted = None if dates is None else set(map(str, dates))
         if {TRAIL_VOL, GARCH, PRICE_LOGIT} & set(members):
-            readings = price_readings(prices, self.garch, self.horizons, self.vol_window)
+            readings = price_readings(prices, self.garch, self.horizons, self.vol_window, wanted)
             keys = readings[["market", "date"]]
             tables = {
                 TRAIL_VOL: _logit_table(keys, {h: self.trail_vol[h].apply(readings[f"trail_vol_{self.vol_window}"])
@@ -129,6 +133,8 @@ class DeskMembers:
         tables = {name: table for name, table in tables.items() if name in members and name in self.calibrations}
         if self.boosted is not None and BOOSTED in members and BOOSTED in self.calibrations:
             quant = quant_price_features(prices)
+            if wanted is not None:
+                quant = quant[quant["date"].astype(str).isin(wanted)]
             logits = self.boosted.logits(quant)
             tables[BOOSTED] = _logit_table(quant[["market", "date"]],
                                            {h: logits[:, i] for i, h in enumerate(self.horizons)})
@@ -166,21 +172,31 @@ class DeskMembers:
 
 
 def price_readings(prices: pd.DataFrame, garch: dict[str, GarchParams], horizons: list[int],
-                   vol_window: int) -> pd.DataFrame:
-    """market, date, the logistic's readings and garch_{h}d for every row of ``prices``, sorted by market and date."""
-    parts = []
-    for market, rows in prices.sort_values(["market", "date"], kind="stable").groupby("market", sort=True):
-        close = rows["close"].to_numpy(np.float64)
-        readings = logit_inputs(close, vol_window)
-        params = garch.get(str(market))
+                   vol_window: int, dates: set[str] | None = None) -> pd.DataFrame:
+    """market, date, the logistic's readings and garch_{h}d for every row of ``prices`` (or only those on
+    ``dates``), sorted by market and date. All markets at once; only GARCH's recursion runs market by market."""
+    ordered = prices.sort_values(["market", "date"], kind="stable").reset_index(drop=True)
+    market = ordered["market"].astype(str).to_numpy()
+    close = ordered["close"].to_numpy(np.float64)
+    returns = daily_log_returns(close, market)
+    readings = {"market": market, "date": ordered["date"].astype(str).to_numpy()}
+    for window in sorted({20, 60, vol_window}):
+        with np.errstate(divide="ignore"):
+            readings[f"trail_vol_{window}"] = np.log(annualised_volatility(returns, window, window, market=market))
+    readings["drawdown_60"] = drawdown_from_peak(close, 60, market=market)
+    readings["return_5"] = log_return_over(close, 5, market)
+    readings["return_20"] = log_return_over(close, 20, market)
+    wanted = np.ones(len(close), dtype=bool) if dates is None else np.isin(readings["date"], list(dates))
+    for h in horizons:
+        readings[garch_column(h)] = np.full(len(close), np.nan)
+    for name, index in pd.Series(np.arange(len(close))).groupby(market, sort=False).indices.items():
+        params = garch.get(name)
+        if params is None or len(index) < 2 or not wanted[index].any():
+            continue
+        forecasts = garch_log_volatility_forecasts(returns[index[1:]], params, horizons)
         for h in horizons:
-            readings[garch_column(h)] = np.full(len(close), np.nan)
-        if params is not None and len(close) > 1:
-            forecasts = garch_log_volatility_forecasts(np.diff(np.log(close)), params, horizons)
-            for h in horizons:
-                readings[garch_column(h)][1:] = forecasts[h]  # day p's forecast is from return p − 1 and before
-        parts.append(pd.DataFrame({"market": market, "date": rows["date"].astype(str).to_numpy(), **readings}))
-    return pd.concat(parts, ignore_index=True)
+            readings[garch_column(h)][index[1:]] = forecasts[h]  # day p's forecast: from return p and before
+    return pd.DataFrame({name: values[wanted] for name, values in readings.items()}).reset_index(drop=True)
 
 
 def fit_desk_members(prices: pd.DataFrame, labels: pd.DataFrame, train_dates: list[str],

@@ -105,7 +105,7 @@ def quant_price_features(prices: pd.DataFrame, calls: pd.DataFrame | None = None
         **_volatility_features(returns, market),
         "drawdown_60": drawdown_from_peak(close, 60, min_periods=1, market=market),
         "drawdown_250": drawdown_from_peak(close, 250, min_periods=1, market=market),
-        **{f"return_{days}": _log_return_over(close, days, market) for days in (5, 20, 60, 250)},
+        **{f"return_{days}": log_return_over(close, days, market) for days in (5, 20, 60, 250)},
         **_market_model(returns, index_returns, market),
         **index_features,
         "turnover_detrended": _detrended_log_volume(prices, market),
@@ -140,7 +140,7 @@ def _volatility_features(returns: np.ndarray, market: np.ndarray) -> dict[str, n
     }
 
 
-def _log_return_over(close: np.ndarray, days: int, market: np.ndarray) -> np.ndarray:
+def log_return_over(close: np.ndarray, days: int, market: np.ndarray) -> np.ndarray:
     """log(close / close ``days`` rows earlier in the same market); NaN for a market's first ``days`` rows."""
     starts = np.flatnonzero(market_starts(market))
     position = np.arange(len(close)) - np.repeat(starts, np.diff(np.r_[starts, len(close)]))

@@ -25,7 +25,8 @@ def with_product(predictions: pd.DataFrame, product: ProductModel, prices: pd.Da
     used = product.used_members()
     keys = predictions[["market", "date"]].astype(str).reset_index(drop=True)
     known = prices[prices["date"].astype(str) <= keys["date"].max()] if len(keys) else prices.iloc[:0]
-    desk = product.desk.raw_logits(known, [m for m in used if m != NEURAL]) if len(keys) else {}
+    desk = (product.desk.raw_logits(known, [m for m in used if m != NEURAL], dates=set(keys["date"]))
+            if len(keys) else {})
     probabilities = {}
     for member in used:
         if member == NEURAL:
