@@ -83,9 +83,12 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
                           groups, settings)
         earned = challenge["low"] is not None and challenge["low"] > settings.min_gain
         shipped = best if earned else incumbent
-        reason += (f" Against the desk's best, {incumbent} ({member_aurocs[incumbent]:.3f}), {best} gains "
-                   f"{_signed(challenge['estimate'])} (interval {_signed(challenge['low'])} to "
-                   f"{_signed(challenge['high'])}): {shipped} ships.")
+        reason = (f"{shipped} ships alone. Of the stack: " + reason[len(f"{best} ships alone: "):]
+                  if reason.startswith(f"{best} ships alone: ") else reason)
+        reason += (f" {best}, the best member, is a challenger: against the desk's best, {incumbent} "
+                   f"({member_aurocs[incumbent]:.3f}), it gains {_signed(challenge['estimate'])} (interval "
+                   f"{_signed(challenge['low'])} to {_signed(challenge['high'])}), "
+                   + ("lower bound above 0." if earned else f"lower bound not above 0, so {incumbent} ships."))
     return shipped_alone(members, shipped, dict(zip(members, map(float, means))), dict(zip(members, map(float, sds))),
                          best, gain, reason, member_aurocs)
 
