@@ -130,7 +130,12 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     for split in splits:
         log(f"{split.name}: train {split.train[0]}…{split.train[-1]}, validation {split.validation[0]}…"
             f"{split.validation[-1]}, test {split.test[0]}…{split.test[-1]}")
-    variants = [FUSED] + ([ModelVariant("only", m) for m in single_modalities(config)]
+    present = build.panel.modalities_present()
+    absent = [m for m in single_modalities(config) if m not in present]
+    if absent and len(config.model.modalities) > 1 and not skip_single_modality:
+        log(f"no {' or '.join(absent)} in this world's evidence: no only-{' or only-'.join(absent)} model is trained "
+            "(a model of nothing would be 'beaten' by anything)")
+    variants = [FUSED] + ([ModelVariant("only", m) for m in single_modalities(config) if m in present]
                           if len(config.model.modalities) > 1 and not skip_single_modality else [])
     with clock.timed("train"):
         trained = trained_evaluation_models(config, run, splits, variants, build, final_model, log, progress, store)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from storm.schema import FWD_VOL, storm_column
+from storm.schema import FWD_VOL, MODALITIES, storm_column
 
 
 @dataclass
@@ -51,6 +51,12 @@ class EvidencePanel:
 
     def __len__(self) -> int:
         return len(self.date)
+
+    def modalities_present(self) -> list[str]:
+        """The modalities some row has evidence of (prices always): a world without news trains no news model."""
+        calls = len(self.conference_row) > 0 or (self.call_row is not None and len(self.call_row) > 0)
+        present = {"news": bool(np.asarray(self.text_count).sum() > 0), "prices": True, "calls": calls}
+        return [modality for modality in MODALITIES if present[modality]]
 
     def rows_on(self, dates) -> np.ndarray:
         """Row indices whose date is in ``dates`` (in panel order)."""

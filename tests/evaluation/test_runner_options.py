@@ -28,3 +28,15 @@ def test_model_variants_name_the_report_entries_and_only_single_modality_models_
     assert (FUSED.masked_modalities, masked.masked_modalities, only.masked_modalities) == ([], ["news"], [])
     assert fold_run("demo", "fold1") == fold_run("demo", "fold1", masked) == "demo-fold1"
     assert fold_run("demo", "fold1", only) == "demo-fold1-only-calls"
+
+
+def test_a_world_without_news_or_calls_has_only_prices_present():
+    from storm.config import FeatureConfig
+    from storm.features.planted import planted_panel
+
+    panel = planted_panel(3, 80, FeatureConfig())
+    assert panel.modalities_present() == ["news", "prices", "calls"]
+    panel.text_count[:] = 0
+    panel.conference_row = panel.conference_row[:0]
+    panel.call_row = None
+    assert panel.modalities_present() == ["prices"]
