@@ -44,3 +44,21 @@ def test_every_score_row_fits_80_columns_with_its_market_name_whole():
     lines = rendered(scores_table(scores_frame(), "storm scores for 2024-03-15"))
     assert max(len(line) for line in lines) <= 80
     assert sum("CHARLIE" in line for line in lines) == 2 and not any("…" in line for line in lines)
+
+
+def test_an_alert_inherited_from_a_shorter_horizon_is_marked_and_explained():
+    nested = scores_frame()
+    bravo_20 = (nested["market"] == "BRAVO") & (nested["horizon"] == 20)
+    nested.loc[bravo_20, "alert"] = True  # 0.30 < 0.50: on alert only because BRAVO is at 5 days
+    table = scores_table(nested, "storm scores for 2024-03-15")
+    lines = rendered(table)
+    bravo = [line for line in lines if "BRAVO" in line]
+    assert "ALERT*" in bravo[1] and "ALERT*" not in bravo[0]
+    assert "shorter horizon" in table.caption
+
+
+def test_a_stacked_scores_table_shows_its_members_instead_of_modalities():
+    stacked = scores_frame().assign(member_garch=0.02, member_fused=-0.01)
+    lines = rendered(scores_table(stacked, "storm scores for 2024-03-15"))
+    header = next(line for line in lines if "market" in line)
+    assert "garch" in header and "fused" in header and "news" not in header

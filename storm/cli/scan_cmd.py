@@ -119,5 +119,15 @@ def scores_table(scores: pd.DataFrame, title: str) -> Table:
         drivers = ([signed(getattr(row, member_column(m))) for m in members] if members else
                    [signed(getattr(row, f'weight_{m}')) if getattr(row, f"present_{m}") else "–" for m in MODALITIES])
         table.add_row(row.market, f"{row.horizon}d", probability(row.score), probability(row.threshold),
-                      "[bold red]ALERT[/]" if row.alert else "-", *drivers)
+                      alert_cell(row), *drivers)
+    if ((scores["alert"]) & (scores["score"] < scores["threshold"])).any():
+        table.caption = ("ALERT*: below this horizon's threshold, on alert because a shorter horizon is (alerts nest: "
+                         "a storm within 5 days is one within 10 and 20)")
     return table
+
+
+def alert_cell(row) -> str:
+    """ALERT, or ALERT* where the alert is inherited from a shorter horizon (the score is below its own threshold)."""
+    if not row.alert:
+        return "-"
+    return "[bold red]ALERT[/]" if row.score >= row.threshold else "[bold red]ALERT*[/]"
