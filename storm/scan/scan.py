@@ -200,7 +200,9 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
 
     if publish:
         last = dates[-1]
-        model_info = {"version": version, "run": run, "fusion": config.model.fusion}
+        model_info = {"version": version, "run": run, "fusion": config.model.fusion,
+                      "label_kind": published.card.get("labels", {}).get("kind", "drawdown"),  # which storm it scores
+                      "members": ",".join(product.used_members()) if product is not None else "fused"}
         registry = build_registry(outcome.scores[last], outcome.stats[last], model_info, thresholds)
         try:
             outcome.published = publish_metrics(registry, config.metrics, date=last, candidate=namespace)

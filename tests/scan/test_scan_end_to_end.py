@@ -293,7 +293,9 @@ def test_scan_metrics_reach_prometheus_through_the_pushgateway_and_pass_promtool
         for metric in contract.ALL_METRICS:
             assert prometheus_query(prom.url, metric), f"{metric} missing from Prometheus"
         scored_markets = {series["metric"]["market"] for series in prometheus_query(prom.url, contract.ALERT_SCORE)}
+        info = prometheus_query(prom.url, contract.MODEL_INFO)[0]["metric"]
     assert scored_markets == set(world.markets)
+    assert info["label_kind"] == "drawdown" and info["members"] == "fused"  # which storm, and an unstacked model
     exposition = open(config.metrics.textfile, "rb").read()
     check = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True)
     assert check.returncode == 0, check.stderr.decode() + check.stdout.decode()
