@@ -205,3 +205,22 @@ def test_publishes_killed_at_random_moments_never_show_a_mix(local_storage, tmp_
         seen.add(published.card["generation"])
     print(f"generations seen after kills: {sorted(seen)}")
     assert len(seen) > 1  # the kills did land while publishing went on
+
+
+def test_a_product_republished_beside_the_weights_is_one_new_version_verified_on_read(local_storage):
+    from storm.training.artifacts import PRODUCT, republish_with
+
+    store = open_store(local_storage)
+    layout = Layout(store)
+    weights, card, calibration, history, split = model_parts(1)
+    first = publish_model(store, layout, "prod", weights, card, calibration, history, split)
+    second = republish_with(store, layout, "prod", {PRODUCT: b'{"members": ["fused"]}'}, {"product": {"members": ["fused"]}})
+    assert second.version != first.version and current_version(store, layout, "prod") == second.version
+    published = read_model(store, layout, "prod")
+    assert published.product == {"members": ["fused"]} and published.card["product"] == {"members": ["fused"]}
+    assert published.weights.keys() == read_model(store, layout, "prod", first.version).weights.keys()
+    assert read_model(store, layout, "prod", first.version).product is None  # the old version is untouched
+    path = layout.model_version_file("prod", second.version, PRODUCT)
+    store.write_bytes(path, b'{"members": ["garch"]}')
+    with pytest.raises(ModelIntegrityError, match=PRODUCT):
+        read_model(store, layout, "prod")
