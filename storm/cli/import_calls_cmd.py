@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 
 from storm.cli.common import ConfigOption, SetOption, build_config
+from storm.cli.import_cmd import disk_full_message, is_disk_full
+from storm.importing.printable import printable
 
 
 def register(import_app: typer.Typer) -> None:
@@ -55,7 +57,9 @@ def register(import_app: typer.Typer) -> None:
                 report = import_call_tables(sources, CallImport(name=label, tickers=kept, start=start, end=end),
                                             store, layout)
         except (TableError, ValueError, OSError) as err:
-            typer.secho(f"storm import calls: {err}", fg="red", err=True)
+            full = isinstance(err, OSError) and is_disk_full(err)
+            message = disk_full_message("calls", store.uri, err) if full else f"storm import calls: {printable(str(err))}"
+            typer.secho(message, fg="red", err=True)
             raise typer.Exit(2) from None
         seconds = time.perf_counter() - began
         console = Console(highlight=False)

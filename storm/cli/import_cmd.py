@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -9,9 +12,11 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from storm.cli.common import ConfigOption, SetOption, build_config
+from storm.importing.printable import printable
 
 import_app = typer.Typer(help="Import your own prices, news and calls into the raw layout (idempotent, streaming).",
                          no_args_is_help=True)
@@ -112,22 +117,40 @@ def _run(kind: str, action, config: Optional[Path], overrides: Optional[list[str
     try:
         report = action(store, Layout(store), DateRange.of(settings.ingest))
     except (TableError, ValueError, FileNotFoundError) as err:
-        typer.secho(f"storm import {kind}: {err}", fg="red", err=True)
+        typer.secho(f"storm import {kind}: {printable(str(err))}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    except OSError as err:
+        if not is_disk_full(err):
+            raise
+        typer.secho(disk_full_message(kind, store.uri, err), fg="red", err=True)
         raise typer.Exit(2) from None
     print_report(report, time.perf_counter() - began)
 
 
+def is_disk_full(err: OSError) -> bool:
+    """No space (or quota, or file-size limit) left for the spool or the store."""
+    return err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def disk_full_message(kind: str, root: str, err: OSError) -> str:
+    """One line for a full disk: where the import writes, and that rerunning it is safe."""
+    return (f"storm import {kind}: the disk is full ({err.strerror or os.strerror(err.errno)}). The import writes the "
+            f"store ({root}) and spools its rows under {tempfile.gettempdir()} (TMPDIR); free space on them, or set "
+            "TMPDIR to a larger disk, and run the same command again: it replaces what this run wrote.")
+
+
 def print_report(report, seconds: float) -> None:
-    table = Table(title=f"storm import {report.kind} ({report.name})", show_header=False)
+    """The counts, reasons and notes; their text comes from the data, so it is printed as text, never as markup."""
+    table = Table(title=f"storm import {report.kind} ({escape(printable(report.name))})", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("count", justify="right")
     for key, value in sorted(report.counts.items()):
         table.add_row(key.replace("_", " "), f"{value:,}")
     table.add_row("rejected rows", f"{report.rejected:,}")
     for reason, count in sorted(report.rejects_by_reason.items()):
-        table.add_row(f"  rejected: {reason}", f"{count:,}")
+        table.add_row(f"  rejected: {escape(printable(reason))}", f"{count:,}")
     for repair, count in sorted(report.repairs.items()):
-        table.add_row(f"  repaired: {repair}", f"{count:,}")
+        table.add_row(f"  repaired: {escape(printable(repair))}", f"{count:,}")
     table.add_row("markets", f"{len(report.markets):,}")
     table.add_row("seconds", f"{seconds:.1f}")
     rows = report.counts.get("rows", 0)
@@ -136,6 +159,6 @@ def print_report(report, seconds: float) -> None:
     console = Console()
     console.print(table)
     for note in report.notes[:20]:
-        console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+        console.print(f"[yellow]note:[/] {escape(printable(note))}", soft_wrap=True)
     if len(report.notes) > 20:
         console.print(f"[yellow]note:[/] … and {len(report.notes) - 20} more (see the manifest)")

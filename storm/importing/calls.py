@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from storm.features.voice import recording_voice_of
+from storm.importing.printable import printable
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks, read_columns
 from storm.importing.spool import Spool
@@ -68,7 +69,7 @@ def import_call_tables(files: list[Path], spec: CallImport, store: ObjectStore, 
                                   spec.text_column) if c in present or c != spec.call_column]
             for chunk in iter_chunks(path, [*wanted, *PRAAT_COLUMNS]):
                 report.add_rejects(chunk.rejects)
-                report.counts["rows"] += len(chunk.rows) + len(chunk.rejects)
+                report.counts["rows"] += chunk.read
                 for record in _sentences(chunk.rows, str(path), spec, report):
                     spool.add(record["call"], record)
         for key, records in spool.groups():
@@ -147,7 +148,8 @@ def _sentences(rows: pd.DataFrame, source: str, spec: CallImport, report: Import
         praat = [None if value != value else value for value in values[position].tolist()]  # NaN -> None
         report.counts["undefined_values"] += sum(value is None for value in praat)
         text = column[spec.text_column][position]
-        text = None if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip() else str(text)
+        text = None if text is None or (isinstance(text, float) and math.isnan(text)) else printable(str(text))
+        text = text if text and text.strip() else None
         report.markets.setdefault(market, ticker)
         yield {"call": f"{date}|{market}|{events[call_id]}", "sent_idx": sentence, "text": text, "praat": praat,
                "order": [source, int(line)]}
@@ -223,7 +225,7 @@ def import_recordings(spec: RecordingImport, store: ObjectStore, layout: Layout)
     folder = spec.folder.resolve()
     for chunk in iter_chunks(spec.mapping, wanted):
         report.add_rejects(chunk.rejects)
-        report.counts["rows"] += len(chunk.rows) + len(chunk.rejects)
+        report.counts["rows"] += chunk.read
         for _, row in chunk.rows.iterrows():
             problem = _copy_recording(row, folder, spec, store, layout, report)
             if problem:
@@ -335,5 +337,6 @@ def sentence_times(sentences: list[dict] | None) -> list[tuple[float, float]] | 
 
 def text_sentences(lines: list[str]) -> list[dict]:
     """One call-table row per non-blank sentence; every voice feature undefined (a transcript has no voice)."""
+    texts = (printable(line).strip() for line in lines)
     return [{"sent_idx": i, "text": text, "praat": [None] * len(PRAAT_COLUMNS)}
-            for i, text in enumerate(line.strip() for line in lines if line.strip())]
+            for i, text in enumerate(text for text in texts if text)]

@@ -4,19 +4,25 @@ Each item is assigned to the first market close at or after its timestamp
 (storm.importing.timestamps), so nothing published after the bell informs that
 day's score. Retweets and exact repeats of one text for one market-day are
 dropped and counted, an optional relevance pattern thins a firehose, and every
-row that cannot be an item is rejected with its file, line and reason.
+row that cannot be an item is rejected with its file, line and reason. Items are
+spooled per date in sorted runs and each date is written from their merge, so a
+busy day is never held in memory as items (only its finished file, once).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from itertools import groupby
+from collections import deque
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import pandas as pd
 
+from storm.importing.printable import printable_column
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks
 from storm.importing.spool import Spool
@@ -72,21 +78,19 @@ def import_news(files: list[Path], spec: NewsImport, store: ObjectStore, layout:
         report.markets[fixed_market] = columns.market_name
     keep = re.compile(spec.keep, re.IGNORECASE) if spec.keep else None
     wanted = [c for c in (columns.time, columns.text, columns.market, columns.id) if c]
-    with Spool() as spool:
+    with Spool(order=_publication_order) as spool:
         for path in files:
             for chunk in iter_chunks(path, wanted):
                 report.add_rejects(chunk.rejects)
-                report.counts["rows"] += len(chunk.rows) + len(chunk.rejects)
+                report.counts["rows"] += chunk.read
                 for record in _items(chunk.rows, str(path), spec, fixed_market, keep, report):
                     spool.add(record["date"], record)
         written = []
-        for date, records in spool.groups():
+        for date, records in spool.streams():
             kept = _cap_per_day(_drop_repeats(records, report), spec.max_per_day, report)
-            lines = "".join(json.dumps(_public(r), ensure_ascii=False, sort_keys=True) + "\n" for r in kept)
             path = layout.news_file(date, spec.name)
-            store.write_text(path, lines)
+            store.write_bytes(path, _day_file(kept, spool.scratch("day.jsonl"), report))
             written.append(path)
-            report.counts["items_written"] += len(kept)
     stale = sorted(set(layout.news_files(spec.name)) - set(written))
     store.delete(stale)
     report.counts["dates"] = len(written)
@@ -98,11 +102,12 @@ def import_news(files: list[Path], spec: NewsImport, store: ObjectStore, layout:
 
 def _items(rows: pd.DataFrame, source: str, spec: NewsImport, fixed_market: str | None, keep, report: ImportReport):
     columns = spec.columns
-    text = rows[columns.text].astype("string").fillna("").str.strip()
+    text = printable_column(rows[columns.text].astype("string")).fillna("").str.strip()
     times = parse_timestamps(rows[columns.time], spec.naive_tz)
     dates = close_dates(times, spec.close, spec.date_only_before_close)
     markets = _markets(rows, columns, fixed_market, report)
-    ids = rows[columns.id].astype("string").fillna("") if columns.id else pd.Series("", index=rows.index)
+    ids = (printable_column(rows[columns.id].astype("string")).fillna("") if columns.id
+           else pd.Series("", index=rows.index))
     published = times.utc.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     raw_markets = rows[columns.market].astype("string").fillna("").str.strip() if columns.market else None
     lists = [rows["line"].tolist(), dates.tolist(), markets, text.tolist(), times.bad.tolist(), ids.tolist(),
@@ -136,30 +141,49 @@ def _markets(rows: pd.DataFrame, columns: NewsColumns, fixed_market: str | None,
     return [report.names[ticker] for ticker in rows[columns.market].astype("string").fillna("").str.strip()]
 
 
-def _drop_repeats(records: list[dict], report: ImportReport) -> list[dict]:
-    """The first of each (market, text key) of a day by publication time; later copies counted as duplicates."""
-    records.sort(key=lambda r: (r["market"], r["published"] or "", r["order"][0], r["order"][1]))
-    seen, kept = set(), []
+def _publication_order(record: dict) -> tuple:
+    """The order a day's items are kept and written in: by market, then publication time, then file and line."""
+    return record["market"], record["published"] or "", record["order"][0], record["order"][1]
+
+
+def _drop_repeats(records: Iterable[dict], report: ImportReport) -> Iterator[dict]:
+    """The first of each (market, text key) of a day by publication time; later copies counted as duplicates.
+
+    Records come in _publication_order, so only one market's keys are remembered at a time, as digests.
+    """
+    market, seen = None, set()
     for record in records:
-        key = (record["market"], record["key"])
-        if key in seen:
+        if record["market"] != market:
+            market, seen = record["market"], set()
+        digest = hashlib.blake2b(record["key"].encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        if digest in seen:
             report.counts["duplicates_dropped"] += 1
             continue
-        seen.add(key)
-        kept.append(record)
-    return kept
+        seen.add(digest)
+        yield record
 
 
-def _cap_per_day(records: list[dict], cap: int | None, report: ImportReport) -> list[dict]:
+def _cap_per_day(records: Iterable[dict], cap: int | None, report: ImportReport) -> Iterator[dict]:
     """At most ``cap`` items per market on a day: the latest ones (closest to the close they inform)."""
     if cap is None:
-        return records
-    kept = []
+        yield from records
+        return
     for _, group in groupby(records, key=lambda r: r["market"]):
-        items = list(group)
-        report.counts["over_daily_cap"] += max(0, len(items) - cap)
-        kept += items[-cap:]
-    return kept
+        latest, count = deque(maxlen=cap), 0
+        for record in group:
+            latest.append(record)
+            count += 1
+        report.counts["over_daily_cap"] += max(0, count - cap)
+        yield from latest
+
+
+def _day_file(records: Iterable[dict], scratch: Path, report: ImportReport) -> bytes:
+    """The day's JSONL, built in a scratch file so the items are never all in memory (the finished bytes are)."""
+    with scratch.open("w", encoding="utf-8") as day:
+        for record in records:
+            day.write(json.dumps(_public(record), ensure_ascii=False, sort_keys=True) + "\n")
+            report.counts["items_written"] += 1
+    return scratch.read_bytes()
 
 
 def _public(record: dict) -> dict:

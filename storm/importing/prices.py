@@ -99,7 +99,7 @@ def _spool_file(path: Path, spec: PricesImport, spool: Spool, report: ImportRepo
     columns = list(wanted.values()) + ([ticker_column] if ticker_column else [])
     for chunk in iter_chunks(path, columns):
         report.add_rejects(chunk.rejects)
-        report.counts["rows"] += len(chunk.rows) + len(chunk.rejects)
+        report.counts["rows"] += chunk.read
         rows = chunk.rows.rename(columns={v: k for k, v in wanted.items()})
         for record in _good_rows(rows, str(path), spec, fixed, ticker_column, report):
             spool.add(record.pop("market"), record)

@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
+from storm.importing.printable import printable
 from storm.importing.rows import RowReject
 from storm.importing.tickers import MarketNames
 from storm.store import Layout, ObjectStore
@@ -35,34 +36,37 @@ class ImportReport:
     def __post_init__(self) -> None:
         Layout.check_import_name(self.name)  # before the importer writes anything named by it
 
-    def reject(self, source: str, line: int, reason: str) -> None:
-        self.rejects_by_reason[_reason_kind(reason)] += 1
+    def reject(self, source: str, line: int, reason: str, rows: int = 1) -> None:
+        self.rejects_by_reason[_reason_kind(reason)] += rows
         if len(self.rejects) < MAX_REJECTS_KEPT:
-            self.rejects.append(RowReject(source, int(line), reason))
+            self.rejects.append(RowReject(source, int(line), reason, rows))
 
     def add_rejects(self, rejects: list[RowReject]) -> None:
         for item in rejects:
-            self.reject(item.source, item.line, item.reason)
+            self.reject(item.source, item.line, item.reason, item.rows)
 
     @property
     def rejected(self) -> int:
         return sum(self.rejects_by_reason.values())
 
     def manifest(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "sources": self.sources, "counts": dict(sorted(self.counts.items())),
-                "repairs": dict(sorted(self.repairs.items())), "rejected": self.rejected,
-                "rejected_by_reason": dict(sorted(self.rejects_by_reason.items())),
-                "markets": dict(sorted(self.markets.items())), "ticker_spellings": self.names.spellings(),
-                "notes": self.notes}
+        """What was imported from where; every string that came from the data is printable (no ESC sequences)."""
+        return {"kind": self.kind, "name": self.name, "sources": [printable(s) for s in self.sources],
+                "counts": dict(sorted(self.counts.items())), "repairs": dict(sorted(self.repairs.items())),
+                "rejected": self.rejected,
+                "rejected_by_reason": {printable(k): v for k, v in sorted(self.rejects_by_reason.items())},
+                "markets": {market: printable(spelled) for market, spelled in sorted(self.markets.items())},
+                "ticker_spellings": {printable(k): printable(v) for k, v in self.names.spellings().items()},
+                "notes": [printable(note) for note in self.notes]}
 
     def write(self, store: ObjectStore, layout: Layout) -> tuple[str, str]:
         """The manifest and the rejected rows (an empty file when none), replacing an earlier run's."""
         manifest_path = layout.import_manifest(self.kind, self.name)
         quarantine_path = layout.import_quarantine(self.kind, self.name)
         rows = sorted(self.rejects, key=lambda r: (r.source, r.line, r.reason))
-        lines = [{"source_path": r.source, "line": r.line, "stage": "import", "source": self.kind, "reason": r.reason}
-                 for r in rows]
-        dropped = self.rejected - len(rows)
+        lines = [{"source_path": printable(r.source), "line": r.line, "stage": "import", "source": self.kind,
+                  "reason": printable(r.reason)} for r in rows]
+        dropped = self.rejected - sum(r.rows for r in rows)
         if dropped:
             lines.append({"source_path": None, "line": None, "stage": "import", "source": self.kind,
                           "reason": f"{dropped} more rejected rows not listed (first {MAX_REJECTS_KEPT} kept)"})

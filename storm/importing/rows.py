@@ -1,24 +1,30 @@
 """Stream a vendor's table (CSV, gzip'd CSV or Parquet) in chunks of rows, each row with its line number.
 
-Nothing reads a whole file: CSV goes through the csv module line by line, Parquet
-batch by batch with only the asked columns. A row that cannot be a row (bad UTF-8,
-a field over the size limit, a wrong number of fields) is handed back as a reject
-with its line and reason; the stream goes on.
+Nothing reads a whole file, and nothing the file's shape controls grows without bound: CSV lines are read in
+blocks and refused past MAX_ROW_BYTES or MAX_FIELDS before csv parses them (storm.importing.lines); Parquet
+strings are read as dictionaries and their decoded bytes counted before they are decoded
+(storm.store.bounded_parquet); a chunk is handed on at CHUNK_ROWS rows or CHUNK_BYTES bytes, whichever comes
+first. A row that cannot be a row (over a limit, bad UTF-8, a wrong number of fields) is handed back as a
+reject with its line and reason; the stream goes on.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
 
+from storm.importing.lines import BoundedLines, RowRefused, open_lines
+
 CHUNK_ROWS = 50_000
-MAX_FIELD_CHARS = 1_000_000  # a 10 MB "headline" is a broken line, not news
+CHUNK_BYTES = 8 * 2 ** 20      # of row text (CSV) or decoded values (Parquet) per chunk
+MAX_ROW_BYTES = 4 * 2 ** 20    # a CSV row (its line, or the lines of one quoted record) past this is not read
+MAX_FIELDS = 10_000            # a row or header of more fields is a broken line, not a table
+MAX_FIELD_CHARS = 1_000_000    # a 10 MB "headline" is a broken line, not news
+MAX_GROUP_ENCODED_BYTES = 512 * 2 ** 20  # a Parquet row group's asked columns before decoding (one page may be all)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
@@ -31,6 +37,7 @@ class RowReject:
     source: str
     line: int
     reason: str
+    rows: int = 1  # a Parquet row group refused whole is one reject for all its rows
 
 
 @dataclass
@@ -38,19 +45,24 @@ class RowChunk:
     rows: pd.DataFrame          # the asked columns as strings (Parquet: as stored), plus "line" (1-based, header = 1)
     rejects: list[RowReject]
 
+    @property
+    def read(self) -> int:
+        """Rows of the file this chunk accounts for, good and rejected."""
+        return len(self.rows) + sum(reject.rows for reject in self.rejects)
+
 
 def is_parquet(path: Path) -> bool:
     return path.suffix.lower() in PARQUET_SUFFIXES
 
 
 def read_columns(path: Path) -> list[str]:
-    """The file's column names, as written (CSV: its header line)."""
+    """The file's column names, as written (CSV: its header line, within the row limits)."""
     if is_parquet(path):
         import pyarrow.parquet as pq
 
         return list(pq.ParquetFile(path).schema_arrow.names)
-    with _open_text(path) as stream:
-        return next(csv.reader(stream), [])
+    with open_lines(path, MAX_ROW_BYTES, MAX_FIELDS) as lines:
+        return _header(lines, path)
 
 
 def iter_chunks(path: Path, columns: list[str], chunk_rows: int = CHUNK_ROWS) -> Iterator[RowChunk]:
@@ -68,43 +80,51 @@ def iter_chunks(path: Path, columns: list[str], chunk_rows: int = CHUNK_ROWS) ->
         yield from _csv_chunks(path, present, columns, chunk_rows)
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    """Text with undecodable bytes kept as surrogates, so a bad line is found and rejected, not the file."""
-    raw = gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
-    # utf-8-sig: a leading byte-order mark (Excel's "CSV UTF-8") is dropped, not read into the first column name
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+def _header(lines: BoundedLines, path: Path) -> list[str]:
+    lines.start_record()
+    try:
+        return next(csv.reader(lines), [])
+    except (RowRefused, csv.Error) as err:
+        raise TableError(f"{path}: its first line is no header ({err}); is it a CSV with a header line?") from None
 
 
 def _csv_chunks(path: Path, header: list[str], columns: list[str], chunk_rows: int) -> Iterator[RowChunk]:
     positions = [header.index(column) for column in columns]
     csv.field_size_limit(MAX_FIELD_CHARS)
     source = str(path)
-    with _open_text(path) as stream:
-        reader = csv.reader(stream)
-        next(reader, None)
+    with open_lines(path, MAX_ROW_BYTES, MAX_FIELDS) as lines:
+        reader = csv.reader(lines)
+        _header(lines, path)
         values: list[list[str]] = []
-        lines: list[int] = []
+        numbers: list[int] = []
         rejects: list[RowReject] = []
+        held = 0  # bytes of the rows in this chunk
         while True:
-            line = reader.line_num + 1
+            lines.start_record()
+            line = lines.number + 1
             try:
                 row = next(reader)
             except StopIteration:
                 break
+            except RowRefused as refused:
+                reason = refused.reason
             except csv.Error as err:
-                rejects.append(RowReject(source, line, f"unreadable CSV row ({err})"))
-                continue
-            reason = _row_problem(row, len(header))
+                reason = f"unreadable CSV row ({err})"
+            else:
+                reason = _row_problem(row, len(header))
             if reason:
                 rejects.append(RowReject(source, line, reason))
             else:
                 values.append([row[p] for p in positions])
-                lines.append(line)
-            if len(values) >= chunk_rows:
-                yield RowChunk(_frame(values, lines, columns), rejects)
-                values, lines, rejects = [], [], []
+                numbers.append(line)
+                held += lines.record_bytes
+            if len(values) + len(rejects) >= chunk_rows or held >= CHUNK_BYTES:
+                yield RowChunk(_frame(values, numbers, columns), rejects)
+                values, numbers, rejects, held = [], [], [], 0
+        if lines.unreadable:
+            rejects.append(RowReject(source, lines.number + 1, lines.unreadable))
         if values or rejects:
-            yield RowChunk(_frame(values, lines, columns), rejects)
+            yield RowChunk(_frame(values, numbers, columns), rejects)
 
 
 def _row_problem(row: list[str], width: int) -> str | None:
@@ -129,11 +149,50 @@ def _frame(values: list[list[str]], lines: list[int], columns: list[str]) -> pd.
 
 
 def _parquet_chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[RowChunk]:
+    """Row group by row group; strings read as dictionaries, decoded only in pieces within CHUNK_BYTES."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    first = 1
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=columns):
-        frame = batch.to_pandas()
-        frame["line"] = range(first, first + len(frame))  # Parquet has no lines: the row number, 1-based
-        first += len(frame)
-        yield RowChunk(frame, [])
+    from storm.store.bounded_parquet import _is_text, _plain  # the reader's own string checks, not copies
+
+    schema = pq.ParquetFile(path).schema_arrow
+    strings = [name for name in columns if _is_text(schema.field(name).type)]
+    parquet = pq.ParquetFile(path, read_dictionary=strings or None)
+    source, first = str(path), 1  # Parquet has no lines: rows are numbered from 1
+    for group in range(parquet.num_row_groups):
+        metadata = parquet.metadata.row_group(group)
+        encoded = sum(metadata.column(i).total_uncompressed_size for i in range(metadata.num_columns)
+                      if metadata.column(i).path_in_schema.split(".", 1)[0] in columns)
+        if encoded > MAX_GROUP_ENCODED_BYTES:
+            last = first + metadata.num_rows - 1
+            yield RowChunk(_frame([], [], columns), [RowReject(
+                source, first, f"rows {first}-{last}: a row group of {encoded:,} bytes before decoding (limit "
+                               f"{MAX_GROUP_ENCODED_BYTES:,}); write the file with smaller row groups",
+                rows=metadata.num_rows)])
+            first = last + 1
+            continue
+        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns, row_groups=[group]):
+            for start, piece, decoded in _pieces(pa.Table.from_batches([batch]), strings, first):
+                if piece is None:
+                    yield RowChunk(_frame([], [], columns), [RowReject(
+                        source, start, f"a row of {decoded:,} bytes decoded (limit {CHUNK_BYTES:,}); not decoded")])
+                    continue
+                frame = _plain(piece, strings).to_pandas()
+                frame["line"] = range(start, start + len(frame))
+                yield RowChunk(frame, [])
+            first += batch.num_rows
+
+
+def _pieces(table, strings: list[str], start: int) -> Iterator[tuple[int, object, int]]:
+    """(first row, piece, decoded bytes): ``table`` halved until each piece decodes to at most CHUNK_BYTES;
+    a single row over it comes back as (row, None, its bytes), never decoded."""
+    from storm.store.bounded_parquet import decoded_bytes
+
+    decoded = decoded_bytes(table, strings)
+    if decoded <= CHUNK_BYTES or table.num_rows <= 1:
+        yield start, (table if decoded <= CHUNK_BYTES else None), decoded
+        return
+    half = table.num_rows // 2
+    yield from _pieces(table.slice(0, half), strings, start)
+    yield from _pieces(table.slice(half), strings, start + half)
+
