@@ -59,9 +59,7 @@ def stacked_product(folds: list[tuple[object, list[ScoredModel]]], labels: pd.Da
         names, dropped = _scored_enough(fit_rows, names, horizons)
         test_rows = _aligned({m.name: m.predictions for m in candidates}, names, horizons)
         incumbents = [name for name in DESK_INCUMBENTS if name in names]
-        train = labels[labels["date"].isin(set(split.train))].sort_values(["market", "date"])
-        prior = calibration_prior(train["market"].to_numpy(), train[[storm_column(h) for h in horizons]].to_numpy(float),
-                                  horizons, prior_episodes)
+        prior = training_prior(labels, split.train, horizons, prior_episodes)
         fits, calibration = fit_combination(fit_rows, names, horizons, settings, incumbents, prior, false_alarm_rate)
         test_logits = np.column_stack([fits[h].logit(_logits(test_rows, names, h)) for h in horizons])
         probabilities = calibration.probability(test_logits)
@@ -76,6 +74,13 @@ def stacked_product(folds: list[tuple[object, list[ScoredModel]]], labels: pd.Da
         notes = [f"{h}d: {fits[h].reason}" for h in horizons] + dropped
         results.append((ScoredModel(PRODUCT, "product", table, {h: True for h in horizons}, notes), summary))
     return results
+
+
+def training_prior(labels: pd.DataFrame, train_dates, horizons: list[int], prior_episodes: float) -> CalibrationPrior:
+    """The calibration prior of a combination: the training dates' base rates (labels by market, in date order)."""
+    train = labels[labels["date"].isin(set(train_dates))].sort_values(["market", "date"])
+    return calibration_prior(train["market"].to_numpy(), train[[storm_column(h) for h in horizons]].to_numpy(float),
+                             horizons, prior_episodes)
 
 
 def fit_combination(rows: pd.DataFrame, names: list[str], horizons: list[int], settings: StackSettings,
@@ -194,17 +199,15 @@ def publish_product(config: StormConfig, evidence, store: ObjectStore, settings:
         tables[NEURAL] = collect_predictions(batches_of_rows(evidence.panel, rows, PREDICTION_BATCH_ROWS),
                                              {NEURAL: plain_scorer(NEURAL, predictor_from_published(published))},
                                              horizons)[NEURAL]
-        for name, table in desk.raw_logits(prices).items():
-            chosen = table[table["date"].isin(validation)].reset_index(drop=True)
+        for name, table in desk.raw_logits(prices, dates=validation).items():
+            chosen = table.reset_index(drop=True)
             probabilities = desk.probability(name, chosen[[logit_column(h) for h in horizons]].to_numpy(float))
             tables[name] = chosen[["market", "date"]].assign(
                 **{score_column(h): probabilities[:, i] for i, h in enumerate(horizons)})
     names = [NEURAL, *(m for m in DESK_MEMBERS if m in tables)]
     fit_rows = _aligned(tables, names, horizons).assign(fold="final")
     names, notes = _scored_enough(fit_rows, names, horizons)
-    train = labels[labels["date"].isin(set(split.train))].sort_values(["market", "date"])
-    prior = calibration_prior(train["market"].to_numpy(), train[[storm_column(h) for h in horizons]].to_numpy(float),
-                              horizons, config.train.calibration_prior_episodes)
+    prior = training_prior(labels, split.train, horizons, config.train.calibration_prior_episodes)
     with progress.stage(f"{run}: choosing the stack on {len(fit_rows)} validation rows"):
         fits, calibration = fit_combination(fit_rows, names, horizons, settings or StackSettings(),
                                             [m for m in DESK_INCUMBENTS if m in names], prior,
