@@ -448,8 +448,13 @@ def _durable_sibling(path: str, payload: bytes) -> str:
     """A complete, fsynced temporary file beside ``path`` (to be renamed or linked into place); returns its name."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     temporary = f"{path}.tmp-{uuid.uuid4().hex}"
-    with open(temporary, "wb") as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:  # a full disk (or a kill signal) leaves no partial sibling behind
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
     return temporary

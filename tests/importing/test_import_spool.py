@@ -80,8 +80,6 @@ def test_a_full_disk_while_writing_the_store_ends_with_one_clear_message(tmp_pat
     assert str(tmp_path / "store") in errors
 
 
-@pytest.mark.xfail(strict=True, reason="storm.store.objectstore._durable_sibling keeps the temporary of a failed "
-                                       "write (its owners: unlink it when the write raises)")
 def test_a_full_disk_leaves_no_partial_object_in_the_store(tmp_path):
     temp = tmp_path / "tmp"
     temp.mkdir()
