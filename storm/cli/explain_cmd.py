@@ -14,6 +14,7 @@ from rich.console import Console
 
 from storm.cli.common import ConfigOption, SetOption, build_config
 from storm.config import StormConfig
+from storm.printable import printable
 
 
 def register(app: typer.Typer) -> None:
@@ -63,7 +64,7 @@ def run_explain(settings: StormConfig, market: str, date: str, horizon: int | No
         return 2
     score_row = scores[(scores["market"] == market) & (scores["horizon"] == horizon)].iloc[0]
     for line in breakdown_lines(rows, score_row):
-        console.print(line, soft_wrap=True, markup=False)
+        console.print(printable(line), soft_wrap=True, markup=False)
     days = sorted(read_prices(store, layout, [market])["date"].astype(str))
     earlier = [d for d in days if d < date]
     if earlier:
@@ -71,5 +72,5 @@ def run_explain(settings: StormConfig, market: str, date: str, horizon: int | No
         previous = (one_score(store.read_table(previous_path).to_pandas(), market, horizon)
                     if store.exists(previous_path) else rows.iloc[0:0])
         for line in change_lines(rows, previous, earlier[-1]):
-            console.print(line, soft_wrap=True, markup=False)
+            console.print(printable(line), soft_wrap=True, markup=False)
     return 0

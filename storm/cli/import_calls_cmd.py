@@ -11,7 +11,7 @@ from rich.console import Console
 
 from storm.cli.common import ConfigOption, SetOption, build_config
 from storm.cli.import_cmd import disk_full_message, is_disk_full
-from storm.importing.printable import printable
+from storm.printable import printable
 
 
 def register(import_app: typer.Typer) -> None:

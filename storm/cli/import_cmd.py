@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from storm.cli.common import ConfigOption, SetOption, build_config
-from storm.importing.printable import printable
+from storm.printable import printable
 
 import_app = typer.Typer(help="Import your own prices, news and calls into the raw layout (idempotent, streaming).",
                          no_args_is_help=True)

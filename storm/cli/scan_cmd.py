@@ -18,6 +18,7 @@ from rich.table import Table
 from storm.cli.common import ConfigOption, SetOption, build_config, start_ray
 from storm.config import StormConfig
 from storm.console import StageReporter, probability, signed
+from storm.printable import printable
 from storm.schema import MODALITIES, PRODUCT_MEMBERS, member_column
 
 
@@ -72,7 +73,7 @@ def run_scan(settings: StormConfig, start: str | None, end: str | None, publish:
         console.print("what drove each alert (contributions to the score; `storm explain --market M --date "
                       f"{last}` for the full breakdown):", soft_wrap=True)
         for line in driver_lines(outcome.explanations[last], scores):
-            console.print(line, soft_wrap=True, markup=False)
+            console.print(printable(line), soft_wrap=True, markup=False)
     if all_scores:
         console.print(scores_table(scores, f"storm scores for {last}"))
     console.print(scan_summary(scores, last, outcome.stats[last].markets_missing, outcome.model_version))

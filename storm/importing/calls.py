@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from storm.features.voice import recording_voice_of
-from storm.importing.printable import printable
+from storm.printable import printable
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks, read_columns
 from storm.importing.spool import Spool

@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 
 import pandas as pd
 
-from storm.importing.printable import printable_column
+from storm.printable import printable_column
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks
 from storm.importing.spool import Spool

@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from storm.importing.printable import printable
+from storm.printable import printable
 from storm.importing.rows import RowReject
 from storm.importing.tickers import MarketNames
 from storm.store import Layout, ObjectStore

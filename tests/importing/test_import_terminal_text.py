@@ -13,7 +13,7 @@ from storm.cli import app
 from storm.config import StorageConfig
 from storm.importing.calls import CallImport, import_call_tables
 from storm.importing.news import NewsColumns, NewsImport, import_news
-from storm.importing.printable import printable
+from storm.printable import printable
 from storm.schema import PRAAT_COLUMNS
 from storm.store import Layout, open_store
 

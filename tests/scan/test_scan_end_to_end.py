@@ -380,3 +380,25 @@ def test_the_scan_of_a_stacked_model_stores_what_scoring_the_product_in_one_proc
     assert np.allclose(total["contribution"], total["score"] - total["baseline"], atol=1e-5)
     used = [member_column(m) for m in product.used_members()]
     assert stored[used].notna().all().all()
+
+
+def test_escape_sequences_stored_in_an_explanation_never_reach_the_terminal(trained_world):
+    """A headline stored before imports stripped control characters still prints as text (issue 38, finding 8)."""
+    from rich.console import Console
+
+    from storm.cli.explain_cmd import run_explain
+
+    config, world, store = trained_world
+    layout = Layout(store)
+    day = sorted(store.read_table(layout.prices(world.markets[0])).to_pandas()["date"])[-1]
+    scan(config, start=day, end=day, publish=False)
+    path = layout.explanations(day)
+    stored = store.read_table(path).to_pandas()
+    items = stored["kind"] == "item"
+    stored.loc[items, "item"] = "\x1b]0;owned\x07\x1b[31mRED [/nope] " + stored.loc[items, "item"]
+    store.write_table(path, stored)
+    console = Console(width=100, record=True, color_system=None, force_terminal=False)
+    assert run_explain(config, world.markets[0], day, 20, console=console) == 0
+    text = console.export_text()
+    assert "\x1b" not in text and "\x07" not in text
+    assert "RED [/nope]" in text  # the text itself is kept, markup characters included
