@@ -4,7 +4,8 @@ Generates a small synthetic world under --workdir, trains one small model (1 epo
 last day twice as a user would (a subprocess each, the feature cache warm from a first scan): once clean,
 once after planting in the scan's window: crafted date keys, a JSONL flood, a /dev/zero link, a FIFO, a
 symlinked date folder, a forged M4A (a memory bomb inside FFmpeg), a 5,000-scan progressive JPEG (a CPU
-bomb), and a prices parquet bomb. Prints each night's exit code, wall time, the ratio
+bomb), a prices parquet bomb, a 4 KB dictionary-encoded prices file that decodes to 1 GB, a call table of 20k
+identical 50 KB sentences and a 9999-12-31 price row (issue 38). Prints each night's exit code, wall time, the ratio
 (goal: at most 2x), the peak RSS of any process of the scan's tree (sampled every 50 ms), how many markets
 were scored, and the quarantine reason of every planted object.
 
@@ -54,7 +55,8 @@ def main() -> None:
     import ray
     ray.shutdown()  # each night below is its own `storm scan`, with its own local Ray
     night = world.end
-    command = [str(Path(sys.executable).with_name("storm")), "scan", "--date", night, "--no-publish", "--no-explain",
+    # no --date: the scan's default day is the last stored trading day, which a planted 9999-12-31 row must not move
+    command = [str(Path(sys.executable).with_name("storm")), "scan", "--no-publish", "--no-explain",
                *[arg for key, value in overrides.items() for arg in ("--set", f"{key}={value}")]]
     run_night(command, args.workdir / "warm.log")  # fills the feature cache: both nights below read it alike
     clean = run_night(command, args.workdir / "clean.log")
@@ -62,11 +64,14 @@ def main() -> None:
     planted = plant(layout, store, night, args.workdir.resolve() / "outside", pd)
     hostile = run_night(command, args.workdir / "hostile.log")
     scored = store.read_table(layout.scores(night)).to_pandas()
+    hijacked = store.exists(layout.scores("9999-12-31"))
     print(f"night {night}, {args.markets} markets (scan of the last day; feature cache warm)")
     for name, result in (("clean", clean), ("hostile", hostile)):
         print(f"  {name:<8} exit {result['code']}  {result['seconds']:.1f} s  peak RSS of one process "
               f"{result['peak_rss'] / 2 ** 20:.0f} MiB")
-    print(f"  ratio hostile / clean: {hostile['seconds'] / clean['seconds']:.2f}x (goal <= 2x)")
+    print(f"  ratio hostile / clean: {hostile['seconds'] / clean['seconds']:.2f}x (goal <= 1.2x; peak <= 1.5 GiB)")
+    print(f"  the hostile night scored {night}, the real last day: {scored['date'].eq(night).all()}; "
+          f"scores for 9999-12-31 written: {hijacked}")
     print(f"  markets scored on the hostile night: {scored['market'].nunique()} of {args.markets} "
           f"(one market's prices replaced by the parquet bomb)")
     print("  quarantined:")
@@ -97,8 +102,37 @@ def plant(layout, store, night: str, outside: Path, pd) -> list[str]:
     prices = store.read_table(layout.prices(bomb_market)).to_pandas()
     store.write_table(layout.prices(bomb_market),
                       pd.concat([prices] * (250_000 // len(prices) + 1), ignore_index=True))
+    # issue 38: a 4 KB prices file whose dictionary-encoded dates decode to 1 GB, a call table of 20k identical
+    # 50 KB sentences (68 KB on disk), and a 9999-12-31 row that would become the scan's default day
+    store.write_bytes(f"{layout.prices_dir()}/EVIL.parquet", dictionary_bomb(pd, ["date", "close"], 100_000, 10_000))
+    store.write_bytes(f"{layout.raw_partition('calls', night)}/{victim}-bomb.sentences.parquet",
+                      dictionary_bomb(pd, ["text"], 20_000, 50_000, sent_idx=True))
+    dated = markets[2]
+    rows = store.read_table(layout.prices(dated)).to_pandas()
+    far = rows.iloc[[-1]].assign(date="9999-12-31")
+    store.write_table(layout.prices(dated), pd.concat([rows, far], ignore_index=True))
     return ["evil.jsonl", "e.jsonl", "flood.jsonl", "ZERO.png", "FIFO.png", f"date={_next_day(night)}",
-            f"{victim}.jpg", f"{crashing}-forged.m4a", f"{bomb_market}.parquet"]
+            f"{victim}.jpg", f"{crashing}-forged.m4a", f"{bomb_market}.parquet", "EVIL.parquet",
+            f"{victim}-bomb.sentences.parquet", "9999-12-31"]
+
+
+def dictionary_bomb(pd, text_columns: list[str], rows: int, chars: int, sent_idx: bool = False) -> bytes:
+    """A tiny Parquet whose string columns repeat one huge value: dictionary encoding stores it once, so the footer's
+    sizes are small and the decoded table is rows x chars bytes."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    huge = pa.array(["2020-01-01" + "9" * (chars - 10)] * 1, pa.string())
+    columns = {name: pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), huge) for name in text_columns}
+    if "close" in text_columns:
+        columns["close"] = pa.array([1.0] * rows)
+    if sent_idx:
+        columns["sent_idx"] = pa.array(range(rows), pa.int64())
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer, compression="zstd")
+    return buffer.getvalue()
 
 
 def _next_day(date: str) -> str:
