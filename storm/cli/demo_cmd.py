@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         """Run generate → features → evaluate → train → scan → publish and show what came out."""
         from storm.cli.ingest_cmd import show_ingest_report
         from storm.cli.scan_cmd import run_scan
-        from storm.cli.train_cmd import calibration_table
+        from storm.cli.train_cmd import calibration_table, product_table
         from storm.evaluation import evaluate
         from storm.features.panel import build_panel
         from storm.store import Layout, open_store
@@ -81,6 +81,10 @@ def register(app: typer.Typer) -> None:
         console.print(calibration_table(final.predictor.calibration))
         console.print(f"{'reused' if final.summary['reused'] else 'trained'} {run} ({final.summary['version']}, "
                       f"best epoch {final.summary['best_epoch']}) beside the fold models: one worker group for all")
+        if evaluation.product is not None:
+            console.print(product_table(evaluation.product.product))
+            console.print(f"published {run} {evaluation.product.version}: the neural model and the desk's members, "
+                          "stacked as above; the scan below scores it", soft_wrap=True)
         step("scan + publish")
         code = run_scan(settings, start=None, end=None, publish=True, force=True, console=console)
         marks = list(timings.items()) + [("end", time.time())]

@@ -44,6 +44,7 @@ class EvaluationReport:
     plot_paths: list[str]
     content: dict = field(repr=False)
     final: "TrainedModel | None" = None  # with final_model: the run storm scan uses, trained beside the folds
+    product: object = None  # with final_model and evaluation.stack: the PublishedProduct storm scan scores
 
     def tables(self):
         return render_tables(self.content)
@@ -120,7 +121,10 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     with clock.timed("baselines"):
         references = reference_tables(config, prices, store, layout)
         if set(config.model.modalities) - {"prices"}:
-            references.activity = evidence_activity(build.panel)
+            from storm.evaluation.baselines import headline_measures
+
+            measures = headline_measures(config, build.panel, prices, store, layout)  # fielded text measures
+            references.activity = evidence_activity(build.panel, measures)
     if config.evaluation.boosted:
         with clock.timed("boosted"):
             # no call calendar: the stored calls hold no future dates at scan time, so the published boosted member
@@ -148,15 +152,16 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
         for outcome, (product, summary) in zip(outcomes, stacked):
             outcome.models.insert(0, product)
             outcome.stack = summary
+    product = None
     if final_model and config.evaluation.stack:  # what storm train publishes: the final model stacked with the desk's
         with clock.timed("stack"):
-            publish_product(config.with_overrides({"train.run_name": run}), build, store, progress=progress)
+            product = publish_product(config.with_overrides({"train.run_name": run}), build, store, progress=progress)
     fused = pooled_fused(outcomes)
     report = _report(config, run, outcomes, fused, horizons, context)
     report_path, plot_paths = write_outputs(store, layout, run, report, fused, prices, outcomes,
                                             config.evaluation.episode_plots)
     return EvaluationReport(run=run, report_path=report_path, plot_paths=plot_paths, content=report,
-                            final=trained.get(FINAL))
+                            final=trained.get(FINAL), product=product)
 
 
 @dataclass
