@@ -362,6 +362,9 @@ class EvaluationConfig(Section):
     boosted: bool = True
     # which single-modality models each fold trains beside the fused one; None: one per modality in model.modalities
     single_modalities: list[Modality] | None = None
+    # the Loughran–McDonald master dictionary CSV the evidence logistic's LM shares read (storm.features.text_measures;
+    # its authors license it for non-commercial research: storm ships none); None: no LM shares
+    lm_dictionary: str | None = None
 
     _old_names = field_validator("single_modalities", mode="before")(_no_old_modality_names)
 

@@ -32,6 +32,7 @@ from storm.desk.members import (LOGIT_FEATURES, LogisticFit, Standardisation, ga
 from storm.evaluation.metrics import alert_column, logit_column, score_column
 from storm.evaluation.report import ScoredModel
 from storm.features.price_history import drawdown_from_peak
+from storm.features.text_measures import TEXT_MEASURES
 from storm.labels import TRADING_DAYS_PER_YEAR
 from storm.schema import FWD_VOL, storm_column
 from storm.training.calibration import (  # the model's own calibration and alert rule: a fair comparison
@@ -220,9 +221,13 @@ def boosted_model(features: pd.DataFrame, labels: pd.DataFrame, split: DateSplit
     return model
 
 
-def evidence_activity(panel) -> pd.DataFrame:
+def evidence_activity(panel, measures: pd.DataFrame | None = None) -> pd.DataFrame:
     """market, date and how much was said: decayed log1p item counts (5/20 days), today's count against the
-    60-day mean, and whether/when a call was heard. What a quant reads from a feed before reading a word."""
+    60-day mean, and whether/when a call was heard. What a quant reads from a feed before reading a word.
+
+    ``measures``: storm.features.text_measures' table (headline_measures), whose measures join as columns: what
+    the field reads from the words themselves.
+    """
     frame = pd.DataFrame({"market": panel.market, "date": panel.date, "items": np.log1p(panel.text_count)})
     calls = np.zeros(len(frame), dtype=bool)
     for rows in (panel.conference_row, getattr(panel, "call_row", None)):
@@ -236,7 +241,41 @@ def evidence_activity(panel) -> pd.DataFrame:
     frame["call_within_20"] = grouped["call"].transform(lambda x: x.rolling(20, min_periods=1).max())
     since = grouped["call"].transform(lambda x: _days_since(x.to_numpy()))
     frame["days_since_call"] = np.log1p(since)
-    return frame[["market", "date", *EVIDENCE_ACTIVITY_FEATURES]]
+    activity = frame[["market", "date", *EVIDENCE_ACTIVITY_FEATURES]]
+    return activity if measures is None else _with_text_measures(activity, measures)
+
+
+def _with_text_measures(activity: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
+    """The activity with each text measure some day has; a measure no day has (the LM shares without a dictionary,
+    novelty without embeddings) is left out, and a day without one reads 0 (nothing said, nothing new), so the
+    logistic keeps every row."""
+    present = [m for m in TEXT_MEASURES if m in measures.columns and np.isfinite(measures[m].to_numpy(float)).any()]
+    joined = activity.merge(measures[["market", "date", *present]], on=["market", "date"], how="left")
+    joined[present] = joined[present].fillna(0.0)
+    return joined
+
+
+def evidence_features(activity: pd.DataFrame) -> tuple[str, ...]:
+    """The columns the evidence logistic reads: EVIDENCE_ACTIVITY_FEATURES and the text measures ``activity`` holds."""
+    return EVIDENCE_ACTIVITY_FEATURES + tuple(m for m in TEXT_MEASURES if m in activity.columns)
+
+
+def headline_measures(config, panel, prices: pd.DataFrame, store, layout) -> pd.DataFrame | None:
+    """The text measures of the panel's days from its placed headlines (raw lines, cached embeddings: as the
+    explanations read them) and the dictionary at evaluation.lm_dictionary; None for a panel without news.
+    The I/O around storm.features.text_measures."""
+    from storm.explain.headlines import read_headline_book
+    from storm.features.alignment import trading_calendars
+    from storm.features.text_measures import read_lm_dictionary, text_measures
+
+    if not np.asarray(panel.text_count).sum():
+        return None
+    dictionary = read_lm_dictionary(config.evaluation.lm_dictionary) if config.evaluation.lm_dictionary else None
+    book = read_headline_book(store, layout, panel, trading_calendars(prices), config.features, config.ingest)
+    headlines = pd.DataFrame({"market": panel.market[book.row], "date": panel.date[book.row],
+                              "headline": book.headline})
+    days = pd.DataFrame({"market": panel.market, "date": panel.date})
+    return text_measures(days, headlines, dictionary, book.embedding)
 
 
 def _days_since(flags: np.ndarray, cap: float = 250.0) -> np.ndarray:
@@ -253,10 +292,11 @@ def _days_since(flags: np.ndarray, cap: float = 250.0) -> np.ndarray:
 def evidence_logistic_model(features: pd.DataFrame, activity: pd.DataFrame, labels: pd.DataFrame, split: DateSplit,
                             horizons: list[int], false_alarm_rate: float,
                             calibration: "BaselineCalibration | None" = None) -> ScoredModel:
-    """The price logistic plus evidence activity (EVIDENCE_ACTIVITY_FEATURES): a reader of real feeds any team
-    could build without a model of language or voice, fitted on the fold's past like the price logistic."""
+    """The price logistic plus evidence activity (evidence_features: EVIDENCE_ACTIVITY_FEATURES and any text
+    measures): a reader of real feeds any team could build without a model of language or voice, fitted on the
+    fold's past like the price logistic."""
     joined = features.merge(activity, on=["market", "date"], how="inner")
-    raw = price_logistic_scores(joined, labels, split.train, horizons, extra=EVIDENCE_ACTIVITY_FEATURES)
+    raw = price_logistic_scores(joined, labels, split.train, horizons, extra=evidence_features(activity))
     return _scored("evidence-logit", "baseline", raw, labels, split, horizons, false_alarm_rate,
                    calibration or BaselineCalibration(), log_odds=True)
 
