@@ -107,7 +107,9 @@ def test_walk_forward_report_has_folds_pooled_figures_and_baselines_and_reruns_r
     config, layout, outcome, fits, opened = evaluated_tiny
     assert fits == [6]  # two folds and the final model, each after its prices anchor: Ray Train started once
     assert outcome.final.summary["run"] == "tiny" and not outcome.final.summary["reused"]
-    assert read_model(layout.store, layout, "tiny").version == outcome.final.summary["version"]
+    published = read_model(layout.store, layout, "tiny")  # the final model, republished with the stacked product
+    assert published.version == outcome.product.version and published.product is not None
+    assert published.card["weights_sha256"] == outcome.final.summary["weights_sha256"]
     for table in outcome.tables():
         Console(width=80).print(table)
 
