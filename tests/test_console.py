@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from rich.console import Console
+from rich.table import Table
 
-from storm.console import SILENT, StageClock, StageReporter, epoch_line
+from storm.console import LOG_WIDTH, SILENT, StageClock, StageReporter, epoch_line, interval, progress_line
 
 
 def log_console() -> tuple[Console, io.StringIO]:
@@ -100,3 +102,74 @@ def test_a_stage_clock_sums_each_stage_over_its_repeats_and_keeps_the_time_of_a_
         raise ValueError("boom")
     assert set(clock.seconds) == {"train", "predict"} and all(s > 0 for s in clock.seconds.values())
     assert StageClock().seconds == {}  # a new job starts from nothing
+
+
+def test_a_log_hears_from_a_long_stage_at_each_interval_with_its_count_and_eta_and_not_after_it_ends():
+    console, sink = log_console()
+    reporter = StageReporter(console, heartbeat_seconds=0.2)
+    with reporter.stage("features: embedding 10 new headlines", total=10) as advance:
+        advance(4)
+        time.sleep(1.0)
+    time.sleep(0.5)
+    lines = sink.getvalue().splitlines()
+    beats = [line for line in lines if line.startswith("… features: embedding 10 new headlines  4/10 (40%)")]
+    assert len(beats) >= 2 and all("elapsed, ETA " in line for line in beats)
+    assert lines[-1].startswith("✓ features: embedding 10 new headlines ")  # nothing after the stage's own line
+
+
+def test_a_log_hears_only_of_the_innermost_running_stage_and_a_stage_without_total_of_its_clock():
+    console, sink = log_console()
+    reporter = StageReporter(console, heartbeat_seconds=0.2)
+    with reporter.stage("ingest and features: calls"):
+        time.sleep(0.5)
+        with reporter.stage("features: embedding the sentences of 3 new calls", total=3):
+            time.sleep(0.7)
+    beats = [line for line in sink.getvalue().splitlines() if line.startswith("… ")]
+    inner = [i for i, line in enumerate(beats)
+             if line.startswith("… features: embedding the sentences of 3 new calls  0/3 (0%)  ")]
+    assert beats[0].startswith("… ingest and features: calls  ") and beats[0].endswith("s elapsed")
+    assert inner and beats[inner[0]].endswith("elapsed, ETA after the first items")
+    assert not [line for line in beats[inner[0]:] if line.startswith("… ingest")]
+
+
+def test_a_terminal_gets_no_heartbeat_lines():
+    sink = io.StringIO()
+    console = Console(file=sink, width=100, force_terminal=True, color_system=None)
+    with StageReporter(console, heartbeat_seconds=0.1).stage("train", total=2):
+        time.sleep(0.35)
+    assert "… train" not in sink.getvalue()
+
+
+def test_a_redirected_console_keeps_long_lines_and_table_headers_whole():
+    sink = io.StringIO()
+    console = StageReporter(Console(file=sink, highlight=False)).console  # a file: no width given
+    table = Table(title="Alerts at the validation threshold (test blocks)")
+    for heading in ("model", "h", "recall", "precision", "false al./mkt-yr", "warned", "lead d", "median lead days"):
+        table.add_column(heading)
+    table.add_row("fused-with-a-long-name", "20d", "0.50", "0.40", "1.2", "3/4", "5.0", "6.0")
+    console.print(table)
+    note = "note: " + " ".join(f"word{i}" for i in range(40))
+    console.print(note)
+    text = sink.getvalue()
+    assert console.width == LOG_WIDTH
+    assert "false al./mkt-yr" in text and "median lead days" in text and "…" not in text
+    assert note in text.splitlines()
+
+
+def test_a_console_width_the_caller_chose_is_kept():
+    console, _ = log_console()
+    assert StageReporter(console).console.width == 80
+
+
+def test_small_intervals_get_the_digits_that_show_whether_they_hold_zero():
+    assert interval(0.0017, 0.0001, 0.0033, "{:+.3f}", "{:.2f}") == "+0.0017 [0.0001,0.0033]"
+    assert interval(-0.0004, -0.0009, 0.0001, "{:+.4f}", "{:+.4f}") == "-0.0004 [-0.0009,+0.0001]"
+    assert interval(0.712, 0.7121, 0.7124, "{:.3f}", "{:.2f}") == "0.712 [0.71,0.71]"  # clear of 0: as asked
+    assert interval(0.323, 0.22, 0.40, "{:+.3f}", "{:.2f}") == "+0.323 [0.22,0.40]"  # wide enough already: as asked
+    assert interval(0.5, None, None) == "0.500"
+
+
+def test_a_progress_line_reads_count_share_elapsed_and_eta():
+    assert progress_line("features: embedding calls", 400, 1419, 631) == \
+        "… features: embedding calls  400/1,419 (28%)  10m 31s elapsed, ETA 26m 47s"
+    assert progress_line("training", 0, None, 3900) == "… training  1h 05m elapsed"

@@ -21,6 +21,7 @@ from rich import box
 from rich.table import Table
 
 from storm.config import EvaluationConfig
+from storm.console import interval
 from storm.evaluation.bootstrap import BootstrapInput, block_length, paired_bootstrap
 from storm.evaluation.metrics import (FOLD, HorizonMetrics, episode_warnings, horizon_metrics, reliability_points,
                                      score_column)
@@ -482,12 +483,10 @@ def _spread_table(report: dict) -> Table:
 
 
 def _interval(figure: dict | None, fmt: str, bound_fmt: str) -> str:
+    """`estimate [low,high]`, the bounds widened until they show whether the interval holds 0 (storm.console)."""
     if not figure or figure.get("estimate") is None:
         return "–"
-    text = fmt.format(figure["estimate"])
-    if figure.get("low") is not None:
-        text += f" [{bound_fmt.format(figure['low'])},{bound_fmt.format(figure['high'])}]"
-    return text
+    return interval(figure["estimate"], figure.get("low"), figure.get("high"), fmt, bound_fmt)
 
 
 def _range(spread: dict, fmt: str) -> str:
