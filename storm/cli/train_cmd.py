@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from storm.cli.common import ConfigOption, SetOption, build_config, start_ray
-from storm.console import StageReporter
+from storm.console import StageReporter, shown_epoch
 
 
 def register(app: typer.Typer) -> None:
@@ -37,8 +37,7 @@ def register(app: typer.Typer) -> None:
         start_ray(settings, console)
         outcome, product = run_training(settings, StageReporter(console), fresh)
         console.print(calibration_table(outcome.calibration))
-        console.print(f"neural model {outcome.version} (best epoch {outcome.best_epoch}) in {outcome.seconds:.1f}s, "
-                      f"{outcome.samples_per_second:.0f} training samples/s: {outcome.model_dir}", soft_wrap=True)
+        console.print(trained_line(outcome), soft_wrap=True)
         if product is not None:
             console.print(product_table(product.product))
             for note in product.notes:
@@ -80,14 +79,21 @@ def product_table(product) -> Table:
     return table
 
 
+def trained_line(outcome) -> str:
+    """`neural model <version> (best epoch 2 of 4) in …`: epochs numbered from 1, as the epoch lines number them."""
+    return (f"neural model {outcome.version} (best epoch {shown_epoch(outcome.best_epoch)} of {len(outcome.history)}) "
+            f"in {outcome.seconds:.1f}s, {outcome.samples_per_second:.0f} training samples/s: {outcome.model_dir}")
+
+
 def history_table(history: list[dict], best_epoch: int) -> Table:
+    """One row per epoch, numbered from 1 as the epoch lines are; ``best_epoch`` (0-based, as trained) marked *."""
     table = Table(title="epochs")
     metric_names = [key for key in history[0] if key not in ("epoch", "attempt_start_epoch")] if history else []
     for name in ["epoch", *metric_names]:
         table.add_column(name, justify="right")
     for entry in history:
         marker = " *" if entry["epoch"] == best_epoch else ""
-        table.add_row(f"{entry['epoch']}{marker}", *(_number(entry.get(name)) for name in metric_names))
+        table.add_row(f"{shown_epoch(entry['epoch'])}{marker}", *(_number(entry.get(name)) for name in metric_names))
     return table
 
 

@@ -99,7 +99,8 @@ def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: Checkpo
     device = ray.train.torch.get_device()
     autocast_dtype = torch.bfloat16 if device.type == "cuda" else None
     model = build_model(config.model, config.features, horizons)
-    if model.anchor_model is not None:
+    anchored = model.anchor_model is not None  # only an anchored model blends: evidence_weight means nothing else
+    if anchored:
         if anchor_weights is None:
             raise RuntimeError(f"{config.train.run_name} is anchored on a prices-only model, and none was trained "
                                "before it (storm.training.trainer orders the anchor first)")
@@ -138,7 +139,7 @@ def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: Checkpo
         metrics = {
             "epoch": epoch, "loss": _sum_over_workers(stats.loss * stats.n_samples) / max(_sum_over_workers(stats.n_samples), 1),
             "val_loss": val_loss, **{f"val_auroc_{h}d": auroc for h, auroc in zip(horizons, aurocs)},
-            "evidence_weight": evidence_weight, "selection": rule.criterion(),
+            **({"evidence_weight": evidence_weight} if anchored else {}), "selection": rule.criterion(),
             "samples_per_second": _sum_over_workers(stats.samples_per_second), "epoch_seconds": stats.seconds,
             "attempt_start_epoch": attempt_start,
         }

@@ -1,7 +1,7 @@
 from typer.testing import CliRunner
 
 from storm.cli import app
-from storm.cli.train_cmd import calibration_table, history_table
+from storm.cli.train_cmd import calibration_table, history_table, trained_line
 from storm.training.calibration import Calibration
 
 
@@ -11,7 +11,7 @@ def test_train_on_a_store_without_prices_exits_2_and_says_to_generate_a_world(ra
     assert "no prices" in outcome.output and "storm generate" in outcome.output
 
 
-def test_tables_mark_the_best_epoch_and_show_each_horizons_threshold():
+def test_tables_number_epochs_from_one_mark_the_best_and_show_each_horizons_threshold():
     from rich.console import Console
 
     history = [{"epoch": 0, "loss": 1.0, "val_loss": 0.9, "val_auroc_20d": None, "attempt_start_epoch": 0},
@@ -22,5 +22,16 @@ def test_tables_mark_the_best_epoch_and_show_each_horizons_threshold():
     console.print(history_table(history, best_epoch=1))
     console.print(calibration_table(calibration))
     text = console.export_text()
-    assert "1 *" in text and "0.81" in text and "val_auroc_20d" in text
+    assert "2 *" in text and "1 *" not in text and "0.81" in text and "val_auroc_20d" in text  # epoch 1 trained 2nd
     assert "0.42" in text and "20d" in text and "0.61" in text
+
+
+def test_the_trained_line_numbers_the_best_epoch_from_one_as_the_epoch_lines_do():
+    from storm.training.trainer import TrainResult
+
+    history = [{"epoch": epoch, "loss": 1.0 / (epoch + 1)} for epoch in range(4)]
+    calibration = Calibration(method="hazard", horizons=[20], slope=1.0, intercept={20: -1.0}, threshold={20: 0.5},
+                              false_alarm_rate=0.1)
+    outcome = TrainResult(run="r", model_dir="models/r", version="v1", split=None, history=history, best_epoch=1,
+                          calibration=calibration, seconds=12.0, samples_per_second=900.0)
+    assert "(best epoch 2 of 4)" in trained_line(outcome)

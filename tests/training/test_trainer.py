@@ -87,6 +87,14 @@ def test_the_published_calibration_sits_inside_its_bounds_and_the_card_says_what
     assert selection["evidence_weight"] == result.history[result.best_epoch]["evidence_weight"]
 
 
+def test_only_the_anchored_model_reports_an_evidence_weight_per_epoch(trained_tiny):
+    storage, _, result = trained_tiny
+    store = open_store(storage)
+    prices_only = read_model(store, Layout(store), "tiny-only-prices").history
+    assert prices_only and not any("evidence_weight" in entry for entry in prices_only)  # it blends nothing
+    assert all("evidence_weight" in entry for entry in result.history)
+
+
 def test_init_from_another_run_starts_from_its_encoders_and_freezing_keeps_them(trained_tiny):
     storage, build, base = trained_tiny
     config = tiny_config(storage, run_name="transfer", epochs=1, init_from="tiny", freeze_encoders=True)
