@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 
-from storm.evaluation.metrics import score_column
+from storm.evaluation.metrics import alert_column, score_column
 from storm.schema import storm_column
 
 MAX_MARKETS_PER_FIGURE = 4
@@ -22,8 +22,17 @@ MAX_MARKETS_PER_FIGURE = 4
 def score_over_price_png(
     prices: pd.DataFrame, predictions: pd.DataFrame, horizon: int, threshold: float | None, markets: list[str]
 ) -> bytes:
-    """One panel per market (at most MAX_MARKETS_PER_FIGURE): close price, storm score, storm days shaded."""
-    shown = markets[:MAX_MARKETS_PER_FIGURE]
+    """The figure of ``score_over_price_figure`` as PNG bytes."""
+    return _png(score_over_price_figure(prices, predictions, horizon, threshold, markets))
+
+
+def score_over_price_figure(prices: pd.DataFrame, predictions: pd.DataFrame, horizon: int, threshold: float | None,
+                            markets: list[str]) -> Figure:
+    """One panel per market: close price, storm score, storm days shaded, days on alert dotted, ``threshold`` dashed
+    when given; the MAX_MARKETS_PER_FIGURE of ``markets`` with the most storm days. The title says what is drawn
+    and why these markets, and nothing that is not drawn."""
+    shown = most_storm_days(predictions, horizon, markets)[:MAX_MARKETS_PER_FIGURE]
+    alerts_known = alert_column(horizon) in predictions.columns
     figure = Figure(figsize=(10, 2.6 * max(len(shown), 1)))
     axes = figure.subplots(max(len(shown), 1), 1, squeeze=False)[:, 0]
     for axis, market in zip(axes, shown):
@@ -35,13 +44,35 @@ def score_over_price_png(
         _shade_storms(axis, days, scored[storm_column(horizon)].to_numpy(float))
         score_axis = axis.twinx()
         score_axis.plot(days, scored[score_column(horizon)], color="tab:red", linewidth=1.0, label="storm score")
+        if alerts_known:
+            on_alert = scored[alert_column(horizon)].eq(True).to_numpy()
+            score_axis.plot(days[on_alert], scored[score_column(horizon)][on_alert], linestyle="none", marker=".",
+                            markersize=4, color="tab:red", label="on alert")
         if threshold is not None:
-            score_axis.axhline(threshold, color="tab:red", linestyle="--", linewidth=0.8)
+            score_axis.axhline(threshold, color="tab:red", linestyle="--", linewidth=0.8, label="alert threshold")
         score_axis.set_ylim(0, 1)
         score_axis.set_ylabel(f"P(storm ≤{horizon}d)")
-    axes[0].set_title(f"storm score over price, {horizon}-day storms shaded, dashed: alert threshold")
+    axes[0].set_title(score_over_price_title(horizon, len(shown), len(markets), alerts_known, threshold),
+                      fontsize="small")
     figure.autofmt_xdate()
-    return _png(figure)
+    return figure
+
+
+def most_storm_days(predictions: pd.DataFrame, horizon: int, markets: list[str]) -> list[str]:
+    """``markets`` by their count of storm days in ``predictions``, most first (ties keep the given order)."""
+    counts = predictions.groupby("market")[storm_column(horizon)].sum()
+    return sorted(markets, key=lambda market: -float(counts.get(market, 0.0)))
+
+
+def score_over_price_title(horizon: int, shown: int, markets: int, alerts: bool, threshold: float | None) -> str:
+    what = [f"storm score (red) over close (black), {horizon}-day storm days shaded"]
+    if alerts:
+        what.append("dots: days on alert")
+    if threshold is not None:
+        what.append(f"dashed: alert threshold {threshold:.3g}")
+    which = (f"the {shown} of {markets} markets with the most storm days" if shown < markets else
+             f"all {markets} market{'s' * (markets != 1)}")
+    return "; ".join(what) + f"\n{which}"
 
 
 EPISODE_DAYS_BEFORE, EPISODE_DAYS_AFTER = 60, 20
