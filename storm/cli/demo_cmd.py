@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from storm.cli.common import ConfigOption, SetOption, build_config, start_ray
-from storm.console import StageReporter
+from storm.console import StageReporter, shown_epoch
 
 DEMO_PROFILE = {  # under the user's --set: a world and protocol that fit in minutes on 2 cores
     "world.n_markets": 12,
@@ -80,7 +80,8 @@ def register(app: typer.Typer) -> None:
         final = evaluation.final
         console.print(calibration_table(final.predictor.calibration))
         console.print(f"{'reused' if final.summary['reused'] else 'trained'} {run} ({final.summary['version']}, "
-                      f"best epoch {final.summary['best_epoch']}) beside the fold models: one worker group for all")
+                      f"best epoch {shown_epoch(final.summary['best_epoch'])}) beside the fold models: one worker group "
+                      "for all")
         if evaluation.product is not None:
             console.print(product_table(evaluation.product.product))
             console.print(f"published {run} {evaluation.product.version}: the neural model and the desk's members, "

@@ -102,10 +102,12 @@ def featurize(ok: ray.data.Dataset, source: str, cache: FeatureCache, dates: lis
     transform = (partial(chart_batch_tensors, chart_size=features.chart_size) if source == "charts" else
                  partial(audio_batch_mels, sample_rate=ingest.audio_sample_rate, n_mels=features.n_mels,
                          frames=features.call_mel_frames))
-    # A task whose worker died is run again as Ray Data does by default: a bound needs ray_remote_args (deprecated).
+    # A task whose worker died (killed for memory by a hostile chart or recording) is retried at most TASK_RETRIES
+    # times: Ray Data's default retries it forever. Ray 2.60 takes the bound only through the remote-args keywords
+    # it calls deprecated (removed in 2.64); a bounded night matters more than the warning.
     rows = ok.map_batches(featurize_new_items, fn_kwargs={"transform": transform, "cached_hashes": cached,
                                                           "keys": ITEM_KEYS[source]},
-                          batch_size=16, batch_format="numpy")
+                          batch_size=16, batch_format="numpy", max_retries=TASK_RETRIES)
     return _store_streamed(rows, source, cache, features)
 
 

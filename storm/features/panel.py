@@ -128,7 +128,7 @@ def ingest_window(config: StormConfig, start: str, end: str, progress: StageRepo
     for source in specs:
         with progress.stage(f"ingest and features: {source} {read_from} .. {end}"):
             items[source] = _ingest_and_featurize(source, store, layout, config, specs[source], read_from, start,
-                                                  end, report)
+                                                  end, report, progress)
     return WindowEvidence(config=config, store=store, layout=layout, start=start, end=end, read_from=read_from,
                           prices=prices,
                           calendars=calendars, items=items,
@@ -355,7 +355,8 @@ def _call_tables(rows: pd.DataFrame, calls: SourceFeatures | None, cache: Featur
 
 
 def _ingest_and_featurize(source: str, store: ObjectStore, layout: Layout, config: StormConfig, spec: str,
-                        read_from: str, start: str, end: str, report: IngestReport) -> SourceFeatures:
+                        read_from: str, start: str, end: str, report: IngestReport,
+                        progress: StageReporter = SILENT) -> SourceFeatures:
     """Ingest [read_from, end], cache new features, write quarantine; count what lies in [start, end] into report."""
     cache = FeatureCache(store, layout, source, spec)
     dates = cache.dates_between(read_from, end)
@@ -364,7 +365,8 @@ def _ingest_and_featurize(source: str, store: ObjectStore, layout: Layout, confi
     if ingested.nothing_listed:  # no Ray Data job for an empty source (5 s of a one-day scan)
         items, rejected = SourceFeatures(items=pd.DataFrame(columns=list(ITEM_KEYS[source])), computed=0), []
     else:
-        items = featurize(ingested.ok, source, cache, dates, config.features, config.ingest, cached=known)
+        items = featurize(ingested.ok, source, cache, dates, config.features, config.ingest, cached=known,
+                          progress=progress)
         rejected = ingested.quarantined.take_all()
     report.quarantine_files += write_quarantine(store, layout, source, rejected, read_from, end)
     report.counts[source] = {"ok": _dated_between(items.items, start, end),
