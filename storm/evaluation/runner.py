@@ -344,7 +344,12 @@ def trained_models(wanted: list[tuple[StormConfig, object]], build, log=lambda m
     for request in requests:
         name = request.config.train.run_name
         reused[name] = matching_published(request, build, store, layout, world)
-        log(f"reusing {name} (same config, split and world)" if reused[name] else f"training {name}")
+    kept = [name for name, model in reused.items() if model is not None]
+    fresh = [name for name, model in reused.items() if model is None]
+    if kept:  # one line each, not one per model: the models train together, in one worker group
+        log(f"reusing {len(kept)} stored model(s) (same config, split and world): {', '.join(kept)}")
+    if fresh:
+        log(f"training {len(fresh)} model(s) together in one worker group: {', '.join(fresh)}")
     train_models([request for request in requests if reused[request.config.train.run_name] is None], evidence=build,
                  fresh=True, progress=progress, store=store)
     models = []
