@@ -8,7 +8,7 @@ For each real feed (StockNet tweets, Reuters headlines, MAEC call sentences; in 
   clock starts, in file order, on the same threads the embedding actor gets (the floor of what any pipeline pays),
   in float32 and, where storm's `features.embed_precision` resolves to bfloat16 on this CPU, in bfloat16 too;
 - storm: the items as ingest hands them over (market, date, headline, source path, content hash) through
-  storm.features.featurize (a Ray Data actor stage: model load, market-name masking, length-sorted batches, the
+  storm.features.featurize (storm's own Ray embedding actors: model load, market-name masking, length-sorted batches, the
   actor's memo of repeated texts, the feature cache written), with Ray already up.
 Prints the rates, storm ÷ bare at storm's precision (above 1 where repeated texts are not embedded again), storm ÷
 bare float32, and each feed's repeat rate (the share of items whose masked text came earlier in the feed).
