@@ -26,12 +26,16 @@ from storm.ingest.quarantine import quarantine_record
 from storm.ingest.readers import TASK_RETRIES, NothingListed, SourceIngest
 from storm.schema import N_PRAAT, PRAAT_COLUMNS, QUARANTINE_FIELDS
 from storm.store import Layout, ObjectStore
+from storm.store.bounded_parquet import TableTooLarge, read_bounded
 from storm.store.layout import CALL_TABLE_SUFFIX, check_call_event, check_market, date_of, partition, raw_key_date
 
 SOURCE = "calls"
 CALL_COLUMNS = ("sent_idx", "text", *PRAAT_COLUMNS)
 MAX_SENTENCES = 20_000  # a 2-hour call is about 1,500 sentences
 MAX_SENTENCE_CHARS = 20_000
+# the decoded table's bytes, counted before decoding (storm.store.bounded_parquet): a 2-hour call's text is ~0.3 MB,
+# while 20k copies of one 50 KB sentence fit a 68 KB file by dictionary encoding and decode to 1 GB
+MAX_CALL_TABLE_BYTES = 64 * 2 ** 20
 OK_COLUMNS = ("market", "date", "event", "source_path", "content_hash", "texts", "acoustics", "sentences")
 _BATCH_ROWS = 16
 
@@ -53,7 +57,10 @@ def decode_call_table(payload: bytes) -> tuple[list[str | None], np.ndarray]:
         raise RejectedInput(f"missing column(s) {missing}; a call table has sent_idx, text and the 29 Praat columns")
     _check_types(schema)
     try:
-        table = parquet.read(columns=list(CALL_COLUMNS))
+        table = read_bounded(io.BytesIO(payload), "the call table", list(CALL_COLUMNS), MAX_SENTENCES,
+                             MAX_CALL_TABLE_BYTES)
+    except TableTooLarge as err:
+        raise RejectedInput(str(err)) from None
     except Exception as err:  # noqa: BLE001
         raise RejectedInput(f"corrupt Parquet data ({describe(err)})") from None
     index = table.column("sent_idx").to_numpy(zero_copy_only=False)

@@ -47,3 +47,21 @@ def test_call_table_names_give_market_and_event():
     assert market_and_event("/s/raw/calls/date=2015-02-25/BF_B-20150225_BF-B.sentences.parquet") == ("BF_B", "20150225_BF-B")
     with pytest.raises(RejectedInput, match="unexpected file type"):
         market_and_event("/s/raw/calls/date=2015-02-25/AAA-q4.csv")
+
+
+def test_a_small_table_whose_repeated_sentence_decodes_to_a_gigabyte_is_rejected_before_it_is_decoded():
+    """Issue 38, finding 2: 20k copies of one 50 KB sentence are a 68 KB file by dictionary encoding."""
+    rows = 20_000
+    table = good_table(1)
+    huge = pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), pa.array(["x" * 50_000]))
+    columns = {name: (pa.array(range(rows), pa.int64()) if name == "sent_idx" else huge if name == "text"
+                      else pa.array([0.0] * rows)) for name in table.column_names}
+    sink = io.BytesIO()
+    pq.write_table(pa.table(columns), sink, store_schema=False)  # read back as plain strings, dictionary-encoded
+    payload = sink.getvalue()
+    assert len(payload) < 200_000 and pq.ParquetFile(io.BytesIO(payload)).schema_arrow.field("text").type == pa.string()
+    pool = pa.default_memory_pool()
+    before = pool.max_memory()
+    with pytest.raises(RejectedInput, match="decode"):
+        decode_call_table(payload)
+    assert pool.max_memory() - before < 100 * 2 ** 20  # the 1 GB of text was never materialised
