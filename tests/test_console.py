@@ -140,7 +140,8 @@ def test_a_terminal_gets_no_heartbeat_lines():
     assert "… train" not in sink.getvalue()
 
 
-def test_a_redirected_console_keeps_long_lines_and_table_headers_whole():
+def test_a_redirected_console_keeps_long_lines_and_table_headers_whole(monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)  # a width the caller's environment chose is kept (test below)
     sink = io.StringIO()
     console = StageReporter(Console(file=sink, highlight=False)).console  # a file: no width given
     table = Table(title="Alerts at the validation threshold (test blocks)")

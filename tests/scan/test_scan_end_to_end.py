@@ -354,7 +354,7 @@ def test_the_scan_of_a_stacked_model_stores_what_scoring_the_product_in_one_proc
     assert model.card["product"]["members"][0] == NEURAL
     day = sorted(prices["date"].unique())[-1]
     outcome = scan(candidate.with_overrides({"scan.market_batch": 1, "scan.scoring": "actor"}), start=day, end=day,
-                   publish=False, candidate=True)
+                   publish=False, candidate=True, force=True)  # the candidate's unstacked version scanned this day
     stored = store.read_table(layout.scores(day, "scan-candidate")).to_pandas()
     assert (stored["model_version"] == published.version).all()
 
