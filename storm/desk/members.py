@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
 from storm.desk.boosted import BoostedModel, BoostedSettings, fit_boosted
 from storm.desk.garch import GarchParams, fit_garch, garch_log_volatility_forecasts
@@ -92,10 +93,12 @@ class LogisticFit:
 
     @classmethod
     def fit(cls, x: np.ndarray, y: np.ndarray, columns: list[str]) -> "LogisticFit":
-        mean, scale = x.mean(axis=0), x.std(axis=0)
-        scale = np.where(scale > 0, scale, 1.0)
-        model = LogisticRegression(max_iter=1000).fit((x - mean) / scale, y.astype(int))
-        return cls(list(columns), mean.tolist(), scale.tolist(), model.coef_[0].tolist(), float(model.intercept_[0]))
+        # scikit-learn's scaler: it treats a column constant up to rounding (std ~1e-17) as constant, where dividing
+        # by that std would turn rounding noise into a feature of enormous scale
+        scaler = StandardScaler().fit(x)
+        model = LogisticRegression(max_iter=1000).fit(scaler.transform(x), y.astype(int))
+        return cls(list(columns), scaler.mean_.tolist(), scaler.scale_.tolist(), model.coef_[0].tolist(),
+                   float(model.intercept_[0]))
 
 
 @dataclass
