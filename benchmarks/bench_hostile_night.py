@@ -75,7 +75,8 @@ def main() -> None:
     print(f"  markets scored on the hostile night: {scored['market'].nunique()} of {args.markets} "
           f"(one market's prices replaced by the parquet bomb)")
     print("  quarantined:")
-    for line in quarantine_lines(store, layout, night, planted):
+    log = (args.workdir / "hostile.log").read_text(errors="replace")
+    for line in quarantine_lines(store, layout, night, planted, log):
         print("   ", line)
 
 
@@ -106,7 +107,7 @@ def plant(layout, store, night: str, outside: Path, pd) -> list[str]:
     # 50 KB sentences (68 KB on disk), and a 9999-12-31 row that would become the scan's default day
     store.write_bytes(f"{layout.prices_dir()}/EVIL.parquet", dictionary_bomb(pd, ["date", "close"], 100_000, 10_000))
     store.write_bytes(f"{layout.raw_partition('calls', night)}/{victim}-bomb.sentences.parquet",
-                      dictionary_bomb(pd, ["text"], 20_000, 50_000, sent_idx=True))
+                      dictionary_bomb(pd, ["text"], 20_000, 50_000, sent_idx=True, praat=True))
     dated = markets[2]
     rows = store.read_table(layout.prices(dated)).to_pandas()
     far = rows.iloc[[-1]].assign(date="9999-12-31")
@@ -116,7 +117,8 @@ def plant(layout, store, night: str, outside: Path, pd) -> list[str]:
             f"{victim}-bomb.sentences.parquet", "9999-12-31"]
 
 
-def dictionary_bomb(pd, text_columns: list[str], rows: int, chars: int, sent_idx: bool = False) -> bytes:
+def dictionary_bomb(pd, text_columns: list[str], rows: int, chars: int, sent_idx: bool = False,
+                    praat: bool = False) -> bytes:
     """A tiny Parquet whose string columns repeat one huge value: dictionary encoding stores it once, so the footer's
     sizes are small and the decoded table is rows x chars bytes."""
     import io
@@ -130,8 +132,12 @@ def dictionary_bomb(pd, text_columns: list[str], rows: int, chars: int, sent_idx
         columns["close"] = pa.array([1.0] * rows)
     if sent_idx:
         columns["sent_idx"] = pa.array(range(rows), pa.int64())
+    if praat:  # a well-formed call table but for its size: the budget, not the schema, must refuse it
+        from storm.schema import PRAAT_COLUMNS
+        columns.update({name: pa.array([0.0] * rows) for name in PRAAT_COLUMNS})
     buffer = io.BytesIO()
-    pq.write_table(pa.table(columns), buffer, compression="zstd")
+    # no Arrow schema stored: a reader sees plain strings, dictionary-encoded in the pages (as pandas writes them)
+    pq.write_table(pa.table(columns), buffer, compression="zstd", store_schema=False)
     return buffer.getvalue()
 
 
@@ -149,7 +155,9 @@ def run_night(command: list[str], log: Path) -> dict:
     return {"code": process.returncode, "seconds": time.perf_counter() - began, "peak_rss": rss.largest}
 
 
-def quarantine_lines(store, layout, night: str, planted: list[str]) -> list[str]:
+def quarantine_lines(store, layout, night: str, planted: list[str], log: str = "") -> list[str]:
+    """Each planted object's quarantine reason, else the scan's own log line about it (prices a scan reads are
+    skipped with a logged reason; `storm ingest` quarantines them), else NOT FOUND."""
     import json
 
     records = []
@@ -158,7 +166,9 @@ def quarantine_lines(store, layout, night: str, planted: list[str]) -> list[str]
     lines = []
     for name in planted:
         found = [r for r in records if r.get("source_path", "").endswith(name) or name in r.get("reason", "")]
-        lines.append(f"{name}: " + (found[-1]["reason"][:160] if found else "NOT FOUND in quarantine"))
+        logged = [line for line in log.splitlines() if name in line and "skipping" in line]
+        lines.append(f"{name}: " + (found[-1]["reason"][:160] if found else
+                                    f"skipped, logged: {logged[-1][-160:]}" if logged else "NOT FOUND in quarantine"))
     return lines
 
 
