@@ -68,6 +68,10 @@ def register(import_app: typer.Typer) -> None:
         rate = report.counts["rows"] / seconds if seconds > 0 else 0.0
         console.print(f"rejected rows: {report.rejected} (quarantine/imports/calls-{label}.jsonl); markets: "
                       f"{len(report.markets)}; {seconds:.1f} s, {rate:,.0f} rows/s", markup=False, soft_wrap=True)
+        from storm.importing.crosscheck import cross_check
+
+        for line in cross_check(report, store, layout):
+            console.print(f"cross-check: {printable(line)}", markup=False, soft_wrap=True)
 
 
 def _import_name(source: Path) -> str:

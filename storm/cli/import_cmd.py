@@ -107,6 +107,7 @@ def _default_name(path: Path) -> str:
 
 def _run(kind: str, action, config: Optional[Path], overrides: Optional[list[str]], root: Optional[str]) -> None:
     """``action(store, layout, dates)`` with the store and the stored-date range (ingest.*) of the config."""
+    from storm.importing.crosscheck import cross_check
     from storm.importing.rows import TableError
     from storm.ingest.dates import DateRange
     from storm.store import Layout, open_store
@@ -124,7 +125,7 @@ def _run(kind: str, action, config: Optional[Path], overrides: Optional[list[str
             raise
         typer.secho(disk_full_message(kind, store.uri, err), fg="red", err=True)
         raise typer.Exit(2) from None
-    print_report(report, time.perf_counter() - began)
+    print_report(report, time.perf_counter() - began, cross_check(report, store, Layout(store)))
 
 
 def is_disk_full(err: OSError) -> bool:
@@ -139,8 +140,9 @@ def disk_full_message(kind: str, root: str, err: OSError) -> str:
             "TMPDIR to a larger disk, and run the same command again: it replaces what this run wrote.")
 
 
-def print_report(report, seconds: float) -> None:
-    """The counts, reasons and notes; their text comes from the data, so it is printed as text, never as markup."""
+def print_report(report, seconds: float, checks: list[str] = ()) -> None:
+    """The counts, reasons, notes and the cross-checks against the stored prices (storm.importing.crosscheck); their
+    text comes from the data, so it is printed as text, never as markup."""
     table = Table(title=f"storm import {report.kind} ({escape(printable(report.name))})", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("count", justify="right")
@@ -162,3 +164,5 @@ def print_report(report, seconds: float) -> None:
         console.print(f"[yellow]note:[/] {escape(printable(note))}", soft_wrap=True)
     if len(report.notes) > 20:
         console.print(f"[yellow]note:[/] … and {len(report.notes) - 20} more (see the manifest)")
+    for line in checks:
+        console.print(f"[yellow]cross-check:[/] {escape(printable(line))}", soft_wrap=True)

@@ -241,3 +241,28 @@ def test_a_call_table_saved_with_a_utf8_byte_order_mark_imports(tmp_path, layout
     report = import_call_tables([source], CallImport(name="maec"), layout.store, layout)
     assert report.counts["calls_written"] == 1 and report.rejected == 0
     assert read_call(layout, "2015-03-02", "AAPL", "c1")["text"].tolist() == ["Good morning."]  # call_id was read
+
+
+def test_calls_of_markets_without_prices_and_after_their_last_price_day_are_counted_and_named(tmp_path, layout):
+    """Issue 39: 3 tickers had calls but no prices and 146 calls were dated after the last price day; both imports
+    wrote them silently. The cross-check names them from the written keys and the prices' footers."""
+    import pandas as pd
+
+    from storm.importing.crosscheck import cross_check
+
+    days = pd.bdate_range("2015-02-02", periods=20).strftime("%Y-%m-%d")
+    prices = pd.DataFrame({"date": days, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0})
+    layout.store.write_table(layout.prices("LMAT"), prices)
+    write_maec(tmp_path / "calls.csv", [
+        ["c1", days[5], "LMAT", "0", "Inside the prices.", *praat_row()],
+        ["c2", "2015-03-20", "LMAT", "0", "After the last price day.", *praat_row()],
+        ["c3", days[5], "NOPX", "0", "A market without prices.", *praat_row()],
+    ])
+    report = import_call_tables([tmp_path / "calls.csv"], CallImport(name="maec"), layout.store, layout)
+    lines = cross_check(report, layout.store, layout)
+    assert len(lines) == 2
+    assert lines[0].startswith("1 market(s) have calls but no prices") and "NOPX" in lines[0]
+    assert lines[1].startswith("1 call(s) of 1 market(s) are dated after") and "LMAT" in lines[1]
+    layout.store.write_table(layout.prices("NOPX"), prices.assign(date=pd.bdate_range("2015-02-02", periods=60)
+                                                                    .strftime("%Y-%m-%d")[:20]))
+    assert cross_check(report, layout.store, layout)[0].startswith("1 call(s)")  # NOPX priced now: only the late one

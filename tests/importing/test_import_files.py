@@ -286,3 +286,19 @@ def test_news_of_two_spellings_of_one_market_never_merge(tmp_path, store):
     report = import_news([feed], NewsImport(name="feed", columns=NewsColumns(market="ticker")), store, Layout(store))
     assert report.counts["items_written"] == 1 and report.rejected == 1
     assert "'BRK-B' and 'BRK/B'" in report.rejects[0].reason
+
+
+def test_news_of_markets_without_prices_and_after_the_last_price_day_are_named(tmp_path, store):
+    from storm.importing.crosscheck import cross_check
+
+    layout = Layout(store)
+    days = pd.bdate_range("2016-03-01", periods=10).strftime("%Y-%m-%d")
+    store.write_table(layout.prices("AAPL"), pd.DataFrame({"date": days, "open": 1.0, "high": 1.0, "low": 1.0,
+                                                           "close": 1.0, "volume": 1.0}))
+    feed = tmp_path / "feed.csv"
+    pd.DataFrame({"date": ["2016-03-02 12:00:00", "2016-03-02 12:00:00", "2016-04-20 12:00:00"],
+                  "headline": ["inside", "no prices", "after"], "ticker": ["AAPL", "MSFT", "AAPL"]}).to_csv(feed, index=False)
+    report = import_news([feed], NewsImport(name="feed", columns=NewsColumns(market="ticker")), store, layout)
+    lines = cross_check(report, store, layout)
+    assert lines[0].startswith("1 market(s) have news but no prices") and "MSFT" in lines[0]
+    assert lines[1].startswith("1 news day(s) lie after the last stored price day (2016-03-14)") and "2016-04-20" in lines[1]
