@@ -136,7 +136,12 @@ def test_a_fit_with_a_prior_never_reaches_a_bound_and_keeps_the_horizon_order(se
     training = np.maximum.accumulate((rng.random((500, 3)) < rng.uniform(0, 0.3)).astype(float), axis=1)
     prior = calibration_prior(np.zeros(500), training, HORIZONS, episodes)
     calibration = fit_calibration(logits, labels, HORIZONS, 0.1, prior=prior)
-    assert parameters_at_a_bound(calibration) == []
+    # The labels here are drawn independently of the logits, so the data ask for slope 0: with a weak prior (half an
+    # episode) and enough validation days the fit rests on the lower bound 0.05, the flat map at the base rate, which
+    # is the right answer (hypothesis found seed=297, days=143, spread=3, storm_rate=0.25, episodes=0.5). The harm the
+    # prior prevents is the other end: slope 20 and intercepts at ±30, thresholds of 1e-17.
+    flat = abs(calibration.slope - SLOPE_BOUNDS[0]) < 1e-6
+    assert [hit for hit in parameters_at_a_bound(calibration) if not (flat and hit.startswith("slope"))] == []
     probabilities = calibration.probability(np.sort(rng.normal(level, 3 * spread, size=(200, 3)), axis=1))
     assert np.all(np.isfinite(probabilities)) and np.all(np.diff(probabilities, axis=1) >= 0)
 
