@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from storm.names import SOURCES
 
-__all__ = ["MODALITIES", "MODALITY_SOURCES", "SOURCES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "PRODUCT_MEMBERS", "member_column", "INPUT_STATUSES", "ScanStats", "FWD_VOL",
+__all__ = ["MODALITIES", "MODALITY_SOURCES", "SOURCES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "PRODUCT_MEMBERS", "member_column", "score_column", "alert_column", "logit_column", "INPUT_STATUSES", "ScanStats", "FWD_VOL",
            "PRAAT_COLUMNS", "N_PRAAT"]
 
 MODALITIES = ("news", "prices", "calls")
@@ -46,6 +46,20 @@ QUARANTINE_FIELDS = ("source_path", "source", "date", "market", "stage", "reason
 
 def storm_column(horizon: int) -> str:
     return f"storm_{horizon}d"
+
+
+def score_column(horizon: int) -> str:
+    """A model's calibrated probability at h in a predictions table."""
+    return f"score_{horizon}d"
+
+
+def alert_column(horizon: int) -> str:
+    return f"alert_{horizon}d"
+
+
+def logit_column(horizon: int) -> str:
+    """A model's raw logit at h in a predictions table: what its calibration maps to score_{h}d."""
+    return f"logit_{horizon}d"
 
 
 FWD_VOL = "fwd_log_vol"

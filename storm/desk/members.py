@@ -20,7 +20,7 @@ from storm.desk.boosted import BoostedModel, BoostedSettings, fit_boosted
 from storm.desk.garch import GarchParams, fit_garch, garch_log_volatility_forecasts
 from storm.features.price_history import (annualised_volatility, daily_log_returns, drawdown_from_peak,
                                           log_return_over, quant_price_features)
-from storm.schema import storm_column
+from storm.schema import logit_column, storm_column
 from storm.training.calibration import Calibration, calibration_prior, fit_calibration
 
 TRAIL_VOL, GARCH, PRICE_LOGIT, BOOSTED = "trail-vol", "garch", "price-logit", "boosted"
@@ -50,12 +50,19 @@ def log_return(close: np.ndarray, days: int) -> np.ndarray:
     return np.log(close / past)
 
 
-def logit_inputs(close: np.ndarray, vol_window: int) -> dict[str, np.ndarray]:
-    """One market's price readings the logistic and trail-vol read (GARCH's forecast comes separately)."""
-    return {"trail_vol_20": trailing_log_volatility(close, 20), "trail_vol_60": trailing_log_volatility(close, 60),
-            f"trail_vol_{vol_window}": trailing_log_volatility(close, vol_window),
-            "drawdown_60": drawdown_from_peak(close, 60), "return_5": log_return(close, 5),
-            "return_20": log_return(close, 20)}
+def logit_readings(close: np.ndarray, market: np.ndarray, vol_window: int) -> dict[str, np.ndarray]:
+    """The price readings trail-vol and the logistic read (GARCH's forecast comes separately), for rows grouped by
+    market in date order, each market from its own rows: log trailing 20/60/vol_window-day vol, drawdown from the
+    60-day peak, 5- and 20-day log returns."""
+    returns = daily_log_returns(close, market)
+    readings = {}
+    for window in sorted({20, 60, vol_window}):
+        with np.errstate(divide="ignore"):
+            readings[f"trail_vol_{window}"] = np.log(annualised_volatility(returns, window, window, market=market))
+    readings["drawdown_60"] = drawdown_from_peak(close, 60, market=market)
+    readings["return_5"] = log_return_over(close, 5, market)
+    readings["return_20"] = log_return_over(close, 20, market)
+    return readings
 
 
 @dataclass
@@ -133,8 +140,8 @@ class DeskMembers:
                 PRICE_LOGIT: _logit_table(keys, {h: _logistic_logits(self.logistic[h], readings)
                                                  for h in self.horizons}),
             }
-        tables = {name: table for name, table in tables.items() if name in members and name in self.calibrations}
-        if self.boosted is not None and BOOSTED in members and BOOSTED in self.calibrations:
+        tables = {name: table for name, table in tables.items() if name in members}
+        if self.boosted is not None and BOOSTED in members:
             quant = quant_price_features(prices)
             if wanted is not None:
                 quant = quant[quant["date"].astype(str).isin(wanted)]
@@ -142,6 +149,11 @@ class DeskMembers:
             tables[BOOSTED] = _logit_table(quant[["market", "date"]],
                                            {h: logits[:, i] for i, h in enumerate(self.horizons)})
         return tables
+
+    @property
+    def scorable(self) -> list[str]:
+        """The members fitted and calibrated (a member with no scored validation row is skipped)."""
+        return [m for m in DESK_MEMBERS if m in self.calibrations]
 
     def probability(self, member: str, logits: np.ndarray) -> np.ndarray:
         """The member's calibrated probabilities [rows, horizons] from its raw logits; NaN stays NaN (no score)."""
@@ -182,13 +194,8 @@ def price_readings(prices: pd.DataFrame, garch: dict[str, GarchParams], horizons
     market = ordered["market"].astype(str).to_numpy()
     close = ordered["close"].to_numpy(np.float64)
     returns = daily_log_returns(close, market)
-    readings = {"market": market, "date": ordered["date"].astype(str).to_numpy()}
-    for window in sorted({20, 60, vol_window}):
-        with np.errstate(divide="ignore"):
-            readings[f"trail_vol_{window}"] = np.log(annualised_volatility(returns, window, window, market=market))
-    readings["drawdown_60"] = drawdown_from_peak(close, 60, market=market)
-    readings["return_5"] = log_return_over(close, 5, market)
-    readings["return_20"] = log_return_over(close, 20, market)
+    readings = {"market": market, "date": ordered["date"].astype(str).to_numpy(),
+                **logit_readings(close, market, vol_window)}
     wanted = np.ones(len(close), dtype=bool) if dates is None else np.isin(readings["date"], list(dates))
     for h in horizons:
         readings[garch_column(h)] = np.full(len(close), np.nan)
@@ -236,13 +243,10 @@ def fit_desk_members(prices: pd.DataFrame, labels: pd.DataFrame, train_dates: li
     if boosted is not None:
         members.boosted = fit_boosted(quant_price_features(ordered), labels, sorted(train), sorted(validation),
                                       horizons, boosted)
-    members.calibrations = dict.fromkeys(DESK_MEMBERS)  # placeholders, so raw_logits scores every member once
-    logits = members.raw_logits(ordered)
-    members.calibrations = {}
-    for name, table in logits.items():
+    for name, table in members.raw_logits(ordered).items():
         joined = table.merge(labels, on=["market", "date"], how="left")
         chosen = joined["date"].isin(validation).to_numpy()
-        member_logits = joined[[_logit(h) for h in horizons]].to_numpy(float)[chosen]
+        member_logits = joined[[logit_column(h) for h in horizons]].to_numpy(float)[chosen]
         member_labels = joined[[storm_column(h) for h in horizons]].to_numpy(float)[chosen]
         usable = np.isfinite(member_logits).all(axis=1)
         if not usable.any():  # e.g. GARCH where no market has MIN_GARCH_RETURNS training returns: not a member
@@ -264,9 +268,6 @@ def _logistic_logits(fit: LogisticFit | None, readings: pd.DataFrame) -> np.ndar
     return out
 
 
-def _logit(horizon: int) -> str:
-    return f"logit_{horizon}d"
-
-
 def _logit_table(keys: pd.DataFrame, logits: dict[int, np.ndarray]) -> pd.DataFrame:
-    return keys.assign(**{_logit(h): np.asarray(v, dtype=np.float64) for h, v in logits.items()}).reset_index(drop=True)
+    columns = {logit_column(h): np.asarray(v, dtype=np.float64) for h, v in logits.items()}
+    return keys.assign(**columns).reset_index(drop=True)

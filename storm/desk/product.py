@@ -40,6 +40,14 @@ class ProductScores:
 
 
 @dataclass
+class ProductExplanation:
+    scores: ProductScores
+    baseline: np.ndarray                  # [n, H]: the probability with every member at its mean
+    contributions: dict[str, np.ndarray]  # member -> exact Shapley value [n, H] in the probability
+    terms: dict[str, np.ndarray]          # used member -> its term [n, H] in the stack's logit
+
+
+@dataclass
 class ProductModel:
     horizons: list[int]
     members: list[str]  # every candidate the stacks saw, the neural member included
@@ -47,48 +55,45 @@ class ProductModel:
     calibration: Calibration
     desk: DeskMembers
 
-    @property
-    def shipped(self) -> dict[int, str]:
-        """Per horizon: "stack" or the one member that ships alone."""
-        return {h: self.fits[h].shipped for h in self.horizons}
-
     def used_members(self) -> list[str]:
         """Members with a non-zero weight at some horizon: the ones a scan must score."""
         return [m for m in self.members if any(self.fits[h].weights.get(m, 0.0) != 0 for h in self.horizons)]
 
-    def terms(self, probabilities: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
-        """(the members used, their additive terms [k, n, H]). A member without a score on a row (a market too young
-        for GARCH, say) sits at its validation mean there: term 0, no information either way."""
-        used = self.used_members()
-        rows = len(next(iter(probabilities.values())))
-        terms = np.zeros((len(used), rows, len(self.horizons)))
-        for k, member in enumerate(used):
+    def terms(self, probabilities: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+        """Each used member's additive term [rows, H] from its calibrated probabilities. A member without a score on
+        a row (a market too young for GARCH, say) sits at its validation mean there: term 0, no information."""
+        terms = {}
+        for member in self.used_members():
             logit = probability_logit(probabilities[member])
-            for i, h in enumerate(self.horizons):
-                terms[k, :, i] = self.fits[h].term(member, logit[:, i])
-        return used, np.nan_to_num(terms, nan=0.0)
+            terms[member] = np.nan_to_num(np.column_stack([self.fits[h].term(member, logit[:, i])
+                                                           for i, h in enumerate(self.horizons)]), nan=0.0)
+        return terms
 
-    def _intercepts(self) -> np.ndarray:
-        return np.array([self.fits[h].intercept for h in self.horizons])
+    def score(self, probabilities: dict[str, np.ndarray], rows: int) -> ProductScores:
+        """The published scores from each member's calibrated probabilities [rows, H] (keyed by member)."""
+        return self._scores(self.terms(probabilities, rows), rows)
 
-    def score(self, probabilities: dict[str, np.ndarray]) -> ProductScores:
-        """The published scores from each member's calibrated probabilities [n, H] (keyed by member)."""
-        _, terms = self.terms(probabilities)
-        logit = self._intercepts()[None, :] + terms.sum(axis=0)
-        probability = self.calibration.probability(logit)
-        return ProductScores(logit, probability, self.calibration.alerts(probability))
-
-    def contributions(self, probabilities: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """(baseline [n, H], {member: Shapley value [n, H]}) of the published probability over the members used
-        (exact: every coalition's calibrated probability); a member with weight 0 everywhere gets 0.
-        Σ members = score − baseline."""
-        used, terms = self.terms(probabilities)
-        values = np.stack([self.calibration.probability(self._intercepts()[None, :] + terms[chosen].sum(axis=0))
-                           for chosen in coalitions(len(used))])  # [2^k, n, H]
+    def explain(self, probabilities: dict[str, np.ndarray], rows: int) -> ProductExplanation:
+        """The published scores and their exact Shapley values over the members used: every coalition's calibrated
+        probability (the members outside it at their mean), so Σ members = score − baseline; a member with weight 0
+        everywhere gets 0."""
+        terms = self.terms(probabilities, rows)
+        used = list(terms)
+        stacked = np.stack([terms[m] for m in used]) if used else np.zeros((0, rows, len(self.horizons)))
+        values = np.stack([self.calibration.probability(self._intercepts()[None, :] + stacked[chosen].sum(axis=0))
+                           for chosen in coalitions(len(used))])  # [2^k, rows, H]; the last coalition holds all
         phi = np.einsum("cnh,cp->pnh", values, shapley_matrix(len(used)))
         contributions = {m: np.zeros_like(values[0]) for m in self.members}
         contributions.update({m: phi[i] for i, m in enumerate(used)})
-        return values[0], contributions
+        return ProductExplanation(self._scores(terms, rows), values[0], contributions, terms)
+
+    def _scores(self, terms: dict[str, np.ndarray], rows: int) -> ProductScores:
+        logit = self._intercepts()[None, :] + sum(terms.values(), np.zeros((rows, len(self.horizons))))
+        probability = self.calibration.probability(logit)
+        return ProductScores(logit, probability, self.calibration.alerts(probability))
+
+    def _intercepts(self) -> np.ndarray:
+        return np.array([self.fits[h].intercept for h in self.horizons])
 
     def to_json(self) -> dict:
         return {"horizons": self.horizons, "members": self.members,

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from storm.desk.boosted import BoostedSettings, fit_boosted
 from storm.desk.garch import GARCH_SCALE, MIN_GARCH_RETURNS
 from storm.desk.members import (LOGIT_FEATURES, LogisticFit, Standardisation, garch_column,  # noqa: F401
-                                log_return, logit_inputs, trailing_log_volatility)  # (log_return etc. re-exported)
+                                log_return, logit_readings, trailing_log_volatility)  # (log_return etc. re-exported)
 from storm.evaluation.metrics import alert_column, logit_column, score_column
 from storm.evaluation.report import ScoredModel
 from storm.features.price_history import drawdown_from_peak
@@ -137,10 +137,13 @@ def price_features(prices: pd.DataFrame, horizons: list[int], vol_window: int, r
     for market, rows, close, blocks in tables:
         garch = _forecasts_from_paths(len(close), blocks, paths[used: used + len(blocks)], garch_horizons)
         used += len(blocks)
-        features.append(pd.DataFrame({
-            "market": market, "date": rows["date"].to_numpy(), **logit_inputs(close, vol_window),
-            **{garch_column(h): garch[h] for h in garch_horizons}}))
-    return pd.concat(features, ignore_index=True)
+        features.append(pd.DataFrame({"market": market, "date": rows["date"].to_numpy(),
+                                      **{garch_column(h): garch[h] for h in garch_horizons}}))
+    table = pd.concat(features, ignore_index=True)  # rows grouped by market in date order, as the readings want
+    readings = logit_readings(np.concatenate([close for _, _, close, _ in tables]), table["market"].to_numpy(),
+                              vol_window)
+    return pd.concat([table[["market", "date"]], pd.DataFrame(readings), table.drop(columns=["market", "date"])],
+                     axis=1)
 
 
 def _run_garch(tasks: list[tuple], workers: int) -> list[np.ndarray]:

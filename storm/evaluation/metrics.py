@@ -29,24 +29,13 @@ from sklearn.metrics import (
 )
 
 from storm.labels import TRADING_DAYS_PER_YEAR, storm_episode_ids
-from storm.schema import FWD_VOL, storm_column
+from storm.schema import (FWD_VOL, alert_column, logit_column, score_column,  # noqa: F401 (re-exported)
+                          storm_column)
 
 NAN = float("nan")
 CALIBRATION_BINS = 10
 FOLD = "fold"  # the walk-forward fold whose test block holds a row; a table without it is one fold
 
-
-def score_column(horizon: int) -> str:
-    return f"score_{horizon}d"
-
-
-def alert_column(horizon: int) -> str:
-    return f"alert_{horizon}d"
-
-
-def logit_column(horizon: int) -> str:
-    """A model's raw logit at h in a predictions table: what its calibration maps to score_{h}d."""
-    return f"logit_{horizon}d"
 
 
 def by_fold_and_market(table: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:

@@ -32,6 +32,9 @@ def batch_predictions(batch: Mapping[str, np.ndarray], outputs: Mapping[str, np.
     return table
 
 
+PREDICTION_BATCH_ROWS = 256  # windows scored at once by evaluate and by storm train's product
+
+
 def plain_scorer(name: str, predictor):
     """A collect_predictions scorer: the predictor's own outputs, with logits, under ``name``."""
     return lambda inputs: {name: predictor.predict(inputs, with_logits=True)}

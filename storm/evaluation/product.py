@@ -22,7 +22,7 @@ from storm.console import SILENT, StageReporter
 from storm.desk.boosted import BoostedSettings
 from storm.desk.members import fit_desk_members
 from storm.desk.product import ProductModel
-from storm.evaluation.predictions import collect_predictions, plain_scorer
+from storm.evaluation.predictions import PREDICTION_BATCH_ROWS, collect_predictions, plain_scorer
 from storm.features.windows import batches_of_rows
 from storm.store import Layout, ObjectStore
 
@@ -158,9 +158,6 @@ def _pooled_validation(seen: list[tuple[str, dict[str, pd.DataFrame]]], names: l
 
 # ---- the product `storm train` publishes ------------------------------------------------------------------------
 
-PREDICTION_BATCH_ROWS = 256
-
-
 @dataclass
 class PublishedProduct:
     version: str
@@ -199,7 +196,7 @@ def publish_product(config: StormConfig, evidence, store: ObjectStore, settings:
         tables[NEURAL] = collect_predictions(batches_of_rows(evidence.panel, rows, PREDICTION_BATCH_ROWS),
                                              {NEURAL: plain_scorer(NEURAL, predictor_from_published(published))},
                                              horizons)[NEURAL]
-        for name, table in desk.raw_logits(prices, dates=validation).items():
+        for name, table in desk.raw_logits(prices, desk.scorable, dates=validation).items():
             chosen = table.reset_index(drop=True)
             probabilities = desk.probability(name, chosen[[logit_column(h) for h in horizons]].to_numpy(float))
             tables[name] = chosen[["market", "date"]].assign(

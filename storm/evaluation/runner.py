@@ -25,7 +25,7 @@ from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY
                                         price_features, truth_models)
 from storm.evaluation.placement import fold_storms, placement_advice
 from storm.evaluation.plots import episode_scores_png, reliability_by_horizon_png, score_over_price_png
-from storm.evaluation.predictions import collect_predictions, long_predictions, plain_scorer
+from storm.evaluation.predictions import PREDICTION_BATCH_ROWS, collect_predictions, long_predictions, plain_scorer
 from storm.evaluation.product import publish_product, stacked_product
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
 from storm.features.price_history import quant_price_features
@@ -34,7 +34,6 @@ from storm.store import Layout, ObjectStore, open_store
 
 REPORT_NAME = "report.json"
 PREDICTIONS_NAME = "predictions.parquet"
-PREDICTION_BATCH_ROWS = 256
 
 
 @dataclass

@@ -10,12 +10,12 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 
 from storm.importing.report import ImportReport
+from storm.ingest.prices import MAX_PRICE_DECODED_BYTES, MAX_PRICE_ROWS  # a hostile file is skipped, not read
 from storm.store import Layout, ObjectStore
 from storm.store.bounded_parquet import read_bounded
 from storm.store.layout import CALL_TABLE_SUFFIX, date_of
 
 SHOWN = 10  # market names listed per line; the rest counted
-DATE_ROWS, DATE_BYTES = 200_000, 64 * 2 ** 20  # as the prices reader's limits: a hostile file is skipped, not read
 
 
 def last_price_days(store: ObjectStore, layout: Layout) -> dict[str, str]:
@@ -32,7 +32,7 @@ def last_price_days(store: ObjectStore, layout: Layout) -> dict[str, str]:
                 stats = [metadata.row_group(g).column(column).statistics for g in range(metadata.num_row_groups)]
                 values = [str(s.max) for s in stats if s is not None and s.has_min_max]
                 if len(values) < metadata.num_row_groups:  # written without statistics: read the dates, bounded
-                    dates = read_bounded(handle, path, ["date"], DATE_ROWS, DATE_BYTES).column("date")
+                    dates = read_bounded(handle, path, ["date"], MAX_PRICE_ROWS, MAX_PRICE_DECODED_BYTES).column("date")
                     values = [str(value) for value in dates.to_pylist() if value is not None]
         except (OSError, ValueError):  # unreadable or too large: the prices reader's to report, not the import's
             continue

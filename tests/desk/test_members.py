@@ -104,8 +104,9 @@ def product_of(members: DeskMembers, weights: dict[str, float], seed=0) -> tuple
 
 def test_member_contributions_add_up_to_the_published_score_minus_the_baseline(fitted):
     product, probabilities = product_of(fitted[3], {"garch": 0.7, "boosted": 0.4, "price-logit": 0.0, NEURAL: 1.1})
-    scores = product.score(probabilities)
-    baseline, contributions = product.contributions(probabilities)
+    explained = product.explain(probabilities, 300)
+    scores, baseline, contributions = explained.scores, explained.baseline, explained.contributions
+    assert np.array_equal(scores.probability, product.score(probabilities, 300).probability)
     total = sum(contributions.values())
     assert np.abs(total - (scores.probability - baseline)).max() < 1e-5
     assert np.all(contributions["price-logit"] == 0)  # weight 0: no part of the score
@@ -115,16 +116,17 @@ def test_member_contributions_add_up_to_the_published_score_minus_the_baseline(f
 def test_a_member_without_a_score_sits_at_its_mean_and_contributes_nothing(fitted):
     product, probabilities = product_of(fitted[3], {"garch": 0.7, NEURAL: 1.1})
     probabilities["garch"][:10] = np.nan
-    _, contributions = product.contributions(probabilities)
+    contributions = product.explain(probabilities, 300).contributions
     assert np.all(contributions["garch"][:10] == 0)
-    assert np.isfinite(product.score(probabilities).probability).all()
+    assert np.isfinite(product.score(probabilities, 300).probability).all()
 
 
 def test_a_product_read_back_from_json_scores_and_explains_the_same(fitted):
     product, probabilities = product_of(fitted[3], {"garch": 0.7, "trail-vol": 0.2, NEURAL: 1.1})
     again = ProductModel.from_json(json.loads(json.dumps(product.to_json())))
-    assert np.array_equal(product.score(probabilities).probability, again.score(probabilities).probability)
-    assert np.array_equal(product.contributions(probabilities)[1]["garch"], again.contributions(probabilities)[1]["garch"])
+    assert np.array_equal(product.score(probabilities, 300).probability, again.score(probabilities, 300).probability)
+    assert np.array_equal(product.explain(probabilities, 300).contributions["garch"],
+                          again.explain(probabilities, 300).contributions["garch"])
 
 
 def test_labels_of_the_fixture_hold_storms_at_every_horizon(fitted):

@@ -368,7 +368,7 @@ def test_the_scan_of_a_stacked_model_stores_what_scoring_the_product_in_one_proc
         if member != NEURAL:
             table = keys.merge(desk[member], on=["market", "date"], how="left")
             probabilities[member] = product.desk.probability(member, table.filter(like="logit_").to_numpy())
-    expected = product.score(probabilities).probability
+    expected = product.score(probabilities, len(keys)).probability
     for i, h in enumerate(product.horizons):
         mine = stored[stored["horizon"] == h].set_index("market").loc[keys["market"], "score"].to_numpy()
         assert np.allclose(mine, expected[:, i], rtol=1e-5, atol=1e-6)
