@@ -60,14 +60,20 @@ def prices(
 @import_app.command("news")
 def news(
     files: list[Path] = typer.Argument(..., help="CSV / CSV.gz / Parquet files of the feed."),
-    time_column: str = typer.Option("date", "--time-column", help="Timestamp (or date) column."),
+    time_column: Optional[str] = typer.Option(None, "--time-column",
+                                              help="Timestamp (or date) column (default: date); with --date-column, "
+                                                   "the time-of-day column (16:05, 4:05 PM, 16:05 EDT)."),
+    date_column: Optional[str] = typer.Option(None, "--date-column",
+                                              help="The date column, when dates and times are in separate columns "
+                                                   "(the time column is --time-column); alone, like --time-column."),
     text_column: str = typer.Option("headline", "--text-column", help="Text column."),
     market_column: Optional[str] = typer.Option(None, "--market-column", help="Ticker column (per-market feeds)."),
     market: Optional[str] = typer.Option(None, "--market", help="One market for a market-wide feed."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Item id column (kept with the item)."),
     close: str = typer.Option("16:00", "--close", help="Market close, local time HH:MM."),
     tz: str = typer.Option("America/New_York", "--tz", help="The market's time zone (IANA)."),
-    naive_tz: str = typer.Option("UTC", "--naive-tz", help="Zone of timestamps written without one."),
+    naive_tz: Optional[str] = typer.Option(None, "--naive-tz", help="Zone (IANA) of times written without one "
+                                                                    "(default: the market's --tz)."),
     date_only_before_close: bool = typer.Option(False, "--date-only-before-close",
                                                 help="A date without time is before that day's close "
                                                      "(default: it informs the next day)."),
@@ -84,11 +90,14 @@ def news(
 ) -> None:
     """Items into raw/news/date=D/<name>.jsonl, each on the first close at or after its timestamp."""
     from storm.importing.news import NewsColumns, NewsImport, import_news
-    from storm.importing.timestamps import MarketClose
+    from storm.importing.timestamps import MarketClose, check_zone
 
     try:
+        if naive_tz is not None:
+            check_zone(naive_tz, "--naive-tz")
         spec = NewsImport(name=name or _default_name(files[0]),
-                          columns=NewsColumns(time=time_column, text=text_column, market=market_column, id=id_column,
+                          columns=NewsColumns(time=time_column or date_column or "date",
+                                              date=date_column if time_column else None, text=text_column, market=market_column, id=id_column,
                                               market_name=market),
                           close=MarketClose.parse(close, tz), naive_tz=naive_tz,
                           date_only_before_close=date_only_before_close, keep=keep, max_per_day=max_per_day,

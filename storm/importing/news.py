@@ -2,7 +2,8 @@
 
 Each item is assigned to the first market close at or after its timestamp
 (storm.importing.timestamps), so nothing published after the bell informs that
-day's score. Retweets and exact repeats of one text for one market-day are
+day's score; a time written without a zone is the market's local time unless
+the user names another zone, and the report says which zone and how many rows. Retweets and exact repeats of one text for one market-day are
 dropped and counted, an optional relevance pattern thins a firehose, and every
 row that cannot be an item is rejected with its file, line and reason. Items are
 spooled per date in sorted runs and each date is written from their merge, so a
@@ -11,6 +12,7 @@ busy day is never held in memory as items (only its finished file, once).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -37,10 +39,14 @@ MAX_ITEM_CHARS = 2000  # as ingest.max_headline_chars: a longer "headline" is a 
 
 @dataclass(frozen=True)
 class NewsColumns:
-    """Where each field is in the user's file; ``market`` None means a market-wide feed (``market_name`` given)."""
+    """Where each field is in the user's file; ``market`` None means a market-wide feed (``market_name`` given).
+
+    ``time`` holds the timestamp (or a date alone); with ``date`` set, ``date`` holds the day and ``time`` the time of
+    day (as vendors ship them: "2016-03-14" and "16:05" or "4:05 PM EDT"), read together as one timestamp."""
 
     time: str = "date"
     text: str = "headline"
+    date: str | None = None
     market: str | None = None
     id: str | None = None
     market_name: str | None = None
@@ -51,7 +57,7 @@ class NewsImport:
     name: str                                 # the import's name: raw/news/date=D/<name>.jsonl
     columns: NewsColumns = field(default_factory=NewsColumns)
     close: MarketClose = field(default_factory=MarketClose)
-    naive_tz: str = "UTC"                     # zone of timestamps written without one
+    naive_tz: str | None = None               # zone of timestamps written without one; None: the market's (close.tz)
     date_only_before_close: bool = False
     keep: str | None = None                   # relevance filter (regex, case-insensitive) on the text
     max_per_day: int | None = None            # firehose cap: the latest N items of a market-day before its close
@@ -77,7 +83,7 @@ def import_news(files: list[Path], spec: NewsImport, store: ObjectStore, layout:
     if fixed_market:
         report.markets[fixed_market] = columns.market_name
     keep = re.compile(spec.keep, re.IGNORECASE) if spec.keep else None
-    wanted = [c for c in (columns.time, columns.text, columns.market, columns.id) if c]
+    wanted = list(dict.fromkeys(c for c in (columns.date, columns.time, columns.text, columns.market, columns.id) if c))
     with Spool(order=_publication_order) as spool:
         for path in files:
             for chunk in iter_chunks(path, wanted):
@@ -93,6 +99,7 @@ def import_news(files: list[Path], spec: NewsImport, store: ObjectStore, layout:
             written.append(path)
     stale = sorted(set(layout.news_files(spec.name)) - set(written))
     store.delete(stale)
+    _note_naive_zone(spec, report)
     report.counts["dates"] = len(written)
     report.counts["stale_files_removed"] = len(stale)
     report.objects = written
@@ -103,7 +110,9 @@ def import_news(files: list[Path], spec: NewsImport, store: ObjectStore, layout:
 def _items(rows: pd.DataFrame, source: str, spec: NewsImport, fixed_market: str | None, keep, report: ImportReport):
     columns = spec.columns
     text = printable_column(rows[columns.text].astype("string")).fillna("").str.strip()
-    times = parse_timestamps(rows[columns.time], spec.naive_tz)
+    stamps = timestamp_text(rows, columns)
+    times = parse_timestamps(stamps, naive_zone(spec))
+    report.counts["naive_times"] += int(times.naive.sum())
     dates = close_dates(times, spec.close, spec.date_only_before_close)
     markets = _markets(rows, columns, fixed_market, report)
     ids = (printable_column(rows[columns.id].astype("string")).fillna("") if columns.id
@@ -111,7 +120,7 @@ def _items(rows: pd.DataFrame, source: str, spec: NewsImport, fixed_market: str 
     published = times.utc.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     raw_markets = rows[columns.market].astype("string").fillna("").str.strip() if columns.market else None
     lists = [rows["line"].tolist(), dates.tolist(), markets, text.tolist(), times.bad.tolist(), ids.tolist(),
-             published.tolist(), rows[columns.time].tolist(), raw_markets.tolist() if raw_markets is not None else markets]
+             published.tolist(), stamps.tolist(), raw_markets.tolist() if raw_markets is not None else markets]
     for line, date, market, item, bad, item_id, stamp, raw_time, spelled in zip(*lists):
         if bad or date is None:
             report.reject(source, line, f"bad timestamp ({str(raw_time)[:40]!r})")
@@ -132,6 +141,57 @@ def _items(rows: pd.DataFrame, source: str, spec: NewsImport, fixed_market: str 
             yield {"date": date, "market": market, "headline": item, "id": str(item_id),
                    "published": stamp if isinstance(stamp, str) else None, "key": dedup_key(item),
                    "order": (source, int(line))}
+
+
+def naive_zone(spec: NewsImport) -> str:
+    """The zone a time written without one is read in: ``--naive-tz``, else the market's own (its close's zone)."""
+    return spec.naive_tz or spec.close.tz
+
+
+def _note_naive_zone(spec: NewsImport, report: ImportReport) -> None:
+    """Say which zone the import assumed, so a vendor's 16:05 read in the wrong zone is visible, not silent."""
+    naive = report.counts["naive_times"]
+    if naive:
+        source = "--naive-tz" if spec.naive_tz else "the market's time zone, --tz; --naive-tz reads them in another"
+        report.notes.append(f"{naive:,} times without a zone were read in {naive_zone(spec)} ({source})")
+
+
+def timestamp_text(rows: pd.DataFrame, columns: NewsColumns) -> pd.Series:
+    """Each row's timestamp as text: the time column, or the date column and the time column joined by a space.
+
+    A date stored as a date or a midnight timestamp (Parquet, a spreadsheet's export) gives its day; a time stored
+    as a time of day gives HH:MM:SS; an empty time leaves the date alone (a date-only item)."""
+    if columns.date is None:
+        return rows[columns.time]
+    days = rows[columns.date].map(_day_text)
+    times = rows[columns.time].map(_time_of_day_text)
+    return (days + " " + times).where(times != "", days).where(days != "", "")
+
+
+_MIDNIGHT = re.compile(r"^(\S+)[ T]00:00(?::00(?:\.0*)?)?$")
+
+
+def _day_text(value) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return ""
+    if hasattr(value, "strftime"):  # datetime.date, datetime.datetime, pd.Timestamp
+        return value.strftime("%Y-%m-%d")
+    text = str(value).strip()
+    midnight = _MIDNIGHT.match(text)
+    return midnight.group(1) if midnight else text
+
+
+def _time_of_day_text(value) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, pd.Timedelta):  # a time-of-day column some writers store as a duration since midnight
+        seconds = int(value.total_seconds())
+        return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if 0 <= seconds < 86400 else "bad"
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.datetime):  # a time stored on a placeholder day (a spreadsheet's 1899-12-30 16:05)
+        return value.strftime("%H:%M:%S%z")
+    return str(value).strip()
 
 
 def _markets(rows: pd.DataFrame, columns: NewsColumns, fixed_market: str | None, report: ImportReport) -> list:

@@ -16,8 +16,9 @@ from datetime import time
 import numpy as np
 import pandas as pd
 
-# "20081029 04:25 PM EDT", "20150103 12:04PM UTC": Reuters' archive format
-_COMPACT = re.compile(r"^\s*(\d{8})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*([A-Za-z]{1,5})?\s*$")
+# "20081029 04:25 PM EDT", "20150103 12:04PM UTC": Reuters' archive format; also a dashed date joined to a
+# separate time column ("2016-03-14 4:05 PM EDT")
+_COMPACT = re.compile(r"^\s*(\d{8}|\d{4}-\d{2}-\d{2})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*([A-Za-z]{1,5})?\s*$")
 _DATE_ONLY = re.compile(r"^\s*\d{4}-?\d{2}-?\d{2}\s*$")
 _HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})\s*$")
 ZONE_ABBREVIATIONS = {  # hours east of UTC; abbreviations are ambiguous in general, these are the newswires' own
@@ -45,11 +46,16 @@ class MarketClose:
             closing = time(hours, minutes)
         except ValueError:
             raise ValueError(f"--close {close!r} is not HH:MM (e.g. 16:00)") from None
-        try:
-            pd.Timestamp("2020-01-01").tz_localize(tz)
-        except Exception:
-            raise ValueError(f"--tz {tz!r} is not an IANA time zone (e.g. America/New_York, Europe/London)") from None
-        return MarketClose(closing, tz)
+        return MarketClose(closing, check_zone(tz, "--tz"))
+
+
+def check_zone(tz: str, option: str) -> str:
+    """``tz`` when it is an IANA time zone, else a ValueError naming the option it came from."""
+    try:
+        pd.Timestamp("2020-01-01").tz_localize(tz)
+    except Exception:
+        raise ValueError(f"{option} {tz!r} is not an IANA time zone (e.g. America/New_York, Europe/London)") from None
+    return tz
 
 
 @dataclass
@@ -57,6 +63,7 @@ class ParsedTimes:
     utc: pd.Series        # datetime64[ns, UTC]; NaT where unparseable or date-only
     date_only: pd.Series  # 'YYYY-MM-DD' where the value held a date alone, else None
     bad: pd.Series        # bool: neither a timestamp nor a date
+    naive: pd.Series      # bool: a good timestamp written without a zone, read in the naive zone
 
 
 def parse_timestamps(values: pd.Series, naive_tz: str = "UTC") -> ParsedTimes:
@@ -69,6 +76,7 @@ def parse_timestamps(values: pd.Series, naive_tz: str = "UTC") -> ParsedTimes:
     utc = pd.Series(pd.NaT, index=values.index, dtype=UTC_TIMES)
     date_only = pd.Series(None, index=values.index, dtype=object)
     done = pd.Series(False, index=values.index)
+    naive = pd.Series(False, index=values.index)
 
     is_date = text.str.fullmatch(_DATE_ONLY.pattern)
     if is_date.any():
@@ -81,6 +89,7 @@ def parse_timestamps(values: pd.Series, naive_tz: str = "UTC") -> ParsedTimes:
     if is_compact.any():
         utc[is_compact] = _each_or_bad(lambda rows: _compact_to_utc(compact.loc[rows.index], naive_tz), text[is_compact])
         done |= is_compact & utc.notna()
+        naive |= is_compact & compact[5].isna()
 
     rest = ~done & (text != "") & ~is_compact
     if rest.any():
@@ -88,13 +97,15 @@ def parse_timestamps(values: pd.Series, naive_tz: str = "UTC") -> ParsedTimes:
         if with_offset.any():
             utc[with_offset] = _each_or_bad(
                 lambda rows: pd.to_datetime(rows, format="mixed", errors="coerce", utc=True), text[with_offset])
-        naive = rest & ~with_offset
-        if naive.any():
-            utc[naive] = _each_or_bad(lambda rows: _localized(rows, naive_tz), text[naive])
+        without_zone = rest & ~with_offset
+        if without_zone.any():
+            utc[without_zone] = _each_or_bad(lambda rows: _localized(rows, naive_tz), text[without_zone])
         done |= rest & utc.notna()
+        naive |= without_zone
     beyond = utc.notna() & ((utc < _FIRST_PLACEABLE) | (utc > _LAST_PLACEABLE))
     utc[beyond] = pd.NaT  # a zone shift there leaves what Python's datetime can hold
-    return ParsedTimes(utc=utc, date_only=date_only, bad=~done | beyond)
+    bad = ~done | beyond
+    return ParsedTimes(utc=utc, date_only=date_only, bad=bad, naive=naive & ~bad)
 
 
 def _localized(text: pd.Series, naive_tz: str) -> pd.Series:
@@ -126,10 +137,11 @@ def _as_utc(times: pd.Series) -> pd.Series:
 def _compact_to_utc(parts: pd.DataFrame, naive_tz: str) -> pd.Series:
     hours = parts[1].astype(int)
     meridiem = parts[4].fillna("").str.upper()
-    valid = ~((meridiem != "") & ((hours < 1) | (hours > 12)))
+    valid = np.where(meridiem == "", hours < 24, (hours >= 1) & (hours <= 12))
     hours = hours.where(meridiem == "", (hours % 12) + np.where(meridiem == "PM", 12, 0))
     seconds = parts[3].fillna("0").astype(int)
-    local = pd.to_datetime(parts[0], format="%Y%m%d", errors="coerce") + pd.to_timedelta(
+    valid &= seconds < 60
+    local = pd.to_datetime(parts[0].str.replace("-", ""), format="%Y%m%d", errors="coerce") + pd.to_timedelta(
         hours * 3600 + parts[2].astype(int) * 60 + seconds, unit="s")
     zone = parts[5].fillna("").str.upper()
     offset_hours = zone.map(ZONE_ABBREVIATIONS)

@@ -96,7 +96,8 @@ def test_news_import_places_by_close_drops_retweets_and_names_every_bad_row(tmp_
         {"created_at_utc": "2016-03-14 10:00:00", "ticker": "AAPL", "text": ""},
         {"created_at_utc": "2016-03-14 10:00:00", "ticker": "AAPL", "text": "y" * 10_000_000},  # a 10 MB line
     ])
-    spec = NewsImport(name="tweets", columns=NewsColumns(time="created_at_utc", text="text", market="ticker"))
+    spec = NewsImport(name="tweets", columns=NewsColumns(time="created_at_utc", text="text", market="ticker"),
+                      naive_tz="UTC")
     report = import_news([feed], spec, store, Layout(store))
     layout = Layout(store)
     day = [json.loads(line) for line in store.read_text(layout.news_file("2016-03-14", "tweets")).splitlines()]
@@ -302,3 +303,77 @@ def test_news_of_markets_without_prices_and_after_the_last_price_day_are_named(t
     lines = cross_check(report, store, layout)
     assert lines[0].startswith("1 market(s) have news but no prices") and "MSFT" in lines[0]
     assert lines[1].startswith("1 news day(s) lie after the last stored price day (2016-03-14)") and "2016-04-20" in lines[1]
+
+
+def stored_news(store, date: str, name: str) -> list[dict]:
+    return [json.loads(line) for line in store.read_text(Layout(store).news_file(date, name)).splitlines()]
+
+
+def test_separate_date_and_time_columns_in_new_york_time_inform_the_day_the_bell_allows(tmp_path, local_storage):
+    """A vendor's file with a date column and a zoneless time column, read through the CLI with the market's --tz
+    (the default for naive times): 15:55 informs that day, 16:05 the next trading day, as the features read it."""
+    from storm.config import IngestConfig
+    from storm.features.alignment import effective_day_index
+    from storm.ingest.decode import parse_news_line
+
+    feed = tmp_path / "vendor.csv"
+    pd.DataFrame({"story_date": ["2016-03-11", "2016-03-11", "2016-03-14", "2016-03-14", "2016-03-14"],
+                  "story_time": ["15:55", "16:05", "15:55:00", "4:05 PM", "16:05 UTC"],
+                  "headline": ["fri before", "fri after", "mon before", "mon after", "mon utc"],
+                  "ticker": ["AAPL"] * 5}).to_csv(feed, index=False)
+    result = CliRunner().invoke(app, ["import", "news", str(feed), "--date-column", "story_date", "--time-column",
+                                      "story_time", "--market-column", "ticker", "--root", local_storage.root])
+    assert result.exit_code == 0, result.output
+    assert "4 times without a zone were read in America/New_York" in " ".join(result.output.split())
+    store = open_store(local_storage)
+    by_partition = {date: [item["headline"] for item in stored_news(store, date, "vendor")]
+                    for date in ("2016-03-11", "2016-03-12", "2016-03-14", "2016-03-15")}
+    assert by_partition == {"2016-03-11": ["fri before"], "2016-03-12": ["fri after"],
+                            "2016-03-14": ["mon utc", "mon before"], "2016-03-15": ["mon after"]}  # by publication time
+    calendar = {"AAPL": pd.bdate_range("2016-03-10", "2016-03-16").strftime("%Y-%m-%d").to_numpy()}
+    read = pd.DataFrame([parse_news_line(line.encode(), date, IngestConfig())
+                         for date in by_partition for line in store.read_text(
+                             Layout(store).news_file(date, "vendor")).splitlines()])
+    trading_day = calendar["AAPL"][effective_day_index(read, calendar).to_numpy()]
+    assert dict(zip(read["headline"], trading_day)) == {
+        "fri before": "2016-03-11", "fri after": "2016-03-14", "mon before": "2016-03-14", "mon utc": "2016-03-14",
+        "mon after": "2016-03-15"}
+
+
+def test_naive_tz_still_overrides_the_market_zone_and_the_summary_says_so(tmp_path, store):
+    feed = tmp_path / "feed.csv"
+    pd.DataFrame({"date": ["2016-03-14 19:55:00", "2016-03-14 20:05:00"], "headline": ["before", "after"],
+                  "ticker": ["AAPL"] * 2}).to_csv(feed, index=False)
+    report = import_news([feed], NewsImport(name="feed", columns=NewsColumns(market="ticker"), naive_tz="UTC"),
+                         store, Layout(store))
+    assert [i["headline"] for i in stored_news(store, "2016-03-14", "feed")] == ["before"]
+    assert [i["headline"] for i in stored_news(store, "2016-03-15", "feed")] == ["after"]
+    assert report.counts["naive_times"] == 2 and report.notes == ["2 times without a zone were read in UTC (--naive-tz)"]
+
+
+def test_a_parquet_feed_with_date_and_time_typed_columns_imports_like_text(tmp_path, store):
+    import datetime as dt
+
+    feed = tmp_path / "feed.parquet"
+    pd.DataFrame({"day": [dt.date(2016, 3, 14), dt.date(2016, 3, 14)], "at": [dt.time(15, 55), dt.time(16, 5)],
+                  "headline": ["before", "after"], "ticker": ["AAPL"] * 2}).to_parquet(feed)
+    spec = NewsImport(name="feed", columns=NewsColumns(date="day", time="at", market="ticker"))
+    report = import_news([feed], spec, store, Layout(store))
+    assert report.rejected == 0 and report.counts["naive_times"] == 2
+    assert [i["headline"] for i in stored_news(store, "2016-03-14", "feed")] == ["before"]
+    assert [i["headline"] for i in stored_news(store, "2016-03-15", "feed")] == ["after"]
+
+
+def test_a_row_whose_date_or_time_cannot_be_read_is_quarantined_with_its_reason_and_the_rest_import(tmp_path, store):
+    feed = tmp_path / "feed.csv"
+    pd.DataFrame({"day": ["2016-03-14", "2016-13-40", "2016-03-14", "", "2016-03-14", "2016-03-14"],
+                  "at": ["10:00", "10:00", "25:00", "10:00", "10:00 XYZ", ""],
+                  "headline": ["good", "bad day", "bad hour", "no day", "bad zone", "date only"],
+                  "ticker": ["AAPL"] * 6}).to_csv(feed, index=False)
+    spec = NewsImport(name="feed", columns=NewsColumns(date="day", time="at", market="ticker"))
+    report = import_news([feed], spec, store, Layout(store))
+    assert [i["headline"] for i in stored_news(store, "2016-03-14", "feed")] == ["good"]
+    assert [i["headline"] for i in stored_news(store, "2016-03-15", "feed")] == ["date only"]  # no time: after the bell
+    reasons = {r["line"]: r["reason"] for r in quarantined(store, "news", "feed")}
+    assert reasons == {3: "bad timestamp ('2016-13-40 10:00')", 4: "bad timestamp ('2016-03-14 25:00')",
+                       5: "bad timestamp ('')", 6: "bad timestamp ('2016-03-14 10:00 XYZ')"}
