@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize, minimize_scalar
 from scipy.special import expit
 
-from storm.training.calibration import fit_calibration
+from storm.published.calibration import fit_calibration
 
 HORIZONS = [5, 10, 20]
 MODEL_BIAS = np.array([40.0, 30.0, 20.0])

@@ -79,7 +79,7 @@ def compare(config, store, folds: int | None) -> dict:
     from storm.features.windows import batches_of_rows
     from storm.ingest import read_prices
     from storm.store import Layout
-    from storm.training.splits import walk_forward_folds
+    from storm.splits import walk_forward_folds
 
     prices = read_prices(store, Layout(store))
     began = time.perf_counter()

@@ -38,7 +38,7 @@ def main() -> None:
     from storm.ingest import read_prices
     from storm.store import Layout, open_store
     from storm.training.sampling import storm_adjacent
-    from storm.training.splits import walk_forward_folds
+    from storm.splits import walk_forward_folds
 
     config = build_config(None, [*args.overrides, f"storage.root={args.root}"])
     sampling = {"train.calm_fraction": args.calm_fraction}

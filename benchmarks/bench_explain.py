@@ -32,7 +32,7 @@ def main() -> None:
     from storm.ray_runtime import ensure_ray
     from storm.scan import scan
     from storm.store import open_store
-    from storm.training import train
+    from storm.training.trainer import train
     from storm.worlds import generate_world
 
     config = load_config(environ={}, overrides={

@@ -34,7 +34,8 @@ import torch.multiprocessing as mp
 from storm.config import FeatureConfig, ModelConfig  # noqa: E402
 from storm.features.windows import batches_of_rows  # noqa: E402
 from storm.model import build_model  # noqa: E402
-from storm.training.loop import horizon_aurocs, predict, train_epoch  # noqa: E402
+from storm.published.inference import predict  # noqa: E402
+from storm.training.loop import horizon_aurocs, train_epoch  # noqa: E402
 from storm.training.losses import StormLoss  # noqa: E402
 from storm.features.planted import HORIZONS, planted_panel  # noqa: E402
 

@@ -39,7 +39,7 @@ def main() -> None:
     from storm.config import load_config
     from storm.ray_runtime import ensure_ray
     from storm.store import Layout, open_store
-    from storm.training import train
+    from storm.training.trainer import train
     from storm.worlds import generate_world
 
     shutil.rmtree(args.workdir, ignore_errors=True)

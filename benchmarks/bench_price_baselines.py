@@ -19,7 +19,7 @@ def main() -> None:
     from storm.config import LabelConfig, TrainConfig
     from storm.evaluation.baselines import price_baselines, price_features
     from storm.labels import label_table
-    from storm.training.splits import walk_forward_folds
+    from storm.splits import walk_forward_folds
 
     closes = sp500.load()["Adj Close"]
     prices = pd.DataFrame({"market": "SPX", "date": closes.index.strftime("%Y-%m-%d"), "close": closes.to_numpy()})

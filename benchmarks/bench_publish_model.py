@@ -30,10 +30,10 @@ def main() -> None:
 
     from storm.config import StorageConfig
     from storm.store import Layout, open_store
-    from storm.training.artifacts import publish_model, read_model
-    from storm.training.calibration import Calibration
-    from storm.training.checkpoint import weights_to_bytes
-    from storm.training.splits import DateSplit
+    from storm.published.artifacts import publish_model, read_model
+    from storm.published.calibration import Calibration
+    from storm.published.weights import weights_to_bytes
+    from storm.splits import DateSplit
 
     side = int((args.megabytes * 2**20 / 4) ** 0.5)
     calibration = Calibration(method="temperature", horizons=[5], temperature={5: 1.0}, threshold={5: 0.5},

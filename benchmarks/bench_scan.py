@@ -64,7 +64,7 @@ def prepare(config, trained_root: Path | None) -> tuple[str, list[str]]:
     """Generate the world (and train, or copy the trained model in); the last day and all trading days."""
     from storm.scan import trading_days
     from storm.store import Layout, open_store
-    from storm.training import train
+    from storm.training.trainer import train
     from storm.worlds import generate_world
 
     store = open_store(config.storage)
@@ -92,7 +92,7 @@ def plain_loop(config, day: str) -> None:
     from storm.features.panel import build_panel
     from storm.features.windows import batches_of_rows
     from storm.store import Layout, open_store
-    from storm.training import load_predictor
+    from storm.published.predictor import load_predictor
 
     store = open_store(config.storage)
     predictor = load_predictor(store, Layout(store), RUN)

@@ -49,7 +49,7 @@ def main() -> None:
     from storm.labels import label_table
     from storm.schema import storm_column
     from storm.store import Layout, open_store
-    from storm.training.splits import walk_forward_folds
+    from storm.splits import walk_forward_folds
 
     settings = {"storage.root": args.root, "model.modalities": parse_value("model.modalities", args.modalities),
                 "evaluation.lm_dictionary": args.dictionary}

@@ -43,11 +43,12 @@ def main() -> None:
     from storm.ingest import IngestReport
     from storm.model import build_model
     from storm.ray_runtime import ensure_ray
-    from storm.training import TrainingRequest, train_models
-    from storm.training.loop import predict, train_epoch
+    from storm.training.trainer import TrainingRequest, train_models
+    from storm.published.inference import predict
+    from storm.training.loop import train_epoch
     from storm.training.losses import StormLoss
     from storm.training.sampling import epoch_rows
-    from storm.training.splits import final_split
+    from storm.splits import final_split
 
     workdir = tempfile.mkdtemp(prefix="storm-train-overhead-")
     config = load_config(environ={}, overrides={

@@ -33,9 +33,9 @@ def main() -> None:
     from storm.evaluation.runner import fold_run, main_horizon, trained_fold_model
     from storm.features.windows import batches_of_rows
     from storm.store import Layout, open_store
-    from storm.training import train
-    from storm.training.artifacts import model_exists
-    from storm.training.splits import walk_forward_folds
+    from storm.training.trainer import train
+    from storm.published.artifacts import model_exists
+    from storm.splits import walk_forward_folds
     from storm.worlds import generate_world
 
     source = build_config(None, args.overrides + [f"storage.root={os.path.join(args.root, 'source')}",

@@ -315,9 +315,9 @@ class TrainConfig(Section):
     folds: int = Field(3, ge=1)  # walk-forward test blocks of `storm evaluate`
     warmup_fraction: float = Field(0.4, gt=0, lt=1)  # history only ever trained on before the first test block
     false_alarm_rate: float = Field(0.10, gt=0, lt=1)
-    calibration: Literal["hazard", "isotonic"] = "hazard"  # order-preserving across horizons (storm.training.calibration)
+    calibration: Literal["hazard", "isotonic"] = "hazard"  # order-preserving across horizons (storm.published.calibration)
     # the calibration's prior: the training base rate per horizon, worth this many storm episodes of validation data
-    # (storm.training.calibration_prior); a validation block without storms then keeps the base rate, not 1e-6
+    # (storm.published.calibration_prior); a validation block without storms then keeps the base rate, not 1e-6
     calibration_prior_episodes: float = Field(5.0, gt=0)
     init_from: str | None = None
     freeze_encoders: bool = False

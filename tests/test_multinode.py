@@ -35,7 +35,7 @@ from servers import free_port, stop_process_group, wait_until
 from storm.cli import app
 from storm.config import load_config
 from storm.store import Layout, open_store
-from storm.training.artifacts import MODEL_CARD, MODEL_WEIGHTS, read_model
+from storm.published.artifacts import MODEL_CARD, MODEL_WEIGHTS, read_model
 from storm.worlds import generate_world
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

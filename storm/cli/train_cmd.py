@@ -50,8 +50,7 @@ def run_training(settings, progress: StageReporter, fresh: bool = False):
     """Train the neural model, then (evaluation.stack) fit the desk's members and publish the stacked product."""
     from storm.evaluation.product import publish_product
     from storm.store import open_store
-    from storm.training import train
-    from storm.training.trainer import evidence_over_all_prices
+    from storm.training.trainer import evidence_over_all_prices, train
 
     try:
         evidence = evidence_over_all_prices(settings, progress)

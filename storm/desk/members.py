@@ -21,7 +21,7 @@ from storm.desk.garch import GarchParams, fit_garch, garch_log_volatility_foreca
 from storm.features.price_history import (annualised_volatility, daily_log_returns, drawdown_from_peak,
                                           log_return_over, quant_price_features)
 from storm.schema import logit_column, storm_column
-from storm.training.calibration import Calibration, calibration_prior, fit_calibration
+from storm.published.calibration import Calibration, calibration_prior, fit_calibration
 
 TRAIL_VOL, GARCH, PRICE_LOGIT, BOOSTED = "trail-vol", "garch", "price-logit", "boosted"
 DESK_MEMBERS = (TRAIL_VOL, GARCH, PRICE_LOGIT, BOOSTED)

@@ -19,7 +19,7 @@ import numpy as np
 from storm.desk.combination import StackFit
 from storm.desk.members import DeskMembers
 from storm.explain.shapley import coalitions, shapley_matrix
-from storm.training.calibration import Calibration
+from storm.published.calibration import Calibration
 
 NEURAL = "fused"  # the neural member's name (the evaluation's fused model)
 PRODUCT_FILE = "product.json"

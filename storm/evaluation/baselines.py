@@ -5,7 +5,7 @@ Every baseline turns what was known at a day's close into one raw score per
 (market, date) and horizon. ``score_baseline`` then treats it exactly like the model:
 the score becomes a logit (a volatility is standardised on the fold's training rows and
 centred on the training base rate; a regression's log-odds already is one), and the
-model's own calibration (storm.training.calibration: the hazard map shrunk toward the
+model's own calibration (storm.published.calibration: the hazard map shrunk toward the
 training base rate, nested alert thresholds at the model's false-alarm rate) is fitted on
 the fold's validation rows. Where those hold no storm at any horizon, the validation rows
 of the earlier folds join them (an expanding window). Every baseline reaches the report
@@ -35,9 +35,9 @@ from storm.features.price_history import drawdown_from_peak
 from storm.features.text_measures import TEXT_MEASURES
 from storm.labels import TRADING_DAYS_PER_YEAR
 from storm.schema import FWD_VOL, storm_column
-from storm.training.calibration import (  # the model's own calibration and alert rule: a fair comparison
+from storm.published.calibration import (  # the model's own calibration and alert rule: a fair comparison
     calibration_prior, fit_calibration, threshold_for_false_alarm_rate)
-from storm.training.splits import DateSplit
+from storm.splits import DateSplit
 
 GARCH_WORKERS = 2
 TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY = "fragility", "storm_probability"  # keys of truth_models' tables

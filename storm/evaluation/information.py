@@ -31,7 +31,7 @@ from storm.config import EvaluationConfig, LabelConfig, TrainConfig, WorldConfig
 from storm.evaluation.baselines import drawdown_from_peak, log_return, trailing_log_volatility
 from storm.evaluation.bootstrap import BootstrapInput, paired_bootstrap
 from storm.labels import storm_flags
-from storm.training.splits import walk_forward_folds
+from storm.splits import walk_forward_folds
 from storm.worlds.generate import NEWS_STREAM, SPEECH_STREAM, conference_days
 from storm.worlds.news import STRESS_EVENTS, UPBEAT_EVENTS, headlines_for_day
 from storm.worlds.plan import WorldPlan, market_rng

@@ -33,7 +33,7 @@ from storm.evaluation.metrics import alert_column, logit_column, score_column
 from storm.evaluation.report import ScoredModel
 from storm.evaluation.stack import StackSettings, fit_stack, shipped_alone
 from storm.schema import storm_column
-from storm.training.calibration import Calibration, CalibrationPrior, calibration_prior, fit_calibration
+from storm.published.calibration import Calibration, CalibrationPrior, calibration_prior, fit_calibration
 
 PRODUCT = "storm"
 
@@ -174,8 +174,8 @@ def publish_product(config: StormConfig, evidence, store: ObjectStore, settings:
     ``evidence``: the IngestedEvidence the run was trained on (its panel scores the validation rows)."""
     from storm.ingest import read_prices
     from storm.labels import label_table
-    from storm.training.artifacts import PRODUCT as PRODUCT_JSON, read_model, republish_with
-    from storm.training.predictor import predictor_from_published
+    from storm.published.artifacts import PRODUCT as PRODUCT_JSON, read_model, republish_with
+    from storm.published.predictor import predictor_from_published
 
     run, horizons = config.train.run_name, list(config.labels.horizons)
     layout = Layout(store)

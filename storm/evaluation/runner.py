@@ -28,7 +28,11 @@ from storm.evaluation.plots import episode_scores_png, reliability_by_horizon_pn
 from storm.evaluation.predictions import PREDICTION_BATCH_ROWS, collect_predictions, long_predictions, plain_scorer
 from storm.evaluation.product import publish_product, stacked_product
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
+from storm.explain.attribution import explain_batch
+from storm.explain.table import contributions_by_horizon
 from storm.features.price_history import quant_price_features
+from storm.published.artifacts import read_model
+from storm.published.predictor import predictor_from_published
 from storm.schema import storm_column
 from storm.store import Layout, ObjectStore, open_store
 
@@ -103,7 +107,7 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     """
     from storm.features.panel import build_panel
     from storm.ingest import read_prices
-    from storm.training.splits import walk_forward_folds
+    from storm.splits import walk_forward_folds
 
     run = run or config.train.run_name
     store = open_store(config.storage)
@@ -215,7 +219,8 @@ def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, train
     fused = trained[FUSED.name]
     masks = {variant.name: variant.masked_modalities for variant in [FUSED, *ablations]}
     scorers = {FUSED.name: lambda inputs: {**fused.predictor.predict_variants(inputs, masks, with_logits=True),
-                                           CONTRIBUTIONS: fused.predictor.contributions(inputs)}}
+                                           CONTRIBUTIONS: contributions_by_horizon(explain_batch(fused.predictor, inputs,
+                                                                                                 items=False))}}
     scorers |= {name: plain_scorer(name, trained[name].predictor) for name in singles}
     with clock.timed("predict"):
         test_rows = build.panel.rows_on(split.test)
@@ -328,10 +333,7 @@ def trained_models(wanted: list[tuple[StormConfig, object]], build, log=lambda m
                    progress: StageReporter = SILENT, store: ObjectStore | None = None) -> list[TrainedModel]:
     """Each (config, split)'s run (config.train.run_name), reused when its stored fingerprint matches, the rest
     trained afresh together (on ``store``, default: the configured one)."""
-    from storm.training import TrainingRequest, train_models
-    from storm.training.artifacts import read_model
-    from storm.training.predictor import predictor_from_published
-    from storm.training.trainer import matching_published, world_hash
+    from storm.training.trainer import TrainingRequest, matching_published, train_models, world_hash
 
     if not wanted:
         return []

@@ -23,6 +23,10 @@ from torch import Tensor
 from storm.explain.shapley import EMPTY, FULL, coalition_masks, shapley_values
 from storm.features.price_history import PRICE_FEATURES, RETURN_SCALE, TYPICAL_LOG_VOL
 from storm.model.modality_mask import present_modalities
+from storm.model.storm_model import StormModel
+from storm.published.calibration import Calibration
+from storm.published.inference import autocast_context, model_inputs
+from storm.published.predictor import Predictor, masked_inputs
 from storm.schema import MODALITIES
 
 VARIANTS_PER_CHUNK = 256  # bounds memory: a text variant copies its whole window [W, text_dim]
@@ -76,12 +80,22 @@ class Explanation:
     evidence_weight: float = math.nan  # anchored models: the blend of news and calls over prices alone (else NaN)
 
 
+def explain_batch(predictor: Predictor, batch: Mapping[str, np.ndarray], headlines: WindowHeadlines | None = None,
+                  call_labels: Sequence[Sequence[str]] | None = None, items: bool = True) -> Explanation:
+    """Attributions of a published model's scores for a batch of windows (storm.features.windows.gather_windows),
+    computed as the predictor scores them: on its device, under its autocast."""
+    inputs = model_inputs(masked_inputs(batch), predictor.device)
+    with autocast_context(predictor.device, predictor.autocast_dtype):
+        return explain_windows(predictor.model, predictor.calibration, inputs, headlines, call_labels, items)
+
+
 @torch.no_grad()
-def explain_windows(model, calibration, inputs: Mapping[str, Tensor], headlines: WindowHeadlines | None = None,
-                    call_labels: Sequence[Sequence[str]] | None = None, items: bool = True) -> Explanation:
+def explain_windows(model: StormModel, calibration: Calibration, inputs: Mapping[str, Tensor],
+                    headlines: WindowHeadlines | None = None, call_labels: Sequence[Sequence[str]] | None = None,
+                    items: bool = True) -> Explanation:
     """Attributions for a batch of windows (storm.features.windows keys as float tensors on the model's device).
 
-    ``calibration`` maps raw logits [N, H] to probabilities (storm.training.calibration.Calibration).
+    ``calibration`` maps raw logits [N, H] to probabilities.
     ``headlines``: the headlines inside each window (storm.explain.headlines); none: no headline items.
     ``call_labels[b][k]``: a name for sample b's k-th call slot (most recent first); else its age is the name.
     """

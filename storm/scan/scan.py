@@ -23,7 +23,7 @@ import ray
 
 from storm.config import StormConfig
 from storm.console import SILENT, StageReporter
-from storm.explain.attribution import explain_windows
+from storm.explain.attribution import explain_batch
 from storm.explain.headlines import HeadlineBook, read_headline_book, read_news_lines
 from storm.explain.table import contributions_by_horizon, explanations_table, sample_rows
 from storm.features.evidence_panel import EvidencePanel
@@ -39,8 +39,8 @@ from storm.scan.score_store import write_day_explanations, write_day_scores
 from storm.scan.scores import input_counts, scores_table
 from storm.schema import MODALITIES, MODALITY_SOURCES, ScanStats
 from storm.store import Layout, ObjectStore, open_store
-from storm.training.artifacts import read_model
-from storm.training.predictor import predictor_from_published
+from storm.published.artifacts import read_model
+from storm.published.predictor import predictor_from_published
 
 
 @dataclass
@@ -81,14 +81,8 @@ class ScoringActor:
 
     def _explained(self, panel: EvidencePanel, rows, windows: dict, headlines: HeadlineBook | None) -> dict:
         """contribution_<m>_<h>d columns and, per sample, its explanation rows."""
-        from storm.training.loop import autocast_context, model_inputs
-
-        predictor = self.predictor
-        inputs = model_inputs(windows, predictor.device)
         window_headlines = headlines.for_windows(panel, rows) if headlines is not None else None
-        with autocast_context(predictor.device, predictor.autocast_dtype):
-            explanation = explain_windows(predictor.model, predictor.calibration, inputs, window_headlines,
-                                          call_labels=_call_labels(panel, rows))
+        explanation = explain_batch(self.predictor, windows, window_headlines, call_labels=_call_labels(panel, rows))
         per_sample = np.empty(len(rows), dtype=object)  # each sample's explanation rows, a list of dicts
         for i in range(len(rows)):
             per_sample[i] = sample_rows(explanation, i)

@@ -12,7 +12,7 @@ Jobs ask this module for paths; nobody else builds them from strings.
     features/<source>/<spec>/date=D/…        cached per-item features keyed by content hash
     models/<run>/current.json                pointer to the published version, switched last (atomic)
     models/<run>/versions/<version>/…        one immutable published model: weights, card (sha256 of every
-                                             file), calibration, history, split (storm.training.artifacts)
+                                             file), calibration, history, split (storm.published.artifacts)
     models/<run>/checkpoints/…               Ray Train checkpoints (resume)
     models/<run>/fingerprint.json            config + split fingerprint the run started with (resume guard)
     reports/<run>/…                          evaluation report and plots

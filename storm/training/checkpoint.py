@@ -1,15 +1,12 @@
-"""Checkpoints and model artifacts as safetensors + JSON: no pickle anywhere.
+"""Training checkpoints as safetensors + JSON: no pickle anywhere.
 
-Two formats, one encoding:
-- a Ray Train checkpoint directory (one per epoch): the current weights, the best
-  weights so far, the optimizer state, and the training state (epoch, best loss,
-  early-stopping counter, history) to resume from;
-- the published model under models/<run>/: model.safetensors + model.json.
+A Ray Train checkpoint directory (one per epoch) holds the current weights, the best weights so far, the
+optimizer state, and the training state (epoch, best loss, early-stopping counter, history) to resume from.
+Weights are encoded as the published model's are (storm.published.weights).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,24 +16,12 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from storm.published.weights import weights_from_bytes, weights_to_bytes
+
 CURRENT_WEIGHTS = "model.safetensors"
 BEST_WEIGHTS = "best_model.safetensors"
 OPTIMIZER_TENSORS = "optimizer.safetensors"
 TRAINING_STATE = "training_state.json"
-
-
-def weights_to_bytes(state_dict: dict[str, torch.Tensor]) -> bytes:
-    """safetensors bytes of a state dict (copied to CPU, contiguous, unshared)."""
-    return save_safetensors({key: value.detach().to("cpu").contiguous().clone() for key, value in state_dict.items()})
-
-
-def weights_from_bytes(payload: bytes) -> dict[str, torch.Tensor]:
-    return load_safetensors(payload)
-
-
-def weights_version(payload: bytes) -> str:
-    """A short content hash of the weights: the model version scores and metrics carry."""
-    return hashlib.sha256(payload).hexdigest()[:12]
 
 
 def optimizer_to_parts(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

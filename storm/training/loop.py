@@ -1,13 +1,13 @@
-"""The training loop in plain PyTorch: one epoch of training, evaluation, prediction.
+"""The training loop in plain PyTorch: one epoch of training, the validation loss, the evidence weight's choice.
 
 No Ray here: `batches` is any iterable of dicts of arrays/tensors with the
 model's window inputs (storm.features.windows.WINDOW_INPUT_KEYS) and the label
-columns, so the loop runs the same under Ray Train, in a unit test or in a notebook.
+columns, so the loop runs the same under Ray Train, in a unit test or in a notebook. Prediction is the published
+model's (storm.published.inference).
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Iterable, Mapping
@@ -16,12 +16,10 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from storm.features.windows import WINDOW_INPUT_KEYS
 from storm.model.storm_model import EVIDENCE_WEIGHTS
-from storm.schema import FWD_VOL, storm_column
+from storm.published.inference import autocast_context, batch_labels, model_inputs
 from storm.training.losses import StormLoss
 
-MODEL_INPUT_KEYS = WINDOW_INPUT_KEYS
 SAMPLE_WEIGHT = "sample_weight"  # optional batch key: per-row loss weights [B]
 
 
@@ -34,23 +32,6 @@ class EpochStats:
     @property
     def samples_per_second(self) -> float:
         return self.n_samples / self.seconds if self.seconds > 0 else 0.0
-
-
-def model_inputs(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {key: torch.as_tensor(batch[key]).to(device, non_blocking=True).float() for key in MODEL_INPUT_KEYS}
-
-
-def batch_labels(batch: Mapping[str, torch.Tensor], horizons: list[int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Storm labels [B, H] and forward log-vol [B], float32, NaN where unknown."""
-    storms = torch.stack([torch.as_tensor(batch[storm_column(h)]).float() for h in horizons], dim=1)
-    return storms.to(device), torch.as_tensor(batch[FWD_VOL]).float().to(device)
-
-
-def autocast_context(device: torch.device, autocast_dtype: torch.dtype | None):
-    """bf16 autocast when asked (GPU by default; CPU in tests), else a no-op."""
-    if autocast_dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=autocast_dtype)
 
 
 def train_epoch(model: torch.nn.Module, batches: Iterable[Mapping[str, torch.Tensor]], optimizer: torch.optim.Optimizer,
@@ -76,32 +57,6 @@ def train_epoch(model: torch.nn.Module, batches: Iterable[Mapping[str, torch.Ten
         size = len(vols)
         total, count = total + float(loss.detach()) * size, count + size
     return EpochStats(loss=total / max(count, 1), n_samples=count, seconds=time.perf_counter() - started)
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, batches: Iterable[Mapping[str, torch.Tensor]], horizons: list[int] | None = None,
-            autocast_dtype: torch.dtype | None = None, device: torch.device | None = None) -> dict[str, np.ndarray]:
-    """Raw model outputs as numpy: storm_logits [N, H], log_vol [N], modality_weights [N, 3];
-    with `horizons`, also the batches' labels storm_labels [N, H] and vol_labels [N]."""
-    device = device or torch.device("cpu")
-    model.eval()
-    parts: dict[str, list[np.ndarray]] = {"storm_logits": [], "log_vol": [], "modality_weights": []}
-    if horizons is not None:
-        parts.update(storm_labels=[], vol_labels=[])
-    for batch in batches:
-        with autocast_context(device, autocast_dtype):
-            output = model(model_inputs(batch, device))
-        for name in ("anchor_logits", "full_logits"):
-            if getattr(output, name) is not None:
-                parts.setdefault(name, []).append(getattr(output, name).float().cpu().numpy())
-        parts["storm_logits"].append(output.storm_logits.float().cpu().numpy())
-        parts["log_vol"].append(output.log_vol.float().cpu().numpy())
-        parts["modality_weights"].append(output.modality_weights.float().cpu().numpy())
-        if horizons is not None:
-            storms, vols = batch_labels(batch, horizons, torch.device("cpu"))
-            parts["storm_labels"].append(storms.numpy())
-            parts["vol_labels"].append(vols.numpy())
-    return {key: np.concatenate(values) if values else np.zeros((0,), np.float32) for key, values in parts.items()}
 
 
 def evaluation_loss(outputs: Mapping[str, np.ndarray], loss_fn: StormLoss) -> float:

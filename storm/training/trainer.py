@@ -35,14 +35,15 @@ from storm.model.storm_model import ANCHOR_MODALITY
 from storm.model.encoders.calls import config_for_panel
 from storm.ray_runtime import ensure_ray
 from storm.store import Layout, ObjectStore, open_store
-from storm.training.artifacts import model_card, read_weights, write_model
-from storm.training.calibration import Calibration, calibration_prior, fit_calibration
-from storm.training.checkpoint import read_batch_checkpoint_dir, weights_to_bytes
-from storm.training.loop import predict
+from storm.published.artifacts import model_card, read_weights, write_model
+from storm.published.calibration import Calibration, calibration_prior, fit_calibration
+from storm.training.checkpoint import read_batch_checkpoint_dir
+from storm.published.weights import weights_to_bytes
+from storm.published.inference import predict
 from storm.training.losses import pos_weights_from_labels
 from storm.training.sampling import storm_adjacent
 from storm.training.selection import SelectionRule, selection_rule
-from storm.training.splits import DateSplit, final_split
+from storm.splits import DateSplit, final_split
 from storm.training.worker import train_loop_per_worker
 
 CHECKPOINTS_KEPT = 2
@@ -241,7 +242,7 @@ def planned_jobs(requests: list[TrainingRequest], build, store: ObjectStore, lay
 def matching_published(request: TrainingRequest, build, store: ObjectStore, layout: Layout, world: str):
     """The request's run as published (a PublishedModel) when it was trained exactly as asked, else None: what
     lets a trainer or an evaluation reuse a model instead of training it again."""
-    from storm.training.artifacts import model_exists, read_model
+    from storm.published.artifacts import model_exists, read_model
 
     run = request.config.train.run_name
     if not model_exists(store, layout, run):

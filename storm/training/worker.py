@@ -33,7 +33,8 @@ from storm.features.windows import batches_of_rows
 from storm.model import build_model, load_anchor_weights, load_encoder_weights
 from storm.training.checkpoint import (BatchCheckpoint, CheckpointContents, TrainingState, read_batch_checkpoint_dir,
                                       write_batch_checkpoint_dir)
-from storm.training.loop import SAMPLE_WEIGHT, evaluation_loss, evidence_weight_choice, predict, train_epoch
+from storm.published.inference import predict
+from storm.training.loop import SAMPLE_WEIGHT, evaluation_loss, evidence_weight_choice, train_epoch
 from storm.training.losses import StormLoss
 from storm.training.sampling import EpochRows, epoch_rows
 from storm.training.selection import SelectionRule

@@ -17,7 +17,7 @@ from storm.desk.product import NEURAL, ProductModel
 from storm.labels import label_table
 from storm.config import LabelConfig
 from storm.schema import PRODUCT_MEMBERS, storm_column
-from storm.training.calibration import fit_calibration
+from storm.published.calibration import fit_calibration
 
 HORIZONS = [5, 10, 20]
 

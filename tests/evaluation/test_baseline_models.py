@@ -11,7 +11,7 @@ from storm.config import StormConfig, TrainConfig
 from storm.evaluation.runner import baseline_models, reference_tables
 from storm.labels import label_table
 from storm.store import Layout, open_store
-from storm.training.splits import walk_forward_folds
+from storm.splits import walk_forward_folds
 
 N_DAYS = 400
 DATES = list(pd.bdate_range("2018-01-01", periods=N_DAYS).strftime("%Y-%m-%d"))

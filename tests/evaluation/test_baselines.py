@@ -62,7 +62,7 @@ def test_garch_forecast_tracks_realised_volatility_level():
 
 def test_baseline_threshold_is_chosen_on_validation_at_the_false_alarm_rate():
     from storm.evaluation.baselines import BaselineCalibration
-    from storm.training.splits import DateSplit
+    from storm.splits import DateSplit
 
     rng = np.random.default_rng(0)
     n = 600
@@ -86,7 +86,7 @@ def test_baseline_threshold_is_chosen_on_validation_at_the_false_alarm_rate():
 
 def test_a_validation_block_without_storms_borrows_the_earlier_folds_and_never_keeps_a_raw_score():
     from storm.evaluation.baselines import BaselineCalibration
-    from storm.training.splits import DateSplit
+    from storm.splits import DateSplit
 
     rng = np.random.default_rng(1)
     n = 900
@@ -138,7 +138,7 @@ def panel():
 
 
 def split_of(dates=DATES):
-    from storm.training.splits import DateSplit
+    from storm.splits import DateSplit
 
     return DateSplit(train=dates[:250], validation=dates[270:330], test=dates[350:], embargo_days=20)
 
@@ -201,7 +201,7 @@ def test_price_baselines_score_the_test_rows_with_short_names_and_the_false_alar
 
 def test_price_baselines_need_validation_dates(panel):
     from storm.evaluation.baselines import price_baselines
-    from storm.training.splits import DateSplit
+    from storm.splits import DateSplit
 
     prices, labels, features = panel
     split = DateSplit(train=DATES[:250], validation=[], test=DATES[350:], embargo_days=20)

@@ -15,9 +15,10 @@ import torch
 
 from storm.evaluation.ablation import contribution_summary, with_contributions
 from storm.evaluation.report import render_tables
-from storm.explain.attribution import explain_windows
+from storm.explain.attribution import explain_batch, explain_windows
+from storm.explain.table import contributions_by_horizon
 from storm.features.calls import call_vector_dim
-from storm.training.predictor import Predictor
+from storm.published.predictor import Predictor
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "model"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "explain"))
@@ -51,7 +52,7 @@ def test_a_fold_models_contributions_are_its_explanations_and_add_up_to_score_mi
     slots = batch["audio_valid"].shape[1]  # no call tables in this window (the recordings carry the calls)
     batch.update(call_features=np.zeros((2, slots, call_vector_dim(features.text_dim)), np.float32),
                  call_age=np.zeros((2, slots), np.float32), call_valid=np.zeros((2, slots), np.float32))
-    columns = predictor.contributions(batch)
+    columns = contributions_by_horizon(explain_batch(predictor, batch, items=False))
     explanation = explain_windows(model, CALIBRATION, {k: torch.as_tensor(v) for k, v in batch.items()}, items=False)
     for index, horizon in enumerate(MODEL_HORIZONS):
         total = sum(columns[f"contribution_{m}_{horizon}d"] for m in ("news", "prices", "calls"))

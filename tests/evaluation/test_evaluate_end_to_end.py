@@ -16,7 +16,7 @@ from storm.evaluation.runner import fold_run
 from storm.ingest import read_prices
 from storm.labels import label_table
 from storm.store import Layout, ObjectStore, open_store
-from storm.training.artifacts import read_model
+from storm.published.artifacts import read_model
 
 N_DAYS = 200
 DATES = list(pd.bdate_range("2019-01-07", periods=N_DAYS).strftime("%Y-%m-%d"))
@@ -174,7 +174,7 @@ def test_scrambling_the_test_period_changes_neither_the_folds_weights_nor_its_ca
 def test_no_published_model_has_a_calibration_parameter_at_its_bound_or_an_alert_threshold_below_1e_6(evaluated_tiny):
     """A 1-epoch model on a 2-market world once published slope 20 (the bound) and thresholds of 1e-17: every score
     alerted. The prior toward the training base rate keeps every fold model and the final model inside."""
-    from storm.training.calibration import INTERCEPT_BOUNDS, SLOPE_BOUNDS
+    from storm.published.calibration import INTERCEPT_BOUNDS, SLOPE_BOUNDS
 
     config, layout, outcome, _, _ = evaluated_tiny
     runs = [run["fused"]["run"] for run in outcome.content["fold_runs"].values()] + ["tiny"]

@@ -12,7 +12,7 @@ from storm.evaluation.metrics import score_column
 from storm.evaluation.product import fit_combination
 from storm.evaluation.stack import StackSettings
 from storm.schema import storm_column
-from storm.training.calibration import calibration_prior
+from storm.published.calibration import calibration_prior
 
 HORIZONS = [5, 10]
 SETTINGS = StackSettings(resamples=200, block_days=20)

@@ -13,7 +13,7 @@ from storm.config import EvaluationConfig
 from storm.evaluation.placement import placement_advice
 from storm.evaluation.predictions import long_predictions
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
-from storm.training.splits import DateSplit
+from storm.splits import DateSplit
 
 HORIZONS = [5, 20]
 MARKETS = [f"M{i:02d}" for i in range(8)]

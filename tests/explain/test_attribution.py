@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 from storm.explain.attribution import WindowHeadlines, explain_windows
 from storm.explain.shapley import COALITIONS, shapley_values
 from storm.model import FUSIONS, build_model
-from storm.training.calibration import Calibration
+from storm.published.calibration import Calibration
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "model"))
 from model_batches import HORIZONS, make_batch, small_configs  # noqa: E402

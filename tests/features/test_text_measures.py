@@ -105,7 +105,7 @@ def test_without_a_dictionary_the_lm_shares_are_nan_and_the_evidence_logistic_st
     from storm.config import LabelConfig
     from storm.evaluation.baselines import evidence_activity, evidence_features, evidence_logistic_model, price_features
     from storm.labels import label_table
-    from storm.training.splits import DateSplit
+    from storm.splits import DateSplit
 
     dates = list(pd.bdate_range("2018-01-01", periods=420).strftime("%Y-%m-%d"))
     rng = np.random.default_rng(0)

@@ -16,7 +16,7 @@ from storm.scan.scores import scores_table
 from storm.schema import MODALITIES
 from storm.store.layout import Layout
 from storm.store.objectstore import open_store
-from storm.training.calibration import fit_calibration
+from storm.published.calibration import fit_calibration
 
 HORIZONS = [5, 10, 20]
 

@@ -25,7 +25,7 @@ from storm.scan.scan import scores_in_driver
 from storm.scan.score_store import ScoresOwnedByOtherVersion
 from storm.schema import SCORE_COLUMNS
 from storm.store import Layout, open_store
-from storm.training import TrainingRequest, train_models
+from storm.training.trainer import TrainingRequest, train_models
 from storm.worlds import generate_world
 
 pytestmark = pytest.mark.slow
@@ -340,8 +340,8 @@ def test_the_scan_of_a_stacked_model_stores_what_scoring_the_product_in_one_proc
     from storm.features.windows import gather_windows
     from storm.ingest import read_prices
     from storm.schema import PRODUCT_MEMBERS, member_column
-    from storm.training.artifacts import read_model
-    from storm.training.predictor import predictor_from_published
+    from storm.published.artifacts import read_model
+    from storm.published.predictor import predictor_from_published
 
     config, world, store = trained_world
     candidate = candidate_of(config)

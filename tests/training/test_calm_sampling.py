@@ -9,7 +9,7 @@ import torch
 from storm.config import StormConfig
 from storm.training.losses import StormLoss
 from storm.training.sampling import epoch_rows, storm_adjacent
-from storm.training.splits import DateSplit
+from storm.splits import DateSplit
 from storm.training.trainer import run_fingerprint
 
 
@@ -109,7 +109,8 @@ def test_epochs_of_sampled_calm_days_still_learn_the_planted_signal():
 
     from storm.config import FeatureConfig, ModelConfig
     from storm.model import build_model
-    from storm.training.loop import predict, train_epoch
+    from storm.published.inference import predict
+    from storm.training.loop import train_epoch
     from storm.training.worker import weighted_batches
     from training_samples import HORIZONS, TINY_FEATURES, TINY_MODEL, batches_of, tiny_panel
 

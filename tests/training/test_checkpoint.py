@@ -4,10 +4,7 @@ import torch
 
 from storm.config import FeatureConfig, ModelConfig
 from storm.model import build_model
-from storm.training.checkpoint import (
-    CheckpointContents, TrainingState, read_checkpoint_dir, weights_from_bytes, weights_to_bytes, weights_version,
-    write_checkpoint_dir,
-)
+from storm.training.checkpoint import CheckpointContents, TrainingState, read_checkpoint_dir, write_checkpoint_dir
 from training_samples import HORIZONS, TINY_FEATURES, TINY_MODEL
 
 
@@ -48,15 +45,6 @@ def test_checkpoint_directory_roundtrips_weights_optimizer_and_state_without_pic
     for param_id, slots in original["state"].items():
         for name, value in slots.items():
             assert torch.equal(torch.as_tensor(loaded["state"][param_id][name]), torch.as_tensor(value))
-
-
-def test_weights_version_changes_with_weights_and_not_with_serialisation():
-    model = tiny_model()
-    payload = weights_to_bytes(model.state_dict())
-    assert weights_version(payload) == weights_version(weights_to_bytes(weights_from_bytes(payload)))
-    with torch.no_grad():
-        next(model.parameters()).add_(1.0)
-    assert weights_version(weights_to_bytes(model.state_dict())) != weights_version(payload)
 
 
 def test_a_batch_checkpoint_keeps_each_job_and_an_older_single_checkpoint_reads_as_a_batch_of_one(tmp_path):

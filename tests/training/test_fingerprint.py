@@ -4,7 +4,7 @@ retrain of every stored model."""
 from __future__ import annotations
 
 from storm.config import StormConfig
-from storm.training.splits import DateSplit
+from storm.splits import DateSplit
 from storm.training.trainer import run_fingerprint
 
 SPLIT = DateSplit(train=["2020-01-02"], validation=["2020-02-03"], test=[], embargo_days=20)

@@ -4,7 +4,8 @@ from sklearn.metrics import roc_auc_score
 
 from storm.config import FeatureConfig, ModelConfig
 from storm.model import build_model
-from storm.training.loop import evaluation_loss, predict, train_epoch
+from storm.published.inference import predict
+from storm.training.loop import evaluation_loss, train_epoch
 from storm.training.losses import StormLoss, pos_weights_from_labels
 from training_samples import HORIZONS, TINY_FEATURES, TINY_MODEL, batches_of, tiny_panel
 
@@ -56,12 +57,13 @@ def test_predict_returns_outputs_and_labels_row_aligned():
     np.testing.assert_array_equal(outputs["storm_labels"][:, 0], panel.labels[:, 0])
 
 
-def test_the_loop_the_model_and_the_panel_arrays_import_without_ray():
+def test_the_loop_the_predictor_the_model_and_the_panel_arrays_import_without_ray():
     """A GPU machine for the AMP check (benchmarks/bench_gpu_training.py) has torch but no Ray."""
     import subprocess
     import sys
 
     probe = ("import sys; import storm.training.loop, storm.training.losses, storm.features.windows, storm.model; "
+             "import storm.published.predictor; "
              "from storm.features.evidence_panel import EvidencePanel; "
              "print(sorted(name for name in sys.modules if name.split('.')[0] in ('ray', 'soundfile', 's3fs')))")
     imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()

@@ -2,7 +2,7 @@ from typer.testing import CliRunner
 
 from storm.cli import app
 from storm.cli.train_cmd import calibration_table, history_table, trained_line
-from storm.training.calibration import Calibration
+from storm.published.calibration import Calibration
 
 
 def test_train_on_a_store_without_prices_exits_2_and_says_to_generate_a_world(ray_cluster, tmp_path):

@@ -11,10 +11,11 @@ from sklearn.metrics import roc_auc_score
 from storm.config import StorageConfig
 from storm.schema import storm_column
 from storm.store import Layout, open_store
-from storm.training import load_predictor, train
-from storm.training.artifacts import read_model
-from storm.training.calibration import INTERCEPT_BOUNDS, SLOPE_BOUNDS
-from storm.training.loop import model_inputs
+from storm.published.predictor import load_predictor
+from storm.training.trainer import train
+from storm.published.artifacts import read_model
+from storm.published.calibration import INTERCEPT_BOUNDS, SLOPE_BOUNDS
+from storm.published.inference import model_inputs
 from storm.training.worker import FailOnce
 from storm.features.windows import gather_windows
 from storm.training.trainer import RunConflict
@@ -161,7 +162,7 @@ def test_a_model_trained_after_another_in_one_worker_group_equals_it_trained_alo
     """An evaluation trains its fold models together so Ray Train starts once; each must still be the model its
     own training gives, bit for bit. The second model of a group (trained in workers that already trained another)
     is compared with the same model trained in a worker group of its own: the same seed gives the same weights."""
-    from storm.training import TrainingRequest, train_models
+    from storm.training.trainer import TrainingRequest, train_models
 
     build = tiny_panel(n_markets=2, n_days=60)
     alone = train(tiny_config(local_storage, run_name="alone", epochs=2, learning_rate=1e-3), build)
@@ -186,7 +187,7 @@ def test_a_worker_failure_in_a_later_model_of_a_batch_resumes_it_from_s3_without
     report was collected before its epoch-1 report was queued; the epoch-1 report may die with the worker (Ray
     Train's semantics). The resumed attempt therefore starts at epoch 1 or 2, never 0.
     """
-    from storm.training import TrainingRequest, train_models
+    from storm.training.trainer import TrainingRequest, train_models
 
     build = tiny_panel(n_markets=2, n_days=60)
     requests = [TrainingRequest(tiny_config(s3_storage, run_name=name, epochs=3, max_failures=1))

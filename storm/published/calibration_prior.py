@@ -4,7 +4,7 @@ A validation block is one stretch of time and holds 0–2 storm episodes per hor
 unpenalised, a horizon without a validation storm sends its intercept to its bound (every score ≈ 0, no alert) and
 a handful of storms can send the slope to its bound (every score alerts). The training rows already say how often
 storms come; the prior holds the calibration there with a strength counted in storm episodes, so a validation
-block overrules it only with more evidence than that (storm.training.calibration fits with it).
+block overrules it only with more evidence than that (storm.published.calibration fits with it).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Tiny in-memory evidence panels with a planted signal (storm.features.planted), at tiny sizes, in the
-IngestedEvidence shape build_panel returns. Imported by this folder's tests as ``training_samples`` (pytest puts
-this folder on sys.path).
+IngestedEvidence shape build_panel returns. Imported by the training and published tests as ``training_samples``
+(pytest puts tests/, the folder of tests/conftest.py, on sys.path).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.optimize import brentq
 from scipy.special import logit
 
-from storm.training.calibration import (
+from storm.published.calibration import (
     METHODS, Calibration, fit_calibration, fit_hazard_calibration, observed_false_alarm_rate,
     threshold_for_false_alarm_rate,
 )

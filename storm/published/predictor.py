@@ -1,6 +1,6 @@
 """A trained run, ready to score: model + calibration + thresholds, rebuilt from models/<run>/.
 
-The scan and the evaluation use this and nothing else from training. It
+The scan, the evaluation and storm.explain score with this. It
 rebuilds the model from the run's model card (not the caller's config), so a
 scan scores exactly what was trained. CPU by default; the GPU when present.
 """
@@ -14,11 +14,12 @@ import torch
 
 from storm.config import ConfigError, config_from_dict
 from storm.model import build_model
+from storm.model.modality_mask import present_modalities
+from storm.published.artifacts import PublishedModel, read_model
+from storm.published.calibration import Calibration
+from storm.published.inference import MODEL_INPUT_KEYS, autocast_context, model_inputs, predict
 from storm.schema import MODALITIES
 from storm.store import Layout, ObjectStore
-from storm.training.artifacts import read_model
-from storm.training.calibration import Calibration
-from storm.training.loop import MODEL_INPUT_KEYS, predict
 
 
 class Predictor:
@@ -64,9 +65,6 @@ class Predictor:
 
         Masking a modality only changes what the fusion sees, so every ablation reuses the same encodings.
         """
-        from storm.model.modality_mask import present_modalities
-        from storm.training.loop import autocast_context, model_inputs
-
         inputs = model_inputs(masked_inputs(batch), self.device)
         calibration = calibration or self.calibration
         results = {}
@@ -82,16 +80,6 @@ class Predictor:
                                               output.log_vol.float().cpu().numpy(),
                                               output.modality_weights.float().cpu().numpy(), calibration, with_logits)
         return results
-
-    def contributions(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """contribution_<modality>_<h>d: exact Shapley values of the calibrated score over the modalities, on the
-        published score's own game (storm.explain: what `storm explain` shows for a scanned day)."""
-        from storm.explain.attribution import explain_windows
-        from storm.explain.table import contributions_by_horizon
-        from storm.training.loop import model_inputs
-
-        inputs = model_inputs(masked_inputs(batch), self.device)
-        return contributions_by_horizon(explain_windows(self.model, self.calibration, inputs, items=False))
 
     def _outputs(self, logits: np.ndarray, log_vol: np.ndarray, weights: np.ndarray, calibration: Calibration,
                  with_logits: bool = False) -> dict:
@@ -130,7 +118,7 @@ def load_predictor(store: ObjectStore, layout: Layout, run: str, device: torch.d
     return predictor_from_published(read_model(store, layout, run), device)
 
 
-def predictor_from_published(published, device: torch.device | None = None) -> Predictor:
+def predictor_from_published(published: PublishedModel, device: torch.device | None = None) -> Predictor:
     """A Predictor from one loaded model version (a scan loads it once and ships it to its actors)."""
     card = published.card
     try:

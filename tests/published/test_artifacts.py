@@ -18,13 +18,13 @@ import pytest
 import torch
 
 from storm.store import Layout, open_store
-from storm.training.artifacts import (
+from storm.published.artifacts import (
     CALIBRATION, MODEL_CARD, MODEL_WEIGHTS, ModelIntegrityError, current_version, publish_model, read_model,
     read_weights, write_model,
 )
-from storm.training.calibration import Calibration
-from storm.training.checkpoint import weights_to_bytes
-from storm.training.splits import DateSplit
+from storm.published.calibration import Calibration
+from storm.published.weights import weights_to_bytes
+from storm.splits import DateSplit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,7 +113,7 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from storm.config import StorageConfig
     from storm.store import Layout, ObjectStore, open_store
-    from storm.training.artifacts import write_model
+    from storm.published.artifacts import write_model
     sys.path.insert(0, {tests_dir!r})
     from test_artifacts import model_parts
 
@@ -208,7 +208,7 @@ def test_publishes_killed_at_random_moments_never_show_a_mix(local_storage, tmp_
 
 
 def test_a_product_republished_beside_the_weights_is_one_new_version_verified_on_read(local_storage):
-    from storm.training.artifacts import PRODUCT, republish_with
+    from storm.published.artifacts import PRODUCT, republish_with
 
     store = open_store(local_storage)
     layout = Layout(store)

@@ -1,7 +1,7 @@
 import pytest
 
 from storm.config import LabelConfig, TrainConfig
-from storm.training.splits import DateSplit, final_split, required_embargo, walk_forward_folds
+from storm.splits import DateSplit, final_split, required_embargo, walk_forward_folds
 from training_samples import trading_dates
 
 DATES = trading_dates(400)

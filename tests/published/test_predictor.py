@@ -5,8 +5,8 @@ import torch
 
 from storm.config import FeatureConfig, ModelConfig
 from storm.model import build_model
-from storm.training.calibration import fit_calibration
-from storm.training.predictor import Predictor
+from storm.published.calibration import fit_calibration
+from storm.published.predictor import Predictor
 from training_samples import HORIZONS, TINY_FEATURES, TINY_MODEL, batches_of, tiny_panel
 
 
@@ -34,7 +34,7 @@ def test_a_model_published_with_0_1_names_is_refused_with_the_new_key_and_what_t
     import pytest
 
     from storm.config import ConfigError
-    from storm.training.predictor import predictor_from_published
+    from storm.published.predictor import predictor_from_published
 
     card = {"run": "demo", "horizons": HORIZONS, "features": FeatureConfig(**TINY_FEATURES).model_dump(mode="json"),
             "model": {**ModelConfig(**TINY_MODEL).model_dump(mode="json"), "modalities": ["text", "image"]}}

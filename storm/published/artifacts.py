@@ -30,9 +30,9 @@ from typing import Any, Callable
 from storm.config import StormConfig
 from storm.features.cache import SPEC_SOURCES, feature_spec_id
 from storm.store import Layout, ObjectStore
-from storm.training.calibration import Calibration
-from storm.training.checkpoint import weights_from_bytes
-from storm.training.splits import DateSplit
+from storm.published.calibration import Calibration
+from storm.published.weights import weights_from_bytes
+from storm.splits import DateSplit
 
 MODEL_WEIGHTS = "model.safetensors"
 MODEL_CARD = "model.json"

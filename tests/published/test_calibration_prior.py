@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import lfilter
 
-from storm.training.calibration import (
+from storm.published.calibration import (
     INTERCEPT_BOUNDS, SLOPE_BOUNDS, Calibration, CalibrationPrior, calibration_prior, fit_calibration,
 )
 

@@ -31,7 +31,7 @@ any calibration fitted on past labels.
 
 A calm validation block: validation holds 0–2 storm episodes per horizon on real data, and the unpenalised fit
 then runs to its bounds (no storm at 5 days: α_5 → −30, nothing alerts; a few storms: β → 20, everything alerts).
-With a `CalibrationPrior` (storm.training.calibration_prior: the training base rate per horizon, worth
+With a `CalibrationPrior` (storm.published.calibration_prior: the training base rate per horizon, worth
 `train.calibration_prior_episodes` storm episodes) the fit minimises
 
     NLL(days) + ½ Σ_h τ_h (α'_h − α⁰'_h)² + ½ τ_β (log β)²
@@ -57,7 +57,7 @@ from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 
 from storm.labels import count_storm_episodes
-from storm.training.calibration_prior import (  # noqa: F401 (CalibrationPrior, calibration_prior: re-exported)
+from storm.published.calibration_prior import (  # noqa: F401 (CalibrationPrior, calibration_prior: re-exported)
     CalibrationPrior, PriorRecord, PriorTarget, calibration_prior, prior_target,
 )
 
