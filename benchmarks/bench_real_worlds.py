@@ -6,7 +6,7 @@
 Each world is a store under ROOT/<world> built only with the documented `storm import` commands printed
 below (so a user can run them by hand); `evaluate` is `storm evaluate` with the world's modalities. Prints
 per step the wall seconds and the child's peak RSS, and per horizon the report's fused, prices-only and
-baseline AUROCs with their intervals. Sources (public, see README "Real data"):
+baseline AUROCs with their intervals. Sources (public, see README "Public data sources"):
   stocknet       StockNet (Xu & Cohen, ACL 2018): tweets + Yahoo prices of 87 US large caps, 2014-2016
   maec           MAEC (Li et al., CIKM 2020): earnings calls, per-sentence text + Praat features, 2015-2018
   reuters-sp500  Reuters editorial headlines 2007-2016 with the S&P 500 index (arch.data.sp500): the headlines

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
-REAL_DATA = Path("../shared/realdata")  # StockNet, MAEC, Reuters (README, "Data" names the public sources)
+REAL_DATA = Path("../shared/realdata")  # StockNet, MAEC, Reuters (README, "Public data sources")
 
 
 def offline() -> None:

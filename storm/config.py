@@ -236,7 +236,7 @@ class FeatureConfig(Section):
     n_mels: int = Field(64, ge=8)
     call_mel_frames: int = Field(256, ge=16)  # log-mel frames kept of each recorded call
     call_slices: int = Field(8, ge=1)  # slices spread evenly over a call, call_mel_frames // call_slices frames each
-    render_missing_charts: bool = True  # no chart PNG that day: render one from raw/prices (DESIGN: prices give charts)
+    render_missing_charts: bool = True  # no chart PNG that day: render one from raw/prices (charts are drawn from prices)
     window_days: int = Field(60, ge=1)  # trading days of evidence a sample sees (fragility moves over weeks)
     max_conferences: int = Field(4, ge=1)  # most recent conferences inside the window, each with its age
     min_history_days: int = Field(10, ge=2)  # a market with fewer trading days is skipped with a message

@@ -61,7 +61,7 @@ def verdict(difference: Interval, metric: str) -> str | None:
 
 
 DEFAULT_BLOCK_DAYS = 60
-"""About a quarter of trading days. Measured on stocknet and reuters-sp500 (BENCHMARKS, "block length"): blocks of
+"""About a quarter of trading days. Measured on stocknet and reuters-sp500: blocks of
 60 days widen the 20-day fused - prices-only intervals by 19-22% over blocks of the 20-day horizon, so volatility
 regimes outlast the label horizon and shorter blocks understate the uncertainty."""
 
