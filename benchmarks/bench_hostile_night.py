@@ -5,7 +5,8 @@ last day twice as a user would (a subprocess each, the feature cache warm from a
 once after planting in the scan's window: crafted date keys, a JSONL flood, a /dev/zero link, a FIFO, a
 symlinked date folder, a forged M4A (a memory bomb inside FFmpeg), a 5,000-scan progressive JPEG (a CPU
 bomb), a prices parquet bomb, a 4 KB dictionary-encoded prices file that decodes to 1 GB, a call table of 20k
-identical 50 KB sentences and a 9999-12-31 price row (issue 38). Prints each night's exit code, wall time, the ratio
+identical 50 KB sentences, a 9999-12-31 price row, and news feeds of one 200 MB line, of 4,000-field lines and of a
+busy date (100,000 headlines) (issue 38). Prints each night's exit code, wall time, the ratio
 (goal: at most 2x), the peak RSS of any process of the scan's tree (sampled every 50 ms), how many markets
 were scored, and the quarantine reason of every planted object.
 
@@ -59,9 +60,11 @@ def main() -> None:
     command = [str(Path(sys.executable).with_name("storm")), "scan", "--no-publish", "--no-explain",
                *[arg for key, value in overrides.items() for arg in ("--set", f"{key}={value}")]]
     run_night(command, args.workdir / "warm.log")  # fills the feature cache: both nights below read it alike
+    forget_night_news(store, layout, night)  # but the night's own headlines are new on both nights, as on a real one
     clean = run_night(command, args.workdir / "clean.log")
 
     planted = plant(layout, store, night, args.workdir.resolve() / "outside", pd)
+    forget_night_news(store, layout, night)
     hostile = run_night(command, args.workdir / "hostile.log")
     scored = store.read_table(layout.scores(night)).to_pandas()
     hijacked = store.exists(layout.scores("9999-12-31"))
@@ -112,9 +115,29 @@ def plant(layout, store, night: str, outside: Path, pd) -> list[str]:
     rows = store.read_table(layout.prices(dated)).to_pandas()
     far = rows.iloc[[-1]].assign(date="9999-12-31")
     store.write_table(layout.prices(dated), pd.concat([rows, far], ignore_index=True))
-    return ["evil.jsonl", "e.jsonl", "flood.jsonl", "ZERO.png", "FIFO.png", f"date={_next_day(night)}",
+    # the news feeds of finding 6 as a night meets them: one 200 MB line, lines of 4,000 fields each, and a busy
+    # date of 100,000 well-formed headlines for the night's markets (only the last features.max_headlines of a
+    # market's day can reach the model)
+    partition = layout.raw_partition("news", night)
+    store.write_bytes(f"{partition}/longline.jsonl", b'{"market": "%s", "headline": "' % victim.encode()
+                      + b"a" * 200_000_000 + b'"}\n')
+    wide = "{" + ", ".join(f'"f{i}": {i}' for i in range(4_000)) + "}\n"
+    store.write_bytes(f"{partition}/wide.jsonl", wide.encode() * 2_000)
+    busy = "".join(f'{{"market": "{markets[i % len(markets)]}", "headline": "Busy wire item {i} on the desk"}}\n'
+                   for i in range(100_000))
+    store.write_bytes(f"{partition}/busy.jsonl", busy.encode())
+    return ["longline.jsonl", "wide.jsonl", "evil.jsonl", "e.jsonl", "flood.jsonl", "ZERO.png", "FIFO.png", f"date={_next_day(night)}",
             f"{victim}.jpg", f"{crashing}-forged.m4a", f"{bomb_market}.parquet", "EVIL.parquet",
             f"{victim}-bomb.sentences.parquet", "9999-12-31"]
+
+
+def forget_night_news(store, layout, night: str) -> None:
+    """Drop the night's cached headline embeddings: the scan then embeds that day's headlines, as each real night."""
+    for spec in {path.split("/features/news/", 1)[1].split("/", 1)[0]
+                 for path in store.list_files(layout.features_dir("news", "x").rsplit("/", 1)[0])}:
+        target = layout.features_partition("news", spec, night)
+        if store.exists(target):
+            store.delete([target])
 
 
 def dictionary_bomb(pd, text_columns: list[str], rows: int, chars: int, sent_idx: bool = False,

@@ -271,6 +271,10 @@ class ModelConfig(Section):
     news_encoder: str = "daily_evidence"
     prices_encoder: str = "price_evidence"  # the window's prices; chart_evidence adds a CNN over the chart's pixels
     chart_backbone: str = "mobilenetv3_small_050"  # chart_evidence's CNN: any timm model name, trained from scratch
+    # what the prices encoder reads of the last day beside its decayed means: the daily readings, or those and the
+    # engineered features the boosted model reads (HAR vols, drawdowns, returns, beta, index weather: storm.features.
+    # price_history.ENGINEERED_FEATURES). A model card without this key was published before it: daily.
+    price_inputs: Literal["daily", "engineered"] = "engineered"
     # auto: call_evidence when the panel holds per-sentence call tables, else conference_evidence (log-mel slices of
     # recordings); or name one: conference_evidence, call_evidence (tables + log-mel), call_sentences (tables only)
     calls_encoder: str = "auto"

@@ -24,7 +24,7 @@ class EvidencePanel:
     market_start: np.ndarray        # int64 [N]: first row of this row's market
     text_day: np.ndarray            # float32 [N, text_dim]: mean of the day's headline embeddings (0: no news)
     text_count: np.ndarray          # float32 [N]: headlines that day
-    price: np.ndarray               # float32 [N, len(PRICE_FEATURES)]
+    price: np.ndarray               # float32 [N, len(PRICE_INPUTS)]: daily readings, then engineered features
     chart: np.ndarray               # uint8 [N, S, S]: the day's chart (0 where none); [N, 0, 0]: pixels not read
     has_chart: np.ndarray           # bool [N]
     conference_stats: np.ndarray    # float32 [C, 3 * n_mels]: each conference's log-mel statistics, once

@@ -113,9 +113,12 @@ def featurize(ok: ray.data.Dataset, source: str, cache: FeatureCache, dates: lis
 
 def _embed_new_items(ok: ray.data.Dataset, source: str, cache: FeatureCache, cached: frozenset[str],
                      features: FeatureConfig, progress: StageReporter) -> SourceFeatures:
-    """Every item's keys from ``ok``; the items ``cached`` lacks embedded on the cluster, their features cached."""
+    """Every item's keys from ``ok``; the items ``cached`` lacks and the evidence can read (readable_items) embedded
+    on the cluster, their features cached."""
     items = _item_keys(ok, source)
-    to_embed = int((~items["content_hash"].astype(str).isin(cached)).sum())
+    readable = readable_items(items, source, features)["content_hash"].astype(str)
+    fresh = readable[~readable.isin(cached)]
+    wanted, to_embed = frozenset(fresh), len(fresh)
     if to_embed == 0:  # a warm rerun: no actor started, no model loaded
         return SourceFeatures(items=items, computed=0)
     resources = ray.cluster_resources()
@@ -128,7 +131,7 @@ def _embed_new_items(ok: ray.data.Dataset, source: str, cache: FeatureCache, cac
     with progress.stage(f"features: embedding {what} ({placement.actors} actor{'s' * (placement.actors != 1)}, "
                         f"{placement.device})", total=to_embed) as advance, \
             embedding_actors(actor_class, features, placement) as actors:
-        for embedded in embedded_batches(actors, _uncached_batches(ok, cached, batch_size)):
+        for embedded in embedded_batches(actors, _batches_of(ok, wanted, batch_size)):
             advance(writer.add(pd.DataFrame(embedded)))
     writer.close()
     return SourceFeatures(items=items, computed=writer.computed)
@@ -140,12 +143,23 @@ def _item_keys(ok: ray.data.Dataset, source: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys)
 
 
-def _uncached_batches(ok: ray.data.Dataset, cached: frozenset[str], batch_size: int) -> Iterator[dict[str, np.ndarray]]:
-    """``ok``'s rows whose content hash ``cached`` lacks, in batches of ``batch_size`` rows (the last one smaller)."""
+def readable_items(items: pd.DataFrame, source: str, features: FeatureConfig) -> pd.DataFrame:
+    """The items a model can read: of a market's headlines on one date, the last ``features.max_headlines`` in
+    (source_path, content_hash) order. The evidence panel keeps the last max_headlines of a trading day in the same
+    order over the dates that fall on it, a subset of these; so a flood of one day costs its parsing, never its
+    embedding. Calls: every one."""
+    if source != "news" or items.empty:
+        return items
+    ordered = items.sort_values(["market", "date", "source_path", "content_hash"], kind="stable")
+    return ordered.groupby(["market", "date"], sort=False).tail(features.max_headlines)
+
+
+def _batches_of(ok: ray.data.Dataset, wanted: frozenset[str], batch_size: int) -> Iterator[dict[str, np.ndarray]]:
+    """``ok``'s rows whose content hash is ``wanted``, in batches of ``batch_size`` rows (the last one smaller)."""
     held: list[dict[str, np.ndarray]] = []
     count = 0
     for batch in ok.iter_batches(batch_size=batch_size, batch_format="numpy"):
-        new = np.array([str(h) not in cached for h in batch["content_hash"]], dtype=bool)
+        new = np.array([str(h) in wanted for h in batch["content_hash"]], dtype=bool)
         if new.any():
             held.append({name: np.asarray(column)[new] for name, column in batch.items()})
             count += int(new.sum())

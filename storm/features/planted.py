@@ -14,7 +14,7 @@ import pandas as pd
 from storm.config import FeatureConfig
 from storm.features.audio import call_statistics
 from storm.features.evidence_panel import EvidencePanel, recent_conferences
-from storm.features.price_history import PRICE_FEATURES
+from storm.features.price_history import PRICE_INPUTS
 
 HORIZONS = (5, 10, 20)
 
@@ -40,7 +40,7 @@ def planted_panel(n_markets: int, n_days: int, features: FeatureConfig, seed: in
     text_day = rng.normal(scale=0.3, size=(n, features.text_dim)).astype(np.float32)
     text_day[:, 0] += noisy(0.8)
     text_day *= (text_count > 0)[:, None]
-    price = rng.normal(scale=0.3, size=(n, len(PRICE_FEATURES))).astype(np.float32)
+    price = rng.normal(scale=0.3, size=(n, len(PRICE_INPUTS))).astype(np.float32)
     price[:, 1] += noisy(0.8)
     chart = np.clip(128 + 40 * noisy(0.8)[:, None, None] + rng.normal(0, 20, (n, features.chart_size, features.chart_size)),
                     0, 255).astype(np.uint8)

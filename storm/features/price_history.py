@@ -234,3 +234,46 @@ def _call_timing(market: np.ndarray, dates: np.ndarray, calls: pd.DataFrame | No
     since, until = np.minimum(since, CALL_DAYS_CAP), np.minimum(until, CALL_DAYS_CAP)
     has_calls = np.isin(code, np.unique(call_code))
     return {"days_since_call": np.where(has_calls, since, np.nan), "days_until_call": np.where(has_calls, until, np.nan)}
+
+
+# ---- the engineered features as the neural prices encoder reads them -----------------------------------------------
+
+# QUANT_FEATURES but the call calendar (the boosted model reads none either: its future dates are not a scan's to know)
+ENGINEERED_FEATURES = tuple(name for name in QUANT_FEATURES if name not in ("days_since_call", "days_until_call"))
+PRICE_INPUTS = PRICE_FEATURES + ENGINEERED_FEATURES  # the panel's price columns: daily readings, then engineered ones
+_LOG_VOLS = ("har_vol_1", "har_vol_5", "har_vol_22", "idiosyncratic_vol_60", "index_vol_22")
+_RETURN_DAYS = {"return_5": 5, "return_20": 20, "return_60": 60, "return_250": 250}
+ENGINEERED_CLIP = 5.0
+
+
+def scaled_engineered_features(quant: pd.DataFrame) -> np.ndarray:
+    """float32 [n, len(ENGINEERED_FEATURES)] of quant_price_features' table on the fixed scales the daily readings use
+    (log vols against a calm index's, drawdowns x5, returns in daily-vol units of a 2% day), clipped to +-5, NaN 0.
+
+    Fixed constants, as daily_price_features: nothing fitted on data, so nothing leaks across a split.
+    """
+    columns = []
+    for name in ENGINEERED_FEATURES:
+        values = quant[name].to_numpy(np.float64)
+        if name in _LOG_VOLS:
+            values = values - TYPICAL_LOG_VOL
+        elif name == "downside_semivariance_22":  # log of an annualised variance: half of it is a log vol
+            values = 0.5 * values - TYPICAL_LOG_VOL
+        elif name in ("drawdown_60", "drawdown_250", "index_drawdown_60"):
+            values = values * 5.0
+        elif name in _RETURN_DAYS:
+            values = values * RETURN_SCALE / np.sqrt(_RETURN_DAYS[name])
+        elif name == "beta_252":
+            values = values - 1.0
+        columns.append(values)  # vol_vs_year_median, turnover_detrended, vol_trend_deviation: log ratios as they are
+    scaled = np.clip(np.stack(columns, axis=1), -ENGINEERED_CLIP, ENGINEERED_CLIP)
+    return np.nan_to_num(scaled, nan=0.0).astype(np.float32)
+
+
+def price_inputs(prices: pd.DataFrame) -> np.ndarray:
+    """float32 [len(prices), len(PRICE_INPUTS)] for rows sorted by market, then date: the daily readings and the
+    engineered features, the universe index being the equal-weighted index of ``prices``' markets (pass every market
+    of the world, not a batch of them, so that a scan's batch reads the same index as training did)."""
+    engineered = scaled_engineered_features(quant_price_features(prices))
+    return np.concatenate([daily_price_features(prices), engineered], axis=1)
+

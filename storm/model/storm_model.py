@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from storm.config import FeatureConfig, ModelConfig
 from storm.features.calls import resolved_calls_encoder
+from storm.features.price_history import PRICE_FEATURES, PRICE_INPUTS
 from storm.model.heads import StormHeads
 from storm.model.modality_mask import drop_modalities, present_modalities
 from storm.model.registry import create_encoder, create_fusion
@@ -169,7 +170,10 @@ def build_model(model: ModelConfig, features: FeatureConfig, horizons: list[int]
     if "news" in model.modalities:
         encoders["news"] = create_encoder("news", model.news_encoder, text_dim=features.text_dim, **common)
     if "prices" in model.modalities:
-        encoders["prices"] = create_encoder("prices", model.prices_encoder, {"model_name": model.chart_backbone}, **common)
+        encoders["prices"] = create_encoder("prices", model.prices_encoder,
+                                            {"model_name": model.chart_backbone,
+                                             "price_inputs": len(PRICE_INPUTS if model.price_inputs == "engineered"
+                                                                 else PRICE_FEATURES)}, **common)
     if "calls" in model.modalities:
         name = resolved_calls_encoder(model.calls_encoder, holds_call_tables=False)  # auto, no panel: log-mel
         encoders["calls"] = create_encoder("calls", name, {"window_days": features.window_days,

@@ -75,3 +75,15 @@ def test_an_embedder_that_keeps_dying_is_restarted_a_bounded_number_of_times_the
         with embedding_actors(DiesOnEveryBatch, FeatureConfig(), EmbeddingPlacement(1, 1, 0, "cpu")) as actors:
             list(embedded_batches(actors, [{"content_hash": np.array(["h0"], dtype=object)}]))
     assert starts.read_text().count("start") == 1 + TASK_RETRIES
+
+
+def test_a_flood_of_one_day_embeds_only_the_headlines_the_panel_can_read(ray_cluster, tmp_path):
+    flood = headlines(40).assign(source_path=[f"raw/news/part{i % 3}.jsonl" for i in range(40)])
+    quiet = headlines(3).assign(date="2020-03-03", content_hash=["q0", "q1", "q2"])
+    features = FeatureConfig(max_headlines=5)
+    cache = news_cache(tmp_path)
+    result = featurize(ray_cluster.data.from_pandas(pd.concat([flood, quiet], ignore_index=True)), "news", cache,
+                       [DAY, "2020-03-03"], features, IngestConfig(), cached=frozenset())
+    last_five = flood.sort_values(["source_path", "content_hash"]).tail(5)["content_hash"]
+    assert result.computed == 8 and len(result.items) == 43  # every item's keys still reach the panel
+    assert set(cache.load([DAY, "2020-03-03"], result.items["content_hash"])) == {*last_five, "q0", "q1", "q2"}

@@ -152,3 +152,23 @@ def test_calls_give_business_days_since_the_last_and_until_the_next_capped():
     far = pd.DataFrame({"market": ["AAA"], "date": ["2022-01-03"]})
     assert (quant_price_features(prices, far)["days_until_call"].dropna() == CALL_DAYS_CAP).all()
     assert quant_price_features(prices, None)[["days_since_call", "days_until_call"]].isna().all().all()
+
+
+def test_the_neural_price_inputs_are_causal_bounded_and_read_the_whole_worlds_index():
+    from storm.features.price_history import (ENGINEERED_CLIP, ENGINEERED_FEATURES, PRICE_FEATURES, PRICE_INPUTS,
+                                              price_inputs)
+
+    prices = world().assign(high=lambda t: t["close"] * 1.01, low=lambda t: t["close"] * 0.99)
+    prices = prices.sort_values(["market", "date"], kind="stable").reset_index(drop=True)
+    inputs = price_inputs(prices)
+    assert inputs.shape == (len(prices), len(PRICE_INPUTS)) and np.isfinite(inputs).all()
+    assert np.abs(inputs[:, len(PRICE_FEATURES):]).max() <= ENGINEERED_CLIP
+    cut = "2016-06-01"
+    shocked = prices.copy()
+    later = shocked["date"] > cut
+    shocked.loc[later, ["close", "high", "low"]] *= np.exp(np.random.default_rng(5).normal(0, 0.3, (later.sum(), 1)))
+    np.testing.assert_array_equal(price_inputs(shocked)[~later.to_numpy()], inputs[~later.to_numpy()])
+    alone = prices[prices["market"] == "AAA"].reset_index(drop=True)
+    beta = len(PRICE_FEATURES) + ENGINEERED_FEATURES.index("beta_252")
+    in_world = inputs[(prices["market"] == "AAA").to_numpy()]
+    assert not np.allclose(price_inputs(alone)[:, beta], in_world[:, beta])  # a batch must not build its own index

@@ -7,10 +7,11 @@ from __future__ import annotations
 import torch
 
 from storm.config import FeatureConfig, ModelConfig
+from storm.features.price_history import PRICE_INPUTS
 
 HORIZONS = [5, 10, 20]
 SMALL_FEATURES = dict(n_mels=16, call_mel_frames=32, max_headlines=4, chart_size=64, window_days=6, max_conferences=2)
-N_PRICE_FEATURES = 7
+N_PRICE_FEATURES = len(PRICE_INPUTS)  # what the panel holds: daily readings, then engineered features
 
 # MODALITIES order: text, image, audio
 MASK_PATTERNS = {

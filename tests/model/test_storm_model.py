@@ -176,3 +176,18 @@ def test_every_prices_and_calls_encoder_builds_from_the_same_config(prices_encod
     assert ("backbone" in dict(built.encoders["prices"].named_modules()) or
             any(name.endswith("chart.backbone") for name, _ in built.encoders["prices"].named_modules())) \
         == (prices_encoder != "price_evidence")
+
+
+def test_the_prices_encoder_reads_the_engineered_features_unless_the_card_says_daily():
+    from storm.features.price_history import PRICE_INPUTS
+    from storm.published.predictor import card_model_settings
+
+    (engineered, features), (daily, _) = _model(modalities=["prices"]), _model(**card_model_settings({"model": {
+        "modalities": ["prices"]}}))
+    batch = make_batch(features, [[1, 1, 1]] * 2)
+    changed = dict(batch, price_days=batch["price_days"].clone())
+    changed["price_days"][:, -1, len(PRICE_FEATURES):] += 3.0  # only the engineered columns of the last day
+    with torch.no_grad():
+        assert not torch.allclose(engineered.eval()(batch).storm_logits, engineered(changed).storm_logits)
+        assert torch.equal(daily.eval()(batch).storm_logits, daily(changed).storm_logits)
+    assert batch["price_days"].shape[-1] == len(PRICE_INPUTS)

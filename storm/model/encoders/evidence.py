@@ -80,14 +80,17 @@ class DailyTextEvidenceEncoder(nn.Module):
 
 
 class PriceEvidence(nn.Module):
-    """The day's price features beside decayed means of daily scale and return: [B, W, F] -> [B, hidden]."""
+    """The last day's first ``price_inputs`` price columns (the daily readings, then the engineered features: the
+    panel's PRICE_INPUTS) beside decayed means of daily scale and return: [B, W, F] -> [B, hidden]."""
 
-    def __init__(self, hidden_dim: int, half_lives: Sequence[float] = PRICE_HALF_LIVES) -> None:
+    def __init__(self, hidden_dim: int, half_lives: Sequence[float] = PRICE_HALF_LIVES,
+                 price_inputs: int = len(PRICE_FEATURES)) -> None:
         super().__init__()
         self.columns = [PRICE_FEATURES.index(name) for name in PRICE_READINGS]
+        self.price_inputs = price_inputs
         self.means = DecayedMeans(half_lives)
         n_means = len(half_lives) * len(PRICE_READINGS)
-        self.project = nn.Sequential(nn.Linear(len(PRICE_FEATURES) + n_means, hidden_dim), nn.GELU())
+        self.project = nn.Sequential(nn.Linear(price_inputs + n_means, hidden_dim), nn.GELU())
 
     def forward(self, price_days: Tensor, day_valid: Tensor) -> Tensor:
         valid = day_valid.float()
@@ -97,7 +100,7 @@ class PriceEvidence(nn.Module):
         n_scales = len(PRICE_SCALE_READINGS)
         scales = torch.log(means[..., :n_scales].clamp(min=0.0) + SCALE_FLOOR)
         summary = torch.cat([scales, means[..., n_scales:]], dim=-1).flatten(1)
-        return self.project(torch.cat([price_days[:, -1].float(), summary], dim=1))
+        return self.project(torch.cat([price_days[:, -1, :self.price_inputs].float(), summary], dim=1))
 
 
 @register_prices_encoder("chart_evidence")
@@ -111,11 +114,11 @@ class ChartEvidenceEncoder(nn.Module):
     input_keys = ("image", "price_days", "day_valid")
 
     def __init__(self, hidden_dim: int, dropout: float = 0.1, model_name: str = "mobilenetv3_small_050",
-                 readings: int = 4) -> None:
+                 readings: int = 4, price_inputs: int = len(PRICE_FEATURES)) -> None:
         super().__init__()
         self.chart = ChartCnn(hidden_dim, dropout, model_name)
         self.read_chart = nn.Sequential(nn.Linear(hidden_dim, readings), nn.Dropout(max(dropout, 0.5)))
-        self.prices = PriceEvidence(hidden_dim)
+        self.prices = PriceEvidence(hidden_dim, price_inputs=price_inputs)
         self.merge = nn.Sequential(nn.Linear(hidden_dim + readings, hidden_dim), nn.GELU())
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
@@ -129,9 +132,9 @@ class PriceEvidenceEncoder(nn.Module):
 
     input_keys = ("price_days", "day_valid")
 
-    def __init__(self, hidden_dim: int, dropout: float = 0.1) -> None:
+    def __init__(self, hidden_dim: int, dropout: float = 0.1, price_inputs: int = len(PRICE_FEATURES)) -> None:
         super().__init__()
-        self.prices = PriceEvidence(hidden_dim)
+        self.prices = PriceEvidence(hidden_dim, price_inputs=price_inputs)
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
         return self.prices(inputs["price_days"], inputs["day_valid"])
