@@ -33,7 +33,7 @@ from storm.features.evidence_panel import EvidencePanel, recent_conferences
 from storm.features.batch_features import ITEM_KEYS
 from storm.features.featurize import SourceFeatures, featurize
 from storm.features.image import PRICE_READING_CHART_ENCODERS, price_window, rendered_chart_tensor
-from storm.features.price_history import daily_price_features
+from storm.features.price_history import price_inputs
 from storm.ingest import IngestReport, read_prices
 from storm.ingest.quarantine import write_quarantine
 from storm.ingest.sources import INGESTERS
@@ -77,6 +77,9 @@ class WindowEvidence:
     caches: dict[str, FeatureCache]
     report: IngestReport
     skipped_markets: dict[str, str] = field(default_factory=dict)
+    # [len(prices), len(PRICE_INPUTS)], row for row with ``prices``: computed once over every market, so a batch of
+    # markets reads the engineered features against the same universe index as the whole world
+    price_inputs: np.ndarray | None = None
 
     @property
     def markets(self) -> list[str]:
@@ -133,7 +136,7 @@ def ingest_window(config: StormConfig, start: str, end: str, progress: StageRepo
                           prices=prices,
                           calendars=calendars, items=items,
                           caches={m: FeatureCache(store, layout, m, specs[m]) for m in specs}, report=report,
-                          skipped_markets=skipped)
+                          skipped_markets=skipped, price_inputs=price_inputs(prices))
 
 
 def unread_sources(config: StormConfig, holds_call_tables: bool) -> dict[str, str]:
@@ -166,10 +169,12 @@ def assemble_panel(evidence: WindowEvidence, markets: Sequence[str] | None = Non
     """
     config, features = evidence.config, evidence.config.features
     calendars, prices, items = evidence.calendars, evidence.prices, evidence.items
+    readings = price_inputs(prices) if evidence.price_inputs is None else evidence.price_inputs
     if markets is not None:
         chosen = set(markets)
         calendars = {m: days for m, days in calendars.items() if m in chosen}
-        prices = prices[prices["market"].isin(chosen)]
+        kept = prices["market"].isin(chosen).to_numpy()
+        prices, readings = prices[kept], readings[kept]
         items = {source: SourceFeatures(items=found.items[found.items["market"].isin(chosen)], computed=found.computed)
                  for source, found in items.items()}
     caches = evidence.caches
@@ -185,7 +190,7 @@ def assemble_panel(evidence: WindowEvidence, markets: Sequence[str] | None = Non
     labels = label_table(prices, config.labels).iloc[at_price_row]  # labels come in the prices' order
     panel = EvidencePanel(
         market=rows["market"].to_numpy(str), date=rows["date"].to_numpy(str), market_start=market_start,
-        text_day=text_day, text_count=text_count, price=daily_price_features(prices)[at_price_row], chart=chart,
+        text_day=text_day, text_count=text_count, price=readings[at_price_row], chart=chart,
         has_chart=has_chart,
         conference_stats=conference_stats, conference_row=conference_row,
         recent_conferences=recent_conferences(conference_row, market_start, features.window_days, features.max_conferences),

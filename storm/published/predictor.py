@@ -118,11 +118,17 @@ def load_predictor(store: ObjectStore, layout: Layout, run: str, device: torch.d
     return predictor_from_published(read_model(store, layout, run), device)
 
 
+def card_model_settings(card: dict) -> dict:
+    """The card's model section, with the defaults of settings added since: a card without ``price_inputs`` was
+    published when the prices encoder read the daily readings only."""
+    return {"price_inputs": "daily", **card["model"]}
+
+
 def predictor_from_published(published: PublishedModel, device: torch.device | None = None) -> Predictor:
     """A Predictor from one loaded model version (a scan loads it once and ships it to its actors)."""
     card = published.card
     try:
-        settings = config_from_dict({"model": card["model"], "features": card["features"]},
+        settings = config_from_dict({"model": card_model_settings(card), "features": card["features"]},
                                     source=f"the card of model {card.get('run')} version {published.version}")
     except ConfigError as err:
         raise ConfigError(f"{err}. The model was published by another storm version; retrain it "

@@ -40,7 +40,7 @@ from storm.scan.scores import input_counts, scores_table
 from storm.schema import MODALITIES, MODALITY_SOURCES, ScanStats
 from storm.store import Layout, ObjectStore, open_store
 from storm.published.artifacts import read_model
-from storm.published.predictor import predictor_from_published
+from storm.published.predictor import card_model_settings, predictor_from_published
 
 
 @dataclass
@@ -155,7 +155,7 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     scorer = _Scorer(published, explain, config)  # an actor starts while the driver ingests
     try:
         model_side = {"labels": published.card["labels"],  # the model's window, features and encoders (what it reads);
-                      "model": published.card["model"],  # data policy stays the user's
+                      "model": card_model_settings(published.card),  # data policy stays the user's
                       "features": {**published.card["features"],
                                    "render_missing_charts": config.features.render_missing_charts}}
         panel_config = config.with_overrides(model_side)
