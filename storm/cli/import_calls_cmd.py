@@ -22,7 +22,8 @@ def register(import_app: typer.Typer) -> None:
         sources: list[Path] = typer.Argument(..., help="Per-sentence tables (CSV, .csv.gz, Parquet), or ONE folder of "
                                                        "recordings with a mapping table."),
         mapping: Optional[Path] = typer.Option(None, help="Recordings: the table with file, ticker, date[, transcript, "
-                                                          "event] columns (default: FOLDER/mapping.csv)."),
+                                                          "event] columns (default: FOLDER/mapping.csv); a transcript "
+                                                          "may be anywhere (absolute, or relative to FOLDER)."),
         tickers: Optional[str] = typer.Option(None, help="Only these tickers (vendor spelling or market name), comma list."),
         name: Optional[str] = typer.Option(None, help="The import's name (its manifest raw/imports/calls-NAME.json); "
                                                       "default: the first source's name."),
@@ -31,7 +32,9 @@ def register(import_app: typer.Typer) -> None:
         voice: bool = typer.Option(False, "--voice", help="Recordings: also write each sentence's Praat voice "
                                                           "report (praat-parselmouth) as a call table; sentences are "
                                                           "cut at a transcript's start/end times (start<TAB>end<TAB>"
-                                                          "text lines) when it has them, else at the pauses."),
+                                                          "text lines) when it has them, else its sentences are "
+                                                          "aligned to the pauses by length; without a transcript, "
+                                                          "at the pauses."),
         config: Optional[Path] = ConfigOption,
         overrides: Optional[list[str]] = SetOption,
         root: Optional[str] = typer.Option(None, help="Object store root (storage.root)."),
@@ -65,13 +68,47 @@ def register(import_app: typer.Typer) -> None:
         console = Console(highlight=False)
         for key, count in sorted(report.counts.items()):
             console.print(f"{key}: {count}", markup=False)
-        rate = report.counts["rows"] / seconds if seconds > 0 else 0.0
         console.print(f"rejected rows: {report.rejected} (quarantine/imports/calls-{label}.jsonl); markets: "
-                      f"{len(report.markets)}; {seconds:.1f} s, {rate:,.0f} rows/s", markup=False, soft_wrap=True)
+                      f"{len(report.markets)}; {import_rate(report.counts, seconds)}", markup=False, soft_wrap=True)
+        paired = pairing_line(report.counts)
+        if paired:
+            console.print(paired, markup=False, soft_wrap=True)
         from storm.importing.crosscheck import cross_check
 
         for line in cross_check(report, store, layout):
             console.print(f"cross-check: {printable(line)}", markup=False, soft_wrap=True)
+
+
+def import_rate(counts, seconds: float) -> str:
+    """Calls and sentences written per second over the whole import (a recordings import has few rows and long
+    seconds: its rate is in calls, never a rounded-off "0 rows/s")."""
+    calls = counts.get("calls_written", 0) + counts.get("recordings_written", 0)
+    sentences = counts.get("sentences_written", 0) + counts.get("voiced_sentences", 0)
+    text = f"{seconds:.1f} s"
+    if seconds > 0 and calls:
+        text += f", {_per_second(calls / seconds)} calls/s"
+    if seconds > 0 and sentences:
+        text += f", {_per_second(sentences / seconds)} sentences/s"
+    return text
+
+
+def _per_second(rate: float) -> str:
+    return f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}"
+
+
+def pairing_line(counts) -> str | None:
+    """How many transcript sentences got the voice of their stretch of the recording, and how (None: no pairing)."""
+    sentences = counts.get("transcript_sentences", 0)
+    if not sentences:
+        return None
+    paired = counts.get("sentences_paired_with_voice", 0)
+    line = f"words and voice paired: {paired:,} of {sentences:,} transcript sentences ({paired / sentences:.0%})"
+    boundaries = counts.get("aligned_sentence_boundaries", 0)
+    if counts.get("aligned_calls", 0):
+        at_pauses = counts.get("aligned_boundaries_at_pauses", 0)
+        line += (f"; {counts['aligned_calls']:,} untimed transcript(s) aligned to the pauses by sentence length, "
+                 f"{at_pauses:,} of {boundaries:,} sentence boundaries at a pause")
+    return line
 
 
 def _import_name(source: Path) -> str:

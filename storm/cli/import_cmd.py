@@ -97,8 +97,8 @@ def news(
             check_zone(naive_tz, "--naive-tz")
         spec = NewsImport(name=name or _default_name(files[0]),
                           columns=NewsColumns(time=time_column or date_column or "date",
-                                              date=date_column if time_column else None, text=text_column, market=market_column, id=id_column,
-                                              market_name=market),
+                                              date=date_column if time_column else None, text=text_column,
+                                              market=market_column, id=id_column, market_name=market),
                           close=MarketClose.parse(close, tz), naive_tz=naive_tz,
                           date_only_before_close=date_only_before_close, keep=keep, max_per_day=max_per_day,
                           start=start, end=end)

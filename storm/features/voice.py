@@ -196,6 +196,19 @@ def timed_spans(times: list[tuple[float, float]], rate: int) -> list[tuple[int, 
 def recording_voice_of(payload: bytes | Path, suffix: str, times: list[tuple[float, float]] | None = None) -> np.ndarray:
     """float64 [sentences, 29]: Praat's voice report per sentence (cut at pauses, or at ``times``), decoded block by
     block (twice); ``payload`` is the recording's bytes or a local file's path (then never read whole)."""
+    rate, mono_blocks = _mono(payload, suffix)
+    return recording_voice(mono_blocks, rate, times=times)
+
+
+def voiced_segments_of(payload: bytes | Path, suffix: str, pauses: Pauses = Pauses()) -> list[tuple[float, float]]:
+    """[start, end) seconds of the recording's sounding stretches between pauses, the segments its voice is read on
+    without a transcript's times (one streaming pass); an untimed transcript is aligned to them."""
+    rate, mono_blocks = _mono(payload, suffix)
+    return [(begin / rate, end / rate) for begin, end in segment_sentences(mono_blocks(), rate, pauses)]
+
+
+def _mono(payload: bytes | Path, suffix: str) -> tuple[int, Callable[[], Iterator[np.ndarray]]]:
+    """The recording's sample rate, and a function giving its mono blocks afresh on each call."""
     from storm.ingest.audio import open_audio
 
     def mono_blocks():
@@ -204,5 +217,4 @@ def recording_voice_of(payload: bytes | Path, suffix: str, times: list[tuple[flo
                 yield block.mean(axis=1)
 
     with open_audio(payload, suffix) as (header, _):
-        rate = header.rate
-    return recording_voice(mono_blocks, rate, times=times)
+        return header.rate, mono_blocks

@@ -6,10 +6,12 @@
     (storm.ingest.calls reads them). ``--undefined--`` (or Praat's truncated ``--undefined-``) and empty cells
     are missing values, written as NaN, never 0.
 (b) A folder of recordings with a mapping table (``file, ticker, date``, optional ``transcript``, ``event``):
-    each recording copied to ``raw/audio/date=D/<market>-<event>.<suffix>``; a transcript (a text file, one
-    sentence a line, optionally ``start<TAB>end<TAB>text`` in seconds) becomes a call table with the words and every
-    voice feature undefined; with ``--voice`` each sentence's voice is Praat's report of the recording, cut at the
-    transcript's times when it has them, else at the pauses.
+    each recording copied to ``raw/audio/date=D/<market>-<event>.<suffix>`` (the event by default the file's name
+    without a leading ticker: AMZN-call.mp3 is AMZN's "call"); a transcript (a text file wherever the table points,
+    one sentence a line, optionally ``start<TAB>end<TAB>text`` in seconds) becomes a call table with the words and
+    every voice feature undefined; with ``--voice`` each sentence's voice is Praat's report of the recording, cut at
+    the transcript's times when it has them, else at its sentences' stretches aligned to the pauses
+    (storm.features.transcript_alignment), or, without a transcript, at the pauses.
 
 Every row that cannot be part of a call is rejected with its file, line and reason, and the rest import.
 Tables are written with a fixed schema and row order, so a rerun writes byte-identical objects.
@@ -26,18 +28,21 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from storm.features.voice import recording_voice_of
+from storm.features.transcript_alignment import SentenceAlignment, align_sentences
+from storm.features.voice import MAX_TIMED_SECONDS, Pauses, recording_voice_of, voiced_segments_of
 from storm.printable import printable
 from storm.importing.report import ImportReport
 from storm.importing.rows import iter_chunks, read_columns
 from storm.importing.spool import Spool
 from storm.ingest.dates import DateRange
 from storm.ingest.errors import RejectedInput
-from storm.schema import PRAAT_COLUMNS
+from storm.schema import N_PRAAT, PRAAT_COLUMNS
 from storm.store import Layout, ObjectStore
 from storm.store.layout import AUDIO_SUFFIXES, check_call_event, is_date
 
 UNDEFINED = "--undefined"  # Praat writes --undefined--; MAEC also holds the truncated --undefined-
+MAX_TRANSCRIPT_BYTES = 16 * 2 ** 20  # a transcript is read whole: a 90-minute call's is well under 1 MB
+MIN_PAIRED_SECONDS = Pauses().min_sounding  # a sentence allotted less voiced time than a sound is not heard
 _EVENT_SYMBOLS = re.compile(r"[^A-Za-z0-9_.-]+")
 TABLE_SCHEMA = pa.schema([("sent_idx", pa.int64()), ("text", pa.string()),
                           *[(name, pa.float64()) for name in PRAAT_COLUMNS]])
@@ -261,25 +266,21 @@ def _copy_recording(row: pd.Series, folder: Path, spec: RecordingImport, store: 
     size = recording.stat().st_size
     if size > spec.max_file_bytes:
         return f"recording {recording.name!r} is {size} bytes, over ingest.max_file_bytes={spec.max_file_bytes}"
-    event = _event(str(row.get("event") or "").strip() or recording.stem)
+    named = str(row.get("event") or "").strip()
+    event = _event(named) if named else _event(event_of_file(recording.stem, (ticker, market)))
     if event is None:
-        return f"no event name can be made of {recording.stem!r}; give an event column"
+        return f"no event name can be made of {(named or recording.stem)!r}; give an event column"
     transcript = str(row.get("transcript") or "").strip()
-    sentences = None
-    if transcript:
-        text_file = _inside(folder, transcript)
-        if text_file is None or not text_file.is_file():
-            return f"transcript {transcript[:80]!r} is not a file inside {folder}"
-        sentences = transcript_sentences(text_file)
+    sentences, problem = _transcript(transcript, folder)
+    if problem:
+        return problem
     if spec.voice:  # from the file, block by block: the recording is never held whole while Praat runs
-        times = sentence_times(sentences)
         try:
-            sentences = sentences_with_voice(recording_voice_of(recording, suffix, times), sentences or [])
+            sentences = _with_voice(recording, suffix, sentences, report)
         except RejectedInput as rejected:
             return f"recording {recording.name!r}: {rejected.reason}"
         except ValueError as wrong:  # the transcript's times cannot be cut from the recording
             return f"transcript {transcript[:80]!r}: {wrong}"
-        report.counts["voiced_sentences"] += len(sentences)
     target = layout.audio(date, market, event, suffix)
     store.write_bytes(target, recording.read_bytes())
     report.objects.append(target)
@@ -291,6 +292,67 @@ def _copy_recording(row: pd.Series, folder: Path, spec: RecordingImport, store: 
         report.objects.append(table_path)
         report.counts["transcripts_written"] += 1
     return None
+
+
+def event_of_file(stem: str, spellings: tuple[str, ...]) -> str:
+    """A recording's default event name: its file name without a leading ticker or market name, which the audio's
+    own name already starts with (AMZN-call.mp3 is AMZN's "call", not "AMZN-AMZN-call"); "call" when nothing is left."""
+    for spelling in sorted(set(spellings), key=len, reverse=True):
+        lead = re.match(rf"{re.escape(spelling)}(?:[-_. ]+|$)", stem, flags=re.IGNORECASE)
+        if spelling and lead:
+            return stem[lead.end():] or "call"
+    return stem
+
+
+def _transcript(name: str, folder: Path) -> tuple[list[dict] | None, str | None]:
+    """(the sentences of the transcript a mapping row names, or why it cannot be read). The table is the user's own,
+    so the transcript may be anywhere they point (relative to the recordings folder); only a regular file of at most
+    MAX_TRANSCRIPT_BYTES is read, and nothing is ever written outside the store."""
+    if not name:
+        return None, None
+    path = Path(name).expanduser()
+    path = (path if path.is_absolute() else folder / path).resolve()
+    if not path.is_file():
+        return None, f"transcript {name[:80]!r} is not a file ({path})"
+    size = path.stat().st_size
+    if size > MAX_TRANSCRIPT_BYTES:
+        return None, f"transcript {name[:80]!r} is {size:,} bytes, over {MAX_TRANSCRIPT_BYTES:,}; is it a transcript?"
+    return transcript_sentences(path), None
+
+
+def _with_voice(recording: Path, suffix: str, transcript: list[dict] | None, report: ImportReport) -> list[dict]:
+    """The call's sentences with Praat's voice: at a timed transcript's times, at an untimed one's sentences aligned
+    to the pauses, or, without a transcript, one row per stretch between pauses. Counts how many transcript sentences
+    were paired with voice."""
+    times = sentence_times(transcript)
+    if transcript and times is None:
+        sentences, alignment = aligned_sentences(recording, suffix, transcript)
+        report.counts["aligned_calls"] += 1
+        report.counts["aligned_sentence_boundaries"] += len(transcript) - 1
+        report.counts["aligned_boundaries_at_pauses"] += alignment.boundaries_at_pauses
+    else:
+        sentences = sentences_with_voice(recording_voice_of(recording, suffix, times), transcript or [])
+    report.counts["voiced_sentences"] += len(sentences)
+    if transcript:
+        report.counts["transcript_sentences"] += len(transcript)
+        report.counts["sentences_paired_with_voice"] += sum(
+            1 for sentence in sentences if sentence["text"] and any(v is not None for v in sentence["praat"]))
+    return sentences
+
+
+def aligned_sentences(recording: Path, suffix: str, transcript: list[dict]) -> tuple[list[dict], SentenceAlignment]:
+    """An untimed transcript's sentences, each with the voice of the stretch aligned to it by length and pauses
+    (storm.features.transcript_alignment); a sentence allotted under MIN_PAIRED_SECONDS of voiced time, or a stretch
+    over MAX_TIMED_SECONDS, keeps its voice undefined."""
+    alignment = align_sentences([max(len(sentence["text"]), 1) for sentence in transcript],
+                                voiced_segments_of(recording, suffix))
+    heard = [index for index, ((start, end), voiced) in enumerate(zip(alignment.spans, alignment.voiced_seconds))
+             if voiced >= MIN_PAIRED_SECONDS and end - start <= MAX_TIMED_SECONDS]
+    voice = recording_voice_of(recording, suffix, [alignment.spans[i] for i in heard]) if heard else None
+    sentences = [{**sentence, "praat": [None] * N_PRAAT} for sentence in transcript]
+    for row, index in enumerate(heard):
+        sentences[index]["praat"] = [None if value != value else float(value) for value in voice[row].tolist()]
+    return sentences, alignment
 
 
 def _inside(folder: Path, name: str) -> Path | None:
