@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_RUNTIME := espeak-ng
-APT_TEST := espeak-ng prometheus prometheus-pushgateway
+APT_TEST := espeak-ng prometheus prometheus-pushgateway chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1

@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Walk-forward evaluation: per fold, train on the past and score the next block against the baselines."""
         from storm.evaluation import EvaluationError, evaluate
+        from storm.evaluation.report import reader_notes
 
         settings = build_config(config, overrides, **{"storage.root": root, "train.run_name": run})
         console = Console(highlight=False)
@@ -37,20 +38,12 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         for table in outcome.tables():
             console.print(table)
-        for note in _notes(outcome.content):
+        for note in reader_notes(outcome.content):
             console.print(f"[yellow]note: {note}[/]")
         console.print(f"report: {outcome.report_path}", soft_wrap=True)
+        console.print(f"page:   {outcome.content['html']} (tables and plots in one file, to open or share)",
+                      soft_wrap=True)
         if outcome.content.get("predictions"):
             console.print(f"scores: {outcome.content['predictions']}", soft_wrap=True)
         for path in outcome.plot_paths:
             console.print(f"plot:   {path}", soft_wrap=True)
-
-
-def _notes(report: dict) -> list[str]:
-    main = str(report["main_horizon"])
-    notes = [f"{name}: {note}" for name, figures in report["headline"][main].items() for note in figures.get("notes", [])]
-    notes += [f"{name}: {note}" for name, model in report["models"].items() for note in model["notes"]]
-    notes += [f"{h}d: {storms['verdict']}; {report['placement'][h]['advice']}"
-              for h, storms in report.get("storms", {}).items()
-              if not storms["judged"] and report.get("placement", {}).get(h, {}).get("advice")]
-    return notes

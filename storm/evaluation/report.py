@@ -288,16 +288,40 @@ def _json_ready(value):
 def render_tables(report: dict) -> list[Table]:
     """Storm episodes, within-fold and cross-sectional AUROC, Brier (each with fused − model and a verdict), PR-AUC
     and ECE, alerts, each episode's warnings, and the spread over folds."""
+    return list(named_tables(report).values())
+
+
+def named_tables(report: dict, episodes_shown: int = 10) -> dict[str, Table]:
+    """render_tables' tables by name, in print order ("auroc" is the headline); the HTML report
+    (storm.evaluation.html_report) places them by name and lists ``episodes_shown`` episodes."""
     several_markets = any(figures.get("cross_sectional_auroc") is not None
                           for by_model in report["headline"].values() for figures in by_model.values())
-    return [_storms_table(report), _difference_table(report, "auroc", "AUROC", "{:.3f}", "{:.2f}")] + (
-        [_difference_table(report, "cross_sectional_auroc", "X-sect AUROC", "{:.3f}", "{:.2f}")]
-        if several_markets else []) + [
-        _difference_table(report, "brier", "Brier", "{:.3f}", "{:.3f}"),
-        _pr_auc_ece_table(report), _alerts_table(report), _episodes_table(report), _spread_table(report)] + (
-        [_evidence_table(report)] if report.get("evidence_gain") else []) + (
-        [_stack_table(report)] if report.get("stack") else []) + (
-        [_contributions_table(report)] if report.get("modality_contributions") else [])
+    tables = {"storms": _storms_table(report), "auroc": _difference_table(report, "auroc", "AUROC", "{:.3f}", "{:.2f}")}
+    if several_markets:
+        tables["cross_sectional_auroc"] = _difference_table(report, "cross_sectional_auroc", "X-sect AUROC", "{:.3f}",
+                                                            "{:.2f}")
+    tables |= {"brier": _difference_table(report, "brier", "Brier", "{:.3f}", "{:.3f}"),
+               "pr_auc_ece": _pr_auc_ece_table(report), "alerts": _alerts_table(report),
+               "episodes": _episodes_table(report, episodes_shown), "spread": _spread_table(report)}
+    if report.get("evidence_gain"):
+        tables["evidence"] = _evidence_table(report)
+    if report.get("stack"):
+        tables["stack"] = _stack_table(report)
+    if report.get("modality_contributions"):
+        tables["contributions"] = _contributions_table(report)
+    return tables
+
+
+def reader_notes(report: dict) -> list[str]:
+    """What a reader must know beside the tables: each model's notes, and at a horizon with too few storms to judge,
+    where the history's storms fell and what would put enough of them in test blocks."""
+    main = str(report["main_horizon"])
+    notes = [f"{name}: {note}" for name, figures in report["headline"][main].items() for note in figures.get("notes", [])]
+    notes += [f"{name}: {note}" for name, model in report["models"].items() for note in model["notes"]]
+    notes += [f"{h}d: {storms['verdict']}; {report['placement'][h]['advice']}"
+              for h, storms in report.get("storms", {}).items()
+              if not storms["judged"] and report.get("placement", {}).get(h, {}).get("advice")]
+    return notes
 
 
 def _evidence_table(report: dict) -> Table:

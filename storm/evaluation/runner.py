@@ -24,7 +24,9 @@ from storm.evaluation.baselines import (TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY
                                         evidence_activity, evidence_logistic_model, price_baselines,
                                         price_features, truth_models)
 from storm.evaluation.placement import fold_storms, placement_advice
-from storm.evaluation.plots import episode_scores_png, reliability_by_horizon_png, score_over_price_png
+from storm.evaluation.html_report import HTML_NAME, Shown, evaluation_html
+from storm.evaluation.plots import (MAX_MARKETS_PER_FIGURE, episode_scores_png, most_storm_days,
+                                    reliability_by_horizon_png, score_over_price_png)
 from storm.evaluation.predictions import PREDICTION_BATCH_ROWS, collect_predictions, long_predictions, plain_scorer
 from storm.evaluation.product import publish_product, stacked_product
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
@@ -419,14 +421,17 @@ def _world_kind(store: ObjectStore, layout: Layout) -> str | None:
 def write_outputs(store: ObjectStore, layout: Layout, run: str, report: dict, fused: pd.DataFrame,
                   prices: pd.DataFrame, outcomes: list[FoldOutcome] | None = None,
                   episode_plots: int = 4) -> tuple[str, list[str]]:
-    """predictions.parquet, PNGs, then report.json (which lists them) under reports/<run>/; returns (report path,
-    plot paths)."""
+    """predictions.parquet, PNGs, report.html (tables and plots in one page), then report.json (which lists them)
+    under reports/<run>/; returns (report path, plot paths)."""
     horizon = report["main_horizon"]
     storm_days = fused.groupby("market")[storm_column(horizon)].sum().sort_values(ascending=False, kind="stable")
+    score_plot = f"score_over_price_{horizon}d.png"
     figures = {
-        f"score_over_price_{horizon}d.png": score_over_price_png(prices, fused, horizon, None, storm_days.index.tolist()),
+        score_plot: score_over_price_png(prices, fused, horizon, None, storm_days.index.tolist()),
         "reliability.png": reliability_by_horizon_png(report),
     }
+    subjects = {score_plot: Shown(most_storm_days(fused, horizon, storm_days.index.tolist())[:MAX_MARKETS_PER_FIGURE],
+                                  len(storm_days))}
     if outcomes:
         tested = {m.name: m.predictions for m in pool_folds([FoldScores(o.models, {"name": o.split.name})
                                                              for o in outcomes])}
@@ -437,11 +442,15 @@ def write_outputs(store: ObjectStore, layout: Layout, run: str, report: dict, fu
                  if name in tested}
         if deepest and shown:
             figures[f"episodes_{horizon}d.png"] = episode_scores_png(prices, shown, horizon, deepest)
+            subjects[f"episodes_{horizon}d.png"] = Shown([f"{e['market']} from {e['first_storm_day']}" for e in deepest],
+                                                         len(report["episodes"][str(horizon)]))
     plot_paths = []
     for name, png in figures.items():
         plot_paths.append(layout.report_file(run, name))
         store.write_bytes(plot_paths[-1], png)
     report["plots"] = plot_paths
+    report["html"] = layout.report_file(run, HTML_NAME)
+    store.write_text(report["html"], evaluation_html(report, figures, subjects))
     report_path = layout.report_file(run, REPORT_NAME)
     store.write_text(report_path, json.dumps(report, indent=2, allow_nan=False))
     return report_path, plot_paths

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -184,3 +187,27 @@ def test_no_published_model_has_a_calibration_parameter_at_its_bound_or_an_alert
         assert all(INTERCEPT_BOUNDS[0] + 1e-6 < a < INTERCEPT_BOUNDS[1] - 1e-6 for a in calibration.intercept.values())
         assert min(calibration.threshold.values()) >= 1e-6, (run, calibration.threshold)
         assert calibration.prior is not None and set(calibration.prior.prior.base_rate) == {5, 20}
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by `make apt-test` (APT_TEST)
+
+
+@pytest.mark.slow
+def test_report_html_opens_in_headless_chromium_with_its_headline_table_and_every_plot_loaded(evaluated_tiny,
+                                                                                             tmp_path):
+    """The page a user opens: a real browser loads report.html from the store, runs its figure check on load, and
+    the DOM it dumps holds the headline table (storm against every baseline) and every plot, decoded."""
+    _, layout, outcome, _, _ = evaluated_tiny
+    page = Path(outcome.content["html"])
+    assert page.parent == Path(outcome.report_path).parent and Path(CHROMIUM).exists(), "run `make apt-test`"
+    dom = subprocess.run([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", f"--user-data-dir={tmp_path}",
+                          "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    headline = re.search(r'<table id="headline">(.*?)</table>', dom, re.S)
+    assert headline, dom[:2000]
+    rows = re.findall(r"<tr><td>([^<]+)</td><td class=\"right\">(\d+d)</td>", headline.group(1))
+    assert {(model, f"{h}d") for model in ("storm", "garch", "trail-vol") for h in (5, 20)} <= set(rows)
+    images = re.findall(r"<img [^>]*>", dom)
+    assert len(images) == len(outcome.plot_paths)
+    assert all('data-loaded="yes"' in image for image in images), images
+    assert '<p class="broken">' not in dom  # the page's own note under a figure that did not load
