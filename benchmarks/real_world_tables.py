@@ -2,9 +2,11 @@
 
     .venv/bin/python benchmarks/real_world_tables.py WORLD=REPORT.json [WORLD=REPORT.json ...]
 
-e.g. stocknet=/work/worlds/stocknet/reports/stocknet/report.json. Three tables: the verdicts per world and horizon
+e.g. stocknet=/work/worlds/stocknet/reports/stocknet/report.json. Four tables: the verdicts per world and horizon
 (test episodes, the product against the best baseline, what news and calls add), every model's within-fold AUROC,
-and how early the product and the best baseline warned before the storms at the main horizon.
+how early the product and the best baseline warned before the storms at the main horizon, and per fold what the
+stack shipped, why (its validation gain over the best member), and the product against the best baseline on that
+fold's test block: where a world falls short of the best baseline, which member and which folds.
 """
 
 from __future__ import annotations
@@ -86,12 +88,36 @@ def lead_table(reports: dict[str, dict]) -> list[str]:
     return lines
 
 
+def stack_table(reports: dict[str, dict]) -> list[str]:
+    lines = ["| world | h | fold | test episodes | shipped | validation: best member, stack − it | "
+             "test: product | best baseline | product − it |", "|---|---|---|---|---|---|---|---|---|"]
+    for world, report in reports.items():
+        reference = report["reference"]
+        for horizon in map(str, report["horizons"]):
+            baseline = best_baseline(report, horizon)
+            for fold in report["folds"]:
+                name = fold["periods"]["name"]
+                stack = report.get("stack", {}).get(name, {}).get(horizon)
+                if not stack or baseline is None:
+                    continue
+                test = fold["metrics"][horizon]
+                product, best = test[reference]["auroc"], test[baseline]["auroc"]
+                episodes = fold["periods"]["storm_episodes"]["test"][horizon]
+                chosen = (f"{stack['best_member']} {stack['member_aurocs'][stack['best_member']]:.3f}, "
+                          f"{interval(stack['gain'])}") if stack.get("gain") else stack.get("best_member", "–")
+                difference = "–" if product is None or best is None else f"{product - best:+.3f}"
+                lines.append(f"| {world} | {horizon}d | {name} | {episodes} | {stack['shipped']} | {chosen} | "
+                             f"{'–' if product is None else f'{product:.3f}'} | {baseline} "
+                             f"{'–' if best is None else f'{best:.3f}'} | {difference} |")
+    return lines
+
+
 def main() -> None:
     reports = {}
     for argument in sys.argv[1:]:
         world, path = argument.split("=", 1)
         reports[world] = json.loads(Path(path).read_text())
-    for table in (verdict_table(reports), model_table(reports), lead_table(reports)):
+    for table in (verdict_table(reports), model_table(reports), lead_table(reports), stack_table(reports)):
         print("\n".join(table) + "\n")
 
 
