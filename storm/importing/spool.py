@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import heapq
 import json
 import os
@@ -102,7 +103,8 @@ class Spool:
             yield from heapq.merge(*records, key=self.order)
 
     def _file(self, key: str, run: int) -> Path:
-        return self.folder / f"{key.encode('utf-8').hex()}.{run}.jsonl"
+        # a digest, not the key: a 60-character market and a 100-character event made a hex name past NAME_MAX
+        return self.folder / f"{hashlib.sha256(key.encode('utf-8')).hexdigest()}.{run}.jsonl"
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -376,3 +376,16 @@ def test_the_summary_gives_a_real_rate_and_the_share_of_sentences_paired(tmp_pat
     assert rate and float(rate.group(1).replace(",", "")) > 0 and float(rate.group(2).replace(",", "")) > 0
     assert "words and voice paired: 2 of 2 transcript sentences (100%)" in result.output
     assert "1 of 1 sentence boundaries at a pause" in result.output
+
+
+def test_a_long_call_id_of_a_long_ticker_is_imported_or_refused_as_a_row_never_an_aborted_import(tmp_path, layout):
+    source = tmp_path / "calls.csv"
+    ticker = "T" * 60  # the longest market name storm takes
+    write_maec(source, [
+        ["c" * 150, "2015-03-02", ticker, "0", "Good morning.", *praat_row()],  # was: OSError "File name too long"
+        ["c2", "2015-03-02", "AAPL", "0", "Good morning.", *praat_row()],
+    ])
+    report = import_call_tables([source], CallImport(name="maec"), layout.store, layout)
+    assert report.counts["calls_written"] + report.rejected == 2 and report.counts["calls_written"] >= 1
+    written = layout.store.list_files(layout.call_tables_dir())
+    assert any("AAPL" in path for path in written)
