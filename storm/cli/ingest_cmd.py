@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         overrides: Optional[list[str]] = SetOption,
         root: Optional[str] = typer.Option(None, help="Object store root (storage.root)."),
     ) -> None:
-        """Ingest raw news, charts and audio for [start, end]; rejects go to quarantine/ with their reason."""
+        """Ingest raw news, charts and audio from START to END; rejects go to quarantine/ with their reason."""
         from storm.ingest import PricesError, run_ingest
         settings = build_config(config, overrides, **{"storage.root": root})
         console = Console(highlight=False)
