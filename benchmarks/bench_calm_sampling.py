@@ -33,7 +33,7 @@ def main() -> None:
     from storm.evaluation.predictions import collect_predictions
     from storm.evaluation.report import REFERENCE, FoldScores, ScoredModel, build_report
     from storm.evaluation.runner import PREDICTION_BATCH_ROWS, fold_run, main_horizon, trained_models
-    from storm.features.panel import build_panel
+    from storm.features.panel import ingested_evidence
     from storm.features.windows import batches_of_rows
     from storm.ingest import read_prices
     from storm.store import Layout, open_store
@@ -49,14 +49,14 @@ def main() -> None:
     store = open_store(config.storage)
     prices = read_prices(store, Layout(store))
     began = time.perf_counter()
-    build = build_panel(config, str(prices["date"].min()), str(prices["date"].max()), store=store)
-    panel = build.panel
-    print(f"panel: {time.perf_counter() - began:.0f} s, {len(build.markets)} markets x {len(build.dates)} days")
-    splits = walk_forward_folds(build.dates, config.train, config.labels)
+    evidence = ingested_evidence(config, str(prices["date"].min()), str(prices["date"].max()), store=store)
+    panel = evidence.panel
+    print(f"panel: {time.perf_counter() - began:.0f} s, {len(evidence.markets)} markets x {len(evidence.dates)} days")
+    splits = walk_forward_folds(evidence.dates, config.train, config.labels)
     wanted = [(base.with_overrides({"train.run_name": fold_run(run, split.name)}), split)
               for split in splits for base, run in ((config, args.run), (sampled_config, sampled_run))]
     began = time.perf_counter()
-    models = trained_models(wanted, build, log=lambda message: print(f"  {message}", flush=True), store=store)
+    models = trained_models(wanted, evidence, log=lambda message: print(f"  {message}", flush=True), store=store)
     print(f"training (both ways, every fold, one worker group; reused runs cost nothing): "
           f"{time.perf_counter() - began:.0f} s")
     horizons = list(config.labels.horizons)

@@ -1,6 +1,6 @@
 """Scan scaling: a one-day scan of 24, 240 and 2,400 synthetic markets, a 10x-days backfill, and the plain loop.
 
-Self-contained, public API only (generate_world, train, scan, build_panel, load_predictor):
+Self-contained, public API only (generate_world, train, scan, ingested_evidence, load_predictor):
 - worlds under --workdir: synthetic, --days trading days, prices and charts; headlines only with
   --with-text; no audio (generating 2,400 markets' conference audio would dominate the run); a world an earlier
   run generated with the same settings is reused;
@@ -89,14 +89,14 @@ def prepare(config, trained_root: Path | None) -> tuple[str, list[str]]:
 
 def plain_loop(config, day: str) -> None:
     """What a user writes without the scan: the model in this process, the day's windows, predict batch by batch."""
-    from storm.features.panel import build_panel
+    from storm.features.panel import ingested_evidence
     from storm.features.windows import batches_of_rows
     from storm.store import Layout, open_store
     from storm.published.predictor import load_predictor
 
     store = open_store(config.storage)
     predictor = load_predictor(store, Layout(store), RUN)
-    panel = build_panel(config, day, day).panel
+    panel = ingested_evidence(config, day, day).panel
     for batch in batches_of_rows(panel, panel.rows_on([day]), config.train.batch_size):
         predictor.predict(batch)
 

@@ -44,7 +44,7 @@ def main() -> None:
                                             headline_measures, price_baselines, price_features)
     from storm.evaluation.bootstrap import BootstrapInput, paired_bootstrap
     from storm.evaluation.metrics import FOLD, score_column, storm_episode_count, within_fold_auroc
-    from storm.features.panel import build_panel
+    from storm.features.panel import ingested_evidence
     from storm.ingest import read_prices
     from storm.labels import label_table
     from storm.schema import storm_column
@@ -61,19 +61,19 @@ def main() -> None:
     prices = read_prices(store, layout)
 
     began = time.perf_counter()
-    build = build_panel(config, str(prices["date"].min()), str(prices["date"].max()), store=store)
+    evidence = ingested_evidence(config, str(prices["date"].min()), str(prices["date"].max()), store=store)
     seconds["panel (Ray, cached embeddings)"] = time.perf_counter() - began
     began = time.perf_counter()
     labels = label_table(prices, config.labels)
     features = price_features(prices[["market", "date", "close"]], horizons, config.labels.volatility_window)
     seconds["labels and price features (GARCH, 2 processes)"] = time.perf_counter() - began
     began = time.perf_counter()
-    measures = headline_measures(config, build.panel, prices, store, layout)
+    measures = headline_measures(config, evidence.panel, prices, store, layout)
     seconds["text measures (raw lines, cache, dictionary)"] = time.perf_counter() - began
-    plain, with_text = evidence_activity(build.panel), evidence_activity(build.panel, measures)
-    describe(build.panel, measures, with_text)
+    plain, with_text = evidence_activity(evidence.panel), evidence_activity(evidence.panel, measures)
+    describe(evidence.panel, measures, with_text)
 
-    splits = walk_forward_folds(build.dates, config.train, config.labels, args.folds)
+    splits = walk_forward_folds(evidence.dates, config.train, config.labels, args.folds)
     began = time.perf_counter()
     tables = []
     for index, split in enumerate(splits):
@@ -86,7 +86,7 @@ def main() -> None:
         models = {PRICE: price_logit,
                   EVIDENCE: evidence_logistic_model(features, plain, labels, split, horizons, rate, calibration),
                   WITH_TEXT: evidence_logistic_model(features, with_text, labels, split, horizons, rate, calibration)}
-        keys = build.panel.keys(build.panel.rows_on(split.test))
+        keys = evidence.panel.keys(evidence.panel.rows_on(split.test))
         table = keys.merge(labels[["market", "date", *map(storm_column, horizons)]], on=["market", "date"], how="left")
         for name, model in models.items():
             scores = model.predictions[["market", "date", *map(score_column, horizons)]]

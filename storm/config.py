@@ -2,7 +2,9 @@
 
 Built once at the entry point (YAML file, then ``STORM_…`` environment
 overrides such as ``STORM_TRAIN__EPOCHS=3``) and passed down; nothing deeper
-reads the environment. The same file reproduces the same run.
+reads the environment. The same file reproduces the same run. A library configured
+only through the environment (Ray Train's controller) is handed its settings here too,
+from the typed config (``exported_environment``), never by a module deeper down.
 
 Text stays text: YAML is read without its timestamp type, `--set` and
 environment values for string fields are kept as typed (a date, a password
@@ -22,8 +24,9 @@ import json
 import os
 import types
 import typing
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Iterator, Literal, Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -38,6 +41,7 @@ _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 MAX_CONFIG_FILE_BYTES = 1024 * 1024
 MAX_ERROR_CHARS = 2000  # a config error never grows past this, whatever the input
 MAX_SHOWN_VALUE_CHARS = 80
+RAY_TRAIN_REPORT_POLL_ENV = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"  # train.report_poll_seconds, as Ray reads it
 # storm 0.2 named the modalities for what they read: old names and keys give an error naming the new ones
 RENAMED_MODALITIES = {"text": "news", "image": "prices", "audio": "calls"}
 RENAMED_KEYS = {
@@ -318,6 +322,10 @@ class TrainConfig(Section):
     embargo_days: int | None = None  # None: max(longest horizon, labels.volatility_window); shorter is an error
     folds: int = Field(3, ge=1)  # walk-forward test blocks of `storm evaluate`
     warmup_fraction: float = Field(0.4, gt=0, lt=1)  # history only ever trained on before the first test block
+
+    def ray_train_environment(self) -> dict[str, str]:
+        """What Ray Train reads only from the environment (fit() hands it from the driver's to its controller)."""
+        return {RAY_TRAIN_REPORT_POLL_ENV: str(self.report_poll_seconds)}
     false_alarm_rate: float = Field(0.10, gt=0, lt=1)
     calibration: Literal["hazard", "isotonic"] = "hazard"  # order-preserving across horizons (storm.published.calibration)
     # the calibration's prior: the training base rate per horizon, worth this many storm episodes of validation data
@@ -469,6 +477,19 @@ def load_config(
         _set_dotted(data, dotted.split("."), value)
         source += f" + {dotted}={_shown_value(dotted, value)}"
     return _validate(data, source=source)
+
+
+@contextmanager
+def exported_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set ``variables`` in this process's environment for the block, for a library that reads its settings only
+    from there; a variable the user exported wins and is left as it was."""
+    added = {name: value for name, value in variables.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def parse_value(dotted: str, raw: str) -> Any:

@@ -189,3 +189,16 @@ def test_an_old_key_on_the_command_line_exits_2_naming_the_new_key(tmp_path: Pat
 
     result = CliRunner().invoke(app, ["config", "--set", "model.image_encoder=chart_evidence"])
     assert result.exit_code == 2 and "model.image_encoder was renamed model.prices_encoder" in result.output
+
+
+def test_ray_train_reports_are_polled_at_the_configured_interval_unless_the_user_set_one(monkeypatch):
+    from storm.config import RAY_TRAIN_REPORT_POLL_ENV, TrainConfig, exported_environment
+
+    monkeypatch.delenv(RAY_TRAIN_REPORT_POLL_ENV, raising=False)
+    with exported_environment(TrainConfig(report_poll_seconds=0.2).ray_train_environment()):
+        assert os.environ[RAY_TRAIN_REPORT_POLL_ENV] == "0.2"  # what fit() hands to the controller it creates
+    assert RAY_TRAIN_REPORT_POLL_ENV not in os.environ
+    monkeypatch.setenv(RAY_TRAIN_REPORT_POLL_ENV, "5")
+    with exported_environment(TrainConfig(report_poll_seconds=0.2).ray_train_environment()):
+        assert os.environ[RAY_TRAIN_REPORT_POLL_ENV] == "5"
+    assert os.environ[RAY_TRAIN_REPORT_POLL_ENV] == "5"

@@ -1,5 +1,5 @@
 """Tiny in-memory evidence panels with a planted signal (storm.features.planted), at tiny sizes, in the
-IngestedEvidence shape build_panel returns. Imported by the training and published tests as ``training_samples``
+IngestedEvidence shape ingested_evidence returns. Imported by the training and published tests as ``training_samples``
 (pytest puts tests/, the folder of tests/conftest.py, on sys.path).
 """
 
@@ -30,7 +30,7 @@ def tiny_config(storage, **train) -> StormConfig:
 
 def tiny_panel(n_markets: int = 4, n_days: int = 120, features: FeatureConfig | None = None, seed: int = 0,
                unknown_tail: int = 5):
-    """planted_panel as the IngestedEvidence build_panel returns (imports the Ray-side panel module)."""
+    """planted_panel as the IngestedEvidence ingested_evidence returns (imports the Ray-side panel module)."""
     from storm.features.panel import IngestedEvidence
     from storm.ingest import IngestReport
 

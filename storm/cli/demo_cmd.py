@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         from storm.cli.scan_cmd import run_scan
         from storm.cli.train_cmd import calibration_table, product_table
         from storm.evaluation import evaluate
-        from storm.features.panel import build_panel
+        from storm.features.panel import ingested_evidence
         from storm.store import Layout, open_store
 
         profile = [] if full else [f"{key}={value}" for key, value in DEMO_PROFILE.items()]
@@ -67,12 +67,12 @@ def register(app: typer.Typer) -> None:
         world = _generate_or_reuse(settings, store, layout, console)
         start_ray(settings, console)
         step("ingest + features")
-        build = build_panel(settings, world["start"], world["end"], progress)
-        console.print(show_ingest_report(build.report))
-        console.print(f"features computed this run (the rest from the cache): {build.computed}")
+        evidence = ingested_evidence(settings, world["start"], world["end"], progress)
+        console.print(show_ingest_report(evidence.report))
+        console.print(f"features computed this run (the rest from the cache): {evidence.computed}")
         step("evaluate + train the final model")
         run = settings.train.run_name
-        evaluation = evaluate(settings, run, skip_single_modality=not single_modality, evidence=build,
+        evaluation = evaluate(settings, run, skip_single_modality=not single_modality, evidence=evidence,
                               log=lambda message: console.print(f"[dim]{message}[/]"), progress=progress,
                               final_model=True)
         for table in evaluation.tables():

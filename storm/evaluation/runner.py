@@ -28,14 +28,17 @@ from storm.evaluation.html_report import HTML_NAME, Shown, evaluation_html
 from storm.evaluation.plots import (MAX_MARKETS_PER_FIGURE, episode_scores_png, most_storm_days,
                                     reliability_by_horizon_png, score_over_price_png)
 from storm.evaluation.predictions import PREDICTION_BATCH_ROWS, collect_predictions, long_predictions, plain_scorer
-from storm.evaluation.product import publish_product, stacked_product
+from storm.evaluation.product import PublishedProduct, publish_product, stacked_product
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
 from storm.explain.attribution import explain_batch
 from storm.explain.table import contributions_by_horizon
 from storm.features.price_history import quant_price_features
 from storm.published.artifacts import read_model
-from storm.published.predictor import predictor_from_published
+from storm.features.panel import IngestedEvidence, ingested_evidence
+from storm.ingest.window import stored_prices
+from storm.published.predictor import Predictor, predictor_from_published
 from storm.schema import storm_column
+from storm.splits import DateSplit, walk_forward_folds
 from storm.store import Layout, ObjectStore, open_store
 
 REPORT_NAME = "report.json"
@@ -49,7 +52,7 @@ class EvaluationReport:
     plot_paths: list[str]
     content: dict = field(repr=False)
     final: "TrainedModel | None" = None  # with final_model: the run storm scan uses, trained beside the folds
-    product: object = None  # with final_model and evaluation.stack: the PublishedProduct storm scan scores
+    product: PublishedProduct | None = None  # with final_model and evaluation.stack: what storm scan scores
 
     def tables(self):
         return render_tables(self.content)
@@ -91,7 +94,7 @@ def main_horizon(horizons: list[int]) -> int:
 
 @dataclass
 class FoldOutcome:
-    split: object                      # DateSplit
+    split: DateSplit
     models: list[ScoredModel]
     runs: dict[str, dict]              # trained model's name -> {"run", "version", "reused", "best_epoch", "history"}
     masked: dict[str, pd.DataFrame] = field(default_factory=dict)  # modality -> fused predictions without it
@@ -99,7 +102,7 @@ class FoldOutcome:
 
 
 def evaluate(config: StormConfig, run: str | None = None, folds: int | None = None, skip_single_modality: bool = False,
-             log: Callable[[str], None] = lambda message: None, evidence=None,
+             log: Callable[[str], None] = lambda message: None, evidence: IngestedEvidence | None = None,
              progress: StageReporter = SILENT, final_model: bool = False) -> EvaluationReport:
     """Walk-forward evaluation of the configured model over `folds` (default train.folds); writes report.json + PNGs.
 
@@ -107,39 +110,33 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     `final_model`: also train `run` itself on the final split (what `storm train` publishes), in the same worker
     group as the fold models.
     """
-    from storm.features.panel import build_panel
-    from storm.ingest import read_prices
-    from storm.splits import walk_forward_folds
-
     run = run or config.train.run_name
     store = open_store(config.storage)
     layout = Layout(store)
-    prices = read_prices(store, layout)
-    if prices.empty:
-        raise EvaluationError(f"no prices under {layout.prices_dir()}; generate a world first (storm generate)")
+    prices = stored_prices(store, layout, config.ingest).prices
     clock = StageClock()
     with clock.timed("panel"):
-        build = evidence or build_panel(config, str(prices["date"].min()), str(prices["date"].max()), progress,
-                                        store=store)
-    splits = walk_forward_folds(build.dates, config.train, config.labels, folds)
+        evidence = evidence or ingested_evidence(config, str(prices["date"].min()), str(prices["date"].max()),
+                                                 progress, store=store)
+    splits = walk_forward_folds(evidence.dates, config.train, config.labels, folds)
     horizons = list(config.labels.horizons)
     with clock.timed("baselines"):
         references = reference_tables(config, prices, store, layout)
         if set(config.model.modalities) - {"prices"}:
             from storm.evaluation.baselines import headline_measures
 
-            measures = headline_measures(config, build.panel, prices, store, layout)  # fielded text measures
-            references.activity = evidence_activity(build.panel, measures)
+            measures = headline_measures(config, evidence.panel, prices, store, layout)  # fielded text measures
+            references.activity = evidence_activity(evidence.panel, measures)
     if config.evaluation.boosted:
         with clock.timed("boosted"):
             # no call calendar: the stored calls hold no future dates at scan time, so the published boosted member
             # could not read days_until_call; evaluated and published members read the same features
             references.quant = quant_price_features(prices)
-    context = EvaluationContext(store=store, layout=layout, build=build, references=references, clock=clock)
+    context = EvaluationContext(store=store, layout=layout, evidence=evidence, references=references, clock=clock)
     for split in splits:
         log(f"{split.name}: train {split.train[0]}…{split.train[-1]}, validation {split.validation[0]}…"
             f"{split.validation[-1]}, test {split.test[0]}…{split.test[-1]}")
-    present = build.panel.modalities_present()
+    present = evidence.panel.modalities_present()
     absent = [m for m in single_modalities(config) if m not in present]
     if absent and len(config.model.modalities) > 1 and not skip_single_modality:
         log(f"no {' or '.join(absent)} in this world's evidence: no only-{' or only-'.join(absent)} model is trained "
@@ -147,7 +144,7 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     variants = [FUSED] + ([ModelVariant("only", m) for m in single_modalities(config) if m in present]
                           if len(config.model.modalities) > 1 and not skip_single_modality else [])
     with clock.timed("train"):
-        trained = trained_evaluation_models(config, run, splits, variants, build, final_model, log, progress, store)
+        trained = trained_evaluation_models(config, run, splits, variants, evidence, final_model, log, progress, store)
     outcomes = [_evaluate_fold(config, context, split, trained[split.name], progress, splits[:index])
                 for index, split in enumerate(splits)]
     if config.evaluation.stack:
@@ -160,7 +157,7 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     product = None
     if final_model and config.evaluation.stack:  # what storm train publishes: the final model stacked with the desk's
         with clock.timed("stack"):
-            product = publish_product(config.with_overrides({"train.run_name": run}), build, store, progress=progress)
+            product = publish_product(config.with_overrides({"train.run_name": run}), evidence, store, progress=progress)
     fused = pooled_fused(outcomes)
     report = _report(config, run, outcomes, fused, horizons, context)
     report_path, plot_paths = write_outputs(store, layout, run, report, fused, prices, outcomes,
@@ -188,7 +185,7 @@ class EvaluationContext:
 
     store: ObjectStore
     layout: Layout
-    build: object  # storm.features.panel.IngestedEvidence
+    evidence: IngestedEvidence
     references: References
     clock: StageClock = field(default_factory=StageClock)  # seconds per stage, summed over the folds
 
@@ -213,7 +210,7 @@ def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, train
     (``earlier``: the folds before it, whose validation blocks calibrate a baseline where this one holds no storm)."""
     from storm.features.windows import batches_of_rows
 
-    build, references, clock = context.build, context.references, context.clock
+    evidence, references, clock = context.evidence, context.references, context.clock
     horizons = list(config.labels.horizons)
     modalities = list(config.model.modalities)
     ablations = [ModelVariant("masked", m) for m in modalities] if len(modalities) > 1 else []
@@ -225,11 +222,11 @@ def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, train
                                                                                                  items=False))}}
     scorers |= {name: plain_scorer(name, trained[name].predictor) for name in singles}
     with clock.timed("predict"):
-        test_rows = build.panel.rows_on(split.test)
+        test_rows = evidence.panel.rows_on(split.test)
         with progress.stage(f"{split.name}: scoring {len(test_rows)} test windows ({len(scorers)} models)"):
-            tables = collect_predictions(batches_of_rows(build.panel, test_rows, PREDICTION_BATCH_ROWS), scorers,
+            tables = collect_predictions(batches_of_rows(evidence.panel, test_rows, PREDICTION_BATCH_ROWS), scorers,
                                          horizons)
-        validation = validation_predictions(build.panel, split, trained, horizons, progress)
+        validation = validation_predictions(evidence.panel, split, trained, horizons, progress)
     fused_table = with_contributions(tables[FUSED.name], tables.get(CONTRIBUTIONS))
     models = [ScoredModel(name=FUSED.name, kind="fused", predictions=fused_table, validation=validation[FUSED.name])]
     models += [ScoredModel(name=name, kind="single_modality", predictions=tables[name], validation=validation[name])
@@ -295,14 +292,15 @@ def on_rows(model: ScoredModel, keys: pd.DataFrame) -> ScoredModel:
 
 @dataclass
 class TrainedModel:
-    predictor: object
+    predictor: Predictor
     summary: dict  # run, version, weights_sha256, reused, best_epoch, history
 
 
 FINAL = "final"  # trained_evaluation_models' key for the run itself (the model storm scan uses)
 
 
-def trained_evaluation_models(config: StormConfig, run: str, splits: list, variants: list[ModelVariant], build,
+def trained_evaluation_models(config: StormConfig, run: str, splits: list[DateSplit], variants: list[ModelVariant],
+                              evidence: IngestedEvidence,
                               final_model: bool = False, log=lambda message: None, progress: StageReporter = SILENT,
                               store: ObjectStore | None = None) -> dict:
     """Every fold's trained variants ({fold: {variant name: TrainedModel}}, plus FINAL with `final_model`).
@@ -316,7 +314,7 @@ def trained_evaluation_models(config: StormConfig, run: str, splits: list, varia
         wanted[(FINAL, FUSED.name)] = (config.with_overrides({"train.run_name": run}), None)
     store = store or open_store(config.storage)
     trained: dict = {}
-    models = trained_models(list(wanted.values()), build, log, progress, store)
+    models = trained_models(list(wanted.values()), evidence, log, progress, store)
     for (group, name), model in zip(wanted, models):
         trained.setdefault(group, {})[name] = model
     if final_model:
@@ -331,7 +329,7 @@ def _variant_config(config: StormConfig, name: str, variant: ModelVariant) -> St
     return config.with_overrides(overrides)
 
 
-def trained_models(wanted: list[tuple[StormConfig, object]], build, log=lambda message: None,
+def trained_models(wanted: list[tuple[StormConfig, DateSplit]], evidence: IngestedEvidence, log=lambda message: None,
                    progress: StageReporter = SILENT, store: ObjectStore | None = None) -> list[TrainedModel]:
     """Each (config, split)'s run (config.train.run_name), reused when its stored fingerprint matches, the rest
     trained afresh together (on ``store``, default: the configured one)."""
@@ -346,14 +344,14 @@ def trained_models(wanted: list[tuple[StormConfig, object]], build, log=lambda m
     reused = {}
     for request in requests:
         name = request.config.train.run_name
-        reused[name] = matching_published(request, build, store, layout, world)
+        reused[name] = matching_published(request, evidence, store, layout, world)
     kept = [name for name, model in reused.items() if model is not None]
     fresh = [name for name, model in reused.items() if model is None]
     if kept:  # one line each, not one per model: the models train together, in one worker group
         log(f"reusing {len(kept)} stored model(s) (same config, split and world): {', '.join(kept)}")
     if fresh:
         log(f"training {len(fresh)} model(s) together in one worker group: {', '.join(fresh)}")
-    train_models([request for request in requests if reused[request.config.train.run_name] is None], evidence=build,
+    train_models([request for request in requests if reused[request.config.train.run_name] is None], evidence=evidence,
                  fresh=True, progress=progress, store=store)
     models = []
     for config, _ in wanted:
@@ -367,11 +365,12 @@ def trained_models(wanted: list[tuple[StormConfig, object]], build, log=lambda m
     return models
 
 
-def trained_fold_model(config: StormConfig, name: str, build, split, log=lambda message: None,
+def trained_fold_model(config: StormConfig, name: str, evidence: IngestedEvidence, split: DateSplit,
+                       log=lambda message: None,
                        progress: StageReporter = SILENT, store: ObjectStore | None = None) -> TrainedModel:
     """The fold run `name`, reused when its stored fingerprint matches, else trained afresh (on ``store``, default:
     the configured one)."""
-    return trained_models([(config.with_overrides({"train.run_name": name}), split)], build, log, progress, store)[0]
+    return trained_models([(config.with_overrides({"train.run_name": name}), split)], evidence, log, progress, store)[0]
 
 
 def pooled_fused(outcomes: list[FoldOutcome]) -> pd.DataFrame:
@@ -394,7 +393,7 @@ def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], fused: p
         weights=modality_weights(fused, horizon),
         extra={"fold_runs": {o.split.name: o.runs for o in outcomes},
                "learning_curves": {o.split.name: {name: r["history"] for name, r in o.runs.items()} for o in outcomes},
-               "markets": list(context.build.markets), "world": _world_kind(context.store, context.layout),
+               "markets": list(context.evidence.markets), "world": _world_kind(context.store, context.layout),
                "labels": config.labels.model_dump(mode="json"),
                "stage_seconds": {name: round(seconds, 3) for name, seconds in context.clock.seconds.items()},
                "modality_contributions": contribution_summary(fused, horizons, config.evaluation),

@@ -34,9 +34,10 @@ from storm.features.batch_features import ITEM_KEYS
 from storm.features.featurize import SourceFeatures, featurize
 from storm.features.image import PRICE_READING_CHART_ENCODERS, price_window, rendered_chart_tensor
 from storm.features.price_history import price_inputs
-from storm.ingest import IngestReport, read_prices
-from storm.ingest.quarantine import write_quarantine
-from storm.ingest.sources import INGESTERS
+from storm.ingest import IngestReport
+from storm.ingest.dates import DateRange
+from storm.ingest.prices import PricesRead, load_prices
+from storm.ingest.window import ingest_source, quarantine_prices
 from storm.labels import label_table, market_starts
 from storm.ray_runtime import ensure_ray
 from storm.schema import FWD_VOL, storm_column
@@ -86,42 +87,44 @@ class WindowEvidence:
         return sorted(self.calendars)
 
 
-def build_panel(config: StormConfig, start: str, end: str, progress: StageReporter = SILENT,
+def ingested_evidence(config: StormConfig, start: str, end: str, progress: StageReporter = SILENT,
                 store: ObjectStore | None = None) -> IngestedEvidence:
     """Evidence rows for every market from ``window_days - 1`` trading days before ``start`` to ``end``.
 
     Reads only the raw partitions and cache partitions that can be evidence for [start, end].
     """
     began = time.perf_counter()
-    evidence = ingest_window(config, start, end, progress, store)
-    panel, chart_given = assemble_panel(evidence)
-    report = evidence.report
+    window = ingest_window(config, start, end, progress, store)
+    panel, chart_given = assemble_panel(window)
+    report = window.report
     _count_missing(report, panel, chart_given, start, end)
     report.seconds = time.perf_counter() - began
     dates = sorted(set(panel.date[panel.date >= start]))
-    return IngestedEvidence(panel=panel, report=report, markets=evidence.markets, dates=dates,
-                            computed={m: evidence.items[m].computed for m in evidence.items},
-                            skipped_markets=evidence.skipped_markets)
+    return IngestedEvidence(panel=panel, report=report, markets=window.markets, dates=dates,
+                            computed={m: window.items[m].computed for m in window.items},
+                            skipped_markets=window.skipped_markets)
 
 
 def ingest_window(config: StormConfig, start: str, end: str, progress: StageReporter = SILENT,
-                  store: ObjectStore | None = None, prices: pd.DataFrame | None = None) -> WindowEvidence:
-    """Ingest and featurise every source's items that can be evidence for [start, end]: one pass over raw inputs.
+                  store: ObjectStore | None = None, prices: PricesRead | None = None) -> WindowEvidence:
+    """Ingest and featurise every source's items that can be evidence for [start, end]: one pass over raw inputs,
+    validated and quarantined by storm.ingest.window (as `storm ingest` does), prices included.
 
-    ``prices``: every market's prices as ``read_prices`` returned them, when the caller has read them already.
+    ``prices``: every market's prices as ``load_prices`` returned them, when the caller has read them already.
     """
     ensure_ray(config.ray)
     store = store or open_store(config.storage)  # the caller's, when it has the configured store open
     layout = Layout(store)
-    prices = read_prices(store, layout) if prices is None else prices
-    prices, skipped = _enough_history(prices, config.features.min_history_days)
+    report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
+    loaded = load_prices(store, layout, dates=DateRange.of(config.ingest)) if prices is None else prices
+    prices, skipped = _enough_history(quarantine_prices(store, layout, loaded, start, end, report),
+                                      config.features.min_history_days)
     calendars = trading_calendars(prices)
     features = config.features
     if not (panel_rows(calendars, start, end, features.window_days)["date"] >= start).any():
         raise ValueError(f"no trading days between {start} and {end} in {layout.prices_dir()}; "
                          "check the dates or generate/copy prices first")
     read_from = evidence_start(calendars, start, features.window_days - 1)
-    report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
     specs = {s: feature_spec_id(features, s) for s in SPEC_SOURCES}
     if store.list_files(layout.call_tables_dir()):  # per-sentence call tables (storm import calls), read as calls
         specs["calls"] = call_feature_spec_id(features)
@@ -162,14 +165,14 @@ def unread_sources(config: StormConfig, holds_call_tables: bool) -> dict[str, st
     return unread if holds_call_tables else {source: why for source, why in unread.items() if source != "calls"}
 
 
-def assemble_panel(evidence: WindowEvidence, markets: Sequence[str] | None = None) -> tuple[EvidencePanel, np.ndarray]:
+def assemble_panel(window: WindowEvidence, markets: Sequence[str] | None = None) -> tuple[EvidencePanel, np.ndarray]:
     """(the panel of ``markets``, default all, and which of its rows had a given chart) from ingested evidence.
 
     Loads from the feature cache only the features these markets' rows place.
     """
-    config, features = evidence.config, evidence.config.features
-    calendars, prices, items = evidence.calendars, evidence.prices, evidence.items
-    readings = price_inputs(prices) if evidence.price_inputs is None else evidence.price_inputs
+    config, features = window.config, window.config.features
+    calendars, prices, items = window.calendars, window.prices, window.items
+    readings = price_inputs(prices) if window.price_inputs is None else window.price_inputs
     if markets is not None:
         chosen = set(markets)
         calendars = {m: days for m, days in calendars.items() if m in chosen}
@@ -177,8 +180,8 @@ def assemble_panel(evidence: WindowEvidence, markets: Sequence[str] | None = Non
         prices, readings = prices[kept], readings[kept]
         items = {source: SourceFeatures(items=found.items[found.items["market"].isin(chosen)], computed=found.computed)
                  for source, found in items.items()}
-    caches = evidence.caches
-    rows = panel_rows(calendars, evidence.start, evidence.end, features.window_days)
+    caches = window.caches
+    rows = panel_rows(calendars, window.start, window.end, features.window_days)
     rows["row_of_day"] = np.arange(len(rows))
     text_day, text_count = _daily_text(rows, items.get("news"), caches.get("news"), calendars, features)
     chart, has_chart, chart_given = _daily_charts(rows, items.get("charts"), caches.get("charts"), prices, features,
@@ -366,16 +369,14 @@ def _ingest_and_featurize(source: str, store: ObjectStore, layout: Layout, confi
     cache = FeatureCache(store, layout, source, spec)
     dates = cache.dates_between(read_from, end)
     known = frozenset(cache.cached_hashes(dates))  # featurised before: checked, never decoded again
-    ingested = INGESTERS[source](store, layout, read_from, end, config.ingest, features=config.features, known=known)
+    ingested = ingest_source(source, store, layout, config.ingest, config.features, read_from, start, end, report,
+                             known)
     if ingested.nothing_listed:  # no Ray Data job for an empty source (5 s of a one-day scan)
-        items, rejected = SourceFeatures(items=pd.DataFrame(columns=list(ITEM_KEYS[source])), computed=0), []
+        items = SourceFeatures(items=pd.DataFrame(columns=list(ITEM_KEYS[source])), computed=0)
     else:
         items = featurize(ingested.ok, source, cache, dates, config.features, config.ingest, cached=known,
                           progress=progress)
-        rejected = ingested.quarantined.take_all()
-    report.quarantine_files += write_quarantine(store, layout, source, rejected, read_from, end)
-    report.counts[source] = {"ok": _dated_between(items.items, start, end),
-                               "quarantined": sum(start <= str(r["date"]) <= end for r in rejected)}
+    report.counts[source]["ok"] = _dated_between(items.items, start, end)
     return items
 
 

@@ -10,7 +10,8 @@ import importlib
 
 _OWNERS = {
     "IngestReport": "storm.ingest.report", "PricesError": "storm.ingest.prices", "PricesRead": "storm.ingest.prices",
-    "load_prices": "storm.ingest.prices", "read_prices": "storm.ingest.prices", "RejectedInput": "storm.ingest.errors",
+    "NoPricesError": "storm.ingest.prices", "load_prices": "storm.ingest.prices", "read_prices": "storm.ingest.prices",
+    "RejectedInput": "storm.ingest.errors",
     "read_quarantine": "storm.ingest.quarantine", "SourceIngest": "storm.ingest.readers",
     "ingest_audio": "storm.ingest.readers", "ingest_charts": "storm.ingest.readers", "ingest_news": "storm.ingest.readers",
     "ingest_call_tables": "storm.ingest.calls", "INGESTERS": "storm.ingest.sources", "run_ingest": "storm.ingest.run",

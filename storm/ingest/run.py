@@ -1,4 +1,9 @@
-"""`run_ingest`: read every source for a date range, quarantine the rejects, count what is missing."""
+"""`run_ingest` (`storm ingest`): validate every source over a date range, quarantine the rejects, count what is missing.
+
+The reading and quarantining are storm.ingest.window's, the same as the evidence of evaluate, train and scan;
+`storm ingest` validates every source, including those the configured model would not read, and decodes
+without featurising.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ import time
 from storm.config import StormConfig
 from storm.ingest.dates import DateRange
 from storm.ingest.prices import load_prices
-from storm.ingest.quarantine import quarantine_record, write_quarantine
+from storm.ingest.report import IngestReport, missing_market_days, trading_market_days
 from storm.ingest.sources import INGESTERS
-from storm.ingest.report import IngestReport, missing_market_days, source_counts, trading_market_days
+from storm.ingest.window import ingest_source, quarantine_prices
 from storm.ray_runtime import ensure_ray
 from storm.store import Layout, open_store
 
@@ -17,35 +22,21 @@ from storm.store import Layout, open_store
 def run_ingest(config: StormConfig, start: str, end: str) -> IngestReport:
     """Ingest [start, end] (inclusive), replace its quarantine files, and report counts and duration.
 
-    An unreadable prices file is quarantined (dated ``end``) and only its market is left out.
+    An unreadable prices file is quarantined (dated ``end``) and only its market is left out; with no readable
+    prices at all, NoPricesError after quarantining.
     """
     started = time.perf_counter()
     ensure_ray(config.ray)
     store = open_store(config.storage)
     layout = Layout(store)
-    prices = load_prices(store, layout, dates=DateRange.of(config.ingest))
-    trading = trading_market_days(prices.prices, start, end)
     report = IngestReport(start=start, end=end, counts={}, quarantine_dir=layout.quarantine_dir())
-    for source, ingest in INGESTERS.items():
-        result = ingest(store, layout, start, end, config.ingest, features=config.features)
-        present, rejected = [], []
-        if not result.nothing_listed:
-            present = [(row["market"], row["date"]) for row in result.ok.select_columns(["market", "date"]).take_all()]
-            rejected = result.quarantined.take_all()
-        report.quarantine_files += write_quarantine(store, layout, source, rejected, start, end)
-        report.counts[source] = source_counts(len(present), len(rejected), missing_market_days(trading, present))
-    if prices.rejected or prices.rows_left_out:
-        records = [quarantine_record(_uri(store, path), "prices", end, _market_of(path), reason)
-                   for path, reason in (*prices.rejected.items(), *prices.rows_left_out.items())]
-        report.quarantine_files += write_quarantine(store, layout, "prices", records, start, end)
-        report.counts["prices"] = source_counts(int(prices.prices["market"].nunique()), len(records), 0)
+    prices = quarantine_prices(store, layout, load_prices(store, layout, dates=DateRange.of(config.ingest)),
+                               start, end, report)
+    trading = trading_market_days(prices, start, end)
+    for source in INGESTERS:
+        ingested = ingest_source(source, store, layout, config.ingest, config.features, start, start, end, report)
+        present = [] if ingested.nothing_listed else [
+            (row["market"], row["date"]) for row in ingested.ok.select_columns(["market", "date"]).take_all()]
+        report.counts[source].update(ok=len(present), missing=missing_market_days(trading, present))
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _uri(store, path: str) -> str:
-    return path if store.is_local else f"{store.scheme}://{path}"
-
-
-def _market_of(path: str) -> str:
-    return path.rsplit("/", 1)[-1].removesuffix(".parquet")

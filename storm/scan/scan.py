@@ -30,6 +30,7 @@ from storm.features.evidence_panel import EvidencePanel
 from storm.features.panel import WindowEvidence, assemble_panel, ingest_window
 from storm.features.windows import gather_windows
 from storm.ingest import read_prices
+from storm.ingest.window import no_prices, stored_prices
 from storm.ray_runtime import ensure_ray
 from storm.metrics.stored import write_scan_stats
 from storm.desk.product import ProductModel
@@ -112,7 +113,7 @@ def days_and_markets(prices: pd.DataFrame, layout: Layout, start: str | None,
                      end: str | None) -> tuple[list[str], list[str]]:
     """(trading days of ``prices`` in [start, end], all their markets); no dates given = the last day."""
     if prices.empty:
-        raise RuntimeError(f"no prices under {layout.prices_dir()}: generate or load a world first (storm generate)")
+        raise no_prices(layout)
     days = sorted(prices["date"].astype(str).unique())
     markets = sorted(prices["market"].unique())
     if start is None and end is None:
@@ -139,7 +140,8 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     store = open_store(config.storage)
     layout = Layout(store)
     began = time.time()
-    prices = read_prices(store, layout)  # read once: the days to score, and every market's window
+    loaded = stored_prices(store, layout, config.ingest)  # read once: the days to score, and every market's window
+    prices = loaded.prices
     dates, markets = days_and_markets(prices, layout, start, end)
     if not dates:
         raise RuntimeError(f"no trading days between {start} and {end} in {layout.prices_dir()}")
@@ -159,12 +161,12 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
                       "features": {**published.card["features"],
                                    "render_missing_charts": config.features.render_missing_charts}}
         panel_config = config.with_overrides(model_side)
-        evidence = ingest_window(panel_config, dates[0], dates[-1], progress, store, prices)  # every input, read once
+        window = ingest_window(panel_config, dates[0], dates[-1], progress, store, loaded)  # every input, read once
         with progress.stage(f"scan: scoring {len(markets)} markets x {len(dates)} day(s)"
                             + (", with explanations" if explain else "")
                             + f", {config.scan.market_batch} markets at a time"
                             + (" in this process" if scorer.local is not None else " on a Ray actor")):
-            predictions = _predict(evidence, dates, scorer, config, explain)
+            predictions = _predict(window, dates, scorer, config, explain)
     finally:
         scorer.close()
     if product is not None:
@@ -246,7 +248,7 @@ def scores_in_driver(config: StormConfig) -> bool:
     return len(alive) <= 1 and not ray.cluster_resources().get("GPU", 0) and not config.ray.worker_resources
 
 
-def _predict(evidence: WindowEvidence, dates: list[str], scorer: _Scorer, config: StormConfig,
+def _predict(window: WindowEvidence, dates: list[str], scorer: _Scorer, config: StormConfig,
              explain: bool = False) -> pd.DataFrame:
     """Score [dates[0], dates[-1]] a batch of markets at a time.
 
@@ -255,14 +257,14 @@ def _predict(evidence: WindowEvidence, dates: list[str], scorer: _Scorer, config
     """
     news = None
     if explain:
-        news = read_news_lines(evidence.store, evidence.layout, evidence.read_from, dates[-1], config.ingest)
+        news = read_news_lines(window.store, window.layout, window.read_from, dates[-1], config.ingest)
     parts, in_flight = [], []
-    for markets in market_batches(evidence.markets, config.scan.market_batch):
-        panel, _ = assemble_panel(evidence, markets)
+    for markets in market_batches(window.markets, config.scan.market_batch):
+        panel, _ = assemble_panel(window, markets)
         headlines = None
         if explain:
-            headlines = read_headline_book(evidence.store, evidence.layout, panel, evidence.calendars,
-                                           evidence.config.features, config.ingest, news)
+            headlines = read_headline_book(window.store, window.layout, panel, window.calendars,
+                                           window.config.features, config.ingest, news)
         rows = panel.rows_between(dates[0], dates[-1])
         chunks = np.array_split(rows, max(1, -(-len(rows) // config.train.batch_size)))
         pending = scorer.submit(panel, chunks, headlines)

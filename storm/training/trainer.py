@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import posixpath
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import ray
@@ -27,23 +25,26 @@ import torch
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from storm.config import StormConfig
-from storm.features.windows import batches_of_rows
+from storm.config import StormConfig, exported_environment
 from storm.console import SILENT, StageReporter
+from storm.features.evidence_panel import EvidencePanel
+from storm.features.panel import IngestedEvidence, ingested_evidence
+from storm.features.windows import batches_of_rows
+from storm.ingest.window import stored_prices
 from storm.model import build_model, needs_prices_model
-from storm.model.storm_model import ANCHOR_MODALITY
 from storm.model.encoders.calls import config_for_panel
-from storm.ray_runtime import ensure_ray
-from storm.store import Layout, ObjectStore, open_store
-from storm.published.artifacts import model_card, read_weights, write_model
+from storm.model.storm_model import ANCHOR_MODALITY
+from storm.published.artifacts import PublishedModel, model_card, model_exists, read_model, read_weights, write_model
 from storm.published.calibration import Calibration, calibration_prior, fit_calibration
-from storm.training.checkpoint import read_batch_checkpoint_dir
-from storm.published.weights import weights_to_bytes
 from storm.published.inference import predict
+from storm.published.weights import weights_to_bytes
+from storm.ray_runtime import ensure_ray
+from storm.splits import DateSplit, final_split
+from storm.store import Layout, ObjectStore, open_store
+from storm.training.checkpoint import CheckpointContents, read_batch_checkpoint_dir
 from storm.training.losses import pos_weights_from_labels
 from storm.training.sampling import storm_adjacent
 from storm.training.selection import SelectionRule, selection_rule
-from storm.splits import DateSplit, final_split
 from storm.training.worker import train_loop_per_worker
 
 CHECKPOINTS_KEPT = 2
@@ -113,19 +114,21 @@ class PreparedJob:
                 "calm_adjacent": self.calm_adjacent, "selection": self.selection.to_json()}
 
 
-def train(config: StormConfig, evidence=None, split: DateSplit | None = None, fault: Callable[[str, int], None] | None = None,
+def train(config: StormConfig, evidence: IngestedEvidence | None = None, split: DateSplit | None = None,
+          fault: Callable[[str, int], None] | None = None,
           fresh: bool = False, progress: StageReporter = SILENT, store: ObjectStore | None = None) -> TrainResult:
     """Train `config.train.run_name` on `split` of `evidence` (defaults: every stored price day; the final split).
 
-    `evidence` is a storm.features.panel.IngestedEvidence. `fault` is a drill hook called by each worker at the
-    start of every epoch with the run and epoch (see worker.FailOnce). `fresh` discards an earlier run's checkpoints and fingerprint,
+    `fault` is a drill hook called by each worker at the start of every epoch with the run and epoch (see
+    worker.FailOnce). `fresh` discards an earlier run's checkpoints and fingerprint,
     keeping its published model servable until this training publishes the next version. ``store``: the
     configured object store, when the caller has it open already (an evaluation opens it once).
     """
     return train_models([TrainingRequest(config, split)], evidence, fault, fresh, progress, store)[0]
 
 
-def train_models(requests: list[TrainingRequest], evidence=None, fault: Callable[[str, int], None] | None = None,
+def train_models(requests: list[TrainingRequest], evidence: IngestedEvidence | None = None,
+                 fault: Callable[[str, int], None] | None = None,
                  fresh: bool = False, progress: StageReporter = SILENT,
                  store: ObjectStore | None = None) -> list[TrainResult]:
     """Train every request in turn in one Ray Train worker group, so its start-up is paid once; publish each.
@@ -144,9 +147,9 @@ def train_models(requests: list[TrainingRequest], evidence=None, fault: Callable
     ensure_ray(first.ray)
     store = store or open_store(first.storage)
     layout = Layout(store)
-    build = evidence if evidence is not None else evidence_over_all_prices(first, progress)
+    evidence = evidence if evidence is not None else evidence_over_all_prices(first, progress)
     world = world_hash(store, layout)
-    jobs, positions = planned_jobs(requests, build, store, layout, world)
+    jobs, positions = planned_jobs(requests, evidence, store, layout, world)
     scaling = _shared_scaling(jobs)
     owner = jobs[positions[0]].run  # the first model asked for (not an anchor added for it) holds the checkpoints
     claim_run(store, layout, owner, batch_fingerprint([job.fingerprint for job in jobs]), fresh)
@@ -157,13 +160,13 @@ def train_models(requests: list[TrainingRequest], evidence=None, fault: Callable
     with progress.ray_train_epochs(epochs) as callbacks:
         trainer = TorchTrainer(
             train_loop_per_worker,
-            train_loop_config={"jobs": [job.loop_job() for job in jobs], "fault": fault, "panel": ray.put(build.panel)},
+            train_loop_config={"jobs": [job.loop_job() for job in jobs], "fault": fault, "panel": ray.put(evidence.panel)},
             scaling_config=scaling,
             run_config=run_config(owner, store, layout, first.train.max_failures, callbacks),
         )
         what = owner if len(jobs) == 1 else f"{len(jobs)} models ({', '.join(job.run for job in jobs)})"
         with progress.stage(f"training {what}: {first.train.num_workers} workers, up to {epochs} epochs"), \
-                reports_polled_every(first.train.report_poll_seconds):
+                exported_environment(first.train.ray_train_environment()):
             result = trainer.fit()
     if result.checkpoint is None:
         raise RuntimeError(f"run {owner} finished without a checkpoint under {layout.checkpoints_dir(owner)}; "
@@ -174,28 +177,8 @@ def train_models(requests: list[TrainingRequest], evidence=None, fault: Callable
         raise RuntimeError(f"the worker group under {layout.checkpoints_dir(owner)} trained {len(trained)} of "
                            f"{len(jobs)} models; check the worker logs above")
     seconds = time.perf_counter() - started
-    results = [publish(job, contents, build, store, layout, seconds) for job, contents in zip(jobs, trained)]
+    results = [publish(job, contents, evidence, store, layout, seconds) for job, contents in zip(jobs, trained)]
     return [results[position] for position in positions]
-
-
-REPORT_POLL_ENV = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
-
-
-@contextmanager
-def reports_polled_every(seconds: float) -> Iterator[None]:
-    """Ray Train's controller polls its workers every RAY_TRAIN_HEALTH_CHECK_INTERVAL_S (default 2 s) and takes one
-    report per worker per poll, while a worker's report queue holds one: each ``ray.train.report`` after the first
-    waits up to a poll. fit() hands this variable from the driver's environment to the controller it creates, so it
-    is set for the call; a value the user exported wins.
-    """
-    if REPORT_POLL_ENV in os.environ:
-        yield
-        return
-    os.environ[REPORT_POLL_ENV] = str(seconds)
-    try:
-        yield
-    finally:
-        os.environ.pop(REPORT_POLL_ENV, None)
 
 
 ANCHOR_RUN_SUFFIX = "-only-prices"  # the same name an evaluation gives its fold's prices-only model
@@ -211,7 +194,7 @@ def anchor_request(request: TrainingRequest) -> TrainingRequest | None:
                            request.split)
 
 
-def planned_jobs(requests: list[TrainingRequest], build, store: ObjectStore, layout: Layout,
+def planned_jobs(requests: list[TrainingRequest], evidence: IngestedEvidence, store: ObjectStore, layout: Layout,
                  world: str) -> tuple[list[PreparedJob], list[int]]:
     """The jobs in training order, each anchor before the models it anchors and each run once; and each
     request's position among them."""
@@ -219,7 +202,7 @@ def planned_jobs(requests: list[TrainingRequest], build, store: ObjectStore, lay
     position_of: dict[str, int] = {}
 
     def add(request: TrainingRequest) -> int:
-        job = prepare_job(request, build, store, layout, world)
+        job = prepare_job(request, evidence, store, layout, world)
         if job.run in position_of:
             if jobs[position_of[job.run]].fingerprint != job.fingerprint:
                 raise ValueError(f"{job.run} is asked for twice with different settings")
@@ -227,7 +210,7 @@ def planned_jobs(requests: list[TrainingRequest], build, store: ObjectStore, lay
         anchor = anchor_request(request)
         if anchor is not None:
             job.anchor_run = anchor.config.train.run_name
-            published = matching_published(anchor, build, store, layout, world)
+            published = matching_published(anchor, evidence, store, layout, world)
             if published is None:
                 job.anchor_job = add(anchor)
             else:
@@ -239,39 +222,38 @@ def planned_jobs(requests: list[TrainingRequest], build, store: ObjectStore, lay
     return jobs, [add(request) for request in requests]
 
 
-def matching_published(request: TrainingRequest, build, store: ObjectStore, layout: Layout, world: str):
+def matching_published(request: TrainingRequest, evidence: IngestedEvidence, store: ObjectStore, layout: Layout,
+                       world: str) -> PublishedModel | None:
     """The request's run as published (a PublishedModel) when it was trained exactly as asked, else None: what
     lets a trainer or an evaluation reuse a model instead of training it again."""
-    from storm.published.artifacts import model_exists, read_model
-
     run = request.config.train.run_name
     if not model_exists(store, layout, run):
         return None
     published = read_model(store, layout, run)
-    return published if published.card.get("fingerprint") == request_fingerprint(request, build.panel, world) else None
+    return published if published.card.get("fingerprint") == request_fingerprint(request, evidence.panel, world) else None
 
 
-def resolved_request(request: TrainingRequest, panel) -> tuple[StormConfig, DateSplit]:
+def resolved_request(request: TrainingRequest, panel: EvidencePanel) -> tuple[StormConfig, DateSplit]:
     """The config and split a request trains with on `panel`."""
     config = config_for_panel(request.config, panel)  # call tables: call_evidence in place of the log-mel default
     return config, request.split or final_split(labelled_dates(panel), config.train, config.labels)
 
 
-def request_fingerprint(request: TrainingRequest, panel, world: str) -> str:
+def request_fingerprint(request: TrainingRequest, panel: EvidencePanel, world: str) -> str:
     """The fingerprint a request's trained model would carry (what decides whether a stored one is reused)."""
     return run_fingerprint(*resolved_request(request, panel), world)
 
 
-def prepare_job(request: TrainingRequest, build, store: ObjectStore, layout: Layout, world: str) -> PreparedJob:
-    config, split = resolved_request(request, build.panel)
-    rows = {part: build.panel.rows_on(getattr(split, part)) for part in ("train", "validation")}
-    pos_weights = (pos_weights_from_labels(build.panel.labels[rows["train"]]) if config.train.balance_positives
+def prepare_job(request: TrainingRequest, evidence: IngestedEvidence, store: ObjectStore, layout: Layout, world: str) -> PreparedJob:
+    config, split = resolved_request(request, evidence.panel)
+    rows = {part: evidence.panel.rows_on(getattr(split, part)) for part in ("train", "validation")}
+    pos_weights = (pos_weights_from_labels(evidence.panel.labels[rows["train"]]) if config.train.balance_positives
                    else [1.0] * len(config.labels.horizons))
     init_weights = read_weights(store, layout, config.train.init_from) if config.train.init_from else None
-    calm_adjacent = (storm_adjacent(build.panel.labels, build.panel.market_start,
+    calm_adjacent = (storm_adjacent(evidence.panel.labels, evidence.panel.market_start,
                                     config.train.storm_margin_days)[rows["train"]]
                      if config.train.samples_calm_days else None)
-    selection = selection_rule(build.panel.market[rows["validation"]], build.panel.labels[rows["validation"]],
+    selection = selection_rule(evidence.panel.market[rows["validation"]], evidence.panel.labels[rows["validation"]],
                                config.labels.horizons, config.train)  # panel rows: by market, in date order
     return PreparedJob(config=config, split=split, fingerprint=run_fingerprint(config, split, world), rows=rows,
                        pos_weights=pos_weights, selection=selection, init_weights=init_weights,
@@ -301,14 +283,15 @@ def _shared_scaling(jobs: list[PreparedJob]) -> ScalingConfig:
                          resources_per_worker={"CPU": train.cpus_per_worker, **jobs[0].config.ray.worker_resources})
 
 
-def publish(job: PreparedJob, contents, build, store: ObjectStore, layout: Layout, seconds: float) -> TrainResult:
+def publish(job: PreparedJob, contents: CheckpointContents, evidence: IngestedEvidence, store: ObjectStore,
+            layout: Layout, seconds: float) -> TrainResult:
     """Calibrate the job's best weights on its validation days and publish them under models/<run>/."""
     config, horizons = job.config, job.config.labels.horizons
     weights = weights_to_bytes(contents.best_weights)
-    calibration = calibrate(config, contents.best_weights, build.panel, job.rows["validation"], job.rows["train"])
+    calibration = calibrate(config, contents.best_weights, evidence.panel, job.rows["validation"], job.rows["train"])
     history = contents.state.history
     card = model_card(config, weights, job.split, contents.state.best_epoch,
-                      {"pos_weights": dict(zip(map(str, horizons), job.pos_weights)), "markets": list(build.markets),
+                      {"pos_weights": dict(zip(map(str, horizons), job.pos_weights)), "markets": list(evidence.markets),
                        "fingerprint": job.fingerprint, "split_fingerprint": job.split.fingerprint(),
                        "anchor_run": job.anchor_run, "calibration_prior": calibration_card(calibration),
                        "selection": selection_card(job.selection, history, contents.state.best_epoch)})
@@ -391,7 +374,7 @@ def claim_run(store: ObjectStore, layout: Layout, run: str, fingerprint: str, fr
     store.write_text(layout.run_fingerprint_file(run), json.dumps({"fingerprint": fingerprint}))
 
 
-def calibrate(config: StormConfig, weights: dict[str, torch.Tensor], panel, validation_rows: np.ndarray,
+def calibrate(config: StormConfig, weights: dict[str, torch.Tensor], panel: EvidencePanel, validation_rows: np.ndarray,
               train_rows: np.ndarray) -> Calibration:
     """Probabilities and thresholds from the best weights' validation logits (the only days not trained on), held
     by the training rows' base rates (a validation block may hold no storm at some horizon)."""
@@ -419,25 +402,20 @@ def selection_card(rule: SelectionRule, history: list[dict[str, Any]], best_epoc
     return {**rule.to_json(), "chose": ["epoch", "evidence_share"], "evidence_weight": kept.get("evidence_weight")}
 
 
-def raw_outputs(config: StormConfig, weights: dict[str, torch.Tensor], panel, rows: np.ndarray) -> dict[str, np.ndarray]:
+def raw_outputs(config: StormConfig, weights: dict[str, torch.Tensor], panel: EvidencePanel, rows: np.ndarray) -> dict[str, np.ndarray]:
     model = build_model(config.model, config.features, config.labels.horizons)
     model.load_state_dict(weights)
     return predict(model, batches_of_rows(panel, rows, config.train.batch_size), config.labels.horizons)
 
 
-def labelled_dates(panel) -> list[str]:
+def labelled_dates(panel: EvidencePanel) -> list[str]:
     """Dates on which some market's longest-horizon label is known."""
     known = ~np.isnan(panel.labels[:, -1])
     return sorted(set(panel.date[known]))
 
 
-def evidence_over_all_prices(config: StormConfig, progress: StageReporter = SILENT):
+def evidence_over_all_prices(config: StormConfig, progress: StageReporter = SILENT) -> IngestedEvidence:
     """Every (market, trading day) the stored prices cover: the default training set."""
-    from storm.features.panel import build_panel
-    from storm.ingest import read_prices
-
     store = open_store(config.storage)
-    prices = read_prices(store, Layout(store))
-    if prices.empty:
-        raise ValueError(f"no prices under {Layout(store).prices_dir()}; generate a world first (`storm generate`)")
-    return build_panel(config, str(prices["date"].min()), str(prices["date"].max()), progress)
+    prices = stored_prices(store, Layout(store), config.ingest).prices
+    return ingested_evidence(config, str(prices["date"].min()), str(prices["date"].max()), progress, store=store)

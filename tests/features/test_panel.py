@@ -1,4 +1,4 @@
-"""build_panel end to end on a hand-written tiny store: real Ray, real files, real MiniLM; windows gathered from it."""
+"""ingested_evidence end to end on a hand-written tiny store: real Ray, real files, real MiniLM; windows gathered from it."""
 
 import io
 import json
@@ -12,7 +12,7 @@ from PIL import Image
 from storm.config import FeatureConfig, StormConfig
 from storm.features.image import price_window, rendered_chart_tensor
 from storm.features import featurize as featurize_module
-from storm.features.panel import assemble_panel, build_panel, ingest_window
+from storm.features.panel import assemble_panel, ingested_evidence, ingest_window
 from storm.features.windows import WINDOW_INPUT_KEYS, gather_windows
 from storm.store import Layout, open_store
 
@@ -76,23 +76,23 @@ def row_of(panel, market: str, date: str) -> int:
 
 def test_a_chart_encoder_that_reads_prices_gets_no_pixels_and_no_chart_is_read_or_drawn(ray_cluster, tiny_world):
     config, layout = tiny_world
-    build = build_panel(config.with_overrides({"model.prices_encoder": "price_evidence"}), DATES[5], DATES[9])
-    panel = build.panel
+    evidence = ingested_evidence(config.with_overrides({"model.prices_encoder": "price_evidence"}), DATES[5], DATES[9])
+    panel = evidence.panel
     assert panel.chart.shape == (len(panel), 0, 0) and panel.has_chart.all()  # the modality is present: its prices
-    assert "charts" not in build.computed and "charts" not in build.report.counts
-    assert build.report.unread == {"charts": "model.prices_encoder=price_evidence reads prices, not chart pixels"}
+    assert "charts" not in evidence.computed and "charts" not in evidence.report.counts
+    assert evidence.report.unread == {"charts": "model.prices_encoder=price_evidence reads prices, not chart pixels"}
     assert gather_windows(panel, np.arange(3))["image"].shape == (3, 1, 0, 0)
     # given PNGs alone decide the modality (no chart drawn from prices): they are read, their pixels still not held
-    given_only = build_panel(config.with_overrides({"features.render_missing_charts": False}), DATES[5], DATES[9])
+    given_only = ingested_evidence(config.with_overrides({"features.render_missing_charts": False}), DATES[5], DATES[9])
     assert given_only.panel.chart.shape[1:] == (0, 0) and given_only.report.counts["charts"]["ok"] == 1
     assert given_only.panel.has_chart.sum() == 1 and given_only.panel.has_chart[row_of(given_only.panel, "AAA", DATES[5])]
 
 
 def test_panel_holds_each_days_evidence_once_with_labels_and_counts(ray_cluster, tiny_world):
     config, layout = tiny_world
-    build = build_panel(config.with_overrides({"model.prices_encoder": "chart_evidence"}), DATES[5], DATES[9])
-    panel = build.panel
-    assert build.markets == ["AAA", "BBB"] and build.dates == DATES[5:10]
+    evidence = ingested_evidence(config.with_overrides({"model.prices_encoder": "chart_evidence"}), DATES[5], DATES[9])
+    panel = evidence.panel
+    assert evidence.markets == ["AAA", "BBB"] and evidence.dates == DATES[5:10]
     assert list(panel.date[panel.market == "AAA"]) == DATES[1:10]  # window_days - 1 trading days before the start
 
     news_day, quiet_day = row_of(panel, "AAA", DATES[5]), row_of(panel, "BBB", DATES[5])
@@ -112,15 +112,15 @@ def test_panel_holds_each_days_evidence_once_with_labels_and_counts(ray_cluster,
     assert panel.labels[last].tolist()[::2] == [0.0, 1.0] and np.isfinite(panel.fwd_log_vol[row_of(panel, "BBB", DATES[9])])
 
     # report counts as run_ingest does: items dated in range, (market, day) pairs without an item that day
-    assert build.report.counts["news"] == {"ok": 3, "quarantined": 0, "missing": 8}
-    assert build.report.counts["charts"] == {"ok": 1, "quarantined": 1, "missing": 9}
-    assert build.report.counts["audio"] == {"ok": 0, "quarantined": 0, "missing": 10}
-    assert any(path.endswith("ingest-charts.jsonl") for path in build.report.quarantine_files)
+    assert evidence.report.counts["news"] == {"ok": 3, "quarantined": 0, "missing": 8}
+    assert evidence.report.counts["charts"] == {"ok": 1, "quarantined": 1, "missing": 9}
+    assert evidence.report.counts["audio"] == {"ok": 0, "quarantined": 0, "missing": 10}
+    assert any(path.endswith("ingest-charts.jsonl") for path in evidence.report.quarantine_files)
 
 
 def test_windows_see_the_past_days_and_the_conference_until_it_leaves_the_window(ray_cluster, tiny_world):
     config, _ = tiny_world
-    panel = build_panel(config.with_overrides({"model.prices_encoder": "chart_evidence"}), DATES[5], DATES[9]).panel
+    panel = ingested_evidence(config.with_overrides({"model.prices_encoder": "chart_evidence"}), DATES[5], DATES[9]).panel
     rows = np.array([row_of(panel, "AAA", DATES[d]) for d in (6, 7, 8, 9)] + [row_of(panel, "BBB", DATES[7])])
     windows = gather_windows(panel, rows)
     assert set(WINDOW_INPUT_KEYS) <= set(windows)
@@ -143,12 +143,12 @@ def test_windows_see_the_past_days_and_the_conference_until_it_leaves_the_window
 def test_rerun_computes_only_new_items(ray_cluster, tiny_world):
     config, layout = tiny_world
     config = config.with_overrides({"model.prices_encoder": "chart_evidence"})  # every source read
-    first = build_panel(config, DATES[5], DATES[9])
+    first = ingested_evidence(config, DATES[5], DATES[9])
     assert first.computed == {"news": 3, "charts": 1, "audio": 1}
-    again = build_panel(config, DATES[5], DATES[9])
+    again = ingested_evidence(config, DATES[5], DATES[9])
     assert again.computed == {"news": 0, "charts": 0, "audio": 0}
     write_news(layout, DATES[7], [("BBB", "Exporters rally on weaker currency")], name="late")
-    third = build_panel(config, DATES[5], DATES[9])
+    third = ingested_evidence(config, DATES[5], DATES[9])
     assert third.computed == {"news": 1, "charts": 0, "audio": 0}
     assert third.panel.text_count[row_of(third.panel, "BBB", DATES[7])] == 1
 
@@ -160,10 +160,10 @@ def test_a_panel_of_some_markets_holds_their_rows_of_the_whole_panel_when_featur
     config, _ = tiny_world
     monkeypatch.setattr(featurize_module, "CACHE_FLUSH_BYTES", 1)  # every Ray Data batch merged into the cache alone
     monkeypatch.setattr(featurize_module, "STREAM_BATCH_ITEMS", 1)
-    evidence = ingest_window(config, DATES[5], DATES[9])
-    assert sum(found.computed for found in evidence.items.values()) > 0  # features computed now, in chunks
-    whole, _ = assemble_panel(evidence)
-    part, _ = assemble_panel(evidence, ["AAA"])
+    window = ingest_window(config, DATES[5], DATES[9])
+    assert sum(found.computed for found in window.items.values()) > 0  # features computed now, in chunks
+    whole, _ = assemble_panel(window)
+    part, _ = assemble_panel(window, ["AAA"])
     mine = whole.market == "AAA"
     assert set(part.market) == {"AAA"} and len(part) == int(mine.sum())
     np.testing.assert_array_equal(part.date, whole.date[mine])
@@ -175,7 +175,7 @@ def test_a_panel_of_some_markets_holds_their_rows_of_the_whole_panel_when_featur
 
 def test_a_one_day_build_reads_only_its_window(ray_cluster, tiny_world):
     config, _ = tiny_world
-    one_day = build_panel(config.with_overrides({"model.prices_encoder": "chart_evidence"}), DATES[7], DATES[7])
+    one_day = ingested_evidence(config.with_overrides({"model.prices_encoder": "chart_evidence"}), DATES[7], DATES[7])
     assert one_day.dates == [DATES[7]] and list(one_day.panel.date[one_day.panel.market == "AAA"]) == DATES[3:8]
     assert one_day.computed == {"news": 3, "charts": 1, "audio": 1}  # what lies in days 3..7, nothing earlier or later
     windows = gather_windows(one_day.panel, one_day.panel.rows_on([DATES[7]]))
@@ -194,9 +194,9 @@ def test_ragged_calendars_keep_each_markets_own_days_and_a_too_short_market_is_s
     layout.store.write_table(layout.prices("EEE"), pd.DataFrame(
         {"date": DATES[:3], "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}))
     config = StormConfig(storage=local_storage, features=FeatureConfig(**FEATURES))
-    build = build_panel(config, DATES[5], DATES[12])
-    panel = build.panel
-    assert build.markets == ["AAA", "DDD"] and "3 trading day(s)" in build.skipped_markets["EEE"]
+    evidence = ingested_evidence(config, DATES[5], DATES[12])
+    panel = evidence.panel
+    assert evidence.markets == ["AAA", "DDD"] and "3 trading day(s)" in evidence.skipped_markets["EEE"]
     ddd = panel.date[panel.market == "DDD"]
     assert DATES[11] not in ddd and DATES[12] not in ddd and ddd[0] == DATES[3]  # own calendar, window from listing
     # the 5-day label counts DDD's own trading days: from day 8 its next five (9, 10, 13, 14, 15) reach the fall

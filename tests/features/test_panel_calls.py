@@ -9,7 +9,7 @@ import torch
 
 from storm.config import FeatureConfig, ModelConfig, StormConfig
 from storm.features.calls import call_vector_dim
-from storm.features.panel import build_panel
+from storm.features.panel import ingested_evidence
 from storm.features.windows import WINDOW_INPUT_KEYS, gather_windows
 from storm.importing.calls import CallImport, import_call_tables
 from storm.ingest.quarantine import read_quarantine
@@ -56,17 +56,17 @@ def test_an_imported_call_table_reaches_the_panel_on_its_market_day_and_the_mode
     layout.store.write_bytes(broken, b"not parquet")
     config = StormConfig(storage=local_storage, features=FeatureConfig(**FEATURES))
 
-    build = build_panel(config, DATES[5], DATES[9])
-    panel = build.panel
+    evidence = ingested_evidence(config, DATES[5], DATES[9])
+    panel = evidence.panel
 
     # the Saturday call counts from Monday; BBB's call from its own day; the broken table is quarantined, not read
     assert panel.call_row.tolist() == [row_of(panel, "AAA", DATES[5]), row_of(panel, "BBB", DATES[6])]
     assert panel.call_vector.shape == (2, call_vector_dim(384)) and np.isfinite(panel.call_vector).all()
     # counted as run_ingest counts: items dated in [start, end] (the Saturday call is dated before the range)
-    assert build.report.counts["calls"] == {"ok": 1, "quarantined": 1, "missing": 8}
+    assert evidence.report.counts["calls"] == {"ok": 1, "quarantined": 1, "missing": 8}
     reasons = [r["reason"] for r in read_quarantine(layout.store, layout, "calls", DATES[7])]
     assert len(reasons) == 1 and reasons[0].startswith("BBB-broken.sentences.parquet: not a readable Parquet file")
-    assert build.computed["calls"] == 2
+    assert evidence.computed["calls"] == 2
 
     rows = np.array([row_of(panel, "AAA", DATES[4 + d]) for d in range(1, 6)] + [row_of(panel, "BBB", DATES[6])])
     windows = gather_windows(panel, rows)
@@ -84,5 +84,5 @@ def test_an_imported_call_table_reaches_the_panel_on_its_market_day_and_the_mode
         output = model(batch)
     assert torch.isfinite(output.storm_logits).all() and (output.modality_weights[:, 2] > 0).all()
 
-    again = build_panel(config, DATES[5], DATES[9])  # cached: no call is embedded twice
+    again = ingested_evidence(config, DATES[5], DATES[9])  # cached: no call is embedded twice
     assert again.computed["calls"] == 0 and np.array_equal(again.panel.call_vector, panel.call_vector)

@@ -12,7 +12,7 @@ from raw_inputs import (
     write_raw_file,
 )
 from storm.config import IngestConfig, StormConfig
-from storm.ingest import ingest_audio, ingest_charts, ingest_news, read_quarantine, run_ingest
+from storm.ingest import NoPricesError, ingest_audio, ingest_charts, ingest_news, read_quarantine, run_ingest
 from storm.store import Layout, open_store
 
 
@@ -79,10 +79,12 @@ def test_good_rows_carry_decoded_arrays_paths_and_content_hashes(ray_cluster, lo
 
 
 def test_missing_prefix_and_range_without_files_are_empty_not_errors(ray_cluster, local_storage):
+    """Sources without files are empty (tests/ingest/test_window.py: prices alone ingest cleanly); a store without
+    prices has no calendar to count against and says so, as evaluate, train and scan do."""
     config = StormConfig(storage=local_storage)
     layout = Layout(open_store(config.storage))
-    report = run_ingest(config, "2024-01-02", "2024-01-04")  # nothing written at all
-    assert report.counts == {m: {"ok": 0, "quarantined": 0, "missing": 0} for m in ("news", "charts", "audio", "calls")}
+    with pytest.raises(NoPricesError, match="no prices under"):
+        run_ingest(config, "2024-01-02", "2024-01-04")  # nothing written at all
     write_raw_file(layout, "charts", "2024-01-02", "AAA.png", png_bytes())
     outside = ingest_charts(layout.store, layout, "2024-02-01", "2024-02-03", config.ingest)
     assert outside.ok.count() == 0 and outside.quarantined.count() == 0

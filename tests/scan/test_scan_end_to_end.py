@@ -177,15 +177,15 @@ def test_removing_the_top_headline_from_the_news_moves_the_score_by_its_stated_e
 
 
 def test_mp3_and_flac_conferences_are_decoded_and_scored_like_wav(trained_world):
-    from storm.features.panel import build_panel
+    from storm.features.panel import ingested_evidence
 
     config, world, store = trained_world
     layout = Layout(store)
     suffixes = {path.rsplit(".", 1)[-1] for path in store.list_files(layout.raw_dir("audio"))}
     assert suffixes == {"wav", "mp3", "flac"}
-    build = build_panel(config, world.start, world.end)
-    assert build.report.counts["audio"]["quarantined"] == 0
-    assert len(build.panel.conference_row) == len(store.list_files(layout.raw_dir("audio")))  # every call, any format
+    evidence = ingested_evidence(config, world.start, world.end)
+    assert evidence.report.counts["audio"]["quarantined"] == 0
+    assert len(evidence.panel.conference_row) == len(store.list_files(layout.raw_dir("audio")))  # every call, any format
     outcome = scan(config, publish=False)
     assert outcome.scores[world.end]["present_calls"].any()
 
@@ -336,7 +336,7 @@ def test_the_scan_of_a_stacked_model_stores_what_scoring_the_product_in_one_proc
     each stored score's member contributions add up to score − baseline."""
     from storm.desk.product import NEURAL, ProductModel
     from storm.evaluation.product import publish_product
-    from storm.features.panel import build_panel
+    from storm.features.panel import ingested_evidence
     from storm.features.windows import gather_windows
     from storm.ingest import read_prices
     from storm.schema import PRODUCT_MEMBERS, member_column
@@ -347,7 +347,7 @@ def test_the_scan_of_a_stacked_model_stores_what_scoring_the_product_in_one_proc
     candidate = candidate_of(config)
     layout = Layout(store)
     prices = read_prices(store, layout)
-    evidence = build_panel(candidate, str(prices["date"].min()), str(prices["date"].max()), store=store)
+    evidence = ingested_evidence(candidate, str(prices["date"].min()), str(prices["date"].max()), store=store)
     published = publish_product(candidate, evidence, store)
     model = read_model(store, layout, "scan-candidate")
     assert model.version == published.version and model.product is not None

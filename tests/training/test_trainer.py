@@ -26,13 +26,13 @@ from training_samples import tiny_config, tiny_panel
 def trained_tiny(ray_cluster, tmp_path_factory):
     """One 2-worker run shared by the tests that inspect its outputs."""
     storage = StorageConfig(root=str(tmp_path_factory.mktemp("store")))
-    build = tiny_panel()
-    result = train(tiny_config(storage, epochs=4), build)
-    return storage, build, result
+    evidence = tiny_panel()
+    result = train(tiny_config(storage, epochs=4), evidence)
+    return storage, evidence, result
 
 
 def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(trained_tiny):
-    storage, build, result = trained_tiny
+    storage, evidence, result = trained_tiny
     store = open_store(storage)
     layout = Layout(store)
     names = {path.rsplit("/", 1)[-1] for path in store.list_files(layout.model_dir("tiny"))}
@@ -46,8 +46,8 @@ def test_two_workers_learn_planted_signal_and_publish_a_calibrated_model(trained
 
     predictor = load_predictor(store, layout, "tiny")
     assert predictor.version == result.version and set(predictor.thresholds) == {5, 10, 20}
-    assert result.split.test == [] and result.split.validation[-1] == build.dates[-6]  # the last labelled date
-    held_out = gather_windows(build.panel, build.panel.rows_on(result.split.validation))
+    assert result.split.test == [] and result.split.validation[-1] == evidence.dates[-6]  # the last labelled date
+    held_out = gather_windows(evidence.panel, evidence.panel.rows_on(result.split.validation))
     scores = predictor.predict(held_out)
     known = ~np.isnan(held_out[storm_column(20)])
     auroc = roc_auc_score(held_out[storm_column(20)][known], scores["score_20d"][known])
@@ -97,9 +97,9 @@ def test_only_the_anchored_model_reports_an_evidence_weight_per_epoch(trained_ti
 
 
 def test_init_from_another_run_starts_from_its_encoders_and_freezing_keeps_them(trained_tiny):
-    storage, build, base = trained_tiny
+    storage, evidence, base = trained_tiny
     config = tiny_config(storage, run_name="transfer", epochs=1, init_from="tiny", freeze_encoders=True)
-    result = train(config, build)
+    result = train(config, evidence)
     store = open_store(storage)
     layout = Layout(store)
     base_weights = load_predictor(store, layout, "tiny").model.state_dict()
@@ -118,10 +118,10 @@ def test_too_few_dates_fail_before_any_worker_starts(ray_cluster, local_storage)
 
 
 def test_rerunning_a_run_name_with_another_config_is_refused_unless_fresh(trained_tiny):
-    storage, build, result = trained_tiny
+    storage, evidence, result = trained_tiny
     changed = tiny_config(storage, epochs=1, learning_rate=1e-3)
     with pytest.raises(RunConflict, match="--fresh"):
-        train(changed, build)
+        train(changed, evidence)
     store = open_store(storage)
     assert load_predictor(store, Layout(store), "tiny").version == result.version  # untouched by the refusal
 
@@ -147,12 +147,12 @@ def test_fresh_resets_only_checkpoints_and_fingerprint_never_the_published_model
 
 def test_a_fresh_retrain_that_fails_leaves_the_published_model_servable(trained_tiny, tmp_path):
     """--fresh used to delete models/<run> before training: scans had no model until it ended, or at all."""
-    storage, build, result = trained_tiny
+    storage, evidence, result = trained_tiny
     store = open_store(storage)
     layout = Layout(store)
     changed = tiny_config(storage, epochs=1, learning_rate=5e-4, max_failures=0)
     with pytest.raises(Exception):
-        train(changed, build, fresh=True, fault=FailOnce(str(tmp_path / "failed"), epoch=0))
+        train(changed, evidence, fresh=True, fault=FailOnce(str(tmp_path / "failed"), epoch=0))
     assert (tmp_path / "failed").exists()
     assert load_predictor(store, layout, "tiny").version == result.version
 
@@ -164,11 +164,11 @@ def test_a_model_trained_after_another_in_one_worker_group_equals_it_trained_alo
     is compared with the same model trained in a worker group of its own: the same seed gives the same weights."""
     from storm.training.trainer import TrainingRequest, train_models
 
-    build = tiny_panel(n_markets=2, n_days=60)
-    alone = train(tiny_config(local_storage, run_name="alone", epochs=2, learning_rate=1e-3), build)
+    evidence = tiny_panel(n_markets=2, n_days=60)
+    alone = train(tiny_config(local_storage, run_name="alone", epochs=2, learning_rate=1e-3), evidence)
     together = train_models([TrainingRequest(tiny_config(local_storage, run_name=f"together-{i}", epochs=2,
                                                          learning_rate=rate)) for i, rate in enumerate((5e-3, 1e-3))],
-                            build)
+                            evidence)
     assert [result.run for result in together] == ["together-0", "together-1"]
     assert together[1].weights_sha256 == alone.weights_sha256
     assert together[0].weights_sha256 != together[1].weights_sha256
@@ -189,10 +189,10 @@ def test_a_worker_failure_in_a_later_model_of_a_batch_resumes_it_from_s3_without
     """
     from storm.training.trainer import TrainingRequest, train_models
 
-    build = tiny_panel(n_markets=2, n_days=60)
+    evidence = tiny_panel(n_markets=2, n_days=60)
     requests = [TrainingRequest(tiny_config(s3_storage, run_name=name, epochs=3, max_failures=1))
                 for name in ("batch-a", "batch-b")]
-    first, second = train_models(requests, build, fault=FailOnce(str(tmp_path / "failed"), epoch=2, run="batch-b"))
+    first, second = train_models(requests, evidence, fault=FailOnce(str(tmp_path / "failed"), epoch=2, run="batch-b"))
     assert (tmp_path / "failed").exists()
     assert [entry["epoch"] for entry in second.history] == [0, 1, 2]
     assert [entry["attempt_start_epoch"] for entry in first.history] == [0, 0, 0]  # finished before the failure
@@ -202,16 +202,3 @@ def test_a_worker_failure_in_a_later_model_of_a_batch_resumes_it_from_s3_without
     layout = Layout(store)
     assert store.list_files(layout.checkpoints_dir("batch-a"), suffix="training_state.json")
     assert load_predictor(store, layout, "batch-b").version == second.version
-
-
-def test_ray_train_reports_are_polled_at_the_configured_interval_unless_the_user_set_one(monkeypatch):
-    from storm.training.trainer import REPORT_POLL_ENV, reports_polled_every
-
-    monkeypatch.delenv(REPORT_POLL_ENV, raising=False)
-    with reports_polled_every(0.2):
-        assert os.environ[REPORT_POLL_ENV] == "0.2"  # what fit() hands to the controller it creates
-    assert REPORT_POLL_ENV not in os.environ
-    monkeypatch.setenv(REPORT_POLL_ENV, "5")
-    with reports_polled_every(0.2):
-        assert os.environ[REPORT_POLL_ENV] == "5"
-    assert os.environ[REPORT_POLL_ENV] == "5"
