@@ -2,11 +2,13 @@
 
 Praat's pauses cut a call into voiced segments that rarely match the transcript's sentences (190, 324 and 512
 segments against 57, 113 and 179 lines on three real calls): speakers pause inside sentences and run sentences
-together. Speaking time grows with the text spoken, so the recording's voiced time is allotted to the sentences
-in order, in proportion to their length in characters; each boundary between two sentences then moves to a pause
-(a gap between segments), the nearest ones that keep the order, so a sentence is heard whole and never cut
-mid-word. Where there are fewer pauses than sentence boundaries, the pauses go to the boundaries nearest them and
-the other boundaries stay where the proportions put them, inside a segment. Pure numpy; times in seconds.
+together. Speaking time grows with the text spoken, so each sentence is expected to take the recording's voiced
+time in proportion to its length in characters. With a pause for every boundary, each sentence takes a run of
+whole segments (never cut mid-word), the runs chosen so that each sentence's time is as near its expected time as
+the pauses allow, sentence by sentence (pause_grouping): a sentence spoken slower than its length suggests does
+not push the ones after it off their pauses, as cutting at the cumulative proportions would. With fewer pauses
+than boundaries, the boundaries are cut at the proportions, and each pause moves the boundary nearest it into
+itself. Pure numpy; times in seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+MAX_SEGMENTS_PER_SENTENCE = 8  # times the call's average: a longer run of segments is never one sentence
 
 @dataclass(frozen=True)
 class SentenceAlignment:
@@ -43,7 +46,7 @@ def align_sentences(lengths: Sequence[float], segments: Sequence[tuple[float, fl
     edges = np.concatenate([[0.0], np.cumsum(ends - starts)])  # voiced time at each segment's start, then the total
     total = edges[-1]
     allotted = total * np.cumsum(weights)[:-1] / weights.sum()  # boundaries in voiced time, by length
-    boundaries, at_pause = _to_pauses(allotted, edges[1:-1])
+    boundaries, at_pause = _to_pauses(allotted, edges, total * weights / weights.sum())
     cuts = np.concatenate([[0.0], boundaries, [total]])
     return SentenceAlignment(spans=_spans(cuts, at_pause, starts, ends, edges),
                              segments=[_overlapped(edges, a, b) for a, b in zip(cuts[:-1], cuts[1:])],
@@ -59,39 +62,50 @@ def _checked(segments: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.nd
     return starts, ends
 
 
-def _to_pauses(allotted: np.ndarray, pauses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Boundaries moved to pauses (positions in voiced time) by the order-keeping matching of least total
-    movement; returns the boundaries and which of them lie in a pause."""
+def _to_pauses(allotted: np.ndarray, edges: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boundaries in voiced time and which of them lie in a pause. With a pause for every boundary, each sentence
+    takes whole segments (pause_grouping); with fewer, each pause goes to the boundary nearest it and the others
+    stay where the proportions put them."""
+    pauses = edges[1:-1]
     boundaries, at_pause = allotted.copy(), np.zeros(allotted.size, dtype=bool)
     if allotted.size == 0 or pauses.size == 0:
         return boundaries, at_pause
     if allotted.size <= pauses.size:
-        boundaries[:] = pauses[monotone_matching(allotted, pauses)]
-        at_pause[:] = True
-    else:
-        nearest = monotone_matching(pauses, allotted)
-        boundaries[nearest] = pauses
-        at_pause[nearest] = True
-    if np.any(np.diff(boundaries) < 0):  # cannot happen for an optimal matching; kept as a guard on rounding
-        return allotted.copy(), np.zeros(allotted.size, dtype=bool)
-    return boundaries, at_pause
+        return edges[pause_grouping(expected, edges)[1:-1]], np.ones(allotted.size, dtype=bool)
+    distance = np.abs(allotted[None, :] - pauses[:, None])
+    nearest = distance.argmin(axis=1)  # ascending with the pauses; two pauses may claim one boundary: the nearer wins
+    order = np.lexsort((distance[np.arange(pauses.size), nearest], nearest))
+    winners = order[np.concatenate([[True], nearest[order][1:] != nearest[order][:-1]])]
+    boundaries[nearest[winners]] = pauses[winners]
+    at_pause[nearest[winners]] = True
+    return np.maximum.accumulate(boundaries), at_pause  # no boundary passes another: none lies between a pause and
+                                                        # the boundary nearest it; the guard is for rounding
 
 
-def monotone_matching(few: np.ndarray, many: np.ndarray) -> np.ndarray:
-    """Indices into ``many`` (ascending, distinct) for each of ``few`` (ascending, len(few) <= len(many)) that
-    minimise the total |few - many[index]|: a dynamic programme over (item, candidate), O(len(few) * len(many))."""
-    count, options = few.size, many.size
-    cost = np.full((count, options), np.inf)
-    cost[0] = np.abs(few[0] - many)
-    for item in range(1, count):
-        best_before = np.concatenate([[np.inf], np.minimum.accumulate(cost[item - 1])[:-1]])
-        cost[item] = np.abs(few[item] - many) + best_before
-    chosen = np.empty(count, dtype=np.int64)
-    limit = options  # the last item may take any candidate; each earlier one, one before the next one's
-    for item in range(count - 1, -1, -1):
-        chosen[item] = int(np.argmin(cost[item, :limit]))
-        limit = chosen[item]
-    return chosen
+def pause_grouping(expected: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Edge indices 0 = k_0 < k_1 < … < k_n = m: sentence i takes segments [k_(i-1), k_i). Chosen to minimise
+    the sum over sentences of log(voiced time taken / time expected)², so one sentence spoken slower than its
+    length suggests costs that sentence alone, and the ones after it keep their own pauses (an error in position
+    never carries on down the call). A dynamic programme over (sentence, edge), a sentence taking at most
+    MAX_SEGMENTS_PER_SENTENCE times the average number of segments per sentence."""
+    count, segments = expected.size, edges.size - 1
+    band = min(segments - count + 1, max(16, MAX_SEGMENTS_PER_SENTENCE * -(-segments // count)))
+    cost = np.full((count + 1, segments + 1), np.inf)
+    cost[0, 0] = 0.0
+    taken = np.zeros((count + 1, segments + 1), dtype=np.int64)  # segments the sentence ending at k takes
+    for sentence in range(1, count + 1):
+        for size in range(1, band + 1):
+            ends = np.arange(size, segments + 1)
+            total = cost[sentence - 1, ends - size] + np.log((edges[ends] - edges[ends - size])
+                                                                / expected[sentence - 1]) ** 2
+            better = total < cost[sentence, ends]
+            cost[sentence, ends[better]] = total[better]
+            taken[sentence, ends[better]] = size
+    grouping = np.empty(count + 1, dtype=np.int64)
+    grouping[count] = segments
+    for sentence in range(count, 0, -1):
+        grouping[sentence - 1] = grouping[sentence] - taken[sentence, grouping[sentence]]
+    return grouping
 
 
 def _spans(cuts: np.ndarray, at_pause: np.ndarray, starts: np.ndarray, ends: np.ndarray,
