@@ -18,6 +18,7 @@ from storm.ingest.readers import SourceIngest
 from storm.ingest.report import IngestReport, source_counts
 from storm.ingest.sources import INGESTERS
 from storm.store import Layout, ObjectStore
+from storm.store.layout import partition
 
 PRICES = "prices"  # the quarantine source of unreadable prices files and left-out price rows
 
@@ -34,7 +35,10 @@ def stored_prices(store: ObjectStore, layout: Layout, ingest: IngestConfig) -> P
 def quarantine_prices(store: ObjectStore, layout: Layout, loaded: PricesRead, start: str, end: str,
                       report: IngestReport) -> pd.DataFrame:
     """Replace the window's prices quarantine with one record (dated ``end``) per unreadable file or file read in
-    part; returns the readable prices, or raises NoPricesError (after quarantining) when there are none."""
+    part; returns the readable prices, or raises NoPricesError (after quarantining) when there are none.
+    A window whose start or end is no YYYY-MM-DD date is refused first, before anything is written."""
+    for day in (start, end):
+        partition(day)  # the ValueError names the date
     records = [quarantine_record(_uri(store, path), PRICES, end, market_of_file(path), reason)
                for path, reason in (*loaded.rejected.items(), *loaded.rows_left_out.items())]
     report.quarantine_files += write_quarantine(store, layout, PRICES, records, start, end)
