@@ -42,7 +42,7 @@ def world_commands(world: str, data: Path, root: Path, scratch: Path) -> list[li
         return [
             ["import", "prices", str(data / "stocknet" / "prices"), "--adjust", "--start", "2014-01-01",
              "--end", "2016-04-29", *at],
-            ["import", "news", str(data / "stocknet" / "tweets.csv.gz"), "--time-column", "created_at_utc",
+            ["import", "news", str(data / "stocknet" / "tweets.csv.gz"), "--time-column", "created_at_utc", "--naive-tz", "UTC",
              "--text-column", "text", "--market-column", "ticker", "--id-column", "tweet_id", "--name", "tweets", *at],
             ["import", "calls", str(data / "maec" / "maec_sentences.csv.gz"), "--tickers", maec_tickers, *at],
         ]
