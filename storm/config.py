@@ -279,6 +279,9 @@ class ModelConfig(Section):
     # engineered features the boosted model reads (HAR vols, drawdowns, returns, beta, index weather: storm.features.
     # price_history.ENGINEERED_FEATURES). A model card without this key was published before it: daily.
     price_inputs: Literal["daily", "engineered"] = "engineered"
+    # the news encoder also reads the market-wide wire (raw/wire: storm import news --market-wide) as its own context
+    # channel beside the market's own headlines; a world without a wire gives zeros. A card without this key: false.
+    news_wire: bool = True
     # auto: call_evidence when the panel holds per-sentence call tables, else conference_evidence (log-mel slices of
     # recordings); or name one: conference_evidence, call_evidence (tables + log-mel), call_sentences (tables only)
     calls_encoder: str = "auto"

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 
-# The kinds of raw input, each in its own raw/<source>/ folder: headlines, chart images, call recordings and
-# per-sentence call tables (prices, one file per market, are apart: raw/prices/).
-SOURCES = ("news", "charts", "audio", "calls")
+# The kinds of raw input, each in its own raw/<source>/ folder: headlines, chart images, call recordings,
+# per-sentence call tables, and market-wide headlines read by every market (prices, one file per market, are apart:
+# raw/prices/).
+SOURCES = ("news", "charts", "audio", "calls", "wire")
 RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 MARKET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]{0,63}")
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 from storm.names import SOURCES
 
-__all__ = ["MODALITIES", "MODALITY_SOURCES", "SOURCES", "storm_column", "NEWS_FIELDS", "PRICE_COLUMNS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "PRODUCT_MEMBERS", "member_column", "score_column", "alert_column", "logit_column", "INPUT_STATUSES", "ScanStats", "FWD_VOL",
+__all__ = ["MODALITIES", "MODALITY_SOURCES", "SOURCES", "storm_column", "NEWS_FIELDS", "WIRE_FIELDS", "PRICE_COLUMNS", "QUARANTINE_FIELDS", "SCORE_COLUMNS", "PRODUCT_MEMBERS", "member_column", "score_column", "alert_column", "logit_column", "INPUT_STATUSES", "ScanStats", "FWD_VOL",
            "PRAAT_COLUMNS", "N_PRAAT"]
 
 MODALITIES = ("news", "prices", "calls")
 # the raw inputs each modality reads (besides raw/prices/, which every market has): a quarantined chart or recording
 # is an input of prices or calls missing
-MODALITY_SOURCES = {"news": ("news",), "prices": ("charts",), "calls": ("audio", "calls")}
+MODALITY_SOURCES = {"news": ("news", "wire"), "prices": ("charts",), "calls": ("audio", "calls")}
 
 # raw/prices/<market>.parquet
 PRICE_COLUMNS = ("date", "open", "high", "low", "close", "volume")  # date as 'YYYY-MM-DD' string
@@ -25,6 +25,9 @@ PRICE_COLUMNS = ("date", "open", "high", "low", "close", "volume")  # date as 'Y
 # one JSON object per line in raw/news/date=D/*.jsonl; "market" and "headline" required, "date" optional
 # (the partition gives it; if present it must agree), "id"/"source"/"body" optional
 NEWS_FIELDS = ("id", "market", "date", "headline", "source")
+# raw/wire/date=D/*.jsonl: the same without "market" (a market-wide line is every market's; one naming a market is
+# rejected)
+WIRE_FIELDS = ("id", "date", "headline", "source")
 
 # raw/calls/date=D/<market>-<event>.sentences.parquet: sent_idx int64, text (null: no transcript), and Praat's voice
 # report per sentence as float64, NaN where Praat wrote --undefined-- (MAEC's columns, in MAEC's order)

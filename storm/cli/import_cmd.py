@@ -68,7 +68,10 @@ def news(
                                                    "(the time column is --time-column); alone, like --time-column."),
     text_column: str = typer.Option("headline", "--text-column", help="Text column."),
     market_column: Optional[str] = typer.Option(None, "--market-column", help="Ticker column (per-market feeds)."),
-    market: Optional[str] = typer.Option(None, "--market", help="One market for a market-wide feed."),
+    market: Optional[str] = typer.Option(None, "--market", help="One market for every item (a single market's feed)."),
+    market_wide: bool = typer.Option(False, "--market-wide",
+                                     help="A feed every market reads (a wire): stored once under raw/wire, each "
+                                          "item on every market's first trading day at or after its close."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Item id column (kept with the item)."),
     close: str = typer.Option("16:00", "--close", help="Market close, local time HH:MM."),
     tz: str = typer.Option("America/New_York", "--tz", help="The market's time zone (IANA)."),
@@ -88,7 +91,8 @@ def news(
     config: Optional[Path] = ConfigOption,
     overrides: Optional[list[str]] = SetOption,
 ) -> None:
-    """Items into raw/news/date=D/<name>.jsonl, each on the first close at or after its timestamp."""
+    """Items into raw/news/date=D/<name>.jsonl (market-wide: raw/wire/date=D/<name>.jsonl, once), each on the first
+    close at or after its timestamp."""
     from storm.importing.news import NewsColumns, NewsImport, import_news
     from storm.importing.timestamps import MarketClose, check_zone
 
@@ -101,11 +105,11 @@ def news(
                                               market=market_column, id=id_column, market_name=market),
                           close=MarketClose.parse(close, tz), naive_tz=naive_tz,
                           date_only_before_close=date_only_before_close, keep=keep, max_per_day=max_per_day,
-                          start=start, end=end)
+                          start=start, end=end, market_wide=market_wide)
     except ValueError as err:
         typer.secho(str(err), fg="red", err=True)
         raise typer.Exit(2) from None
-    _run("news", lambda store, layout, dates: import_news(files, replace(spec, dates=dates), store, layout),
+    _run(spec.kind, lambda store, layout, dates: import_news(files, replace(spec, dates=dates), store, layout),
          config, overrides, root)
 
 

@@ -20,6 +20,7 @@ from storm.features.text import (TextMemo, cpu_has_native_bf16, embed_texts, emb
 
 ITEM_KEYS = {
     "news": ("market", "date", "content_hash", "source_path"),
+    "wire": ("market", "date", "content_hash", "source_path"),  # market "": every market's (storm.features.wire)
     "charts": ("market", "date", "content_hash", "source_path"),
     "audio": ("market", "date", "event", "content_hash", "source_path"),
     "calls": ("market", "date", "event", "content_hash", "source_path"),

@@ -23,9 +23,10 @@ from storm.store import Layout, ObjectStore
 from storm.store.layout import date_of
 
 # Bump when the code that computes a source's features changes meaning.
-FEATURE_VERSION = {"news": 1, "charts": 1, "audio": 2}  # audio 2: slices spread over the whole call
+FEATURE_VERSION = {"news": 1, "wire": 1, "charts": 1, "audio": 2}  # audio 2: slices spread over the whole call
 _SPEC_FIELDS = {
     "news": ("text_model", "text_dim", "max_text_tokens", "mask_market_names"),
+    "wire": ("text_model", "text_dim", "max_text_tokens"),  # market-wide headlines: no market name to mask
     "charts": ("chart_size", "chart_days"),
     "audio": ("n_mels", "call_mel_frames", "call_slices"),
 }

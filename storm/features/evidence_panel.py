@@ -38,6 +38,9 @@ class EvidencePanel:
     call_vector: np.ndarray | None = None   # float32 [C2, call_vector_dim]: each call once
     call_row: np.ndarray | None = None      # int64 [C2]: the row from which the call is evidence
     recent_calls: np.ndarray | None = None  # int64 [N, K]: calls inside the row's window, most recent first; -1 none
+    # the market-wide wire (storm.features.wire) each row reads, like text_day/text_count; None: no wire (zeros)
+    wire_day: np.ndarray | None = None      # float32 [N, text_dim]: mean of the wire headlines read that day
+    wire_count: np.ndarray | None = None    # float32 [N]: wire headlines read that day
 
     def __post_init__(self) -> None:
         if self.call_vector is None:
@@ -46,6 +49,10 @@ class EvidencePanel:
             self.call_vector = np.zeros((0, call_vector_dim(self.text_day.shape[1])), dtype=np.float32)
         if self.call_row is None:
             self.call_row = np.zeros(0, dtype=np.int64)
+        if self.wire_day is None:  # read-only zeros that take no memory: most worlds have no wire
+            self.wire_day = np.broadcast_to(np.zeros(self.text_day.shape[1:], np.float32), self.text_day.shape)
+        if self.wire_count is None:
+            self.wire_count = np.zeros(len(self.text_count), np.float32)
         if self.recent_calls is None:
             self.recent_calls = np.full((len(self.date), self.recent_conferences.shape[1]), -1, dtype=np.int64)
 
@@ -55,7 +62,8 @@ class EvidencePanel:
     def modalities_present(self) -> list[str]:
         """The modalities some row has evidence of (prices always): a world without news trains no news model."""
         calls = len(self.conference_row) > 0 or (self.call_row is not None and len(self.call_row) > 0)
-        present = {"news": bool(np.asarray(self.text_count).sum() > 0), "prices": True, "calls": calls}
+        news = bool(np.asarray(self.text_count).sum() > 0 or np.asarray(self.wire_count).sum() > 0)
+        present = {"news": news, "prices": True, "calls": calls}
         return [modality for modality in MODALITIES if present[modality]]
 
     def rows_on(self, dates) -> np.ndarray:

@@ -38,7 +38,8 @@ CALLS_PER_BATCH = 8  # a call is ~100 sentences: a batch embeds about as many as
 STREAM_BATCH_ITEMS = 1024  # featurised items the driver takes from Ray Data at a time
 CACHE_FLUSH_BYTES = 64 * 2**20  # new features held in the driver before they are merged into the cache
 IN_FLIGHT_PER_ACTOR = 2  # batches queued on an embedding actor: it starts the next while the driver stores the last
-EMBEDDED = {"news": "{n:,} new headlines", "calls": "the sentences of {n:,} new calls"}  # what the stage says it embeds
+EMBEDDED = {"news": "{n:,} new headlines", "wire": "{n:,} new market-wide headlines",
+            "calls": "the sentences of {n:,} new calls"}  # what the stage says it embeds
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def feature_shape(features: FeatureConfig, source: str) -> tuple[int, ...]:
     return {
         "calls": (call_vector_dim(features.text_dim),),
         "news": (features.text_dim,),
+        "wire": (features.text_dim,),
         "charts": (1, features.chart_size, features.chart_size),
         "audio": (features.n_mels, features.call_mel_frames),
     }[source]
@@ -124,7 +126,7 @@ def _embed_new_items(ok: ray.data.Dataset, source: str, cache: FeatureCache, cac
     resources = ray.cluster_resources()
     placement = embedding_placement(features, resources.get("GPU", 0), resources.get("CPU", 1))
     actor_class, batch_size = (
-        (HeadlineEmbedder, encoder_batch_size(features, placement.device) * NEWS_BATCHES_PER_CALL) if source == "news"
+        (HeadlineEmbedder, encoder_batch_size(features, placement.device) * NEWS_BATCHES_PER_CALL) if source != "calls"
         else (CallFeaturizer, CALLS_PER_BATCH))
     writer = CacheWriter(cache, feature_shape(features, source))
     what = EMBEDDED[source].format(n=to_embed)
@@ -147,8 +149,8 @@ def readable_items(items: pd.DataFrame, source: str, features: FeatureConfig) ->
     """The items a model can read: of a market's headlines on one date, the last ``features.max_headlines`` in
     (source_path, content_hash) order. The evidence panel keeps the last max_headlines of a trading day in the same
     order over the dates that fall on it, a subset of these; so a flood of one day costs its parsing, never its
-    embedding. Calls: every one."""
-    if source != "news" or items.empty:
+    embedding. A market-wide wire (market "") the same per date. Calls: every one."""
+    if source not in ("news", "wire") or items.empty:
         return items
     ordered = items.sort_values(["market", "date", "source_path", "content_hash"], kind="stable")
     return ordered.groupby(["market", "date"], sort=False).tail(features.max_headlines)

@@ -34,9 +34,11 @@ from storm.features.batch_features import ITEM_KEYS
 from storm.features.featurize import SourceFeatures, featurize
 from storm.features.image import PRICE_READING_CHART_ENCODERS, price_window, rendered_chart_tensor
 from storm.features.price_history import price_inputs
+from storm.features.wire import readable_wire, wire_days
 from storm.ingest import IngestReport
 from storm.ingest.dates import DateRange
 from storm.ingest.prices import PricesRead, load_prices
+from storm.ingest.sources import MARKET_WIDE_SOURCES
 from storm.ingest.window import ingest_source, quarantine_prices
 from storm.labels import label_table, market_starts
 from storm.ray_runtime import ensure_ray
@@ -150,7 +152,9 @@ def unread_sources(config: StormConfig, holds_call_tables: bool) -> dict[str, st
     calls_encoder = resolved_calls_encoder(model.calls_encoder, holds_call_tables)
     unread = {}
     if "news" not in model.modalities:
-        unread["news"] = "news is not in model.modalities"
+        unread["news"] = unread["wire"] = "news is not in model.modalities"
+    elif not model.news_wire:
+        unread["wire"] = "model.news_wire is false: the news encoder reads the market's own news only"
     if "prices" not in model.modalities:
         unread["charts"] = "prices is not in model.modalities"
     elif not _reads_pixels(config) and config.features.render_missing_charts:  # else given PNGs decide presence
@@ -179,11 +183,12 @@ def assemble_panel(window: WindowEvidence, markets: Sequence[str] | None = None)
         kept = prices["market"].isin(chosen).to_numpy()
         prices, readings = prices[kept], readings[kept]
         items = {source: SourceFeatures(items=found.items[found.items["market"].isin(chosen)], computed=found.computed)
-                 for source, found in items.items()}
+                 if source not in MARKET_WIDE_SOURCES else found for source, found in items.items()}
     caches = window.caches
     rows = panel_rows(calendars, window.start, window.end, features.window_days)
     rows["row_of_day"] = np.arange(len(rows))
     text_day, text_count = _daily_text(rows, items.get("news"), caches.get("news"), calendars, features)
+    wire_day, wire_count = _daily_wire(rows, items.get("wire"), caches.get("wire"), calendars, features)
     chart, has_chart, chart_given = _daily_charts(rows, items.get("charts"), caches.get("charts"), prices, features,
                                                   draw=_reads_pixels(config))
     conference_stats, conference_row = _conferences(rows, items.get("audio"), caches.get("audio"), calendars, features)
@@ -193,7 +198,8 @@ def assemble_panel(window: WindowEvidence, markets: Sequence[str] | None = None)
     labels = label_table(prices, config.labels).iloc[at_price_row]  # labels come in the prices' order
     panel = EvidencePanel(
         market=rows["market"].to_numpy(str), date=rows["date"].to_numpy(str), market_start=market_start,
-        text_day=text_day, text_count=text_count, price=readings[at_price_row], chart=chart,
+        text_day=text_day, text_count=text_count, wire_day=wire_day, wire_count=wire_count,
+        price=readings[at_price_row], chart=chart,
         has_chart=has_chart,
         conference_stats=conference_stats, conference_row=conference_row,
         recent_conferences=recent_conferences(conference_row, market_start, features.window_days, features.max_conferences),
@@ -280,6 +286,17 @@ def _daily_text(rows: pd.DataFrame, found: SourceFeatures | None, cache: Feature
     np.add.at(text_count, row_of_item, 1.0)
     text_day /= np.maximum(text_count, 1.0)[:, None]
     return text_day, text_count
+
+
+def _daily_wire(rows: pd.DataFrame, found: SourceFeatures | None, cache: FeatureCache | None, calendars,
+                features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The market-wide wire's mean embedding and count per row, each item on every market's own trading day
+    (storm.features.wire); (None, None) without a wire (the panel holds zeros)."""
+    if found is None or found.items.empty:
+        return None, None
+    readable = readable_wire(found.items, features.max_headlines)
+    embeddings = cache.load(readable["date"].astype(str).unique().tolist(), readable["content_hash"])
+    return wire_days(rows, readable, embeddings, calendars, features.max_headlines, features.text_dim)
 
 
 def _reads_pixels(config: StormConfig) -> bool:
@@ -391,6 +408,7 @@ def _count_missing(report: IngestReport, panel: EvidencePanel, chart_given: np.n
     conference_days[panel.conference_row] = True
     call_days = np.zeros(len(panel), dtype=bool)
     call_days[panel.call_row] = True
-    present = {"news": panel.text_count > 0, "charts": chart_given, "audio": conference_days, "calls": call_days}
+    present = {"news": panel.text_count > 0, "wire": panel.wire_count > 0, "charts": chart_given,
+               "audio": conference_days, "calls": call_days}
     for source in (s for s in present if s in report.counts):
         report.counts[source]["missing"] = int(np.sum(in_range & ~present[source]))

@@ -13,19 +13,20 @@ import numpy as np
 from storm.features.evidence_panel import EvidencePanel
 from storm.schema import FWD_VOL, storm_column
 
-WINDOW_INPUT_KEYS = ("text_days", "text_day_count", "price_days", "day_valid", "image", "audio_stats", "audio_age",
+WINDOW_INPUT_KEYS = ("text_days", "text_day_count", "wire_days", "wire_day_count", "price_days", "day_valid", "image", "audio_stats", "audio_age",
                      "audio_valid", "call_features", "call_age", "call_valid", "modality_mask")
 
 
 def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = True) -> dict[str, np.ndarray]:
     """Model inputs (WINDOW_INPUT_KEYS) for the samples ending on ``rows``; plus labels and keys if asked.
 
-    text_days [B, W, D], text_day_count [B, W], price_days [B, W, F], day_valid [B, W] (oldest day first);
+    text_days [B, W, D], text_day_count [B, W], wire_days [B, W, D], wire_day_count [B, W] (the market-wide wire
+    read on each day: storm.features.wire), price_days [B, W, F], day_valid [B, W] (oldest day first);
     image [B, 1, S, S] in [-1, 1]; audio_stats [B, K, 3 * n_mels] (each recent call's log-mel statistics,
     storm.features.audio.call_statistics), audio_age [B, K] (days / window), audio_valid [B, K];
     call_features [B, K, call_vector_dim] (per-sentence call tables pooled per call, storm.features.calls), call_age
     [B, K], call_valid [B, K]: the same for the calls read from tables (most recent first; empty slots all 0);
-    modality_mask [B, 3]: news = any headline in the window, prices = D's chart or prices, calls = any conference
+    modality_mask [B, 3]: news = any headline of the market's or of the wire in the window, prices = D's chart or prices, calls = any conference
     (recording or call table) in the window.
     """
     rows = np.asarray(rows, dtype=np.int64)
@@ -35,6 +36,7 @@ def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = T
     days = np.where(day_valid, days, rows[:, None])
     valid = day_valid.astype(np.float32)
     text_day_count = panel.text_count[days] * valid
+    wire_day_count = panel.wire_count[days] * valid
     conferences = panel.recent_conferences[rows]
     audio_valid = conferences >= 0
     safe = np.maximum(conferences, 0)
@@ -46,10 +48,12 @@ def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = T
         audio_stats = np.zeros((len(rows), conferences.shape[1], panel.conference_stats.shape[1]), dtype=np.float32)
         audio_age = np.zeros(conferences.shape)
     call_features, call_age, call_valid = _calls(panel, rows)
-    mask = np.stack([text_day_count.sum(axis=1) > 0, panel.has_chart[rows],
+    mask = np.stack([(text_day_count.sum(axis=1) > 0) | (wire_day_count.sum(axis=1) > 0), panel.has_chart[rows],
                      audio_valid.any(axis=1) | (call_valid > 0).any(axis=1)], axis=1)
     text_days, price_days = panel.text_day[days], panel.price[days]  # fresh gathers: masked in place, no copies
+    wire_days = panel.wire_day[days]
     text_days *= valid[..., None]
+    wire_days *= valid[..., None]
     price_days *= valid[..., None]
     image = panel.chart[rows].astype(np.float32)[:, None, :, :]
     image /= 127.5
@@ -57,6 +61,8 @@ def gather_windows(panel: EvidencePanel, rows: np.ndarray, with_labels: bool = T
     inputs = {
         "text_days": text_days,
         "text_day_count": text_day_count.astype(np.float32, copy=False),
+        "wire_days": wire_days,
+        "wire_day_count": wire_day_count.astype(np.float32, copy=False),
         "price_days": price_days,
         "day_valid": valid,
         "image": image,

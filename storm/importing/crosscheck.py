@@ -43,8 +43,8 @@ def last_price_days(store: ObjectStore, layout: Layout) -> dict[str, str]:
 
 def cross_check(report: ImportReport, store: ObjectStore, layout: Layout) -> list[str]:
     """Lines for the import's summary: markets with items but no prices, items after their market's last price day
-    (news, whose day files mix markets: after the last price day of every market)."""
-    if report.kind not in ("news", "calls") or not report.markets:
+    (news, whose day files mix markets, and a market-wide wire: after the last price day of every market)."""
+    if report.kind not in ("news", "calls", "wire") or not (report.markets or report.kind == "wire"):
         return []
     last_day = last_price_days(store, layout)
     lines = []
@@ -52,11 +52,11 @@ def cross_check(report: ImportReport, store: ObjectStore, layout: Layout) -> lis
     if unpriced:
         lines.append(f"{len(unpriced)} market(s) have {report.kind} but no prices, so nothing of theirs can be scored: "
                      f"{_names(unpriced)}; import their prices (storm import prices)")
-    if report.kind == "news":
+    if report.kind in ("news", "wire"):
         latest = max(last_day.values(), default=None)
         late = sorted({d for d in map(date_of, report.objects) if d is not None and latest is not None and d > latest})
         if late:
-            lines.append(f"{len(late)} news day(s) lie after the last stored price day ({latest}), so no score reads "
+            lines.append(f"{len(late)} {report.kind} day(s) lie after the last stored price day ({latest}), so no score reads "
                          f"them until prices reach them: {_names(late)}")
         return lines
     late = {}

@@ -1,4 +1,5 @@
-"""`storm import news`: a news or social feed (CSV/Parquet) into raw/news/date=D/<name>.jsonl.
+"""`storm import news`: a news or social feed (CSV/Parquet) into raw/news/date=D/<name>.jsonl, or a market-wide
+feed (``--market-wide``: a wire every market reads) once into raw/wire/date=D/<name>.jsonl, never copied per market.
 
 Each item is assigned to the first market close at or after its timestamp
 (storm.importing.timestamps), so nothing published after the bell informs that
@@ -64,6 +65,12 @@ class NewsImport:
     start: str | None = None
     end: str | None = None
     dates: DateRange = field(default_factory=DateRange.default)  # the days an item may inform (ingest.earliest_date …)
+    market_wide: bool = False                 # every market's feed: stored once under raw/wire, lines without market
+
+    @property
+    def kind(self) -> str:
+        """What the import writes: news (per market) or wire (market-wide); its manifest and quarantine say so."""
+        return "wire" if self.market_wide else "news"
 
 
 def dedup_key(text: str) -> str:
@@ -74,9 +81,13 @@ def dedup_key(text: str) -> str:
 def import_news(files: list[Path], spec: NewsImport, store: ObjectStore, layout: Layout) -> ImportReport:
     """Write the feed's items per date, replacing this import's earlier files; returns what happened."""
     columns = spec.columns
-    if (columns.market is None) == (columns.market_name is None):
-        raise ValueError("give either a market column (--market-column) or one market for a market-wide feed (--market)")
-    report = ImportReport(kind="news", name=spec.name, sources=[str(f) for f in files])
+    if spec.market_wide and (columns.market is not None or columns.market_name is not None):
+        raise ValueError("a market-wide feed (--market-wide) is every market's: give neither --market-column nor "
+                         "--market")
+    if not spec.market_wide and (columns.market is None) == (columns.market_name is None):
+        raise ValueError("give a market column (--market-column), one market for all items (--market), or "
+                         "--market-wide for a feed every market reads")
+    report = ImportReport(kind=spec.kind, name=spec.name, sources=[str(f) for f in files])
     fixed_market = report.names[columns.market_name] if columns.market_name else None
     if isinstance(fixed_market, Exception):
         raise fixed_market
@@ -94,10 +105,11 @@ def import_news(files: list[Path], spec: NewsImport, store: ObjectStore, layout:
         written = []
         for date, records in spool.streams():
             kept = _cap_per_day(_drop_repeats(records, report), spec.max_per_day, report)
-            path = layout.news_file(date, spec.name)
+            path = layout.wire_file(date, spec.name) if spec.market_wide else layout.news_file(date, spec.name)
             store.write_bytes(path, _day_file(kept, spool.scratch("day.jsonl"), report))
             written.append(path)
-    stale = sorted(set(layout.news_files(spec.name)) - set(written))
+    previous = layout.wire_files(spec.name) if spec.market_wide else layout.news_files(spec.name)
+    stale = sorted(set(previous) - set(written))
     store.delete(stale)
     _note_naive_zone(spec, report)
     report.counts["dates"] = len(written)
@@ -137,7 +149,8 @@ def _items(rows: pd.DataFrame, source: str, spec: NewsImport, fixed_market: str 
         elif keep is not None and not keep.search(item):
             report.counts["filtered_out"] += 1
         else:
-            report.markets.setdefault(market, market if fixed_market else spelled)
+            if not spec.market_wide:
+                report.markets.setdefault(market, market if fixed_market else spelled)
             yield {"date": date, "market": market, "headline": item, "id": str(item_id),
                    "published": stamp if isinstance(stamp, str) else None, "key": dedup_key(item),
                    "order": (source, int(line))}
@@ -195,7 +208,10 @@ def _time_of_day_text(value) -> str:
 
 
 def _markets(rows: pd.DataFrame, columns: NewsColumns, fixed_market: str | None, report: ImportReport) -> list:
-    """Each row's market name, or the error saying why its ticker names none (or collides with another's)."""
+    """Each row's market name, or the error saying why its ticker names none (or collides with another's); "" for
+    every row of a market-wide feed."""
+    if columns.market is None and fixed_market is None:
+        return [""] * len(rows)
     if fixed_market:
         return [fixed_market] * len(rows)
     return [report.names[ticker] for ticker in rows[columns.market].astype("string").fillna("").str.strip()]
@@ -247,8 +263,11 @@ def _day_file(records: Iterable[dict], scratch: Path, report: ImportReport) -> b
 
 
 def _public(record: dict) -> dict:
-    """What raw/news holds of an item (storm.schema.NEWS_FIELDS and its publication time)."""
+    """What raw/news holds of an item (storm.schema.NEWS_FIELDS and its publication time); raw/wire the same without
+    a market (WIRE_FIELDS)."""
     item = {"market": record["market"], "date": record["date"], "headline": record["headline"]}
+    if not record["market"]:
+        del item["market"]
     if record["id"]:
         item["id"] = record["id"]
     if record["published"]:

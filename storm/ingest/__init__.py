@@ -14,6 +14,7 @@ _OWNERS = {
     "RejectedInput": "storm.ingest.errors",
     "read_quarantine": "storm.ingest.quarantine", "SourceIngest": "storm.ingest.readers",
     "ingest_audio": "storm.ingest.readers", "ingest_charts": "storm.ingest.readers", "ingest_news": "storm.ingest.readers",
+    "ingest_wire": "storm.ingest.readers",
     "ingest_call_tables": "storm.ingest.calls", "INGESTERS": "storm.ingest.sources", "run_ingest": "storm.ingest.run",
 }
 __all__ = sorted(_OWNERS)

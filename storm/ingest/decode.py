@@ -127,22 +127,47 @@ def _valid_market(market: str, path: str) -> str:
 
 def parse_news_line(line: bytes, partition_date: str, cfg: IngestConfig) -> dict[str, Any]:
     """One JSONL line -> {market, date, headline}, checked against the raw news contract."""
-    item = bounded_json(line, cfg)
-    if not isinstance(item, dict):
-        raise RejectedInput(f"a news line must be a JSON object, got {type(item).__name__}")
+    item = _headline_object(line, "news", cfg)
     market = _required_text(item, "market")
     try:
         check_market(market)
     except ValueError as err:
         raise RejectedInput(f"bad market name: {err}") from None
+    headline = _headline(item, cfg)
+    return {"market": market, "date": _partition_date(item, partition_date), "headline": headline}
+
+
+def parse_wire_line(line: bytes, partition_date: str, cfg: IngestConfig) -> dict[str, Any]:
+    """One market-wide JSONL line -> {market: "", date, headline}: the news contract without a market (every market
+    reads it); a line naming a market belongs to raw/news and is rejected, never broadcast to every market."""
+    item = _headline_object(line, "market-wide", cfg)
+    if "market" in item:
+        raise RejectedInput("a market-wide line names no market (this one has 'market'; per-market items belong in "
+                            "raw/news: storm import news --market-column)")
+    headline = _headline(item, cfg)
+    return {"market": "", "date": _partition_date(item, partition_date), "headline": headline}
+
+
+def _headline_object(line: bytes, kind: str, cfg: IngestConfig) -> dict[str, Any]:
+    item = bounded_json(line, cfg)
+    if not isinstance(item, dict):
+        raise RejectedInput(f"a {kind} line must be a JSON object, got {type(item).__name__}")
+    return item
+
+
+def _headline(item: dict[str, Any], cfg: IngestConfig) -> str:
     headline = _required_text(item, "headline")
     if len(headline) > cfg.max_headline_chars:
         raise RejectedInput(
             f"headline has {len(headline)} characters, over ingest.max_headline_chars={cfg.max_headline_chars}"
         )
+    return headline
+
+
+def _partition_date(item: dict[str, Any], partition_date: str) -> str:
     if "date" in item and item["date"] != partition_date:
         raise RejectedInput(f"date {str(item['date'])[:40]!r} disagrees with its partition date={partition_date}")
-    return {"market": market, "date": partition_date, "headline": headline}
+    return partition_date
 
 
 def bounded_json(line: bytes, cfg: IngestConfig) -> Any:

@@ -1,4 +1,4 @@
-"""Ray Data readers for raw news, charts and audio over a date range, local or S3.
+"""Ray Data readers for raw news, market-wide news (wire), charts and audio over a date range, local or S3.
 
 The listing comes first. Only keys of exactly ``<raw folder>/date=YYYY-MM-DD/<file>``
 are read as data, dated by that match; any other key under the raw folder, and
@@ -35,14 +35,17 @@ from storm.store.layout import AUDIO_SUFFIXES, date_of, partition, raw_key_date
 
 OK_COLUMNS = {
     "news": ("market", "date", "headline", "source_path", "content_hash"),
+    "wire": ("market", "date", "headline", "source_path", "content_hash"),  # market "": every market's
     "charts": ("market", "date", "source_path", "content_hash", "pixels"),
     "audio": ("market", "date", "event", "source_path", "content_hash", "waveform"),
 }
 _ARROW_TYPES = {"pixels": pa.list_(pa.list_(pa.uint8())), "waveform": pa.list_(pa.list_(pa.float32()))}
 _NO_PIXELS = np.zeros((0, 0), dtype=np.uint8)  # placeholder in rejected rows; dropped with them
 _NO_WAVEFORM = np.zeros((0, 0), dtype=np.float32)
-_BATCH_ROWS = {"news": 16, "charts": 16, "audio": 2}  # a batch holds its files' bytes: few recordings at a time
-_SUFFIXES = {"news": (".jsonl",), "charts": tuple(decode.IMAGE_FORMATS), "audio": AUDIO_SUFFIXES}
+_BATCH_ROWS = {"news": 16, "wire": 16, "charts": 16, "audio": 2}  # a batch holds its files' bytes: few recordings at a time
+_SUFFIXES = {"news": (".jsonl",), "wire": (".jsonl",), "charts": tuple(decode.IMAGE_FORMATS), "audio": AUDIO_SUFFIXES}
+# the line parser of each headline source: the same bounds, the wire's lines without a market
+_LINE_PARSERS = {"news": decode.parse_news_line, "wire": decode.parse_wire_line}
 # Bad lines of one news file recorded one by one; beyond this they are counted in one more record. (A module
 # constant, not an ingest setting: the ingest section is part of every run's fingerprint.)
 MAX_REJECTS_PER_FILE = 100
@@ -85,6 +88,14 @@ def ingest_news(store: ObjectStore, layout: Layout, start: str, end: str, cfg: I
     """
     return _ingest(store, layout, "news", start, end, cfg,
                    partial(_decode_news_batch, cfg=cfg, prefix=_uri_prefix(store)))
+
+
+def ingest_wire(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
+                features: FeatureConfig | None = None, known: frozenset[str] = frozenset()) -> SourceIngest:
+    """Market-wide headlines (raw/wire), one row per good line with market "" (every market reads it): the news
+    reader's bounds, quarantine and key rules, each line parsed by decode.parse_wire_line."""
+    return _ingest(store, layout, "wire", start, end, cfg,
+                   partial(_decode_news_batch, cfg=cfg, prefix=_uri_prefix(store), source="wire"))
 
 
 def ingest_charts(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
@@ -323,20 +334,21 @@ def _reason_of(path: str, decode_item: Callable[[], object]) -> str:
         return f"{name}: decoder failed ({describe(err)})"
 
 
-def _decode_news_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str) -> pa.Table:
+def _decode_news_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str, source: str = "news") -> pa.Table:
     rows = []
     for payload, path in zip(batch["bytes"], batch["path"]):
-        rows.extend(_news_rows(payload, str(path), _date_of_key(path), cfg, prefix))
+        rows.extend(_news_rows(payload, str(path), _date_of_key(path), cfg, prefix, source=source))
     # All-string schema even when a batch held only blank lines, so empty blocks never turn columns null.
-    return _string_table(rows, dict.fromkeys((*QUARANTINE_FIELDS, *OK_COLUMNS["news"])))
+    return _string_table(rows, dict.fromkeys((*QUARANTINE_FIELDS, *OK_COLUMNS[source])))
 
 
 def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str,
-               max_rejects: int = MAX_REJECTS_PER_FILE) -> list[dict]:
-    """One row per non-blank line; an unusable file gives one quarantine row for the whole file."""
-    whole = _reason_of(path, lambda: (decode.suffix_of(path, _SUFFIXES["news"]), decode.check_size(len(payload), cfg)))
+               max_rejects: int = MAX_REJECTS_PER_FILE, source: str = "news") -> list[dict]:
+    """One row per non-blank line of a headline file (``source`` news or wire); an unusable file gives one
+    quarantine row for the whole file."""
+    whole = _reason_of(path, lambda: (decode.suffix_of(path, _SUFFIXES[source]), decode.check_size(len(payload), cfg)))
     if whole:
-        return [{**quarantine_record(prefix + path, "news", date, None, whole),
+        return [{**quarantine_record(prefix + path, source, date, None, whole),
                  "headline": "", "content_hash": decode.content_hash(payload)}]
     name = path.rsplit("/", 1)[-1]
     rows, rejects = [], 0
@@ -344,19 +356,20 @@ def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: 
         line = line.rstrip(b"\r")
         if not line.strip():
             continue
-        row = {**quarantine_record(prefix + path, "news", date, None, ""), "headline": "",
+        row = {**quarantine_record(prefix + path, source, date, None, ""), "headline": "",
                "content_hash": decode.content_hash(line)}
         try:
-            row.update(decode.parse_news_line(line, date, cfg))
+            row.update(_LINE_PARSERS[source](line, date, cfg))
         except Exception as err:  # noqa: BLE001 - one bad line is that line's reason, never the file's or the night's
             rejects += 1
             if rejects > max_rejects:
                 continue  # counted in the file's summary record below
             why = err.reason if isinstance(err, RejectedInput) else f"decoder failed ({describe(err)})"
-            row.update(market=decode.market_hint(line, cfg), reason=f"{name} line {number}: {why}")
+            row.update(market=decode.market_hint(line, cfg) if source == "news" else None,
+                       reason=f"{name} line {number}: {why}")
         rows.append(row)
     if rejects > max_rejects:  # a flood of bad lines is one more record, not one row per line
-        rows.append({**quarantine_record(prefix + path, "news", date, None,
+        rows.append({**quarantine_record(prefix + path, source, date, None,
                                          f"{name}: {rejects - max_rejects} more bad line(s) beyond the first "
                                          f"{max_rejects}, not recorded one by one"),
                      "headline": "", "content_hash": decode.content_hash(payload)})

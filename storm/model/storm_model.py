@@ -2,7 +2,7 @@
 
 Batch contract (docs/INTERFACES.md "Model"): windows of past evidence from storm.features.windows —
 ``modality_mask`` [B, 3] float in MODALITIES order, plus each built encoder's ``input_keys`` (text_days,
-text_day_count, price_days, day_valid, image, audio_stats, audio_age, audio_valid).
+text_day_count, wire_days, wire_day_count, price_days, day_valid, image, audio_stats, audio_age, audio_valid).
 Inputs of missing or disabled modalities are never read into the result.
 """
 
@@ -168,7 +168,8 @@ def build_model(model: ModelConfig, features: FeatureConfig, horizons: list[int]
     common = {"hidden_dim": model.hidden_dim, "dropout": model.dropout}
     encoders: dict[str, nn.Module] = {}
     if "news" in model.modalities:
-        encoders["news"] = create_encoder("news", model.news_encoder, text_dim=features.text_dim, **common)
+        encoders["news"] = create_encoder("news", model.news_encoder, {"wire": model.news_wire},
+                                          text_dim=features.text_dim, **common)
     if "prices" in model.modalities:
         encoders["prices"] = create_encoder("prices", model.prices_encoder,
                                             {"model_name": model.chart_backbone,

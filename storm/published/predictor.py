@@ -120,8 +120,9 @@ def load_predictor(store: ObjectStore, layout: Layout, run: str, device: torch.d
 
 def card_model_settings(card: dict) -> dict:
     """The card's model section, with the defaults of settings added since: a card without ``price_inputs`` was
-    published when the prices encoder read the daily readings only."""
-    return {"price_inputs": "daily", **card["model"]}
+    published when the prices encoder read the daily readings only, one without ``news_wire`` before the news
+    encoder read a market-wide wire."""
+    return {"price_inputs": "daily", "news_wire": False, **card["model"]}
 
 
 def predictor_from_published(published: PublishedModel, device: torch.device | None = None) -> Predictor:

@@ -4,6 +4,7 @@ Jobs ask this module for paths; nobody else builds them from strings.
 
     raw/prices/<market>.parquet
     raw/news/date=YYYY-MM-DD/<name>.jsonl
+    raw/wire/date=YYYY-MM-DD/<name>.jsonl    market-wide headlines, stored once, read by every market
     raw/charts/date=YYYY-MM-DD/<market>.<png|jpg|jpeg>
     raw/audio/date=YYYY-MM-DD/<market>-<event>.<wav|mp3|flac|ogg|m4a|aac>
     raw/calls/date=YYYY-MM-DD/<market>-<event>.sentences.parquet   a call's per-sentence text + Praat features
@@ -114,6 +115,10 @@ class Layout:
     def news_file(self, date: str, name: str = "headlines") -> str:
         return self.store.path("raw", "news", partition(date), f"{_check_file_name(name)}.jsonl")
 
+    def wire_file(self, date: str, name: str) -> str:
+        """A market-wide feed's day: lines without a market, read by every market (storm import news --market-wide)."""
+        return self.store.path("raw", "wire", partition(date), f"{_check_file_name(name)}.jsonl")
+
     def chart(self, date: str, market: str) -> str:
         return self.store.path("raw", "charts", partition(date), f"{check_market(market)}.png")
 
@@ -184,6 +189,10 @@ class Layout:
     def news_files(self, name: str) -> list[str]:
         """Every raw/news/date=D/<name>.jsonl in the store (one import's files)."""
         return self.store.list_files(self.raw_dir("news"), suffix=f"/{_check_file_name(name)}.jsonl")
+
+    def wire_files(self, name: str) -> list[str]:
+        """Every raw/wire/date=D/<name>.jsonl in the store (one market-wide import's files)."""
+        return self.store.list_files(self.raw_dir("wire"), suffix=f"/{_check_file_name(name)}.jsonl")
 
     # derived
     def features_dir(self, source: str, spec: str) -> str:

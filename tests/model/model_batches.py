@@ -34,11 +34,14 @@ def make_batch(features: FeatureConfig, masks: list[list[float]], seed: int = 0)
     mask = torch.tensor(masks, dtype=torch.float32)
     day_count = torch.randint(0, 4, (size, window), generator=generator).float() * mask[:, :1]
     day_count[:, -1] = torch.where(mask[:, 0] > 0, torch.clamp(day_count[:, -1], min=1.0), 0.0)
+    wire_count = torch.randint(0, 3, (size, window), generator=generator).float() * mask[:, :1]
     audio_valid = (torch.rand(size, slots, generator=generator) > 0.3).float() * mask[:, 2:3]
     audio_valid[:, 0] = mask[:, 2]
     return {
         "text_days": torch.randn(size, window, features.text_dim, generator=generator) * (day_count > 0)[..., None],
         "text_day_count": day_count,
+        "wire_days": torch.randn(size, window, features.text_dim, generator=generator) * (wire_count > 0)[..., None],
+        "wire_day_count": wire_count,
         "price_days": torch.randn(size, window, N_PRICE_FEATURES, generator=generator),
         "day_valid": torch.ones(size, window),
         "image": torch.randn(size, 1, features.chart_size, features.chart_size, generator=generator),

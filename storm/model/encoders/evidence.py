@@ -59,24 +59,34 @@ class DailyTextEvidenceEncoder(nn.Module):
 
     A day's reading is linear in its headlines' embeddings, so the mean over a day's headlines and over
     days is the mean of per-headline readings: what the press said, weighted by how much it said.
+    With ``wire``, the market-wide wire (headlines every market reads: wire_days, wire_day_count) is a context
+    channel of its own, with its own readings and decayed means, concatenated before the projection; a window
+    without wire headlines adds zeros there (its means and mass are 0), so the market's own news reads as without it.
     """
 
-    input_keys = ("text_days", "text_day_count", "day_valid")
-
     def __init__(self, text_dim: int, hidden_dim: int, dropout: float = 0.1, readings: int = 8,
-                 half_lives: Sequence[float] = TEXT_HALF_LIVES) -> None:
+                 half_lives: Sequence[float] = TEXT_HALF_LIVES, wire: bool = False) -> None:
         super().__init__()
+        self.input_keys = ("text_days", "text_day_count", "day_valid") + (("wire_days", "wire_day_count") if wire else ())
         self.input_scale = math.sqrt(text_dim)  # unit-length embeddings: each coordinate ~ 1/sqrt(dim)
         self.read = nn.Sequential(nn.Dropout(dropout), nn.Linear(text_dim, readings))
+        self.read_wire = nn.Sequential(nn.Dropout(dropout), nn.Linear(text_dim, readings)) if wire else None
         self.means = DecayedMeans(half_lives)
-        self.project = nn.Sequential(nn.Linear(len(half_lives) * (readings + 1), hidden_dim), nn.GELU())
+        channels = 2 if wire else 1
+        self.project = nn.Sequential(nn.Linear(channels * len(half_lives) * (readings + 1), hidden_dim), nn.GELU())
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
         valid = inputs["day_valid"].float()
-        count = inputs["text_day_count"].float() * valid
-        readings = self.read(inputs["text_days"].float() * self.input_scale)
-        means, mass = self.means(readings, count, window_age(valid))
-        return self.project(torch.cat([means, mass], dim=1))
+        age = window_age(valid)
+        parts = list(self._channel(self.read, inputs["text_days"], inputs["text_day_count"], valid, age))
+        if self.read_wire is not None:
+            parts += self._channel(self.read_wire, inputs["wire_days"], inputs["wire_day_count"], valid, age)
+        return self.project(torch.cat(parts, dim=1))
+
+    def _channel(self, read: nn.Module, days: Tensor, count: Tensor, valid: Tensor, age: Tensor) -> tuple[Tensor, Tensor]:
+        """(decayed means of the day readings [B, L * readings], log1p headline mass [B, L]) of one channel."""
+        readings = read(days.float() * self.input_scale)
+        return self.means(readings, count.float() * valid, age)
 
 
 class PriceEvidence(nn.Module):
