@@ -7,9 +7,11 @@ import math
 import pandas as pd
 
 from storm.console import probability, signed
-from storm.explain.table import BASELINE_NOTE
+from storm.explain.table import BASELINE_NOTE, OTHER_ITEMS_KEY
 from storm.schema import MODALITIES
 
+CALIBRATED_NOTE = ("probabilities shown are the calibrated map of the raw logit beside them (the calibration fitted "
+                   "on validation days), not its logistic")
 CHANGED_ITEMS_SHOWN = 3  # per modality: the kept items whose effect moved most since the previous day
 
 
@@ -43,6 +45,7 @@ def breakdown_lines(rows: pd.DataFrame, score_row=None) -> list[str]:
         lines.append(("inside the neural member (fused)" if shipped else
                       "the neural member (fused) has weight 0 in this score; for reference")
                      + f": its own calibrated score {probability(first.score)} (logit {first.score_logit:+.2f})")
+    lines.append(CALIBRATED_NOTE)
     lines.append(f"{BASELINE_NOTE}: {probability(first.baseline)} (logit {first.baseline_logit:+.2f})")
     lines += _evidence_weight_lines(first)
     lines.append("contributions (exact Shapley values over the modalities; they add up to score - baseline):")
@@ -56,7 +59,8 @@ def breakdown_lines(rows: pd.DataFrame, score_row=None) -> list[str]:
                      f"{signed(row.contribution):>9}   (logit {row.contribution_logit:+.3f})"))
     lines.append(f"  {'sum':<7} {signed(modalities['contribution'].sum()):>9} = {probability(first.score)} - "
                  f"{probability(first.baseline)}   (logit {modalities['contribution_logit'].sum():+.3f})")
-    lines.append("items that moved it (effect = score - score without that item, in logit and probability):")
+    lines.append("items that moved it (Shapley values within each modality, against the market's calm prices and "
+                 "without each headline or call; they add up to the modality's contribution):")
     for modality in MODALITIES:
         items = rows[(rows["kind"] == "item") & (rows["modality"] == modality)].sort_values("rank")
         if items.empty:
@@ -118,6 +122,7 @@ def change_lines(today: pd.DataFrame, previous: pd.DataFrame, previous_date: str
         lines.append(f"  {modality:<7} logit {a:+.3f} -> {b:+.3f} ({b - a:+.3f})")
     now_items = today[today["kind"] == "item"].assign(_key=lambda t: _key(t))
     before_items = previous[previous["kind"] == "item"].assign(_key=lambda t: _key(t))
+    now_items, before_items = (items[items["_key"] != OTHER_ITEMS_KEY] for items in (now_items, before_items))
     for modality in MODALITIES:
         mine_now = now_items[now_items["modality"] == modality]
         mine_before = before_items[before_items["modality"] == modality]

@@ -1,7 +1,9 @@
 """The stored explanations table (scores/date=D/explanations.parquet) and what is read off it (pure pandas).
 
 One row per (market, horizon) and modality (kind "modality": its Shapley value) and per kept item
-(kind "item": the headline, price reading or call and its occlusion effect). Every row repeats the
+(kind "item": the headline, price reading or call and its Shapley value within the modality, storm.explain.items;
+the items left out are summed into one "other items" row, so a modality's item rows add up to its own row). Every
+row repeats the
 score and the baseline it explains, in logit (the model's raw storm logit) and in calibrated probability.
 A stacked model (storm.desk.product) adds one row per member (kind "member": its exact Shapley value in the
 published score, with the published score and baseline); its modality and item rows then explain the neural
@@ -22,7 +24,8 @@ EXPLANATION_COLUMNS = (
     "contribution_logit", "contribution", "score_logit", "score", "baseline_logit", "baseline", "evidence_weight",
     "model_version",
 )
-ITEMS_KEPT = 8  # per market, horizon and modality: the largest effects either way
+ITEMS_KEPT = 8  # per market, horizon and modality: the largest effects either way (the rest summed in one row)
+OTHER_ITEMS_KEY = "other items"
 NO_EFFECT = 1e-9  # in logit: an item whose removal moves the score less than this did not move it
 BASELINE_NOTE = "baseline: the score with every modality masked (the model's learned 'nothing present' input)"
 
@@ -54,6 +57,13 @@ def sample_rows(explanation: Explanation, sample: int, items_kept: int = ITEMS_K
                              "item_key": item.key, "item_date": item.date, "item_value": float(item.value),
                              "contribution_logit": float(explanation.item_logit[i, h_index]),
                              "contribution": float(explanation.item[i, h_index])})
+            rest = [i for i in moved if i not in set(kept)]
+            if rest:
+                rows.append({**totals, "kind": "item", "modality": modality, "rank": len(kept) + 1,
+                             "item": f"the other {len(rest)} {modality} items", "item_key": OTHER_ITEMS_KEY,
+                             "item_date": "", "item_value": float("nan"),
+                             "contribution_logit": float(explanation.item_logit[rest, h_index].sum()),
+                             "contribution": float(explanation.item[rest, h_index].sum())})
     return rows
 
 

@@ -38,6 +38,9 @@ class EvidencePanel:
     call_vector: np.ndarray | None = None   # float32 [C2, call_vector_dim]: each call once
     call_row: np.ndarray | None = None      # int64 [C2]: the row from which the call is evidence
     recent_calls: np.ndarray | None = None  # int64 [N, K]: calls inside the row's window, most recent first; -1 none
+    # the calm reference of each row's window (storm.features.calm_reference), for explanations; NaN on rows before
+    # the panel's first scored day; None: not computed (assemble_panel(with_calm_reference=False))
+    price_calm: np.ndarray | None = None    # float32 [N, F], the columns of ``price``
     # the market-wide wire (storm.features.wire) each row reads, like text_day/text_count; None: no wire (zeros)
     wire_day: np.ndarray | None = None      # float32 [N, text_dim]: mean of the wire headlines read that day
     wire_count: np.ndarray | None = None    # float32 [N]: wire headlines read that day

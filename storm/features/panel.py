@@ -32,6 +32,7 @@ from storm.features.calls import (RECORDING_READING_CALL_ENCODERS, TABLE_READING
 from storm.features.evidence_panel import EvidencePanel, recent_conferences
 from storm.features.batch_features import ITEM_KEYS
 from storm.features.featurize import SourceFeatures, featurize
+from storm.features.calm_reference import calm_reference
 from storm.features.image import PRICE_READING_CHART_ENCODERS, price_window, rendered_chart_tensor
 from storm.features.price_history import price_inputs
 from storm.features.wire import readable_wire, wire_days
@@ -169,10 +170,12 @@ def unread_sources(config: StormConfig, holds_call_tables: bool) -> dict[str, st
     return unread if holds_call_tables else {source: why for source, why in unread.items() if source != "calls"}
 
 
-def assemble_panel(window: WindowEvidence, markets: Sequence[str] | None = None) -> tuple[EvidencePanel, np.ndarray]:
+def assemble_panel(window: WindowEvidence, markets: Sequence[str] | None = None,
+                   with_calm_reference: bool = False) -> tuple[EvidencePanel, np.ndarray]:
     """(the panel of ``markets``, default all, and which of its rows had a given chart) from ingested evidence.
 
-    Loads from the feature cache only the features these markets' rows place.
+    Loads from the feature cache only the features these markets' rows place. ``with_calm_reference``: also each scored
+    row's calm price reference (``price_calm``, what explanations measure price readings against).
     """
     config, features = window.config, window.config.features
     calendars, prices, items = window.calendars, window.prices, window.items
@@ -209,7 +212,19 @@ def assemble_panel(window: WindowEvidence, markets: Sequence[str] | None = None)
         fwd_log_vol=labels[FWD_VOL].to_numpy(np.float32), horizons=list(config.labels.horizons),
         window_days=features.window_days,
     )
+    if with_calm_reference:
+        panel.price_calm = _calm_references(panel, readings, prices, at_price_row, window.start)
     return panel, chart_given
+
+
+def _calm_references(panel: EvidencePanel, readings: np.ndarray, prices: pd.DataFrame, at_price_row: np.ndarray,
+                     start: str) -> np.ndarray:
+    """[N, F]: each scored row's window's calm reference, from its market's whole price history; NaN before ``start``."""
+    scored = np.flatnonzero(panel.date >= start)
+    window_start = np.maximum(panel.market_start[scored], scored - (panel.window_days - 1))
+    calm = np.full((len(panel), readings.shape[1]), np.nan, dtype=np.float32)
+    calm[scored] = calm_reference(readings, prices["market"].to_numpy(), at_price_row[window_start])
+    return calm
 
 
 def _enough_history(prices: pd.DataFrame, min_days: int) -> tuple[pd.DataFrame, dict[str, str]]:

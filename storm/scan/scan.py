@@ -25,6 +25,7 @@ from storm.config import StormConfig
 from storm.console import SILENT, StageReporter
 from storm.explain.attribution import explain_batch
 from storm.explain.headlines import HeadlineBook, read_headline_book, read_news_lines
+from storm.explain.sources import item_sources
 from storm.explain.table import contributions_by_horizon, explanations_table, sample_rows
 from storm.features.evidence_panel import EvidencePanel
 from storm.features.panel import WindowEvidence, assemble_panel, ingest_window
@@ -82,22 +83,11 @@ class ScoringActor:
 
     def _explained(self, panel: EvidencePanel, rows, windows: dict, headlines: HeadlineBook | None) -> dict:
         """contribution_<m>_<h>d columns and, per sample, its explanation rows."""
-        window_headlines = headlines.for_windows(panel, rows) if headlines is not None else None
-        explanation = explain_batch(self.predictor, windows, window_headlines, call_labels=_call_labels(panel, rows))
+        explanation = explain_batch(self.predictor, windows, item_sources(panel, rows, headlines))
         per_sample = np.empty(len(rows), dtype=object)  # each sample's explanation rows, a list of dicts
         for i in range(len(rows)):
             per_sample[i] = sample_rows(explanation, i)
         return {**contributions_by_horizon(explanation), "explanation": per_sample}
-
-
-def _call_labels(panel: EvidencePanel, rows) -> list[list[str]]:
-    """Each call slot of each window named by the day it became evidence (slots most recent first, as gathered)."""
-    labels = []
-    for row in np.asarray(rows, dtype=np.int64):
-        conferences = panel.recent_conferences[row]
-        labels.append([f"conference call of {panel.date[panel.conference_row[c]]}" if c >= 0 else ""
-                       for c in conferences])
-    return labels
 
 
 def _resolved(value):
@@ -260,7 +250,7 @@ def _predict(window: WindowEvidence, dates: list[str], scorer: _Scorer, config: 
         news = read_news_lines(window.store, window.layout, window.read_from, dates[-1], config.ingest)
     parts, in_flight = [], []
     for markets in market_batches(window.markets, config.scan.market_batch):
-        panel, _ = assemble_panel(window, markets)
+        panel, _ = assemble_panel(window, markets, with_calm_reference=explain)
         headlines = None
         if explain:
             headlines = read_headline_book(window.store, window.layout, panel, window.calendars,

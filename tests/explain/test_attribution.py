@@ -10,7 +10,8 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from storm.explain.attribution import WindowHeadlines, explain_windows
+from storm.explain.attribution import ItemSources, WindowHeadlines, explain_windows
+from storm.explain.items import NEWS_REFERENCE_LABEL
 from storm.explain.shapley import COALITIONS, shapley_values
 from storm.model import FUSIONS, build_model
 from storm.published.calibration import Calibration
@@ -103,7 +104,7 @@ def stress_direction(model, batch) -> np.ndarray:
 
 
 @pytest.mark.parametrize("fusion", sorted(FUSIONS))
-def test_a_planted_stressful_headline_raises_the_score_ranks_first_and_its_removal_restores_the_score(fusion):
+def test_a_planted_stressful_headline_raises_the_score_ranks_first_and_the_headlines_add_up_to_news(fusion):
     model, features = random_model(fusion, seed=7)
     rng = np.random.default_rng(0)
     calm_days = [[unit(rng.normal(size=features.text_dim)) for _ in range(rng.integers(1, 4))]
@@ -114,48 +115,34 @@ def test_a_planted_stressful_headline_raises_the_score_ranks_first_and_its_remov
     planted_days[-1].append(stress)
     planted, planted_headlines = window_of_headlines(features, planted_days)
 
-    before = explain_windows(model, CALIBRATION, calm, calm_headlines)
-    after = explain_windows(model, CALIBRATION, planted, planted_headlines)
+    before = explain_windows(model, CALIBRATION, calm, ItemSources(headlines=calm_headlines))
+    after = explain_windows(model, CALIBRATION, planted, ItemSources(headlines=planted_headlines))
     assert after.score_logit[0, -1] > before.score_logit[0, -1] + 1e-3
     text_items = [i for i, item in enumerate(after.items) if item.modality == "news"]
-    ranked = sorted(text_items, key=lambda i: -after.item_logit[i, -1])
-    planted_index = len(planted_headlines.sample) - 1
-    assert ranked[0] == planted_index
-    # its stated effect is exactly what removing it does: the score falls back to the calm day's
-    assert np.allclose(after.score_logit[0] - after.item_logit[planted_index], before.score_logit[0], atol=1e-5)
-    assert np.allclose(after.score[0] - after.item[planted_index], before.score[0], atol=1e-6)
+    headline_items = [i for i in text_items if after.items[i].label != NEWS_REFERENCE_LABEL]
+    assert len(headline_items) == len(planted_headlines.sample)  # every headline is an item (the wire is not)
+    ranked = sorted(headline_items, key=lambda i: -after.item_logit[i, -1])
+    assert after.items[ranked[0]].label == planted_headlines.headline[-1]
+    # Shapley within news: the headlines share out exactly the news modality's contribution
+    assert np.abs(after.item_logit[text_items].sum(axis=0) - after.modality_logit[0, 0]).max() < 1e-5
+    assert np.abs(after.item[text_items].sum(axis=0) - after.modality[0, 0]).max() < 1e-6  # day means recomputed in float32
 
 
-def without_call(window: dict, explanation, item, keys: tuple[str, str, str]) -> None:
-    """Take the item's call out of a one-window batch: its slot's (valid, age, values) zeroed, calls masked if none left."""
-    slot = [it for it in explanation.items if it.sample == item.sample and it.modality == "calls"].index(item)
-    occupied = torch.nonzero(window[keys[0]][0]).flatten()
-    for key in keys:
-        window[key][0, occupied[slot]] = 0.0
-    window["modality_mask"][0, 2] = float(window[keys[0]].sum() > 0)
-
-
-def test_price_and_call_effects_are_the_score_change_when_that_reading_or_call_is_taken_out():
+def test_a_lone_call_carries_its_modalitys_whole_contribution_and_two_calls_share_it():
     model, features = random_model("gated", seed=11)
     batch = make_batch(features, [[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]], seed=5)
+    batch["audio_valid"][0] = torch.tensor([1.0, 0.0])  # one call in the first window, two in the second
+    batch["audio_valid"][1] = torch.tensor([1.0, 1.0])
+    batch["audio_age"] = torch.tensor([[0.1, 0.0], [0.2, 0.5]])
     explanation = explain_windows(model, CALIBRATION, batch)
-    with torch.no_grad():
-        for index, item in enumerate(explanation.items):
-            if item.modality == "news":
-                continue
-            changed = {key: value[item.sample:item.sample + 1].clone() for key, value in batch.items()}
-            if item.modality == "prices":
-                column = [it.label for it in explanation.items if it.sample == item.sample
-                          and it.modality == "prices"].index(item.label)
-                changed["price_days"][..., column] = 0.0
-            else:
-                without_call(changed, explanation, item, ("audio_valid", "audio_age", "audio_stats"))
-            expected = explanation.score_logit[item.sample] - model(changed).storm_logits[0].numpy()
-            assert np.allclose(explanation.item_logit[index], expected, atol=1e-5), item
+    for sample, n_calls in ((0, 1), (1, 2)):
+        calls = [i for i, item in enumerate(explanation.items) if item.sample == sample and item.modality == "calls"]
+        assert len(calls) == n_calls
+        assert np.abs(explanation.item_logit[calls].sum(axis=0) - explanation.modality_logit[sample, 2]).max() < 1e-6
     assert {item.modality for item in explanation.items} == {"prices", "calls"}  # no headlines given: no text items
 
 
-def test_a_call_read_from_its_table_is_an_item_whose_removal_moves_the_score_by_its_effect():
+def test_a_call_read_from_its_table_is_named_by_its_date_and_shares_out_the_calls_contribution():
     from storm.features.calls import call_vector_dim
 
     torch.manual_seed(4)
@@ -167,13 +154,12 @@ def test_a_call_read_from_its_table_is_an_item_whose_removal_moves_the_score_by_
     batch["call_age"] = batch.pop("audio_age")
     batch["call_features"] = torch.randn(2, features.max_conferences, call_vector_dim(features.text_dim),
                                          generator=generator) * batch["call_valid"][..., None]
-    explanation = explain_windows(model, CALIBRATION, batch)
+    dates = [["2024-03-01", "2024-02-01"], ["2024-03-04", "2024-01-10"]]
+    explanation = explain_windows(model, CALIBRATION, batch, ItemSources(call_dates={"call_valid": dates}))
     calls = [(index, item) for index, item in enumerate(explanation.items) if item.modality == "calls"]
     assert len(calls) == int(batch["call_valid"].sum())
-    with torch.no_grad():
-        for index, item in calls:
-            changed = {key: value[item.sample:item.sample + 1].clone() for key, value in batch.items()}
-            without_call(changed, explanation, item, ("call_valid", "call_age", "call_features"))
-            expected = explanation.score_logit[item.sample] - model(changed).storm_logits[0].numpy()
-            assert np.allclose(explanation.item_logit[index], expected, atol=1e-5), item
-            assert item.label.startswith("call ") and "recording" not in item.label
+    for index, item in calls:
+        assert item.label == item.key == f"call of {item.date}" and item.date in dates[item.sample]
+    for sample in (0, 1):
+        mine = [index for index, item in calls if item.sample == sample]
+        assert np.abs(explanation.item_logit[mine].sum(axis=0) - explanation.modality_logit[sample, 2]).max() < 1e-6

@@ -152,28 +152,18 @@ def test_scan_prints_each_alerts_driver_and_explain_prints_the_breakdown_and_the
     assert f"{market} 5d: driven by" in printed, printed
 
 
-def test_removing_the_top_headline_from_the_news_moves_the_score_by_its_stated_effect(trained_world):
+def test_each_modalitys_stored_items_add_up_to_its_contribution_and_prices_name_their_calm(trained_world):
     config, world, store = trained_world
-    layout = Layout(store)
     outcome = scan(config, publish=False)
     explained = outcome.explanations[world.end]
-    top = explained[(explained.kind == "item") & (explained.modality == "news") & (explained.horizon == 20)]
-    assert len(top), "no headline moved any score"
-    top = top.loc[top.contribution_logit.abs().idxmax()]
-    assert abs(top.contribution_logit) > 1e-6  # a real effect to reproduce, not a zero
-    before = outcome.scores[world.end].set_index(["market", "horizon"]).loc[(top.market, 20), "score"]
-    news = [p for p in store.list_files(layout.raw_dir("news"), ".jsonl") if f"date={top.item_date}" in p]
-    originals = {path: store.read_text(path) for path in news}
-    try:
-        for path, text in originals.items():
-            kept = [line for line in text.splitlines()
-                    if not (json.loads(line)["market"] == top.market and json.loads(line)["headline"] == top["item"])]
-            store.write_text(path, "\n".join(kept) + "\n")
-        after = scan(config, publish=False).scores[world.end].set_index(["market", "horizon"]).loc[(top.market, 20), "score"]
-    finally:
-        for path, text in originals.items():
-            store.write_text(path, text)
-    assert abs((before - after) - top.contribution) < 1e-5
+    keys = ["market", "horizon", "modality"]
+    items = explained[explained.kind == "item"].groupby(keys)["contribution_logit"].sum()
+    modalities = explained[explained.kind == "modality"].set_index(keys)["contribution_logit"]
+    assert len(items) and (items - modalities.loc[items.index]).abs().max() < 1e-5  # kept items + "the other n"
+    prices = explained[(explained.kind == "item") & (explained.modality == "prices")]
+    assert (prices.item_key == "calm reference").any()  # what the model reads from each market's usual prices
+    dated = prices[~prices.item_key.isin(["calm reference", "other items"])]
+    assert (dated.item_date.str.len() == 10).all()  # each reading names the day that drove it
 
 
 def test_mp3_and_flac_conferences_are_decoded_and_scored_like_wav(trained_world):
