@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 from rich.console import Console
 
-from storm.cli.scan_cmd import alerts_table, scan_summary, scores_table
+from storm.cli.scan_cmd import alerts_table, scores_table
+from storm.scan.night_report import scan_summary
 from storm.schema import SCORE_COLUMNS
 
 THRESHOLDS = {5: 0.4, 20: 0.5}

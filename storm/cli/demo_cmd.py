@@ -92,7 +92,8 @@ def register(app: typer.Typer) -> None:
         console.rule("[bold]done")
         for (name, began), (_, finished) in zip(marks, marks[1:]):
             console.print(f"{name:>24}: {finished - began:7.1f} s")
-        console.print(f"object store: {store.uri}   report: {evaluation.report_path}", soft_wrap=True)
+        console.print(f"object store: {store.uri}   report: {evaluation.report_path}   page: "
+                      f"{evaluation.content['html']}", soft_wrap=True)
         raise typer.Exit(code)
 
 

@@ -37,7 +37,8 @@ from storm.metrics.stored import write_scan_stats
 from storm.desk.product import ProductModel
 from storm.scan.coherence import check_horizon_order
 from storm.scan.product_scores import with_product
-from storm.scan.score_store import write_day_explanations, write_day_scores
+from storm.scan.night_report import night_html, scan_summary
+from storm.scan.score_store import write_day_explanations, write_day_report, write_day_scores
 from storm.scan.scores import input_counts, scores_table
 from storm.schema import MODALITIES, MODALITY_SOURCES, ScanStats
 from storm.store import Layout, ObjectStore, open_store
@@ -55,6 +56,7 @@ class ScanOutcome:
     publish_error: Exception | None = None   # set when the push failed after retries; scores are stored
     score_paths: dict[str, str] = field(default_factory=dict)
     explanations: dict[str, pd.DataFrame] = field(default_factory=dict)  # date -> stored explanations (if explained)
+    report_paths: dict[str, str] = field(default_factory=dict)  # date -> the night's page (storm.scan.night_report)
 
 
 class ScoringActor:
@@ -174,6 +176,9 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
         if explain:  # the lease is ours now: write_day_scores refused otherwise
             outcome.explanations[date] = explanations_table(day["explanation"], day["market"], day["date"], version)
             write_day_explanations(store, layout, date, outcome.explanations[date], version, namespace)
+        summary = scan_summary(table, date, tuple(missing), version)
+        page = night_html(date, table, outcome.explanations.get(date), summary)
+        outcome.report_paths[date] = write_day_report(store, layout, date, page, version, namespace)
         stats = ScanStats(
             date=date,
             duration_seconds=round(elapsed_per_date, 3),

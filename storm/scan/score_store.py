@@ -135,6 +135,15 @@ def write_day_explanations(store: ObjectStore, layout: Layout, date: str, table:
     return path
 
 
+def write_day_report(store: ObjectStore, layout: Layout, date: str, html: str, model_version: str,
+                     candidate: str | None = None) -> str:
+    """Store the night's page (storm.scan.night_report) beside the date's scores, under the same lease as they are;
+    returns its path."""
+    path = layout.night_report(date, candidate)
+    _write_under_lease(store, layout, date, candidate, model_version, path, html.encode("utf-8"))
+    return path
+
+
 def _require_conditional_writes(store: ObjectStore, layout: Layout, date: str, version: str) -> None:
     if not store.honours_conditional_writes(layout.exclusive_write_probe(uuid.uuid4().hex)):
         raise ExclusiveWritesUnsupported(date, version, store.uri)

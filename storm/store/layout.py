@@ -21,7 +21,9 @@ Jobs ask this module for paths; nobody else builds them from strings.
     scores/date=D/scan_stats.json            the scan's ScanStats, for republishing metrics
     scores/date=D/lease.json                 which model version owns the date's scores (storm.scan.score_store)
     scores/date=D/explanations.parquet       what drove each score: modality Shapley values and items (storm.explain)
-    candidates/<run>/scores/date=D/…         the same three files for a candidate run's scan, apart from production
+    scores/date=D/report.html                the night's page: alerts, drivers, every score (storm.scan.night_report)
+    candidates/<run>/scores/date=D/…         the same files for a candidate run's scan, apart from production
+    metrics/storm-metrics.prom               the scan's Prometheus exposition, on a local store (metrics.textfile)
     quarantine/date=D/<stage>-<source>.jsonl
     raw/imports/<kind>-<name>.json           storm import: what one import wrote, from where (vendor tickers kept)
     quarantine/imports/<kind>-<name>.jsonl   storm import: rejected rows with file, line and reason
@@ -254,6 +256,14 @@ class Layout:
     def explanations(self, date: str, candidate: str | None = None) -> str:
         """What drove each of the date's scores (storm.explain.table), written with them under the same lease."""
         return posixpath.join(self.scores_dir(candidate), partition(date), "explanations.parquet")
+
+    def night_report(self, date: str, candidate: str | None = None) -> str:
+        """The night's page of alerts, drivers and scores (HTML), written with the scores under the same lease."""
+        return posixpath.join(self.scores_dir(candidate), partition(date), "report.html")
+
+    def metrics_textfile(self) -> str:
+        """Where the scan writes its exposition when metrics.textfile names no path (storm.metrics.publish)."""
+        return self.store.path("metrics", "storm-metrics.prom")
 
     def exclusive_write_probe(self, token: str) -> str:
         """A throwaway object probing that the store honours exclusive creates (listings skip '.tmp-' names)."""

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from html_tables import PageReader
 from servers import free_port, prometheus_query, prometheus_server, pushgateway_server, wait_until
 from storm.cli import app
 from storm.config import load_config
@@ -21,6 +22,7 @@ from storm.explain.table import EXPLANATION_COLUMNS
 from storm.metrics import contract
 from storm.scan import scan
 from storm.scan.coherence import check_horizon_order
+from storm.scan.night_report import night_html, scan_summary
 from storm.scan.scan import scores_in_driver
 from storm.scan.score_store import ScoresOwnedByOtherVersion
 from storm.schema import SCORE_COLUMNS
@@ -145,7 +147,7 @@ def test_scan_prints_each_alerts_driver_and_explain_prints_the_breakdown_and_the
     forced = outcome.scores[days[-1]].assign(alert=lambda t: t.market == market)
     monkeypatch.setattr("storm.scan.scan", lambda *a, **k: type(outcome)(
         dates=[days[-1]], scores={days[-1]: forced}, stats=outcome.stats, model_version=outcome.model_version,
-        score_paths=outcome.score_paths, explanations=outcome.explanations))
+        score_paths=outcome.score_paths, explanations=outcome.explanations, report_paths=outcome.report_paths))
     console = Console(width=100, record=True, color_system=None)
     assert run_scan(config, None, None, publish=False, console=console) == 0
     printed = console.export_text()
@@ -392,3 +394,24 @@ def test_escape_sequences_stored_in_an_explanation_never_reach_the_terminal(trai
     text = console.export_text()
     assert "\x1b" not in text and "\x07" not in text
     assert "RED [/nope]" in text  # the text itself is kept, markup characters included
+
+
+def test_the_nights_page_is_stored_beside_the_scores_and_lists_the_top_alerts_with_their_drivers(trained_world):
+    config, world, store = trained_world
+    layout = Layout(store)
+    outcome = scan(config, publish=False)
+    date, scores = world.end, outcome.scores[world.end]
+    assert outcome.report_paths[date] == layout.night_report(date)
+    stored = store.read_text(layout.night_report(date))
+    page = PageReader(stored)
+    summary = scan_summary(scores, date, outcome.stats[date].markets_missing, outcome.model_version)
+    assert summary in "".join(page.text)
+    assert sorted({row[0] for row in page.tables["scores-table"][1:]}) == sorted(world.markets)
+    scan(config, publish=False)
+    assert store.read_text(layout.night_report(date)) == stored  # a rerun writes the same page
+    # two markets on alert, with the scan's own explanations: listed highest first, each with what drove it
+    peaks = scores.groupby("market")["score"].max().sort_values(ascending=False)
+    forced = scores.assign(alert=scores["market"].isin(peaks.index[:2]))
+    page = PageReader(night_html(date, forced, outcome.explanations[date], summary))
+    assert list(dict.fromkeys(row[0] for row in page.tables["alerts-table"][1:])) == list(peaks.index[:2])
+    assert all(f"{market} 5d: driven by" in "".join(page.text) for market in peaks.index[:2])
