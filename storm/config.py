@@ -402,7 +402,9 @@ class MetricsConfig(Section):
     pushgateway_username: str | None = None
     pushgateway_password: SecretStr | None = None
     job_name: str = "storm_nightly_scan"
-    textfile: str = "storm-metrics.prom"
+    # where the scan writes its exposition (node_exporter's textfile collector or `storm metrics serve` read it);
+    # None: metrics/storm-metrics.prom under a local store's root, ./storm-metrics.prom beside an S3 store
+    textfile: str | None = None
     push_retries: int = Field(3, ge=0)
     push_backoff_seconds: float = Field(1.0, ge=0)
     serve_port: int = Field(9109, ge=1, le=65535)

@@ -23,14 +23,14 @@ def register(app: typer.Typer) -> None:
         overrides: Optional[list[str]] = SetOption,
     ) -> None:
         """Publish scores/date=D (and its scan stats) to the textfile and the Pushgateway, with retries."""
-        from storm.metrics import PushFailed, publish, registry_from_stored_scores
+        from storm.metrics import PushFailed, publish, registry_from_stored_scores, with_textfile
         from storm.store import Layout, open_store
 
         effective = build_config(config, overrides)
         store = open_store(effective.storage)
         try:
             registry = registry_from_stored_scores(store, Layout(store), date)
-            result = publish(registry, effective.metrics, date=date)
+            result = publish(registry, with_textfile(effective.metrics, Layout(store)), date=date)
         except (FileNotFoundError, ValueError, PushFailed) as err:
             typer.secho(str(err), fg="red", err=True)
             raise typer.Exit(1) from None
@@ -46,10 +46,12 @@ def register(app: typer.Typer) -> None:
         overrides: Optional[list[str]] = SetOption,
     ) -> None:
         """Serve metrics.textfile on http://HOST:PORT/metrics until interrupted."""
+        from storm.metrics import with_textfile
         from storm.metrics.serve import serve_textfile
+        from storm.store import Layout, open_store
 
         effective = build_config(config, overrides, **{"metrics.serve_port": port})
-        metrics = effective.metrics
+        metrics = with_textfile(effective.metrics, Layout(open_store(effective.storage)))
         typer.echo(f"serving {metrics.textfile} on http://{host}:{metrics.serve_port}/metrics")
         try:
             serve_textfile(metrics.textfile, metrics.serve_port, host)

@@ -9,7 +9,8 @@ scan when the push fails.
 A candidate run's scan publishes under its own grouping key {job, candidate}
 (every pushed series then carries candidate="<run>", apart from production)
 and to its own textfile, named so that a textfile collector reading *.prom
-does not pick it up beside production's.
+does not pick it up beside production's. Unless metrics.textfile names a path, the textfile lands under a local
+store's root (metrics/storm-metrics.prom, the layout's), not in whatever folder the scan ran from.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from prometheus_client.exposition import basic_auth_handler, default_handler
 from storm.config import MetricsConfig
 from storm.names import check_run_name
 from storm.redact import redact
+from storm.store import Layout
 
 PUSH_TIMEOUT_SECONDS = 10.0
+REMOTE_STORE_TEXTFILE = "storm-metrics.prom"  # metrics.textfile unset beside an S3 store: the current folder
 
 
 class PushFailed(RuntimeError):
@@ -66,8 +69,21 @@ def grouping_key(candidate: str | None = None) -> dict[str, str]:
     return {} if candidate is None else {"candidate": check_run_name(candidate, "candidate run")}
 
 
+def with_textfile(metrics: MetricsConfig, layout: Layout) -> MetricsConfig:
+    """``metrics`` with its textfile settled: metrics.textfile when it names a path, else the store's own
+    (Layout.metrics_textfile) on a local store. An S3 store's object is no file node_exporter or `storm metrics
+    serve` could read, so beside one it is REMOTE_STORE_TEXTFILE in the current folder."""
+    if metrics.textfile:
+        return metrics
+    textfile = layout.metrics_textfile() if layout.store.is_local else REMOTE_STORE_TEXTFILE
+    return metrics.model_copy(update={"textfile": textfile})
+
+
 def textfile_for(metrics: MetricsConfig, candidate: str | None = None) -> str:
     """metrics.textfile for production; beside it, <stem>.candidate-<run>.txt for a candidate run."""
+    if not metrics.textfile:
+        raise ValueError("metrics.textfile names no path: settle it with storm.metrics.publish.with_textfile(metrics, "
+                         "layout) (the store's own) before publishing")
     if candidate is None:
         return metrics.textfile
     path = Path(metrics.textfile)

@@ -126,7 +126,7 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
     A date's scores belong to the model version that first wrote them (a lease); another version is refused
     (ScoresOwnedByOtherVersion) unless `force`. `candidate` scans the run into its own namespace and metrics group.
     """
-    from storm.metrics import PushFailed, build_registry, publish as publish_metrics
+    from storm.metrics import PushFailed, build_registry, publish as publish_metrics, with_textfile
 
     ensure_ray(config.ray)
     store = open_store(config.storage)
@@ -196,7 +196,8 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
                       "members": ",".join(product.used_members()) if product is not None else "fused"}
         registry = build_registry(outcome.scores[last], outcome.stats[last], model_info, thresholds)
         try:
-            outcome.published = publish_metrics(registry, config.metrics, date=last, candidate=namespace)
+            outcome.published = publish_metrics(registry, with_textfile(config.metrics, layout), date=last,
+                                                candidate=namespace)
         except PushFailed as err:
             outcome.publish_error = err
     return outcome

@@ -14,7 +14,7 @@ from metrics_samples import SCAN_DATE, make_scores, make_stats
 from servers import free_port
 from storm.cli import app
 from storm.config import MetricsConfig, StorageConfig
-from storm.metrics import PushFailed, build_registry, publish, write_scan_stats
+from storm.metrics import PushFailed, build_registry, publish, with_textfile, write_scan_stats
 from storm.metrics import contract
 from storm.store import Layout, open_store
 
@@ -36,6 +36,35 @@ def test_without_pushgateway_publish_writes_only_the_textfile(tmp_path, scores, 
     assert result.pushed is False and result.attempts == 0
     text = (tmp_path / "out" / "storm.prom").read_text()
     assert 'storm_alert_score{horizon="20",market="SPX"} 0.8' in text
+
+
+def test_metrics_push_without_a_textfile_path_writes_under_the_stores_root_not_the_current_folder(tmp_path,
+                                                                                                    monkeypatch):
+    storage = StorageConfig(root=str(tmp_path / "store"))
+    store = open_store(storage)
+    layout = Layout(store)
+    store.write_table(layout.scores(SCAN_DATE), make_scores(SCAN_DATE))
+    write_scan_stats(store, layout, make_stats(SCAN_DATE))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = CliRunner().invoke(app, ["metrics", "push", "--date", SCAN_DATE, "--set", f"storage.root={storage.root}"])
+    assert result.exit_code == 0, result.output
+    textfile = tmp_path / "store" / "metrics" / "storm-metrics.prom"
+    assert 'storm_alert_score{horizon="20",market="SPX"} 0.8' in textfile.read_text()
+    assert str(textfile) in result.output.replace("\n", "") and not list((tmp_path / "elsewhere").iterdir())
+
+
+def test_a_textfile_path_given_is_kept_and_an_s3_store_keeps_the_current_folder(tmp_path, s3_storage):
+    local = Layout(open_store(StorageConfig(root=str(tmp_path / "store"))))
+    given = MetricsConfig(textfile=str(tmp_path / "mine.prom"))
+    assert with_textfile(given, local) == given
+    assert with_textfile(MetricsConfig(), local).textfile == local.metrics_textfile()
+    assert with_textfile(MetricsConfig(), Layout(open_store(s3_storage))).textfile == "storm-metrics.prom"
+
+
+def test_publishing_with_no_textfile_settled_is_refused_saying_how_to_settle_it(scores, stats):
+    with pytest.raises(ValueError, match="with_textfile"):
+        publish(build_registry(scores, stats, {}), MetricsConfig())
 
 
 def test_push_lands_in_the_job_group_of_the_pushgateway(metrics_config, pushgateway, scores, stats):
