@@ -141,6 +141,7 @@ EXPECTED_COUNTS = {
     "charts": {"ok": 2, "quarantined": len(BAD_CHARTS), "missing": 4},
     "audio": {"ok": 2, "quarantined": len(BAD_AUDIO), "missing": 4},
     "calls": {"ok": 0, "quarantined": 0, "missing": 6},  # no per-sentence call tables in this world
+    "wire": {"ok": 0, "quarantined": 0, "missing": 6},  # no market-wide feed in this world
 }
 
 
