@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
@@ -11,6 +11,10 @@ from rich.table import Table
 
 from storm.cli.common import ConfigOption, SetOption, build_config, start_ray
 from storm.console import StageReporter, shown_epoch
+
+if TYPE_CHECKING:  # the command imports the evaluation and the model only when it runs (storm --help stays quick)
+    from storm.evaluation.product import PublishedProduct
+    from storm.published.calibration import Calibration
 
 
 def register(app: typer.Typer) -> None:
@@ -63,7 +67,7 @@ def run_training(settings, progress: StageReporter, fresh: bool = False):
         raise typer.Exit(2) from None
 
 
-def product_table(product) -> Table:
+def product_table(product: PublishedProduct) -> Table:
     """Per horizon what ships: the stack (its weights) or one member alone, and the validation gain behind it."""
     table = Table(title="published score (stack chosen on the validation dates)")
     for name in ("horizon", "ships", "weights", "gain vs best member [95%]"):
@@ -96,7 +100,7 @@ def history_table(history: list[dict], best_epoch: int) -> Table:
     return table
 
 
-def calibration_table(calibration) -> Table:
+def calibration_table(calibration: Calibration) -> Table:
     table = Table(title=f"calibration ({calibration.method}, false-alarm rate ≤ {calibration.false_alarm_rate:g})")
     for name in ("horizon", "slope", "intercept", "threshold", "val. false alarms"):
         table.add_column(name, justify="right")

@@ -25,12 +25,14 @@ import pandas as pd
 from arch import arch_model
 from threadpoolctl import threadpool_limits
 
+from storm.config import StormConfig
 from storm.desk.boosted import BoostedSettings, fit_boosted
 from storm.desk.garch import GARCH_SCALE, MIN_GARCH_RETURNS
 from storm.desk.members import (LOGIT_FEATURES, LogisticFit, Standardisation, garch_column,  # noqa: F401
                                 log_return, logit_readings, trailing_log_volatility)  # (log_return etc. re-exported)
 from storm.evaluation.metrics import alert_column, logit_column, score_column
 from storm.evaluation.report import ScoredModel
+from storm.features.evidence_panel import EvidencePanel
 from storm.features.price_history import drawdown_from_peak
 from storm.features.text_measures import TEXT_MEASURES
 from storm.labels import TRADING_DAYS_PER_YEAR
@@ -38,6 +40,7 @@ from storm.schema import FWD_VOL, storm_column
 from storm.published.calibration import (  # the model's own calibration and alert rule: a fair comparison
     calibration_prior, fit_calibration, threshold_for_false_alarm_rate)
 from storm.splits import DateSplit
+from storm.store import Layout, ObjectStore
 
 GARCH_WORKERS = 2
 TRUTH_FRAGILITY, TRUTH_STORM_PROBABILITY = "fragility", "storm_probability"  # keys of truth_models' tables
@@ -224,7 +227,7 @@ def boosted_model(features: pd.DataFrame, labels: pd.DataFrame, split: DateSplit
     return model
 
 
-def evidence_activity(panel, measures: pd.DataFrame | None = None) -> pd.DataFrame:
+def evidence_activity(panel: EvidencePanel, measures: pd.DataFrame | None = None) -> pd.DataFrame:
     """market, date and how much was said: decayed log1p item counts (5/20 days), today's count against the
     60-day mean, and whether/when a call was heard. What a quant reads from a feed before reading a word.
 
@@ -263,7 +266,8 @@ def evidence_features(activity: pd.DataFrame) -> tuple[str, ...]:
     return EVIDENCE_ACTIVITY_FEATURES + tuple(m for m in TEXT_MEASURES if m in activity.columns)
 
 
-def headline_measures(config, panel, prices: pd.DataFrame, store, layout) -> pd.DataFrame | None:
+def headline_measures(config: StormConfig, panel: EvidencePanel, prices: pd.DataFrame, store: ObjectStore,
+                      layout: Layout) -> pd.DataFrame | None:
     """The text measures of the panel's days from its placed headlines (raw lines, cached embeddings: as the
     explanations read them) and the dictionary at evaluation.lm_dictionary; None for a panel without news.
     The I/O around storm.features.text_measures."""

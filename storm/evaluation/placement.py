@@ -13,6 +13,7 @@ import pandas as pd
 
 from storm.labels import storm_episode_ids
 from storm.schema import storm_column
+from storm.splits import DateSplit
 
 WARMUP_FLOOR = 0.2  # a first fold trained on less than a fifth of the history learns little
 WARMUP_STEP = 0.05
@@ -28,7 +29,7 @@ def episode_starts(labels: pd.DataFrame, horizon: int, dates: set[str] | None = 
     return ordered.loc[first, "date"].astype(str)
 
 
-def fold_storms(labels: pd.DataFrame, split, horizons: list[int]) -> dict:
+def fold_storms(labels: pd.DataFrame, split: DateSplit, horizons: list[int]) -> dict:
     """{part: {horizon: episodes}} for a split's train, validation and test dates."""
     return {part: {str(h): int(len(episode_starts(labels, h, set(getattr(split, part))))) for h in horizons}
             for part in ("train", "validation", "test")}

@@ -14,6 +14,7 @@ import pandas as pd
 from storm.evaluation.metrics import alert_column, by_fold_and_market, logit_column, score_column
 from storm.features.windows import WINDOW_INPUT_KEYS as MODEL_INPUT_KEYS
 from storm.labels import storm_episode_ids
+from storm.published.predictor import Predictor
 from storm.schema import FWD_VOL, MODALITIES, storm_column
 
 MultiPredictFn = Callable[[dict[str, np.ndarray]], Mapping[str, Mapping[str, np.ndarray]]]
@@ -35,7 +36,7 @@ def batch_predictions(batch: Mapping[str, np.ndarray], outputs: Mapping[str, np.
 PREDICTION_BATCH_ROWS = 256  # windows scored at once by evaluate and by storm train's product
 
 
-def plain_scorer(name: str, predictor):
+def plain_scorer(name: str, predictor: Predictor):
     """A collect_predictions scorer: the predictor's own outputs, with logits, under ``name``."""
     return lambda inputs: {name: predictor.predict(inputs, with_logits=True)}
 

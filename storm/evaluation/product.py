@@ -23,6 +23,7 @@ from storm.desk.boosted import BoostedSettings
 from storm.desk.members import fit_desk_members
 from storm.desk.product import ProductModel
 from storm.evaluation.predictions import PREDICTION_BATCH_ROWS, collect_predictions, plain_scorer
+from storm.features.panel import IngestedEvidence
 from storm.features.windows import batches_of_rows
 from storm.store import Layout, ObjectStore
 
@@ -33,6 +34,7 @@ from storm.evaluation.metrics import alert_column, logit_column, score_column
 from storm.evaluation.report import ScoredModel
 from storm.evaluation.stack import StackSettings, fit_stack, shipped_alone
 from storm.schema import storm_column
+from storm.splits import DateSplit
 from storm.published.calibration import Calibration, CalibrationPrior, calibration_prior, fit_calibration
 
 PRODUCT = "storm"
@@ -44,7 +46,7 @@ def is_candidate(model: ScoredModel) -> bool:
     return model.validation is not None and model.name in (*DESK_MEMBERS, NEURAL)
 
 
-def stacked_product(folds: list[tuple[object, list[ScoredModel]]], labels: pd.DataFrame, horizons: list[int],
+def stacked_product(folds: list[tuple[DateSplit, list[ScoredModel]]], labels: pd.DataFrame, horizons: list[int],
                     false_alarm_rate: float, prior_episodes: float,
                     settings: StackSettings | None = None) -> list[tuple[ScoredModel, dict]]:
     """For each fold (split, its scored models), the stacked product's ScoredModel and a summary of what shipped per
@@ -165,7 +167,7 @@ class PublishedProduct:
     notes: list[str]
 
 
-def publish_product(config: StormConfig, evidence, store: ObjectStore, settings: StackSettings | None = None,
+def publish_product(config: StormConfig, evidence: IngestedEvidence, store: ObjectStore, settings: StackSettings | None = None,
                     progress: StageReporter = SILENT) -> PublishedProduct:
     """Fit the desk's members on the run's published split, stack them with its neural model on the split's
     validation rows (the same rule as every evaluated fold: storm.evaluation.stack), and publish the result as a new

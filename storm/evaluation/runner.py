@@ -34,6 +34,7 @@ from storm.explain.attribution import explain_batch
 from storm.explain.table import contributions_by_horizon
 from storm.features.price_history import quant_price_features
 from storm.published.artifacts import read_model
+from storm.features.evidence_panel import EvidencePanel
 from storm.features.panel import IngestedEvidence, ingested_evidence
 from storm.ingest.window import stored_prices
 from storm.published.predictor import Predictor, predictor_from_published
@@ -204,7 +205,7 @@ def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectSto
                        truth=truth, drawdowns=forward_drawdowns(prices, horizons))
 
 
-def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, trained: dict[str, "TrainedModel"],
+def _evaluate_fold(config: StormConfig, context: EvaluationContext, split: DateSplit, trained: dict[str, "TrainedModel"],
                    progress: StageReporter = SILENT, earlier: list | None = None) -> FoldOutcome:
     """Score the fold's trained models (``trained``: variant name -> model) and its baselines on its test block
     (``earlier``: the folds before it, whose validation blocks calibrate a baseline where this one holds no storm)."""
@@ -244,7 +245,7 @@ def _evaluate_fold(config: StormConfig, context: EvaluationContext, split, train
                        masked={variant.modality: tables[variant.name] for variant in ablations})
 
 
-def validation_predictions(panel, split, trained: dict[str, "TrainedModel"], horizons: list[int],
+def validation_predictions(panel: EvidencePanel, split: DateSplit, trained: dict[str, "TrainedModel"], horizons: list[int],
                            progress: StageReporter = SILENT) -> dict[str, pd.DataFrame]:
     """Each trained variant's predictions on the fold's validation rows: the out-of-training scores a stack of
     candidates is fitted on (storm.evaluation.product)."""
@@ -268,7 +269,7 @@ def single_modalities(config: StormConfig) -> list[str]:
     return list(chosen)
 
 
-def baseline_models(config: StormConfig, references: References, split, keys: pd.DataFrame,
+def baseline_models(config: StormConfig, references: References, split: DateSplit, keys: pd.DataFrame,
                     calibration: BaselineCalibration | None = None) -> list[ScoredModel]:
     """Price baselines fitted on the fold's past (and the truths, synthetic only) on exactly the rows in `keys`,
     calibrated like the model (``calibration``: the prior's strength and the earlier folds' validation dates)."""
@@ -403,7 +404,7 @@ def _report(config: StormConfig, run: str, outcomes: list[FoldOutcome], fused: p
     )
 
 
-def _periods(split) -> dict:
+def _periods(split: DateSplit) -> dict:
     def period(dates: list[str]) -> dict:
         return {"start": dates[0], "end": dates[-1], "n_dates": len(dates)} if dates else {"n_dates": 0}
 

@@ -33,6 +33,7 @@ from storm.features.windows import gather_windows
 from storm.ingest import read_prices
 from storm.ingest.window import no_prices, stored_prices
 from storm.ray_runtime import ensure_ray
+from storm.metrics.publish import PublishResult
 from storm.metrics.stored import write_scan_stats
 from storm.desk.product import ProductModel
 from storm.scan.coherence import check_horizon_order
@@ -42,7 +43,7 @@ from storm.scan.score_store import write_day_explanations, write_day_report, wri
 from storm.scan.scores import input_counts, scores_table
 from storm.schema import MODALITIES, MODALITY_SOURCES, ScanStats
 from storm.store import Layout, ObjectStore, open_store
-from storm.published.artifacts import read_model
+from storm.published.artifacts import PublishedModel, read_model
 from storm.published.predictor import card_model_settings, predictor_from_published
 
 
@@ -52,7 +53,7 @@ class ScanOutcome:
     scores: dict[str, pd.DataFrame]          # date -> stored scores table
     stats: dict[str, ScanStats]
     model_version: str
-    published: object | None = None          # what the metrics publisher returned for the last date
+    published: PublishResult | None = None   # what the metrics publisher returned for the last date
     publish_error: Exception | None = None   # set when the push failed after retries; scores are stored
     score_paths: dict[str, str] = field(default_factory=dict)
     explanations: dict[str, pd.DataFrame] = field(default_factory=dict)  # date -> stored explanations (if explained)
@@ -66,7 +67,7 @@ class ScoringActor:
     panel at a time, so what it holds does not grow with the universe.
     """
 
-    def __init__(self, published, explain: bool = False):
+    def __init__(self, published: PublishedModel | ray.ObjectRef, explain: bool = False):
         """`published` may be an object-store reference (ray.put once by the scan)."""
         self.predictor = predictor_from_published(_resolved(published))
         self.explain = explain
@@ -212,7 +213,7 @@ class _Scorer:
     """The scan's ScoringActor: a Ray actor, or the object itself in this process (``scan.scoring``, see
     ScanConfig). Batches handed to an actor are scored while the driver assembles the next one."""
 
-    def __init__(self, published, explain: bool, config: StormConfig):
+    def __init__(self, published: PublishedModel, explain: bool, config: StormConfig):
         self.local = ScoringActor(published, explain) if scores_in_driver(config) else None
         self.actor = None
         if self.local is None:

@@ -29,6 +29,7 @@ import torch
 import torch.distributed as dist
 
 from storm.config import StormConfig
+from storm.features.evidence_panel import EvidencePanel
 from storm.features.windows import batches_of_rows
 from storm.model import build_model, load_anchor_weights, load_encoder_weights
 from storm.training.checkpoint import (BatchCheckpoint, CheckpointContents, TrainingState, read_batch_checkpoint_dir,
@@ -87,7 +88,7 @@ def job_finished(state: TrainingState, train) -> bool:
     return state.epochs_done >= train.epochs or state.epochs_without_improvement >= train.early_stopping_patience
 
 
-def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: CheckpointContents | None, fault,
+def _train_job(panel: EvidencePanel, config: StormConfig, job: dict[str, Any], resumed: CheckpointContents | None, fault,
                report: Callable[[dict[str, Any], CheckpointContents], None],
                anchor_weights: dict | None = None) -> CheckpointContents:
     """One model's epochs, from scratch or from ``resumed``; returns its last checkpoint contents.
@@ -153,7 +154,7 @@ def _train_job(panel, config: StormConfig, job: dict[str, Any], resumed: Checkpo
     return contents
 
 
-def weighted_batches(panel, epoch: EpochRows, batch_size: int):
+def weighted_batches(panel: EvidencePanel, epoch: EpochRows, batch_size: int):
     """Windows of the epoch's rows in order, each batch with its rows' loss weights."""
     for offset, batch in zip(range(0, len(epoch.rows), batch_size), batches_of_rows(panel, epoch.rows, batch_size)):
         batch[SAMPLE_WEIGHT] = epoch.weights[offset:offset + batch_size]
