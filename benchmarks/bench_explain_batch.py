@@ -42,6 +42,7 @@ def synthetic_batch(features, batch: int, seed: int):
     call_valid[:, :2] = 1.0
     inputs = {
         "text_days": text_days, "text_day_count": count,
+        "wire_days": np.zeros_like(text_days), "wire_day_count": np.zeros_like(count),  # no market-wide wire
         "price_days": rng.normal(size=(batch, window, len(PRICE_INPUTS))).astype(np.float32),
         "day_valid": np.ones((batch, window), np.float32),
         "audio_stats": np.zeros((batch, slots, 3 * features.n_mels), np.float32),

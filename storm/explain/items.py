@@ -28,7 +28,10 @@ from storm.schema import MODALITIES
 
 VARIANTS_PER_CHUNK = {"news": 256, "prices": 2048, "calls": 1024}  # a text variant copies its window [W, text_dim]
 NEWS_PERMUTATIONS = 2  # a window holds ~40 headlines, each order re-encodes the window ~40 times: fewer orders
-NEWS_REFERENCE_LABEL = "news without the market's own headlines (the market-wide wire; headlines not read back)"
+NEWS_REFERENCE_LABEL = "headlines not read back, the market's own or market-wide (their day did not match the panel's)"
+# the news encoder's headline channels: the market's own headlines, then the market-wide wire (where it reads one)
+HEADLINE_CHANNELS = (("text_days", "text_day_count"), ("wire_days", "wire_day_count"))
+MARKET_WIDE_LABEL = "{headline} (market-wide)"
 CALL_FAMILIES = (("audio_valid", "audio_age", "audio_stats"),   # recordings' log-mel slices
                  ("call_valid", "call_age", "call_features"))  # per-sentence call tables
 
@@ -42,6 +45,7 @@ class WindowHeadlines:
     embedding: np.ndarray   # float32 [n, text_dim]: the cached (name-masked) embedding, as pooled into the day's mean
     headline: np.ndarray    # str [n]: the headline as published
     date: np.ndarray        # str [n]: its date
+    market_wide: np.ndarray | None = None  # bool [n]: a wire headline (every market's), read on the wire channel
 
     @classmethod
     def empty(cls, text_dim: int) -> "WindowHeadlines":
@@ -204,34 +208,45 @@ def price_channel_names(n_readings: int) -> tuple[str, ...]:
 
 
 def headline_players(encoder, inputs, present: Tensor, sources: ItemSources) -> Players | None:
-    """Each headline in or out of its day: the day's mean and count recomputed from the headlines kept."""
+    """Each headline in or out of its day: the day's mean and count recomputed from the headlines kept. A market-wide
+    headline (the wire, where the encoder reads one) is an item of the news modality too, in or out of its wire day."""
     headlines = sources.headlines
-    if headlines is None or len(headlines.sample) == 0 or "text_days" not in encoder.input_keys:
+    channels = [keys for keys in HEADLINE_CHANNELS if keys[0] in encoder.input_keys]
+    if headlines is None or len(headlines.sample) == 0 or not channels:
         return None
-    text, count = inputs["text_days"].float(), inputs["text_day_count"].float()
-    text_dtype, count_dtype = inputs["text_days"].dtype, inputs["text_day_count"].dtype
+    text = inputs["text_days"]
     device, batch = text.device, text.shape[0]
-    chosen = np.flatnonzero(present.cpu().numpy()[headlines.sample])
+    market_wide = headlines.market_wide if headlines.market_wide is not None else np.zeros(len(headlines.sample), bool)
+    readable = market_wide.astype(np.int64) < len(channels)  # a wire headline only where the encoder reads the wire
+    chosen = np.flatnonzero(present.cpu().numpy()[headlines.sample] & readable)
+    channel = torch.as_tensor(market_wide[chosen].astype(np.int64), device=device)
     sample = torch.as_tensor(headlines.sample[chosen], device=device)
     position = torch.as_tensor(headlines.position[chosen], device=device)
     embedding = torch.as_tensor(headlines.embedding[chosen], device=device, dtype=torch.float32)
-    # what stays whatever the subset: the days' headlines that are not items (days the book could not read back)
-    base_count = count.clone().index_put_((sample, position), -torch.ones(len(chosen), device=device), accumulate=True)
-    base_sum = (text * count[..., None]).index_put_((sample, position), -embedding, accumulate=True)
-    base_sum = torch.where(base_count[..., None] > 0.5, base_sum, torch.zeros_like(base_sum))
-    base_count = base_count.clamp(min=0.0).round()
+    # what stays whatever the subset: each channel's headlines that are not items (days the book could not read back)
+    bases = []
+    for k, (days_key, count_key) in enumerate(channels):
+        mine = channel == k
+        days, count = inputs[days_key].float(), inputs[count_key].float()
+        at = (sample[mine], position[mine])
+        base_count = count.clone().index_put_(at, -torch.ones(int(mine.sum()), device=device), accumulate=True)
+        base_sum = (days * count[..., None]).index_put_(at, -embedding[mine], accumulate=True)
+        base_sum = torch.where(base_count[..., None] > 0.5, base_sum, torch.zeros_like(base_sum))
+        bases.append((base_sum, base_count.clamp(min=0.0).round()))
     items: list[list[Item]] = [[] for _ in range(batch)]
     member: list[list[int]] = [[] for _ in range(batch)]  # per sample, its headlines' positions in ``chosen``
     for j, row in enumerate(chosen):
         b = int(headlines.sample[row])
-        items[b].append(Item(b, "news", str(headlines.headline[row]), str(headlines.date[row])))
+        label = str(headlines.headline[row])
+        items[b].append(Item(b, "news", MARKET_WIDE_LABEL.format(headline=label) if market_wide[row] else label,
+                             str(headlines.date[row])))
         member[b].append(j)
-    # what no subset takes away: the market-wide wire (where the encoder reads one), headlines not read back
-    wire = inputs["wire_day_count"].float().sum(dim=1) if "wire_day_count" in encoder.input_keys \
-        else torch.zeros(batch, device=device)
-    unread = ((base_count.sum(dim=1) > 0) | (wire > 0)).cpu().numpy()
+    # what no subset takes away: headlines of either channel that are no items (not read back)
+    unread = (sum(base_count.sum(dim=1) for _, base_count in bases) > 0).cpu().numpy()
     reference = [Item(b, "news", NEWS_REFERENCE_LABEL) if items[b] and unread[b] else None for b in range(batch)]
-    width = max(len(m) for m in member)
+    width = max((len(m) for m in member), default=0)
+    if width == 0:
+        return None
     table = torch.as_tensor(np.array([m + [-1] * (width - len(m)) for m in member]), device=device)  # [B, width]
 
     def apply(variant: dict, samples: np.ndarray, kept: np.ndarray) -> Tensor:
@@ -239,15 +254,20 @@ def headline_players(encoder, inputs, present: Tensor, sources: ItemSources) -> 
         players = table[lines][:, :kept.shape[1]]
         line, slot = torch.nonzero(torch.as_tensor(kept, device=device) & (players >= 0), as_tuple=True)
         chosen_rows = players[line, slot]
-        sums, counts = base_sum[lines], base_count[lines]  # gathered copies
-        sums.index_put_((line, position[chosen_rows]), embedding[chosen_rows], accumulate=True)
-        counts.index_put_((line, position[chosen_rows]), torch.ones(len(line), device=device), accumulate=True)
-        variant["text_days"] = sums.div_(counts.clamp(min=1.0)[..., None]).to(text_dtype)
-        variant["text_day_count"] = counts.to(count_dtype)
-        return (counts.sum(dim=1) > 0) | (wire[lines] > 0)
+        still_present = torch.zeros(len(samples), dtype=torch.bool, device=device)
+        for k, (days_key, count_key) in enumerate(channels):
+            mine = channel[chosen_rows] == k
+            rows_k, line_k = chosen_rows[mine], line[mine]
+            sums, counts = bases[k][0][lines], bases[k][1][lines]  # gathered copies
+            sums.index_put_((line_k, position[rows_k]), embedding[rows_k], accumulate=True)
+            counts.index_put_((line_k, position[rows_k]), torch.ones(len(line_k), device=device), accumulate=True)
+            variant[days_key] = sums.div_(counts.clamp(min=1.0)[..., None]).to(inputs[days_key].dtype)
+            variant[count_key] = counts.to(inputs[count_key].dtype)
+            still_present |= counts.sum(dim=1) > 0
+        return still_present
 
     return Players(items, reference, apply, VARIANTS_PER_CHUNK["news"], permutations=NEWS_PERMUTATIONS,
-                   rebuilds=("text_days", "text_day_count"))
+                   rebuilds=tuple(key for keys in channels for key in keys))
 
 
 def call_players(encoder, inputs, present: Tensor, sources: ItemSources) -> Players | None:

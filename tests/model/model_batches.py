@@ -27,21 +27,20 @@ def small_configs(**model_overrides) -> tuple[ModelConfig, FeatureConfig]:
     return model, FeatureConfig(**SMALL_FEATURES)
 
 
-def make_batch(features: FeatureConfig, masks: list[list[float]], seed: int = 0) -> dict[str, torch.Tensor]:
-    """One window per mask row (storm.features.windows keys); a missing modality has no news days / no conferences."""
+def make_batch(features: FeatureConfig, masks: list[list[float]], seed: int = 0,
+               wire: bool = False) -> dict[str, torch.Tensor]:
+    """One window per mask row (storm.features.windows keys); a missing modality has no news days / no conferences;
+    ``wire``: market-wide headlines on some days of the windows with news (else none)."""
     generator = torch.Generator().manual_seed(seed)
     size, window, slots = len(masks), features.window_days, features.max_conferences
     mask = torch.tensor(masks, dtype=torch.float32)
     day_count = torch.randint(0, 4, (size, window), generator=generator).float() * mask[:, :1]
     day_count[:, -1] = torch.where(mask[:, 0] > 0, torch.clamp(day_count[:, -1], min=1.0), 0.0)
-    wire_count = torch.randint(0, 3, (size, window), generator=generator).float() * mask[:, :1]
     audio_valid = (torch.rand(size, slots, generator=generator) > 0.3).float() * mask[:, 2:3]
     audio_valid[:, 0] = mask[:, 2]
-    return {
+    batch = {
         "text_days": torch.randn(size, window, features.text_dim, generator=generator) * (day_count > 0)[..., None],
         "text_day_count": day_count,
-        "wire_days": torch.randn(size, window, features.text_dim, generator=generator) * (wire_count > 0)[..., None],
-        "wire_day_count": wire_count,
         "price_days": torch.randn(size, window, N_PRICE_FEATURES, generator=generator),
         "day_valid": torch.ones(size, window),
         "image": torch.randn(size, 1, features.chart_size, features.chart_size, generator=generator),
@@ -50,6 +49,11 @@ def make_batch(features: FeatureConfig, masks: list[list[float]], seed: int = 0)
         "audio_valid": audio_valid,
         "modality_mask": mask,
     }
+    # drawn last, so the other inputs are those of a seed before the wire existed
+    wire_count = torch.randint(0, 3, (size, window), generator=generator).float() * mask[:, :1] * float(wire)
+    batch["wire_days"] = torch.randn(size, window, features.text_dim, generator=generator) * (wire_count > 0)[..., None]
+    batch["wire_day_count"] = wire_count
+    return batch
 
 
 def mixed_masks() -> list[list[float]]:

@@ -17,7 +17,7 @@ def test_a_window_without_wire_headlines_reads_the_markets_own_news_as_the_encod
         without.project[0].weight.copy_(with_wire.project[0].weight[:, :own_columns])
         without.project[0].bias.copy_(with_wire.project[0].bias)
     _, features = small_configs()
-    batch = make_batch(features.model_copy(update={"text_dim": 32}), [[1, 1, 1]] * 3)
+    batch = make_batch(features.model_copy(update={"text_dim": 32}), [[1, 1, 1]] * 3, wire=True)
     quiet = dict(batch, wire_days=torch.zeros_like(batch["wire_days"]), wire_day_count=torch.zeros_like(batch["wire_day_count"]))
     with torch.no_grad():
         assert torch.allclose(with_wire(quiet), without(quiet), atol=1e-6)
@@ -32,7 +32,7 @@ def test_a_card_without_news_wire_builds_the_published_encoder_and_scores_as_bef
     card = {"model": {key: value for key, value in model_cfg.model_dump(mode="json").items() if key != "news_wire"}}
     rebuilt = build_model(type(model_cfg)(**card_model_settings(card)), features, HORIZONS).eval()
     rebuilt.load_state_dict(old.state_dict())  # strict: the same parameters, the same shapes
-    batch = make_batch(features, [[1, 1, 1], [1, 1, 0], [0, 1, 1]])
+    batch = make_batch(features, [[1, 1, 1], [1, 1, 0], [0, 1, 1]], wire=True)
     louder = dict(batch, wire_days=batch["wire_days"] + 1.0, wire_day_count=batch["wire_day_count"] + 2.0)
     with torch.no_grad():
         scores = old(batch).storm_logits
