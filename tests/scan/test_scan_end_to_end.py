@@ -108,7 +108,9 @@ def test_every_score_is_explained_and_its_contributions_add_up_to_score_minus_ba
         assert abs(rows.contribution_logit.sum() - (rows.score_logit.iloc[0] - rows.baseline_logit.iloc[0])) < 1e-5
     items = explained[explained.kind == "item"]
     assert {"news", "prices"} <= set(items.modality)  # headlines and price readings, named for a reader
-    assert items[items.modality == "prices"].item.str.contains("drawdown from the 60-day peak").any()
+    prices = items[items.modality == "prices"]
+    readings = prices[~prices.item_key.isin(["calm reference", "other items"])]
+    assert len(readings) and readings.item.str.contains(r"\(usually ").all()  # each beside the market's calm value
 
 
 def test_modality_contributions_are_not_the_equal_placeholder(trained_world):
