@@ -104,12 +104,13 @@ def read_news_lines(store: ObjectStore, layout: Layout, start: str, end: str, in
 
 
 def read_headline_book(store: ObjectStore, layout: Layout, panel: EvidencePanel, calendars: dict[str, np.ndarray],
-                       features: FeatureConfig, ingest: IngestConfig, news: pd.DataFrame | None = None) -> HeadlineBook:
+                       features: FeatureConfig, ingest: IngestConfig, news: pd.DataFrame | None = None,
+                       wire: pd.DataFrame | None = None) -> HeadlineBook:
     """Each headline of the panel's days with its cached embedding, the market-wide wire's (on every market's day,
     flagged ``market_wide``) beside the market's own; days that do not match the panel left out.
 
-    ``news``: the raw headline lines (read_news_lines) when the caller has read them already, e.g. once for a
-    scan that builds its panel a batch of markets at a time.
+    ``news``, ``wire``: the raw headline lines (read_news_lines, of source news and wire) when the caller has read
+    them already, e.g. once for a scan that builds its panel a batch of markets at a time.
     """
     dates = np.sort(panel.date)
     first = evidence_start(calendars, str(dates[0]), 0) if len(dates) else ""
@@ -120,8 +121,9 @@ def read_headline_book(store: ObjectStore, layout: Layout, panel: EvidencePanel,
                 panel.text_count, store, layout, features)
     if not np.asarray(panel.wire_count).any():
         return own
-    wire = readable_wire(read_news_lines(store, layout, first, str(dates[-1]), ingest, source="wire"),
-                         features.max_headlines)
+    if wire is None:
+        wire = read_news_lines(store, layout, first, str(dates[-1]), ingest, source="wire")
+    wire = readable_wire(wire, features.max_headlines)
     on_every_market = wire.drop(columns="market").merge(pd.DataFrame({"market": np.unique(panel.market)}), how="cross")
     market_wide = _book(place_headlines(on_every_market, panel, calendars, features.max_headlines), "wire",
                         panel.wire_day, panel.wire_count, store, layout, features)

@@ -252,16 +252,18 @@ def _predict(window: WindowEvidence, dates: list[str], scorer: _Scorer, config: 
     With an actor scoring, the driver assembles the next batch's panel while the actor scores the one before, and
     holds at most those two panels: memory is bounded by ``scan.market_batch``, not the number of markets.
     """
-    news = None
+    news = wire = None
     if explain:
         news = read_news_lines(window.store, window.layout, window.read_from, dates[-1], config.ingest)
+        if "wire" not in window.report.unread:  # the model reads a market-wide wire
+            wire = read_news_lines(window.store, window.layout, window.read_from, dates[-1], config.ingest, "wire")
     parts, in_flight = [], []
     for markets in market_batches(window.markets, config.scan.market_batch):
         panel, _ = assemble_panel(window, markets, with_calm_reference=explain)
         headlines = None
         if explain:
             headlines = read_headline_book(window.store, window.layout, panel, window.calendars,
-                                           window.config.features, config.ingest, news)
+                                           window.config.features, config.ingest, news, wire)
         rows = panel.rows_between(dates[0], dates[-1])
         chunks = np.array_split(rows, max(1, -(-len(rows) // config.train.batch_size)))
         pending = scorer.submit(panel, chunks, headlines)

@@ -7,11 +7,14 @@ import pandas as pd
 import pytest
 
 from storm.config import FeatureConfig, StormConfig
+from storm.explain.headlines import read_headline_book
+from storm.features.alignment import trading_calendars
 from storm.features.cache import FeatureCache, feature_spec_id
 from storm.features.panel import ingested_evidence
 from storm.features.windows import gather_windows
 from storm.features.wire import wire_days
 from storm.importing.news import NewsImport, import_news
+from storm.ingest import read_prices
 from storm.store import Layout, open_store
 
 DATES = list(pd.bdate_range("2020-01-06", periods=30).strftime("%Y-%m-%d"))  # Monday 6 Jan 2020 onwards
@@ -47,6 +50,10 @@ def two_calendars(tmp_path, local_storage):
     config = StormConfig(storage=local_storage, features=FeatureConfig(**FEATURES),
                          model={"prices_encoder": "price_evidence"})
     return config, layout, report
+
+
+def evidence_calendars(layout: Layout) -> dict:
+    return trading_calendars(read_prices(layout.store, layout))
 
 
 def row_of(panel, market: str, date: str) -> int:
@@ -103,6 +110,13 @@ def test_wire_headlines_reach_every_markets_own_trading_day_exactly_once(ray_clu
     windows = gather_windows(panel, np.array([row_of(panel, "BBB", DATES[7])]))
     assert windows["wire_day_count"][0].tolist() == [0, 0, 0, 1, 1] and windows["modality_mask"][0, 0] == 1
     assert windows["text_day_count"][0].sum() == 0
+    # explanations read the wire back: each headline on every market's own day, flagged market-wide
+    book = read_headline_book(layout.store, layout, panel, evidence_calendars(layout), config.features, config.ingest)
+    wide = book.market_wide
+    assert sorted(zip(panel.market[book.row[wide]], panel.date[book.row[wide]], book.headline[wide])) == [
+        ("AAA", DATES[5], "Fed holds rates steady"), ("AAA", DATES[6], "Oil jumps after the close"),
+        ("BBB", DATES[5], "Fed holds rates steady"), ("BBB", DATES[7], "Oil jumps after the close")]
+    assert book.headline[~wide].tolist() == ["AAA wins a contract"]
 
 
 def test_a_model_that_does_not_read_the_wire_neither_reads_nor_embeds_it(ray_cluster, two_calendars):
