@@ -40,7 +40,7 @@ from storm.ingest import IngestReport
 from storm.ingest.dates import DateRange
 from storm.ingest.prices import PricesRead, load_prices
 from storm.ingest.sources import MARKET_WIDE_SOURCES
-from storm.ingest.window import ingest_source, quarantine_prices
+from storm.ingest.window import ingest_source, quarantine_prices, quarantine_source
 from storm.labels import label_table, market_starts
 from storm.ray_runtime import ensure_ray
 from storm.schema import FWD_VOL, storm_column
@@ -401,13 +401,13 @@ def _ingest_and_featurize(source: str, store: ObjectStore, layout: Layout, confi
     cache = FeatureCache(store, layout, source, spec)
     dates = cache.dates_between(read_from, end)
     known = frozenset(cache.cached_hashes(dates))  # featurised before: checked, never decoded again
-    ingested = ingest_source(source, store, layout, config.ingest, config.features, read_from, start, end, report,
-                             known)
+    ingested = ingest_source(source, store, layout, config.ingest, config.features, read_from, end, known)
     if ingested.nothing_listed:  # no Ray Data job for an empty source (5 s of a one-day scan)
         items = SourceFeatures(items=pd.DataFrame(columns=list(ITEM_KEYS[source])), computed=0)
     else:
         items = featurize(ingested.ok, source, cache, dates, config.features, config.ingest, cached=known,
                           progress=progress)
+    quarantine_source(store, layout, source, ingested, read_from, start, end, report)
     report.counts[source]["ok"] = _dated_between(items.items, start, end)
     return items
 

@@ -14,7 +14,7 @@ from storm.ingest.dates import DateRange
 from storm.ingest.prices import load_prices
 from storm.ingest.report import IngestReport, missing_market_days, trading_market_days
 from storm.ingest.sources import INGESTERS, MARKET_WIDE_SOURCES
-from storm.ingest.window import ingest_source, quarantine_prices
+from storm.ingest.window import ingest_source, quarantine_prices, quarantine_source
 from storm.ray_runtime import ensure_ray
 from storm.store import Layout, open_store
 
@@ -34,9 +34,10 @@ def run_ingest(config: StormConfig, start: str, end: str) -> IngestReport:
                                start, end, report)
     trading = trading_market_days(prices, start, end)
     for source in INGESTERS:
-        ingested = ingest_source(source, store, layout, config.ingest, config.features, start, start, end, report)
+        ingested = ingest_source(source, store, layout, config.ingest, config.features, start, end)
         present = [] if ingested.nothing_listed else [
             (row["market"], row["date"]) for row in ingested.ok.select_columns(["market", "date"]).take_all()]
+        quarantine_source(store, layout, source, ingested, start, start, end, report)
         if source in MARKET_WIDE_SOURCES:  # a market-wide item is every market's item of its day
             dates = {date for _, date in present}
             present = [(market, date) for market, date in trading if date in dates]

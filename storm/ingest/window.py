@@ -50,15 +50,21 @@ def quarantine_prices(store: ObjectStore, layout: Layout, loaded: PricesRead, st
 
 
 def ingest_source(source: str, store: ObjectStore, layout: Layout, ingest: IngestConfig, features: FeatureConfig,
-                  read_from: str, start: str, end: str, report: IngestReport,
-                  known: frozenset[str] = frozenset()) -> SourceIngest:
-    """Read and validate ``source``'s items dated [read_from, end], replace its quarantine there, and count the
-    rejects dated [start, end] into ``report``; returns what passed (``known`` hashes are checked, not decoded)."""
-    ingested = INGESTERS[source](store, layout, read_from, end, ingest, features=features, known=known)
+                  read_from: str, end: str, known: frozenset[str] = frozenset()) -> SourceIngest:
+    """Read and validate ``source``'s items dated [read_from, end] (``known`` hashes are checked, not decoded).
+
+    Use what passed first, then ``quarantine_source``: the good rows are read in the order the decode left them,
+    which decides how headlines batch for embedding (and so the last bits of a bf16 embedding)."""
+    return INGESTERS[source](store, layout, read_from, end, ingest, features=features, known=known)
+
+
+def quarantine_source(store: ObjectStore, layout: Layout, source: str, ingested: SourceIngest, read_from: str,
+                      start: str, end: str, report: IngestReport) -> None:
+    """Replace ``source``'s quarantine over [read_from, end] with what ``ingested`` rejected, and count the rejects
+    dated [start, end] into ``report`` (its ok and missing counts are the caller's)."""
     rejected = [] if ingested.nothing_listed else ingested.quarantined.take_all()
     report.quarantine_files += write_quarantine(store, layout, source, rejected, read_from, end)
     report.counts[source] = source_counts(0, sum(start <= str(r["date"]) <= end for r in rejected), 0)
-    return ingested
 
 
 def no_prices(layout: Layout, unreadable: int = 0) -> NoPricesError:
