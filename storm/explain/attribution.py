@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from storm.explain.items import Item, ItemSources, WindowHeadlines, explain_items
+from storm.explain.items import Item, ItemSources, ModalityValues, WindowHeadlines, explain_items
 from storm.explain.shapley import EMPTY, FULL, coalition_masks, shapley_values
 from storm.model.modality_mask import present_modalities
 from storm.model.storm_model import StormModel
@@ -78,17 +78,24 @@ def explain_windows(model: StormModel, calibration: Calibration, inputs: Mapping
         evidence_weight=float(model.evidence_weight) if model.anchor_index is not None else math.nan,
     )
     if items:
-        def modality_values(variant_embeddings: Tensor, variant_present: Tensor) -> tuple[np.ndarray, np.ndarray]:
-            values = coalition_logits(model, variant_embeddings, variant_present)
-            calibrated = calibration.probability(values.reshape(-1, values.shape[-1])).reshape(values.shape)
-            return shapley_values(values), shapley_values(calibrated)
-
-        found = explain_items(model, inputs, present, embeddings, modality_values, sources or ItemSources())
+        found = explain_items(model, inputs, present, embeddings, modality_value_function(model, calibration),
+                              sources or ItemSources())
         if found.items:
             explanation.items = found.items
             explanation.item_logit = np.stack(found.logit)
             explanation.item = np.stack(found.probability)
     return explanation
+
+
+def modality_value_function(model: StormModel, calibration: Calibration) -> ModalityValues:
+    """(embeddings, present) -> the modalities' Shapley values in logit and calibrated probability: what an item
+    game recomputes on each subset of a modality's items (storm.explain.items)."""
+    def modality_values(variant_embeddings: Tensor, variant_present: Tensor) -> tuple[np.ndarray, np.ndarray]:
+        values = coalition_logits(model, variant_embeddings, variant_present)
+        calibrated = calibration.probability(values.reshape(-1, values.shape[-1])).reshape(values.shape)
+        return shapley_values(values), shapley_values(calibrated)
+
+    return modality_values
 
 
 def coalition_logits(model: StormModel, embeddings: Tensor, present: Tensor) -> np.ndarray:

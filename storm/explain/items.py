@@ -104,11 +104,13 @@ ModalityValues = Callable[[Tensor, Tensor], tuple[np.ndarray, np.ndarray]]
 
 
 def explain_items(model, inputs: Mapping[str, Tensor], present: Tensor, embeddings: Tensor,
-                  modality_values: ModalityValues, sources: ItemSources) -> ItemValues:
-    """Every modality's items with their Shapley values within it, in logit and calibrated probability."""
+                  modality_values: ModalityValues, sources: ItemSources,
+                  modalities: Sequence[str] = MODALITIES) -> ItemValues:
+    """Every modality's items (of ``modalities``) with their Shapley values within it, in logit and calibrated
+    probability."""
     found = ItemValues()
     for index, modality in enumerate(MODALITIES):
-        if modality not in model.encoders or not bool(present[:, index].any()):
+        if modality not in modalities or modality not in model.encoders or not bool(present[:, index].any()):
             continue
         encoder = model.encoders[modality]
         players = PLAYERS[modality](encoder, inputs, present[:, index], sources)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 from storm.console import probability, signed
+from storm.explain.call_parts import VOICE_GROUPS, OpenedCall
 from storm.explain.table import BASELINE_NOTE, OTHER_ITEMS_KEY
 from storm.schema import MODALITIES
 
 CALIBRATED_NOTE = ("probabilities shown are the calibrated map of the raw logit beside them (the calibration fitted "
                    "on validation days), not its logistic")
 CHANGED_ITEMS_SHOWN = 3  # per modality: the kept items whose effect moved most since the previous day
+SENTENCES_SHOWN = 5      # an opened call's sentences with the largest effects either way
+VOICE_GROUPS_SHOWN = 3   # and its voice feature groups
+SENTENCE_WIDTH = 100     # characters of a sentence printed
 
 
 def one_score(table: pd.DataFrame, market: str, horizon: int) -> pd.DataFrame:
@@ -26,9 +32,10 @@ def default_horizon(scores: pd.DataFrame, market: str) -> int:
     return int(alerting["horizon"].min()) if len(alerting) else int(rows["horizon"].max())
 
 
-def breakdown_lines(rows: pd.DataFrame, score_row=None) -> list[str]:
+def breakdown_lines(rows: pd.DataFrame, score_row=None, opened: Mapping[str, list[str]] | None = None) -> list[str]:
     """Score, baseline, each modality's Shapley value (logit and probability) and each modality's items; for a
-    stacked model first each member's Shapley value in the published score, then the neural member's own breakdown."""
+    stacked model first each member's Shapley value in the published score, then the neural member's own breakdown.
+    ``opened``: lines printed under the item of that key (a call opened into its parts, opened_call_lines)."""
     members = rows[rows["kind"] == "member"].sort_values("rank")
     rows = rows[rows["kind"] != "member"]
     first = members.iloc[0] if len(members) else rows.iloc[0]
@@ -69,7 +76,51 @@ def breakdown_lines(rows: pd.DataFrame, score_row=None) -> list[str]:
         for item in items.itertuples(index=False):
             when = f"{item.item_date}  " if item.item_date else ""
             lines.append(f"    {item.contribution_logit:+.4f} ({signed(item.contribution)})  {when}{item.item}")
+            lines += (opened or {}).get(item.item_key, [])
     return lines
+
+
+def opened_call_lines(call: OpenedCall, horizon: int, sentences_shown: int = SENTENCES_SHOWN) -> list[str]:
+    """Under a call's item: its top sentences with their text, its words and voice, its top voice feature groups,
+    and how the parts were computed and that they add up to the call's effect (logit, calibrated probability)."""
+    indent = "      "
+    if call.parts is None:
+        return [f"{indent}not opened: {call.note}"]
+    h = call.horizons.index(horizon)
+    k = len(call.horizons)
+    parts = call.parts
+
+    def effect(values) -> str:
+        return f"{values[h]:+.4f} ({signed(values[k + h])})"
+
+    n = len(parts.sentences)
+    method = ("exact Shapley values over every subset of them" if parts.sentences_exact else
+              f"Shapley values by {parts.orders} sampled orders of them, half of them reversed (antithetic)")
+    lines = [f"{indent}its {n} sentences, those that moved it most ({method}; each call re-pooled from a subset of "
+             "its sentences, words and voice, at its full length):"]
+    order = np.argsort(-np.abs(parts.sentences[:, h]), kind="stable")[:sentences_shown]
+    for i in order:
+        text = call.texts[i] if call.texts is not None and call.texts[i] else "(no transcript: voice only)"
+        lines.append(f"{indent}  {effect(parts.sentences[i])}  sentence {i + 1}: {_quoted(text)}")
+    lines.append(f"{indent}words {effect(parts.words)}, voice {effect(parts.voice)} (exact Shapley values of two "
+                 "players: the words left out, or every voice feature read as undefined)")
+    groups = np.argsort(-np.abs(parts.voice_groups[:, h]), kind="stable")[:VOICE_GROUPS_SHOWN]
+    lines.append(f"{indent}voice by feature group (exact Shapley over {len(VOICE_GROUPS)} groups; they add up to the "
+                 "voice's part): " + ", ".join(f"{VOICE_GROUPS[g][0]} {parts.voice_groups[g, h]:+.4f}" for g in groups))
+    lines.append(f"{indent}the parts add up to the call's effect {effect(parts.value)}: the call itself with nothing "
+                 f"said read {effect(parts.reference)} + its sentences {parts.sentences[:, h].sum():+.4f} "
+                 f"(= its words and voice {parts.words[h] + parts.voice[h]:+.4f})")
+    if call.note:
+        lines.append(f"{indent}note: {call.note}")
+    elif np.isfinite(call.mismatch):
+        lines.append(f"{indent}its sentences re-read from the stored call table pool back to the scored call vector "
+                     f"within {call.mismatch:.1e}")
+    return lines
+
+
+def _quoted(text: str, width: int = SENTENCE_WIDTH) -> str:
+    text = " ".join(text.split())
+    return '"' + (text if len(text) <= width else text[:width - 1] + "…") + '"'
 
 
 def member_lines(members: pd.DataFrame) -> list[str]:
