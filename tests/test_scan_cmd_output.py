@@ -63,3 +63,16 @@ def test_a_stacked_scores_table_shows_its_members_instead_of_modalities():
     lines = rendered(scores_table(stacked, "storm scores for 2024-03-15"))
     header = next(line for line in lines if "market" in line)
     assert "garch" in header and "fused" in header and "news" not in header
+
+
+def test_a_scan_of_a_store_without_prices_exits_2_with_what_to_do(ray_cluster, tmp_path, capsys):
+    import io
+
+    from rich.console import Console
+
+    from storm.cli.scan_cmd import run_scan
+    from storm.config import load_config
+
+    settings = load_config(environ={}, overrides={"storage.root": str(tmp_path / "store")})
+    assert run_scan(settings, None, None, publish=False, console=Console(file=io.StringIO())) == 2
+    assert "no prices under" in capsys.readouterr().err.lower()  # one line saying what to do, not a traceback

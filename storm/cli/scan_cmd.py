@@ -61,6 +61,7 @@ def run_scan(settings: StormConfig, start: str | None, end: str | None, publish:
              force: bool = False, all_scores: bool = False, console: Console | None = None, explain: bool = True,
              top: int = SCREENFUL) -> int:
     """Run the scan and print what it did; returns the process exit code (1 when the push failed, 2 when refused)."""
+    from storm.ingest import PricesError
     from storm.scan import scan
     from storm.scan.score_store import ScoresOwnedByOtherVersion
 
@@ -69,7 +70,7 @@ def run_scan(settings: StormConfig, start: str | None, end: str | None, publish:
     try:
         outcome = scan(settings, start=start, end=end, publish=publish, candidate=candidate, force=force,
                        progress=StageReporter(console), explain=explain)
-    except ScoresOwnedByOtherVersion as err:
+    except (ScoresOwnedByOtherVersion, PricesError) as err:  # refused: another version's night, or nothing to scan
         typer.secho(str(err), fg="red", err=True)
         return 2
     print_night(outcome, console, top, all_scores)
