@@ -101,8 +101,9 @@ def _open_one(predictor: Predictor, window: WindowEvidence, market: str, scored_
     opened.parts = split_call(sentences, game, scored_vector=scored_vector)
     opened.texts, opened.mismatch = texts, mismatch
     if not mismatch <= REPRODUCED:
-        opened.note = (f"the re-read sentences pool to a vector {mismatch:.1e} from the one scored (over {REPRODUCED:g}:"
-                       " the text encoder or its precision differs from the features'); the scored vector stands for "
+        opened.note = (f"the re-read sentences pool to a vector {mismatch:.1e} from the one scored (over {REPRODUCED:g}"
+                       ": features embedded in bfloat16 round each sentence by the batch it shared, so they reproduce "
+                       "only to ~1e-3; features.embed_precision=float32 reproduces them); the scored vector stands for "
                        "the whole call, so the parts still add up to its effect")
     return opened
 

@@ -45,6 +45,9 @@ def trained_world(tmp_path_factory, ray_cluster):
         # news must be able to move the score for the headline tests below: an anchored model whose validation
         # block chose evidence weight 0 reads prices alone, and then no headline has an effect (tests/explain)
         "model.anchored_fusion": False,
+        # float32 sentence embeddings do not depend on which sentences shared a batch (bf16's do, by ~1e-3), so
+        # storm explain re-embeds a call's sentences to its scored vector within 1e-5 (tests of explain opening calls)
+        "features.embed_precision": "float32",
     })
     store = open_store(config.storage)
     world = generate_world(config, store, progress=False)
@@ -168,6 +171,45 @@ def test_each_modalitys_stored_items_add_up_to_its_contribution_and_prices_name_
     assert (prices.item_key == "calm reference").any()  # what the model reads from each market's usual prices
     dated = prices[~prices.item_key.isin(["calm reference", "other items"])]
     assert (dated.item_date.str.len() == 10).all()  # each reading names the day that drove it
+
+
+def test_explain_opens_a_scored_call_into_its_sentences_whose_parts_add_up_to_its_stored_effect(trained_world):
+    from rich.console import Console
+
+    from storm.cli.explain_cmd import run_explain
+    from storm.explain.open_calls import REPRODUCED, open_calls
+    from storm.published.artifacts import read_model
+
+    config, world, store = trained_world
+    layout = Layout(store)
+    explained = scan(config, publish=False).explanations[world.end]
+    calls = explained[(explained.kind == "item") & (explained.modality == "calls") & (explained.horizon == 20)
+                      & explained.item.str.endswith("(words and voice)")]
+    assert len(calls), "the world's call tables are read as calls"
+    top = calls.loc[calls.contribution_logit.abs().idxmax()]
+    mine = calls[calls.market == top.market]
+    published = read_model(store, layout, config.train.run_name, top.model_version)
+    opened = {call.item_key: call for call in open_calls(config, store, layout, published, top.market, world.end, mine)}
+    call = opened[top.item_key]
+    assert call.parts is not None, call.note
+    assert call.mismatch <= REPRODUCED, call.note  # the re-read, re-embedded sentences pool to the scored vector
+    h, k = call.horizons.index(20), len(call.horizons)
+    assert abs(call.parts.value[h] - top.contribution_logit) < 1e-5  # the game's whole call is the stored call
+    assert abs(call.parts.value[k + h] - top.contribution) < 1e-6
+    assert abs(call.parts.reference[h] + call.parts.sentences[:, h].sum() - top.contribution_logit) < 1e-5
+    assert abs(call.parts.reference[h] + call.parts.words[h] + call.parts.voice[h] - top.contribution_logit) < 1e-5
+    assert abs(call.parts.voice_groups[:, h].sum() - call.parts.voice[h]) < 1e-5
+    console = Console(width=100, record=True, color_system=None)
+    assert run_explain(config, top.market, world.end, 20, console=console) == 0
+    text = console.export_text()
+    under = text[text.index(top["item"]):]
+    first = int(np.argmax(np.abs(call.parts.sentences[:, h])))
+    assert "sentences, those that moved it most" in under and f"sentence {first + 1}: " in under
+    assert f"the parts add up to the call's effect {top.contribution_logit:+.4f}" in under
+    assert "pool back to the scored call vector" in under and "voice by feature group" in under
+    console = Console(width=100, record=True, color_system=None)
+    assert run_explain(config, top.market, world.end, 20, console=console, open_calls=False) == 0
+    assert "sentences, those that moved it most" not in console.export_text()
 
 
 def test_mp3_and_flac_conferences_are_decoded_and_scored_like_wav(trained_world):
