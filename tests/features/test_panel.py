@@ -144,12 +144,12 @@ def test_rerun_computes_only_new_items(ray_cluster, tiny_world):
     config, layout = tiny_world
     config = config.with_overrides({"model.prices_encoder": "chart_evidence"})  # every source read
     first = ingested_evidence(config, DATES[5], DATES[9])
-    assert first.computed == {"news": 3, "charts": 1, "audio": 1}
+    assert first.computed == {"news": 3, "charts": 1, "audio": 1, "wire": 0}
     again = ingested_evidence(config, DATES[5], DATES[9])
-    assert again.computed == {"news": 0, "charts": 0, "audio": 0}
+    assert again.computed == {"news": 0, "charts": 0, "audio": 0, "wire": 0}
     write_news(layout, DATES[7], [("BBB", "Exporters rally on weaker currency")], name="late")
     third = ingested_evidence(config, DATES[5], DATES[9])
-    assert third.computed == {"news": 1, "charts": 0, "audio": 0}
+    assert third.computed == {"news": 1, "charts": 0, "audio": 0, "wire": 0}
     assert third.panel.text_count[row_of(third.panel, "BBB", DATES[7])] == 1
 
 
@@ -177,7 +177,7 @@ def test_a_one_day_build_reads_only_its_window(ray_cluster, tiny_world):
     config, _ = tiny_world
     one_day = ingested_evidence(config.with_overrides({"model.prices_encoder": "chart_evidence"}), DATES[7], DATES[7])
     assert one_day.dates == [DATES[7]] and list(one_day.panel.date[one_day.panel.market == "AAA"]) == DATES[3:8]
-    assert one_day.computed == {"news": 3, "charts": 1, "audio": 1}  # what lies in days 3..7, nothing earlier or later
+    assert one_day.computed == {"news": 3, "charts": 1, "audio": 1, "wire": 0}  # what lies in days 3..7, nothing earlier or later
     windows = gather_windows(one_day.panel, one_day.panel.rows_on([DATES[7]]))
     assert windows["modality_mask"].tolist() == [[1, 1, 1], [0, 1, 0]]
 

@@ -49,7 +49,7 @@ def test_corrupted_copy_of_a_world_quarantines_exactly_the_corrupted_items(ray_c
     store.write_text(news, store.read_text(news) + '{"market": "ARDEN", "headline": \n')
 
     corrupted = run_ingest(config, world.start, world.end)
-    assert {m: c["quarantined"] for m, c in corrupted.counts.items()} == {"news": 1, "charts": 1, "audio": 1, "calls": 0}
+    assert {m: c["quarantined"] for m, c in corrupted.counts.items()} == {"news": 1, "charts": 1, "audio": 1, "calls": 0, "wire": 0}
     assert corrupted.counts["charts"]["ok"] == clean.counts["charts"]["ok"] - 1
     assert corrupted.counts["audio"]["ok"] == clean.counts["audio"]["ok"] - 1
     assert corrupted.counts["news"]["ok"] == clean.counts["news"]["ok"]  # the file's good lines still flow
