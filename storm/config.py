@@ -205,6 +205,9 @@ class IngestConfig(Section):
     max_news_line_bytes: int = Field(64 * 1024, ge=64)  # a longer line is rejected before JSON parsing
     max_json_depth: int = Field(16, ge=2)  # nesting of a news line ({"market": ...} is depth 1)
     max_json_number_chars: int = Field(64, ge=8)  # a number literal longer than this is rejected, not converted
+    # members (key: value pairs) of a news line's objects, counted before parsing: a line is a handful of fields, and
+    # 2,000 lines of 4,000 numbers each cost a night 9 s in the parser's hooks before being rejected for lacking one
+    max_json_members: int = Field(256, ge=4)
     # Every stored row's day lies in [earliest_date, today + latest_days_ahead] (storm.ingest.dates): one row dated
     # 9999-12-31 would otherwise become the scan's default day. Rows outside are rejected at import, dropped at load.
     earliest_date: str = "1900-01-01"

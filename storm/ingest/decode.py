@@ -30,6 +30,7 @@ __all__ = ["RejectedInput", "describe"]
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 IMAGE_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "I;16", "I", "CMYK", "YCbCr"}
 _JSON_TOKENS = re.compile(r'\\.|["\[\]{}]', re.DOTALL)  # an escape pair, a quote or a bracket: scanned once
+_JSON_MEMBER_TOKENS = re.compile(r'\\.|[":]', re.DOTALL)  # an escape pair, a quote or a colon
 
 
 def content_hash(payload: bytes) -> str:
@@ -178,6 +179,10 @@ def bounded_json(line: bytes, cfg: IngestConfig) -> Any:
         text = line.decode("utf-8")
     except UnicodeDecodeError as err:
         raise RejectedInput(f"not UTF-8 text: {err}") from None
+    # the field count first: its scan stops past the cap, where the depth scan reads a wide line to its end
+    if text.count(":") > cfg.max_json_members and json_members(text, cfg.max_json_members) > cfg.max_json_members:
+        raise RejectedInput(f"JSON holds more than ingest.max_json_members={cfg.max_json_members} key: value pairs; "
+                            "not parsed")
     if json_depth(text, stop_above=cfg.max_json_depth) > cfg.max_json_depth:
         raise RejectedInput(f"JSON nests deeper than ingest.max_json_depth={cfg.max_json_depth} levels; not parsed")
     try:
@@ -196,14 +201,8 @@ def json_depth(text: str, stop_above: int | None = None) -> int:
     than one that is just too deep.
     """
     depth = deepest = 0
-    in_string = False
-    for token in _JSON_TOKENS.finditer(text):
-        mark = token.group()
-        if mark == '"':
-            in_string = not in_string
-        elif in_string or mark[0] == "\\":
-            continue
-        elif mark in "[{":
+    for mark in _outside_strings(text, _JSON_TOKENS):
+        if mark in "[{":
             depth += 1
             deepest = max(deepest, depth)
             if stop_above is not None and deepest > stop_above:
@@ -211,6 +210,28 @@ def json_depth(text: str, stop_above: int | None = None) -> int:
         else:
             depth -= 1
     return deepest
+
+
+def json_members(text: str, stop_above: int) -> int:
+    """Colons outside strings (the key: value pairs of every object), counted in one linear pass that ends at the
+    first past ``stop_above``: a line of thousands of fields costs no more than one just over the cap."""
+    members = 0
+    for _ in _outside_strings(text, _JSON_MEMBER_TOKENS):
+        members += 1
+        if members > stop_above:
+            break
+    return members
+
+
+def _outside_strings(text: str, tokens: re.Pattern):
+    """The marks ``tokens`` finds outside JSON strings (a quote toggles a string, an escape pair is skipped)."""
+    in_string = False
+    for token in tokens.finditer(text):
+        mark = token.group()
+        if mark == '"':
+            in_string = not in_string
+        elif not in_string and mark[0] != "\\":
+            yield mark
 
 
 def _number(literal: str, kind: type, cfg: IngestConfig) -> int | float:

@@ -14,7 +14,8 @@ from PIL import Image
 from raw_inputs import jpeg_bytes, news_line, png_bytes
 from storm.config import IngestConfig
 from storm.ingest.decode import (
-    RejectedInput, check_size, content_hash, decode_image, json_depth, market_and_event_of_audio, market_of_chart,
+    RejectedInput, check_size, content_hash, decode_image, json_depth, json_members, market_and_event_of_audio,
+    market_of_chart,
     market_hint, parse_news_line, suffix_of,
 )
 
@@ -154,6 +155,16 @@ def test_json_depth_scans_a_flood_of_escaped_quotes_in_one_pass():
     assert json_depth('"' + '\\"' * 20000) == 0
     line = b'{"market": "AAA", "headline": "' + b'\\"' * 20000 + b'"}'
     assert "headline has 20000 characters" in rejection(parse_news_line, line, "2024-01-02", CFG)
+
+
+def test_a_news_line_of_thousands_of_fields_is_rejected_before_it_is_parsed():
+    wide = json.dumps({"market": "AAA", "headline": "Shares fall", **{f"f{i}": i for i in range(4000)}}).encode()
+    assert len(wide) < CFG.max_news_line_bytes  # within the line-length cap: the field count must catch it
+    assert "max_json_members=256" in rejection(parse_news_line, wide, "2024-01-02", CFG)
+    colons_in_text = json.dumps({"market": "AAA", "headline": "At 10:30: " + ":" * 500}).encode()
+    assert parse_news_line(colons_in_text, "2024-01-02", CFG)["headline"].startswith("At 10:30")  # colons of a string
+    assert json_members('{"a": {"b": 1, "c": "x:y"}, "d": [1, 2]}', stop_above=100) == 4
+    assert json_members("{" + ", ".join(f'"k{i}": {i}' for i in range(5000)) + "}", stop_above=256) == 257
 
 
 def test_market_hint_reads_the_market_of_a_rejected_line_when_it_can():
