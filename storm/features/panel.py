@@ -80,10 +80,10 @@ class WindowEvidence:
     items: dict[str, SourceFeatures]
     caches: dict[str, FeatureCache]
     report: IngestReport
-    skipped_markets: dict[str, str] = field(default_factory=dict)
     # [len(prices), len(PRICE_INPUTS)], row for row with ``prices``: computed once over every market, so a batch of
     # markets reads the engineered features against the same universe index as the whole world
-    price_inputs: np.ndarray | None = None
+    price_inputs: np.ndarray
+    skipped_markets: dict[str, str] = field(default_factory=dict)
 
     @property
     def markets(self) -> list[str]:
@@ -179,7 +179,7 @@ def assemble_panel(window: WindowEvidence, markets: Sequence[str] | None = None,
     """
     config, features = window.config, window.config.features
     calendars, prices, items = window.calendars, window.prices, window.items
-    readings = price_inputs(prices) if window.price_inputs is None else window.price_inputs
+    readings = window.price_inputs
     if markets is not None:
         chosen = set(markets)
         calendars = {m: days for m, days in calendars.items() if m in chosen}
