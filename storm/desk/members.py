@@ -122,9 +122,14 @@ class DeskMembers:
     calibrations: dict[str, Calibration] = field(default_factory=dict)  # the members that can score, each calibrated
     skipped: dict[str, str] = field(default_factory=dict)  # member -> why it could not be fitted
 
-    def raw_logits(self, prices: pd.DataFrame, members=DESK_MEMBERS, dates=None) -> dict[str, pd.DataFrame]:
+    def raw_logits(self, prices: pd.DataFrame, members=DESK_MEMBERS, dates=None,
+                   quant: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
         """Per member (of ``members``), market, date and logit_{h}d for every row of ``prices`` (market, date, close;
         the boosted member also reads volume when present), each from that day's close and earlier only.
+
+        ``quant``: the boosted member's features (quant_price_features) when the caller has them, e.g. the
+        evidence window's table, so that the boosted member reads the universe index the neural encoder reads and
+        the table is computed once; its rows are scored instead of ``prices``' (None: computed from ``prices``).
 
         ``dates``: score only rows on these dates (a night's scan), still reading every earlier price."""
         tables = {}
@@ -142,7 +147,7 @@ class DeskMembers:
             }
         tables = {name: table for name, table in tables.items() if name in members}
         if self.boosted is not None and BOOSTED in members:
-            quant = quant_price_features(prices)
+            quant = quant_price_features(prices) if quant is None else quant
             if wanted is not None:
                 quant = quant[quant["date"].astype(str).isin(wanted)]
             logits = self.boosted.logits(quant)
@@ -211,9 +216,13 @@ def price_readings(prices: pd.DataFrame, garch: dict[str, GarchParams], horizons
 
 def fit_desk_members(prices: pd.DataFrame, labels: pd.DataFrame, train_dates: list[str],
                      validation_dates: list[str], horizons: list[int], vol_window: int, false_alarm_rate: float,
-                     prior_episodes: float, boosted: BoostedSettings | None = BoostedSettings()) -> DeskMembers:
+                     prior_episodes: float, boosted: BoostedSettings | None = BoostedSettings(),
+                     quant: pd.DataFrame | None = None) -> DeskMembers:
     """Fit every member on the training dates (GARCH on each market's returns up to its last training day, the
-    boosted trees stopped on the validation dates), then calibrate each on the validation dates."""
+    boosted trees stopped on the validation dates), then calibrate each on the validation dates.
+
+    ``quant``: the boosted member's features, as DeskMembers.raw_logits takes them (None: from ``prices``)."""
+    quant = quant_price_features(prices) if quant is None and boosted is not None else quant
     horizons = list(horizons)
     train, validation = set(map(str, train_dates)), set(map(str, validation_dates))
     last_train_day = max(train)
@@ -241,9 +250,8 @@ def fit_desk_members(prices: pd.DataFrame, labels: pd.DataFrame, train_dates: li
         rows = in_train & np.isfinite(x).all(axis=1) & ~np.isnan(y)
         members.logistic[h] = LogisticFit.fit(x[rows], y[rows], columns) if len(np.unique(y[rows])) == 2 else None
     if boosted is not None:
-        members.boosted = fit_boosted(quant_price_features(ordered), labels, sorted(train), sorted(validation),
-                                      horizons, boosted)
-    for name, table in members.raw_logits(ordered).items():
+        members.boosted = fit_boosted(quant, labels, sorted(train), sorted(validation), horizons, boosted)
+    for name, table in members.raw_logits(ordered, quant=quant).items():
         joined = table.merge(labels, on=["market", "date"], how="left")
         chosen = joined["date"].isin(validation).to_numpy()
         member_logits = joined[[logit_column(h) for h in horizons]].to_numpy(float)[chosen]

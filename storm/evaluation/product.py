@@ -190,7 +190,7 @@ def publish_product(config: StormConfig, evidence: IngestedEvidence, store: Obje
         desk = fit_desk_members(prices, labels, split.train, split.validation, horizons,
                                 config.labels.volatility_window, config.train.false_alarm_rate,
                                 config.train.calibration_prior_episodes,
-                                BoostedSettings() if config.evaluation.boosted else None)
+                                BoostedSettings() if config.evaluation.boosted else None, quant=evidence.quant)
     validation = set(split.validation)
     tables = {}
     with progress.stage(f"{run}: scoring {len(validation)} validation dates with every member"):
@@ -198,7 +198,7 @@ def publish_product(config: StormConfig, evidence: IngestedEvidence, store: Obje
         tables[NEURAL] = collect_predictions(batches_of_rows(evidence.panel, rows, PREDICTION_BATCH_ROWS),
                                              {NEURAL: plain_scorer(NEURAL, predictor_from_published(published))},
                                              horizons)[NEURAL]
-        for name, table in desk.raw_logits(prices, desk.scorable, dates=validation).items():
+        for name, table in desk.raw_logits(prices, desk.scorable, dates=validation, quant=evidence.quant).items():
             chosen = table.reset_index(drop=True)
             probabilities = desk.probability(name, chosen[[logit_column(h) for h in horizons]].to_numpy(float))
             tables[name] = chosen[["market", "date"]].assign(

@@ -132,7 +132,7 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
         with clock.timed("boosted"):
             # no call calendar: the stored calls hold no future dates at scan time, so the published boosted member
             # could not read days_until_call; evaluated and published members read the same features
-            references.quant = quant_price_features(prices)
+            references.quant = quant_price_features(prices) if evidence.quant is None else evidence.quant
     context = EvaluationContext(store=store, layout=layout, evidence=evidence, references=references, clock=clock)
     for split in splits:
         log(f"{split.name}: train {split.train[0]}…{split.train[-1]}, validation {split.validation[0]}…"

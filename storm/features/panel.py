@@ -34,7 +34,7 @@ from storm.features.batch_features import ITEM_KEYS
 from storm.features.featurize import SourceFeatures, featurize
 from storm.features.calm_reference import calm_reference
 from storm.features.image import PRICE_READING_CHART_ENCODERS, price_window, rendered_chart_tensor
-from storm.features.price_history import price_inputs
+from storm.features.price_history import price_inputs, quant_price_features
 from storm.features.wire import readable_wire, wire_days
 from storm.ingest import IngestReport
 from storm.ingest.dates import DateRange
@@ -59,6 +59,9 @@ class IngestedEvidence:
     dates: list[str]                                          # trading dates in [start, end]
     computed: dict[str, int] = field(default_factory=dict)    # features computed this run (cache misses)
     skipped_markets: dict[str, str] = field(default_factory=dict)  # market -> why it is not in the panel
+    # market, date, QUANT_FEATURES of the panel's markets (WindowEvidence.quant): the boosted member reads the same
+    # table, and the same universe index, as the neural prices encoder; None: the caller computes it from prices
+    quant: pd.DataFrame | None = None
 
 
 @dataclass
@@ -80,9 +83,11 @@ class WindowEvidence:
     items: dict[str, SourceFeatures]
     caches: dict[str, FeatureCache]
     report: IngestReport
-    # [len(prices), len(PRICE_INPUTS)], row for row with ``prices``: computed once over every market, so a batch of
-    # markets reads the engineered features against the same universe index as the whole world
-    price_inputs: np.ndarray
+    # market, date, QUANT_FEATURES, row for row with ``prices``: computed once over every market, so a batch of
+    # markets reads the engineered features against the same universe index as the whole world, and the desk's
+    # boosted member reads this very table
+    quant: pd.DataFrame
+    price_inputs: np.ndarray  # [len(prices), len(PRICE_INPUTS)]: the daily readings and ``quant`` on fixed scales
     skipped_markets: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -105,7 +110,7 @@ def ingested_evidence(config: StormConfig, start: str, end: str, progress: Stage
     dates = sorted(set(panel.date[panel.date >= start]))
     return IngestedEvidence(panel=panel, report=report, markets=window.markets, dates=dates,
                             computed={m: window.items[m].computed for m in window.items},
-                            skipped_markets=window.skipped_markets)
+                            skipped_markets=window.skipped_markets, quant=window.quant)
 
 
 def ingest_window(config: StormConfig, start: str, end: str, progress: StageReporter = SILENT,
@@ -123,6 +128,7 @@ def ingest_window(config: StormConfig, start: str, end: str, progress: StageRepo
     prices, skipped = _enough_history(quarantine_prices(store, layout, loaded, start, end, report),
                                       config.features.min_history_days)
     calendars = trading_calendars(prices)
+    quant = quant_price_features(prices)  # once: the neural encoder's engineered inputs and the boosted member's
     features = config.features
     if not (panel_rows(calendars, start, end, features.window_days)["date"] >= start).any():
         raise ValueError(f"no trading days between {start} and {end} in {layout.prices_dir()}; "
@@ -142,7 +148,7 @@ def ingest_window(config: StormConfig, start: str, end: str, progress: StageRepo
                           prices=prices,
                           calendars=calendars, items=items,
                           caches={m: FeatureCache(store, layout, m, specs[m]) for m in specs}, report=report,
-                          skipped_markets=skipped, price_inputs=price_inputs(prices))
+                          skipped_markets=skipped, quant=quant, price_inputs=price_inputs(prices, quant))
 
 
 def unread_sources(config: StormConfig, holds_call_tables: bool) -> dict[str, str]:

@@ -270,10 +270,15 @@ def scaled_engineered_features(quant: pd.DataFrame) -> np.ndarray:
     return np.nan_to_num(scaled, nan=0.0).astype(np.float32)
 
 
-def price_inputs(prices: pd.DataFrame) -> np.ndarray:
+def price_inputs(prices: pd.DataFrame, quant: pd.DataFrame | None = None) -> np.ndarray:
     """float32 [len(prices), len(PRICE_INPUTS)] for rows sorted by market, then date: the daily readings and the
     engineered features, the universe index being the equal-weighted index of ``prices``' markets (pass every market
-    of the world, not a batch of them, so that a scan's batch reads the same index as training did)."""
-    engineered = scaled_engineered_features(quant_price_features(prices))
+    of the world, not a batch of them, so that a scan's batch reads the same index as training did).
+
+    ``quant``: quant_price_features(prices) when the caller has it (row for row), so it is computed once."""
+    quant = quant_price_features(prices) if quant is None else quant
+    if len(quant) != len(prices):
+        raise ValueError(f"quant has {len(quant)} rows for {len(prices)} price rows: it must be row for row")
+    engineered = scaled_engineered_features(quant)
     return np.concatenate([daily_price_features(prices), engineered], axis=1)
 

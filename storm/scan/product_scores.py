@@ -13,16 +13,18 @@ import pandas as pd
 from storm.desk.product import NEURAL, ProductExplanation, ProductModel
 from storm.schema import alert_column, logit_column, member_column, score_column
 
-def with_product(predictions: pd.DataFrame, product: ProductModel, prices: pd.DataFrame) -> pd.DataFrame:
+def with_product(predictions: pd.DataFrame, product: ProductModel, prices: pd.DataFrame,
+                 quant: pd.DataFrame | None = None) -> pd.DataFrame:
     """``predictions`` (market, date, score_{h}d, alert_{h}d, … of the neural member) with the product's scores.
 
     ``prices``: every market's stored prices (market, date, close, volume); rows after the last scored date are
-    not read, so a scan of a past day scores what was known that day."""
+    not read, so a scan of a past day scores what was known that day. ``quant``: the evidence window's
+    quant_price_features table (WindowEvidence.quant), read by the boosted member (None: computed here)."""
     horizons = product.horizons
     used = product.used_members()
     keys = predictions[["market", "date"]].astype(str).reset_index(drop=True)
     known = prices[prices["date"].astype(str) <= keys["date"].max()] if len(keys) else prices.iloc[:0]
-    desk = (product.desk.raw_logits(known, [m for m in used if m != NEURAL], dates=set(keys["date"]))
+    desk = (product.desk.raw_logits(known, [m for m in used if m != NEURAL], dates=set(keys["date"]), quant=quant)
             if len(keys) else {})
     probabilities = {}
     for member in used:

@@ -164,7 +164,7 @@ def scan(config: StormConfig, start: str | None = None, end: str | None = None, 
         scorer.close()
     if product is not None:
         with progress.stage(f"scan: the stack's members ({', '.join(product.used_members())}) on {len(markets)} markets"):
-            predictions = with_product(predictions, product, prices)
+            predictions = with_product(predictions, product, prices, window.quant)
     outcome = ScanOutcome(dates=dates, scores={}, stats={}, model_version=version)
     elapsed_per_date = (time.time() - began) / len(dates)
     for date in dates:

@@ -13,6 +13,8 @@ from storm.config import FeatureConfig, StormConfig
 from storm.features.image import price_window, rendered_chart_tensor
 from storm.features import featurize as featurize_module
 from storm.features.panel import assemble_panel, ingested_evidence, ingest_window
+from storm.features.price_history import quant_price_features
+from storm.ingest import read_prices
 from storm.features.windows import WINDOW_INPUT_KEYS, gather_windows
 from storm.store import Layout, open_store
 
@@ -197,6 +199,11 @@ def test_ragged_calendars_keep_each_markets_own_days_and_a_too_short_market_is_s
     evidence = ingested_evidence(config, DATES[5], DATES[12])
     panel = evidence.panel
     assert evidence.markets == ["AAA", "DDD"] and "3 trading day(s)" in evidence.skipped_markets["EEE"]
+    # one quant table for the neural encoder and the boosted member, over the panel's universe: EEE's three days
+    # enter neither the equal-weighted index nor anything else
+    assert sorted(evidence.quant["market"].unique()) == ["AAA", "DDD"]
+    kept = read_prices(layout.store, layout).query("market != 'EEE'")
+    pd.testing.assert_frame_equal(evidence.quant, quant_price_features(kept))
     ddd = panel.date[panel.market == "DDD"]
     assert DATES[11] not in ddd and DATES[12] not in ddd and ddd[0] == DATES[3]  # own calendar, window from listing
     # the 5-day label counts DDD's own trading days: from day 8 its next five (9, 10, 13, 14, 15) reach the fall
