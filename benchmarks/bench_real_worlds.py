@@ -131,6 +131,8 @@ def main() -> None:
     parser.add_argument("--worlds", nargs="*", default=["stocknet", "reuters-sp500", "maec"])
     parser.add_argument("--steps", nargs="*", default=["import", "evaluate"])
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--run-suffix", default="", help="the run is the world's name plus this (e.g. '-vol_scaled' "
+                        "with --set labels.kind=vol_scaled), so runs of one world under other settings keep their reports")
     args = parser.parse_args()
     for world in args.worlds:
         root = args.root / world
@@ -144,11 +146,12 @@ def main() -> None:
         if "evaluate" in args.steps:
             sets = [item for value in [f"model.modalities={WORLD_MODALITIES[world]}", *args.overrides]
                     for item in ("--set", value)]
-            seconds, _, code = timed(["evaluate", "--root", str(root), "--run", world, *sets])
-            print(f"[{world}] evaluate: {seconds:.1f} s, exit {code}")
+            run = world + args.run_suffix
+            seconds, _, code = timed(["evaluate", "--root", str(root), "--run", run, *sets])
+            print(f"[{run}] evaluate: {seconds:.1f} s, exit {code}")
             if code:
                 raise SystemExit(code)
-            print_report(root, world)
+            print_report(root, run)
 
 
 if __name__ == "__main__":

@@ -372,23 +372,25 @@ def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: 
         return [{**quarantine_record(prefix + path, source, date, None, whole),
                  "headline": "", "content_hash": decode.content_hash(payload)}]
     name = path.rsplit("/", 1)[-1]
+    base = {**quarantine_record(prefix + path, source, date, None, ""), "headline": ""}
+    parse = _LINE_PARSERS[source]
     rows, rejects = [], 0
     for number, line in enumerate(payload.split(b"\n"), start=1):
         line = line.rstrip(b"\r")
         if not line.strip():
             continue
-        row = {**quarantine_record(prefix + path, source, date, None, ""), "headline": "",
-               "content_hash": decode.content_hash(line)}
         try:
-            row.update(_LINE_PARSERS[source](line, date, cfg))
+            parsed = parse(line, date, cfg)
         except Exception as err:  # noqa: BLE001 - one bad line is that line's reason, never the file's or the night's
             rejects += 1
             if rejects > max_rejects:
-                continue  # counted in the file's summary record below
+                continue  # counted in the file's summary record below, so a flood costs its parsing only
             why = err.reason if isinstance(err, RejectedInput) else f"decoder failed ({describe(err)})"
-            row.update(market=decode.market_hint(line, cfg) if source == "news" else None,
-                       reason=f"{name} line {number}: {why}")
-        rows.append(row)
+            rows.append({**base, "content_hash": decode.content_hash(line),
+                         "market": decode.market_hint(line, cfg) if source == "news" else None,
+                         "reason": f"{name} line {number}: {why}"})
+            continue
+        rows.append({**base, "content_hash": decode.content_hash(line), **parsed})
     if rejects > max_rejects:  # a flood of bad lines is one more record, not one row per line
         rows.append({**quarantine_record(prefix + path, source, date, None,
                                          f"{name}: {rejects - max_rejects} more bad line(s) beyond the first "
