@@ -104,7 +104,8 @@ def stack_table(reports: dict[str, dict]) -> list[str]:
                 product, best = test[reference]["auroc"], test[baseline]["auroc"]
                 episodes = fold["periods"]["storm_episodes"]["test"][horizon]
                 chosen = (f"{stack['best_member']} {stack['member_aurocs'][stack['best_member']]:.3f}, "
-                          f"{interval(stack['gain'])}") if stack.get("gain") else stack.get("best_member", "–")
+                          f"{interval(stack['gain'])}") if (stack.get("gain") or {}).get("estimate") is not None \
+                    else f"{stack.get('best_member', '–')} (no stack fitted)"
                 difference = "–" if product is None or best is None else f"{product - best:+.3f}"
                 lines.append(f"| {world} | {horizon}d | {name} | {episodes} | {stack['shipped']} | {chosen} | "
                              f"{'–' if product is None else f'{product:.3f}'} | {baseline} "

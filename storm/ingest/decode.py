@@ -172,6 +172,50 @@ def _partition_date(item: dict[str, Any], partition_date: str) -> str:
     return partition_date
 
 
+STREAM_CHUNK_BYTES = 1 << 20
+
+
+def bounded_lines(stream, max_line_bytes: int, digest=None, max_total_bytes: int | None = None,
+                  chunk_bytes: int = STREAM_CHUNK_BYTES):
+    """(line number, line) for each line of a binary ``stream`` read a chunk at a time, the newline dropped; a line
+    longer than ``max_line_bytes`` comes as its length (an int) instead, its bytes never held together.
+
+    ``digest``: a hashlib object updated with every byte read. ``max_total_bytes``: past it, RejectedInput (a file
+    that grew after it was listed). Memory stays within one chunk plus ``max_line_bytes`` whatever the file holds.
+    """
+    number, total, skipped = 0, 0, 0  # skipped: bytes so far of a line already too long
+    pending: list[bytes] = []
+    held = 0
+    while True:
+        chunk = stream.read(chunk_bytes)
+        if not chunk:
+            break
+        total += len(chunk)
+        if max_total_bytes is not None and total > max_total_bytes:
+            raise RejectedInput(f"object grew past ingest.max_file_bytes={max_total_bytes} while read; not read")
+        if digest is not None:
+            digest.update(chunk)
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            if skipped:
+                skipped += len(piece)
+            elif held + len(piece) > max_line_bytes:
+                skipped, pending, held = held + len(piece), [], 0
+            elif piece:
+                pending.append(piece)
+                held += len(piece)
+            if end < 0:
+                break
+            number += 1
+            yield number, (skipped if skipped else b"".join(pending))
+            skipped, pending, held = 0, [], 0
+            start = end + 1
+    if skipped or pending:  # a last line without its newline
+        yield number + 1, (skipped if skipped else b"".join(pending))
+
+
 def bounded_json(line: bytes, cfg: IngestConfig) -> Any:
     """Parse one line of JSON with its length, nesting depth, numbers and Unicode bounded first."""
     if len(line) > cfg.max_news_line_bytes:

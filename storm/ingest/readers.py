@@ -14,6 +14,7 @@ range without files gives empty datasets, not an error.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Callable
@@ -91,7 +92,8 @@ def ingest_news(store: ObjectStore, layout: Layout, start: str, end: str, cfg: I
     ``known`` (content hashes already featurised) is not used: a JSON line is as cheap to parse as to skip.
     """
     return _ingest(store, layout, "news", start, end, cfg,
-                   partial(_decode_news_batch, cfg=cfg, prefix=_uri_prefix(store)))
+                   partial(_decode_news_batch, cfg=cfg, prefix=_uri_prefix(store), filesystem=store.arrow_fs),
+                   streamed=True)
 
 
 def ingest_wire(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
@@ -99,8 +101,9 @@ def ingest_wire(store: ObjectStore, layout: Layout, start: str, end: str, cfg: I
     """Market-wide headlines (raw/wire), one row per good line with market "" (every market reads it): the news
     reader's bounds, quarantine and key rules, each line parsed by decode.parse_wire_line."""
     return _ingest(store, layout, "wire", start, end, cfg,
-                   partial(_decode_news_batch, cfg=cfg, prefix=_uri_prefix(store), source="wire"),
-                   driver_bytes=DRIVER_DECODE_BYTES)
+                   partial(_decode_news_batch, cfg=cfg, prefix=_uri_prefix(store), filesystem=store.arrow_fs,
+                           source="wire"),
+                   driver_bytes=DRIVER_DECODE_BYTES, streamed=True)
 
 
 def ingest_charts(store: ObjectStore, layout: Layout, start: str, end: str, cfg: IngestConfig,
@@ -128,7 +131,9 @@ def ingest_audio(store: ObjectStore, layout: Layout, start: str, end: str, cfg: 
 
 
 def _ingest(store: ObjectStore, layout: Layout, source: str, start: str, end: str, cfg: IngestConfig,
-            decode_batch, driver_bytes: int = 0) -> SourceIngest:
+            decode_batch, driver_bytes: int = 0, streamed: bool = False) -> SourceIngest:
+    """``streamed``: ``decode_batch`` reads each file itself (its batch: path and listed size), a line at a time,
+    instead of receiving its bytes: a 200 MB headline file is never one object in the object store or in memory."""
     _check_range(start, end)
     base = layout.raw_dir(source)
     sizes, bad_keys = _listed_sizes(store, base, start, end)
@@ -140,9 +145,10 @@ def _ingest(store: ObjectStore, layout: Layout, source: str, start: str, end: st
     unread += [quarantine_record(_uri_prefix(store) + path, source, date or end, None, reason)
                for path, (date, reason) in sorted(bad_keys.items())]
     if readable and store.is_local and sum(sizes[path] for path in readable) <= driver_bytes:
-        ok, quarantined = _decoded_in_driver(store, readable, source, decode_batch)
+        ok, quarantined = _decoded_in_driver(store, readable, sizes, source, decode_batch, streamed)
     elif readable:
-        raw = ray.data.read_binary_files(readable, filesystem=store.arrow_fs, include_paths=True)
+        raw = (ray.data.from_items([{"path": path, "size": sizes[path]} for path in readable])
+               if streamed else ray.data.read_binary_files(readable, filesystem=store.arrow_fs, include_paths=True))
         # Decode once, keep it, then split: both halves read the same decoded rows.
         # Finite retries: a task that dies anyway (its node lost) is retried a few times, never forever.
         decoded = raw.map_batches(decode_batch, batch_format="numpy", batch_size=_BATCH_ROWS[source],
@@ -157,13 +163,18 @@ def _ingest(store: ObjectStore, layout: Layout, source: str, start: str, end: st
     return SourceIngest(ok=ok, quarantined=quarantined)
 
 
-def _decoded_in_driver(store: ObjectStore, paths: list[str], source: str,
-                       decode_batch) -> tuple[ray.data.Dataset, ray.data.Dataset]:
+def _decoded_in_driver(store: ObjectStore, paths: list[str], sizes: dict[str, int], source: str, decode_batch,
+                       streamed: bool) -> tuple[ray.data.Dataset, ray.data.Dataset]:
     """(ok, quarantined) of a few small local files, decoded here by the same per-batch decoder the Ray Data path
     runs: a job reading hundreds of small files costs more than their reading (one feed every market reads, the
     wire, is ~1 MB a year)."""
-    tables = [decode_batch({"bytes": np.array([store.read_bytes(path) for path in chunk], dtype=object),
-                            "path": np.array(chunk, dtype=object)})
+    def batch_of(chunk: list[str]) -> dict[str, np.ndarray]:
+        if streamed:
+            return {"path": np.array(chunk, dtype=object), "size": np.array([sizes[p] for p in chunk], dtype=np.int64)}
+        return {"bytes": np.array([store.read_bytes(path) for path in chunk], dtype=object),
+                "path": np.array(chunk, dtype=object)}
+
+    tables = [decode_batch(batch_of(chunk))
               for chunk in (paths[i:i + _BATCH_ROWS[source]] for i in range(0, len(paths), _BATCH_ROWS[source]))]
     decoded = pa.concat_tables(tables)
     good = pc.equal(decoded.column("reason"), "")
@@ -355,47 +366,65 @@ def _reason_of(path: str, decode_item: Callable[[], object]) -> str:
         return f"{name}: decoder failed ({describe(err)})"
 
 
-def _decode_news_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str, source: str = "news") -> pa.Table:
+def _decode_news_batch(batch: dict[str, np.ndarray], cfg: IngestConfig, prefix: str, filesystem,
+                       source: str = "news") -> pa.Table:
+    """Rows of a batch of headline files (path, listed size), each read from ``filesystem`` a line at a time."""
     rows = []
-    for payload, path in zip(batch["bytes"], batch["path"]):
-        rows.extend(_news_rows(payload, str(path), _date_of_key(path), cfg, prefix, source=source))
+    for path, size in zip(batch["path"], batch["size"]):
+        path = str(path)
+        rows.extend(_news_rows(partial(filesystem.open_input_stream, path), path, int(size), _date_of_key(path),
+                               cfg, prefix, source=source))
     # All-string schema even when a batch held only blank lines, so empty blocks never turn columns null.
     return _string_table(rows, dict.fromkeys((*QUARANTINE_FIELDS, *OK_COLUMNS[source])))
 
 
-def _news_rows(payload: bytes, path: str, date: str, cfg: IngestConfig, prefix: str,
+def _news_rows(open_stream: Callable, path: str, size: int, date: str, cfg: IngestConfig, prefix: str,
                max_rejects: int = MAX_REJECTS_PER_FILE, source: str = "news") -> list[dict]:
-    """One row per non-blank line of a headline file (``source`` news or wire); an unusable file gives one
-    quarantine row for the whole file."""
-    whole = _reason_of(path, lambda: (decode.suffix_of(path, _SUFFIXES[source]), decode.check_size(len(payload), cfg)))
-    if whole:
-        return [{**quarantine_record(prefix + path, source, date, None, whole),
-                 "headline": "", "content_hash": decode.content_hash(payload)}]
+    """One row per non-blank line of a headline file (``source`` news or wire), read a line at a time from
+    ``open_stream()``; an unusable file gives one quarantine row for the whole file.
+
+    A line longer than ``ingest.max_news_line_bytes`` is rejected by its length while it streams past, its bytes
+    never held; a file that has grown past ``ingest.max_file_bytes`` since it was listed is rejected whole."""
     name = path.rsplit("/", 1)[-1]
     base = {**quarantine_record(prefix + path, source, date, None, ""), "headline": ""}
+    whole = _reason_of(path, lambda: (decode.suffix_of(path, _SUFFIXES[source]), decode.check_size(size, cfg)))
+    if whole:
+        return [{**base, "reason": whole, "content_hash": decode.content_hash(f"{path}:{size}".encode())}]
     parse = _LINE_PARSERS[source]
     rows, rejects = [], 0
-    for number, line in enumerate(payload.split(b"\n"), start=1):
-        line = line.rstrip(b"\r")
-        if not line.strip():
-            continue
-        try:
-            parsed = parse(line, date, cfg)
-        except Exception as err:  # noqa: BLE001 - one bad line is that line's reason, never the file's or the night's
-            rejects += 1
-            if rejects > max_rejects:
-                continue  # counted in the file's summary record below, so a flood costs its parsing only
-            why = err.reason if isinstance(err, RejectedInput) else f"decoder failed ({describe(err)})"
-            rows.append({**base, "content_hash": decode.content_hash(line),
-                         "market": decode.market_hint(line, cfg) if source == "news" else None,
-                         "reason": f"{name} line {number}: {why}"})
-            continue
-        rows.append({**base, "content_hash": decode.content_hash(line), **parsed})
+    digest = hashlib.sha256()
+    try:
+        with open_stream() as stream:
+            # + 1: a line may end in the \r of a CRLF file, which is dropped before the parser's own length check
+            lines = decode.bounded_lines(stream, cfg.max_news_line_bytes + 1, digest, cfg.max_file_bytes)
+            for number, line in lines:
+                if isinstance(line, bytes):
+                    line = line.rstrip(b"\r")
+                    if not line.strip():
+                        continue
+                try:
+                    if isinstance(line, int):
+                        raise RejectedInput(f"line is {line} bytes, over ingest.max_news_line_bytes="
+                                            f"{cfg.max_news_line_bytes}; not parsed")
+                    parsed = parse(line, date, cfg)
+                except Exception as err:  # noqa: BLE001 - one bad line is that line's reason, never the file's
+                    rejects += 1
+                    if rejects > max_rejects:
+                        continue  # counted in the file's summary record below, so a flood costs its parsing only
+                    why = err.reason if isinstance(err, RejectedInput) else f"decoder failed ({describe(err)})"
+                    held = isinstance(line, bytes)
+                    key = line if held else f"{path}:{number}".encode()
+                    rows.append({**base, "content_hash": decode.content_hash(key),
+                                 "market": decode.market_hint(line, cfg) if source == "news" and held else None,
+                                 "reason": f"{name} line {number}: {why}"})
+                    continue
+                rows.append({**base, "content_hash": decode.content_hash(line), **parsed})
+    except Exception as err:  # noqa: BLE001 - an unreadable or overgrown file is that file's reason
+        why = err.reason if isinstance(err, RejectedInput) else f"could not read the file ({describe(err)})"
+        return [{**base, "reason": why, "content_hash": digest.hexdigest()}]
     if rejects > max_rejects:  # a flood of bad lines is one more record, not one row per line
-        rows.append({**quarantine_record(prefix + path, source, date, None,
-                                         f"{name}: {rejects - max_rejects} more bad line(s) beyond the first "
-                                         f"{max_rejects}, not recorded one by one"),
-                     "headline": "", "content_hash": decode.content_hash(payload)})
+        rows.append({**base, "reason": f"{name}: {rejects - max_rejects} more bad line(s) beyond the first "
+                                       f"{max_rejects}, not recorded one by one", "content_hash": digest.hexdigest()})
     return rows
 
 

@@ -9,6 +9,8 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from raw_inputs import jpeg_bytes, news_line, png_bytes
@@ -171,3 +173,37 @@ def test_market_hint_reads_the_market_of_a_rejected_line_when_it_can():
     assert market_hint(news_line(market="AAA", headline=""), CFG) == "AAA"
     assert market_hint(b"{not json", CFG) is None
     assert market_hint(b"[" * 5000, CFG) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=12).filter(lambda b: b"\n" not in b), max_size=12), st.booleans(),
+       st.integers(1, 9), st.integers(1, 10))
+def test_streamed_lines_are_the_files_lines_and_an_overlong_one_comes_as_its_length(pieces, trailing_newline,
+                                                                                      chunk_bytes, max_line_bytes):
+    """Whatever the chunking, bounded_lines numbers and returns exactly the lines of split(b"\\n"); a line over the
+    bound comes as its length; the digest is the whole file's."""
+    import hashlib
+    import io
+
+    from storm.ingest.decode import bounded_lines
+
+    payload = b"\n".join(pieces) + (b"\n" if trailing_newline and pieces else b"")
+    expected = payload.split(b"\n")
+    if expected and expected[-1] == b"":
+        expected = expected[:-1]  # a final newline ends the last line; it starts none
+    expected = [(n, line if len(line) <= max_line_bytes else len(line)) for n, line in enumerate(expected, start=1)
+                if line]  # empty lines may or may not be yielded: both readers skip blank lines
+    digest = hashlib.sha256()
+    streamed = [(n, line) for n, line in bounded_lines(io.BytesIO(payload), max_line_bytes, digest,
+                                                       chunk_bytes=chunk_bytes) if line]
+    assert streamed == expected
+    assert digest.hexdigest() == hashlib.sha256(payload).hexdigest()
+
+
+def test_a_file_that_grew_past_the_limit_while_read_is_refused():
+    import io
+
+    from storm.ingest.decode import bounded_lines
+
+    with pytest.raises(RejectedInput, match="grew past"):
+        list(bounded_lines(io.BytesIO(b"a\n" * 100), 64, max_total_bytes=150, chunk_bytes=16))
