@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 from storm.desk.combination import STACK, StackFit
 from storm.evaluation.bootstrap import RankedRows, resample_counts
 from storm.evaluation.metrics import within_fold_auroc
+from storm.labels import count_storm_episodes
 
 @dataclass(frozen=True)
 class StackSettings:
@@ -38,6 +39,11 @@ class StackSettings:
     seed: int = 0
     confidence: float = 0.95
     min_gain: float = 0.0  # the gain's lower bound must exceed this for the stack to ship
+    # fewest storm episodes (runs of storm days of one market) the validation rows must hold before any gain is
+    # measured: below it the bootstrap resamples a handful of falls (one episode gives a zero-width "interval"), so
+    # neither the stack nor a challenger can earn its place and the desk's best incumbent ships (as
+    # evaluation.min_episodes withholds a verdict on the test blocks)
+    min_episodes: int = 10
 
 
 def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarray, markets: np.ndarray,
@@ -61,6 +67,18 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
 
     member_aurocs = {m: _float(within_fold_auroc(labels, raw[:, i], groups)) for i, m in enumerate(members)}
     best = _best(member_aurocs)
+    ranked_incumbents = [m for m in incumbents or [] if m in members and member_aurocs[m] is not None]
+    episodes = _storm_episodes(labels, markets, groups, dates)
+    if episodes < settings.min_episodes:
+        means, sds, _ = _standardise(raw)
+        shipped = max(ranked_incumbents, key=lambda m: member_aurocs[m]) if ranked_incumbents else best
+        reason = (f"{shipped} ships alone (within-fold AUROC {member_aurocs[shipped]:.3f}): the validation rows hold "
+                  f"{episodes} storm episode(s), fewer than {settings.min_episodes}, too few to measure any gain "
+                  "over the desk's models, so neither the stack nor a challenger is shipped.")
+        return shipped_alone(members, shipped, dict(zip(members, map(float, means))),
+                             dict(zip(members, map(float, sds))), best,
+                             {"estimate": None, "low": None, "high": None, "n_resamples": 0, "episodes": episodes},
+                             reason, member_aurocs)
     stack_cv = cross_validated_logits(dict(zip(members, raw.T)), labels, dates, settings)
     # Each CV block's stack logits come from their own fit (their own intercept): ranked against another block's
     # they would measure the two fits, as a pooled AUROC measures two folds' calibrations. So the gain pairs storm
@@ -76,7 +94,6 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
                         gain, _reason(STACK, best, member_aurocs, gain, settings, members, weights), member_aurocs)
     reason = _reason(best, best, member_aurocs, gain, settings, members, None)
     shipped = best
-    ranked_incumbents = [m for m in incumbents or [] if m in members and member_aurocs[m] is not None]
     if ranked_incumbents and best not in ranked_incumbents:
         incumbent = max(ranked_incumbents, key=lambda m: member_aurocs[m])
         challenge = _gain(raw[:, members.index(best)], raw[:, members.index(incumbent)], labels, dates, markets,
@@ -100,6 +117,13 @@ def shipped_alone(members: list[str], shipped: str, means: dict[str, float], sds
     return StackFit(members, {m: float(m == shipped) for m in members}, means.get(shipped, 0.0), means,
                     {m: 1.0 if m == shipped else sds.get(m, 1.0) for m in members}, shipped, best, gain, reason,
                     member_aurocs)
+
+
+def _storm_episodes(labels: np.ndarray, markets: np.ndarray, groups: np.ndarray, dates: np.ndarray) -> int:
+    """Runs of consecutive storm rows of one market within one fold (storm.labels.count_storm_episodes)."""
+    keys = np.char.add(np.char.add(np.asarray(groups).astype(str), "/"), np.asarray(markets).astype(str))
+    order = np.lexsort((np.asarray(dates).astype(str), keys))
+    return count_storm_episodes(keys[order], labels[order])
 
 
 def _signed(value: float | None) -> str:

@@ -176,3 +176,25 @@ def test_a_challenger_that_is_not_significantly_better_never_replaces_the_desks_
     assert free.best_member == "challenger" and free.shipped == "challenger"
     assert held.shipped == "garch" and "garch ships" in held.reason
     np.testing.assert_array_equal(held.logit(logits), incumbent)
+
+
+def test_validation_with_too_few_storm_episodes_ships_the_desks_incumbent_not_a_perfect_challenger():
+    """A challenger that ranks every validation storm first wins where 12 falls show it, but 3 falls are too few to
+    measure any gain (one fall gives a zero-width bootstrap interval): the incumbent ships and the reason says why."""
+    rng, first, second, labels, dates, markets, groups = world(n_markets=8, n_dates=300)
+
+    def episodes(count: int) -> np.ndarray:
+        planted = np.zeros(first.size)
+        for k in range(count):  # 5-day runs, each its own market-fold stretch
+            row = (k % 8) * 300 + 20 + 100 * (k // 8)
+            planted[row:row + 5] = 1.0
+        return planted
+
+    for count, expected in ((12, "oracle"), (3, "incumbent")):
+        planted = episodes(count)
+        logits = {"incumbent": first + rng.standard_normal(first.size), "oracle": 10 * planted + first}
+        fit = fit_stack(logits, planted, dates, markets, groups, SETTINGS, incumbents=["incumbent"])
+        assert fit.shipped in ((expected, "stack") if expected == "oracle" else (expected,))
+    assert fit.gain["episodes"] == 3 and fit.gain["low"] is None
+    assert "3 storm episode(s), fewer than 10" in fit.reason
+    assert np.array_equal(fit.logit(logits), logits["incumbent"])
