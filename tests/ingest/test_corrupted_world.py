@@ -101,7 +101,8 @@ def build_corrupted_world(layout: Layout) -> tuple[dict[str, dict[str, str]], di
     }
     bad_lines = {
         b"{not json": "malformed JSON",
-        b"[" * 5000 + b"]" * 5000: "JSON nests deeper than ingest.max_json_depth=16",
+        b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}": "JSON nests deeper than ingest.max_json_depth=16",
+        b"[" * 5000 + b"]" * 5000: "is one JSON object, and this one does not start with '{'",
         news_line(headline="h" * 100_000): "over ingest.max_news_line_bytes=65536",
         b'{"market": "AAA", "headline": "caf\xe9 crash"}': "not UTF-8",
         news_line(market="../../etc"): "bad market name",
