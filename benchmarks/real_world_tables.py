@@ -113,12 +113,29 @@ def stack_table(reports: dict[str, dict]) -> list[str]:
     return lines
 
 
+def news_gain_table(reports: dict[str, dict]) -> list[str]:
+    """What news and calls add, reader by reader: fused − only-prices and the report's news_gains, per horizon."""
+    lines = ["| world | h | fused − prices only | evidence-logit − price-logit | boosted-evidence − boosted |",
+             "|---|---|---|---|---|"]
+    for world, report in reports.items():
+        gains = report.get("news_gains", {})
+        for horizon in map(str, report["horizons"]):
+            storms = report["storms"][horizon]
+            cells = [report.get("evidence_gain", {}).get(horizon, {}).get("auroc"),
+                     gains.get("evidence-logit − price-logit", {}).get(horizon, {}).get("auroc"),
+                     gains.get("boosted-evidence − boosted", {}).get(horizon, {}).get("auroc")]
+            lines.append(f"| {world} | {horizon}d | " + " | ".join(
+                "–" if cell is None else f"{interval(cell)} {verdict(cell, storms)}" for cell in cells) + " |")
+    return lines
+
+
 def main() -> None:
     reports = {}
     for argument in sys.argv[1:]:
         world, path = argument.split("=", 1)
         reports[world] = json.loads(Path(path).read_text())
-    for table in (verdict_table(reports), model_table(reports), lead_table(reports), stack_table(reports)):
+    for table in (verdict_table(reports), model_table(reports), lead_table(reports), stack_table(reports),
+                  news_gain_table(reports)):
         print("\n".join(table) + "\n")
 
 

@@ -84,21 +84,23 @@ class BoostedModel:
 
 
 def fit_boosted(features: pd.DataFrame, labels: pd.DataFrame, train_dates, validation_dates, horizons,
-                settings: BoostedSettings) -> BoostedModel:
+                settings: BoostedSettings, read: tuple[str, ...] = QUANT_FEATURES) -> BoostedModel:
     """One classifier per horizon on the training dates' rows, stopped early on the validation dates' log loss.
 
-    ``features``: market, date and QUANT_FEATURES (quant_price_features); ``labels``: market, date,
-    storm_{h}d (NaN: future unknown, row unused). A horizon whose training rows hold one class only gets no trees:
-    a constant log-odds at the training base rate (shrunk by half a storm, so finite). One whose validation rows
-    hold no storm trains a fixed ``calm_validation_rounds`` trees without early stopping.
+    ``features``: market, date and the columns ``read`` (QUANT_FEATURES from quant_price_features, and for the
+    evaluated news-reading variant the evidence activity and text measures, unconstrained); ``labels``: market,
+    date, storm_{h}d (NaN: future unknown, row unused). A horizon whose training rows hold one class only gets no
+    trees: a constant log-odds at the training base rate (shrunk by half a storm, so finite). One whose validation
+    rows hold no storm trains a fixed ``calm_validation_rounds`` trees without early stopping.
     """
-    _design(features.head(0), QUANT_FEATURES)  # a table without the columns is refused before any work
-    joined = features[["market", "date", *QUANT_FEATURES]].merge(
+    read = tuple(read)
+    _design(features.head(0), read)  # a table without the columns is refused before any work
+    joined = features[["market", "date", *read]].merge(
         labels[["market", "date", *(storm_column(h) for h in horizons)]], on=["market", "date"], how="inner")
-    x = _design(joined, QUANT_FEATURES)
+    x = _design(joined, read)
     dates = joined["date"].astype(str)
     train, validation = dates.isin(set(map(str, train_dates))).to_numpy(), dates.isin(set(map(str, validation_dates))).to_numpy()
-    model = BoostedModel(features=QUANT_FEATURES, horizons=tuple(horizons), boosters={}, threads=settings.threads)
+    model = BoostedModel(features=read, horizons=tuple(horizons), boosters={}, threads=settings.threads)
     for h in horizons:
         y = joined[storm_column(h)].to_numpy(np.float64)
         known = ~np.isnan(y)
@@ -114,16 +116,16 @@ def fit_boosted(features: pd.DataFrame, labels: pd.DataFrame, train_dates, valid
         if not stops:
             model.notes[h] = (f"validation rows hold no storm and cannot stop training: "
                               f"{settings.calm_validation_rounds} trees")
-        booster = _fit_one(x[fit_rows], y[fit_rows], x[stop_rows], y[stop_rows], settings, stops)
+        booster = _fit_one(x[fit_rows], y[fit_rows], x[stop_rows], y[stop_rows], settings, stops, read)
         model.boosters[h], model.iterations[h] = booster, booster.current_iteration()
     return model
 
 
 def _fit_one(x_train, y_train, x_validation, y_validation, settings: BoostedSettings,
-             early_stopping: bool = True) -> lgb.Booster:
+             early_stopping: bool = True, read: tuple[str, ...] = QUANT_FEATURES) -> lgb.Booster:
     """Train with early stopping (else a fixed calm_validation_rounds), then keep only the best iteration's trees
     (what to_json stores)."""
-    monotone = [QUANT_MONOTONE.get(name, 0) for name in QUANT_FEATURES]
+    monotone = [QUANT_MONOTONE.get(name, 0) for name in read]
     params = {
         "objective": "binary", "metric": "binary_logloss", "num_leaves": settings.num_leaves,
         "learning_rate": settings.learning_rate, "min_data_in_leaf": settings.min_child_samples,
@@ -132,7 +134,7 @@ def _fit_one(x_train, y_train, x_validation, y_validation, settings: BoostedSett
         "num_threads": settings.threads, "seed": settings.seed, "deterministic": True, "force_row_wise": True,
         "verbose": -1,
     }
-    train_set = lgb.Dataset(x_train, y_train, feature_name=list(QUANT_FEATURES), free_raw_data=True)
+    train_set = lgb.Dataset(x_train, y_train, feature_name=list(read), free_raw_data=True)
     if not early_stopping:
         booster = lgb.train(params, train_set, num_boost_round=settings.calm_validation_rounds)
         return lgb.Booster(model_str=booster.model_to_string())

@@ -31,9 +31,9 @@ from storm.desk.garch import GARCH_SCALE, MIN_GARCH_RETURNS
 from storm.desk.members import (LOGIT_FEATURES, LogisticFit, Standardisation, garch_column,  # noqa: F401
                                 log_return, logit_readings, trailing_log_volatility)  # (log_return etc. re-exported)
 from storm.evaluation.metrics import alert_column, logit_column, score_column
-from storm.evaluation.report import ScoredModel
+from storm.evaluation.report import BOOSTED_EVIDENCE, ScoredModel
 from storm.features.evidence_panel import EvidencePanel
-from storm.features.price_history import drawdown_from_peak
+from storm.features.price_history import QUANT_FEATURES, drawdown_from_peak
 from storm.features.text_measures import TEXT_MEASURES
 from storm.labels import TRADING_DAYS_PER_YEAR
 from storm.schema import FWD_VOL, storm_column
@@ -214,14 +214,25 @@ EVIDENCE_ACTIVITY_FEATURES = ("news_items_5", "news_items_20", "news_surprise", 
 
 def boosted_model(features: pd.DataFrame, labels: pd.DataFrame, split: DateSplit, horizons: list[int],
                   false_alarm_rate: float, calibration: "BaselineCalibration | None" = None,
-                  settings: BoostedSettings | None = None) -> ScoredModel:
+                  settings: BoostedSettings | None = None, activity: pd.DataFrame | None = None) -> ScoredModel:
     """The boosted candidate (storm.desk.boosted) on QUANT_FEATURES: trees fitted on the fold's training dates,
-    stopped on its validation dates, then calibrated like every other model."""
-    fitted = fit_boosted(features, labels, split.train, split.validation, horizons, settings or BoostedSettings())
+    stopped on its validation dates, then calibrated like every other model.
+
+    ``activity``: evidence_activity's table (news and call activity, text measures): then the news-reading variant,
+    "boosted-evidence", which also reads those columns (a day without a row reads 0: nothing said), so that
+    boosted-evidence − boosted is what the words add to the strongest tabular model of prices."""
+    read = QUANT_FEATURES
+    if activity is not None:  # a name both tables hold (days_since_call) is the activity's as evidence_<name>
+        extra = {name: f"evidence_{name}" if name in QUANT_FEATURES else name for name in evidence_features(activity)}
+        features = features.merge(activity[["market", "date", *extra]].rename(columns=extra), on=["market", "date"],
+                                  how="left")
+        features[list(extra.values())] = features[list(extra.values())].fillna(0.0)
+        read = QUANT_FEATURES + tuple(extra.values())
+    fitted = fit_boosted(features, labels, split.train, split.validation, horizons, settings or BoostedSettings(), read)
     logits = fitted.logits(features)
     raw = features[["market", "date"]].assign(**{raw_score_column(h): logits[:, i] for i, h in enumerate(horizons)})
-    model = _scored("boosted", "baseline", raw, labels, split, horizons, false_alarm_rate,
-                    calibration or BaselineCalibration(), log_odds=True)
+    model = _scored(BOOSTED_EVIDENCE if activity is not None else "boosted", "baseline", raw, labels, split, horizons,
+                    false_alarm_rate, calibration or BaselineCalibration(), log_odds=True)
     model.notes += [f"storm_{h}d, {split.name}: {note}" for h, note in fitted.notes.items()]
     model.notes.append("trees per horizon: " + ", ".join(f"{h}d {n}" for h, n in fitted.iterations.items()))
     return model

@@ -30,6 +30,9 @@ from storm.schema import storm_column
 REFERENCE = "fused"
 PRODUCT = "storm"  # the published score (storm.evaluation.product): the reference wherever it was evaluated
 EVIDENCE_PAIR = ("fused", "only-prices")  # what news and calls add: fused − the same model reading prices alone
+BOOSTED_EVIDENCE = "boosted-evidence"  # the boosted trees also reading the evidence activity and text measures
+# the other readers of the evidence, each against itself without it (the report's news_gains)
+NEWS_GAIN_PAIRS = (("evidence-logit", "price-logit"), (BOOSTED_EVIDENCE, "boosted"))
 SPREAD_METRICS = ("auroc", "pr_auc", "brier", "ece")
 TOO_FEW_STORMS = "too few storms"
 TABLE_VERDICT = {"better": "better", "worse": "worse", "not distinguishable": "n.d.", TOO_FEW_STORMS: "too few",
@@ -142,6 +145,7 @@ def build_report(
     data = bootstrap_input(models, horizons, reference)
     intervals = paired_bootstrap(data, horizons, reference, settings)
     evidence = _evidence_gain(data, horizons, reference, settings)
+    news_gains = _news_gains(data, horizons, settings)
     base = reference or models[0].name
     storms = {h: storm_counts(headline[base][h], per_fold, base, folds, h, settings.min_episodes) for h in horizons}
     report = {
@@ -161,6 +165,10 @@ def build_report(
         "evidence_gain": {str(h): {metric: {**difference.as_dict(),
                                             "verdict": verdict if storms[h]["judged"] else TOO_FEW_STORMS}
                                     for metric, (difference, verdict) in evidence[h].items()} for h in evidence},
+        "news_gains": {name: {str(h): {metric: {**difference.as_dict(),
+                                                "verdict": verdict if storms[h]["judged"] else TOO_FEW_STORMS}
+                                       for metric, (difference, verdict) in gain[h].items()} for h in gain}
+                       for name, gain in news_gains.items()},
         "storms": {str(h): storms[h] for h in horizons},
         "episodes": {str(h): episode_table(models, h, drawdowns) for h in horizons},
         "folds": [{"periods": fold.periods,
@@ -190,13 +198,28 @@ def build_report(
 def _evidence_gain(data, horizons: list[int], reference: str | None, settings: EvaluationConfig) -> dict:
     """fused − only-prices per horizon and metric, (Interval, verdict): what news and calls add, kept beside a
     product reference (with fused as the reference it is already in versus_reference)."""
-    fused, prices = EVIDENCE_PAIR
-    if reference == fused or not {fused, prices} <= set(data.scores):
+    if reference == EVIDENCE_PAIR[0]:
         return {}
-    pair = replace(data, scores={name: data.scores[name] for name in EVIDENCE_PAIR},
-                   probabilistic={name: data.probabilistic.get(name, {}) for name in EVIDENCE_PAIR})
-    result = paired_bootstrap(pair, horizons, fused, settings)
-    return {h: result[h]["vs_reference"][prices] for h in horizons}
+    return _pair_gain(data, horizons, EVIDENCE_PAIR, settings)
+
+
+def _news_gains(data, horizons: list[int], settings: EvaluationConfig) -> dict[str, dict]:
+    """Each reader of the evidence − the same kind of model without it (NEWS_GAIN_PAIRS, those both evaluated),
+    per horizon and metric: what news and calls add to the neural model, the logistic and the trees alike."""
+    gains = {f"{reader} − {plain}": _pair_gain(data, horizons, (reader, plain), settings)
+             for reader, plain in NEWS_GAIN_PAIRS}
+    return {name: gain for name, gain in gains.items() if gain}
+
+
+def _pair_gain(data, horizons: list[int], pair: tuple[str, str], settings: EvaluationConfig) -> dict:
+    """pair[0] − pair[1], paired over the same resamples, per horizon and metric (Interval, verdict); {} unless
+    both were evaluated."""
+    if not set(pair) <= set(data.scores):
+        return {}
+    both = replace(data, scores={name: data.scores[name] for name in pair},
+                   probabilistic={name: data.probabilistic.get(name, {}) for name in pair})
+    result = paired_bootstrap(both, horizons, pair[0], settings)
+    return {h: result[h]["vs_reference"][pair[1]] for h in horizons}
 
 
 METRIC_DEFINITIONS = {

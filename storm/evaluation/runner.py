@@ -241,6 +241,10 @@ def _evaluate_fold(config: StormConfig, context: EvaluationContext, split: DateS
             boosted = boosted_model(references.quant, references.labels, split, horizons, config.train.false_alarm_rate,
                                     calibration)
             models.append(on_rows(boosted, fused_table[["market", "date"]]))
+            if references.activity is not None:  # what the words add to the trees (issue 36): not a product member
+                reading = boosted_model(references.quant, references.labels, split, horizons,
+                                        config.train.false_alarm_rate, calibration, activity=references.activity)
+                models.append(on_rows(reading, fused_table[["market", "date"]]))
     return FoldOutcome(split=split, models=models, runs={name: model.summary for name, model in trained.items()},
                        masked={variant.modality: tables[variant.name] for variant in ablations})
 

@@ -142,3 +142,33 @@ def test_a_features_table_without_the_quant_columns_is_refused_with_the_fix():
     features, labels, train, validation, _ = planted_world(calm, markets=5, days=50)
     with pytest.raises(ValueError, match="quant_price_features"):
         fit_boosted(features.drop(columns="beta_252"), labels, train, validation, [5], FAST)
+
+
+def test_the_news_reading_variant_learns_what_the_words_carry_and_the_plain_one_cannot():
+    """boosted_model with the evidence activity reads its columns (a day without a row reads 0): where storms follow
+    the LM negative share, boosted-evidence ranks the test block's storms and plain boosted stays near chance."""
+    from storm.evaluation.baselines import BOOSTED_EVIDENCE, boosted_model
+    from storm.splits import DateSplit
+
+    rng = np.random.default_rng(7)
+    features, _, train, validation, test = planted_world(calm, markets=40, seed=7)
+    activity = features[["market", "date"]].sample(frac=0.9, random_state=1).reset_index(drop=True)
+    for name in ("news_items_5", "news_items_20", "news_surprise", "call_within_20", "days_since_call"):
+        activity[name] = 0.0
+    activity["lm_negative_share"] = rng.normal(size=len(activity))
+    hazard = features[["market", "date"]].merge(activity, on=["market", "date"], how="left")["lm_negative_share"].fillna(0.0)
+    labels = features[["market", "date"]].copy()
+    for h in (5, 20):
+        labels[f"storm_{h}d"] = (rng.random(len(labels)) < sigmoid(-2.0 + 2.0 * hazard.to_numpy())).astype(float)
+    split = DateSplit(train=train, validation=validation, test=test, embargo_days=0, name="fold1")
+    plain = boosted_model(features, labels, split, [5, 20], 0.1, settings=FAST)
+    reading = boosted_model(features, labels, split, [5, 20], 0.1, settings=FAST, activity=activity)
+    assert reading.name == BOOSTED_EVIDENCE and plain.name == "boosted"
+
+    def test_auroc(model):
+        scored = model.predictions.drop(columns=[c for c in model.predictions if c.startswith("storm_")])
+        scored = scored.merge(labels, on=["market", "date"])
+        scored = scored[scored["date"].isin(test)]
+        return roc_auc_score(scored["storm_5d"], scored["score_5d"])
+
+    assert test_auroc(reading) > 0.75 and abs(test_auroc(plain) - 0.5) < 0.05

@@ -206,3 +206,26 @@ def test_reliability_png_draws_fused_and_the_best_price_baseline_per_horizon(rep
     assert reliability_by_horizon_png(report).startswith(PNG_MAGIC)
     without_baseline = {**report, "best_price_baseline": None}
     assert reliability_by_horizon_png(without_baseline).startswith(PNG_MAGIC)
+
+
+def test_each_reader_of_the_evidence_is_measured_against_itself_without_it():
+    """news_gains: evidence-logit − price-logit and boosted-evidence − boosted, paired, per horizon, with intervals
+    and verdicts; a pair one side of which was not evaluated is left out, never filled with another model."""
+    def with_readers(k: int, fold: FoldScores, noises: dict[str, float]) -> FoldScores:
+        extra = [ScoredModel(name, "baseline", scored_table(("AAA", "BBB", "CCC", "DDD"), 60, noise, seed=100 + seed,
+                                                            first_day=60 * k), {})
+                 for seed, (name, noise) in enumerate(noises.items())]  # on the fold's own test block
+        return FoldScores(fold.models + extra, fold.periods)
+
+    noises = {"evidence-logit": 0.05, "boosted-evidence": 1.5, "boosted": 0.05}
+    reading = [with_readers(k, fold, noises) for k, fold in enumerate(folds())]
+    report = build_report("demo", reading, HORIZONS, 20, SETTINGS)
+    gains = report["news_gains"]
+    assert set(gains) == {"evidence-logit − price-logit", "boosted-evidence − boosted"}
+    for h in map(str, HORIZONS):
+        assert gains["evidence-logit − price-logit"][h]["auroc"]["estimate"] > 0  # 0.05 noise against 0.5
+        assert gains["boosted-evidence − boosted"][h]["auroc"]["estimate"] < 0  # 1.5 against 0.05
+        low, high = gains["boosted-evidence − boosted"][h]["auroc"]["low"], gains["boosted-evidence − boosted"][h]["auroc"]["high"]
+        assert low <= high and gains["boosted-evidence − boosted"][h]["auroc"]["verdict"] == "worse"
+    plain = build_report("demo", folds(), HORIZONS, 20, SETTINGS)
+    assert plain["news_gains"] == {}
