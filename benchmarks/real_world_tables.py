@@ -105,7 +105,8 @@ def stack_table(reports: dict[str, dict]) -> list[str]:
                 episodes = fold["periods"]["storm_episodes"]["test"][horizon]
                 chosen = (f"{stack['best_member']} {stack['member_aurocs'][stack['best_member']]:.3f}, "
                           f"{interval(stack['gain'])}") if (stack.get("gain") or {}).get("estimate") is not None \
-                    else f"{stack.get('best_member', '–')} (no stack fitted)"
+                    else (f"{stack.get('best_member', '–')} ({stack['gain']['episodes']} validation episodes: too few)"
+                          if "episodes" in (stack.get("gain") or {}) else f"{stack.get('best_member', '–')} (no stack fitted)")
                 difference = "–" if product is None or best is None else f"{product - best:+.3f}"
                 lines.append(f"| {world} | {horizon}d | {name} | {episodes} | {stack['shipped']} | {chosen} | "
                              f"{'–' if product is None else f'{product:.3f}'} | {baseline} "

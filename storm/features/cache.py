@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from storm.config import FeatureConfig
@@ -89,13 +90,8 @@ class FeatureCache:
 
     def cached_hashes(self, dates: list[str]) -> set[str]:
         """Content hashes already computed for items dated in ``dates`` (reads only those partitions)."""
-        found: set[str] = set()
-        for date in dates:
-            path = self.partition(date)
-            if self.store.exists(path):
-                with self.store.fs.open(path, "rb") as handle:
-                    found.update(pq.read_table(handle, columns=["content_hash"]).column("content_hash").to_pylist())
-        return found
+        table = self._read_partitions(dates, columns=["content_hash"])
+        return set() if table is None else set(table.column("content_hash").to_pylist())
 
     def load(self, dates: list[str], hashes: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """content_hash -> feature for every item cached under ``dates`` (only ``hashes``, when given).
@@ -103,14 +99,24 @@ class FeatureCache:
         ``hashes`` keeps memory to what the caller places: a batch of markets loads its own items, not the day's.
         """
         wanted = None if hashes is None else pa.array(sorted(set(hashes)), pa.string())
-        features: dict[str, np.ndarray] = {}
-        for date in sorted(set(dates)):
-            table = self.read(date)
-            if table is not None and wanted is not None:
-                table = table.filter(pc.is_in(table.column("content_hash"), value_set=wanted))
-            if table is not None and len(table):
-                features.update(table_to_features(table))
-        return features
+        flagged = None if wanted is None else ds.field("content_hash").isin(wanted)
+        table = self._read_partitions(dates, filter=flagged)
+        return {} if table is None or not len(table) else table_to_features(table)
+
+    def _read_partitions(self, dates: Iterable[str], columns: list[str] | None = None,
+                         filter: ds.Expression | None = None) -> pa.Table | None:
+        """The partitions of ``dates`` that exist, read as one Arrow dataset (files in parallel, the filter pushed
+        down): a multi-year window holds ~1,000 small partitions, read one by one they cost a panel build seconds.
+        The paths come from one listing of the cache, which holds regular files under the store's root only."""
+        wanted = {self.partition(date) for date in dates}
+        if not wanted:
+            return None
+        present = [path for path in self.store.list_files(self.layout.features_dir(self.source, self.spec),
+                                                         suffix="features.parquet") if path in wanted]
+        if not present:
+            return None
+        dataset = ds.dataset(present, format="parquet", filesystem=self.store.arrow_fs)
+        return dataset.to_table(columns=columns or list(CACHE_COLUMNS), filter=filter)
 
     def add(self, rows: pd.DataFrame) -> int:
         """Merge new rows (content_hash, market, date, feature) into their date partitions, atomically; returns rows added."""
