@@ -103,15 +103,22 @@ def stack_table(reports: dict[str, dict]) -> list[str]:
                 test = fold["metrics"][horizon]
                 product, best = test[reference]["auroc"], test[baseline]["auroc"]
                 episodes = fold["periods"]["storm_episodes"]["test"][horizon]
-                chosen = (f"{stack['best_member']} {stack['member_aurocs'][stack['best_member']]:.3f}, "
-                          f"{interval(stack['gain'])}") if (stack.get("gain") or {}).get("estimate") is not None \
-                    else (f"{stack.get('best_member', '–')} ({stack['gain']['episodes']} validation episodes: too few)"
-                          if "episodes" in (stack.get("gain") or {}) else f"{stack.get('best_member', '–')} (no stack fitted)")
+                chosen = validation_cell(stack)
                 difference = "–" if product is None or best is None else f"{product - best:+.3f}"
                 lines.append(f"| {world} | {horizon}d | {name} | {episodes} | {stack['shipped']} | {chosen} | "
                              f"{'–' if product is None else f'{product:.3f}'} | {baseline} "
                              f"{'–' if best is None else f'{best:.3f}'} | {difference} |")
     return lines
+
+
+def validation_cell(stack: dict) -> str:
+    """The best member on validation and the stack's gain over it, or why no gain was measured."""
+    best, gain = stack.get("best_member", "–"), stack.get("gain") or {}
+    if gain.get("estimate") is not None:
+        return f"{best} {stack['member_aurocs'][best]:.3f}, {interval(gain)}"
+    if "episodes" in gain:
+        return f"{best} ({gain['episodes']} validation episodes: too few)"
+    return f"{best} (no stack fitted)"
 
 
 def news_gain_table(reports: dict[str, dict]) -> list[str]:

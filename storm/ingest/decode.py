@@ -151,10 +151,7 @@ def parse_wire_line(line: bytes, partition_date: str, cfg: IngestConfig) -> dict
 
 
 def _headline_object(line: bytes, kind: str, cfg: IngestConfig) -> dict[str, Any]:
-    item = bounded_json(line, cfg, object_of=kind)
-    if not isinstance(item, dict):
-        raise RejectedInput(f"a {kind} line must be a JSON object, got {type(item).__name__}")
-    return item
+    return bounded_json(line, cfg, object_of=kind)  # a line opening with '{' parses to a dict or is rejected
 
 
 def _headline(item: dict[str, Any], cfg: IngestConfig) -> str:
@@ -216,13 +213,19 @@ def bounded_lines(stream, max_line_bytes: int, digest=None, max_total_bytes: int
         yield number + 1, (skipped if skipped else b"".join(pending))
 
 
+def line_too_long(length: int, cfg: IngestConfig) -> RejectedInput:
+    """The rejection of a line over ``ingest.max_news_line_bytes``, whether it was held (bounded_json) or only
+    measured as it streamed past (bounded_lines)."""
+    return RejectedInput(f"line is {length} bytes, over ingest.max_news_line_bytes={cfg.max_news_line_bytes}; not parsed")
+
+
 def bounded_json(line: bytes, cfg: IngestConfig, object_of: str | None = None) -> Any:
     """Parse one line of JSON with its length, nesting depth, numbers and Unicode bounded first.
 
     ``object_of``: the line must hold one JSON object (a ``object_of`` line): anything that does not open with
     ``{`` is rejected before any parsing, so a flood of garbage lines costs a byte comparison each."""
     if len(line) > cfg.max_news_line_bytes:
-        raise RejectedInput(f"line is {len(line)} bytes, over ingest.max_news_line_bytes={cfg.max_news_line_bytes}; not parsed")
+        raise line_too_long(len(line), cfg)
     if object_of is not None and line.lstrip()[:1] != b"{":
         raise RejectedInput(f"malformed JSON: a {object_of} line is one JSON object, and this one does not start "
                             "with '{'")

@@ -144,8 +144,8 @@ def _ingest(store: ObjectStore, layout: Layout, source: str, start: str, end: st
               for path, size in sorted(sizes.items()) if size > cfg.max_file_bytes]
     unread += [quarantine_record(_uri_prefix(store) + path, source, date or end, None, reason)
                for path, (date, reason) in sorted(bad_keys.items())]
-    if readable and store.is_local and sum(sizes[path] for path in readable) <= driver_bytes:
-        ok, quarantined = _decoded_in_driver(store, readable, sizes, source, decode_batch, streamed)
+    if readable and streamed and store.is_local and sum(sizes[path] for path in readable) <= driver_bytes:
+        ok, quarantined = _decoded_in_driver(readable, sizes, source, decode_batch)
     elif readable:
         raw = (ray.data.from_items([{"path": path, "size": sizes[path]} for path in readable])
                if streamed else ray.data.read_binary_files(readable, filesystem=store.arrow_fs, include_paths=True))
@@ -163,18 +163,13 @@ def _ingest(store: ObjectStore, layout: Layout, source: str, start: str, end: st
     return SourceIngest(ok=ok, quarantined=quarantined)
 
 
-def _decoded_in_driver(store: ObjectStore, paths: list[str], sizes: dict[str, int], source: str, decode_batch,
-                       streamed: bool) -> tuple[ray.data.Dataset, ray.data.Dataset]:
-    """(ok, quarantined) of a few small local files, decoded here by the same per-batch decoder the Ray Data path
-    runs: a job reading hundreds of small files costs more than their reading (one feed every market reads, the
-    wire, is ~1 MB a year)."""
-    def batch_of(chunk: list[str]) -> dict[str, np.ndarray]:
-        if streamed:
-            return {"path": np.array(chunk, dtype=object), "size": np.array([sizes[p] for p in chunk], dtype=np.int64)}
-        return {"bytes": np.array([store.read_bytes(path) for path in chunk], dtype=object),
-                "path": np.array(chunk, dtype=object)}
-
-    tables = [decode_batch(batch_of(chunk))
+def _decoded_in_driver(paths: list[str], sizes: dict[str, int], source: str,
+                       decode_batch) -> tuple[ray.data.Dataset, ray.data.Dataset]:
+    """(ok, quarantined) of a few small local files of a streamed source, decoded here by the same per-batch decoder
+    (path and listed size) the Ray Data path runs: a job reading hundreds of small files costs more than their
+    reading (one feed every market reads, the wire, is ~1 MB a year)."""
+    tables = [decode_batch({"path": np.array(chunk, dtype=object),
+                            "size": np.array([sizes[path] for path in chunk], dtype=np.int64)})
               for chunk in (paths[i:i + _BATCH_ROWS[source]] for i in range(0, len(paths), _BATCH_ROWS[source]))]
     decoded = pa.concat_tables(tables)
     good = pc.equal(decoded.column("reason"), "")
@@ -404,8 +399,7 @@ def _news_rows(open_stream: Callable, path: str, size: int, date: str, cfg: Inge
                         continue
                 try:
                     if isinstance(line, int):
-                        raise RejectedInput(f"line is {line} bytes, over ingest.max_news_line_bytes="
-                                            f"{cfg.max_news_line_bytes}; not parsed")
+                        raise decode.line_too_long(line, cfg)
                     parsed = parse(line, date, cfg)
                 except Exception as err:  # noqa: BLE001 - one bad line is that line's reason, never the file's
                     rejects += 1
