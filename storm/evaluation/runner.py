@@ -28,7 +28,7 @@ from storm.evaluation.html_report import HTML_NAME, Shown, evaluation_html
 from storm.evaluation.plots import (MAX_MARKETS_PER_FIGURE, episode_scores_png, most_storm_days,
                                     reliability_by_horizon_png, score_over_price_png)
 from storm.evaluation.predictions import PREDICTION_BATCH_ROWS, collect_predictions, long_predictions, plain_scorer
-from storm.evaluation.product import PublishedProduct, publish_product, stacked_product
+from storm.evaluation.product import PublishedProduct, out_of_sample_rows, publish_product, stacked_product
 from storm.evaluation.report import FoldScores, ScoredModel, build_report, pool_folds, render_tables
 from storm.explain.attribution import explain_batch
 from storm.explain.table import contributions_by_horizon
@@ -158,7 +158,9 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     product = None
     if final_model and config.evaluation.stack:  # what storm train publishes: the final model stacked with the desk's
         with clock.timed("stack"):
-            product = publish_product(config.with_overrides({"train.run_name": run}), evidence, store, progress=progress)
+            product = publish_product(config.with_overrides({"train.run_name": run}), evidence, store, progress=progress,
+                                      out_of_sample=out_of_sample_rows([(o.split.name, o.models) for o in outcomes],
+                                                                       horizons))
     fused = pooled_fused(outcomes)
     report = _report(config, run, outcomes, fused, horizons, context)
     report_path, plot_paths = write_outputs(store, layout, run, report, fused, prices, outcomes,
