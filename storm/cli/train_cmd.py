@@ -69,7 +69,7 @@ def run_training(settings, progress: StageReporter, fresh: bool = False):
 
 def product_table(product: PublishedProduct) -> Table:
     """Per horizon what ships: the stack (its weights) or one member alone, and the validation gain behind it."""
-    table = Table(title="published score (stack chosen on the validation dates)")
+    table = Table(title="published score (stack chosen on rows no member was selected on)")
     for name in ("horizon", "ships", "weights", "gain vs best member [95%]"):
         table.add_column(name, justify="right" if name == "horizon" else "left")
     for horizon in product.horizons:

@@ -48,7 +48,7 @@ class ScoredModel:
     predictions: pd.DataFrame
     probabilistic: dict[int, bool] = field(default_factory=dict)  # horizon -> score is a probability
     notes: list[str] = field(default_factory=list)
-    validation: pd.DataFrame | None = None  # the same model's predictions on its fold's validation rows (the stack's)
+    validation: pd.DataFrame | None = None  # the same model's predictions on its fold's validation rows (calibrate the stack)
 
 
 @dataclass
@@ -362,9 +362,10 @@ def _evidence_table(report: dict) -> Table:
 
 def _stack_table(report: dict) -> Table:
     """Per fold and horizon: what the product shipped (the stack or its best member) and the stack's gain."""
-    table = Table(title="What the product shipped per fold (stack of candidates, fitted on validation only)",
-                  caption="gain: within-fold validation AUROC of the cross-validated stack − the best member, 95% "
-                          "interval; the stack ships only where the interval lies above 0",
+    table = Table(title="What the product shipped per fold (stack of candidates, chosen on earlier folds' tests)",
+                  caption="gain: within-fold AUROC of the cross-validated stack − the best member on the earlier "
+                          "folds' test blocks (fold 1: the incumbents on its validation block), 95% interval; the "
+                          "stack ships only where the interval lies above 0",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     for heading in ("fold", "h", "shipped", "best member", "gain"):
         table.add_column(heading, no_wrap=True, justify="right" if heading in ("h", "gain") else "left")

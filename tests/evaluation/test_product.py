@@ -1,5 +1,5 @@
 """The product's choice per horizon: the desk's incumbent ships unless a stack or a challenger earns its place on
-validation, and the model card says which and why."""
+rows no member was selected on, and the model card says which and why."""
 
 from __future__ import annotations
 
