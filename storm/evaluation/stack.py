@@ -41,7 +41,7 @@ class StackSettings:
     min_gain: float = 0.0  # the gain's lower bound must exceed this for the stack to ship
     # fewest storm episodes (runs of storm days of one market) the validation rows must hold before any gain is
     # measured: below it the bootstrap resamples a handful of falls (one episode gives a zero-width "interval"), so
-    # neither the stack nor another member can earn its place and the desk's model ships (as
+    # neither the stack nor a challenger can earn its place and the desk's best incumbent ships (as
     # evaluation.min_episodes withholds a verdict on the test blocks)
     min_episodes: int = 10
 
@@ -51,11 +51,10 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
     """Fit, judge and choose what ships at one horizon, on the rows (of one or several folds' validation blocks)
     whose label is known and whose every candidate logit is finite; ``groups`` is each row's fold.
 
-    ``incumbents``: the members a desk already runs, its own model first (GARCH). Where the stack does not ship and
-    the best member is not that model, the best member replaces it only if its own gain over it has a lower bound
-    above ``min_gain``, whether it is another incumbent or a challenger: the burden of proof is on whoever would
-    replace the desk's model, so a judging block's noise never swaps it for a worse one (the incumbents are close
-    readings of one volatility, and the one a block ranks first by a hair is often not the next block's)."""
+    ``incumbents``: the members a desk already runs. Where the stack does not ship and the best member is not one
+    of them, that member replaces the best incumbent only if its own gain over it has a lower bound above
+    ``min_gain``: the burden of proof is on the challenger, so a validation block's noise never swaps the desk's
+    model for a worse one."""
     members = list(logits)
     raw = np.column_stack([np.asarray(logits[m], dtype=np.float64) for m in members])
     labels = np.asarray(labels, dtype=np.float64)
@@ -68,14 +67,14 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
 
     member_aurocs = {m: _float(within_fold_auroc(labels, raw[:, i], groups)) for i, m in enumerate(members)}
     best = _best(member_aurocs)
-    desk_model = next((m for m in incumbents or [] if m in members and member_aurocs[m] is not None), None)
+    ranked_incumbents = [m for m in incumbents or [] if m in members and member_aurocs[m] is not None]
     episodes = _storm_episodes(labels, markets, groups, dates)
     if episodes < settings.min_episodes:
         means, sds, _ = _standardise(raw)
-        shipped = desk_model or best
-        reason = (f"{shipped} ships alone (within-fold AUROC {member_aurocs[shipped]:.3f}): the judging rows hold "
+        shipped = max(ranked_incumbents, key=lambda m: member_aurocs[m]) if ranked_incumbents else best
+        reason = (f"{shipped} ships alone (within-fold AUROC {member_aurocs[shipped]:.3f}): the validation rows hold "
                   f"{episodes} storm episode(s), fewer than {settings.min_episodes}, too few to measure any gain "
-                  "over the desk's model, so neither the stack nor another member is shipped.")
+                  "over the desk's models, so neither the stack nor a challenger is shipped.")
         return shipped_alone(members, shipped, dict(zip(members, map(float, means))),
                              dict(zip(members, map(float, sds))), best,
                              {"estimate": None, "low": None, "high": None, "n_resamples": 0, "episodes": episodes},
@@ -95,17 +94,18 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
                         gain, _reason(STACK, best, member_aurocs, gain, settings, members, weights), member_aurocs)
     reason = _reason(best, best, member_aurocs, gain, settings, members, None)
     shipped = best
-    if desk_model is not None and best != desk_model:
-        challenge = _gain(raw[:, members.index(best)], raw[:, members.index(desk_model)], labels, dates, markets,
+    if ranked_incumbents and best not in ranked_incumbents:
+        incumbent = max(ranked_incumbents, key=lambda m: member_aurocs[m])
+        challenge = _gain(raw[:, members.index(best)], raw[:, members.index(incumbent)], labels, dates, markets,
                           groups, settings)
         earned = challenge["low"] is not None and challenge["low"] > settings.min_gain
-        shipped = best if earned else desk_model
+        shipped = best if earned else incumbent
         reason = (f"{shipped} ships alone. Of the stack: " + reason[len(f"{best} ships alone: "):]
                   if reason.startswith(f"{best} ships alone: ") else reason)
-        reason += (f" {best}, the best member, challenges the desk's model, {desk_model} "
-                   f"({member_aurocs[desk_model]:.3f}): it gains {_signed(challenge['estimate'])} (interval "
+        reason += (f" {best}, the best member, is a challenger: against the desk's best, {incumbent} "
+                   f"({member_aurocs[incumbent]:.3f}), it gains {_signed(challenge['estimate'])} (interval "
                    f"{_signed(challenge['low'])} to {_signed(challenge['high'])}), "
-                   + ("lower bound above 0." if earned else f"lower bound not above 0, so {desk_model} ships."))
+                   + ("lower bound above 0." if earned else f"lower bound not above 0, so {incumbent} ships."))
     return shipped_alone(members, shipped, dict(zip(members, map(float, means))), dict(zip(members, map(float, sds))),
                          best, gain, reason, member_aurocs)
 

@@ -198,25 +198,3 @@ def test_validation_with_too_few_storm_episodes_ships_the_desks_incumbent_not_a_
     assert fit.gain["episodes"] == 3 and fit.gain["low"] is None
     assert "3 storm episode(s), fewer than 10" in fit.reason
     assert np.array_equal(fit.logit(logits), logits["incumbent"])
-
-
-def test_another_incumbent_a_hair_ahead_leaves_garch_shipping_and_one_far_ahead_replaces_it():
-    """Trailing volatility and GARCH read one volatility: the one a block ranks first by a hair is noise, so GARCH,
-    the desk's model, ships; an incumbent that reads the risk far better earns its place with a lower bound above 0."""
-    rng = np.random.default_rng(6)  # a draw where the noisier-by-design GARCH ranks 0.004 behind: the hair
-    n_markets, n_dates = 10, 300
-    dates = np.tile(np.arange(n_dates), n_markets).astype(str)
-    markets = np.repeat(np.arange(n_markets), n_dates).astype(str)
-    labels = (rng.random(len(dates)) < 0.1).astype(float)
-    signal = labels + rng.standard_normal(len(dates))
-    groups = np.full(len(dates), "fold1")
-    garch = signal + 0.6 * rng.standard_normal(len(dates))
-    hair = signal + 0.57 * rng.standard_normal(len(dates))  # noise of its own, a little less of it
-    for reading, expected in ((hair, "garch"), (signal, "trail-vol")):
-        logits = {"garch": garch, "trail-vol": reading}
-        fit = fit_stack(logits, labels, dates, markets, groups, StackSettings(resamples=100),
-                        incumbents=["garch", "trail-vol"])
-        if fit.shipped == "stack":
-            continue  # the stack earned its place on this draw: not the rule under test
-        assert fit.best_member == "trail-vol" and fit.shipped == expected, (expected, fit.reason)
-        assert "challenges the desk's model, garch" in fit.reason
