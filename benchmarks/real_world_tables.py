@@ -89,7 +89,7 @@ def lead_table(reports: dict[str, dict]) -> list[str]:
 
 
 def stack_table(reports: dict[str, dict]) -> list[str]:
-    lines = ["| world | h | fold | test episodes | shipped | validation: best member, stack − it | "
+    lines = ["| world | h | fold | test episodes | shipped | judging rows: best member, stack − it | "
              "test: product | best baseline | product − it |", "|---|---|---|---|---|---|---|---|---|"]
     for world, report in reports.items():
         reference = report["reference"]
@@ -112,12 +112,13 @@ def stack_table(reports: dict[str, dict]) -> list[str]:
 
 
 def validation_cell(stack: dict) -> str:
-    """The best member on validation and the stack's gain over it, or why no gain was measured."""
+    """The best member on the judging rows (earlier folds' tests; fold 1: validation) and the stack's gain over it,
+    or why no gain was measured."""
     best, gain = stack.get("best_member", "–"), stack.get("gain") or {}
     if gain.get("estimate") is not None:
         return f"{best} {stack['member_aurocs'][best]:.3f}, {interval(gain)}"
     if "episodes" in gain:
-        return f"{best} ({gain['episodes']} validation episodes: too few)"
+        return f"{best} ({gain['episodes']} judging episodes: too few)"
     return f"{best} (no stack fitted)"
 
 
