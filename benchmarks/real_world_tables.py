@@ -103,7 +103,7 @@ def stack_table(reports: dict[str, dict]) -> list[str]:
                 test = fold["metrics"][horizon]
                 product, best = test[reference]["auroc"], test[baseline]["auroc"]
                 episodes = fold["periods"]["storm_episodes"]["test"][horizon]
-                chosen = validation_cell(stack)
+                chosen = judging_cell(stack)
                 difference = "–" if product is None or best is None else f"{product - best:+.3f}"
                 lines.append(f"| {world} | {horizon}d | {name} | {episodes} | {stack['shipped']} | {chosen} | "
                              f"{'–' if product is None else f'{product:.3f}'} | {baseline} "
@@ -111,7 +111,7 @@ def stack_table(reports: dict[str, dict]) -> list[str]:
     return lines
 
 
-def validation_cell(stack: dict) -> str:
+def judging_cell(stack: dict) -> str:
     """The best member on the judging rows (earlier folds' tests; fold 1: validation) and the stack's gain over it,
     or why no gain was measured."""
     best, gain = stack.get("best_member", "–"), stack.get("gain") or {}

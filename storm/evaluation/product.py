@@ -94,12 +94,13 @@ def judging_rows(out_of_sample: pd.DataFrame | None, validation: pd.DataFrame, n
     Out-of-sample rows (a fold's test block, scored by that fold's models) judge every candidate they score. Without
     them only the incumbents compete, on the validation rows: the others were selected on those rows (the fused
     model's epoch and evidence share, the boosted trees' early stop), which would flatter them."""
-    scored = [name for name in names if out_of_sample is not None
-              and all(f"{name}:{score_column(h)}" in out_of_sample.columns for h in horizons)]
-    if out_of_sample is not None and len(out_of_sample) and set(incumbents) <= set(scored):
-        folds = sorted(set(out_of_sample["fold"]))
-        return (out_of_sample, scored, f"chosen on {len(out_of_sample)} out-of-sample rows (test blocks of "
-                f"{', '.join(folds)}, each scored by its own fold's models): every member competes")
+    if out_of_sample is not None and len(out_of_sample):
+        scored = [name for name in names
+                  if all(f"{name}:{score_column(h)}" in out_of_sample.columns for h in horizons)]
+        if set(incumbents) <= set(scored):
+            folds = sorted(set(out_of_sample["fold"]))
+            return (out_of_sample, scored, f"chosen on {len(out_of_sample)} out-of-sample rows (test blocks of "
+                    f"{', '.join(folds)}, each scored by its own fold's models): every member competes")
     return (validation, list(incumbents) or list(names),
             f"chosen on the validation rows among the desk's incumbents only ({missing}: the fused model and the "
             "boosted trees were selected on the validation rows, which would flatter them)")
@@ -120,8 +121,7 @@ def fit_combination(rows: pd.DataFrame, names: list[str], horizons: list[int], s
     ``calibration_rows`` (default: the same rows), which carry every member the fits use."""
     fits = {h: _fit(rows, names, h, settings, incumbents) for h in horizons}
     calibration_rows = rows if calibration_rows is None else calibration_rows
-    used = sorted({m for fit in fits.values() for m in fit.members})
-    logits = np.column_stack([fits[h].logit(_logits(calibration_rows, used, h)) for h in horizons])
+    logits = np.column_stack([fits[h].logit(_logits(calibration_rows, names, h)) for h in horizons])
     labels = calibration_rows[[storm_column(h) for h in horizons]].to_numpy(float)
     usable = np.isfinite(logits).all(axis=1) & ~np.isnan(labels).all(axis=1)
     calibration = fit_calibration(logits[usable], labels[usable], horizons, false_alarm_rate, prior=prior,
@@ -131,8 +131,8 @@ def fit_combination(rows: pd.DataFrame, names: list[str], horizons: list[int], s
 
 def _fit(rows: pd.DataFrame, names: list[str], horizon: int, settings: StackSettings,
          incumbents: list[str]) -> StackFit:
-    """The stack at one horizon; where the validation rows cannot judge one (no fold with a storm and a calm day),
-    the desk's first incumbent (GARCH) ships alone: nothing on validation says a challenger is better."""
+    """The stack at one horizon; where the judging rows cannot judge one (no fold with a storm and a calm day), the
+    desk's first incumbent (GARCH) ships alone: nothing on those rows says a challenger is better."""
     try:
         return fit_stack(_logits(rows, names, horizon), rows[storm_column(horizon)].to_numpy(float),
                          rows["date"].to_numpy(str), rows["market"].to_numpy(str), rows["fold"].to_numpy(str), settings,
@@ -143,7 +143,7 @@ def _fit(rows: pd.DataFrame, names: list[str], horizon: int, settings: StackSett
         means = {name: float(np.nanmean(values)) if np.isfinite(values).any() else 0.0 for name, values in logits.items()}
         return shipped_alone(list(names), own, means, {}, own, {"estimate": None, "low": None, "high": None,
                                                                "n_resamples": 0},
-                             f"{own} ships alone: the validation rows cannot fit a stack ({err})", {})
+                             f"{own} ships alone: the judging rows cannot fit a stack ({err})", {})
 
 
 def _scored_enough(rows: pd.DataFrame, names: list[str], horizons: list[int]) -> tuple[list[str], list[str]]:

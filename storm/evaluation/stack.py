@@ -39,7 +39,7 @@ class StackSettings:
     seed: int = 0
     confidence: float = 0.95
     min_gain: float = 0.0  # the gain's lower bound must exceed this for the stack to ship
-    # fewest storm episodes (runs of storm days of one market) the validation rows must hold before any gain is
+    # fewest storm episodes (runs of storm days of one market) the judging rows must hold before any gain is
     # measured: below it the bootstrap resamples a handful of falls (one episode gives a zero-width "interval"), so
     # neither the stack nor a challenger can earn its place and the desk's best incumbent ships (as
     # evaluation.min_episodes withholds a verdict on the test blocks)
@@ -48,12 +48,13 @@ class StackSettings:
 
 def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarray, markets: np.ndarray,
               groups: np.ndarray, settings: StackSettings, incumbents: list[str] | None = None) -> StackFit:
-    """Fit, judge and choose what ships at one horizon, on the rows (of one or several folds' validation blocks)
-    whose label is known and whose every candidate logit is finite; ``groups`` is each row's fold.
+    """Fit, judge and choose what ships at one horizon, on the rows (one or several folds' blocks that no candidate
+    was fitted or selected on: storm.evaluation.product) whose label is known and whose every candidate logit is
+    finite; ``groups`` is each row's fold.
 
     ``incumbents``: the members a desk already runs. Where the stack does not ship and the best member is not one
     of them, that member replaces the best incumbent only if its own gain over it has a lower bound above
-    ``min_gain``: the burden of proof is on the challenger, so a validation block's noise never swaps the desk's
+    ``min_gain``: the burden of proof is on the challenger, so a judging block's noise never swaps the desk's
     model for a worse one."""
     members = list(logits)
     raw = np.column_stack([np.asarray(logits[m], dtype=np.float64) for m in members])
@@ -61,7 +62,7 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
     usable = ~np.isnan(labels) & np.isfinite(raw).all(axis=1)
     if not usable.any():
         raise ValueError(f"fit_stack: no row has a known label and a finite logit from every candidate {members}; "
-                         "pass the validation rows the candidates all scored")
+                         "pass rows the candidates all scored")
     raw, labels = raw[usable], labels[usable]
     dates, markets, groups = np.asarray(dates)[usable], np.asarray(markets)[usable], np.asarray(groups)[usable]
 
@@ -72,7 +73,7 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
     if episodes < settings.min_episodes:
         means, sds, _ = _standardise(raw)
         shipped = max(ranked_incumbents, key=lambda m: member_aurocs[m]) if ranked_incumbents else best
-        reason = (f"{shipped} ships alone (within-fold AUROC {member_aurocs[shipped]:.3f}): the validation rows hold "
+        reason = (f"{shipped} ships alone (within-fold AUROC {member_aurocs[shipped]:.3f}): the judging rows hold "
                   f"{episodes} storm episode(s), fewer than {settings.min_episodes}, too few to measure any gain "
                   "over the desk's models, so neither the stack nor a challenger is shipped.")
         return shipped_alone(members, shipped, dict(zip(members, map(float, means))),
@@ -192,7 +193,7 @@ def _best(member_aurocs: dict[str, float]) -> str:
             best = member
     if best is None:
         raise ValueError("fit_stack: no fold holds both storm and calm rows, so no candidate can be ranked; "
-                         "pass validation blocks that hold storms")
+                         "pass blocks that hold storms")
     return best
 
 
