@@ -23,6 +23,18 @@ def test_table_roundtrip_and_listing_on_local_and_s3(store):
     assert store.list_files(layout.scores_dir(), ".parquet") == [path]
 
 
+def test_a_table_read_where_a_column_holds_given_values_returns_exactly_those_rows_on_local_and_s3(store):
+    path = Layout(store).scores("2020-01-02")
+    frame = pd.DataFrame({"model": ["garch", "fused", "storm", "garch"], "horizon": [5, 5, 10, 20],
+                          "score": [0.1, 0.2, 0.3, 0.4]})
+    store.write_table(path, frame)
+    read = store.read_table(path, columns=["model", "score"], where={"model": ["garch", "fused"], "horizon": [5, 20]})
+    assert read.column_names == ["model", "score"]
+    assert sorted(zip(*read.to_pydict().values())) == [("fused", 0.2), ("garch", 0.1), ("garch", 0.4)]
+    with pytest.raises(ValueError, match="without row or byte bounds"):
+        store.read_table(path, where={"model": ["garch"]}, max_rows=10)
+
+
 def test_atomic_local_write_leaves_no_temporary_files(local_storage):
     store = open_store(local_storage)
     path = store.path("a", "b.txt")

@@ -208,8 +208,9 @@ def stored_out_of_sample(store: ObjectStore, layout: Layout, run: str, labels: d
         return None
     if json.loads(store.read_text(report_path)).get("labels") != labels:
         return None
-    long = store.read_table(predictions_path).to_pandas()
-    long = long[long["model"].isin([*DESK_MEMBERS, NEURAL]) & long["horizon"].isin(horizons)]
+    long = store.read_table(predictions_path, columns=["model", "market", "date", "fold", "horizon", "probability",
+                                                       "label"],
+                            where={"model": [*DESK_MEMBERS, NEURAL], "horizon": list(horizons)}).to_pandas()
     if long.empty:
         return None
     wide = long.pivot_table(index=["market", "date", "fold"], columns=["model", "horizon"], values="probability",

@@ -287,17 +287,24 @@ class ObjectStore:
         self.write_bytes(path, parquet_bytes(table))
 
     def read_table(self, path: str, columns: Iterable[str] | None = None, max_rows: int | None = None,
-                   max_decoded_bytes: int | None = None) -> pa.Table:
-        """The parquet table at path; with `columns`, only those of them the file has.
+                   max_decoded_bytes: int | None = None, where: dict[str, Iterable] | None = None) -> pa.Table:
+        """The parquet table at path; with `columns`, only those of them the file has; with `where` (column →
+        values), only the rows whose column holds one of its values, read row group by row group (groups whose
+        statistics rule them out are skipped), so a caller wanting a few models of a large file never holds it all.
 
         `max_rows` / `max_decoded_bytes` are checked before anything is decoded (TableTooLarge): a small file can
         promise gigabytes, and a dictionary-encoded one hide them from its footer (storm.store.bounded_parquet).
         """
         with self._open_to_read(path) as handle:
-            if columns is None and max_rows is None and max_decoded_bytes is None:
+            if columns is None and max_rows is None and max_decoded_bytes is None and where is None:
                 return pq.read_table(handle)
             names = pq.ParquetFile(handle).schema_arrow.names
             wanted = None if columns is None else [name for name in columns if name in names]
+            if where is not None:
+                if max_rows is not None or max_decoded_bytes is not None:
+                    raise ValueError("read_table: `where` reads without row or byte bounds; pass one or the other")
+                return pq.read_table(handle, columns=wanted,
+                                     filters=[(column, "in", list(values)) for column, values in where.items()])
             return read_bounded(handle, path, wanted, max_rows, max_decoded_bytes)
 
     def list_files(self, prefix: str, suffix: str = "") -> list[str]:
