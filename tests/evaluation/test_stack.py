@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from storm.evaluation.metrics import within_fold_auroc
 from storm.evaluation.stack import StackFit, StackSettings, cross_validated_logits, fit_stack
 
 SETTINGS = StackSettings(resamples=200, block_days=20)
@@ -256,3 +257,21 @@ def test_a_challenger_must_beat_the_desk_consensus_not_just_its_best_member():
     assert fit.best_member == "fused", fit.member_aurocs
     assert fit.shipped == "consensus" and "against the desk (the desk consensus" in fit.reason
     assert "lower bound not above 0" in fit.reason
+
+
+def test_stack_weights_come_from_the_ranking_within_folds_not_from_each_folds_calibration_level():
+    """Two folds' members were calibrated separately: fold 2's logits sit 6 higher for every member while its base
+    rate is lower. Within each fold both members rank storms well; pooled under one intercept the level gap would
+    pull the weights to zero. Fitted within folds, the stack keeps them positive and its cross-validated logits
+    rank as well as its best member."""
+    rng, first, second, labels, dates, markets, groups = world(n_folds=2, seed=7)
+    signal = first + second
+    later = groups == 1
+    labels = np.where(later, labels * (rng.random(labels.size) < 0.3), labels)  # fewer storms in fold 2
+    logits = {"a": signal + rng.standard_normal(signal.size) + 6.0 * later,
+              "b": signal + rng.standard_normal(signal.size) + 6.0 * later}
+    fit = fit_stack(logits, labels, dates, markets, groups, StackSettings(resamples=50, min_gain=-1.0))
+    assert fit.shipped == "stack" and min(fit.weights.values()) > 0.1, fit.weights
+    predicted = cross_validated_logits(logits, labels, dates, SETTINGS, groups)
+    assert within_fold_auroc(labels, predicted, groups) >= max(within_fold_auroc(labels, v, groups)
+                                                               for v in logits.values()) - 0.01
