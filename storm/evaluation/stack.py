@@ -41,9 +41,8 @@ class StackSettings:
     min_gain: float = 0.0  # the gain's lower bound must exceed this for the stack to ship
     # fewest storm episodes (runs of storm days of one market) the judging rows must hold before any gain is
     # measured: below it the bootstrap resamples a handful of falls (one episode gives a zero-width "interval"), so
-    # neither the stack nor a challenger can earn its place, no incumbent can be shown behind another, and every
-    # incumbent above chance ships in the desk consensus (as evaluation.min_episodes withholds a verdict on the
-    # test blocks)
+    # neither the stack nor a challenger can earn its place and the desk's best incumbent ships (as
+    # evaluation.min_episodes withholds a verdict on the test blocks)
     min_episodes: int = 10
 
 
