@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 STACK = "stack"
-CONSENSUS = "consensus"  # the desk's incumbents not significantly behind the best, equally weighted
 
 
 @dataclass
@@ -29,7 +28,7 @@ class StackFit:
     intercept: float
     means: dict[str, float]
     sds: dict[str, float]
-    shipped: str  # "stack", "consensus" or a member's name
+    shipped: str  # "stack" or a member's name
     best_member: str
     gain: dict  # estimate, low, high, n_resamples: within-fold AUROC of the CV stack − the best member's
     reason: str

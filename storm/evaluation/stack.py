@@ -12,14 +12,14 @@ Pure numpy/scipy: arrays in, a ``StackFit`` out, for one horizon.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
-from storm.desk.combination import CONSENSUS, STACK, StackFit
+from storm.desk.combination import STACK, StackFit
 from storm.evaluation.bootstrap import RankedRows, resample_counts
 from storm.evaluation.metrics import within_fold_auroc
 from storm.labels import count_storm_episodes
@@ -52,11 +52,10 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
     was fitted or selected on: storm.evaluation.product) whose label is known and whose every candidate logit is
     finite; ``groups`` is each row's fold.
 
-    ``incumbents``: the members a desk already runs. Where the stack does not ship, the desk's consensus stands
-    (desk_consensus: the incumbents not significantly behind the best of them, equally weighted), and the best
-    member, if it is not an incumbent, replaces it only if its own gain over it has a lower bound above
+    ``incumbents``: the members a desk already runs. Where the stack does not ship and the best member is not one
+    of them, that member replaces the best incumbent only if its own gain over it has a lower bound above
     ``min_gain``: the burden of proof is on the challenger, so a judging block's noise never swaps the desk's
-    model for a worse one, nor one incumbent for another."""
+    model for a worse one."""
     members = list(logits)
     raw = np.column_stack([np.asarray(logits[m], dtype=np.float64) for m in members])
     labels = np.asarray(labels, dtype=np.float64)
@@ -71,20 +70,16 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
     best = _best(member_aurocs)
     ranked_incumbents = [m for m in incumbents or [] if m in members and member_aurocs[m] is not None]
     episodes = _storm_episodes(labels, markets, groups, dates)
-    means, sds, z = _standardise(raw)
-    means, sds = dict(zip(members, map(float, means))), dict(zip(members, map(float, sds)))
     if episodes < settings.min_episodes:
-        unmeasured = {"estimate": None, "low": None, "high": None, "n_resamples": 0, "episodes": episodes}
-        reason = (f"The judging rows hold {episodes} storm episode(s), fewer than {settings.min_episodes}, too few to "
-                  "measure any gain over the desk's models, so neither the stack nor a challenger is shipped")
-        if not ranked_incumbents:
-            return shipped_alone(members, best, means, sds, best, unmeasured,
-                                 f"{best} ships alone (within-fold AUROC {member_aurocs[best]:.3f}). {reason}.",
-                                 member_aurocs)
-        kept, account = desk_consensus(raw, members, member_aurocs, ranked_incumbents, labels, dates, markets,
-                                       groups, settings, measurable=False)
-        return consensus_fit(members, kept, means, sds, best, unmeasured,
-                             f"{_desk_name(kept)} ships. {reason}. {account}", member_aurocs)
+        means, sds, _ = _standardise(raw)
+        shipped = max(ranked_incumbents, key=lambda m: member_aurocs[m]) if ranked_incumbents else best
+        reason = (f"{shipped} ships alone (within-fold AUROC {member_aurocs[shipped]:.3f}): the judging rows hold "
+                  f"{episodes} storm episode(s), fewer than {settings.min_episodes}, too few to measure any gain "
+                  "over the desk's models, so neither the stack nor a challenger is shipped.")
+        return shipped_alone(members, shipped, dict(zip(members, map(float, means))),
+                             dict(zip(members, map(float, sds))), best,
+                             {"estimate": None, "low": None, "high": None, "n_resamples": 0, "episodes": episodes},
+                             reason, member_aurocs)
     stack_cv = cross_validated_logits(dict(zip(members, raw.T)), labels, dates, settings, groups)
     # Each CV block's stack logits come from their own fit (their own intercept): ranked against another block's
     # they would measure the two fits, as a pooled AUROC measures two folds' calibrations. So the gain pairs storm
@@ -92,86 +87,28 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
     pairs_within = np.char.add(np.char.add(groups.astype(str), "/"), cv_blocks(dates, settings).astype(str))
     gain = _gain(stack_cv, raw[:, members.index(best)], labels, dates, markets, pairs_within, settings)
 
+    means, sds, z = _standardise(raw)
     if gain["low"] is not None and gain["low"] > settings.min_gain:
         intercept, weights = _fit_weights(z, labels, settings.l2, groups)
-        return StackFit(members, dict(zip(members, map(float, weights))), float(intercept), means, sds, STACK, best,
+        return StackFit(members, dict(zip(members, map(float, weights))), float(intercept),
+                        dict(zip(members, map(float, means))), dict(zip(members, map(float, sds))), STACK, best,
                         gain, _reason(STACK, best, member_aurocs, gain, settings, members, weights), member_aurocs)
     reason = _reason(best, best, member_aurocs, gain, settings, members, None)
-    if not ranked_incumbents:
-        return shipped_alone(members, best, means, sds, best, gain, reason, member_aurocs)
-    kept, account = desk_consensus(raw, members, member_aurocs, ranked_incumbents, labels, dates, markets, groups,
-                                   settings, measurable=True)
-    desk = consensus_fit(members, kept, means, sds, best, gain, "", member_aurocs)
-    reason = ("Of the stack: " + reason[len(f"{best} ships alone: "):]
-              if reason.startswith(f"{best} ships alone: ") else reason) + f" {account}"
-    if best in ranked_incumbents:
-        return replace(desk, reason=f"{_desk_name(kept)} ships. {reason}")
-    challenge = _gain(raw[:, members.index(best)], desk.logit(dict(zip(members, raw.T))), labels, dates, markets,
-                      groups, settings)
-    earned = challenge["low"] is not None and challenge["low"] > settings.min_gain
-    reason += (f" {best}, the best member, is a challenger: against the desk ({_desk_name(kept)}), it gains "
-               f"{_signed(challenge['estimate'])} (interval {_signed(challenge['low'])} to "
-               f"{_signed(challenge['high'])}), " + ("lower bound above 0." if earned else "lower bound not above 0."))
-    if earned:
-        return shipped_alone(members, best, means, sds, best, gain, f"{best} ships alone. {reason}", member_aurocs)
-    return replace(desk, reason=f"{_desk_name(kept)} ships. {reason}")
-
-
-def desk_consensus(raw: np.ndarray, members: list[str], member_aurocs: dict, incumbents: list[str],
-                   labels: np.ndarray, dates: np.ndarray, markets: np.ndarray, groups: np.ndarray,
-                   settings: StackSettings, measurable: bool) -> tuple[list[str], str]:
-    """The incumbents the desk's score rests on, and a sentence with the figures.
-
-    Picking the best incumbent by a hair ships whichever one the judging block's noise favoured (stocknet: trailing
-    volatility ahead of GARCH by 0.011 on fold 1's test block, 0.052 behind on fold 2's). So every incumbent that
-    ranks storms above chance and whose deficit to the best incumbent has a lower bound ≤ ``min_gain`` (not
-    significantly worse: Hansen, Lunde & Nason's model confidence set) stays, and they are averaged with equal
-    weights (a trimmed equal-weight combination: no weights estimated, so no estimation noise). Where the rows are
-    too few to measure a deficit (``measurable`` False), every incumbent above chance stays."""
-    above_chance = [m for m in incumbents if member_aurocs[m] > 0.5]
-    if not above_chance:
-        leader = max(incumbents, key=lambda m: member_aurocs[m])
-        return [leader], (f"no incumbent ranks storms above chance on these rows; {leader}, the least bad "
-                          f"({member_aurocs[leader]:.3f}), stands alone.")
-    leader = max(above_chance, key=lambda m: member_aurocs[m])
-    kept, kept_notes, dropped_notes = [leader], [], []
-    for member in above_chance:
-        if member == leader:
-            continue
-        if not measurable:
-            kept.append(member)
-            kept_notes.append(f"{member} ({member_aurocs[member]:.3f})")
-            continue
-        deficit = _gain(raw[:, members.index(member)], raw[:, members.index(leader)], labels, dates, markets, groups,
-                        settings)
-        behind = deficit["high"] is not None and deficit["high"] < -settings.min_gain
-        if not behind:
-            kept.append(member)
-        (dropped_notes if behind else kept_notes).append(
-            f"{member} ({member_aurocs[member]:.3f}: {_signed(deficit['estimate'])}, interval "
-            f"{_signed(deficit['low'])} to {_signed(deficit['high'])})")
-    below = [f"{m} ({member_aurocs[m]:.3f})" for m in incumbents if m not in above_chance]
-    account = (f"The desk: {leader} ({member_aurocs[leader]:.3f}) leads the incumbents; "
-               + (f"not significantly behind it: {', '.join(kept_notes)}; " if kept_notes else "")
-               + (f"significantly behind it: {', '.join(dropped_notes)}; " if dropped_notes else "")
-               + (f"at or below chance: {', '.join(below)}; " if below else "")
-               + f"so {_desk_name(kept)} stands.")
-    return kept, account
-
-
-def consensus_fit(members: list[str], kept: list[str], means: dict[str, float], sds: dict[str, float], best: str,
-                  gain: dict, reason: str, member_aurocs: dict) -> StackFit:
-    """The desk's consensus: the mean of the kept members' standardised logits, on their average logit level (the
-    hazard calibration then sets the probabilities); one kept member ships alone, unchanged."""
-    if len(kept) == 1:
-        return shipped_alone(members, kept[0], means, sds, best, gain, reason, member_aurocs)
-    weights = {m: (1.0 / len(kept) if m in kept else 0.0) for m in members}
-    return StackFit(members, weights, float(np.mean([means[m] for m in kept])), means, sds, CONSENSUS, best, gain,
-                    reason, member_aurocs)
-
-
-def _desk_name(kept: list[str]) -> str:
-    return kept[0] if len(kept) == 1 else f"the desk consensus ({' + '.join(kept)}, equal weights)"
+    shipped = best
+    if ranked_incumbents and best not in ranked_incumbents:
+        incumbent = max(ranked_incumbents, key=lambda m: member_aurocs[m])
+        challenge = _gain(raw[:, members.index(best)], raw[:, members.index(incumbent)], labels, dates, markets,
+                          groups, settings)
+        earned = challenge["low"] is not None and challenge["low"] > settings.min_gain
+        shipped = best if earned else incumbent
+        reason = (f"{shipped} ships alone. Of the stack: " + reason[len(f"{best} ships alone: "):]
+                  if reason.startswith(f"{best} ships alone: ") else reason)
+        reason += (f" {best}, the best member, is a challenger: against the desk's best, {incumbent} "
+                   f"({member_aurocs[incumbent]:.3f}), it gains {_signed(challenge['estimate'])} (interval "
+                   f"{_signed(challenge['low'])} to {_signed(challenge['high'])}), "
+                   + ("lower bound above 0." if earned else f"lower bound not above 0, so {incumbent} ships."))
+    return shipped_alone(members, shipped, dict(zip(members, map(float, means))), dict(zip(members, map(float, sds))),
+                         best, gain, reason, member_aurocs)
 
 
 def shipped_alone(members: list[str], shipped: str, means: dict[str, float], sds: dict[str, float], best: str,

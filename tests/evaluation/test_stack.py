@@ -201,64 +201,6 @@ def test_validation_with_too_few_storm_episodes_ships_the_desks_incumbent_not_a_
     assert np.array_equal(fit.logit(logits), logits["incumbent"])
 
 
-def desk(seed: int, noises: dict[str, float], n_markets=10, n_dates=400):
-    """Incumbents that read one persistent risk signal through their own noise (bigger noise, worse ranks)."""
-    rng = np.random.default_rng(seed)
-    dates = np.tile(np.arange(n_dates), n_markets).astype(str)
-    markets = np.repeat(np.arange(n_markets), n_dates).astype(str)
-    risk = np.repeat(rng.standard_normal(n_markets), n_dates) + rng.standard_normal(len(dates))
-    labels = (rng.random(len(dates)) < 1 / (1 + np.exp(-(-2.5 + 1.5 * risk)))).astype(float)
-    groups = np.full(len(dates), "fold1")
-    logits = {name: risk + noise * rng.standard_normal(len(dates)) for name, noise in noises.items()}
-    return logits, labels, dates, markets, groups
-
-
-def test_incumbents_tied_within_the_noise_ship_as_their_equal_weight_mean_not_the_one_noise_favoured():
-    logits, labels, dates, markets, groups = desk(3, {"garch": 0.50, "trail-vol": 0.52, "price-logit": 3.0})
-    fit = fit_stack(logits, labels, dates, markets, groups, SETTINGS, incumbents=list(logits))
-    assert fit.shipped == "consensus", fit.reason
-    assert fit.weights == {"garch": 0.5, "trail-vol": 0.5, "price-logit": 0.0}
-    z = {m: (v - v.mean()) / v.std() for m, v in logits.items()}
-    expected = fit.intercept + (z["garch"] + z["trail-vol"]) / 2
-    np.testing.assert_allclose(fit.logit(logits), expected, atol=1e-12)
-    assert "significantly behind it: price-logit" in fit.reason and "not significantly behind it:" in fit.reason
-    contributions = fit.member_contributions(logits)
-    np.testing.assert_allclose(sum(contributions.values()) + fit.intercept, fit.logit(logits), atol=1e-12)
-
-
-def test_an_incumbent_significantly_behind_the_best_leaves_the_desk_and_the_best_ships_alone():
-    logits, labels, dates, markets, groups = desk(4, {"garch": 0.3, "trail-vol": 3.0})
-    fit = fit_stack(logits, labels, dates, markets, groups, SETTINGS, incumbents=list(logits))
-    assert fit.shipped == "garch", fit.reason
-    np.testing.assert_array_equal(fit.logit(logits), logits["garch"])
-    assert "significantly behind it: trail-vol" in fit.reason
-
-
-def test_an_incumbent_ranking_storms_backwards_never_joins_the_desk_even_on_too_few_episodes():
-    logits, labels, dates, markets, groups = desk(5, {"garch": 0.5, "price-logit": 0.5})
-    logits["garch"] = -logits["garch"]  # ranks storms backwards, as GARCH does on an index under vol_scaled
-    storms = np.flatnonzero(labels)
-    few = np.zeros_like(labels)
-    few[storms[:: len(storms) // 6][:6]] = 1.0  # six storm days across the markets: too few episodes to measure
-    fit = fit_stack(logits, few, dates, markets, groups, SETTINGS, incumbents=list(logits))
-    assert fit.shipped == "price-logit" and "at or below chance: garch" in fit.reason
-    logits["garch"] = -logits["garch"]
-    fit = fit_stack(logits, few, dates, markets, groups, SETTINGS, incumbents=list(logits))
-    assert fit.shipped == "consensus" and "too few to measure" in fit.reason
-
-
-def test_a_challenger_must_beat_the_desk_consensus_not_just_its_best_member():
-    """Every member reads the risk through one shared error (so no combination averages it away); the challenger's
-    share of it is a hair smaller: best on these rows, not significantly better than the desk."""
-    logits, labels, dates, markets, groups = desk(6, {"garch": 0.05, "trail-vol": 0.05, "fused": 0.05})
-    shared = np.random.default_rng(60).standard_normal(len(dates))
-    logits = {name: values + (0.58 if name == "fused" else 0.6) * shared for name, values in logits.items()}
-    fit = fit_stack(logits, labels, dates, markets, groups, SETTINGS, incumbents=["garch", "trail-vol"])
-    assert fit.best_member == "fused", fit.member_aurocs
-    assert fit.shipped == "consensus" and "against the desk (the desk consensus" in fit.reason
-    assert "lower bound not above 0" in fit.reason
-
-
 def test_stack_weights_come_from_the_ranking_within_folds_not_from_each_folds_calibration_level():
     """Two folds' members were calibrated separately: fold 2's logits sit 6 higher for every member while its base
     rate is lower. Within each fold both members rank storms well; pooled under one intercept the level gap would
