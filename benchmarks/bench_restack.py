@@ -1,6 +1,6 @@
 """The product of a stored evaluation, its stack re-chosen by the code as it is now, with no model refitted.
 
-    .venv/bin/python benchmarks/restack.py --root /work/worlds/maec --run maec
+    .venv/bin/python benchmarks/bench_restack.py --root /work/worlds/maec --run maec
 
 A stack rule is judged on an evaluation that can take an hour (maec: 56 min with every fold model stored). The
 report's `predictions.parquet` holds every member's test-block scores, which are exactly the rows folds 2..K's
