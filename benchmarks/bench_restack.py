@@ -33,25 +33,24 @@ def main() -> None:
     offline()
     print("$ " + " ".join([sys.executable, *sys.argv]))
 
-    import pyarrow.parquet as pq
-
     from storm.config import StorageConfig
-    from storm.desk.members import DESK_INCUMBENTS
-    from storm.evaluation.metrics import within_fold_auroc
-    from storm.evaluation.product import PRODUCT, _logits, stored_out_of_sample
-    from storm.evaluation.stack import StackSettings, fit_stack
+    from storm.desk.members import DESK_INCUMBENTS, DESK_MEMBERS
+    from storm.desk.product import NEURAL
+    from storm.evaluation.metrics import score_column, within_fold_auroc
+    from storm.evaluation.product import PRODUCT, _fit, _logits, stored_out_of_sample
+    from storm.evaluation.runner import PREDICTIONS_NAME, REPORT_NAME
+    from storm.evaluation.stack import StackSettings, _signed
     from storm.schema import storm_column
     from storm.store import Layout, open_store
 
     store = open_store(StorageConfig(root=args.root))
     layout = Layout(store)
-    report = json.loads(store.read_text(layout.report_file(args.run, "report.json")))
+    report = json.loads(store.read_text(layout.report_file(args.run, REPORT_NAME)))
     horizons = report["horizons"]
     rows = stored_out_of_sample(store, layout, args.run, report["labels"], horizons)
-    product = pq.read_table(f"{args.root}/reports/{args.run}/predictions.parquet",
-                            filters=[("model", "in", [PRODUCT])]).to_pandas()
+    product = store.read_table(layout.report_file(args.run, PREDICTIONS_NAME), where={"model": [PRODUCT]}).to_pandas()
     folds = sorted(rows["fold"].unique())
-    names = [n for n in ("trail-vol", "garch", "price-logit", "boosted", "fused") if f"{n}:score_{horizons[0]}d" in rows]
+    names = [n for n in (*DESK_MEMBERS, NEURAL) if f"{n}:{score_column(horizons[0])}" in rows]
     incumbents = [n for n in DESK_INCUMBENTS if n in names]
     for h in horizons:
         scores = {key: [] for key in ("report", "re-chosen", *names)}
@@ -59,24 +58,25 @@ def main() -> None:
         for k, fold in enumerate(folds):
             test = rows[rows["fold"] == fold]
             y = test[storm_column(h)].to_numpy(float)
-            kept = ~np.isnan(y) & np.all([np.isfinite(test[f"{n}:score_{h}d"].to_numpy(float)) for n in names], axis=0)
+            kept = ~np.isnan(y) & np.all([np.isfinite(test[f"{n}:{score_column(h)}"].to_numpy(float)) for n in names],
+                                         axis=0)
             shipped = product[(product["fold"] == fold) & (product["horizon"] == h)][["market", "date", "logit"]]
-            reported = test[["market", "date"]].merge(shipped, on=["market", "date"], how="left")["logit"].to_numpy(float)
+            reported = test[["market", "date"]].merge(shipped, on=["market", "date"], how="left")["logit"]
+            reported = reported.to_numpy(float)
             scores["report"].append(reported[kept])
             if k == 0:
                 scores["re-chosen"].append(reported[kept])
             else:
                 judging = rows[rows["fold"].isin(folds[:k])]
-                fit = fit_stack(_logits(judging, names, h), judging[storm_column(h)].to_numpy(float),
-                                judging["date"].to_numpy(str), judging["market"].to_numpy(str),
-                                judging["fold"].to_numpy(str), StackSettings(), incumbents)
+                fit = _fit(judging, names, h, StackSettings(), incumbents)  # evaluate's own choice, fallback included
                 scores["re-chosen"].append(fit.logit(_logits(test, names, h))[kept])
                 was = report["stack"][fold][str(h)]
-                print(f"{h}d {fold}: now {fit.shipped} ({', '.join(f'{m} {w:.2f}' for m, w in fit.weights.items() if w)};"
-                      f" gain {fit.gain['estimate']:+.3f} [{fit.gain['low']:+.3f}, {fit.gain['high']:+.3f}])"
-                      f" | report {was['shipped']} (gain {was['gain']['estimate']:+.3f})")
+                weights = ", ".join(f"{m} {w:.2f}" for m, w in fit.weights.items() if w)
+                print(f"{h}d {fold}: now {fit.shipped} ({weights}; gain {_signed(fit.gain.get('estimate'))} "
+                      f"[{_signed(fit.gain.get('low'))}, {_signed(fit.gain.get('high'))}]) | report {was['shipped']} "
+                      f"(gain {_signed(was['gain'].get('estimate'))})")
             for name in names:
-                scores[name].append(test[f"{name}:score_{h}d"].to_numpy(float)[kept])
+                scores[name].append(test[f"{name}:{score_column(h)}"].to_numpy(float)[kept])
             labels.append(y[kept])
             groups.append(np.full(int(kept.sum()), fold))
         y, g = np.concatenate(labels), np.concatenate(groups)
