@@ -119,6 +119,27 @@ def label_table(prices: pd.DataFrame, labels: LabelConfig) -> pd.DataFrame:
     return table
 
 
+def require_some_storm(table: pd.DataFrame, labels: LabelConfig) -> None:
+    """Refuse a world whose labels hold no storm at any horizon: there is nothing to learn or to judge, and every
+    later stage would only report undefined AUROCs after hours of training. Says why and what to change."""
+    columns = [storm_column(h) for h in labels.horizons]
+    if np.nansum(table[columns].to_numpy(np.float64)) > 0:
+        return
+    markets = table["market"].nunique() if "market" in table.columns else 1
+    horizons = ", ".join(str(h) for h in labels.horizons)
+    if labels.kind == "excess" and labels.index_market is None and markets == 1:
+        raise ValueError(f"labels.kind=excess on a world of one market: it is its own equal-weighted index, so no day "
+                         f"falls more than it and no day is a storm at any horizon ({horizons} days). Name an index "
+                         "with labels.index_market (a market imported with the world's prices), or use "
+                         "labels.kind=drawdown or vol_scaled")
+    threshold = {"drawdown": f"labels.drawdown_threshold={labels.drawdown_threshold}",
+                 "vol_scaled": f"labels.vol_multiple={labels.vol_multiple}",
+                 "excess": f"labels.excess_threshold={labels.excess_threshold}"}[labels.kind]
+    raise ValueError(f"labels.kind={labels.kind}: no day of these prices ({markets} market(s), {len(table)} days) is a "
+                     f"storm at any horizon ({horizons} days), so there is nothing to learn or to judge; lower "
+                     f"{threshold}, or import more history")
+
+
 def _what_falls_and_how_far(prices: pd.DataFrame, labels: LabelConfig):
     """(the series whose forward drawdown is read, horizon → the fall that makes a storm: one or one per row)."""
     close = prices["close"].to_numpy(dtype=np.float64)

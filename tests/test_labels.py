@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from storm.config import LabelConfig
-from storm.labels import (count_storm_episodes, forward_log_volatility, forward_max_drawdown, label_table,
+from storm.labels import (count_storm_episodes, forward_log_volatility, forward_max_drawdown, label_table, require_some_storm,
                           trailing_daily_volatility)
 
 
@@ -232,3 +232,15 @@ def test_label_kind_and_its_parameters_are_in_the_dumped_config():
     assert LabelConfig.model_validate(dumped) == LabelConfig(kind="excess", index_market="^GSPC")
     with pytest.raises(ValueError, match="kind"):
         LabelConfig(kind="crash")
+
+
+def test_a_world_without_any_storm_is_refused_with_the_setting_to_change():
+    prices = _random_walks([120, 120], seed=5)
+    require_some_storm(label_table(prices, LabelConfig(horizons=[5])), LabelConfig(horizons=[5]))  # storms: passes
+    lone = prices[prices["market"] == prices["market"].iloc[0]]
+    excess = LabelConfig(kind="excess", horizons=[5, 10])
+    with pytest.raises(ValueError, match="world of one market.*labels.index_market"):
+        require_some_storm(label_table(lone, excess), excess)
+    unreachable = LabelConfig(horizons=[5], drawdown_threshold=0.99)
+    with pytest.raises(ValueError, match=r"no day .* is a storm .* lower labels.drawdown_threshold=0.99"):
+        require_some_storm(label_table(prices, unreachable), unreachable)

@@ -37,6 +37,7 @@ from storm.published.artifacts import read_model
 from storm.features.evidence_panel import EvidencePanel
 from storm.features.panel import IngestedEvidence, ingested_evidence
 from storm.ingest.window import stored_prices
+from storm.labels import label_table, require_some_storm
 from storm.published.predictor import Predictor, predictor_from_published
 from storm.schema import storm_column
 from storm.splits import DateSplit, walk_forward_folds
@@ -115,6 +116,8 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     store = open_store(config.storage)
     layout = Layout(store)
     prices = stored_prices(store, layout, config.ingest).prices
+    labels = label_table(prices, config.labels)
+    require_some_storm(labels, config.labels)  # before hours of training on a world with nothing to learn
     clock = StageClock()
     with clock.timed("panel"):
         evidence = evidence or ingested_evidence(config, str(prices["date"].min()), str(prices["date"].max()),
@@ -122,7 +125,7 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     splits = walk_forward_folds(evidence.dates, config.train, config.labels, folds)
     horizons = list(config.labels.horizons)
     with clock.timed("baselines"):
-        references = reference_tables(config, prices, store, layout)
+        references = reference_tables(config, prices, store, layout, labels)
         if set(config.model.modalities) - {"prices"}:
             from storm.evaluation.baselines import headline_measures
 
@@ -193,16 +196,18 @@ class EvaluationContext:
     clock: StageClock = field(default_factory=StageClock)  # seconds per stage, summed over the folds
 
 
-def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectStore, layout: Layout) -> References:
-    """The truth files are read here and nowhere else in storm: only evaluation may see them."""
-    from storm.labels import forward_drawdowns, label_table
+def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectStore, layout: Layout,
+                     labels: pd.DataFrame | None = None) -> References:
+    """The truth files are read here and nowhere else in storm: only evaluation may see them. ``labels``: the
+    prices' label_table when the caller has it."""
+    from storm.labels import forward_drawdowns
 
     horizons = list(config.labels.horizons)
     truth = {}
     for key, path in ((TRUTH_FRAGILITY, layout.truth_fragility()), (TRUTH_STORM_PROBABILITY, layout.truth_storm_probability())):
         if store.exists(path):
             truth[key] = store.read_table(path).to_pandas()
-    return References(prices=prices, labels=label_table(prices, config.labels),
+    return References(prices=prices, labels=label_table(prices, config.labels) if labels is None else labels,
                        features=price_features(prices[["market", "date", "close"]], horizons, config.labels.volatility_window),
                        truth=truth, drawdowns=forward_drawdowns(prices, horizons))
 
