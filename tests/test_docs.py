@@ -11,6 +11,8 @@ README_MAX_LINES = 100
 BENCHMARKS_MAX_LINES = 400
 BENCHMARK_SCRIPT = re.compile(r"\b(?:benchmarks/)?((?:bench_\w+|real_world_tables|common)\.py)\b")
 VERDICT_HEADER = re.compile(r"^\| world \| h \| test episodes")
+README_VERDICT_HEADER = re.compile(r"^\| world \| test episodes 5 / 10 / 20d")
+HORIZONS = ("5d", "10d", "20d")
 
 
 def _text(name: str) -> str:
@@ -45,17 +47,24 @@ def test_every_benchmark_script_the_docs_name_exists():
 
 
 def test_readme_verdicts_are_the_latest_benchmarks_entry():
-    """Each README results row is BENCHMARKS.md's first verdict table's row for that world and horizon, cell by cell
-    (README may shorten a cell: '146' for '146 (14 / 79 / 53)', 'too few storms' for '… to judge (2 episodes)')."""
-    readme_rows = _first_table_after(_text("README.md"), VERDICT_HEADER)
+    """Each README results row (a world and storm kind, the horizons side by side) is BENCHMARKS.md's first verdict
+    table's rows for that world, cell by cell: README may shorten a cell ('146' for '146 (14 / 79 / 53)', 'garch' for
+    'garch 0.740', '-0.030 [-0.083, +0.013]' without its ' n.d.', '… too few' for '… too few storms to judge')."""
+    readme_rows = _first_table_after(_text("README.md"), README_VERDICT_HEADER)
     latest = {(row[0], row[1]): row for row in _first_table_after(_text("BENCHMARKS.md"), VERDICT_HEADER)}
     assert readme_rows, "README has no results table"
-    for row in readme_rows:
-        key = (row[0], row[1])
-        assert key in latest, f"README's {key} verdict is not in BENCHMARKS.md's latest verdict table"
-        for readme_cell, benchmarks_cell in zip(row[2:], latest[key][2:], strict=True):
-            assert benchmarks_cell.startswith(readme_cell), \
-                f"{key}: README says {readme_cell!r}, BENCHMARKS.md {benchmarks_cell!r}"
+    for world, episodes, best, *differences in readme_rows:
+        assert len(differences) == 2 * len(HORIZONS), f"README's {world} row has {len(differences)} verdict cells"
+        best_per_horizon = best.split(" / ") if " / " in best else [best] * len(HORIZONS)
+        for i, horizon in enumerate(HORIZONS):
+            key = (world, horizon)
+            assert key in latest, f"README's {key} verdict is not in BENCHMARKS.md's latest verdict table"
+            row = latest[key]
+            readme_cells = [episodes.split(" / ")[i], best_per_horizon[i], differences[i],
+                            differences[len(HORIZONS) + i]]
+            for readme_cell, benchmarks_cell in zip(readme_cells, [row[2], row[4], row[5], row[6]], strict=True):
+                assert benchmarks_cell.startswith(readme_cell), \
+                    f"{key}: README says {readme_cell!r}, BENCHMARKS.md {benchmarks_cell!r}"
 
 
 def test_readme_durations_are_measured_in_benchmarks():
