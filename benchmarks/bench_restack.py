@@ -37,9 +37,9 @@ def main() -> None:
     from storm.desk.members import DESK_INCUMBENTS, DESK_MEMBERS
     from storm.desk.product import NEURAL
     from storm.evaluation.metrics import score_column, within_fold_auroc
-    from storm.evaluation.product import PRODUCT, _fit, _logits, stored_out_of_sample
+    from storm.evaluation.product import PRODUCT, choose_at_horizon, member_logits, stored_out_of_sample
     from storm.evaluation.runner import PREDICTIONS_NAME, REPORT_NAME
-    from storm.evaluation.stack import StackSettings, _signed
+    from storm.evaluation.stack import StackSettings, signed
     from storm.schema import storm_column
     from storm.store import Layout, open_store
 
@@ -68,13 +68,13 @@ def main() -> None:
                 scores["re-chosen"].append(reported[kept])
             else:
                 judging = rows[rows["fold"].isin(folds[:k])]
-                fit = _fit(judging, names, h, StackSettings(), incumbents)  # evaluate's own choice, fallback included
-                scores["re-chosen"].append(fit.logit(_logits(test, names, h))[kept])
+                fit = choose_at_horizon(judging, names, h, StackSettings(), incumbents)  # evaluate's own choice, fallback included
+                scores["re-chosen"].append(fit.logit(member_logits(test, names, h))[kept])
                 was = report["stack"][fold][str(h)]
                 weights = ", ".join(f"{m} {w:.2f}" for m, w in fit.weights.items() if w)
-                print(f"{h}d {fold}: now {fit.shipped} ({weights}; gain {_signed(fit.gain.get('estimate'))} "
-                      f"[{_signed(fit.gain.get('low'))}, {_signed(fit.gain.get('high'))}]) | report {was['shipped']} "
-                      f"(gain {_signed(was['gain'].get('estimate'))})")
+                print(f"{h}d {fold}: now {fit.shipped} ({weights}; gain {signed(fit.gain.get('estimate'))} "
+                      f"[{signed(fit.gain.get('low'))}, {signed(fit.gain.get('high'))}]) | report {was['shipped']} "
+                      f"(gain {signed(was['gain'].get('estimate'))})")
             for name in names:
                 scores[name].append(test[f"{name}:{score_column(h)}"].to_numpy(float)[kept])
             labels.append(y[kept])

@@ -71,7 +71,7 @@ def stacked_product(folds: list[tuple[DateSplit, list[ScoredModel]]], labels: pd
                                                 incumbents, "no earlier fold's test block", horizons)
         fits, calibration = fit_combination(judged, contenders, horizons, settings, incumbents, prior,
                                             false_alarm_rate, calibration_rows=calibration_rows)
-        test_logits = np.column_stack([fits[h].logit(_logits(test_rows, names, h)) for h in horizons])
+        test_logits = np.column_stack([fits[h].logit(member_logits(test_rows, names, h)) for h in horizons])
         probabilities = calibration.probability(test_logits)
         alerts = calibration.alerts(np.nan_to_num(probabilities, nan=-1.0))
         table = test_rows[["market", "date"]].copy()
@@ -119,9 +119,9 @@ def fit_combination(rows: pd.DataFrame, names: list[str], horizons: list[int], s
     """Per horizon the StackFit chosen among ``names`` on ``rows`` (rows with each member's calibrated score_{h}d as
     "<member>:score_{h}d", labels and fold), and the calibration of the combined logit fitted on
     ``calibration_rows`` (default: the same rows), which carry every member the fits use."""
-    fits = {h: _fit(rows, names, h, settings, incumbents) for h in horizons}
+    fits = {h: choose_at_horizon(rows, names, h, settings, incumbents) for h in horizons}
     calibration_rows = rows if calibration_rows is None else calibration_rows
-    logits = np.column_stack([fits[h].logit(_logits(calibration_rows, names, h)) for h in horizons])
+    logits = np.column_stack([fits[h].logit(member_logits(calibration_rows, names, h)) for h in horizons])
     labels = calibration_rows[[storm_column(h) for h in horizons]].to_numpy(float)
     usable = np.isfinite(logits).all(axis=1) & ~np.isnan(labels).all(axis=1)
     calibration = fit_calibration(logits[usable], labels[usable], horizons, false_alarm_rate, prior=prior,
@@ -129,17 +129,17 @@ def fit_combination(rows: pd.DataFrame, names: list[str], horizons: list[int], s
     return fits, calibration
 
 
-def _fit(rows: pd.DataFrame, names: list[str], horizon: int, settings: StackSettings,
-         incumbents: list[str]) -> StackFit:
+def choose_at_horizon(rows: pd.DataFrame, names: list[str], horizon: int, settings: StackSettings,
+                      incumbents: list[str]) -> StackFit:
     """The stack at one horizon; where the judging rows cannot judge one (no fold with a storm and a calm day), the
     desk's first incumbent (GARCH) ships alone: nothing on those rows says a challenger is better."""
     try:
-        return fit_stack(_logits(rows, names, horizon), rows[storm_column(horizon)].to_numpy(float),
+        return fit_stack(member_logits(rows, names, horizon), rows[storm_column(horizon)].to_numpy(float),
                          rows["date"].to_numpy(str), rows["market"].to_numpy(str), rows["fold"].to_numpy(str), settings,
                          incumbents)
     except ValueError as err:
         own = next((name for name in (*incumbents, NEURAL) if name in names), names[0])
-        logits = _logits(rows, names, horizon)
+        logits = member_logits(rows, names, horizon)
         means = {name: float(np.nanmean(values)) if np.isfinite(values).any() else 0.0 for name, values in logits.items()}
         return shipped_alone(list(names), own, means, {}, own, {"estimate": None, "low": None, "high": None,
                                                                "n_resamples": 0},
@@ -164,7 +164,7 @@ def _summary(fit: StackFit) -> dict:
             "member_aurocs": fit.member_aurocs, "reason": fit.reason}
 
 
-def _logits(rows: pd.DataFrame, names: list[str], horizon: int) -> dict[str, np.ndarray]:
+def member_logits(rows: pd.DataFrame, names: list[str], horizon: int) -> dict[str, np.ndarray]:
     """Each candidate's logit of its calibrated probability: comparable across folds, monotone within one."""
     return {name: probability_logit(rows[f"{name}:{score_column(horizon)}"].to_numpy(float)) for name in names}
 

@@ -104,8 +104,8 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
         reason = (f"{shipped} ships alone. Of the stack: " + reason[len(f"{best} ships alone: "):]
                   if reason.startswith(f"{best} ships alone: ") else reason)
         reason += (f" {best}, the best member, is a challenger: against the desk's best, {incumbent} "
-                   f"({member_aurocs[incumbent]:.3f}), it gains {_signed(challenge['estimate'])} (interval "
-                   f"{_signed(challenge['low'])} to {_signed(challenge['high'])}), "
+                   f"({member_aurocs[incumbent]:.3f}), it gains {signed(challenge['estimate'])} (interval "
+                   f"{signed(challenge['low'])} to {signed(challenge['high'])}), "
                    + ("lower bound above 0." if earned else f"lower bound not above 0, so {incumbent} ships."))
     return shipped_alone(members, shipped, dict(zip(members, map(float, means))), dict(zip(members, map(float, sds))),
                          best, gain, reason, member_aurocs)
@@ -127,7 +127,8 @@ def _storm_episodes(labels: np.ndarray, markets: np.ndarray, groups: np.ndarray,
     return count_storm_episodes(keys[order], labels[order])
 
 
-def _signed(value: float | None) -> str:
+def signed(value: float | None) -> str:
+    """A figure as the model card and the benchmarks print it: sign and four decimals, "n/a" where undefined."""
     return "n/a" if value is None else f"{value:+.4f}"
 
 
