@@ -119,25 +119,33 @@ def label_table(prices: pd.DataFrame, labels: LabelConfig) -> pd.DataFrame:
     return table
 
 
-def require_some_storm(table: pd.DataFrame, labels: LabelConfig) -> None:
-    """Refuse a world whose labels hold no storm at any horizon: there is nothing to learn or to judge, and every
-    later stage would only report undefined AUROCs after hours of training. Says why and what to change."""
-    columns = [storm_column(h) for h in labels.horizons]
-    if np.nansum(table[columns].to_numpy(np.float64)) > 0:
-        return
-    markets = table["market"].nunique() if "market" in table.columns else 1
-    horizons = ", ".join(str(h) for h in labels.horizons)
+def refuse_excess_without_an_index(markets: int, labels: LabelConfig) -> None:
+    """``excess`` on a world of one market with no named index can never fire: the market is its own equal-weighted
+    index. Refused with the fix before any work (train and evaluate alike)."""
     if labels.kind == "excess" and labels.index_market is None and markets == 1:
+        horizons = ", ".join(str(h) for h in labels.horizons)
         raise ValueError(f"labels.kind=excess on a world of one market: it is its own equal-weighted index, so no day "
                          f"falls more than it and no day is a storm at any horizon ({horizons} days). Name an index "
                          "with labels.index_market (a market imported with the world's prices), or use "
                          "labels.kind=drawdown or vol_scaled")
+
+
+def require_some_storm(table: pd.DataFrame, labels: LabelConfig) -> None:
+    """Refuse to judge a world whose labels hold no storm at any horizon: every AUROC would be undefined after the
+    whole walk-forward. Says why and what to change. (Training alone goes on: a plumbing check may train on a
+    storm-free toy world.)"""
+    markets = table["market"].nunique() if "market" in table.columns else 1
+    refuse_excess_without_an_index(markets, labels)
+    columns = [storm_column(h) for h in labels.horizons]
+    if np.nansum(table[columns].to_numpy(np.float64)) > 0:
+        return
     threshold = {"drawdown": f"labels.drawdown_threshold={labels.drawdown_threshold}",
                  "vol_scaled": f"labels.vol_multiple={labels.vol_multiple}",
                  "excess": f"labels.excess_threshold={labels.excess_threshold}"}[labels.kind]
+    horizons = ", ".join(str(h) for h in labels.horizons)
     raise ValueError(f"labels.kind={labels.kind}: no day of these prices ({markets} market(s), {len(table)} days) is a "
-                     f"storm at any horizon ({horizons} days), so there is nothing to learn or to judge; lower "
-                     f"{threshold}, or import more history")
+                     f"storm at any horizon ({horizons} days), so there is nothing to judge; lower {threshold}, or "
+                     "import more history")
 
 
 def _what_falls_and_how_far(prices: pd.DataFrame, labels: LabelConfig):

@@ -31,7 +31,7 @@ from storm.features.evidence_panel import EvidencePanel
 from storm.features.panel import IngestedEvidence, ingested_evidence
 from storm.features.windows import batches_of_rows
 from storm.ingest.window import stored_prices
-from storm.labels import label_table, require_some_storm
+from storm.labels import refuse_excess_without_an_index
 from storm.model import build_model, needs_prices_model
 from storm.model.encoders.calls import config_for_panel
 from storm.model.storm_model import ANCHOR_MODALITY
@@ -419,5 +419,5 @@ def evidence_over_all_prices(config: StormConfig, progress: StageReporter = SILE
     """Every (market, trading day) the stored prices cover: the default training set."""
     store = open_store(config.storage)
     prices = stored_prices(store, Layout(store), config.ingest).prices
-    require_some_storm(label_table(prices, config.labels), config.labels)  # nothing to learn: say so before training
+    refuse_excess_without_an_index(prices["market"].nunique(), config.labels)  # can never fire: say so first
     return ingested_evidence(config, str(prices["date"].min()), str(prices["date"].max()), progress, store=store)
