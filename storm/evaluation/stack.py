@@ -107,8 +107,29 @@ def fit_stack(logits: dict[str, np.ndarray], labels: np.ndarray, dates: np.ndarr
                    f"({member_aurocs[incumbent]:.3f}), it gains {signed(challenge['estimate'])} (interval "
                    f"{signed(challenge['low'])} to {signed(challenge['high'])}), "
                    + ("lower bound above 0." if earned else f"lower bound not above 0, so {incumbent} ships."))
+    reason += _lead_over_runner_up(shipped, ranked_incumbents, member_aurocs, raw, members, labels, dates, markets,
+                                   groups, settings)
     return shipped_alone(members, shipped, dict(zip(members, map(float, means))), dict(zip(members, map(float, sds))),
                          best, gain, reason, member_aurocs)
+
+
+def _lead_over_runner_up(shipped: str, incumbents: list[str], member_aurocs: dict, raw: np.ndarray, members: list[str],
+                         labels: np.ndarray, dates: np.ndarray, markets: np.ndarray, groups: np.ndarray,
+                         settings: StackSettings) -> str:
+    """Where an incumbent ships alone: its lead over the next incumbent, with its interval, so the card says when
+    the desk's choice between two of its own models was a coin flip on these rows (a lead within noise)."""
+    others = [m for m in incumbents if m != shipped]
+    if shipped not in incumbents or not others:
+        return ""
+    runner_up = max(others, key=lambda m: member_aurocs[m])
+    lead = _gain(raw[:, members.index(shipped)], raw[:, members.index(runner_up)], labels, dates, markets, groups,
+                 settings)
+    if lead["low"] is None:
+        return ""
+    verdict = ("a lead within noise: on these rows the two are interchangeable" if lead["low"] <= settings.min_gain
+               else "lower bound above 0")
+    return (f" Among the desk's incumbents {shipped} leads {runner_up} ({member_aurocs[runner_up]:.3f}) by "
+            f"{signed(lead['estimate'])} (interval {signed(lead['low'])} to {signed(lead['high'])}), {verdict}.")
 
 
 def shipped_alone(members: list[str], shipped: str, means: dict[str, float], sds: dict[str, float], best: str,
