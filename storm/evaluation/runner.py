@@ -117,7 +117,7 @@ def evaluate(config: StormConfig, run: str | None = None, folds: int | None = No
     layout = Layout(store)
     prices = stored_prices(store, layout, config.ingest).prices
     labels = label_table(prices, config.labels)
-    require_some_storm(labels, config.labels)  # before hours of training on a world with nothing to learn
+    require_some_storm(labels, config.labels)  # before hours of training on a world with nothing to judge
     clock = StageClock()
     with clock.timed("panel"):
         evidence = evidence or ingested_evidence(config, str(prices["date"].min()), str(prices["date"].max()),
