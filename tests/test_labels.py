@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from storm.config import LabelConfig
-from storm.labels import (count_storm_episodes, forward_log_volatility, forward_max_drawdown, label_table, require_some_storm,
-                          trailing_daily_volatility)
+from storm.labels import (count_storm_episodes, forward_log_volatility, forward_max_drawdown, label_table,
+                          require_some_storm, trailing_daily_volatility)
 
 
 def test_forward_max_drawdown_matches_hand_computed_values():

@@ -37,7 +37,7 @@ from storm.published.artifacts import read_model
 from storm.features.evidence_panel import EvidencePanel
 from storm.features.panel import IngestedEvidence, ingested_evidence
 from storm.ingest.window import stored_prices
-from storm.labels import label_table, require_some_storm
+from storm.labels import forward_drawdowns, label_table, require_some_storm
 from storm.published.predictor import Predictor, predictor_from_published
 from storm.schema import storm_column
 from storm.splits import DateSplit, walk_forward_folds
@@ -200,8 +200,6 @@ def reference_tables(config: StormConfig, prices: pd.DataFrame, store: ObjectSto
                      labels: pd.DataFrame | None = None) -> References:
     """The truth files are read here and nowhere else in storm: only evaluation may see them. ``labels``: the
     prices' label_table when the caller has it."""
-    from storm.labels import forward_drawdowns
-
     horizons = list(config.labels.horizons)
     truth = {}
     for key, path in ((TRUTH_FRAGILITY, layout.truth_fragility()), (TRUTH_STORM_PROBABILITY, layout.truth_storm_probability())):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -17,8 +18,6 @@ def test_evaluate_without_a_world_names_the_missing_prices_and_the_fix(tmp_path)
 
 @pytest.mark.parametrize("command", ["evaluate", "train"])
 def test_excess_storms_on_a_world_of_one_market_are_refused_before_training_with_the_fix(tmp_path, command):
-    import numpy as np
-
     days = np.busday_offset("2015-01-01", np.arange(300), roll="forward")
     close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.02, len(days))))
     prices = tmp_path / "SPX.csv"

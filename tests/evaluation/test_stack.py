@@ -159,16 +159,21 @@ def test_the_gain_is_not_lost_to_each_cv_blocks_own_intercept_when_storms_cluste
     assert fit.gain["estimate"] > -0.02, fit.reason
 
 
-def test_a_challenger_that_is_not_significantly_better_never_replaces_the_desks_incumbent():
-    rng = np.random.default_rng(11)
-    n_markets, n_dates = 10, 300
+def one_fold_of_noisy_signal(seed: int, n_markets: int = 10, n_dates: int = 300):
+    """One fold of independent storm days (10%) and a signal that ranks them through unit noise; members add their
+    own noise to the signal."""
+    rng = np.random.default_rng(seed)
     dates = np.tile(np.arange(n_dates), n_markets).astype(str)
     markets = np.repeat(np.arange(n_markets), n_dates).astype(str)
     labels = (rng.random(len(dates)) < 0.1).astype(float)
     signal = labels + rng.standard_normal(len(dates))
+    return rng, dates, markets, labels, signal, np.full(len(dates), "fold1")
+
+
+def test_a_challenger_that_is_not_significantly_better_never_replaces_the_desks_incumbent():
+    rng, dates, markets, labels, signal, groups = one_fold_of_noisy_signal(seed=11)
     incumbent = signal + 0.6 * rng.standard_normal(len(dates))
     challenger = signal + 0.55 * rng.standard_normal(len(dates))  # a hair better, well within the noise
-    groups = np.full(len(dates), "fold1")
     logits = {"challenger": challenger, "garch": incumbent}
     free = fit_stack(logits, labels, dates, markets, groups, StackSettings(resamples=100))
     held = fit_stack(logits, labels, dates, markets, groups, StackSettings(resamples=100), incumbents=["garch"])
@@ -220,13 +225,7 @@ def test_stack_weights_come_from_the_ranking_within_folds_not_from_each_folds_ca
 
 
 def test_the_card_says_when_the_shipped_incumbent_leads_the_next_one_only_within_noise():
-    rng = np.random.default_rng(5)
-    n_markets, n_dates = 10, 300
-    dates = np.tile(np.arange(n_dates), n_markets).astype(str)
-    markets = np.repeat(np.arange(n_markets), n_dates).astype(str)
-    labels = (rng.random(len(dates)) < 0.1).astype(float)
-    signal = labels + rng.standard_normal(len(dates))
-    groups = np.full(len(dates), "fold1")
+    rng, dates, markets, labels, signal, groups = one_fold_of_noisy_signal(seed=5)
     twins = {"garch": signal + 0.6 * rng.standard_normal(len(dates)),
              "trail-vol": signal + 0.6 * rng.standard_normal(len(dates))}
     apart = {"garch": signal + 0.1 * rng.standard_normal(len(dates)),
